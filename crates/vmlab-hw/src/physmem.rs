@@ -1,0 +1,369 @@
+//! Simulated DRAM: [`PhysMem`], a byte-addressed physical memory whose
+//! backing store is allocated on first write, so a machine with 2^52 bytes
+//! of physical address space costs the host only the chunks a program
+//! touched. Page tables, segment descriptors and user data all live here as
+//! real bytes in the machine's byte order ([`Endian`]).
+//!
+//! Storage is split into host chunks of [`CHUNK_BYTES`], independent of the
+//! simulated page size: a teaching machine with 32-byte pages simply packs
+//! many of its frames into one chunk. Reads of never-written memory return
+//! zeros without allocating.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Bytes in one host chunk of backing store.
+pub const CHUNK_BYTES: usize = 4096;
+const CHUNK_SHIFT: u32 = CHUNK_BYTES.trailing_zeros();
+/// The largest physical memory a machine may have: 2^52 bytes, the widest
+/// physical address any preset architecture defines.
+pub const MAX_PHYS_BYTES: u64 = 1 << 52;
+/// Direct-mapped cache of recent chunk look-ups; page walks revisit the same
+/// few table chunks, so this saves most hash probes.
+const RECENT_SLOTS: usize = 16;
+
+/// Byte order of multi-byte loads and stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endian {
+    /// Least significant byte at the lowest address (x86, RISC-V, AArch64).
+    Little,
+    /// Most significant byte at the lowest address.
+    Big,
+}
+
+/// Why a physical memory access could not be carried out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhysMemError {
+    /// The access reaches past the end of physical memory.
+    OutOfRange {
+        /// First byte of the access.
+        addr: u64,
+        /// Length of the access in bytes.
+        len: u64,
+        /// Size of physical memory in bytes.
+        size: u64,
+    },
+    /// A load or store width other than 1, 2, 4 or 8 bytes.
+    BadWidth(usize),
+}
+
+impl fmt::Display for PhysMemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PhysMemError::OutOfRange { addr, len, size } => write!(
+                f,
+                "physical access of {len} byte(s) at {addr:#x} is outside physical memory of {size:#x} bytes"
+            ),
+            PhysMemError::BadWidth(w) => {
+                write!(f, "access width {w} is not one of 1, 2, 4 or 8 bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PhysMemError {}
+
+/// A multiplicative hash for chunk numbers: they are small dense integers, so
+/// SipHash's protection against adversarial keys buys nothing here.
+#[derive(Default)]
+struct ChunkHasher(u64);
+
+impl Hasher for ChunkHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
+    }
+}
+
+type Chunk = Box<[u8; CHUNK_BYTES]>;
+
+/// Byte-addressed simulated physical memory, allocated lazily.
+pub struct PhysMem {
+    size: u64,
+    endian: Endian,
+    /// Chunk number to index in `chunks`.
+    index: HashMap<u64, u32, BuildHasherDefault<ChunkHasher>>,
+    chunks: Vec<Chunk>,
+    /// `(chunk number + 1, index)`; zero marks an empty slot.
+    recent: [Cell<(u64, u32)>; RECENT_SLOTS],
+}
+
+impl fmt::Debug for PhysMem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhysMem")
+            .field("size", &self.size)
+            .field("endian", &self.endian)
+            .field("touched_chunks", &self.chunks.len())
+            .finish()
+    }
+}
+
+impl PhysMem {
+    /// A physical memory of `size` bytes (at most [`MAX_PHYS_BYTES`]) whose
+    /// multi-byte values are stored in `endian` order. Nothing is allocated
+    /// until the first store.
+    pub fn new(size: u64, endian: Endian) -> Result<PhysMem, PhysMemError> {
+        if size == 0 || size > MAX_PHYS_BYTES {
+            return Err(PhysMemError::OutOfRange {
+                addr: 0,
+                len: size,
+                size: MAX_PHYS_BYTES,
+            });
+        }
+        Ok(PhysMem {
+            size,
+            endian,
+            index: HashMap::default(),
+            chunks: Vec::new(),
+            recent: std::array::from_fn(|_| Cell::new((0, 0))),
+        })
+    }
+
+    /// Size of physical memory in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Byte order of multi-byte loads and stores.
+    pub fn endian(&self) -> Endian {
+        self.endian
+    }
+
+    /// Host bytes spent on backing store (chunks touched by a store).
+    pub fn resident_bytes(&self) -> u64 {
+        (self.chunks.len() * CHUNK_BYTES) as u64
+    }
+
+    fn check(&self, addr: u64, len: u64) -> Result<(), PhysMemError> {
+        match addr.checked_add(len) {
+            Some(end) if end <= self.size => Ok(()),
+            _ => Err(PhysMemError::OutOfRange {
+                addr,
+                len,
+                size: self.size,
+            }),
+        }
+    }
+
+    #[inline]
+    fn lookup(&self, chunk: u64) -> Option<u32> {
+        let slot = &self.recent[(chunk as usize) % RECENT_SLOTS];
+        let (tag, idx) = slot.get();
+        if tag == chunk + 1 {
+            return Some(idx);
+        }
+        let idx = *self.index.get(&chunk)?;
+        slot.set((chunk + 1, idx));
+        Some(idx)
+    }
+
+    fn chunk_mut(&mut self, chunk: u64) -> &mut [u8; CHUNK_BYTES] {
+        let idx = match self.lookup(chunk) {
+            Some(idx) => idx,
+            None => {
+                let idx = self.chunks.len() as u32;
+                self.chunks.push(Box::new([0; CHUNK_BYTES]));
+                self.index.insert(chunk, idx);
+                idx
+            }
+        };
+        &mut self.chunks[idx as usize]
+    }
+
+    /// Loads a `width`-byte value (1, 2, 4 or 8) at `addr`.
+    #[inline]
+    pub fn load(&self, addr: u64, width: usize) -> Result<u64, PhysMemError> {
+        if !matches!(width, 1 | 2 | 4 | 8) {
+            return Err(PhysMemError::BadWidth(width));
+        }
+        self.check(addr, width as u64)?;
+        let offset = (addr as usize) & (CHUNK_BYTES - 1);
+        let mut buf = [0u8; 8];
+        if offset + width <= CHUNK_BYTES {
+            if let Some(idx) = self.lookup(addr >> CHUNK_SHIFT) {
+                buf[..width].copy_from_slice(&self.chunks[idx as usize][offset..offset + width]);
+            }
+        } else {
+            self.read_bytes(addr, &mut buf[..width])?;
+        }
+        Ok(self.decode(&buf[..width]))
+    }
+
+    /// Stores the low `width` bytes (1, 2, 4 or 8) of `value` at `addr`.
+    #[inline]
+    pub fn store(&mut self, addr: u64, width: usize, value: u64) -> Result<(), PhysMemError> {
+        if !matches!(width, 1 | 2 | 4 | 8) {
+            return Err(PhysMemError::BadWidth(width));
+        }
+        self.check(addr, width as u64)?;
+        let buf = self.encode(value, width);
+        let offset = (addr as usize) & (CHUNK_BYTES - 1);
+        if offset + width <= CHUNK_BYTES {
+            self.chunk_mut(addr >> CHUNK_SHIFT)[offset..offset + width]
+                .copy_from_slice(&buf[..width]);
+            Ok(())
+        } else {
+            self.write_bytes(addr, &buf[..width])
+        }
+    }
+
+    fn decode(&self, bytes: &[u8]) -> u64 {
+        let fold = |acc: u64, &b: &u8| (acc << 8) | u64::from(b);
+        match self.endian {
+            Endian::Little => bytes.iter().rev().fold(0, fold),
+            Endian::Big => bytes.iter().fold(0, fold),
+        }
+    }
+
+    fn encode(&self, value: u64, width: usize) -> [u8; 8] {
+        let mut buf = [0u8; 8];
+        let le = value.to_le_bytes();
+        for i in 0..width {
+            buf[i] = match self.endian {
+                Endian::Little => le[i],
+                Endian::Big => le[width - 1 - i],
+            };
+        }
+        buf
+    }
+
+    /// Copies `out.len()` bytes starting at `addr` into `out`.
+    pub fn read_bytes(&self, addr: u64, out: &mut [u8]) -> Result<(), PhysMemError> {
+        self.check(addr, out.len() as u64)?;
+        let mut done = 0;
+        while done < out.len() {
+            let at = addr + done as u64;
+            let offset = (at as usize) & (CHUNK_BYTES - 1);
+            let n = (CHUNK_BYTES - offset).min(out.len() - done);
+            match self.lookup(at >> CHUNK_SHIFT) {
+                Some(idx) => out[done..done + n]
+                    .copy_from_slice(&self.chunks[idx as usize][offset..offset + n]),
+                None => out[done..done + n].fill(0),
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Copies `data` into physical memory starting at `addr`.
+    pub fn write_bytes(&mut self, addr: u64, data: &[u8]) -> Result<(), PhysMemError> {
+        self.check(addr, data.len() as u64)?;
+        let mut done = 0;
+        while done < data.len() {
+            let at = addr + done as u64;
+            let offset = (at as usize) & (CHUNK_BYTES - 1);
+            let n = (CHUNK_BYTES - offset).min(data.len() - done);
+            self.chunk_mut(at >> CHUNK_SHIFT)[offset..offset + n]
+                .copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Sets `len` bytes starting at `addr` to zero. Chunks never written stay
+    /// unallocated, so zeroing a fresh frame costs no host memory.
+    pub fn zero(&mut self, addr: u64, len: u64) -> Result<(), PhysMemError> {
+        self.check(addr, len)?;
+        let mut at = addr;
+        let end = addr + len;
+        while at < end {
+            let offset = (at as usize) & (CHUNK_BYTES - 1);
+            let n = ((CHUNK_BYTES - offset) as u64).min(end - at) as usize;
+            if let Some(idx) = self.lookup(at >> CHUNK_SHIFT) {
+                self.chunks[idx as usize][offset..offset + n].fill(0);
+            }
+            at += n as u64;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untouched_memory_reads_zero_and_costs_nothing() {
+        let mem = PhysMem::new(64 << 30, Endian::Little).unwrap();
+        assert_eq!(mem.load(0x1234_5678, 8).unwrap(), 0);
+        assert_eq!(mem.resident_bytes(), 0);
+    }
+
+    #[test]
+    fn little_and_big_endian_layouts() {
+        let mut le = PhysMem::new(4096, Endian::Little).unwrap();
+        le.store(0, 4, 0x1122_3344).unwrap();
+        let mut bytes = [0u8; 4];
+        le.read_bytes(0, &mut bytes).unwrap();
+        assert_eq!(bytes, [0x44, 0x33, 0x22, 0x11]);
+        let mut be = PhysMem::new(4096, Endian::Big).unwrap();
+        be.store(0, 4, 0x1122_3344).unwrap();
+        be.read_bytes(0, &mut bytes).unwrap();
+        assert_eq!(bytes, [0x11, 0x22, 0x33, 0x44]);
+        assert_eq!(be.load(0, 2).unwrap(), 0x1122);
+        assert_eq!(le.load(2, 2).unwrap(), 0x1122);
+    }
+
+    #[test]
+    fn store_truncates_to_width_and_spares_neighbours() {
+        let mut mem = PhysMem::new(1 << 20, Endian::Little).unwrap();
+        mem.store(8, 8, u64::MAX).unwrap();
+        mem.store(9, 2, 0xABCD_1234).unwrap();
+        assert_eq!(mem.load(8, 8).unwrap(), 0xFFFF_FFFF_FF12_34FF);
+    }
+
+    #[test]
+    fn accesses_straddling_chunks() {
+        let mut mem = PhysMem::new(1 << 20, Endian::Little).unwrap();
+        let addr = CHUNK_BYTES as u64 - 3;
+        mem.store(addr, 8, 0x0102_0304_0506_0708).unwrap();
+        assert_eq!(mem.load(addr, 8).unwrap(), 0x0102_0304_0506_0708);
+        assert_eq!(mem.load(CHUNK_BYTES as u64, 1).unwrap(), 0x05);
+        assert_eq!(mem.resident_bytes(), 2 * CHUNK_BYTES as u64);
+    }
+
+    #[test]
+    fn out_of_range_and_bad_width_are_errors() {
+        let mut mem = PhysMem::new(4096, Endian::Little).unwrap();
+        assert!(matches!(
+            mem.load(4093, 4),
+            Err(PhysMemError::OutOfRange { addr: 4093, .. })
+        ));
+        assert!(mem.store(u64::MAX - 1, 8, 0).is_err());
+        assert_eq!(mem.load(0, 3), Err(PhysMemError::BadWidth(3)));
+        assert!(PhysMem::new(MAX_PHYS_BYTES + 1, Endian::Little).is_err());
+        assert!(PhysMem::new(MAX_PHYS_BYTES, Endian::Little).is_ok());
+    }
+
+    #[test]
+    fn zero_clears_only_the_range() {
+        let mut mem = PhysMem::new(1 << 16, Endian::Little).unwrap();
+        mem.write_bytes(100, &[0xAA; 50]).unwrap();
+        mem.zero(110, 20).unwrap();
+        assert_eq!(mem.load(109, 1).unwrap(), 0xAA);
+        assert_eq!(mem.load(110, 8).unwrap(), 0);
+        assert_eq!(mem.load(130, 1).unwrap(), 0xAA);
+    }
+
+    #[test]
+    fn sparse_touches_allocate_one_chunk_each() {
+        let mut mem = PhysMem::new(MAX_PHYS_BYTES, Endian::Little).unwrap();
+        for i in 0..256u64 {
+            mem.store(i << 40, 1, i).unwrap();
+        }
+        assert_eq!(mem.resident_bytes(), 256 * CHUNK_BYTES as u64);
+        for i in 0..256u64 {
+            assert_eq!(mem.load(i << 40, 1).unwrap(), i);
+        }
+    }
+}
