@@ -137,6 +137,13 @@ impl fmt::Display for Perms {
     }
 }
 
+impl serde::Serialize for Perms {
+    /// Serialised as the `rwxu` letters of [`fmt::Display`].
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

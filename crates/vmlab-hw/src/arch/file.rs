@@ -1,0 +1,1 @@
+//! TOML scheme files (to come).

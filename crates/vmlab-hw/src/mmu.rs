@@ -1,0 +1,332 @@
+//! The MMU: one [`Mmu::access`] call takes a virtual address through
+//! segmentation (if the machine has it), the TLB levels, and on a miss the
+//! page-table walker, fills the TLBs, and returns the physical address with
+//! what it cost ([`AccessCost`]) or the fault that stopped it ([`MmuFault`]).
+//!
+//! The address space is named per access by a [`Context`]: the root table
+//! and ASID that CR3, satp or TTBR0 would hold. Every step is reported to an
+//! [`EventSink`]; with [`NoEvents`](crate::events::NoEvents) the reports
+//! vanish at compile time.
+
+use crate::access::{AccessKind, Mode};
+use crate::arch::Arch;
+use crate::events::{emit, Event, EventSink};
+use crate::physmem::PhysMem;
+use crate::segment::x86::{SegReg, SegmentUnit};
+use crate::segment::{BaseBounds, SegmentFault, SegmentTable};
+use crate::tlb::{Tlb, TlbConfig, TlbConfigError, TlbEntry};
+use crate::walk::{access_allowed, walk, PageFault};
+use serde::Serialize;
+use std::fmt;
+
+/// The translation registers of one address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Context {
+    /// Physical address of the root page table.
+    pub root: u64,
+    /// Address-space identifier (PCID, ASID); 0 where the scheme has none.
+    pub asid: u16,
+}
+
+/// The segmentation stage in front of paging.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Segmentation {
+    /// No segmentation (a flat address space).
+    Flat,
+    /// One base-and-bounds register pair.
+    BaseBounds(BaseBounds),
+    /// A segment table selected by the top bits of the address.
+    Table(SegmentTable),
+    /// x86-32 segment registers: fetches use CS, data accesses DS.
+    X86(SegmentUnit),
+}
+
+/// What an access cost in hardware work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AccessCost {
+    /// TLB levels probed.
+    pub tlb_probes: u32,
+    /// Page-table entries read by the walker.
+    pub walk_reads: u32,
+}
+
+/// A completed access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Access {
+    /// The physical address.
+    pub paddr: u64,
+    /// Size of the page that mapped it, as a shift.
+    pub page_shift: u8,
+    /// The TLB level that hit, or `None` when the tables were walked.
+    pub tlb_level: Option<usize>,
+    /// What it cost.
+    pub cost: AccessCost,
+}
+
+/// Which stage refused the access.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MmuFaultKind {
+    /// Segmentation, before any page walk.
+    Segment(SegmentFault),
+    /// Paging.
+    Page(PageFault),
+}
+
+/// A refused access and what it cost before it was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MmuFault {
+    /// The fault.
+    pub kind: MmuFaultKind,
+    /// Work done before the fault.
+    pub cost: AccessCost,
+}
+
+impl fmt::Display for MmuFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            MmuFaultKind::Segment(s) => write!(f, "{s}"),
+            MmuFaultKind::Page(p) => write!(f, "{p}"),
+        }
+    }
+}
+
+impl std::error::Error for MmuFault {}
+
+/// Counts over all accesses since construction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MmuCounters {
+    /// Accesses presented.
+    pub accesses: u64,
+    /// Accesses translated by a TLB hit.
+    pub tlb_hits: u64,
+    /// Page-table walks started.
+    pub walks: u64,
+    /// Page-table entries read by walks.
+    pub walk_reads: u64,
+    /// Page faults.
+    pub page_faults: u64,
+    /// Segmentation faults.
+    pub segment_faults: u64,
+}
+
+/// Segmentation, TLBs and the walker for one scheme.
+#[derive(Clone, Debug)]
+pub struct Mmu {
+    arch: Arch,
+    tlb: Tlb,
+    segmentation: Segmentation,
+    paging: bool,
+    counters: MmuCounters,
+}
+
+impl Mmu {
+    /// A paging MMU for `arch` with TLBs built from `tlb`, no segmentation.
+    pub fn new(arch: Arch, tlb: &TlbConfig) -> Result<Mmu, TlbConfigError> {
+        Ok(Mmu {
+            arch,
+            tlb: Tlb::new(tlb)?,
+            segmentation: Segmentation::Flat,
+            paging: true,
+            counters: MmuCounters::default(),
+        })
+    }
+
+    /// Puts `segmentation` in front of translation; with `paging` false the
+    /// segment output is the physical address (pure segmentation).
+    pub fn with_segmentation(mut self, segmentation: Segmentation, paging: bool) -> Mmu {
+        self.segmentation = segmentation;
+        self.paging = paging;
+        self
+    }
+
+    /// The translation scheme.
+    pub fn arch(&self) -> &Arch {
+        &self.arch
+    }
+
+    /// The TLBs, for flushes and inspection.
+    pub fn tlb(&self) -> &Tlb {
+        &self.tlb
+    }
+
+    /// The TLBs, mutably (flushes, shootdowns).
+    pub fn tlb_mut(&mut self) -> &mut Tlb {
+        &mut self.tlb
+    }
+
+    /// The segmentation stage.
+    pub fn segmentation(&self) -> &Segmentation {
+        &self.segmentation
+    }
+
+    /// The segmentation stage, mutably (loading segment registers).
+    pub fn segmentation_mut(&mut self) -> &mut Segmentation {
+        &mut self.segmentation
+    }
+
+    /// Counts since construction.
+    pub fn counters(&self) -> MmuCounters {
+        self.counters
+    }
+
+    /// Translates the byte at `vaddr` for an access of `kind` at `mode` in
+    /// address space `ctx`, setting accessed and dirty flags as the hardware
+    /// does.
+    #[inline]
+    pub fn access<S: EventSink>(
+        &mut self,
+        mem: &mut PhysMem,
+        ctx: Context,
+        vaddr: u64,
+        kind: AccessKind,
+        mode: Mode,
+        sink: &mut S,
+    ) -> Result<Access, MmuFault> {
+        self.counters.accesses += 1;
+        emit!(
+            sink,
+            Event::Access {
+                vaddr,
+                kind,
+                mode,
+                asid: ctx.asid,
+            }
+        );
+        let mut cost = AccessCost::default();
+        let linear = match self.segment(vaddr, kind, mode) {
+            Ok(linear) => linear,
+            Err(fault) => {
+                self.counters.segment_faults += 1;
+                emit!(sink, Event::SegmentFault(fault.clone()));
+                return Err(MmuFault {
+                    kind: MmuFaultKind::Segment(fault),
+                    cost,
+                });
+            }
+        };
+        if !matches!(self.segmentation, Segmentation::Flat) {
+            emit!(
+                sink,
+                Event::Segment {
+                    offset: vaddr,
+                    linear,
+                }
+            );
+        }
+        if !self.paging {
+            return Ok(Access {
+                paddr: linear,
+                page_shift: 0,
+                tlb_level: None,
+                cost,
+            });
+        }
+        let probes = self.tlb.levels_for(kind).len();
+        for depth in 0..probes {
+            let level = self.tlb.levels_for(kind)[depth];
+            cost.tlb_probes += 1;
+            let hit = self.tlb.probe(level, linear, ctx.asid);
+            emit!(
+                sink,
+                Event::TlbProbe {
+                    level,
+                    vaddr: linear,
+                    hit: hit.map(|h| h.entry),
+                }
+            );
+            let Some(hit) = hit else { continue };
+            let entry = hit.entry;
+            // A cached entry that does not grant the access, or a write
+            // through an entry cached clean, sends the processor back to the
+            // tables: the rights may have been raised since, and the walker
+            // must set the dirty flag in memory.
+            let stale = !access_allowed(&self.arch, entry.perms, kind, mode)
+                || (kind == AccessKind::Write && !entry.dirty);
+            if stale {
+                self.tlb.invalidate(hit.slot);
+                emit!(sink, Event::TlbInvalidate { level, entry });
+                break;
+            }
+            self.counters.tlb_hits += 1;
+            // Fill the levels probed before this one (an L2 hit refills L1).
+            for upper in 0..depth {
+                let upper = self.tlb.levels_for(kind)[upper];
+                Self::fill(&mut self.tlb, upper, entry, sink);
+            }
+            return Ok(Access {
+                paddr: entry.translate(linear),
+                page_shift: entry.page_shift,
+                tlb_level: Some(level),
+                cost,
+            });
+        }
+        self.counters.walks += 1;
+        match walk(&self.arch, mem, ctx.root, linear, kind, mode, sink) {
+            Ok(t) => {
+                let reads = t.level as u32 + 1;
+                cost.walk_reads += reads;
+                self.counters.walk_reads += u64::from(reads);
+                let entry = TlbEntry {
+                    vpn: linear >> t.page_shift,
+                    page_shift: t.page_shift,
+                    frame_base: t.frame,
+                    perms: t.perms,
+                    asid: ctx.asid,
+                    global: t.global,
+                    dirty: t.dirty,
+                };
+                for i in 0..self.tlb.levels_for(kind).len() {
+                    let level = self.tlb.levels_for(kind)[i];
+                    Self::fill(&mut self.tlb, level, entry, sink);
+                }
+                Ok(Access {
+                    paddr: t.paddr,
+                    page_shift: t.page_shift,
+                    tlb_level: None,
+                    cost,
+                })
+            }
+            Err(fault) => {
+                cost.walk_reads += fault.walk_reads;
+                self.counters.walk_reads += u64::from(fault.walk_reads);
+                self.counters.page_faults += 1;
+                Err(MmuFault {
+                    kind: MmuFaultKind::Page(fault),
+                    cost,
+                })
+            }
+        }
+    }
+
+    #[inline]
+    fn fill<S: EventSink>(tlb: &mut Tlb, level: usize, entry: TlbEntry, sink: &mut S) {
+        if let Some(done) = tlb.fill(level, entry) {
+            emit!(
+                sink,
+                Event::TlbFill {
+                    level,
+                    entry,
+                    evicted: done.evicted,
+                }
+            );
+        }
+    }
+
+    #[inline]
+    fn segment(&self, vaddr: u64, kind: AccessKind, mode: Mode) -> Result<u64, SegmentFault> {
+        match &self.segmentation {
+            Segmentation::Flat => Ok(vaddr),
+            Segmentation::BaseBounds(bb) => bb.translate(vaddr, kind, mode),
+            Segmentation::Table(table) => table.translate(vaddr, kind, mode),
+            Segmentation::X86(unit) => {
+                let reg = if kind == AccessKind::Fetch {
+                    SegReg::Cs
+                } else {
+                    SegReg::Ds
+                };
+                let cpl = if mode == Mode::User { 3 } else { 0 };
+                unit.linear_address(reg, vaddr, 1, kind, cpl)
+            }
+        }
+    }
+}

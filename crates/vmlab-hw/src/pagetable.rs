@@ -1,0 +1,567 @@
+//! The page-table editor the kernel above uses: [`PageTable`] maps, unmaps,
+//! re-protects and queries pages of every size the scheme supports, writing
+//! real entries into [`PhysMem`]. Table frames come from a
+//! [`TableAllocator`] the caller provides; tables left empty by an unmap are
+//! given back, and the bytes spent on tables are counted.
+//!
+//! Table entries grant everything and leaves carry the rights, as Linux
+//! builds its tables, so re-protecting a page touches one entry.
+
+use crate::access::Perms;
+use crate::arch::pte::{LeafAttrs, PteKind, UnencodablePerms};
+use crate::arch::{Arch, MAX_LEVELS};
+use crate::physmem::{PhysMem, PhysMemError};
+use serde::Serialize;
+use std::fmt;
+
+/// Where page-table frames come from.
+pub trait TableAllocator {
+    /// `bytes` (a multiple of the base page) of physical memory aligned to a
+    /// base page, or `None` when none is left. The editor zeroes it.
+    fn alloc_table(&mut self, bytes: u64) -> Option<u64>;
+    /// Gives back a table allocated with the same `bytes`.
+    fn free_table(&mut self, addr: u64, bytes: u64);
+}
+
+/// A [`TableAllocator`] that hands out tables from one physical range and
+/// reuses freed ones; enough for tools and tests that build tables without a
+/// kernel.
+#[derive(Clone, Debug)]
+pub struct TableArena {
+    next: u64,
+    end: u64,
+    align: u64,
+    freed: Vec<(u64, u64)>,
+}
+
+impl TableArena {
+    /// An arena over physical addresses `start..end`, aligning tables to
+    /// `align` bytes (the base page size).
+    pub fn new(start: u64, end: u64, align: u64) -> TableArena {
+        TableArena {
+            next: start.next_multiple_of(align.max(1)),
+            end,
+            align: align.max(1),
+            freed: Vec::new(),
+        }
+    }
+
+    /// Whether `addr` lies in memory this arena has handed out.
+    pub fn owns(&self, start: u64, addr: u64) -> bool {
+        (start..self.next).contains(&addr)
+    }
+}
+
+impl TableAllocator for TableArena {
+    fn alloc_table(&mut self, bytes: u64) -> Option<u64> {
+        if let Some(pos) = self.freed.iter().position(|&(_, b)| b == bytes) {
+            return Some(self.freed.swap_remove(pos).0);
+        }
+        let addr = self.next.next_multiple_of(self.align);
+        let end = addr.checked_add(bytes)?;
+        if end > self.end {
+            return None;
+        }
+        self.next = end;
+        Some(addr)
+    }
+
+    fn free_table(&mut self, addr: u64, bytes: u64) {
+        self.freed.push((addr, bytes));
+    }
+}
+
+/// One leaf mapping as the tables hold it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Mapping {
+    /// First virtual address of the page.
+    pub vaddr: u64,
+    /// Physical address of the frame.
+    pub frame: u64,
+    /// Page size as a shift.
+    pub page_shift: u8,
+    /// Level of the leaf entry (0 is the root).
+    pub level: usize,
+    /// Rights granted by the leaf.
+    pub perms: Perms,
+    /// Global flag.
+    pub global: bool,
+    /// Accessed flag.
+    pub accessed: bool,
+    /// Dirty flag.
+    pub dirty: bool,
+    /// Physical address of the leaf entry.
+    pub pte_addr: u64,
+    /// Raw value of the leaf entry.
+    pub raw: u64,
+}
+
+/// Why an edit could not be made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// The virtual address is not canonical.
+    NonCanonical(u64),
+    /// The scheme has no pages of this size.
+    UnsupportedPageSize(u8),
+    /// An address is not aligned to the page size.
+    Misaligned {
+        /// "virtual address" or "frame".
+        what: &'static str,
+        /// The address.
+        addr: u64,
+        /// The page size as a shift.
+        page_shift: u8,
+    },
+    /// The frame lies beyond the scheme's physical address width.
+    FrameTooWide(u64),
+    /// A huge page already maps the range where a table is needed.
+    HugePageInTheWay {
+        /// Level of the huge leaf.
+        level: usize,
+        /// Its first virtual address.
+        vaddr: u64,
+    },
+    /// A table of smaller pages occupies the slot a huge page needs.
+    TableInTheWay {
+        /// Level of the table entry.
+        level: usize,
+    },
+    /// The allocator has no frame left for a table.
+    OutOfTableMemory,
+    /// The scheme's entry format cannot express these rights.
+    Unencodable(UnencodablePerms),
+    /// No page maps this address.
+    NotMapped(u64),
+    /// A table lies outside physical memory.
+    Memory(PhysMemError),
+}
+
+impl fmt::Display for MapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MapError::NonCanonical(va) => write!(f, "virtual address {va:#x} is not canonical"),
+            MapError::UnsupportedPageSize(shift) => {
+                write!(f, "the scheme has no {} pages", format_page_size(*shift))
+            }
+            MapError::Misaligned {
+                what,
+                addr,
+                page_shift,
+            } => write!(
+                f,
+                "{what} {addr:#x} is not aligned to the {} page size",
+                format_page_size(*page_shift)
+            ),
+            MapError::FrameTooWide(pa) => {
+                write!(f, "frame {pa:#x} is beyond the physical address width")
+            }
+            MapError::HugePageInTheWay { level, vaddr } => write!(
+                f,
+                "a huge page at level {level} already maps {vaddr:#x}"
+            ),
+            MapError::TableInTheWay { level } => write!(
+                f,
+                "a table of smaller pages already occupies the level-{level} entry"
+            ),
+            MapError::OutOfTableMemory => f.write_str("no memory left for a page table"),
+            MapError::Unencodable(why) => write!(f, "cannot express these rights: {why}"),
+            MapError::NotMapped(va) => write!(f, "no page maps {va:#x}"),
+            MapError::Memory(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for MapError {}
+
+impl From<PhysMemError> for MapError {
+    fn from(e: PhysMemError) -> MapError {
+        MapError::Memory(e)
+    }
+}
+
+/// "4 KiB", "2 MiB", "1 GiB" for a page shift.
+pub fn format_page_size(shift: u8) -> String {
+    let bytes = 1u128 << shift;
+    for (unit, s) in [("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if shift >= s {
+            return format!("{} {unit}", bytes >> s);
+        }
+    }
+    format!("{bytes} B")
+}
+
+/// The entries on the path to a virtual address: for each level visited,
+/// the table's address and the entry's address and raw value.
+struct Path {
+    tables: [u64; MAX_LEVELS],
+    pte_addrs: [u64; MAX_LEVELS],
+    raws: [u64; MAX_LEVELS],
+    /// Levels visited; the last one holds a leaf, an invalid entry, or the
+    /// table entry at the level asked for.
+    depth: usize,
+    /// Kind of the last entry visited.
+    kind: PteKind,
+}
+
+/// One address space's page tables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageTable {
+    root: u64,
+    table_bytes: u64,
+    tables: u64,
+}
+
+impl PageTable {
+    /// A new, empty root table.
+    pub fn new(
+        arch: &Arch,
+        mem: &mut PhysMem,
+        alloc: &mut dyn TableAllocator,
+    ) -> Result<PageTable, MapError> {
+        let mut pt = PageTable {
+            root: 0,
+            table_bytes: 0,
+            tables: 0,
+        };
+        pt.root = pt.new_table(arch, mem, alloc, 0)?;
+        Ok(pt)
+    }
+
+    /// Physical address of the root table (what CR3, satp or TTBR0 holds).
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// Bytes of physical memory spent on tables, root included.
+    pub fn table_bytes(&self) -> u64 {
+        self.table_bytes
+    }
+
+    /// Number of tables, root included.
+    pub fn tables(&self) -> u64 {
+        self.tables
+    }
+
+    fn new_table(
+        &mut self,
+        arch: &Arch,
+        mem: &mut PhysMem,
+        alloc: &mut dyn TableAllocator,
+        level: usize,
+    ) -> Result<u64, MapError> {
+        let bytes = arch.table_alloc_bytes(level);
+        let addr = alloc.alloc_table(bytes).ok_or(MapError::OutOfTableMemory)?;
+        if let Err(e) = mem.zero(addr, bytes) {
+            alloc.free_table(addr, bytes);
+            return Err(e.into());
+        }
+        self.table_bytes += bytes;
+        self.tables += 1;
+        Ok(addr)
+    }
+
+    /// Follows `vaddr` down to `stop_level` at most, or to the first leaf or
+    /// invalid entry.
+    fn path(
+        &self,
+        arch: &Arch,
+        mem: &PhysMem,
+        vaddr: u64,
+        stop_level: usize,
+    ) -> Result<Path, MapError> {
+        let format = arch.pte();
+        let bytes = usize::from(format.bytes);
+        let last = arch.levels().len() - 1;
+        let mut path = Path {
+            tables: [0; MAX_LEVELS],
+            pte_addrs: [0; MAX_LEVELS],
+            raws: [0; MAX_LEVELS],
+            depth: 0,
+            kind: PteKind::Invalid,
+        };
+        let mut table = self.root;
+        for (i, level) in arch.levels().iter().enumerate() {
+            let pte_addr = table + arch.index(vaddr, i) * bytes as u64;
+            let raw = mem.load(pte_addr, bytes)?;
+            let d = format.decode(raw, arch.page_shift(), level.leaf, i == last, 0, 0);
+            path.tables[i] = table;
+            path.pte_addrs[i] = pte_addr;
+            path.raws[i] = raw;
+            path.depth = i + 1;
+            path.kind = d.kind;
+            if d.kind != PteKind::Table || i == stop_level {
+                break;
+            }
+            table = d.addr;
+        }
+        Ok(path)
+    }
+
+    fn mapping_at(arch: &Arch, vaddr: u64, level: usize, pte_addr: u64, raw: u64) -> Mapping {
+        let l = &arch.levels()[level];
+        let last = level == arch.levels().len() - 1;
+        let d = arch
+            .pte()
+            .decode(raw, arch.page_shift(), l.leaf, last, 0, 0);
+        let shift = arch.level_shift(level);
+        let mask = (1u64 << shift) - 1;
+        Mapping {
+            vaddr: vaddr & !mask,
+            frame: d.addr & !mask,
+            page_shift: shift,
+            level,
+            perms: d.perms,
+            global: d.global,
+            accessed: d.accessed,
+            dirty: d.dirty,
+            pte_addr,
+            raw,
+        }
+    }
+
+    /// Maps the `1 << page_shift`-byte page at `vaddr` to `frame`, creating
+    /// tables on the way. Replaces (and returns) a leaf of the same size
+    /// already there; the caller invalidates any TLB entry for it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map(
+        &mut self,
+        arch: &Arch,
+        mem: &mut PhysMem,
+        alloc: &mut dyn TableAllocator,
+        vaddr: u64,
+        frame: u64,
+        page_shift: u8,
+        attrs: LeafAttrs,
+    ) -> Result<Option<Mapping>, MapError> {
+        if !arch.is_canonical(vaddr) {
+            return Err(MapError::NonCanonical(vaddr));
+        }
+        let target = arch
+            .level_for_page_shift(page_shift)
+            .ok_or(MapError::UnsupportedPageSize(page_shift))?;
+        let mask = (1u64 << page_shift) - 1;
+        for (what, addr) in [("virtual address", vaddr), ("frame", frame)] {
+            if addr & mask != 0 {
+                return Err(MapError::Misaligned {
+                    what,
+                    addr,
+                    page_shift,
+                });
+            }
+        }
+        if !arch.fits_physical(frame | mask) {
+            return Err(MapError::FrameTooWide(frame));
+        }
+        let last = arch.levels().len() - 1;
+        let format = arch.pte();
+        let leaf = format
+            .encode_leaf(frame, arch.page_shift(), target == last, &attrs)
+            .map_err(MapError::Unencodable)?;
+        let bytes = usize::from(format.bytes);
+        let mut table = self.root;
+        for i in 0..target {
+            let level = &arch.levels()[i];
+            let pte_addr = table + arch.index(vaddr, i) * bytes as u64;
+            let raw = mem.load(pte_addr, bytes)?;
+            let d = format.decode(raw, arch.page_shift(), level.leaf, false, 0, 0);
+            table = match d.kind {
+                PteKind::Table => d.addr,
+                PteKind::Leaf => {
+                    return Err(MapError::HugePageInTheWay {
+                        level: i,
+                        vaddr: vaddr & !((1u64 << arch.level_shift(i)) - 1),
+                    })
+                }
+                PteKind::Invalid => {
+                    let next = self.new_table(arch, mem, alloc, i + 1)?;
+                    let entry =
+                        format.encode_table(next, arch.page_shift(), level.table_restricts);
+                    mem.store(pte_addr, bytes, entry)?;
+                    next
+                }
+            };
+        }
+        let pte_addr = table + arch.index(vaddr, target) * bytes as u64;
+        let raw = mem.load(pte_addr, bytes)?;
+        let level = &arch.levels()[target];
+        let old = format.decode(raw, arch.page_shift(), level.leaf, target == last, 0, 0);
+        let replaced = match old.kind {
+            PteKind::Table => return Err(MapError::TableInTheWay { level: target }),
+            PteKind::Leaf => Some(Self::mapping_at(arch, vaddr, target, pte_addr, raw)),
+            PteKind::Invalid => None,
+        };
+        mem.store(pte_addr, bytes, leaf)?;
+        Ok(replaced)
+    }
+
+    /// The leaf mapping `vaddr`, if any.
+    pub fn query(
+        &self,
+        arch: &Arch,
+        mem: &PhysMem,
+        vaddr: u64,
+    ) -> Result<Option<Mapping>, MapError> {
+        if !arch.is_canonical(vaddr) {
+            return Err(MapError::NonCanonical(vaddr));
+        }
+        let path = self.path(arch, mem, vaddr, MAX_LEVELS)?;
+        let i = path.depth - 1;
+        Ok((path.kind == PteKind::Leaf)
+            .then(|| Self::mapping_at(arch, vaddr, i, path.pte_addrs[i], path.raws[i])))
+    }
+
+    /// Removes the page mapping `vaddr` (of whatever size) and gives back
+    /// every table the removal leaves empty. Returns what was mapped.
+    pub fn unmap(
+        &mut self,
+        arch: &Arch,
+        mem: &mut PhysMem,
+        alloc: &mut dyn TableAllocator,
+        vaddr: u64,
+    ) -> Result<Option<Mapping>, MapError> {
+        if !arch.is_canonical(vaddr) {
+            return Err(MapError::NonCanonical(vaddr));
+        }
+        let path = self.path(arch, mem, vaddr, MAX_LEVELS)?;
+        let leaf_level = path.depth - 1;
+        if path.kind != PteKind::Leaf {
+            return Ok(None);
+        }
+        let bytes = usize::from(arch.pte().bytes);
+        let old = Self::mapping_at(
+            arch,
+            vaddr,
+            leaf_level,
+            path.pte_addrs[leaf_level],
+            path.raws[leaf_level],
+        );
+        mem.store(path.pte_addrs[leaf_level], bytes, 0)?;
+        // Walk back up: a table now all zeros is freed and its entry cleared.
+        for level in (1..=leaf_level).rev() {
+            let table = path.tables[level];
+            if !Self::table_is_empty(arch, mem, table, level)? {
+                break;
+            }
+            let table_bytes = arch.table_alloc_bytes(level);
+            mem.store(path.pte_addrs[level - 1], bytes, 0)?;
+            alloc.free_table(table, table_bytes);
+            self.table_bytes -= table_bytes;
+            self.tables -= 1;
+        }
+        Ok(Some(old))
+    }
+
+    fn table_is_empty(
+        arch: &Arch,
+        mem: &PhysMem,
+        table: u64,
+        level: usize,
+    ) -> Result<bool, MapError> {
+        let len = arch.table_bytes(level);
+        let mut at = table;
+        while at < table + len {
+            let width = (table + len - at).min(8) as usize;
+            let width = [8, 4, 2, 1].into_iter().find(|w| *w <= width).unwrap_or(1);
+            if mem.load(at, width)? != 0 {
+                return Ok(false);
+            }
+            at += width as u64;
+        }
+        Ok(true)
+    }
+
+    /// Rewrites the leaf mapping `vaddr` with `perms`, keeping its frame and
+    /// flags. Returns the mapping as it was.
+    pub fn protect(
+        &mut self,
+        arch: &Arch,
+        mem: &mut PhysMem,
+        vaddr: u64,
+        perms: Perms,
+    ) -> Result<Mapping, MapError> {
+        self.rewrite_leaf(arch, mem, vaddr, |attrs| attrs.perms = perms)
+    }
+
+    /// Sets or clears the accessed and dirty flags of the leaf mapping
+    /// `vaddr` (what a replacement policy does when it samples and clears
+    /// the reference bit). Returns the mapping as it was.
+    pub fn set_flags(
+        &mut self,
+        arch: &Arch,
+        mem: &mut PhysMem,
+        vaddr: u64,
+        accessed: Option<bool>,
+        dirty: Option<bool>,
+    ) -> Result<Mapping, MapError> {
+        let format = arch.pte();
+        let old = self
+            .query(arch, mem, vaddr)?
+            .ok_or(MapError::NotMapped(vaddr))?;
+        let mut raw = old.raw;
+        if let Some(a) = accessed {
+            raw = format.with_accessed(raw, a);
+        }
+        if let Some(d) = dirty {
+            raw = format.with_dirty(raw, d);
+        }
+        mem.store(old.pte_addr, usize::from(format.bytes), raw)?;
+        Ok(old)
+    }
+
+    fn rewrite_leaf(
+        &mut self,
+        arch: &Arch,
+        mem: &mut PhysMem,
+        vaddr: u64,
+        change: impl FnOnce(&mut LeafAttrs),
+    ) -> Result<Mapping, MapError> {
+        let old = self
+            .query(arch, mem, vaddr)?
+            .ok_or(MapError::NotMapped(vaddr))?;
+        let mut attrs = LeafAttrs {
+            perms: old.perms,
+            global: old.global,
+            accessed: old.accessed,
+            dirty: old.dirty,
+        };
+        change(&mut attrs);
+        let last = old.level == arch.levels().len() - 1;
+        let raw = arch
+            .pte()
+            .encode_leaf(old.frame, arch.page_shift(), last, &attrs)
+            .map_err(MapError::Unencodable)?;
+        mem.store(old.pte_addr, usize::from(arch.pte().bytes), raw)?;
+        Ok(old)
+    }
+
+    /// Frees every table, root included.
+    pub fn destroy(self, arch: &Arch, mem: &mut PhysMem, alloc: &mut dyn TableAllocator) {
+        Self::free_subtree(arch, mem, alloc, self.root, 0);
+    }
+
+    fn free_subtree(
+        arch: &Arch,
+        mem: &PhysMem,
+        alloc: &mut dyn TableAllocator,
+        table: u64,
+        level: usize,
+    ) {
+        let last = arch.levels().len() - 1;
+        if level < last {
+            let bytes = u64::from(arch.pte().bytes);
+            let l = &arch.levels()[level];
+            for i in 0..(1u64 << l.index_bits) {
+                let Ok(raw) = mem.load(table + i * bytes, bytes as usize) else {
+                    continue;
+                };
+                let d = arch
+                    .pte()
+                    .decode(raw, arch.page_shift(), l.leaf, false, 0, 0);
+                if d.kind == PteKind::Table {
+                    Self::free_subtree(arch, mem, alloc, d.addr, level + 1);
+                }
+            }
+        }
+        alloc.free_table(table, arch.table_alloc_bytes(level));
+    }
+}

@@ -1,0 +1,413 @@
+//! One set-associative TLB array ([`TlbArray`]): the entries of one
+//! page-size class stored set-major in a flat vector, and the replacement
+//! state ([`Policy`]) that picks victims. [`super::Tlb`] stacks arrays into
+//! levels and keeps the counters.
+//!
+//! The set index is the low bits of the virtual page number (the CS:APP
+//! convention: TLBI = low VPN bits, TLBT = the rest), by mask when the set
+//! count is a power of two and by remainder otherwise.
+
+use super::config::{TlbArrayConfig, TlbReplacement};
+use super::{TlbEntry, TlbSlotError};
+use crate::access::Perms;
+
+/// The `page_shift` of an empty way. Real shifts are at most 63, so the
+/// probe's one compare of `page_shift` tests validity and size together.
+pub(super) const EMPTY: u8 = u8::MAX;
+
+const EMPTY_ENTRY: TlbEntry = TlbEntry {
+    vpn: 0,
+    page_shift: EMPTY,
+    frame_base: 0,
+    perms: Perms::empty(),
+    asid: 0,
+    global: false,
+    dirty: false,
+};
+
+/// Where a fill landed and what it displaced.
+pub(super) struct ArrayFill {
+    pub(super) set: usize,
+    pub(super) way: usize,
+    /// The valid entry the fill replaced, if it was another page.
+    pub(super) evicted: Option<TlbEntry>,
+    /// Further stale entries for the same page that were dropped so no two
+    /// entries can match one probe (only after a global/ASID mix-up).
+    pub(super) dropped: u64,
+}
+
+/// One array: geometry, entries and replacement state.
+#[derive(Clone, Debug)]
+pub(super) struct TlbArray {
+    shifts: Vec<u8>,
+    sets: usize,
+    ways: usize,
+    /// `sets - 1` when `sets` is a power of two, so indexing is one AND.
+    set_mask: Option<u64>,
+    /// Entry of (set, way) at `set * ways + way`.
+    slots: Vec<TlbEntry>,
+    policy: Policy,
+}
+
+/// Replacement state; per-way state is indexed like `slots`.
+#[derive(Clone, Debug)]
+enum Policy {
+    /// Stamps renewed by hits and fills.
+    Lru(Stamps),
+    /// Stamps renewed by fills only.
+    Fifo(Stamps),
+    /// Per set, tree node `n` (1..ways, root 1, children 2n and 2n+1) at
+    /// `set * ways + n`; index 0 of each set is unused. `true` sends the
+    /// victim search right. Leaves are `ways + way`.
+    TreePlru(Vec<bool>),
+    /// SplitMix64 state.
+    Random(u64),
+}
+
+/// A logical clock and the last time each way was stamped; the victim is
+/// the way with the smallest stamp.
+#[derive(Clone, Debug)]
+struct Stamps {
+    clock: u64,
+    stamp: Vec<u64>,
+}
+
+impl Stamps {
+    #[inline]
+    fn mark(&mut self, index: usize) {
+        self.clock += 1;
+        self.stamp[index] = self.clock;
+    }
+
+    /// Oldest way of the set starting at `base`; ties (never-stamped ways)
+    /// go to the lowest way.
+    fn oldest(&self, base: usize, ways: usize) -> usize {
+        let row = &self.stamp[base..base + ways];
+        let mut best = 0;
+        for (way, &stamp) in row.iter().enumerate() {
+            if stamp < row[best] {
+                best = way;
+            }
+        }
+        best
+    }
+}
+
+/// Points every node on the path to `way` at the other side.
+#[inline]
+fn plru_touch(bits: &mut [bool], way: usize) {
+    let mut node = bits.len() + way;
+    while node > 1 {
+        // An even node is a left child: the victim side becomes the right.
+        bits[node / 2] = node % 2 == 0;
+        node /= 2;
+    }
+}
+
+/// Follows the bits from the root to a leaf.
+fn plru_victim(bits: &[bool]) -> usize {
+    let ways = bits.len();
+    let mut node = 1;
+    while node < ways {
+        node = 2 * node + usize::from(bits[node]);
+    }
+    node - ways
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): any seed, zero included, gives a
+/// full-period sequence, and it needs no crate.
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Policy {
+    fn new(replacement: TlbReplacement, entries: usize) -> Self {
+        let stamps = || Stamps {
+            clock: 0,
+            stamp: vec![0; entries],
+        };
+        match replacement {
+            TlbReplacement::Lru => Policy::Lru(stamps()),
+            TlbReplacement::Fifo => Policy::Fifo(stamps()),
+            TlbReplacement::TreePlru => Policy::TreePlru(vec![false; entries]),
+            TlbReplacement::Random { seed } => Policy::Random(seed),
+        }
+    }
+
+    #[inline]
+    fn on_hit(&mut self, base: usize, way: usize, ways: usize) {
+        match self {
+            Policy::Lru(stamps) => stamps.mark(base + way),
+            Policy::TreePlru(bits) => plru_touch(&mut bits[base..base + ways], way),
+            Policy::Fifo(_) | Policy::Random(_) => {}
+        }
+    }
+
+    fn on_fill(&mut self, base: usize, way: usize, ways: usize) {
+        match self {
+            Policy::Lru(stamps) | Policy::Fifo(stamps) => stamps.mark(base + way),
+            Policy::TreePlru(bits) => plru_touch(&mut bits[base..base + ways], way),
+            Policy::Random(_) => {}
+        }
+    }
+
+    fn victim(&mut self, base: usize, ways: usize) -> usize {
+        match self {
+            Policy::Lru(stamps) | Policy::Fifo(stamps) => stamps.oldest(base, ways),
+            Policy::TreePlru(bits) => plru_victim(&bits[base..base + ways]),
+            // `ways` fits in a u64 and the remainder is below it.
+            Policy::Random(state) => (splitmix64(state) % ways as u64) as usize,
+        }
+    }
+}
+
+impl TlbArray {
+    /// Builds an empty array; `config` must have passed validation.
+    pub(super) fn new(config: &TlbArrayConfig) -> Self {
+        let sets = config.sets();
+        TlbArray {
+            shifts: config.page_shifts.clone(),
+            sets,
+            ways: config.ways,
+            set_mask: sets.is_power_of_two().then(|| sets as u64 - 1),
+            slots: vec![EMPTY_ENTRY; config.entries],
+            policy: Policy::new(config.replacement, config.entries),
+        }
+    }
+
+    /// Whether this array holds pages of `page_shift`.
+    pub(super) fn holds(&self, page_shift: u8) -> bool {
+        self.shifts.contains(&page_shift)
+    }
+
+    #[inline]
+    fn set_of(&self, vpn: u64) -> usize {
+        // The result is below `sets`, a usize.
+        match self.set_mask {
+            Some(mask) => (vpn & mask) as usize,
+            None => (vpn % self.sets as u64) as usize,
+        }
+    }
+
+    /// Probes every page size held; on a hit renews the way's replacement
+    /// state and returns (set, way, entry).
+    #[inline]
+    pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<(usize, usize, TlbEntry)> {
+        let ways = self.ways;
+        for &shift in &self.shifts {
+            let vpn = vaddr >> shift;
+            let base = self.set_of(vpn) * ways;
+            let row = &self.slots[base..base + ways];
+            if let Some(way) = row
+                .iter()
+                .position(|e| e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid))
+            {
+                let entry = row[way];
+                self.policy.on_hit(base, way, ways);
+                return Some((base / ways, way, entry));
+            }
+        }
+        None
+    }
+
+    /// Installs `entry` (whose size this array holds): over an entry for the
+    /// same page that a probe could confuse with it, else in the lowest
+    /// invalid way, else over the policy's victim.
+    pub(super) fn fill(&mut self, entry: TlbEntry) -> ArrayFill {
+        let ways = self.ways;
+        let set = self.set_of(entry.vpn);
+        let base = set * ways;
+        let mut same = None;
+        let mut dropped = 0;
+        for (way, e) in self.slots[base..base + ways].iter_mut().enumerate() {
+            let collides = e.page_shift == entry.page_shift
+                && e.vpn == entry.vpn
+                && (e.global || entry.global || e.asid == entry.asid);
+            if collides {
+                if same.is_none() {
+                    same = Some(way);
+                } else {
+                    *e = EMPTY_ENTRY;
+                    dropped += 1;
+                }
+            }
+        }
+        let (way, evicted) = match same {
+            Some(way) => (way, None),
+            None => {
+                let free = self.slots[base..base + ways]
+                    .iter()
+                    .position(|e| e.page_shift == EMPTY);
+                let way = match free {
+                    Some(way) => way,
+                    None => self.policy.victim(base, ways),
+                };
+                let old = self.slots[base + way];
+                (way, (old.page_shift != EMPTY).then_some(old))
+            }
+        };
+        self.slots[base + way] = entry;
+        self.policy.on_fill(base, way, ways);
+        ArrayFill {
+            set,
+            way,
+            evicted,
+            dropped,
+        }
+    }
+
+    /// Writes `entry` into (set, way) as a fill there would, after checking
+    /// that a probe could find it there and nowhere else; returns the valid
+    /// entry it overwrote.
+    pub(super) fn place(
+        &mut self,
+        set: usize,
+        way: usize,
+        entry: TlbEntry,
+    ) -> Result<Option<TlbEntry>, TlbSlotError> {
+        if set >= self.sets {
+            return Err(TlbSlotError::NoSuchSet {
+                set,
+                sets: self.sets,
+            });
+        }
+        if way >= self.ways {
+            return Err(TlbSlotError::NoSuchWay {
+                way,
+                ways: self.ways,
+            });
+        }
+        if !self.holds(entry.page_shift) {
+            return Err(TlbSlotError::PageSizeNotHeld {
+                page_shift: entry.page_shift,
+            });
+        }
+        let home = self.set_of(entry.vpn);
+        if home != set {
+            return Err(TlbSlotError::WrongSet {
+                vpn: entry.vpn,
+                home,
+                set,
+            });
+        }
+        let base = set * self.ways;
+        let duplicate = self.slots[base..base + self.ways]
+            .iter()
+            .enumerate()
+            .find(|(w, e)| {
+                *w != way
+                    && e.page_shift == entry.page_shift
+                    && e.vpn == entry.vpn
+                    && (e.global || entry.global || e.asid == entry.asid)
+            });
+        if let Some((other, _)) = duplicate {
+            return Err(TlbSlotError::Duplicate { way: other });
+        }
+        let old = std::mem::replace(&mut self.slots[base + way], entry);
+        self.policy.on_fill(base, way, self.ways);
+        Ok((old.page_shift != EMPTY).then_some(old))
+    }
+
+    /// The valid entry at (set, way).
+    pub(super) fn get(&self, set: usize, way: usize) -> Option<&TlbEntry> {
+        self.index(set, way)
+            .map(|i| &self.slots[i])
+            .filter(|e| e.page_shift != EMPTY)
+    }
+
+    /// The valid entry at (set, way), to change in place.
+    pub(super) fn get_mut(&mut self, set: usize, way: usize) -> Option<&mut TlbEntry> {
+        self.index(set, way)
+            .map(|i| &mut self.slots[i])
+            .filter(|e| e.page_shift != EMPTY)
+    }
+
+    /// Empties (set, way); returns what was there if valid.
+    pub(super) fn take(&mut self, set: usize, way: usize) -> Option<TlbEntry> {
+        let i = self.index(set, way)?;
+        let old = std::mem::replace(&mut self.slots[i], EMPTY_ENTRY);
+        (old.page_shift != EMPTY).then_some(old)
+    }
+
+    fn index(&self, set: usize, way: usize) -> Option<usize> {
+        (set < self.sets && way < self.ways).then_some(set * self.ways + way)
+    }
+
+    /// Empties every valid entry `doomed` selects; returns how many.
+    pub(super) fn invalidate_if(&mut self, doomed: impl Fn(&TlbEntry) -> bool) -> u64 {
+        let mut count = 0;
+        for e in &mut self.slots {
+            if e.page_shift != EMPTY && doomed(e) {
+                *e = EMPTY_ENTRY;
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Empties the entries of every size held that map `vaddr`, for `asid`
+    /// (and global ones) or, with `None`, for every address space.
+    pub(super) fn flush_page(&mut self, vaddr: u64, asid: Option<u16>) -> u64 {
+        let ways = self.ways;
+        let mut count = 0;
+        for &shift in &self.shifts {
+            let vpn = vaddr >> shift;
+            let base = self.set_of(vpn) * ways;
+            for e in &mut self.slots[base..base + ways] {
+                let space = match asid {
+                    Some(a) => e.global || e.asid == a,
+                    None => true,
+                };
+                let hit = e.page_shift == shift && e.vpn == vpn && space;
+                if hit {
+                    *e = EMPTY_ENTRY;
+                    count += 1;
+                }
+            }
+        }
+        count
+    }
+
+    /// Valid entries as (set, way, entry), set-major.
+    pub(super) fn valid(&self) -> impl Iterator<Item = (usize, usize, TlbEntry)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.page_shift != EMPTY)
+            .map(|(i, e)| (i / self.ways, i % self.ways, *e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plru_bits_follow_the_documented_convention() {
+        // 4 ways: nodes 1 (root), 2 (ways 0-1), 3 (ways 2-3).
+        let mut bits = vec![false; 4];
+        assert_eq!(plru_victim(&bits), 0);
+        plru_touch(&mut bits, 0);
+        // Way 0 used: node 2 points right (way 1), root points right.
+        assert_eq!(bits[1..], [true, true, false]);
+        assert_eq!(plru_victim(&bits), 2);
+        plru_touch(&mut bits, 2);
+        assert_eq!(bits[1..], [false, true, true]);
+        assert_eq!(plru_victim(&bits), 1);
+        // One way: no nodes, always way 0.
+        let mut one = vec![false; 1];
+        plru_touch(&mut one, 0);
+        assert_eq!(plru_victim(&one), 0);
+    }
+
+    #[test]
+    fn splitmix_matches_reference_output() {
+        // First output for seed 0 from the reference C implementation.
+        let mut state = 0;
+        assert_eq!(splitmix64(&mut state), 0xE220_A839_7B1D_CDAF);
+    }
+}

@@ -1,0 +1,335 @@
+//! The page-table walker: reads entries from [`PhysMem`] level by level as
+//! the scheme's [`Arch`] describes, checks rights, maintains the accessed and
+//! dirty flags where (and only where) the hardware does, and returns a
+//! [`Translation`] or a [`PageFault`] that names the level and the cause.
+//!
+//! The steps follow the manuals; the quoted lines are from the RISC-V
+//! Privileged ISA §4.3.2 "Virtual Address Translation Process", whose
+//! algorithm reads closest to code. x86 (Intel SDM Vol. 3A §4.5, §4.6, §4.8)
+//! and AArch64 (Arm ARM D8.2-D8.4) differ where noted.
+
+use crate::access::{AccessKind, Mode, Perms};
+use crate::arch::pte::{PteEncoding, PteKind};
+use crate::arch::{AdUpdate, Arch};
+use crate::events::{emit, Event, EventSink};
+use crate::physmem::PhysMem;
+use serde::Serialize;
+use std::fmt;
+
+/// A successful translation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Translation {
+    /// The physical address of the accessed byte.
+    pub paddr: u64,
+    /// Physical address of the start of the page.
+    pub frame: u64,
+    /// Size of the page as a shift (12 for 4 KiB).
+    pub page_shift: u8,
+    /// Rights after combining every level.
+    pub perms: Perms,
+    /// Whether the leaf is global.
+    pub global: bool,
+    /// Whether the leaf is dirty after this access.
+    pub dirty: bool,
+    /// Level of the leaf (0 is the root): the walk read `level + 1` entries.
+    pub level: usize,
+    /// Physical address of the leaf entry.
+    pub pte_addr: u64,
+}
+
+/// Why a translation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageFaultCause {
+    /// The address is outside the scheme's canonical range.
+    NonCanonical,
+    /// An entry on the path is not present (x86 P=0, RISC-V V=0, an invalid
+    /// AArch64 descriptor: a translation fault).
+    NotPresent,
+    /// The leaf does not grant the access at this privilege.
+    Protection,
+    /// An entry has a reserved bit or encoding set.
+    ReservedBit,
+    /// The accessed flag is clear and the hardware does not set it (AArch64
+    /// access flag fault; RISC-V Svade).
+    AccessFlag,
+    /// A write to a page whose dirty flag is clear, where the hardware does
+    /// not set it (RISC-V Svade).
+    DirtyFlag,
+    /// A huge-page leaf's frame is not aligned to the page size (RISC-V).
+    MisalignedSuperpage,
+    /// A table entry points outside physical memory.
+    TableOutsideMemory,
+}
+
+impl PageFaultCause {
+    /// A plain-words description.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PageFaultCause::NonCanonical => "the address is not canonical",
+            PageFaultCause::NotPresent => "the entry is not present",
+            PageFaultCause::Protection => "the page does not allow this access",
+            PageFaultCause::ReservedBit => "a reserved bit is set in the entry",
+            PageFaultCause::AccessFlag => "the accessed flag is clear and software must set it",
+            PageFaultCause::DirtyFlag => "the dirty flag is clear and software must set it",
+            PageFaultCause::MisalignedSuperpage => "the huge page's frame is misaligned",
+            PageFaultCause::TableOutsideMemory => "a page table lies outside physical memory",
+        }
+    }
+}
+
+/// A failed translation: where and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PageFault {
+    /// The faulting virtual address.
+    pub vaddr: u64,
+    /// Read, write or fetch.
+    pub kind: AccessKind,
+    /// User or supervisor.
+    pub mode: Mode,
+    /// Level at which the walk stopped (0 is the root).
+    pub level: usize,
+    /// The reason.
+    pub cause: PageFaultCause,
+    /// Page-table entries the walk read before it stopped.
+    pub walk_reads: u32,
+}
+
+impl fmt::Display for PageFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "page fault: {} {} of {:#x} at level {}: {}",
+            self.mode,
+            self.kind,
+            self.vaddr,
+            self.level,
+            self.cause.describe()
+        )
+    }
+}
+
+impl std::error::Error for PageFault {}
+
+/// Whether `perms` allow `kind` at `mode` on `arch`, including the
+/// supervisor's exclusion from user pages where the scheme has it (RISC-V
+/// with SUM=0, which also never lets S-mode execute U pages).
+#[inline]
+pub fn access_allowed(arch: &Arch, perms: Perms, kind: AccessKind, mode: Mode) -> bool {
+    if mode == Mode::Supervisor
+        && perms.contains(Perms::USER)
+        && arch.spec().supervisor_denied_user_pages
+    {
+        return false;
+    }
+    perms.allows(kind, mode)
+}
+
+/// Translates `vaddr` through the tables rooted at physical address `root`,
+/// reporting each step to `sink`.
+#[inline]
+pub fn walk<S: EventSink>(
+    arch: &Arch,
+    mem: &mut PhysMem,
+    root: u64,
+    vaddr: u64,
+    kind: AccessKind,
+    mode: Mode,
+    sink: &mut S,
+) -> Result<Translation, PageFault> {
+    let fault = |level: usize, cause: PageFaultCause, walk_reads: u32| PageFault {
+        vaddr,
+        kind,
+        mode,
+        level,
+        cause,
+        walk_reads,
+    };
+    // Sv39: "bits 63-39 must all equal bit 38, or else a page-fault exception
+    // will occur"; x86-64 raises #GP for a non-canonical address, and AArch64
+    // a translation fault at level 0 outside the TTBR0 range.
+    if !arch.is_canonical(vaddr) {
+        let f = fault(0, PageFaultCause::NonCanonical, 0);
+        emit!(sink, Event::PageFault(f));
+        return Err(f);
+    }
+    let format = arch.pte();
+    let pte_bytes = usize::from(format.bytes);
+    let page_shift = arch.page_shift();
+    let levels = arch.levels();
+    let last = levels.len() - 1;
+    // Step 1: "Let a be satp.ppn x PAGESIZE, and let i = LEVELS - 1."
+    let mut table = root;
+    // x86 combines R/W, U/S and XD over every level (SDM §4.6); AArch64
+    // applies APTable and XNTable hierarchically (D8.4.2).
+    let mut limit = Perms::all();
+    for (i, level) in levels.iter().enumerate() {
+        // Step 2: "Let pte be the value of the PTE at address
+        // a + va.vpn[i] x PTESIZE."
+        let index = arch.index(vaddr, i);
+        let pte_addr = table + index * pte_bytes as u64;
+        let reads = i as u32 + 1;
+        let Ok(raw) = mem.load(pte_addr, pte_bytes) else {
+            let f = fault(i, PageFaultCause::TableOutsideMemory, i as u32);
+            emit!(sink, Event::PageFault(f));
+            return Err(f);
+        };
+        let d = format.decode(
+            raw,
+            page_shift,
+            level.leaf,
+            i == last,
+            level.table_reserved,
+            level.leaf_reserved,
+        );
+        emit!(
+            sink,
+            Event::WalkStep {
+                level: i,
+                index,
+                pte_addr,
+                raw,
+                decoded: d,
+            }
+        );
+        // Step 3: "If pte.v = 0, or if pte.r = 0 and pte.w = 1, or if any
+        // bits or encodings that are reserved for future standard use are
+        // set within pte, stop and raise a page-fault exception."
+        let cause = match d.kind {
+            PteKind::Invalid => Some(PageFaultCause::NotPresent),
+            _ if d.reserved != 0 || d.reserved_encoding => Some(PageFaultCause::ReservedBit),
+            _ => None,
+        };
+        if let Some(cause) = cause {
+            let f = fault(i, cause, reads);
+            emit!(sink, Event::PageFault(f));
+            return Err(f);
+        }
+        if d.kind == PteKind::Table {
+            // Step 4: "Otherwise, this PTE is a pointer to the next level of
+            // the page table. Let i = i - 1 ... let a = pte.ppn x PAGESIZE
+            // and go to step 2." (The decoder already turned a pointer at the
+            // last level into an invalid entry.)
+            if level.table_restricts {
+                limit &= d.perms;
+            }
+            // x86: "Whenever the processor uses a paging-structure entry as
+            // part of linear-address translation, it sets the accessed flag
+            // in that entry (if it is not already set)" (SDM §4.8).
+            if level.table_accessed && !d.accessed {
+                set_entry(arch, mem, sink, i, pte_addr, raw, format.with_accessed(raw, true));
+            }
+            table = d.addr;
+            continue;
+        }
+        // Step 5: "A leaf PTE has been found. Determine if the requested
+        // memory access is allowed by the pte.r, pte.w, pte.x, and pte.u
+        // bits, given the current privilege mode and the value of the SUM
+        // and MXR fields of the mstatus register."
+        let shift = arch.level_shift(i);
+        let size_mask = (1u64 << shift) - 1;
+        let perms = d.perms & limit;
+        // A clean DBM page is writable only through hardware dirty
+        // management; without it the write is a permission fault (D8.4.6).
+        let aarch64_no_dbm = arch.ad_update() == AdUpdate::Fault
+            && matches!(format.encoding, PteEncoding::AArch64(_))
+            && d.clean_writable;
+        let write = kind == AccessKind::Write;
+        if !access_allowed(arch, perms, kind, mode) || (write && aarch64_no_dbm) {
+            let f = fault(i, PageFaultCause::Protection, reads);
+            emit!(sink, Event::PageFault(f));
+            return Err(f);
+        }
+        // Step 6: "If i > 0 and pte.ppn[i-1:0] != 0, this is a misaligned
+        // superpage; stop and raise a page-fault exception." x86 and AArch64
+        // express the same rule as reserved bits (step 3).
+        if d.addr & size_mask != 0 && arch.spec().misaligned_superpage_faults {
+            let f = fault(i, PageFaultCause::MisalignedSuperpage, reads);
+            emit!(sink, Event::PageFault(f));
+            return Err(f);
+        }
+        // Step 7: "If pte.a = 0, or if the original memory access is a store
+        // and pte.d = 0, either raise a page-fault exception or: set pte.a to
+        // 1 and, if the memory access is a store, also set pte.d to 1."
+        let needs_dirty = write && d.clean_writable;
+        let mut dirty = d.dirty;
+        if !d.accessed || needs_dirty {
+            match arch.ad_update() {
+                AdUpdate::Fault if !d.accessed => {
+                    let f = fault(i, PageFaultCause::AccessFlag, reads);
+                    emit!(sink, Event::PageFault(f));
+                    return Err(f);
+                }
+                AdUpdate::Fault if !aarch64_no_dbm => {
+                    let f = fault(i, PageFaultCause::DirtyFlag, reads);
+                    emit!(sink, Event::PageFault(f));
+                    return Err(f);
+                }
+                AdUpdate::Fault => {}
+                AdUpdate::Hardware => {
+                    let mut new = format.with_accessed(raw, true);
+                    if needs_dirty {
+                        new = format.with_dirty(new, true);
+                        dirty = true;
+                    }
+                    set_entry(arch, mem, sink, i, pte_addr, raw, new);
+                }
+            }
+        }
+        // Step 8: "The translation is successful. The translated physical
+        // address is given as follows: pa.pgoff = va.pgoff; if i > 0, then
+        // this is a superpage translation and pa.ppn[i-1:0] = va.vpn[i-1:0];
+        // pa.ppn[LEVELS-1:i] = pte.ppn[LEVELS-1:i]."
+        let frame = d.addr & !size_mask;
+        let t = Translation {
+            paddr: frame | (vaddr & size_mask),
+            frame,
+            page_shift: shift,
+            perms,
+            global: d.global,
+            dirty,
+            level: i,
+            pte_addr,
+        };
+        emit!(
+            sink,
+            Event::Translated {
+                vaddr,
+                paddr: t.paddr,
+                page_shift: shift,
+            }
+        );
+        return Ok(t);
+    }
+    unreachable!("the last level always decodes to a leaf or an invalid entry")
+}
+
+/// Writes an updated entry back (the walker's atomic flag update).
+fn set_entry<S: EventSink>(
+    arch: &Arch,
+    mem: &mut PhysMem,
+    sink: &mut S,
+    level: usize,
+    pte_addr: u64,
+    old: u64,
+    new: u64,
+) {
+    if new == old {
+        return;
+    }
+    // The entry was just read from this address, so the store is in range.
+    if mem
+        .store(pte_addr, usize::from(arch.pte().bytes), new)
+        .is_ok()
+    {
+        emit!(
+            sink,
+            Event::FlagUpdate {
+                level,
+                pte_addr,
+                old,
+                new,
+            }
+        );
+    }
+}
