@@ -1,1 +1,52 @@
-fn main() {}
+//! `vmlab`, the command line: argument parsing and dispatch. Each command
+//! lives in its own module; every error reaches the user here, as one line
+//! naming the argument at fault, with exit status 2.
+
+mod arch_cmd;
+mod error;
+mod numbers;
+mod translate;
+
+use clap::{Parser, Subcommand};
+use error::CliError;
+use std::process::ExitCode;
+
+const EXAMPLES: &str = "\
+Examples:
+  vmlab translate                          walk through the built-in x86-64 example
+  vmlab translate --arch x86-64 --map 0x403000=0x12345000:rw 0x403abc 0x403010
+  vmlab translate --arch riscv-sv39 --map 0x40200000=0x80600000:rw:2M 0x40200abc:w
+  vmlab arch list
+  vmlab arch show aarch64-4k";
+
+/// A virtual-memory system you can run, watch and measure.
+#[derive(Parser)]
+#[command(name = "vmlab", version, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build page tables from mappings and translate addresses step by step.
+    Translate(translate::TranslateArgs),
+    /// List the translation schemes or show one.
+    #[command(subcommand)]
+    Arch(arch_cmd::ArchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<(), CliError> = match cli.command {
+        Command::Translate(args) => translate::run(&args),
+        Command::Arch(cmd) => arch_cmd::run(&cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vmlab: error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

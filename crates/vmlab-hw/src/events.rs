@@ -82,6 +82,8 @@ pub enum Event {
         level: usize,
         /// The entry dropped.
         entry: TlbEntry,
+        /// Why it was dropped.
+        reason: InvalidateReason,
     },
     /// The segmentation unit refused the access (serialised as its message).
     SegmentFault(#[serde(serialize_with = "as_message")] SegmentFault),
@@ -100,6 +102,18 @@ pub enum Event {
 
 fn as_message<S: serde::Serializer>(fault: &SegmentFault, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(fault)
+}
+
+/// Why the MMU dropped a TLB entry that hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidateReason {
+    /// The cached rights do not allow the access; the tables may allow it
+    /// now, so the walk decides.
+    Rights,
+    /// A write through an entry cached clean: the walker must set the dirty
+    /// flag in memory.
+    Clean,
 }
 
 /// A listener for hardware events.

@@ -24,7 +24,9 @@ pub mod walk;
 pub use access::{AccessKind, Mode, Perms};
 pub use arch::{Arch, ArchError, ArchSpec};
 pub use events::{Event, EventSink, NoEvents};
-pub use mmu::{Access, AccessCost, Context, Mmu, MmuFault, MmuFaultKind, Segmentation};
-pub use pagetable::{Mapping, MapError, PageTable, TableAllocator, TableArena};
+pub use mmu::{
+    default_tlb, Access, AccessCost, Context, Mmu, MmuFault, MmuFaultKind, Segmentation,
+};
+pub use pagetable::{MapError, Mapping, PageTable, TableAllocator, TableArena};
 pub use physmem::{Endian, PhysMem, PhysMemError};
 pub use walk::{walk, PageFault, PageFaultCause, Translation};

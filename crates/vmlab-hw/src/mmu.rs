@@ -10,14 +10,46 @@
 
 use crate::access::{AccessKind, Mode};
 use crate::arch::Arch;
-use crate::events::{emit, Event, EventSink};
+use crate::events::{emit, Event, EventSink, InvalidateReason};
 use crate::physmem::PhysMem;
 use crate::segment::x86::{SegReg, SegmentUnit};
 use crate::segment::{BaseBounds, SegmentFault, SegmentTable};
-use crate::tlb::{Tlb, TlbConfig, TlbConfigError, TlbEntry};
+use crate::tlb::{
+    Tlb, TlbArrayConfig, TlbConfig, TlbConfigError, TlbEntry, TlbKind, TlbLevelConfig,
+    TlbReplacement,
+};
 use crate::walk::{access_allowed, walk, PageFault};
 use serde::Serialize;
 use std::fmt;
+
+/// A TLB shaped for `arch` when the user names none: the x86-64 preset's
+/// (a current Intel core's split L1 and unified L2) for x86-64, otherwise a
+/// 64-entry 4-way L1i and L1d and a 1024-entry 8-way L2 holding every page
+/// size the scheme has, all LRU.
+pub fn default_tlb(arch: &Arch) -> TlbConfig {
+    if arch.name().starts_with("x86-64") {
+        return TlbConfig::x86_64_default();
+    }
+    let shifts: Vec<u8> = arch.page_sizes().iter().map(|&(shift, _)| shift).collect();
+    let level = |name: &str, kind, level, entries, ways| TlbLevelConfig {
+        name: name.into(),
+        kind,
+        level,
+        arrays: vec![TlbArrayConfig {
+            entries,
+            ways,
+            page_shifts: shifts.clone(),
+            replacement: TlbReplacement::Lru,
+        }],
+    };
+    TlbConfig {
+        levels: vec![
+            level("L1i", TlbKind::Instruction, 1, 64, 4),
+            level("L1d", TlbKind::Data, 1, 64, 4),
+            level("L2", TlbKind::Unified, 2, 1024, 8),
+        ],
+    }
+}
 
 /// The translation registers of one address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -240,11 +272,23 @@ impl Mmu {
             // through an entry cached clean, sends the processor back to the
             // tables: the rights may have been raised since, and the walker
             // must set the dirty flag in memory.
-            let stale = !access_allowed(&self.arch, entry.perms, kind, mode)
-                || (kind == AccessKind::Write && !entry.dirty);
-            if stale {
+            let reason = if !access_allowed(&self.arch, entry.perms, kind, mode) {
+                Some(InvalidateReason::Rights)
+            } else if kind == AccessKind::Write && !entry.dirty {
+                Some(InvalidateReason::Clean)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
                 self.tlb.invalidate(hit.slot);
-                emit!(sink, Event::TlbInvalidate { level, entry });
+                emit!(
+                    sink,
+                    Event::TlbInvalidate {
+                        level,
+                        entry,
+                        reason,
+                    }
+                );
                 break;
             }
             self.counters.tlb_hits += 1;

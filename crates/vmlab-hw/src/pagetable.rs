@@ -155,10 +155,9 @@ impl fmt::Display for MapError {
             MapError::FrameTooWide(pa) => {
                 write!(f, "frame {pa:#x} is beyond the physical address width")
             }
-            MapError::HugePageInTheWay { level, vaddr } => write!(
-                f,
-                "a huge page at level {level} already maps {vaddr:#x}"
-            ),
+            MapError::HugePageInTheWay { level, vaddr } => {
+                write!(f, "a huge page at level {level} already maps {vaddr:#x}")
+            }
             MapError::TableInTheWay { level } => write!(
                 f,
                 "a table of smaller pages already occupies the level-{level} entry"
@@ -182,7 +181,13 @@ impl From<PhysMemError> for MapError {
 /// "4 KiB", "2 MiB", "1 GiB" for a page shift.
 pub fn format_page_size(shift: u8) -> String {
     let bytes = 1u128 << shift;
-    for (unit, s) in [("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+    for (unit, s) in [
+        ("PiB", 50),
+        ("TiB", 40),
+        ("GiB", 30),
+        ("MiB", 20),
+        ("KiB", 10),
+    ] {
         if shift >= s {
             return format!("{} {unit}", bytes >> s);
         }
@@ -374,8 +379,7 @@ impl PageTable {
                 }
                 PteKind::Invalid => {
                     let next = self.new_table(arch, mem, alloc, i + 1)?;
-                    let entry =
-                        format.encode_table(next, arch.page_shift(), level.table_restricts);
+                    let entry = format.encode_table(next, arch.page_shift(), level.table_restricts);
                     mem.store(pte_addr, bytes, entry)?;
                     next
                 }

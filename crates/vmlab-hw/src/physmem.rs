@@ -87,6 +87,23 @@ impl Hasher for ChunkHasher {
 
 type Chunk = Box<[u8; CHUNK_BYTES]>;
 
+/// Reads `width` (1, 2, 4 or 8) bytes from the front of `bytes` as a
+/// little-endian value; fixed-size reads compile to single loads.
+#[inline]
+fn read_le(bytes: &[u8], width: usize) -> u64 {
+    fn fixed<const N: usize>(bytes: &[u8]) -> [u8; N] {
+        let mut out = [0u8; N];
+        out.copy_from_slice(&bytes[..N]);
+        out
+    }
+    match width {
+        8 => u64::from_le_bytes(fixed(bytes)),
+        4 => u64::from(u32::from_le_bytes(fixed(bytes))),
+        2 => u64::from(u16::from_le_bytes(fixed(bytes))),
+        _ => u64::from(bytes[0]),
+    }
+}
+
 /// Byte-addressed simulated physical memory, allocated lazily.
 pub struct PhysMem {
     size: u64,
@@ -188,15 +205,17 @@ impl PhysMem {
         }
         self.check(addr, width as u64)?;
         let offset = (addr as usize) & (CHUNK_BYTES - 1);
-        let mut buf = [0u8; 8];
-        if offset + width <= CHUNK_BYTES {
-            if let Some(idx) = self.lookup(addr >> CHUNK_SHIFT) {
-                buf[..width].copy_from_slice(&self.chunks[idx as usize][offset..offset + width]);
+        let raw = if offset + width <= CHUNK_BYTES {
+            match self.lookup(addr >> CHUNK_SHIFT) {
+                Some(idx) => read_le(&self.chunks[idx as usize][offset..], width),
+                None => 0,
             }
         } else {
+            let mut buf = [0u8; 8];
             self.read_bytes(addr, &mut buf[..width])?;
-        }
-        Ok(self.decode(&buf[..width]))
+            u64::from_le_bytes(buf)
+        };
+        Ok(self.order(raw, width))
     }
 
     /// Stores the low `width` bytes (1, 2, 4 or 8) of `value` at `addr`.
@@ -206,35 +225,31 @@ impl PhysMem {
             return Err(PhysMemError::BadWidth(width));
         }
         self.check(addr, width as u64)?;
-        let buf = self.encode(value, width);
+        let le = self.order(value, width).to_le_bytes();
         let offset = (addr as usize) & (CHUNK_BYTES - 1);
         if offset + width <= CHUNK_BYTES {
             self.chunk_mut(addr >> CHUNK_SHIFT)[offset..offset + width]
-                .copy_from_slice(&buf[..width]);
+                .copy_from_slice(&le[..width]);
             Ok(())
         } else {
-            self.write_bytes(addr, &buf[..width])
+            self.write_bytes(addr, &le[..width])
         }
     }
 
-    fn decode(&self, bytes: &[u8]) -> u64 {
-        let fold = |acc: u64, &b: &u8| (acc << 8) | u64::from(b);
+    /// Converts between a value and its little-endian image in `width`
+    /// bytes: the identity on a little-endian machine, a byte swap of the
+    /// low `width` bytes on a big-endian one (the swap is its own inverse).
+    #[inline]
+    fn order(&self, value: u64, width: usize) -> u64 {
+        let value = if width == 8 {
+            value
+        } else {
+            value & ((1u64 << (width * 8)) - 1)
+        };
         match self.endian {
-            Endian::Little => bytes.iter().rev().fold(0, fold),
-            Endian::Big => bytes.iter().fold(0, fold),
+            Endian::Little => value,
+            Endian::Big => value.swap_bytes() >> (64 - width * 8),
         }
-    }
-
-    fn encode(&self, value: u64, width: usize) -> [u8; 8] {
-        let mut buf = [0u8; 8];
-        let le = value.to_le_bytes();
-        for i in 0..width {
-            buf[i] = match self.endian {
-                Endian::Little => le[i],
-                Endian::Big => le[width - 1 - i],
-            };
-        }
-        buf
     }
 
     /// Copies `out.len()` bytes starting at `addr` into `out`.

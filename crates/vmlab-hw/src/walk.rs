@@ -29,7 +29,9 @@ pub struct Translation {
     pub perms: Perms,
     /// Whether the leaf is global.
     pub global: bool,
-    /// Whether the leaf is dirty after this access.
+    /// Whether a later write may go through without touching the entry:
+    /// the leaf is dirty now, or its format tracks no dirty state for it.
+    /// A TLB caches this so a write through a clean entry re-walks.
     pub dirty: bool,
     /// Level of the leaf (0 is the root): the walk read `level + 1` entries.
     pub level: usize,
@@ -217,7 +219,15 @@ pub fn walk<S: EventSink>(
             // part of linear-address translation, it sets the accessed flag
             // in that entry (if it is not already set)" (SDM §4.8).
             if level.table_accessed && !d.accessed {
-                set_entry(arch, mem, sink, i, pte_addr, raw, format.with_accessed(raw, true));
+                set_entry(
+                    arch,
+                    mem,
+                    sink,
+                    i,
+                    pte_addr,
+                    raw,
+                    format.with_accessed(raw, true),
+                );
             }
             table = d.addr;
             continue;
@@ -287,7 +297,7 @@ pub fn walk<S: EventSink>(
             page_shift: shift,
             perms,
             global: d.global,
-            dirty,
+            dirty: dirty || !d.clean_writable,
             level: i,
             pte_addr,
         };

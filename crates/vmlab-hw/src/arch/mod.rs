@@ -150,16 +150,22 @@ impl ArchSpec {
         if !(1..=64).contains(&self.va_bits) {
             return Err(err("va_bits", "expected 1 to 64"));
         }
-        if !(1..=52).contains(&self.pa_bits) {
-            return Err(err("pa_bits", "expected 1 to 52"));
+        if !(1..=56).contains(&self.pa_bits) {
+            return Err(err("pa_bits", "expected 1 to 56"));
         }
         if self.page_shift == 0 || self.page_shift >= self.va_bits {
-            return Err(err("page_shift", "expected at least 1 and less than va_bits"));
+            return Err(err(
+                "page_shift",
+                "expected at least 1 and less than va_bits",
+            ));
         }
         if self.levels.is_empty() || self.levels.len() > MAX_LEVELS {
             return Err(err(
                 "levels",
-                format!("expected 1 to {MAX_LEVELS} levels, found {}", self.levels.len()),
+                format!(
+                    "expected 1 to {MAX_LEVELS} levels, found {}",
+                    self.levels.len()
+                ),
             ));
         }
         let index_total: u32 = self.levels.iter().map(|l| u32::from(l.index_bits)).sum();

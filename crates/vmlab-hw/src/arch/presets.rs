@@ -8,9 +8,7 @@
 //! CS:APP 3e §9.6.4; Silberschatz, Operating System Concepts 10e, ch. 10
 //! programming project "Designing a Virtual Memory Manager".
 
-use super::pte::{
-    bit_range, AArch64Bits, PteEncoding, PteFormat, RiscVBits, SimpleBits, X86Bits,
-};
+use super::pte::{bit_range, AArch64Bits, PteEncoding, PteFormat, RiscVBits, SimpleBits, X86Bits};
 use super::{AdUpdate, Arch, ArchError, ArchSpec, Canonical, Level};
 use crate::physmem::Endian;
 
@@ -308,7 +306,11 @@ fn aarch64(page_shift: u8) -> Arch {
     // output-address bits below its size are RES0. With the 64 KiB granule
     // bits 15:12 hold OA[51:48] only with FEAT_LPA, so they are RES0 here.
     let high = bit_range(48, 50);
-    let lpa = if page_shift == 16 { bit_range(12, 15) } else { 0 };
+    let lpa = if page_shift == 16 {
+        bit_range(12, 15)
+    } else {
+        0
+    };
     let lvl = |name: &str, bits: u8, leaf: bool, block_low: u64| Level {
         table_reserved: high | lpa,
         leaf_reserved: high | lpa | block_low,
@@ -535,17 +537,43 @@ fn parse_linear(params: &str) -> Result<Arch, ArchError> {
         });
     }
     let bits = |v: u64, key: &str| {
-        u8::try_from(v).ok().filter(|b| *b <= 64).ok_or_else(|| ArchError {
-            field: format!("linear:{key}"),
-            message: format!("expected a bit width of at most 64, found {v}"),
-        })
+        u8::try_from(v)
+            .ok()
+            .filter(|b| *b <= 64)
+            .ok_or_else(|| ArchError {
+                field: format!("linear:{key}"),
+                message: format!("expected a bit width of at most 64, found {v}"),
+            })
     };
     let name = format!("linear:va={va},page={page},pa={pa}");
+    let page_shift = page.trailing_zeros() as u8;
     linear(
         &name,
         "single-level linear page table (teaching machine)",
         bits(va, "va")?,
-        page.trailing_zeros() as u8,
+        page_shift,
         bits(pa, "pa")?,
     )
+    // Name the part of the spec to change, not the scheme's inner field.
+    .map_err(|e| {
+        let (part, message) = match e.field.as_str() {
+            "page_shift" => (
+                "page",
+                format!("a {page}-byte page must be smaller than the {va}-bit address space"),
+            ),
+            "pa_bits" => ("pa", e.message),
+            field if field.starts_with("levels") => (
+                "va",
+                format!(
+                    "{va}-bit addresses with {page}-byte pages need a {}-bit table index; expected 1 to 20",
+                    va - u64::from(page_shift)
+                ),
+            ),
+            _ => ("va", e.message),
+        };
+        ArchError {
+            field: format!("linear:{part}"),
+            message,
+        }
+    })
 }

@@ -408,11 +408,7 @@ impl PteFormat {
                 if !bit(raw, b.valid) {
                     return d;
                 }
-                d.kind = if last {
-                    PteKind::Leaf
-                } else {
-                    PteKind::Table
-                };
+                d.kind = if last { PteKind::Leaf } else { PteKind::Table };
                 let granted = |pos: Option<u8>| pos.is_none_or(|p| bit(raw, p));
                 if granted(b.read) {
                     d.perms |= Perms::READ;
@@ -428,8 +424,10 @@ impl PteFormat {
                 }
                 d.accessed = b.accessed.is_some_and(|p| bit(raw, p));
                 d.dirty = b.dirty.is_some_and(|p| bit(raw, p));
-                d.clean_writable =
-                    b.dirty.is_some() && d.kind == PteKind::Leaf && d.perms.contains(Perms::WRITE) && !d.dirty;
+                d.clean_writable = b.dirty.is_some()
+                    && d.kind == PteKind::Leaf
+                    && d.perms.contains(Perms::WRITE)
+                    && !d.dirty;
             }
         }
         d.reserved = raw
@@ -464,11 +462,6 @@ impl PteFormat {
                         "x86 has one execute-disable bit for both modes",
                     ));
                 }
-                if b.no_exec.is_none() && !exec_user {
-                    return Err(UnencodablePerms(
-                        "this x86 format has no execute-disable bit",
-                    ));
-                }
                 raw |= flag(b.present);
                 if p.contains(Perms::WRITE) {
                     raw |= flag(b.write);
@@ -476,6 +469,8 @@ impl PteFormat {
                 if p.contains(Perms::USER) {
                     raw |= flag(b.user);
                 }
+                // Without XD (32-bit paging) every present page is
+                // executable, whatever was asked.
                 if let Some(nx) = b.no_exec.filter(|_| !exec_user) {
                     raw |= flag(nx);
                 }
@@ -517,7 +512,9 @@ impl PteFormat {
             }
             PteEncoding::AArch64(b) => {
                 if !p.contains(Perms::READ) {
-                    return Err(UnencodablePerms("an AArch64 stage-1 page is always readable"));
+                    return Err(UnencodablePerms(
+                        "an AArch64 stage-1 page is always readable",
+                    ));
                 }
                 raw |= flag(b.valid);
                 if last {
@@ -551,24 +548,16 @@ impl PteFormat {
             }
             PteEncoding::Simple(b) => {
                 raw |= flag(b.valid);
-                for (perm, pos, name) in [
-                    (Perms::READ, b.read, "read"),
-                    (Perms::WRITE, b.write, "write"),
-                    (Perms::EXEC_USER, b.exec, "execute"),
-                    (Perms::USER, b.user, "user"),
+                // A right the format has no bit for is always granted, so
+                // asking for it or not makes no difference.
+                for (perm, pos) in [
+                    (Perms::READ, b.read),
+                    (Perms::WRITE, b.write),
+                    (Perms::EXEC_USER, b.exec),
+                    (Perms::USER, b.user),
                 ] {
-                    match pos {
-                        Some(pos) if p.contains(perm) => raw |= flag(pos),
-                        Some(_) => {}
-                        None if p.contains(perm) => {}
-                        None => {
-                            return Err(UnencodablePerms(match name {
-                                "read" => "this format has no read bit: pages are always readable",
-                                "write" => "this format has no write bit: pages are always writable",
-                                "execute" => "this format has no execute bit: pages are always executable",
-                                _ => "this format has no user bit: pages are always user-accessible",
-                            }))
-                        }
+                    if let Some(pos) = pos.filter(|_| p.contains(perm)) {
+                        raw |= flag(pos);
                     }
                 }
                 if exec_user != exec_super && b.exec.is_some() {
@@ -601,7 +590,9 @@ impl PteFormat {
     pub fn encode_table(&self, addr: u64, page_shift: u8, restricts: bool) -> u64 {
         let raw = self.with_frame(0, addr, page_shift);
         match &self.encoding {
-            PteEncoding::X86(b) if restricts => raw | flag(b.present) | flag(b.write) | flag(b.user),
+            PteEncoding::X86(b) if restricts => {
+                raw | flag(b.present) | flag(b.write) | flag(b.user)
+            }
             PteEncoding::X86(b) => raw | flag(b.present),
             PteEncoding::RiscV(b) => raw | flag(b.valid),
             PteEncoding::AArch64(b) => raw | flag(b.valid) | flag(b.table),

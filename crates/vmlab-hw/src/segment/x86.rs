@@ -642,7 +642,7 @@ impl SegmentUnit {
     /// access (§5.5: no writes to code or read-only data, no reads from
     /// execute-only code, no fetches from data). `cpl` only sets the fault's
     /// mode: privilege was checked when the register was loaded. The linear
-    /// address wraps at 4 GiB.
+    /// address wraps at 4 GiB. A `width` of 0 counts as 1.
     #[inline]
     pub fn linear_address(
         &self,

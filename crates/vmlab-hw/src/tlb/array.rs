@@ -15,6 +15,10 @@ use crate::access::Perms;
 /// probe's one compare of `page_shift` tests validity and size together.
 pub(super) const EMPTY: u8 = u8::MAX;
 
+/// Sets up to this many ways are scanned whole without branching; larger
+/// ones stop at the first match.
+const BRANCHLESS_WAYS: usize = 8;
+
 const EMPTY_ENTRY: TlbEntry = TlbEntry {
     vpn: 0,
     page_shift: EMPTY,
@@ -194,21 +198,35 @@ impl TlbArray {
     }
 
     /// Probes every page size held; on a hit renews the way's replacement
-    /// state and returns (set, way, entry).
+    /// state and returns (set, way, entry). The entry is returned by
+    /// reference so the caller copies it once, straight into its result.
     #[inline]
-    pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<(usize, usize, TlbEntry)> {
+    pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<(usize, usize, &TlbEntry)> {
         let ways = self.ways;
         for &shift in &self.shifts {
             let vpn = vaddr >> shift;
-            let base = self.set_of(vpn) * ways;
+            let set = self.set_of(vpn);
+            let base = set * ways;
             let row = &self.slots[base..base + ways];
-            if let Some(way) = row
-                .iter()
-                .position(|e| e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid))
-            {
-                let entry = row[way];
+            // Non-short-circuit `&`/`|` so each way costs one branch, or none
+            // in the small-set scan, which selects without branching: the
+            // hit way of a random access pattern is unpredictable, and a
+            // mispredict costs more than scanning the other few ways.
+            let matches = |e: &TlbEntry| {
+                (e.page_shift == shift) & (e.vpn == vpn) & (e.global | (e.asid == asid))
+            };
+            let found = if ways <= BRANCHLESS_WAYS {
+                let mut found = None;
+                for (way, e) in row.iter().enumerate() {
+                    found = if matches(e) { Some(way) } else { found };
+                }
+                found
+            } else {
+                row.iter().position(matches)
+            };
+            if let Some(way) = found {
                 self.policy.on_hit(base, way, ways);
-                return Some((base / ways, way, entry));
+                return Some((set, way, &self.slots[base + way]));
             }
         }
         None

@@ -74,7 +74,7 @@ pub struct TlbSlot {
 
 /// A successful probe: a copy of the entry and where it sits, so the MMU
 /// can later mark it dirty or drop it without searching.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TlbHit {
     /// The matching entry.
     pub entry: TlbEntry,
@@ -83,7 +83,7 @@ pub struct TlbHit {
 }
 
 /// What a fill did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TlbFill {
     /// Where the new entry went.
     pub slot: TlbSlot,
@@ -271,7 +271,7 @@ impl Tlb {
             if let Some((set, way, entry)) = a.lookup(vaddr, asid) {
                 counters.hits += 1;
                 return Some(TlbHit {
-                    entry,
+                    entry: *entry,
                     slot: TlbSlot {
                         level,
                         array,
@@ -897,5 +897,129 @@ mod tests {
         assert!(tlb.probe(0, 0, 0).is_none());
         assert_eq!(tlb.fill(0, page(1)), None);
         assert_eq!(tlb.entries(0).count(), 0);
+    }
+}
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod speed_scratch {
+    use super::*;
+    fn best(mut f: impl FnMut(u64) -> u64) -> f64 {
+        let n = 20_000_000u64;
+        let mut best = 0f64;
+        for _ in 0..7 {
+            let start = std::time::Instant::now();
+            std::hint::black_box(f(n));
+            let r = n as f64 / start.elapsed().as_secs_f64() / 1e6;
+            if r > best {
+                best = r;
+            }
+        }
+        best
+    }
+    #[test]
+    fn speed_scratch() {
+        let c = TlbConfig::x86_64_default();
+        let mut t = Tlb::new(&c).unwrap();
+        for p in 0..64u64 {
+            t.fill(
+                1,
+                TlbEntry {
+                    vpn: p,
+                    page_shift: 12,
+                    frame_base: p << 12,
+                    perms: Perms::READ,
+                    asid: 0,
+                    global: false,
+                    dirty: true,
+                },
+            );
+        }
+        let mut x = 88172645463325252u64;
+        let calib = best(|n| {
+            let mut sum = 0u64;
+            for _ in 0..n {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                sum = sum.wrapping_add(std::hint::black_box(x));
+            }
+            sum
+        });
+        let rnd = best(|n| {
+            let mut sum = 0u64;
+            for i in 0..n {
+                let va = (i.wrapping_mul(0x9E3779B97F4A7C15) >> 58) << 12 | 0x10;
+                let l = t.levels_for(AccessKind::Read)[0];
+                if let Some(h) = t.probe(l, std::hint::black_box(va), 0) {
+                    sum = sum.wrapping_add(h.entry.translate(va));
+                }
+            }
+            sum
+        });
+        let seq = best(|n| {
+            let mut sum = 0u64;
+            for i in 0..n {
+                let va = ((i >> 3) & 63) << 12 | 0x10;
+                let l = t.levels_for(AccessKind::Read)[0];
+                if let Some(h) = t.probe(l, std::hint::black_box(va), 0) {
+                    sum = sum.wrapping_add(h.entry.translate(va));
+                }
+            }
+            sum
+        });
+        let slots: Vec<TlbEntry> = {
+            let mut v = vec![
+                TlbEntry {
+                    vpn: u64::MAX,
+                    page_shift: 255,
+                    frame_base: 0,
+                    perms: Perms::READ,
+                    asid: 0,
+                    global: false,
+                    dirty: true
+                };
+                64
+            ];
+            for p in 0..64u64 {
+                v[((p & 15) * 4 + (p >> 4)) as usize] = TlbEntry {
+                    vpn: p,
+                    page_shift: 12,
+                    frame_base: p << 12,
+                    perms: Perms::READ,
+                    asid: 0,
+                    global: false,
+                    dirty: true,
+                };
+            }
+            v
+        };
+        let mut stamps = vec![0u64; 64];
+        let mut clock = 0u64;
+        let mut hits = 0u64;
+        let floor = best(|n| {
+            let mut sum = 0u64;
+            for i in 0..n {
+                let va =
+                    std::hint::black_box((i.wrapping_mul(0x9E3779B97F4A7C15) >> 58) << 12 | 0x10);
+                let vpn = va >> 12;
+                let base = (vpn & 15) as usize * 4;
+                let row = &slots[base..base + 4];
+                if let Some(w) = row
+                    .iter()
+                    .position(|e| e.page_shift == 12 && e.vpn == vpn && (e.global || e.asid == 0))
+                {
+                    clock += 1;
+                    stamps[base + w] = clock;
+                    hits += 1;
+                    sum = sum.wrapping_add(row[w].frame_base | (va & 0xfff));
+                }
+            }
+            sum
+        });
+        eprintln!("floor {floor:.1} hits {hits}");
+        eprintln!(
+            "calib {calib:.0} random {rnd:.1} seq {seq:.1} M/s {:?}",
+            t.counters()[1]
+        );
     }
 }

@@ -1,0 +1,247 @@
+//! The `vmlab` binary end to end: the issue's translate examples with every
+//! number checked against a hand walk, JSON output, `arch` listings, and
+//! bad input (an error naming the argument, exit status 2, never a panic).
+
+use std::process::{Command, Output};
+
+fn vmlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vmlab"))
+        .args(args)
+        .output()
+        .expect("the vmlab binary runs")
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = vmlab(args);
+    assert!(
+        out.status.success(),
+        "vmlab {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Runs a command that must be refused; returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let out = vmlab(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "vmlab {args:?}: {stderr}");
+    assert!(
+        !stderr.contains("panicked"),
+        "vmlab {args:?} panicked: {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing half-written on stdout");
+    stderr
+}
+
+/// The text of the translation of `addr` (from its header to the next).
+fn section<'a>(text: &'a str, header: &str) -> &'a str {
+    let start = text.find(header).expect("section present");
+    let rest = &text[start + header.len()..];
+    let end = rest.find("\n\n").map_or(rest.len(), |i| i);
+    &rest[..end]
+}
+
+#[test]
+fn x86_64_first_access_walks_four_levels_and_second_hits_the_tlb() {
+    let out = stdout_of(&[
+        "translate",
+        "--arch",
+        "x86-64",
+        "--map",
+        "0x403000=0x12345000:rw",
+        "0x403abc",
+        "0x403010",
+    ]);
+    let first = section(&out, "0x403abc: user read");
+    // 0x403abc: PML4 0, PDPT 0, PD 2, PT 3, offset 0xabc.
+    assert!(first.contains("split: PML4 0x0 | PDPT 0x0 | PD 0x2 | PT 0x3 | offset 0xabc"));
+    assert_eq!(first.matches("  walk ").count(), 4);
+    // The leaf: frame 0x12345000 | P | R/W | U/S | XD (no x asked).
+    assert!(first.contains("= 0x8000000012345007: 4 KiB page at 0x12345000"));
+    assert!(first.contains("0x8000000012345007 -> 0x8000000012345027"));
+    assert!(first.contains("=> physical 0x12345abc (4 KiB page; 4 table read(s))"));
+    let second = section(&out, "0x403010: user read");
+    assert!(!second.contains("walk "));
+    assert!(second.contains("=> physical 0x12345010 (4 KiB page; TLB L1d hit, no walk)"));
+}
+
+#[test]
+fn write_to_a_read_only_page_faults_at_the_leaf() {
+    let out = stdout_of(&[
+        "translate",
+        "--arch",
+        "x86-64",
+        "--map",
+        "0x403000=0x12345000:r",
+        "0x403abc:w",
+    ]);
+    assert!(out.contains(
+        "=> page fault at PT (level 3): the page does not allow this access [user write]"
+    ));
+    // No dirty bit may be set by a refused write.
+    assert!(!out.contains("set dirty"));
+}
+
+#[test]
+fn two_mib_page_at_an_aligned_address_walks_three_levels() {
+    let out = stdout_of(&[
+        "translate",
+        "--arch",
+        "x86-64",
+        "--map",
+        "0x7f0000200000=0x80200000:rw:2M",
+        "0x7f0000212345",
+    ]);
+    // PS (bit 7) set in the PD entry; offset keeps 21 bits.
+    assert!(out.contains("= 0x8000000080200087: 2 MiB page at 0x80200000"));
+    assert!(out.contains("=> physical 0x80212345 (2 MiB page; 3 table read(s))"));
+    let err = refused(&[
+        "translate",
+        "--map",
+        "0x7f0000201000=0x80200000:rw:2M",
+        "0x0",
+    ]);
+    assert!(err.contains("--map 0x7f0000201000=0x80200000:rw:2M"));
+    assert!(err.contains("not aligned to the 2 MiB page size"));
+}
+
+#[test]
+fn riscv_sv39_megapage_and_dirty_update() {
+    let out = stdout_of(&[
+        "translate",
+        "--arch",
+        "riscv-sv39",
+        "--map",
+        "0x40200000=0x80600000:rw:2M",
+        "0x40200abc:w",
+    ]);
+    // VPN[2]=1, VPN[1]=1; leaf PPN 0x80600 << 10 | U W R V = 0x20180017.
+    assert!(out.contains("split: level 2 0x1 | level 1 0x1 | level 0 0x0 | offset 0xabc"));
+    assert!(out.contains("= 0x0000000020180017: 2 MiB page at 0x80600000"));
+    // A (bit 6) and D (bit 7) set together by the store.
+    assert!(out.contains("0x0000000020180017 -> 0x00000000201800d7"));
+    assert!(out.contains("=> physical 0x80600abc (2 MiB page; 2 table read(s))"));
+}
+
+#[test]
+fn aarch64_4k_walk_sets_the_access_flag() {
+    let out = stdout_of(&[
+        "translate",
+        "--arch",
+        "aarch64-4k",
+        "--map",
+        "0x400000=0x8000000:rw",
+        "0x400010",
+    ]);
+    // Page descriptor: OA | UXN | PXN | DBM | nG | AP[2]=1 (clean) | AP[1]=1 | 0b11.
+    assert!(out.contains("= 0x00680000080008c3: 4 KiB page at 0x8000000"));
+    assert!(out.contains("0x00680000080008c3 -> 0x0068000008000cc3"));
+    assert!(out.contains("=> physical 0x8000010 (4 KiB page; 4 table read(s))"));
+}
+
+#[test]
+fn json_output_carries_split_events_and_result() {
+    let out = stdout_of(&[
+        "translate",
+        "--json",
+        "--map",
+        "0x403000=0x12345000:rw",
+        "0x403abc",
+        "0x403010",
+    ]);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    let first = &doc["accesses"][0];
+    assert_eq!(first["result"]["paddr"], 0x12345abc);
+    assert_eq!(first["result"]["cost"]["walk_reads"], 4);
+    let steps = first["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["event"] == "walk_step")
+        .count();
+    assert_eq!(steps, 4);
+    assert_eq!(first["split"][2]["field"], "PD");
+    assert_eq!(first["split"][2]["value"], 2);
+    assert_eq!(doc["accesses"][1]["result"]["tlb_level"], 1);
+    assert_eq!(doc["mmu"]["walks"], 1);
+}
+
+#[test]
+fn the_built_in_example_runs_on_every_preset() {
+    for name in [
+        "x86-64",
+        "x86-64-la57",
+        "x86-32",
+        "x86-32-pae",
+        "riscv-sv32",
+        "riscv-sv39",
+        "riscv-sv48",
+        "riscv-sv57",
+        "aarch64-4k",
+        "aarch64-16k",
+        "aarch64-64k",
+        "ostep",
+        "csapp",
+        "silberschatz",
+    ] {
+        let out = stdout_of(&["translate", "--arch", name]);
+        assert_eq!(out.matches("=> physical").count(), 3, "{name}:\n{out}");
+        assert_eq!(out.matches("=> page fault").count(), 1, "{name}:\n{out}");
+    }
+}
+
+#[test]
+fn arch_list_and_show() {
+    let list = stdout_of(&["arch", "list"]);
+    for name in [
+        "x86-64 ",
+        "riscv-sv57",
+        "aarch64-64k",
+        "ostep",
+        "csapp",
+        "silberschatz",
+    ] {
+        assert!(list.contains(name), "{name} listed");
+    }
+    let show = stdout_of(&["arch", "show", "x86-64"]);
+    assert!(show.contains("bits 47..39  PML4 index (9 bits, 512 entries)"));
+    assert!(show.contains("bits 29..21  PD index (9 bits, 512 entries)  a leaf here maps 2 MiB"));
+    assert!(show.contains("bits 51..12  frame number"));
+    assert!(show.contains("bit  63      no exec"));
+    let linear = stdout_of(&["arch", "show", "linear:va=16,page=256,pa=16"]);
+    assert!(linear.contains("bits 15..8   PT index (8 bits, 256 entries)"));
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(&["arch", "show", "riscv-sv39", "--json"])).expect("json");
+    assert_eq!(json["va_bits"], 39);
+}
+
+#[test]
+fn bad_input_names_the_argument() {
+    let err = refused(&["translate", "--arch", "vax"]);
+    assert!(err.contains("--arch: unknown scheme \"vax\""));
+    let err = refused(&["translate", "--map", "0x403000=0x12g45000", "0x403000"]);
+    assert!(err.contains("--map 0x403000=0x12g45000: physical address"));
+    let err = refused(&[
+        "translate",
+        "--map",
+        "0x403000=0x12345000",
+        "0x1_0000_0000_0000",
+    ]);
+    assert!(err.contains("address 0x1_0000_0000_0000"));
+    assert!(err.contains("48-bit virtual address space"));
+    let err = refused(&["translate", "--arch", "ostep", "0x8000"]);
+    assert!(err.contains("15-bit"));
+    let err = refused(&["translate", "--map", "0x1000=0x2000:rq", "0x1000"]);
+    assert!(err.contains("unknown permission letter 'q'"));
+    let err = refused(&["translate", "--map", "0x1000=0x2000:rw:3K", "0x1000"]);
+    assert!(err.contains("not a power of two"));
+    let err = refused(&["translate", "--tlb", "l1d:63:4", "0x0"]);
+    assert!(err.starts_with("vmlab: error: --tlb"));
+    let err = refused(&["translate", "--arch", "x86-32", "--asid", "3", "0x0"]);
+    assert!(err.contains("--asid"));
+    let err = refused(&["translate", "0x1000:q"]);
+    assert!(err.contains("unknown access kind"));
+    let err = refused(&["arch", "show", "linear:va=16,page=300,pa=16"]);
+    assert!(err.contains("linear:page"));
+}
