@@ -8,6 +8,7 @@ use clap::Subcommand;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use vmlab_hw::arch::file::load_arch_file;
 use vmlab_hw::arch::presets;
 use vmlab_hw::arch::pte::low_mask;
 use vmlab_hw::arch::Canonical;
@@ -39,7 +40,7 @@ pub enum ArchCommand {
 /// The scheme named by `--arch NAME` or defined by `--arch-file PATH`.
 pub fn resolve_arch(name: &str, file: Option<&Path>) -> Result<Arch, CliError> {
     if let Some(path) = file {
-        return Err(CliError(format!("{}", path.display())));
+        return load_arch_file(path).map_err(|e| CliError(e.to_string()));
     }
     match presets::by_name(name) {
         Some(Ok(arch)) => Ok(arch),
@@ -172,7 +173,7 @@ pub fn describe(arch: &Arch) -> String {
         lo,
         format!("frame number (physical address >> {})", spec.page_shift),
     ));
-    fields.sort_by(|a, b| b.0.cmp(&a.0));
+    fields.sort_by_key(|f| std::cmp::Reverse(f.0));
     for (hi, lo, name) in fields {
         let _ = writeln!(
             out,

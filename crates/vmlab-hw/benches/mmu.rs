@@ -4,6 +4,9 @@
 //! hit path with no listener, and with a listener that is enabled but
 //! throws every event away.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use vmlab_hw::arch::presets;
 use vmlab_hw::arch::pte::LeafAttrs;

@@ -625,8 +625,9 @@ dirty = 2
     }
 
     /// The teaching machine in `examples/arch/tiny24.toml`, worked by hand:
-    /// 0x123456 = 000100 100011 010001 010110 splits into indices 4, 35, 17
-    /// and offset 0x16; mapped to frame 0xABC0 it translates to 0xABD6.
+    /// 0x123456 = 000100 100011 010001 010110 (octal 04 43 21 26) splits into
+    /// indices 4, 35, 17 and offset 0x16; mapped to frame 0xABC0 it
+    /// translates to 0xABD6.
     #[test]
     fn teaching_scheme_from_a_file_walks() {
         let arch = load_arch_file(&example("tiny24.toml")).unwrap();

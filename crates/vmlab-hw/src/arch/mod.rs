@@ -7,7 +7,7 @@
 //!   holds); [`Arch::new`] validates it and precomputes the shifts the hot
 //!   path needs, so an `Arch` is consistent by construction.
 //! - [`presets`] builds the real architectures and the teaching machines.
-//! - [`file`] reads a user's scheme from TOML with errors that point at the
+//! - [`mod@file`] reads a user's scheme from TOML with errors that point at the
 //!   file, line, column and field.
 
 pub mod file;

@@ -268,7 +268,7 @@ impl PteFormat {
 
     /// Decodes `raw` found at a level that may (`may_be_leaf`) or must
     /// (`last`) hold a leaf, checking the level's reserved masks.
-    #[inline]
+    #[inline(always)]
     pub fn decode(
         &self,
         raw: u64,
@@ -393,7 +393,8 @@ impl PteFormat {
                         }
                         // Arm ARM D8.4: a region writable at EL0 is always
                         // privileged execute-never.
-                        if !bit(raw, b.pxn) && !(el0 && !read_only) {
+                        let el0_writable = el0 && !read_only;
+                        if !bit(raw, b.pxn) && !el0_writable {
                             d.perms |= Perms::EXEC_SUPER;
                         }
                         d.accessed = bit(raw, b.access_flag);

@@ -15,10 +15,6 @@ use crate::access::Perms;
 /// probe's one compare of `page_shift` tests validity and size together.
 pub(super) const EMPTY: u8 = u8::MAX;
 
-/// Sets up to this many ways are scanned whole without branching; larger
-/// ones stop at the first match.
-const BRANCHLESS_WAYS: usize = 8;
-
 const EMPTY_ENTRY: TlbEntry = TlbEntry {
     vpn: 0,
     page_shift: EMPTY,
@@ -43,11 +39,17 @@ pub(super) struct ArrayFill {
 /// One array: geometry, entries and replacement state.
 #[derive(Clone, Debug)]
 pub(super) struct TlbArray {
-    shifts: Vec<u8>,
-    sets: usize,
+    /// The first page size held. Most arrays hold only this one, so a probe
+    /// tries it before looking at `more_shifts`.
+    shift: u8,
+    /// Further page sizes held, in probe order.
+    more_shifts: Vec<u8>,
     ways: usize,
-    /// `sets - 1` when `sets` is a power of two, so indexing is one AND.
-    set_mask: Option<u64>,
+    /// Whether `sets` is a power of two, so indexing is one AND with
+    /// `set_mask` rather than a division.
+    pow2: bool,
+    set_mask: u64,
+    sets: usize,
     /// Entry of (set, way) at `set * ways + way`.
     slots: Vec<TlbEntry>,
     policy: Policy,
@@ -142,7 +144,7 @@ impl Policy {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn on_hit(&mut self, base: usize, way: usize, ways: usize) {
         match self {
             Policy::Lru(stamps) => stamps.mark(base + way),
@@ -173,63 +175,77 @@ impl TlbArray {
     /// Builds an empty array; `config` must have passed validation.
     pub(super) fn new(config: &TlbArrayConfig) -> Self {
         let sets = config.sets();
+        let (&shift, more) = config.page_shifts.split_first().unwrap_or((&EMPTY, &[]));
         TlbArray {
-            shifts: config.page_shifts.clone(),
-            sets,
+            shift,
+            more_shifts: more.to_vec(),
             ways: config.ways,
-            set_mask: sets.is_power_of_two().then(|| sets as u64 - 1),
+            pow2: sets.is_power_of_two(),
+            set_mask: (sets as u64).wrapping_sub(1),
+            sets,
             slots: vec![EMPTY_ENTRY; config.entries],
             policy: Policy::new(config.replacement, config.entries),
         }
     }
 
+    /// The `k`th page shift held, for `k` up to `shift_count()`.
+    fn shift_at(&self, k: usize) -> u8 {
+        match k {
+            0 => self.shift,
+            _ => self.more_shifts[k - 1],
+        }
+    }
+
+    fn shift_count(&self) -> usize {
+        1 + self.more_shifts.len()
+    }
+
     /// Whether this array holds pages of `page_shift`.
     pub(super) fn holds(&self, page_shift: u8) -> bool {
-        self.shifts.contains(&page_shift)
+        self.shift == page_shift || self.more_shifts.contains(&page_shift)
     }
 
     #[inline]
     fn set_of(&self, vpn: u64) -> usize {
         // The result is below `sets`, a usize.
-        match self.set_mask {
-            Some(mask) => (vpn & mask) as usize,
-            None => (vpn % self.sets as u64) as usize,
+        if self.pow2 {
+            (vpn & self.set_mask) as usize
+        } else {
+            (vpn % self.sets as u64) as usize
         }
     }
 
+    /// The (set, way) holding a match for `vaddr` at page size `shift`.
+    #[inline(always)]
+    fn find(&self, shift: u8, vaddr: u64, asid: u16) -> Option<(usize, usize)> {
+        let vpn = vaddr >> shift;
+        let set = self.set_of(vpn);
+        let base = set * self.ways;
+        self.slots[base..base + self.ways]
+            .iter()
+            .position(|e| e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid))
+            .map(|way| (set, way))
+    }
+
     /// Probes every page size held; on a hit renews the way's replacement
-    /// state and returns (set, way, entry). The entry is returned by
-    /// reference so the caller copies it once, straight into its result.
+    /// state and returns (set, way).
+    #[inline(always)]
+    pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<(usize, usize)> {
+        let (set, way) = match self.find(self.shift, vaddr, asid) {
+            Some(hit) => hit,
+            None => self
+                .more_shifts
+                .iter()
+                .find_map(|&shift| self.find(shift, vaddr, asid))?,
+        };
+        self.policy.on_hit(set * self.ways, way, self.ways);
+        Some((set, way))
+    }
+
+    /// The entry at (set, way), which must be in range (as `lookup` gives).
     #[inline]
-    pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<(usize, usize, &TlbEntry)> {
-        let ways = self.ways;
-        for &shift in &self.shifts {
-            let vpn = vaddr >> shift;
-            let set = self.set_of(vpn);
-            let base = set * ways;
-            let row = &self.slots[base..base + ways];
-            // Non-short-circuit `&`/`|` so each way costs one branch, or none
-            // in the small-set scan, which selects without branching: the
-            // hit way of a random access pattern is unpredictable, and a
-            // mispredict costs more than scanning the other few ways.
-            let matches = |e: &TlbEntry| {
-                (e.page_shift == shift) & (e.vpn == vpn) & (e.global | (e.asid == asid))
-            };
-            let found = if ways <= BRANCHLESS_WAYS {
-                let mut found = None;
-                for (way, e) in row.iter().enumerate() {
-                    found = if matches(e) { Some(way) } else { found };
-                }
-                found
-            } else {
-                row.iter().position(matches)
-            };
-            if let Some(way) = found {
-                self.policy.on_hit(base, way, ways);
-                return Some((set, way, &self.slots[base + way]));
-            }
-        }
-        None
+    pub(super) fn at(&self, set: usize, way: usize) -> &TlbEntry {
+        &self.slots[set * self.ways + way]
     }
 
     /// Installs `entry` (whose size this array holds): over an entry for the
@@ -372,7 +388,8 @@ impl TlbArray {
     pub(super) fn flush_page(&mut self, vaddr: u64, asid: Option<u16>) -> u64 {
         let ways = self.ways;
         let mut count = 0;
-        for &shift in &self.shifts {
+        for k in 0..self.shift_count() {
+            let shift = self.shift_at(k);
             let vpn = vaddr >> shift;
             let base = self.set_of(vpn) * ways;
             for e in &mut self.slots[base..base + ways] {
@@ -380,8 +397,7 @@ impl TlbArray {
                     Some(a) => e.global || e.asid == a,
                     None => true,
                 };
-                let hit = e.page_shift == shift && e.vpn == vpn && space;
-                if hit {
+                if e.page_shift == shift && e.vpn == vpn && space {
                     *e = EMPTY_ENTRY;
                     count += 1;
                 }

@@ -197,25 +197,30 @@ impl std::error::Error for TlbSlotError {}
 /// A TLB hierarchy and its counters.
 #[derive(Clone, Debug)]
 pub struct Tlb {
-    config: TlbConfig,
-    /// Arrays of each level, indexed like `config.levels`.
-    levels: Vec<Vec<TlbArray>>,
+    /// Every level's arrays, level by level, in one vector so a probe
+    /// follows one pointer less.
+    arrays: Vec<TlbArray>,
+    /// The arrays of level `l` are `arrays[bounds[l]..bounds[l + 1]]`.
+    bounds: Vec<usize>,
+    /// Indexed like `config.levels`.
     counters: Vec<TlbCounters>,
     /// Level indices probed for fetches, shallowest first.
     fetch_path: Vec<usize>,
     /// Level indices probed for loads and stores, shallowest first.
     data_path: Vec<usize>,
+    config: TlbConfig,
 }
 
 impl Tlb {
     /// Builds an empty TLB after validating `config`.
     pub fn new(config: &TlbConfig) -> Result<Tlb, TlbConfigError> {
         config.validate()?;
-        let levels = config
-            .levels
-            .iter()
-            .map(|l| l.arrays.iter().map(TlbArray::new).collect())
-            .collect();
+        let mut arrays = Vec::new();
+        let mut bounds = vec![0];
+        for level in &config.levels {
+            arrays.extend(level.arrays.iter().map(TlbArray::new));
+            bounds.push(arrays.len());
+        }
         let path = |access: AccessKind| {
             let mut path: Vec<usize> = (0..config.levels.len())
                 .filter(|&i| config.levels[i].kind.serves(access))
@@ -224,11 +229,12 @@ impl Tlb {
             path
         };
         Ok(Tlb {
-            config: config.clone(),
-            levels,
+            arrays,
+            bounds,
             counters: vec![TlbCounters::default(); config.levels.len()],
             fetch_path: path(AccessKind::Fetch),
             data_path: path(AccessKind::Read),
+            config: config.clone(),
         })
     }
 
@@ -247,34 +253,49 @@ impl Tlb {
         }
     }
 
+    /// Index range in `arrays` of level `level`'s arrays.
+    #[inline]
+    fn span(&self, level: usize) -> Option<(usize, usize)> {
+        Some((*self.bounds.get(level)?, *self.bounds.get(level + 1)?))
+    }
+
+    fn level_arrays(&self, level: usize) -> &[TlbArray] {
+        match self.span(level) {
+            Some((lo, hi)) => &self.arrays[lo..hi],
+            None => &[],
+        }
+    }
+
+    fn level_arrays_mut(&mut self, level: usize) -> &mut [TlbArray] {
+        match self.span(level) {
+            Some((lo, hi)) => &mut self.arrays[lo..hi],
+            None => &mut [],
+        }
+    }
+
     /// Whether level `level` has an array for pages of `page_shift`; a
     /// [`fill`](Tlb::fill) of another size does nothing.
     pub fn holds(&self, level: usize, page_shift: u8) -> bool {
-        self.levels
-            .get(level)
-            .is_some_and(|arrays| arrays.iter().any(|a| a.holds(page_shift)))
+        self.level_arrays(level).iter().any(|a| a.holds(page_shift))
     }
 
     /// Looks `vaddr` up in level `level` for address space `asid`, trying
     /// each array and each page size it holds. A hit renews the entry's
     /// replacement state. Counts a probe and a hit or miss; an out-of-range
     /// level is a miss that counts nothing.
-    #[inline]
+    #[inline(always)]
     pub fn probe(&mut self, level: usize, vaddr: u64, asid: u16) -> Option<TlbHit> {
-        let (Some(arrays), Some(counters)) =
-            (self.levels.get_mut(level), self.counters.get_mut(level))
-        else {
-            return None;
-        };
+        let (lo, hi) = self.span(level)?;
+        let counters = &mut self.counters[level];
         counters.probes += 1;
-        for (array, a) in arrays.iter_mut().enumerate() {
-            if let Some((set, way, entry)) = a.lookup(vaddr, asid) {
+        for (index, a) in self.arrays[lo..hi].iter_mut().enumerate() {
+            if let Some((set, way)) = a.lookup(vaddr, asid) {
                 counters.hits += 1;
                 return Some(TlbHit {
-                    entry: *entry,
+                    entry: *a.at(set, way),
                     slot: TlbSlot {
                         level,
-                        array,
+                        array: index,
                         set,
                         way,
                     },
@@ -291,8 +312,8 @@ impl Tlb {
     /// replacement policy's victim. Returns `None`, counting nothing, when
     /// the level holds no pages of that size or does not exist.
     pub fn fill(&mut self, level: usize, entry: TlbEntry) -> Option<TlbFill> {
-        let arrays = self.levels.get_mut(level)?;
-        let (array, a) = arrays
+        let (array, a) = self
+            .level_arrays_mut(level)
             .iter_mut()
             .enumerate()
             .find(|(_, a)| a.holds(entry.page_shift))?;
@@ -322,14 +343,14 @@ impl Tlb {
         slot: TlbSlot,
         entry: TlbEntry,
     ) -> Result<Option<TlbEntry>, TlbSlotError> {
-        let levels = self.levels.len();
-        let arrays = self
-            .levels
-            .get_mut(slot.level)
-            .ok_or(TlbSlotError::NoSuchLevel {
+        let levels = self.counters.len();
+        if slot.level >= levels {
+            return Err(TlbSlotError::NoSuchLevel {
                 level: slot.level,
                 levels,
-            })?;
+            });
+        }
+        let arrays = self.level_arrays_mut(slot.level);
         let count = arrays.len();
         let array = arrays
             .get_mut(slot.array)
@@ -342,8 +363,7 @@ impl Tlb {
 
     /// The valid entry at `slot`.
     pub fn entry_at(&self, slot: TlbSlot) -> Option<TlbEntry> {
-        self.levels
-            .get(slot.level)?
+        self.level_arrays(slot.level)
             .get(slot.array)?
             .get(slot.set, slot.way)
             .copied()
@@ -354,9 +374,8 @@ impl Tlb {
     /// entry was there.
     pub fn set_dirty(&mut self, slot: TlbSlot) -> bool {
         let entry = self
-            .levels
-            .get_mut(slot.level)
-            .and_then(|arrays| arrays.get_mut(slot.array))
+            .level_arrays_mut(slot.level)
+            .get_mut(slot.array)
             .and_then(|a| a.get_mut(slot.set, slot.way));
         match entry {
             Some(e) => {
@@ -371,8 +390,7 @@ impl Tlb {
     /// longer suffice) and returns it; counted as flushed.
     pub fn invalidate(&mut self, slot: TlbSlot) -> Option<TlbEntry> {
         let old = self
-            .levels
-            .get_mut(slot.level)?
+            .level_arrays_mut(slot.level)
             .get_mut(slot.array)?
             .take(slot.set, slot.way)?;
         self.counters[slot.level].flushed += 1;
@@ -381,14 +399,14 @@ impl Tlb {
 
     /// Empties every level. Returns the number of entries removed.
     pub fn flush_all(&mut self) -> u64 {
-        self.invalidate_if(|_| true)
+        self.for_each_level(|a| a.invalidate_if(|_| true))
     }
 
     /// Empties the non-global entries of address space `asid` (a CR3 write
     /// without PCID preservation, `sfence.vma x0, asid`). Returns the number
     /// of entries removed.
     pub fn flush_asid(&mut self, asid: u16) -> u64 {
-        self.invalidate_if(|e| !e.global && e.asid == asid)
+        self.for_each_level(|a| a.invalidate_if(|e| !e.global && e.asid == asid))
     }
 
     /// Empties, in every level and page size, the entries mapping `vaddr`:
@@ -396,20 +414,20 @@ impl Tlb {
     /// address space. Global entries go too, as with x86 `invlpg`. Returns
     /// the number of entries removed.
     pub fn flush_page(&mut self, vaddr: u64, asid: Option<u16>) -> u64 {
-        let mut total = 0;
-        for (arrays, counters) in self.levels.iter_mut().zip(&mut self.counters) {
-            let removed: u64 = arrays.iter_mut().map(|a| a.flush_page(vaddr, asid)).sum();
-            counters.flushed += removed;
-            total += removed;
-        }
-        total
+        self.for_each_level(|a| a.flush_page(vaddr, asid))
     }
 
-    fn invalidate_if(&mut self, doomed: impl Fn(&TlbEntry) -> bool) -> u64 {
+    /// Runs a flush on every array, adding what each removes to its level's
+    /// `flushed` counter; returns the total.
+    fn for_each_level(&mut self, mut flush: impl FnMut(&mut TlbArray) -> u64) -> u64 {
         let mut total = 0;
-        for (arrays, counters) in self.levels.iter_mut().zip(&mut self.counters) {
-            let removed: u64 = arrays.iter_mut().map(|a| a.invalidate_if(&doomed)).sum();
-            counters.flushed += removed;
+        for level in 0..self.counters.len() {
+            let removed: u64 = self
+                .level_arrays_mut(level)
+                .iter_mut()
+                .map(&mut flush)
+                .sum();
+            self.counters[level].flushed += removed;
             total += removed;
         }
         total
@@ -428,10 +446,8 @@ impl Tlb {
     /// The valid entries of level `level` with their slots, array by array,
     /// set-major; empty for a level that does not exist.
     pub fn entries(&self, level: usize) -> impl Iterator<Item = (TlbSlot, TlbEntry)> + '_ {
-        self.levels
-            .get(level)
-            .into_iter()
-            .flatten()
+        self.level_arrays(level)
+            .iter()
             .enumerate()
             .flat_map(move |(array, a)| {
                 a.valid().map(move |(set, way, entry)| {
@@ -904,9 +920,12 @@ mod tests {
 mod speed_scratch {
     use super::*;
     fn best(mut f: impl FnMut(u64) -> u64) -> f64 {
-        let n = 20_000_000u64;
+        static K: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let k = K.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(only) = std::env::var("SCRATCH_ONLY") { if only.parse::<usize>().unwrap() != k { return 0.0; } }
+        let n: u64 = std::env::var("SCRATCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000_000);
         let mut best = 0f64;
-        for _ in 0..7 {
+        for _ in 0..std::env::var("SCRATCH_R").ok().and_then(|v| v.parse().ok()).unwrap_or(7) {
             let start = std::time::Instant::now();
             std::hint::black_box(f(n));
             let r = n as f64 / start.elapsed().as_secs_f64() / 1e6;
