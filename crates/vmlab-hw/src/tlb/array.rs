@@ -53,6 +53,21 @@ pub(super) struct TlbArray {
     /// Entry of (set, way) at `set * ways + way`.
     slots: Vec<TlbEntry>,
     policy: Policy,
+    /// The slot of the last hit at the first page size.
+    recent: Position,
+    /// Whether no fill has touched replacement state since `recent` last
+    /// hit, so it is already the most recently used of its set and a
+    /// repeat hit leaves LRU and tree-PLRU state exactly as it is.
+    recent_fresh: bool,
+}
+
+/// Where an entry sits in an array.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Position {
+    /// Index in the slot vector.
+    pub(super) index: usize,
+    pub(super) set: usize,
+    pub(super) way: usize,
 }
 
 /// Replacement state; per-way state is indexed like `slots`.
@@ -185,6 +200,8 @@ impl TlbArray {
             sets,
             slots: vec![EMPTY_ENTRY; config.entries],
             policy: Policy::new(config.replacement, config.entries),
+            recent: Position::default(),
+            recent_fresh: false,
         }
     }
 
@@ -215,37 +232,70 @@ impl TlbArray {
         }
     }
 
-    /// The (set, way) holding a match for `vaddr` at page size `shift`.
+    /// Where a match for `vaddr` at page size `shift` sits.
     #[inline(always)]
-    fn find(&self, shift: u8, vaddr: u64, asid: u16) -> Option<(usize, usize)> {
+    fn find(&self, shift: u8, vaddr: u64, asid: u16) -> Option<Position> {
         let vpn = vaddr >> shift;
         let set = self.set_of(vpn);
         let base = set * self.ways;
         self.slots[base..base + self.ways]
             .iter()
             .position(|e| e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid))
-            .map(|way| (set, way))
+            .map(|way| Position {
+                index: base + way,
+                set,
+                way,
+            })
     }
 
     /// Probes every page size held; on a hit renews the way's replacement
-    /// state and returns (set, way).
+    /// state and returns where the entry is.
+    ///
+    /// Accesses come in runs on one page, so the slot that hit last is
+    /// checked before any set is searched. Only a hit at the first page size
+    /// is remembered, and a set holds at most one match per size, so the
+    /// shortcut finds exactly what the search would; a slot refilled or
+    /// emptied since simply fails the check.
     #[inline(always)]
-    pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<(usize, usize)> {
-        let (set, way) = match self.find(self.shift, vaddr, asid) {
-            Some(hit) => hit,
-            None => self
-                .more_shifts
-                .iter()
-                .find_map(|&shift| self.find(shift, vaddr, asid))?,
+    pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<Position> {
+        let recent = self.recent;
+        let e = &self.slots[recent.index];
+        if e.page_shift == self.shift
+            && e.vpn == vaddr >> self.shift
+            && (e.global || e.asid == asid)
+        {
+            if !self.recent_fresh {
+                self.policy
+                    .on_hit(recent.set * self.ways, recent.way, self.ways);
+                self.recent_fresh = true;
+            }
+            return Some(recent);
+        }
+        let found = match self.find(self.shift, vaddr, asid) {
+            Some(found) => {
+                self.recent = found;
+                self.recent_fresh = true;
+                found
+            }
+            None => {
+                let found = self
+                    .more_shifts
+                    .iter()
+                    .find_map(|&shift| self.find(shift, vaddr, asid))?;
+                // This hit may share a set with `recent` and overtake it.
+                self.recent_fresh = false;
+                found
+            }
         };
-        self.policy.on_hit(set * self.ways, way, self.ways);
-        Some((set, way))
+        self.policy
+            .on_hit(found.index - found.way, found.way, self.ways);
+        Some(found)
     }
 
-    /// The entry at (set, way), which must be in range (as `lookup` gives).
-    #[inline]
-    pub(super) fn at(&self, set: usize, way: usize) -> &TlbEntry {
-        &self.slots[set * self.ways + way]
+    /// The entry at `index`, a slot index from `lookup`.
+    #[inline(always)]
+    pub(super) fn at(&self, index: usize) -> &TlbEntry {
+        &self.slots[index]
     }
 
     /// Installs `entry` (whose size this array holds): over an entry for the
@@ -286,6 +336,7 @@ impl TlbArray {
         };
         self.slots[base + way] = entry;
         self.policy.on_fill(base, way, ways);
+        self.recent_fresh = false;
         ArrayFill {
             set,
             way,
@@ -343,6 +394,7 @@ impl TlbArray {
         }
         let old = std::mem::replace(&mut self.slots[base + way], entry);
         self.policy.on_fill(base, way, self.ways);
+        self.recent_fresh = false;
         Ok((old.page_shift != EMPTY).then_some(old))
     }
 

@@ -289,15 +289,15 @@ impl Tlb {
         let counters = &mut self.counters[level];
         counters.probes += 1;
         for (index, a) in self.arrays[lo..hi].iter_mut().enumerate() {
-            if let Some((set, way)) = a.lookup(vaddr, asid) {
+            if let Some(found) = a.lookup(vaddr, asid) {
                 counters.hits += 1;
                 return Some(TlbHit {
-                    entry: *a.at(set, way),
+                    entry: *a.at(found.index),
                     slot: TlbSlot {
                         level,
                         array: index,
-                        set,
-                        way,
+                        set: found.set,
+                        way: found.way,
                     },
                 });
             }
@@ -922,10 +922,21 @@ mod speed_scratch {
     fn best(mut f: impl FnMut(u64) -> u64) -> f64 {
         static K: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let k = K.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Ok(only) = std::env::var("SCRATCH_ONLY") { if only.parse::<usize>().unwrap() != k { return 0.0; } }
-        let n: u64 = std::env::var("SCRATCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000_000);
+        if let Ok(only) = std::env::var("SCRATCH_ONLY") {
+            if only.parse::<usize>().unwrap() != k {
+                return 0.0;
+            }
+        }
+        let n: u64 = std::env::var("SCRATCH_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000_000);
         let mut best = 0f64;
-        for _ in 0..std::env::var("SCRATCH_R").ok().and_then(|v| v.parse().ok()).unwrap_or(7) {
+        for _ in 0..std::env::var("SCRATCH_R")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(7)
+        {
             let start = std::time::Instant::now();
             std::hint::black_box(f(n));
             let r = n as f64 / start.elapsed().as_secs_f64() / 1e6;

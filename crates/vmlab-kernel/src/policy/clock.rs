@@ -1,0 +1,71 @@
+//! Clock: the frames form a circle with a hand; to find a victim the hand
+//! sweeps forward, giving every frame whose referenced bit is set a second
+//! chance (clearing the bit) and stopping at the first frame whose bit is
+//! clear (Corbató 1968; Silberschatz OSC 10e §10.4.5.2; Tanenbaum MOS 4e
+//! §3.4.5). The bits are the hardware's accessed flags, read and cleared
+//! through [`ReferenceBits`].
+
+use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
+
+/// The circle of frames and the hand.
+pub struct Clock {
+    /// Whether each frame holds a page this policy tracks.
+    present: Vec<bool>,
+    tracked: usize,
+    hand: usize,
+}
+
+impl Clock {
+    /// Clock over `capacity` frames, hand at frame 0.
+    pub fn new(capacity: usize) -> Clock {
+        Clock {
+            present: vec![false; capacity],
+            tracked: 0,
+            hand: 0,
+        }
+    }
+
+    /// Where the hand points now.
+    pub fn hand(&self) -> FrameId {
+        self.hand as FrameId
+    }
+}
+
+impl ReplacementPolicy for Clock {
+    fn name(&self) -> &'static str {
+        "clock"
+    }
+    fn insert(&mut self, frame: FrameId, _page: PageKey, _refs: &mut dyn ReferenceBits) {
+        self.present[frame as usize] = true;
+        self.tracked += 1;
+    }
+    fn touch(&mut self, _frame: FrameId, _refs: &mut dyn ReferenceBits) {}
+    fn wants_touch(&self) -> bool {
+        false
+    }
+    fn remove(&mut self, frame: FrameId) {
+        if std::mem::replace(&mut self.present[frame as usize], false) {
+            self.tracked -= 1;
+        }
+    }
+    fn evict(&mut self, refs: &mut dyn ReferenceBits) -> Option<FrameId> {
+        if self.tracked == 0 {
+            return None;
+        }
+        let n = self.present.len();
+        loop {
+            let frame = self.hand as FrameId;
+            self.hand = (self.hand + 1) % n;
+            if !self.present[frame as usize] {
+                continue;
+            }
+            // Second chance: a referenced frame loses its bit and survives
+            // this sweep; after one full turn every bit is clear.
+            if !refs.test_and_clear_referenced(frame) {
+                self.present[frame as usize] = false;
+                self.tracked -= 1;
+                return Some(frame);
+            }
+        }
+    }
+}

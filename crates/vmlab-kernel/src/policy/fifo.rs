@@ -1,0 +1,39 @@
+//! FIFO: evict the page loaded longest ago, whatever its use. The textbook
+//! baseline (Silberschatz OSC 10e §10.4.2) and the policy that shows
+//! Belady's anomaly.
+
+use super::list::FrameLists;
+use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
+
+/// Frames in load order.
+pub struct Fifo {
+    queue: FrameLists,
+}
+
+impl Fifo {
+    /// FIFO over `capacity` frames.
+    pub fn new(capacity: usize) -> Fifo {
+        Fifo {
+            queue: FrameLists::new(capacity, 1),
+        }
+    }
+}
+
+impl ReplacementPolicy for Fifo {
+    fn name(&self) -> &'static str {
+        "fifo"
+    }
+    fn insert(&mut self, frame: FrameId, _page: PageKey, _refs: &mut dyn ReferenceBits) {
+        self.queue.push_back(0, frame);
+    }
+    fn touch(&mut self, _frame: FrameId, _refs: &mut dyn ReferenceBits) {}
+    fn wants_touch(&self) -> bool {
+        false
+    }
+    fn remove(&mut self, frame: FrameId) {
+        self.queue.unlink(frame);
+    }
+    fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
+        self.queue.pop_front(0)
+    }
+}

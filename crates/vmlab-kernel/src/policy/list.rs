@@ -1,0 +1,164 @@
+//! Intrusive doubly linked lists over frame ids, the queue structure most
+//! policies are made of (FIFO order, LRU order, ARC's T1/T2, 2Q's A1in/Am,
+//! S3-FIFO's small and main queues). All lists of one [`FrameLists`] share
+//! one link array, and a frame is on at most one list at a time, so every
+//! operation is O(1) and nothing is allocated after construction.
+
+use super::FrameId;
+
+const NIL: u32 = u32::MAX;
+
+/// Up to `lists` linked lists over the frames `0..capacity`.
+#[derive(Clone, Debug)]
+pub struct FrameLists {
+    prev: Vec<u32>,
+    next: Vec<u32>,
+    /// Which list each frame is on, or `NOT_LISTED`.
+    on: Vec<u8>,
+    head: Vec<u32>,
+    tail: Vec<u32>,
+    len: Vec<usize>,
+}
+
+const NOT_LISTED: u8 = u8::MAX;
+
+impl FrameLists {
+    /// `lists` empty lists over `capacity` frames.
+    pub fn new(capacity: usize, lists: usize) -> FrameLists {
+        FrameLists {
+            prev: vec![NIL; capacity],
+            next: vec![NIL; capacity],
+            on: vec![NOT_LISTED; capacity],
+            head: vec![NIL; lists],
+            tail: vec![NIL; lists],
+            len: vec![0; lists],
+        }
+    }
+
+    /// The list `frame` is on, if any.
+    #[inline]
+    pub fn list_of(&self, frame: FrameId) -> Option<usize> {
+        let on = self.on[frame as usize];
+        (on != NOT_LISTED).then_some(usize::from(on))
+    }
+
+    /// Number of frames on `list`.
+    #[inline]
+    pub fn len(&self, list: usize) -> usize {
+        self.len[list]
+    }
+
+    /// Whether `list` is empty.
+    #[inline]
+    pub fn is_empty(&self, list: usize) -> bool {
+        self.len[list] == 0
+    }
+
+    /// The frame at the front (oldest end) of `list`.
+    #[inline]
+    pub fn front(&self, list: usize) -> Option<FrameId> {
+        let h = self.head[list];
+        (h != NIL).then_some(h)
+    }
+
+    /// The frame after `frame` on its list (towards the back).
+    #[inline]
+    pub fn next(&self, frame: FrameId) -> Option<FrameId> {
+        let n = self.next[frame as usize];
+        (n != NIL).then_some(n)
+    }
+
+    /// Appends `frame` (on no list) at the back (newest end) of `list`.
+    #[inline]
+    pub fn push_back(&mut self, list: usize, frame: FrameId) {
+        debug_assert_eq!(self.on[frame as usize], NOT_LISTED);
+        let f = frame as usize;
+        self.on[f] = list as u8;
+        self.prev[f] = self.tail[list];
+        self.next[f] = NIL;
+        match self.tail[list] {
+            NIL => self.head[list] = frame,
+            t => self.next[t as usize] = frame,
+        }
+        self.tail[list] = frame;
+        self.len[list] += 1;
+    }
+
+    /// Takes `frame` off whatever list it is on; no-op if on none.
+    #[inline]
+    pub fn unlink(&mut self, frame: FrameId) {
+        let f = frame as usize;
+        let on = self.on[f];
+        if on == NOT_LISTED {
+            return;
+        }
+        let list = usize::from(on);
+        let (p, n) = (self.prev[f], self.next[f]);
+        match p {
+            NIL => self.head[list] = n,
+            p => self.next[p as usize] = n,
+        }
+        match n {
+            NIL => self.tail[list] = p,
+            n => self.prev[n as usize] = p,
+        }
+        self.on[f] = NOT_LISTED;
+        self.prev[f] = NIL;
+        self.next[f] = NIL;
+        self.len[list] -= 1;
+    }
+
+    /// Moves `frame` to the back of `list` (from whatever list it was on).
+    #[inline]
+    pub fn move_to_back(&mut self, list: usize, frame: FrameId) {
+        self.unlink(frame);
+        self.push_back(list, frame);
+    }
+
+    /// Removes and returns the front of `list`.
+    #[inline]
+    pub fn pop_front(&mut self, list: usize) -> Option<FrameId> {
+        let f = self.front(list)?;
+        self.unlink(f);
+        Some(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn contents(l: &FrameLists, list: usize) -> Vec<FrameId> {
+        let mut out = Vec::new();
+        let mut at = l.front(list);
+        while let Some(f) = at {
+            out.push(f);
+            at = l.next(f);
+        }
+        out
+    }
+
+    #[test]
+    fn push_unlink_move_pop() {
+        let mut l = FrameLists::new(8, 2);
+        for f in [3, 1, 4, 5] {
+            l.push_back(0, f);
+        }
+        l.push_back(1, 2);
+        assert_eq!(contents(&l, 0), [3, 1, 4, 5]);
+        l.unlink(4);
+        assert_eq!(contents(&l, 0), [3, 1, 5]);
+        l.move_to_back(0, 3);
+        assert_eq!(contents(&l, 0), [1, 5, 3]);
+        l.move_to_back(1, 5);
+        assert_eq!(contents(&l, 0), [1, 3]);
+        assert_eq!(contents(&l, 1), [2, 5]);
+        assert_eq!(l.list_of(5), Some(1));
+        assert_eq!(l.pop_front(0), Some(1));
+        assert_eq!(l.pop_front(0), Some(3));
+        assert_eq!(l.pop_front(0), None);
+        assert_eq!((l.len(0), l.len(1)), (0, 2));
+        assert_eq!(l.list_of(3), None);
+        l.unlink(3);
+    }
+}

@@ -1,0 +1,164 @@
+//! Page replacement: the [`ReplacementPolicy`] trait every policy
+//! implements, one file per policy, [`by_name`] to choose one, and
+//! [`sim`], a replacement-only model (which pages are resident, nothing
+//! else) that drives a policy over a reference string.
+//!
+//! A policy tracks the frames it has been given by [`FrameId`], a dense
+//! index `0..capacity`, so its state lives in flat vectors and the hot path
+//! allocates nothing. It learns of events through the trait's methods:
+//! a page loaded into a frame ([`insert`](ReplacementPolicy::insert)), a hit
+//! on a resident page ([`touch`](ReplacementPolicy::touch), for policies that
+//! assume exact knowledge of every reference, like LRU and ARC), a periodic
+//! clock tick ([`tick`](ReplacementPolicy::tick), for aging and NFU), a frame
+//! freed without eviction ([`remove`](ReplacementPolicy::remove)), and the
+//! request for a victim ([`evict`](ReplacementPolicy::evict)).
+//!
+//! Policies that real kernels drive from the hardware's accessed and dirty
+//! bits (second chance, Clock, NRU, aging, NFU, WSClock, Linux's lists)
+//! read and clear those bits through [`ReferenceBits`]: in the full model
+//! that means reading and clearing the simulated page-table entries through
+//! the reverse map (and invalidating the TLB entry), never a side channel.
+
+pub mod clock;
+pub mod fifo;
+pub mod ghost;
+pub mod list;
+pub mod lru;
+pub mod sim;
+
+use std::fmt;
+
+/// A frame's index among the frames a policy manages: `0..capacity`.
+pub type FrameId = u32;
+
+/// Identity of a page, stable across eviction (address space and virtual
+/// page, or file and offset), for policies that remember evicted pages
+/// (ARC's and 2Q's ghost lists, S3-FIFO's ghost queue).
+pub type PageKey = u64;
+
+/// The hardware state a policy may consult, as the kernel sees it.
+pub trait ReferenceBits {
+    /// Whether the page in `frame` was referenced since the bit was last
+    /// cleared (any mapping's accessed flag).
+    fn referenced(&mut self, frame: FrameId) -> bool;
+    /// Clears the referenced state of `frame` (every mapping's accessed
+    /// flag; the full model also invalidates the TLB entries).
+    fn clear_referenced(&mut self, frame: FrameId);
+    /// Whether the page in `frame` has been modified since it was loaded or
+    /// last written back.
+    fn dirty(&mut self, frame: FrameId) -> bool;
+    /// Starts writing the dirty page in `frame` back, leaving it resident
+    /// and clean (WSClock schedules writes instead of evicting dirty pages).
+    fn write_back(&mut self, frame: FrameId);
+    /// Virtual time: references so far (the index of the current one).
+    fn now(&self) -> u64;
+
+    /// Reads and clears the referenced state in one step.
+    fn test_and_clear_referenced(&mut self, frame: FrameId) -> bool {
+        let was = self.referenced(frame);
+        if was {
+            self.clear_referenced(frame);
+        }
+        was
+    }
+}
+
+/// One page-replacement algorithm.
+pub trait ReplacementPolicy: Send {
+    /// The name [`by_name`] knows it by.
+    fn name(&self) -> &'static str;
+
+    /// The page `page` was just loaded into `frame` (free until now).
+    fn insert(&mut self, frame: FrameId, page: PageKey, refs: &mut dyn ReferenceBits);
+
+    /// A reference hit the resident page in `frame`. Only policies that
+    /// assume exact knowledge of references use it; the kernel skips the
+    /// call when [`wants_touch`](ReplacementPolicy::wants_touch) is false.
+    fn touch(&mut self, frame: FrameId, refs: &mut dyn ReferenceBits);
+
+    /// Whether [`touch`](ReplacementPolicy::touch) does anything.
+    fn wants_touch(&self) -> bool;
+
+    /// A periodic clock interrupt (every [`PolicyParams::tick_interval`]
+    /// references): aging, NFU and NRU sample and clear reference bits here.
+    fn tick(&mut self, _refs: &mut dyn ReferenceBits) {}
+
+    /// The page in `frame` is gone without eviction (unmapped, process
+    /// exit); the frame is free again.
+    fn remove(&mut self, frame: FrameId);
+
+    /// Chooses the frame to evict and forgets it. `None` only when the
+    /// policy tracks no frame.
+    fn evict(&mut self, refs: &mut dyn ReferenceBits) -> Option<FrameId>;
+}
+
+/// Knobs some policies take. Every policy is deterministic for given
+/// parameters.
+#[derive(Clone, Debug)]
+pub struct PolicyParams {
+    /// Seed of the random policy (and of NRU's choice within a class).
+    pub seed: u64,
+    /// Bits of the aging counter.
+    pub aging_bits: u8,
+    /// References between clock ticks (aging, NFU, NRU).
+    pub tick_interval: u64,
+    /// WSClock's working-set window τ, in references.
+    pub wsclock_tau: u64,
+    /// For OPT: for reference `i` of the workload, the index of the next
+    /// reference to the same page (`u64::MAX` for never), computed in a
+    /// pre-pass ([`sim::next_uses`]).
+    pub next_use: Option<std::sync::Arc<[u64]>>,
+}
+
+impl Default for PolicyParams {
+    fn default() -> PolicyParams {
+        PolicyParams {
+            seed: 1,
+            aging_bits: 8,
+            tick_interval: 1000,
+            wsclock_tau: 10_000,
+            next_use: None,
+        }
+    }
+}
+
+/// A policy that cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError(pub String);
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// The names [`by_name`] accepts.
+pub const NAMES: &[&str] = &["fifo", "lru", "clock"];
+
+/// The policy called `name` for `capacity` frames.
+pub fn by_name(
+    name: &str,
+    capacity: usize,
+    params: &PolicyParams,
+) -> Result<Box<dyn ReplacementPolicy>, PolicyError> {
+    let _ = params;
+    if capacity == 0 || capacity > u32::MAX as usize {
+        return Err(PolicyError(format!(
+            "a policy needs 1 to {} frames, not {capacity}",
+            u32::MAX
+        )));
+    }
+    Ok(match name {
+        "fifo" => Box::new(fifo::Fifo::new(capacity)),
+        "lru" => Box::new(lru::Lru::new(capacity)),
+        "clock" => Box::new(clock::Clock::new(capacity)),
+        _ => {
+            return Err(PolicyError(format!(
+                "unknown replacement policy {name:?}; expected one of {}",
+                NAMES.join(", ")
+            )))
+        }
+    })
+}

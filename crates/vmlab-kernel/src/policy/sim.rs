@@ -1,0 +1,265 @@
+//! The replacement-only model: which pages are resident in a fixed number
+//! of frames, and nothing else (no page tables, no TLB, no data). Each
+//! reference is a hit or a fault; a fault with no free frame asks the
+//! policy for a victim. Referenced and dirty bits are kept per frame, as the
+//! hardware would set them, so bit-driven policies behave as in the full
+//! model. This is what vmsim-style course simulators and cache simulators
+//! count, and what the policy tests run.
+
+use super::ghost::KeyMap;
+use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
+use serde::Serialize;
+
+/// What the simulation counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SimStats {
+    /// References presented.
+    pub references: u64,
+    /// References to resident pages.
+    pub hits: u64,
+    /// References to non-resident pages.
+    pub faults: u64,
+    /// Pages evicted to make room.
+    pub evictions: u64,
+    /// Dirty pages written back (on eviction or scheduled by the policy).
+    pub write_backs: u64,
+}
+
+impl SimStats {
+    /// Faults per reference.
+    pub fn miss_ratio(&self) -> f64 {
+        if self.references == 0 {
+            0.0
+        } else {
+            self.faults as f64 / self.references as f64
+        }
+    }
+}
+
+/// Per-frame hardware bits and the clock, lent to the policy.
+struct FrameBits {
+    referenced: Vec<bool>,
+    dirty: Vec<bool>,
+    now: u64,
+    write_backs: u64,
+}
+
+impl ReferenceBits for FrameBits {
+    fn referenced(&mut self, frame: FrameId) -> bool {
+        self.referenced[frame as usize]
+    }
+    fn clear_referenced(&mut self, frame: FrameId) {
+        self.referenced[frame as usize] = false;
+    }
+    fn dirty(&mut self, frame: FrameId) -> bool {
+        self.dirty[frame as usize]
+    }
+    fn write_back(&mut self, frame: FrameId) {
+        if std::mem::replace(&mut self.dirty[frame as usize], false) {
+            self.write_backs += 1;
+        }
+    }
+    fn now(&self) -> u64 {
+        self.now
+    }
+}
+
+/// A policy driving `capacity` frames over a stream of page references.
+pub struct ReplacementSim {
+    policy: Box<dyn ReplacementPolicy>,
+    touch: bool,
+    tick_interval: u64,
+    frame_of: KeyMap<FrameId>,
+    page_in: Vec<PageKey>,
+    free: Vec<FrameId>,
+    bits: FrameBits,
+    stats: SimStats,
+}
+
+impl ReplacementSim {
+    /// `policy` over `capacity` empty frames, ticking every
+    /// `tick_interval` references (0: never).
+    pub fn new(policy: Box<dyn ReplacementPolicy>, capacity: usize, tick_interval: u64) -> Self {
+        let mut frame_of = KeyMap::default();
+        frame_of.reserve(capacity);
+        ReplacementSim {
+            touch: policy.wants_touch(),
+            policy,
+            tick_interval,
+            frame_of,
+            page_in: vec![0; capacity],
+            // Frames are handed out lowest first.
+            free: (0..capacity as FrameId).rev().collect(),
+            bits: FrameBits {
+                referenced: vec![false; capacity],
+                dirty: vec![false; capacity],
+                now: 0,
+                write_backs: 0,
+            },
+            stats: SimStats::default(),
+        }
+    }
+
+    /// One reference to `page` (a store when `write`); true on a hit.
+    #[inline]
+    pub fn access(&mut self, page: PageKey, write: bool) -> bool {
+        let now = self.stats.references;
+        self.bits.now = now;
+        self.stats.references += 1;
+        if self.tick_interval != 0 && now != 0 && now % self.tick_interval == 0 {
+            self.policy.tick(&mut self.bits);
+        }
+        if let Some(&frame) = self.frame_of.get(&page) {
+            self.stats.hits += 1;
+            if self.touch {
+                self.policy.touch(frame, &mut self.bits);
+            }
+            self.reference(frame, write);
+            return true;
+        }
+        self.stats.faults += 1;
+        let frame = match self.free.pop() {
+            Some(frame) => frame,
+            None => {
+                let Some(victim) = self.policy.evict(&mut self.bits) else {
+                    // A policy that tracks nothing while every frame is
+                    // full cannot happen; count the reference as a miss.
+                    return false;
+                };
+                self.stats.evictions += 1;
+                if std::mem::replace(&mut self.bits.dirty[victim as usize], false) {
+                    self.stats.write_backs += 1;
+                }
+                self.frame_of.remove(&self.page_in[victim as usize]);
+                victim
+            }
+        };
+        self.page_in[frame as usize] = page;
+        self.frame_of.insert(page, frame);
+        self.bits.referenced[frame as usize] = false;
+        self.policy.insert(frame, page, &mut self.bits);
+        // The faulting access itself references the page once loaded.
+        self.reference(frame, write);
+        false
+    }
+
+    #[inline]
+    fn reference(&mut self, frame: FrameId, write: bool) {
+        self.bits.referenced[frame as usize] = true;
+        if write {
+            self.bits.dirty[frame as usize] = true;
+        }
+    }
+
+    /// Counts so far (write-backs include those the policy scheduled).
+    pub fn stats(&self) -> SimStats {
+        SimStats {
+            write_backs: self.stats.write_backs + self.bits.write_backs,
+            ..self.stats
+        }
+    }
+
+    /// Pages resident now, in frame order.
+    pub fn resident(&self) -> Vec<PageKey> {
+        let mut frames: Vec<(FrameId, PageKey)> =
+            self.frame_of.iter().map(|(&p, &f)| (f, p)).collect();
+        frames.sort_unstable();
+        frames.into_iter().map(|(_, p)| p).collect()
+    }
+}
+
+/// For each reference `i` of `pages`, the index of the next reference to
+/// the same page, or `u64::MAX` if there is none: OPT's knowledge of the
+/// future, computed in one backward pass.
+pub fn next_uses(pages: &[PageKey]) -> Vec<u64> {
+    let mut next = vec![u64::MAX; pages.len()];
+    let mut seen: KeyMap<u64> = KeyMap::default();
+    for (i, &page) in pages.iter().enumerate().rev() {
+        if let Some(&later) = seen.get(&page) {
+            next[i] = later;
+        }
+        seen.insert(page, i as u64);
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{by_name, PolicyParams};
+    use super::*;
+
+    /// The reference string of Belady, Nelson and Shedler (1969) as
+    /// Silberschatz OSC 10e §10.4.2 prints it.
+    const BELADY: [u64; 12] = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
+
+    fn faults(policy: &str, frames: usize, refs: &[u64]) -> u64 {
+        let params = PolicyParams {
+            next_use: Some(next_uses(refs).into()),
+            ..PolicyParams::default()
+        };
+        let p = by_name(policy, frames, &params).unwrap();
+        let mut sim = ReplacementSim::new(p, frames, 0);
+        for &r in refs {
+            sim.access(r, false);
+        }
+        sim.stats().faults
+    }
+
+    #[test]
+    fn fifo_shows_beladys_anomaly() {
+        // OSC: 9 faults with three frames, 10 with four.
+        assert_eq!(faults("fifo", 3, &BELADY), 9);
+        assert_eq!(faults("fifo", 4, &BELADY), 10);
+    }
+
+    #[test]
+    fn lru_is_a_stack_algorithm_on_beladys_string() {
+        // Worked by hand: 10 faults with three frames, 8 with four.
+        assert_eq!(faults("lru", 3, &BELADY), 10);
+        assert_eq!(faults("lru", 4, &BELADY), 8);
+    }
+
+    #[test]
+    fn silberschatz_reference_string() {
+        // OSC 10e figures 10.12 and 10.15: 15 FIFO faults and 12 LRU
+        // faults with three frames.
+        let refs = [7, 0, 1, 2, 0, 3, 0, 4, 2, 3, 0, 3, 2, 1, 2, 0, 1, 7, 0, 1];
+        assert_eq!(faults("fifo", 3, &refs), 15);
+        assert_eq!(faults("lru", 3, &refs), 12);
+    }
+
+    #[test]
+    fn clock_gives_second_chances() {
+        // Three frames hold 1, 2, 3 with their bits set; 4 sweeps the
+        // hand once round (clearing all) and takes frame 0 (page 1). Then 2
+        // is referenced again; 5 finds frame 1 (page 2) referenced, clears
+        // it, and takes frame 2 (page 3).
+        let p = by_name("clock", 3, &PolicyParams::default()).unwrap();
+        let mut sim = ReplacementSim::new(p, 3, 0);
+        for r in [1, 2, 3, 4, 2, 5] {
+            sim.access(r, false);
+        }
+        assert_eq!(sim.resident(), vec![4, 2, 5]);
+        assert_eq!(sim.stats().faults, 5);
+    }
+
+    #[test]
+    fn dirty_victims_are_written_back() {
+        let p = by_name("fifo", 2, &PolicyParams::default()).unwrap();
+        let mut sim = ReplacementSim::new(p, 2, 0);
+        sim.access(1, true);
+        sim.access(2, false);
+        sim.access(3, false); // evicts dirty 1
+        sim.access(4, false); // evicts clean 2
+        let s = sim.stats();
+        assert_eq!((s.faults, s.evictions, s.write_backs), (4, 2, 1));
+    }
+
+    #[test]
+    fn next_uses_looks_ahead() {
+        assert_eq!(
+            next_uses(&[1, 2, 1, 3, 2]),
+            vec![2, 4, u64::MAX, u64::MAX, u64::MAX]
+        );
+    }
+}
