@@ -87,23 +87,6 @@ impl Hasher for ChunkHasher {
 
 type Chunk = Box<[u8; CHUNK_BYTES]>;
 
-/// Reads `width` (1, 2, 4 or 8) bytes from the front of `bytes` as a
-/// little-endian value; fixed-size reads compile to single loads.
-#[inline]
-fn read_le(bytes: &[u8], width: usize) -> u64 {
-    fn fixed<const N: usize>(bytes: &[u8]) -> [u8; N] {
-        let mut out = [0u8; N];
-        out.copy_from_slice(&bytes[..N]);
-        out
-    }
-    match width {
-        8 => u64::from_le_bytes(fixed(bytes)),
-        4 => u64::from(u32::from_le_bytes(fixed(bytes))),
-        2 => u64::from(u16::from_le_bytes(fixed(bytes))),
-        _ => u64::from(bytes[0]),
-    }
-}
-
 /// Byte-addressed simulated physical memory, allocated lazily.
 pub struct PhysMem {
     size: u64,
@@ -198,24 +181,50 @@ impl PhysMem {
     }
 
     /// Loads a `width`-byte value (1, 2, 4 or 8) at `addr`.
-    #[inline]
+    #[inline(always)]
     pub fn load(&self, addr: u64, width: usize) -> Result<u64, PhysMemError> {
+        match width {
+            8 => self.load_n::<8>(addr),
+            4 => self.load_n::<4>(addr),
+            2 => self.load_n::<2>(addr),
+            1 => self.load_n::<1>(addr),
+            _ => Err(PhysMemError::BadWidth(width)),
+        }
+    }
+
+    /// Loads a `W`-byte value (1, 2, 4 or 8) at `addr`; with the width
+    /// known at compile time the common case is a few instructions.
+    #[inline(always)]
+    pub fn load_n<const W: usize>(&self, addr: u64) -> Result<u64, PhysMemError> {
+        // The walker's path: inside memory and inside one chunk.
+        let offset = (addr as usize) & (CHUNK_BYTES - 1);
+        if offset + W <= CHUNK_BYTES && addr < self.size && self.size - addr >= W as u64 {
+            let raw = match self.lookup(addr >> CHUNK_SHIFT) {
+                Some(idx) => {
+                    let mut bytes = [0u8; 8];
+                    bytes[..W].copy_from_slice(&self.chunks[idx as usize][offset..offset + W]);
+                    u64::from_le_bytes(bytes)
+                }
+                None => 0,
+            };
+            return Ok(match self.endian {
+                Endian::Little => raw,
+                Endian::Big => raw.swap_bytes() >> (64 - 8 * W),
+            });
+        }
+        self.load_slow(addr, W)
+    }
+
+    /// [`load`](PhysMem::load) for a bad width, an address out of range, or
+    /// a value straddling two chunks.
+    #[cold]
+    fn load_slow(&self, addr: u64, width: usize) -> Result<u64, PhysMemError> {
         if !matches!(width, 1 | 2 | 4 | 8) {
             return Err(PhysMemError::BadWidth(width));
         }
-        self.check(addr, width as u64)?;
-        let offset = (addr as usize) & (CHUNK_BYTES - 1);
-        let raw = if offset + width <= CHUNK_BYTES {
-            match self.lookup(addr >> CHUNK_SHIFT) {
-                Some(idx) => read_le(&self.chunks[idx as usize][offset..], width),
-                None => 0,
-            }
-        } else {
-            let mut buf = [0u8; 8];
-            self.read_bytes(addr, &mut buf[..width])?;
-            u64::from_le_bytes(buf)
-        };
-        Ok(self.order(raw, width))
+        let mut buf = [0u8; 8];
+        self.read_bytes(addr, &mut buf[..width])?;
+        Ok(self.order(u64::from_le_bytes(buf), width))
     }
 
     /// Stores the low `width` bytes (1, 2, 4 or 8) of `value` at `addr`.

@@ -139,6 +139,26 @@ pub fn walk<S: EventSink>(
     mode: Mode,
     sink: &mut S,
 ) -> Result<Translation, PageFault> {
+    // One copy of the walk per entry size, so each entry read is a load of
+    // a width known at compile time.
+    match arch.pte().bytes {
+        8 => walk_sized::<8, S>(arch, mem, root, vaddr, kind, mode, sink),
+        4 => walk_sized::<4, S>(arch, mem, root, vaddr, kind, mode, sink),
+        2 => walk_sized::<2, S>(arch, mem, root, vaddr, kind, mode, sink),
+        _ => walk_sized::<1, S>(arch, mem, root, vaddr, kind, mode, sink),
+    }
+}
+
+#[inline(always)]
+fn walk_sized<const W: usize, S: EventSink>(
+    arch: &Arch,
+    mem: &mut PhysMem,
+    root: u64,
+    vaddr: u64,
+    kind: AccessKind,
+    mode: Mode,
+    sink: &mut S,
+) -> Result<Translation, PageFault> {
     let fault = |level: usize, cause: PageFaultCause, walk_reads: u32| PageFault {
         vaddr,
         kind,
@@ -156,22 +176,22 @@ pub fn walk<S: EventSink>(
         return Err(f);
     }
     let format = arch.pte();
-    let pte_bytes = usize::from(format.bytes);
+    let pte_bytes = W;
     let page_shift = arch.page_shift();
     let levels = arch.levels();
-    let last = levels.len() - 1;
     // Step 1: "Let a be satp.ppn x PAGESIZE, and let i = LEVELS - 1."
     let mut table = root;
     // x86 combines R/W, U/S and XD over every level (SDM §4.6); AArch64
     // applies APTable and XNTable hierarchically (D8.4.2).
     let mut limit = Perms::all();
-    for (i, level) in levels.iter().enumerate() {
+    for i in 0..levels.len() {
+        let plan = *arch.plan(i);
         // Step 2: "Let pte be the value of the PTE at address
         // a + va.vpn[i] x PTESIZE."
-        let index = arch.index(vaddr, i);
+        let index = (vaddr >> plan.shift) & plan.index_mask;
         let pte_addr = table + index * pte_bytes as u64;
         let reads = i as u32 + 1;
-        let Ok(raw) = mem.load(pte_addr, pte_bytes) else {
+        let Ok(raw) = mem.load_n::<W>(pte_addr) else {
             let f = fault(i, PageFaultCause::TableOutsideMemory, i as u32);
             emit!(sink, Event::PageFault(f));
             return Err(f);
@@ -179,10 +199,10 @@ pub fn walk<S: EventSink>(
         let d = format.decode(
             raw,
             page_shift,
-            level.leaf,
-            i == last,
-            level.table_reserved,
-            level.leaf_reserved,
+            plan.leaf,
+            plan.last,
+            plan.table_reserved,
+            plan.leaf_reserved,
         );
         emit!(
             sink,
@@ -212,13 +232,13 @@ pub fn walk<S: EventSink>(
             // the page table. Let i = i - 1 ... let a = pte.ppn x PAGESIZE
             // and go to step 2." (The decoder already turned a pointer at the
             // last level into an invalid entry.)
-            if level.table_restricts {
+            if plan.table_restricts {
                 limit &= d.perms;
             }
             // x86: "Whenever the processor uses a paging-structure entry as
             // part of linear-address translation, it sets the accessed flag
             // in that entry (if it is not already set)" (SDM §4.8).
-            if level.table_accessed && !d.accessed {
+            if plan.table_accessed && !d.accessed {
                 set_entry(
                     arch,
                     mem,
@@ -236,7 +256,7 @@ pub fn walk<S: EventSink>(
         // memory access is allowed by the pte.r, pte.w, pte.x, and pte.u
         // bits, given the current privilege mode and the value of the SUM
         // and MXR fields of the mstatus register."
-        let shift = arch.level_shift(i);
+        let shift = plan.shift;
         let size_mask = (1u64 << shift) - 1;
         let perms = d.perms & limit;
         // A clean DBM page is writable only through hardware dirty

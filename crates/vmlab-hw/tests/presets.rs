@@ -376,8 +376,11 @@ fn x86_32_two_level() {
         enc(&a, 0, 0x00c0_0000, R | W | X, true, false, false),
         Ok(0x00c0_0183)
     );
-    // Without NX a page cannot be non-executable.
-    assert!(enc(&a, 1, 0x1000, R | W, false, false, false).is_err());
+    // Without XD every present page is executable, whatever was asked.
+    assert_eq!(
+        enc(&a, 1, 0x1000, R | W, false, false, false),
+        Ok(0x0000_1003)
+    );
     canonical(&a, &[(0xffff_ffff, true), (0x1_0000_0000, false)]);
 }
 

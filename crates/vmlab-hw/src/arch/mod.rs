@@ -110,15 +110,37 @@ pub struct ArchSpec {
     pub misaligned_superpage_faults: bool,
 }
 
-/// A validated translation scheme with the shifts the walker needs
+/// What the walker reads about a level on every step, packed into one
+/// small copyable value so the hot loop never touches the [`Level`]
+/// descriptions (and their names).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LevelPlan {
+    /// Lowest virtual-address bit indexed here; the page shift of a leaf here.
+    pub shift: u8,
+    /// Mask of the index after shifting.
+    pub index_mask: u64,
+    /// Whether an entry here may be a leaf.
+    pub leaf: bool,
+    /// Whether this is the last level.
+    pub last: bool,
+    /// [`Level::table_reserved`].
+    pub table_reserved: u64,
+    /// [`Level::leaf_reserved`].
+    pub leaf_reserved: u64,
+    /// [`Level::table_restricts`].
+    pub table_restricts: bool,
+    /// [`Level::table_accessed`].
+    pub table_accessed: bool,
+    /// Bytes of one table at this level.
+    pub table_bytes: u64,
+}
+
+/// A validated translation scheme with the per-level plan the walker needs
 /// precomputed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arch {
     spec: ArchSpec,
-    /// Lowest virtual-address bit indexed at each level.
-    shifts: [u8; MAX_LEVELS],
-    /// Bytes of the table at each level.
-    table_bytes: [u64; MAX_LEVELS],
+    plans: [LevelPlan; MAX_LEVELS],
 }
 
 /// An inconsistency in a scheme: which field and what is wrong with it.
@@ -261,22 +283,33 @@ impl ArchSpec {
 }
 
 impl Arch {
-    /// Validates `spec` and precomputes the per-level shifts.
+    /// Validates `spec` and precomputes the per-level plan.
     pub fn new(spec: ArchSpec) -> Result<Arch, ArchError> {
         spec.validate()?;
-        let mut shifts = [0u8; MAX_LEVELS];
-        let mut table_bytes = [0u64; MAX_LEVELS];
+        let mut plans = [LevelPlan::default(); MAX_LEVELS];
         let mut shift = spec.page_shift;
+        let last = spec.levels.len() - 1;
         for (i, level) in spec.levels.iter().enumerate().rev() {
-            shifts[i] = shift;
-            table_bytes[i] = (1u64 << level.index_bits) * u64::from(spec.pte.bytes);
+            plans[i] = LevelPlan {
+                shift,
+                index_mask: low_mask(level.index_bits),
+                leaf: level.leaf,
+                last: i == last,
+                table_reserved: level.table_reserved,
+                leaf_reserved: level.leaf_reserved,
+                table_restricts: level.table_restricts,
+                table_accessed: level.table_accessed,
+                table_bytes: (1u64 << level.index_bits) * u64::from(spec.pte.bytes),
+            };
             shift += level.index_bits;
         }
-        Ok(Arch {
-            spec,
-            shifts,
-            table_bytes,
-        })
+        Ok(Arch { spec, plans })
+    }
+
+    /// The walker's view of `level`.
+    #[inline(always)]
+    pub fn plan(&self, level: usize) -> &LevelPlan {
+        &self.plans[level]
     }
 
     /// The plain description this scheme was built from.
@@ -323,31 +356,32 @@ impl Arch {
     /// a leaf at that level.
     #[inline]
     pub fn level_shift(&self, level: usize) -> u8 {
-        self.shifts[level]
+        self.plans[level].shift
     }
 
     /// The index into the table at `level` for `vaddr`.
     #[inline]
     pub fn index(&self, vaddr: u64, level: usize) -> u64 {
-        (vaddr >> self.shifts[level]) & low_mask(self.spec.levels[level].index_bits)
+        let plan = &self.plans[level];
+        (vaddr >> plan.shift) & plan.index_mask
     }
 
     /// Bytes of one table at `level`.
     pub fn table_bytes(&self, level: usize) -> u64 {
-        self.table_bytes[level]
+        self.plans[level].table_bytes
     }
 
     /// Bytes to allocate for a table at `level`: whole base pages, because
     /// a table entry holds a frame number.
     pub fn table_alloc_bytes(&self, level: usize) -> u64 {
-        self.table_bytes[level].div_ceil(self.page_bytes()) * self.page_bytes()
+        self.plans[level].table_bytes.div_ceil(self.page_bytes()) * self.page_bytes()
     }
 
     /// Page shifts a leaf can have, smallest first, with the level mapping each.
     pub fn page_sizes(&self) -> Vec<(u8, usize)> {
         let mut sizes: Vec<(u8, usize)> = (0..self.spec.levels.len())
             .filter(|&i| self.spec.levels[i].leaf)
-            .map(|i| (self.shifts[i], i))
+            .map(|i| (self.plans[i].shift, i))
             .collect();
         sizes.sort_unstable();
         sizes
@@ -356,7 +390,7 @@ impl Arch {
     /// The level whose leaves are `1 << page_shift` bytes, if any.
     pub fn level_for_page_shift(&self, page_shift: u8) -> Option<usize> {
         (0..self.spec.levels.len())
-            .find(|&i| self.spec.levels[i].leaf && self.shifts[i] == page_shift)
+            .find(|&i| self.plans[i].leaf && self.plans[i].shift == page_shift)
     }
 
     /// Whether `vaddr` is canonical for this scheme.

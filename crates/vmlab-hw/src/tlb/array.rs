@@ -13,7 +13,7 @@ use crate::access::Perms;
 
 /// The `page_shift` of an empty way. Real shifts are at most 63, so the
 /// probe's one compare of `page_shift` tests validity and size together.
-pub(super) const EMPTY: u8 = u8::MAX;
+const EMPTY: u8 = u8::MAX;
 
 const EMPTY_ENTRY: TlbEntry = TlbEntry {
     vpn: 0,
@@ -190,6 +190,8 @@ impl TlbArray {
     /// Builds an empty array; `config` must have passed validation.
     pub(super) fn new(config: &TlbArrayConfig) -> Self {
         let sets = config.sets();
+        // Validation guarantees a first page size; without one the array
+        // would simply never match.
         let (&shift, more) = config.page_shifts.split_first().unwrap_or((&EMPTY, &[]));
         TlbArray {
             shift,
@@ -257,7 +259,7 @@ impl TlbArray {
     /// shortcut finds exactly what the search would; a slot refilled or
     /// emptied since simply fails the check.
     #[inline(always)]
-    pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<Position> {
+    pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<(Position, &TlbEntry)> {
         let recent = self.recent;
         let e = &self.slots[recent.index];
         if e.page_shift == self.shift
@@ -269,7 +271,7 @@ impl TlbArray {
                     .on_hit(recent.set * self.ways, recent.way, self.ways);
                 self.recent_fresh = true;
             }
-            return Some(recent);
+            return Some((recent, e));
         }
         let found = match self.find(self.shift, vaddr, asid) {
             Some(found) => {
@@ -289,13 +291,7 @@ impl TlbArray {
         };
         self.policy
             .on_hit(found.index - found.way, found.way, self.ways);
-        Some(found)
-    }
-
-    /// The entry at `index`, a slot index from `lookup`.
-    #[inline(always)]
-    pub(super) fn at(&self, index: usize) -> &TlbEntry {
-        &self.slots[index]
+        Some((found, &self.slots[found.index]))
     }
 
     /// Installs `entry` (whose size this array holds): over an entry for the
