@@ -98,8 +98,8 @@ pub struct Access {
 /// Which stage refused the access.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MmuFaultKind {
-    /// Segmentation, before any page walk.
-    Segment(SegmentFault),
+    /// Segmentation, before any page walk (boxed: rare, and large).
+    Segment(Box<SegmentFault>),
     /// Paging.
     Page(PageFault),
 }
@@ -154,9 +154,10 @@ pub struct Mmu {
 impl Mmu {
     /// A paging MMU for `arch` with TLBs built from `tlb`, no segmentation.
     pub fn new(arch: Arch, tlb: &TlbConfig) -> Result<Mmu, TlbConfigError> {
+        let tlb = Tlb::new(tlb)?;
         Ok(Mmu {
             arch,
-            tlb: Tlb::new(tlb)?,
+            tlb,
             segmentation: Segmentation::Flat,
             paging: true,
             counters: MmuCounters::default(),
@@ -225,26 +226,10 @@ impl Mmu {
             }
         );
         let mut cost = AccessCost::default();
-        let linear = match self.segment(vaddr, kind, mode) {
-            Ok(linear) => linear,
-            Err(fault) => {
-                self.counters.segment_faults += 1;
-                emit!(sink, Event::SegmentFault(fault.clone()));
-                return Err(MmuFault {
-                    kind: MmuFaultKind::Segment(fault),
-                    cost,
-                });
-            }
+        let linear = match self.segmentation {
+            Segmentation::Flat => vaddr,
+            _ => self.segment(vaddr, kind, mode, cost, sink)?,
         };
-        if !matches!(self.segmentation, Segmentation::Flat) {
-            emit!(
-                sink,
-                Event::Segment {
-                    offset: vaddr,
-                    linear,
-                }
-            );
-        }
         if !self.paging {
             return Ok(Access {
                 paddr: linear,
@@ -263,24 +248,27 @@ impl Mmu {
                 Event::TlbProbe {
                     level,
                     vaddr: linear,
-                    hit: hit.map(|h| h.entry),
+                    hit: hit.map(|h| *h.entry),
                 }
             );
             let Some(hit) = hit else { continue };
-            let entry = hit.entry;
+            let e = hit.entry;
             // A cached entry that does not grant the access, or a write
             // through an entry cached clean, sends the processor back to the
             // tables: the rights may have been raised since, and the walker
             // must set the dirty flag in memory.
-            let reason = if !access_allowed(&self.arch, entry.perms, kind, mode) {
+            let reason = if !access_allowed(&self.arch, e.perms, kind, mode) {
                 Some(InvalidateReason::Rights)
-            } else if kind == AccessKind::Write && !entry.dirty {
+            } else if kind == AccessKind::Write && !e.dirty {
                 Some(InvalidateReason::Clean)
             } else {
                 None
             };
+            let (paddr, page_shift) = (e.translate(linear), e.page_shift);
+            let slot = hit.slot;
             if let Some(reason) = reason {
-                self.tlb.invalidate(hit.slot);
+                let entry = *e;
+                self.tlb.invalidate(slot);
                 emit!(
                     sink,
                     Event::TlbInvalidate {
@@ -292,14 +280,17 @@ impl Mmu {
                 break;
             }
             self.counters.tlb_hits += 1;
-            // Fill the levels probed before this one (an L2 hit refills L1).
-            for upper in 0..depth {
-                let upper = self.tlb.levels_for(kind)[upper];
-                Self::fill(&mut self.tlb, upper, entry, sink);
+            if depth > 0 {
+                // An L2 hit refills the levels probed before it.
+                let entry = *e;
+                for upper in 0..depth {
+                    let upper = self.tlb.levels_for(kind)[upper];
+                    Self::fill(&mut self.tlb, upper, entry, sink);
+                }
             }
             return Ok(Access {
-                paddr: entry.translate(linear),
-                page_shift: entry.page_shift,
+                paddr,
+                page_shift,
                 tlb_level: Some(level),
                 cost,
             });
@@ -356,9 +347,17 @@ impl Mmu {
         }
     }
 
-    #[inline]
-    fn segment(&self, vaddr: u64, kind: AccessKind, mode: Mode) -> Result<u64, SegmentFault> {
-        match &self.segmentation {
+    /// The segmentation stage, for machines that have one.
+    #[cold]
+    fn segment<S: EventSink>(
+        &mut self,
+        vaddr: u64,
+        kind: AccessKind,
+        mode: Mode,
+        cost: AccessCost,
+        sink: &mut S,
+    ) -> Result<u64, MmuFault> {
+        let result = match &self.segmentation {
             Segmentation::Flat => Ok(vaddr),
             Segmentation::BaseBounds(bb) => bb.translate(vaddr, kind, mode),
             Segmentation::Table(table) => table.translate(vaddr, kind, mode),
@@ -370,6 +369,26 @@ impl Mmu {
                 };
                 let cpl = if mode == Mode::User { 3 } else { 0 };
                 unit.linear_address(reg, vaddr, 1, kind, cpl)
+            }
+        };
+        match result {
+            Ok(linear) => {
+                emit!(
+                    sink,
+                    Event::Segment {
+                        offset: vaddr,
+                        linear,
+                    }
+                );
+                Ok(linear)
+            }
+            Err(fault) => {
+                self.counters.segment_faults += 1;
+                emit!(sink, Event::SegmentFault(fault.clone()));
+                Err(MmuFault {
+                    kind: MmuFaultKind::Segment(Box::new(fault)),
+                    cost,
+                })
             }
         }
     }

@@ -196,14 +196,6 @@ fn walk_sized<const W: usize, S: EventSink>(
             emit!(sink, Event::PageFault(f));
             return Err(f);
         };
-        let d = format.decode(
-            raw,
-            page_shift,
-            plan.leaf,
-            plan.last,
-            plan.table_reserved,
-            plan.leaf_reserved,
-        );
         emit!(
             sink,
             Event::WalkStep {
@@ -211,34 +203,51 @@ fn walk_sized<const W: usize, S: EventSink>(
                 index,
                 pte_addr,
                 raw,
-                decoded: d,
+                decoded: format.decode(
+                    raw,
+                    page_shift,
+                    plan.leaf,
+                    plan.last,
+                    plan.table_reserved,
+                    plan.leaf_reserved,
+                ),
             }
         );
         // Step 3: "If pte.v = 0, or if pte.r = 0 and pte.w = 1, or if any
         // bits or encodings that are reserved for future standard use are
         // set within pte, stop and raise a page-fault exception."
-        let cause = match d.kind {
-            PteKind::Invalid => Some(PageFaultCause::NotPresent),
-            _ if d.reserved != 0 || d.reserved_encoding => Some(PageFaultCause::ReservedBit),
-            _ => None,
+        let entry_kind = format.kind(raw, plan.leaf, plan.last);
+        let reserved = match entry_kind {
+            PteKind::Table => raw & plan.table_reserved,
+            _ => raw & plan.leaf_reserved,
+        };
+        let cause = if format.reserved_encoding(raw) {
+            Some(PageFaultCause::ReservedBit)
+        } else if entry_kind == PteKind::Invalid {
+            Some(PageFaultCause::NotPresent)
+        } else if reserved != 0 {
+            Some(PageFaultCause::ReservedBit)
+        } else {
+            None
         };
         if let Some(cause) = cause {
             let f = fault(i, cause, reads);
             emit!(sink, Event::PageFault(f));
             return Err(f);
         }
-        if d.kind == PteKind::Table {
+        let addr = format.frame_addr(raw, page_shift);
+        if entry_kind == PteKind::Table {
             // Step 4: "Otherwise, this PTE is a pointer to the next level of
             // the page table. Let i = i - 1 ... let a = pte.ppn x PAGESIZE
             // and go to step 2." (The decoder already turned a pointer at the
             // last level into an invalid entry.)
             if plan.table_restricts {
-                limit &= d.perms;
+                limit &= format.table_limit(raw);
             }
             // x86: "Whenever the processor uses a paging-structure entry as
             // part of linear-address translation, it sets the accessed flag
             // in that entry (if it is not already set)" (SDM §4.8).
-            if plan.table_accessed && !d.accessed {
+            if plan.table_accessed && !format.table_accessed(raw) {
                 set_entry(
                     arch,
                     mem,
@@ -249,9 +258,10 @@ fn walk_sized<const W: usize, S: EventSink>(
                     format.with_accessed(raw, true),
                 );
             }
-            table = d.addr;
+            table = addr;
             continue;
         }
+        let d = format.leaf(raw);
         // Step 5: "A leaf PTE has been found. Determine if the requested
         // memory access is allowed by the pte.r, pte.w, pte.x, and pte.u
         // bits, given the current privilege mode and the value of the SUM
@@ -273,7 +283,7 @@ fn walk_sized<const W: usize, S: EventSink>(
         // Step 6: "If i > 0 and pte.ppn[i-1:0] != 0, this is a misaligned
         // superpage; stop and raise a page-fault exception." x86 and AArch64
         // express the same rule as reserved bits (step 3).
-        if d.addr & size_mask != 0 && arch.spec().misaligned_superpage_faults {
+        if addr & size_mask != 0 && arch.spec().misaligned_superpage_faults {
             let f = fault(i, PageFaultCause::MisalignedSuperpage, reads);
             emit!(sink, Event::PageFault(f));
             return Err(f);
@@ -310,7 +320,7 @@ fn walk_sized<const W: usize, S: EventSink>(
         // address is given as follows: pa.pgoff = va.pgoff; if i > 0, then
         // this is a superpage translation and pa.ppn[i-1:0] = va.vpn[i-1:0];
         // pa.ppn[LEVELS-1:i] = pte.ppn[LEVELS-1:i]."
-        let frame = d.addr & !size_mask;
+        let frame = addr & !size_mask;
         let t = Translation {
             paddr: frame | (vaddr & size_mask),
             frame,

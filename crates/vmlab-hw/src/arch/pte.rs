@@ -168,6 +168,21 @@ pub struct DecodedPte {
     pub reserved_encoding: bool,
 }
 
+/// The rights and flags of a leaf entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeafFlags {
+    /// Rights granted.
+    pub perms: Perms,
+    /// Accessed flag.
+    pub accessed: bool,
+    /// Dirty flag.
+    pub dirty: bool,
+    /// Global flag.
+    pub global: bool,
+    /// Writable, but the first write must mark it dirty.
+    pub clean_writable: bool,
+}
+
 /// One entry layout: its size, frame field and flag encoding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -267,7 +282,10 @@ impl PteFormat {
     }
 
     /// Decodes `raw` found at a level that may (`may_be_leaf`) or must
-    /// (`last`) hold a leaf, checking the level's reserved masks.
+    /// (`last`) hold a leaf, checking the level's reserved masks. The walker
+    /// calls the pieces ([`kind`](PteFormat::kind),
+    /// [`table_limit`](PteFormat::table_limit), [`leaf`](PteFormat::leaf))
+    /// separately so each step computes only what it needs.
     #[inline(always)]
     pub fn decode(
         &self,
@@ -278,10 +296,10 @@ impl PteFormat {
         table_reserved: u64,
         leaf_reserved: u64,
     ) -> DecodedPte {
-        let addr = self.frame_addr(raw, page_shift);
+        let kind = self.kind(raw, may_be_leaf, last);
         let mut d = DecodedPte {
-            kind: PteKind::Invalid,
-            addr,
+            kind,
+            addr: self.frame_addr(raw, page_shift),
             perms: Perms::empty(),
             accessed: false,
             dirty: false,
@@ -290,154 +308,231 @@ impl PteFormat {
             reserved: 0,
             reserved_encoding: false,
         };
-        match &self.encoding {
-            PteEncoding::X86(b) => {
-                if !bit(raw, b.present) {
-                    return d;
-                }
-                let leaf = last || (may_be_leaf && bit(raw, b.page_size));
-                d.kind = if leaf { PteKind::Leaf } else { PteKind::Table };
-                d.perms = Perms::READ;
-                if bit(raw, b.write) {
-                    d.perms |= Perms::WRITE;
-                }
-                if bit(raw, b.user) {
-                    d.perms |= Perms::USER;
-                }
-                if !b.no_exec.is_some_and(|nx| bit(raw, nx)) {
-                    d.perms |= Perms::EXEC_USER | Perms::EXEC_SUPER;
-                }
-                d.accessed = bit(raw, b.accessed);
-                d.dirty = leaf && bit(raw, b.dirty);
-                d.global = leaf && bit(raw, b.global);
-                d.clean_writable = leaf && d.perms.contains(Perms::WRITE) && !d.dirty;
+        d.reserved_encoding = self.reserved_encoding(raw);
+        match kind {
+            PteKind::Invalid => {}
+            PteKind::Table => {
+                d.perms = self.table_limit(raw);
+                d.accessed = self.table_accessed(raw);
+                d.global = self.table_global(raw);
+                d.reserved = raw & table_reserved;
             }
-            PteEncoding::RiscV(b) => {
-                if !bit(raw, b.valid) {
-                    return d;
-                }
-                let (r, w, x) = (bit(raw, b.read), bit(raw, b.write), bit(raw, b.exec));
-                d.reserved_encoding = w && !r;
-                if r || x {
-                    d.kind = PteKind::Leaf;
-                    d.perms = Perms::empty();
-                    if r {
-                        d.perms |= Perms::READ;
-                    }
-                    if w {
-                        d.perms |= Perms::WRITE;
-                    }
-                    if x {
-                        d.perms |= Perms::EXEC_USER | Perms::EXEC_SUPER;
-                    }
-                    if bit(raw, b.user) {
-                        d.perms |= Perms::USER;
-                    }
-                    d.accessed = bit(raw, b.accessed);
-                    d.dirty = bit(raw, b.dirty);
-                    d.clean_writable = w && !d.dirty;
+            PteKind::Leaf => {
+                let leaf = self.leaf(raw);
+                d.perms = leaf.perms;
+                d.accessed = leaf.accessed;
+                d.dirty = leaf.dirty;
+                d.global = leaf.global;
+                d.clean_writable = leaf.clean_writable;
+                d.reserved = raw & leaf_reserved;
+            }
+        }
+        d
+    }
+
+    /// Whether `raw` is invalid, a pointer to the next table, or a leaf, at
+    /// a level that may (`may_be_leaf`) or must (`last`) hold a leaf.
+    #[inline(always)]
+    pub fn kind(&self, raw: u64, may_be_leaf: bool, last: bool) -> PteKind {
+        match &self.encoding {
+            PteEncoding::X86(b) if bit(raw, b.present) => {
+                if last || (may_be_leaf && bit(raw, b.page_size)) {
+                    PteKind::Leaf
                 } else {
+                    PteKind::Table
+                }
+            }
+            PteEncoding::RiscV(b) if bit(raw, b.valid) => {
+                if bit(raw, b.read) || bit(raw, b.exec) {
+                    PteKind::Leaf
+                } else if last {
                     // "Otherwise, this PTE is a pointer to the next level of
                     // the page table": at the last level there is none.
-                    d.kind = if last {
-                        PteKind::Invalid
-                    } else {
-                        PteKind::Table
-                    };
-                    d.perms = Perms::all();
+                    PteKind::Invalid
+                } else {
+                    PteKind::Table
                 }
-                d.global = bit(raw, b.global);
+            }
+            PteEncoding::AArch64(b) if bit(raw, b.valid) => match (last, bit(raw, b.table)) {
+                // At the last level, 0b11 is a page and 0b01 is reserved.
+                (true, true) => PteKind::Leaf,
+                (true, false) => PteKind::Invalid,
+                (false, true) => PteKind::Table,
+                (false, false) if may_be_leaf => PteKind::Leaf,
+                (false, false) => PteKind::Invalid,
+            },
+            PteEncoding::Simple(b) if bit(raw, b.valid) => {
+                if last {
+                    PteKind::Leaf
+                } else {
+                    PteKind::Table
+                }
+            }
+            _ => PteKind::Invalid,
+        }
+    }
+
+    /// An encoding the architecture reserves in a valid entry (RISC-V: W
+    /// without R).
+    #[inline(always)]
+    pub fn reserved_encoding(&self, raw: u64) -> bool {
+        match &self.encoding {
+            PteEncoding::RiscV(b) => bit(raw, b.valid) && bit(raw, b.write) && !bit(raw, b.read),
+            _ => false,
+        }
+    }
+
+    /// The most a table entry lets the leaves below it grant (x86 R/W, U/S
+    /// and XD; AArch64 APTable and XNTable); everything elsewhere.
+    #[inline(always)]
+    pub fn table_limit(&self, raw: u64) -> Perms {
+        match &self.encoding {
+            PteEncoding::X86(b) => self.x86_perms(raw, b),
+            PteEncoding::AArch64(b) => {
+                let mut p = Perms::all();
+                if bit(raw, b.ap_table_read_only) {
+                    p -= Perms::WRITE;
+                }
+                if bit(raw, b.ap_table_no_el0) {
+                    p -= Perms::USER;
+                }
+                if bit(raw, b.uxn_table) {
+                    p -= Perms::EXEC_USER;
+                }
+                if bit(raw, b.pxn_table) {
+                    p -= Perms::EXEC_SUPER;
+                }
+                p
+            }
+            PteEncoding::RiscV(_) | PteEncoding::Simple(_) => Perms::all(),
+        }
+    }
+
+    /// The accessed flag of a table entry (only x86 has one).
+    #[inline(always)]
+    pub fn table_accessed(&self, raw: u64) -> bool {
+        match &self.encoding {
+            PteEncoding::X86(b) => bit(raw, b.accessed),
+            _ => false,
+        }
+    }
+
+    /// The global flag of a table entry as the decoder reports it (RISC-V
+    /// allows G in non-leaf entries).
+    fn table_global(&self, raw: u64) -> bool {
+        match &self.encoding {
+            PteEncoding::RiscV(b) => bit(raw, b.global),
+            _ => false,
+        }
+    }
+
+    #[inline(always)]
+    fn x86_perms(&self, raw: u64, b: &X86Bits) -> Perms {
+        let mut p = Perms::READ;
+        if bit(raw, b.write) {
+            p |= Perms::WRITE;
+        }
+        if bit(raw, b.user) {
+            p |= Perms::USER;
+        }
+        if !b.no_exec.is_some_and(|nx| bit(raw, nx)) {
+            p |= Perms::EXEC_USER | Perms::EXEC_SUPER;
+        }
+        p
+    }
+
+    /// The rights and flags of a leaf entry.
+    #[inline(always)]
+    pub fn leaf(&self, raw: u64) -> LeafFlags {
+        match &self.encoding {
+            PteEncoding::X86(b) => {
+                let perms = self.x86_perms(raw, b);
+                let dirty = bit(raw, b.dirty);
+                LeafFlags {
+                    perms,
+                    accessed: bit(raw, b.accessed),
+                    dirty,
+                    global: bit(raw, b.global),
+                    clean_writable: perms.contains(Perms::WRITE) && !dirty,
+                }
+            }
+            PteEncoding::RiscV(b) => {
+                let mut perms = Perms::empty();
+                if bit(raw, b.read) {
+                    perms |= Perms::READ;
+                }
+                let w = bit(raw, b.write);
+                if w {
+                    perms |= Perms::WRITE;
+                }
+                if bit(raw, b.exec) {
+                    perms |= Perms::EXEC_USER | Perms::EXEC_SUPER;
+                }
+                if bit(raw, b.user) {
+                    perms |= Perms::USER;
+                }
+                let dirty = bit(raw, b.dirty);
+                LeafFlags {
+                    perms,
+                    accessed: bit(raw, b.accessed),
+                    dirty,
+                    global: bit(raw, b.global),
+                    clean_writable: w && !dirty,
+                }
             }
             PteEncoding::AArch64(b) => {
-                if !bit(raw, b.valid) {
-                    return d;
+                let read_only = bit(raw, b.ap_read_only);
+                let dbm = bit(raw, b.dbm);
+                let mut perms = Perms::READ;
+                if !read_only || dbm {
+                    perms |= Perms::WRITE;
                 }
-                let table_bit = bit(raw, b.table);
-                d.kind = match (last, table_bit) {
-                    // At the last level, 0b11 is a page and 0b01 is reserved.
-                    (true, true) => PteKind::Leaf,
-                    (true, false) => PteKind::Invalid,
-                    (false, true) => PteKind::Table,
-                    (false, false) if may_be_leaf => PteKind::Leaf,
-                    (false, false) => PteKind::Invalid,
-                };
-                match d.kind {
-                    PteKind::Table => {
-                        d.perms = Perms::all();
-                        if bit(raw, b.ap_table_read_only) {
-                            d.perms -= Perms::WRITE;
-                        }
-                        if bit(raw, b.ap_table_no_el0) {
-                            d.perms -= Perms::USER;
-                        }
-                        if bit(raw, b.uxn_table) {
-                            d.perms -= Perms::EXEC_USER;
-                        }
-                        if bit(raw, b.pxn_table) {
-                            d.perms -= Perms::EXEC_SUPER;
-                        }
-                    }
-                    PteKind::Leaf => {
-                        let read_only = bit(raw, b.ap_read_only);
-                        let dbm = bit(raw, b.dbm);
-                        d.perms = Perms::READ;
-                        if !read_only || dbm {
-                            d.perms |= Perms::WRITE;
-                        }
-                        let el0 = bit(raw, b.ap_el0);
-                        if el0 {
-                            d.perms |= Perms::USER;
-                        }
-                        if !bit(raw, b.uxn) {
-                            d.perms |= Perms::EXEC_USER;
-                        }
-                        // Arm ARM D8.4: a region writable at EL0 is always
-                        // privileged execute-never.
-                        let el0_writable = el0 && !read_only;
-                        if !bit(raw, b.pxn) && !el0_writable {
-                            d.perms |= Perms::EXEC_SUPER;
-                        }
-                        d.accessed = bit(raw, b.access_flag);
-                        d.dirty = dbm && !read_only;
-                        d.clean_writable = dbm && read_only;
-                        d.global = !bit(raw, b.not_global);
-                    }
-                    PteKind::Invalid => {}
+                let el0 = bit(raw, b.ap_el0);
+                if el0 {
+                    perms |= Perms::USER;
+                }
+                if !bit(raw, b.uxn) {
+                    perms |= Perms::EXEC_USER;
+                }
+                // Arm ARM D8.4: a region writable at EL0 is always
+                // privileged execute-never.
+                let el0_writable = el0 && !read_only;
+                if !bit(raw, b.pxn) && !el0_writable {
+                    perms |= Perms::EXEC_SUPER;
+                }
+                LeafFlags {
+                    perms,
+                    accessed: bit(raw, b.access_flag),
+                    dirty: dbm && !read_only,
+                    global: !bit(raw, b.not_global),
+                    clean_writable: dbm && read_only,
                 }
             }
             PteEncoding::Simple(b) => {
-                if !bit(raw, b.valid) {
-                    return d;
-                }
-                d.kind = if last { PteKind::Leaf } else { PteKind::Table };
                 let granted = |pos: Option<u8>| pos.is_none_or(|p| bit(raw, p));
+                let mut perms = Perms::empty();
                 if granted(b.read) {
-                    d.perms |= Perms::READ;
+                    perms |= Perms::READ;
                 }
                 if granted(b.write) {
-                    d.perms |= Perms::WRITE;
+                    perms |= Perms::WRITE;
                 }
                 if granted(b.exec) {
-                    d.perms |= Perms::EXEC_USER | Perms::EXEC_SUPER;
+                    perms |= Perms::EXEC_USER | Perms::EXEC_SUPER;
                 }
                 if granted(b.user) {
-                    d.perms |= Perms::USER;
+                    perms |= Perms::USER;
                 }
-                d.accessed = b.accessed.is_some_and(|p| bit(raw, p));
-                d.dirty = b.dirty.is_some_and(|p| bit(raw, p));
-                d.clean_writable = b.dirty.is_some()
-                    && d.kind == PteKind::Leaf
-                    && d.perms.contains(Perms::WRITE)
-                    && !d.dirty;
+                let dirty = b.dirty.is_some_and(|p| bit(raw, p));
+                LeafFlags {
+                    perms,
+                    accessed: b.accessed.is_some_and(|p| bit(raw, p)),
+                    dirty,
+                    global: false,
+                    clean_writable: b.dirty.is_some() && perms.contains(Perms::WRITE) && !dirty,
+                }
             }
         }
-        d.reserved = raw
-            & match d.kind {
-                PteKind::Leaf => leaf_reserved,
-                PteKind::Table => table_reserved,
-                PteKind::Invalid => 0,
-            };
-        d
     }
 
     /// A leaf entry mapping the page at `addr` with `perms`. Returns the

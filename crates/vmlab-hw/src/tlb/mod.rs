@@ -73,12 +73,13 @@ pub struct TlbSlot {
     pub way: usize,
 }
 
-/// A successful probe: a copy of the entry and where it sits, so the MMU
-/// can later mark it dirty or drop it without searching.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct TlbHit {
+/// A successful probe: the entry, borrowed (copying it on every hit is a
+/// measurable part of the hit path), and where it sits, so the MMU can
+/// later mark it dirty or drop it without searching.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TlbHit<'a> {
     /// The matching entry.
-    pub entry: TlbEntry,
+    pub entry: &'a TlbEntry,
     /// Its position.
     pub slot: TlbSlot,
 }
@@ -286,7 +287,7 @@ impl Tlb {
     /// replacement state. Counts a probe and a hit or miss; an out-of-range
     /// level is a miss that counts nothing.
     #[inline(always)]
-    pub fn probe(&mut self, level: usize, vaddr: u64, asid: u16) -> Option<TlbHit> {
+    pub fn probe(&mut self, level: usize, vaddr: u64, asid: u16) -> Option<TlbHit<'_>> {
         let (lo, hi) = self.span(level)?;
         let counters = &mut self.counters[level];
         counters.probes += 1;
@@ -294,7 +295,7 @@ impl Tlb {
             if let Some((found, entry)) = a.lookup(vaddr, asid) {
                 counters.hits += 1;
                 return Some(TlbHit {
-                    entry: *entry,
+                    entry,
                     slot: TlbSlot {
                         level,
                         array: index,
@@ -722,13 +723,13 @@ mod tests {
         assert_eq!(tlb.fill(0, b).unwrap().evicted, None);
         tlb.fill(0, kernel).unwrap();
         assert_eq!(tlb.entries(0).count(), 3);
-        assert_eq!(tlb.probe(0, 0x5123, 1).unwrap().entry, a);
+        assert_eq!(*tlb.probe(0, 0x5123, 1).unwrap().entry, a);
         assert_eq!(
             tlb.probe(0, 0x5123, 2).unwrap().entry.translate(0x5123),
             0x9123
         );
         // A global entry matches any ASID.
-        assert_eq!(tlb.probe(0, 0x7f000, 9).unwrap().entry, kernel);
+        assert_eq!(*tlb.probe(0, 0x7f000, 9).unwrap().entry, kernel);
         assert_eq!(tlb.flush_asid(1), 1);
         assert!(tlb.probe(0, 0x5123, 1).is_none());
         assert!(tlb.probe(0, 0x5123, 2).is_some());
@@ -765,12 +766,13 @@ mod tests {
         tlb.fill(0, page(3)).unwrap();
         let hit = tlb.probe(0, 0x3000, 0).unwrap();
         assert!(!hit.entry.dirty);
-        assert!(tlb.set_dirty(hit.slot));
+        let slot = hit.slot;
+        assert!(tlb.set_dirty(slot));
         assert!(tlb.probe(0, 0x3000, 0).unwrap().entry.dirty);
-        assert_eq!(tlb.entry_at(hit.slot).map(|e| e.vpn), Some(3));
-        assert_eq!(tlb.invalidate(hit.slot).map(|e| e.vpn), Some(3));
-        assert!(!tlb.set_dirty(hit.slot));
-        assert_eq!(tlb.invalidate(hit.slot), None);
+        assert_eq!(tlb.entry_at(slot).map(|e| e.vpn), Some(3));
+        assert_eq!(tlb.invalidate(slot).map(|e| e.vpn), Some(3));
+        assert!(!tlb.set_dirty(slot));
+        assert_eq!(tlb.invalidate(slot), None);
         assert!(tlb.probe(0, 0x3000, 0).is_none());
         assert_eq!(tlb.counters()[0].flushed, 1);
     }

@@ -19,12 +19,20 @@
 //! that means reading and clearing the simulated page-table entries through
 //! the reverse map (and invalidating the TLB entry), never a side channel.
 
+pub mod aging;
 pub mod clock;
 pub mod fifo;
 pub mod ghost;
+pub mod lfu;
 pub mod list;
 pub mod lru;
+pub mod nfu;
+pub mod nru;
+pub mod opt;
+pub mod random;
+pub mod second_chance;
 pub mod sim;
+pub mod wsclock;
 
 use std::fmt;
 
@@ -135,7 +143,19 @@ impl fmt::Display for PolicyError {
 impl std::error::Error for PolicyError {}
 
 /// The names [`by_name`] accepts.
-pub const NAMES: &[&str] = &["fifo", "lru", "clock"];
+pub const NAMES: &[&str] = &[
+    "fifo",
+    "lru",
+    "clock",
+    "second-chance",
+    "nru",
+    "aging",
+    "nfu",
+    "lfu",
+    "random",
+    "opt",
+    "wsclock",
+];
 
 /// The policy called `name` for `capacity` frames.
 pub fn by_name(
@@ -154,6 +174,14 @@ pub fn by_name(
         "fifo" => Box::new(fifo::Fifo::new(capacity)),
         "lru" => Box::new(lru::Lru::new(capacity)),
         "clock" => Box::new(clock::Clock::new(capacity)),
+        "second-chance" => Box::new(second_chance::SecondChance::new(capacity)),
+        "nru" => Box::new(nru::Nru::new(capacity, params.seed)),
+        "aging" => Box::new(aging::Aging::new(capacity, params.aging_bits)?),
+        "nfu" => Box::new(nfu::Nfu::new(capacity)),
+        "lfu" => Box::new(lfu::Lfu::new(capacity)),
+        "random" => Box::new(random::RandomPolicy::new(capacity, params.seed)),
+        "opt" => Box::new(opt::Opt::new(capacity, params)?),
+        "wsclock" => Box::new(wsclock::WsClock::new(capacity, params.wsclock_tau)),
         _ => {
             return Err(PolicyError(format!(
                 "unknown replacement policy {name:?}; expected one of {}",
