@@ -238,6 +238,35 @@ impl Mmu {
                 cost,
             });
         }
+        // The repeated-access shortcut: the first level's last hit, when it
+        // allows the access outright. Anything else takes the full probe.
+        if let Some(&first) = self.tlb.levels_for(kind).first() {
+            if let Some(e) = self.tlb.recent_hit(first, linear, ctx.asid) {
+                let write_ok = kind != AccessKind::Write || e.dirty;
+                if write_ok && access_allowed(&self.arch, e.perms, kind, mode) {
+                    let (paddr, page_shift) = (e.translate(linear), e.page_shift);
+                    emit!(
+                        sink,
+                        Event::TlbProbe {
+                            level: first,
+                            vaddr: linear,
+                            hit: Some(*e),
+                        }
+                    );
+                    self.tlb.count_hit(first);
+                    self.counters.tlb_hits += 1;
+                    return Ok(Access {
+                        paddr,
+                        page_shift,
+                        tlb_level: Some(first),
+                        cost: AccessCost {
+                            tlb_probes: 1,
+                            walk_reads: 0,
+                        },
+                    });
+                }
+            }
+        }
         let probes = self.tlb.levels_for(kind).len();
         for depth in 0..probes {
             let level = self.tlb.levels_for(kind)[depth];

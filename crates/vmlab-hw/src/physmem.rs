@@ -109,11 +109,12 @@ impl fmt::Debug for PhysMem {
 }
 
 impl PhysMem {
-    /// A physical memory of `size` bytes (at most [`MAX_PHYS_BYTES`]) whose
+    /// A physical memory of `size` bytes (8 to [`MAX_PHYS_BYTES`]) whose
     /// multi-byte values are stored in `endian` order. Nothing is allocated
     /// until the first store.
     pub fn new(size: u64, endian: Endian) -> Result<PhysMem, PhysMemError> {
-        if size == 0 || size > MAX_PHYS_BYTES {
+        // At least 8 bytes, so the widest load's bounds check is one compare.
+        if size < 8 || size > MAX_PHYS_BYTES {
             return Err(PhysMemError::OutOfRange {
                 addr: 0,
                 len: size,
@@ -198,7 +199,7 @@ impl PhysMem {
     pub fn load_n<const W: usize>(&self, addr: u64) -> Result<u64, PhysMemError> {
         // The walker's path: inside memory and inside one chunk.
         let offset = (addr as usize) & (CHUNK_BYTES - 1);
-        if offset + W <= CHUNK_BYTES && addr < self.size && self.size - addr >= W as u64 {
+        if offset + W <= CHUNK_BYTES && addr <= self.size - W as u64 {
             let raw = match self.lookup(addr >> CHUNK_SHIFT) {
                 Some(idx) => {
                     let mut bytes = [0u8; 8];

@@ -9,7 +9,7 @@
 //! and AArch64 (Arm ARM D8.2-D8.4) differ where noted.
 
 use crate::access::{AccessKind, Mode, Perms};
-use crate::arch::pte::{PteEncoding, PteKind};
+use crate::arch::pte::{EntryBits, PteEncoding, PteKind};
 use crate::arch::{AdUpdate, Arch};
 use crate::events::{emit, Event, EventSink};
 use crate::physmem::PhysMem;
@@ -139,18 +139,41 @@ pub fn walk<S: EventSink>(
     mode: Mode,
     sink: &mut S,
 ) -> Result<Translation, PageFault> {
-    // One copy of the walk per entry size, so each entry read is a load of
-    // a width known at compile time.
-    match arch.pte().bytes {
-        8 => walk_sized::<8, S>(arch, mem, root, vaddr, kind, mode, sink),
-        4 => walk_sized::<4, S>(arch, mem, root, vaddr, kind, mode, sink),
-        2 => walk_sized::<2, S>(arch, mem, root, vaddr, kind, mode, sink),
-        _ => walk_sized::<1, S>(arch, mem, root, vaddr, kind, mode, sink),
+    // One copy of the walk per entry family and size, so each entry is
+    // decoded without matching on the family and read with a load of a
+    // width known at compile time.
+    match &arch.pte().encoding {
+        PteEncoding::X86(b) => walk_family(b, arch, mem, root, vaddr, kind, mode, sink),
+        PteEncoding::RiscV(b) => walk_family(b, arch, mem, root, vaddr, kind, mode, sink),
+        PteEncoding::AArch64(b) => walk_family(b, arch, mem, root, vaddr, kind, mode, sink),
+        PteEncoding::Simple(b) => walk_family(b, arch, mem, root, vaddr, kind, mode, sink),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn walk_sized<const W: usize, S: EventSink>(
+fn walk_family<B: EntryBits, S: EventSink>(
+    bits: &B,
+    arch: &Arch,
+    mem: &mut PhysMem,
+    root: u64,
+    vaddr: u64,
+    kind: AccessKind,
+    mode: Mode,
+    sink: &mut S,
+) -> Result<Translation, PageFault> {
+    match arch.pte().bytes {
+        8 => walk_sized::<8, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
+        4 => walk_sized::<4, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
+        2 => walk_sized::<2, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
+        _ => walk_sized::<1, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
+    bits: &B,
     arch: &Arch,
     mem: &mut PhysMem,
     root: u64,
@@ -178,14 +201,12 @@ fn walk_sized<const W: usize, S: EventSink>(
     let format = arch.pte();
     let pte_bytes = W;
     let page_shift = arch.page_shift();
-    let levels = arch.levels();
     // Step 1: "Let a be satp.ppn x PAGESIZE, and let i = LEVELS - 1."
     let mut table = root;
     // x86 combines R/W, U/S and XD over every level (SDM §4.6); AArch64
     // applies APTable and XNTable hierarchically (D8.4.2).
     let mut limit = Perms::all();
-    for i in 0..levels.len() {
-        let plan = *arch.plan(i);
+    for (i, plan) in arch.plans().iter().enumerate() {
         // Step 2: "Let pte be the value of the PTE at address
         // a + va.vpn[i] x PTESIZE."
         let index = (vaddr >> plan.shift) & plan.index_mask;
@@ -216,12 +237,12 @@ fn walk_sized<const W: usize, S: EventSink>(
         // Step 3: "If pte.v = 0, or if pte.r = 0 and pte.w = 1, or if any
         // bits or encodings that are reserved for future standard use are
         // set within pte, stop and raise a page-fault exception."
-        let entry_kind = format.kind(raw, plan.leaf, plan.last);
+        let entry_kind = bits.kind(raw, plan.leaf, plan.last);
         let reserved = match entry_kind {
             PteKind::Table => raw & plan.table_reserved,
             _ => raw & plan.leaf_reserved,
         };
-        let cause = if format.reserved_encoding(raw) {
+        let cause = if bits.reserved_encoding(raw) {
             Some(PageFaultCause::ReservedBit)
         } else if entry_kind == PteKind::Invalid {
             Some(PageFaultCause::NotPresent)
@@ -242,26 +263,19 @@ fn walk_sized<const W: usize, S: EventSink>(
             // and go to step 2." (The decoder already turned a pointer at the
             // last level into an invalid entry.)
             if plan.table_restricts {
-                limit &= format.table_limit(raw);
+                limit &= bits.table_limit(raw);
             }
             // x86: "Whenever the processor uses a paging-structure entry as
             // part of linear-address translation, it sets the accessed flag
             // in that entry (if it is not already set)" (SDM §4.8).
-            if plan.table_accessed && !format.table_accessed(raw) {
-                set_entry(
-                    arch,
-                    mem,
-                    sink,
-                    i,
-                    pte_addr,
-                    raw,
-                    format.with_accessed(raw, true),
-                );
+            if plan.table_accessed && !bits.table_accessed(raw) {
+                let new = bits.with_accessed(raw, true);
+                set_entry::<W, S>(mem, sink, i, pte_addr, raw, new);
             }
             table = addr;
             continue;
         }
-        let d = format.leaf(raw);
+        let d = bits.leaf(raw);
         // Step 5: "A leaf PTE has been found. Determine if the requested
         // memory access is allowed by the pte.r, pte.w, pte.x, and pte.u
         // bits, given the current privilege mode and the value of the SUM
@@ -271,8 +285,8 @@ fn walk_sized<const W: usize, S: EventSink>(
         let perms = d.perms & limit;
         // A clean DBM page is writable only through hardware dirty
         // management; without it the write is a permission fault (D8.4.6).
-        let aarch64_no_dbm = arch.ad_update() == AdUpdate::Fault
-            && matches!(format.encoding, PteEncoding::AArch64(_))
+        let aarch64_no_dbm = B::CLEAN_WRITE_IS_PERMISSION_FAULT
+            && arch.ad_update() == AdUpdate::Fault
             && d.clean_writable;
         let write = kind == AccessKind::Write;
         if !access_allowed(arch, perms, kind, mode) || (write && aarch64_no_dbm) {
@@ -307,12 +321,12 @@ fn walk_sized<const W: usize, S: EventSink>(
                 }
                 AdUpdate::Fault => {}
                 AdUpdate::Hardware => {
-                    let mut new = format.with_accessed(raw, true);
+                    let mut new = bits.with_accessed(raw, true);
                     if needs_dirty {
-                        new = format.with_dirty(new, true);
+                        new = bits.with_dirty(new, true);
                         dirty = true;
                     }
-                    set_entry(arch, mem, sink, i, pte_addr, raw, new);
+                    set_entry::<W, S>(mem, sink, i, pte_addr, raw, new);
                 }
             }
         }
@@ -344,9 +358,8 @@ fn walk_sized<const W: usize, S: EventSink>(
     unreachable!("the last level always decodes to a leaf or an invalid entry")
 }
 
-/// Writes an updated entry back (the walker's atomic flag update).
-fn set_entry<S: EventSink>(
-    arch: &Arch,
+/// Writes an updated `W`-byte entry back (the walker's atomic flag update).
+fn set_entry<const W: usize, S: EventSink>(
     mem: &mut PhysMem,
     sink: &mut S,
     level: usize,
@@ -358,10 +371,7 @@ fn set_entry<S: EventSink>(
         return;
     }
     // The entry was just read from this address, so the store is in range.
-    if mem
-        .store(pte_addr, usize::from(arch.pte().bytes), new)
-        .is_ok()
-    {
+    if mem.store(pte_addr, W, new).is_ok() {
         emit!(
             sink,
             Event::FlagUpdate {

@@ -312,6 +312,12 @@ impl Arch {
         &self.plans[level]
     }
 
+    /// The walker's view of every level, root first.
+    #[inline(always)]
+    pub fn plans(&self) -> &[LevelPlan] {
+        &self.plans[..self.spec.levels.len()]
+    }
+
     /// The plain description this scheme was built from.
     pub fn spec(&self) -> &ArchSpec {
         &self.spec

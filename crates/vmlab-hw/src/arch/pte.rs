@@ -207,6 +207,275 @@ fn flag(pos: u8) -> u64 {
     1u64 << pos
 }
 
+/// Calls `$body` with `$b` bound to the encoding's family bits.
+macro_rules! dispatch {
+    ($format:expr, $b:ident => $body:expr) => {
+        match &$format.encoding {
+            PteEncoding::X86($b) => $body,
+            PteEncoding::RiscV($b) => $body,
+            PteEncoding::AArch64($b) => $body,
+            PteEncoding::Simple($b) => $body,
+        }
+    };
+}
+
+/// How one family of entry layouts decodes and updates entries. The walker
+/// is compiled once per family, so each entry it reads is decoded without
+/// matching on [`PteEncoding`] again.
+pub trait EntryBits {
+    /// Whether, without hardware dirty management, a write to a clean
+    /// writable leaf is a permission fault (AArch64: a DBM page is still
+    /// read-only until AP\[2\] is cleared) rather than a dirty-flag fault.
+    const CLEAN_WRITE_IS_PERMISSION_FAULT: bool = false;
+    /// Invalid, table or leaf, at a level that may (`may_be_leaf`) or must
+    /// (`last`) hold a leaf.
+    fn kind(&self, raw: u64, may_be_leaf: bool, last: bool) -> PteKind;
+    /// An encoding reserved in a valid entry.
+    fn reserved_encoding(&self, _raw: u64) -> bool {
+        false
+    }
+    /// The most a table entry lets the leaves below it grant.
+    fn table_limit(&self, _raw: u64) -> Perms {
+        Perms::all()
+    }
+    /// The accessed flag of a table entry.
+    fn table_accessed(&self, _raw: u64) -> bool {
+        false
+    }
+    /// The rights and flags of a leaf entry.
+    fn leaf(&self, raw: u64) -> LeafFlags;
+    /// `raw` with the accessed flag set or cleared.
+    fn with_accessed(&self, raw: u64, on: bool) -> u64;
+    /// `raw` with the dirty state set or cleared.
+    fn with_dirty(&self, raw: u64, on: bool) -> u64;
+}
+
+impl X86Bits {
+    #[inline(always)]
+    fn perms(&self, raw: u64) -> Perms {
+        let mut p = Perms::READ;
+        if bit(raw, self.write) {
+            p |= Perms::WRITE;
+        }
+        if bit(raw, self.user) {
+            p |= Perms::USER;
+        }
+        if !self.no_exec.is_some_and(|nx| bit(raw, nx)) {
+            p |= Perms::EXEC_USER | Perms::EXEC_SUPER;
+        }
+        p
+    }
+}
+
+impl EntryBits for X86Bits {
+    #[inline(always)]
+    fn kind(&self, raw: u64, may_be_leaf: bool, last: bool) -> PteKind {
+        if !bit(raw, self.present) {
+            PteKind::Invalid
+        } else if last || (may_be_leaf && bit(raw, self.page_size)) {
+            PteKind::Leaf
+        } else {
+            PteKind::Table
+        }
+    }
+    #[inline(always)]
+    fn table_limit(&self, raw: u64) -> Perms {
+        self.perms(raw)
+    }
+    #[inline(always)]
+    fn table_accessed(&self, raw: u64) -> bool {
+        bit(raw, self.accessed)
+    }
+    #[inline(always)]
+    fn leaf(&self, raw: u64) -> LeafFlags {
+        let perms = self.perms(raw);
+        let dirty = bit(raw, self.dirty);
+        LeafFlags {
+            perms,
+            accessed: bit(raw, self.accessed),
+            dirty,
+            global: bit(raw, self.global),
+            clean_writable: perms.contains(Perms::WRITE) && !dirty,
+        }
+    }
+    fn with_accessed(&self, raw: u64, on: bool) -> u64 {
+        set_bit(raw, Some(self.accessed), on)
+    }
+    fn with_dirty(&self, raw: u64, on: bool) -> u64 {
+        set_bit(raw, Some(self.dirty), on)
+    }
+}
+
+impl EntryBits for RiscVBits {
+    #[inline(always)]
+    fn kind(&self, raw: u64, _may_be_leaf: bool, last: bool) -> PteKind {
+        if !bit(raw, self.valid) {
+            PteKind::Invalid
+        } else if bit(raw, self.read) || bit(raw, self.exec) {
+            PteKind::Leaf
+        } else if last {
+            // "Otherwise, this PTE is a pointer to the next level of the page
+            // table": at the last level there is none.
+            PteKind::Invalid
+        } else {
+            PteKind::Table
+        }
+    }
+    #[inline(always)]
+    fn reserved_encoding(&self, raw: u64) -> bool {
+        bit(raw, self.valid) && bit(raw, self.write) && !bit(raw, self.read)
+    }
+    #[inline(always)]
+    fn leaf(&self, raw: u64) -> LeafFlags {
+        let mut perms = Perms::empty();
+        if bit(raw, self.read) {
+            perms |= Perms::READ;
+        }
+        let w = bit(raw, self.write);
+        if w {
+            perms |= Perms::WRITE;
+        }
+        if bit(raw, self.exec) {
+            perms |= Perms::EXEC_USER | Perms::EXEC_SUPER;
+        }
+        if bit(raw, self.user) {
+            perms |= Perms::USER;
+        }
+        let dirty = bit(raw, self.dirty);
+        LeafFlags {
+            perms,
+            accessed: bit(raw, self.accessed),
+            dirty,
+            global: bit(raw, self.global),
+            clean_writable: w && !dirty,
+        }
+    }
+    fn with_accessed(&self, raw: u64, on: bool) -> u64 {
+        set_bit(raw, Some(self.accessed), on)
+    }
+    fn with_dirty(&self, raw: u64, on: bool) -> u64 {
+        set_bit(raw, Some(self.dirty), on)
+    }
+}
+
+impl EntryBits for AArch64Bits {
+    const CLEAN_WRITE_IS_PERMISSION_FAULT: bool = true;
+    #[inline(always)]
+    fn kind(&self, raw: u64, may_be_leaf: bool, last: bool) -> PteKind {
+        if !bit(raw, self.valid) {
+            return PteKind::Invalid;
+        }
+        match (last, bit(raw, self.table)) {
+            // At the last level, 0b11 is a page and 0b01 is reserved.
+            (true, true) => PteKind::Leaf,
+            (true, false) => PteKind::Invalid,
+            (false, true) => PteKind::Table,
+            (false, false) if may_be_leaf => PteKind::Leaf,
+            (false, false) => PteKind::Invalid,
+        }
+    }
+    #[inline(always)]
+    fn table_limit(&self, raw: u64) -> Perms {
+        let mut p = Perms::all();
+        if bit(raw, self.ap_table_read_only) {
+            p -= Perms::WRITE;
+        }
+        if bit(raw, self.ap_table_no_el0) {
+            p -= Perms::USER;
+        }
+        if bit(raw, self.uxn_table) {
+            p -= Perms::EXEC_USER;
+        }
+        if bit(raw, self.pxn_table) {
+            p -= Perms::EXEC_SUPER;
+        }
+        p
+    }
+    #[inline(always)]
+    fn leaf(&self, raw: u64) -> LeafFlags {
+        let read_only = bit(raw, self.ap_read_only);
+        let dbm = bit(raw, self.dbm);
+        let mut perms = Perms::READ;
+        if !read_only || dbm {
+            perms |= Perms::WRITE;
+        }
+        let el0 = bit(raw, self.ap_el0);
+        if el0 {
+            perms |= Perms::USER;
+        }
+        if !bit(raw, self.uxn) {
+            perms |= Perms::EXEC_USER;
+        }
+        // Arm ARM D8.4: a region writable at EL0 is always privileged
+        // execute-never.
+        let el0_writable = el0 && !read_only;
+        if !bit(raw, self.pxn) && !el0_writable {
+            perms |= Perms::EXEC_SUPER;
+        }
+        LeafFlags {
+            perms,
+            accessed: bit(raw, self.access_flag),
+            dirty: dbm && !read_only,
+            global: !bit(raw, self.not_global),
+            clean_writable: dbm && read_only,
+        }
+    }
+    fn with_accessed(&self, raw: u64, on: bool) -> u64 {
+        set_bit(raw, Some(self.access_flag), on)
+    }
+    fn with_dirty(&self, raw: u64, on: bool) -> u64 {
+        if bit(raw, self.dbm) {
+            set_bit(raw, Some(self.ap_read_only), !on)
+        } else {
+            raw
+        }
+    }
+}
+
+impl EntryBits for SimpleBits {
+    #[inline(always)]
+    fn kind(&self, raw: u64, _may_be_leaf: bool, last: bool) -> PteKind {
+        if !bit(raw, self.valid) {
+            PteKind::Invalid
+        } else if last {
+            PteKind::Leaf
+        } else {
+            PteKind::Table
+        }
+    }
+    #[inline(always)]
+    fn leaf(&self, raw: u64) -> LeafFlags {
+        let granted = |pos: Option<u8>| pos.is_none_or(|p| bit(raw, p));
+        let mut perms = Perms::empty();
+        if granted(self.read) {
+            perms |= Perms::READ;
+        }
+        if granted(self.write) {
+            perms |= Perms::WRITE;
+        }
+        if granted(self.exec) {
+            perms |= Perms::EXEC_USER | Perms::EXEC_SUPER;
+        }
+        if granted(self.user) {
+            perms |= Perms::USER;
+        }
+        let dirty = self.dirty.is_some_and(|p| bit(raw, p));
+        LeafFlags {
+            perms,
+            accessed: self.accessed.is_some_and(|p| bit(raw, p)),
+            dirty,
+            global: false,
+            clean_writable: self.dirty.is_some() && perms.contains(Perms::WRITE) && !dirty,
+        }
+    }
+    fn with_accessed(&self, raw: u64, on: bool) -> u64 {
+        set_bit(raw, self.accessed, on)
+    }
+    fn with_dirty(&self, raw: u64, on: bool) -> u64 {
+        set_bit(raw, self.dirty, on)
+    }
+}
+
 impl PteFormat {
     /// The frame number field of `raw`, as a physical address of a page of
     /// `1 << page_shift` bytes.
@@ -334,87 +603,27 @@ impl PteFormat {
     /// a level that may (`may_be_leaf`) or must (`last`) hold a leaf.
     #[inline(always)]
     pub fn kind(&self, raw: u64, may_be_leaf: bool, last: bool) -> PteKind {
-        match &self.encoding {
-            PteEncoding::X86(b) if bit(raw, b.present) => {
-                if last || (may_be_leaf && bit(raw, b.page_size)) {
-                    PteKind::Leaf
-                } else {
-                    PteKind::Table
-                }
-            }
-            PteEncoding::RiscV(b) if bit(raw, b.valid) => {
-                if bit(raw, b.read) || bit(raw, b.exec) {
-                    PteKind::Leaf
-                } else if last {
-                    // "Otherwise, this PTE is a pointer to the next level of
-                    // the page table": at the last level there is none.
-                    PteKind::Invalid
-                } else {
-                    PteKind::Table
-                }
-            }
-            PteEncoding::AArch64(b) if bit(raw, b.valid) => match (last, bit(raw, b.table)) {
-                // At the last level, 0b11 is a page and 0b01 is reserved.
-                (true, true) => PteKind::Leaf,
-                (true, false) => PteKind::Invalid,
-                (false, true) => PteKind::Table,
-                (false, false) if may_be_leaf => PteKind::Leaf,
-                (false, false) => PteKind::Invalid,
-            },
-            PteEncoding::Simple(b) if bit(raw, b.valid) => {
-                if last {
-                    PteKind::Leaf
-                } else {
-                    PteKind::Table
-                }
-            }
-            _ => PteKind::Invalid,
-        }
+        dispatch!(self, b => b.kind(raw, may_be_leaf, last))
     }
 
     /// An encoding the architecture reserves in a valid entry (RISC-V: W
     /// without R).
     #[inline(always)]
     pub fn reserved_encoding(&self, raw: u64) -> bool {
-        match &self.encoding {
-            PteEncoding::RiscV(b) => bit(raw, b.valid) && bit(raw, b.write) && !bit(raw, b.read),
-            _ => false,
-        }
+        dispatch!(self, b => b.reserved_encoding(raw))
     }
 
     /// The most a table entry lets the leaves below it grant (x86 R/W, U/S
     /// and XD; AArch64 APTable and XNTable); everything elsewhere.
     #[inline(always)]
     pub fn table_limit(&self, raw: u64) -> Perms {
-        match &self.encoding {
-            PteEncoding::X86(b) => self.x86_perms(raw, b),
-            PteEncoding::AArch64(b) => {
-                let mut p = Perms::all();
-                if bit(raw, b.ap_table_read_only) {
-                    p -= Perms::WRITE;
-                }
-                if bit(raw, b.ap_table_no_el0) {
-                    p -= Perms::USER;
-                }
-                if bit(raw, b.uxn_table) {
-                    p -= Perms::EXEC_USER;
-                }
-                if bit(raw, b.pxn_table) {
-                    p -= Perms::EXEC_SUPER;
-                }
-                p
-            }
-            PteEncoding::RiscV(_) | PteEncoding::Simple(_) => Perms::all(),
-        }
+        dispatch!(self, b => b.table_limit(raw))
     }
 
     /// The accessed flag of a table entry (only x86 has one).
     #[inline(always)]
     pub fn table_accessed(&self, raw: u64) -> bool {
-        match &self.encoding {
-            PteEncoding::X86(b) => bit(raw, b.accessed),
-            _ => false,
-        }
+        dispatch!(self, b => b.table_accessed(raw))
     }
 
     /// The global flag of a table entry as the decoder reports it (RISC-V
@@ -426,113 +635,10 @@ impl PteFormat {
         }
     }
 
-    #[inline(always)]
-    fn x86_perms(&self, raw: u64, b: &X86Bits) -> Perms {
-        let mut p = Perms::READ;
-        if bit(raw, b.write) {
-            p |= Perms::WRITE;
-        }
-        if bit(raw, b.user) {
-            p |= Perms::USER;
-        }
-        if !b.no_exec.is_some_and(|nx| bit(raw, nx)) {
-            p |= Perms::EXEC_USER | Perms::EXEC_SUPER;
-        }
-        p
-    }
-
     /// The rights and flags of a leaf entry.
     #[inline(always)]
     pub fn leaf(&self, raw: u64) -> LeafFlags {
-        match &self.encoding {
-            PteEncoding::X86(b) => {
-                let perms = self.x86_perms(raw, b);
-                let dirty = bit(raw, b.dirty);
-                LeafFlags {
-                    perms,
-                    accessed: bit(raw, b.accessed),
-                    dirty,
-                    global: bit(raw, b.global),
-                    clean_writable: perms.contains(Perms::WRITE) && !dirty,
-                }
-            }
-            PteEncoding::RiscV(b) => {
-                let mut perms = Perms::empty();
-                if bit(raw, b.read) {
-                    perms |= Perms::READ;
-                }
-                let w = bit(raw, b.write);
-                if w {
-                    perms |= Perms::WRITE;
-                }
-                if bit(raw, b.exec) {
-                    perms |= Perms::EXEC_USER | Perms::EXEC_SUPER;
-                }
-                if bit(raw, b.user) {
-                    perms |= Perms::USER;
-                }
-                let dirty = bit(raw, b.dirty);
-                LeafFlags {
-                    perms,
-                    accessed: bit(raw, b.accessed),
-                    dirty,
-                    global: bit(raw, b.global),
-                    clean_writable: w && !dirty,
-                }
-            }
-            PteEncoding::AArch64(b) => {
-                let read_only = bit(raw, b.ap_read_only);
-                let dbm = bit(raw, b.dbm);
-                let mut perms = Perms::READ;
-                if !read_only || dbm {
-                    perms |= Perms::WRITE;
-                }
-                let el0 = bit(raw, b.ap_el0);
-                if el0 {
-                    perms |= Perms::USER;
-                }
-                if !bit(raw, b.uxn) {
-                    perms |= Perms::EXEC_USER;
-                }
-                // Arm ARM D8.4: a region writable at EL0 is always
-                // privileged execute-never.
-                let el0_writable = el0 && !read_only;
-                if !bit(raw, b.pxn) && !el0_writable {
-                    perms |= Perms::EXEC_SUPER;
-                }
-                LeafFlags {
-                    perms,
-                    accessed: bit(raw, b.access_flag),
-                    dirty: dbm && !read_only,
-                    global: !bit(raw, b.not_global),
-                    clean_writable: dbm && read_only,
-                }
-            }
-            PteEncoding::Simple(b) => {
-                let granted = |pos: Option<u8>| pos.is_none_or(|p| bit(raw, p));
-                let mut perms = Perms::empty();
-                if granted(b.read) {
-                    perms |= Perms::READ;
-                }
-                if granted(b.write) {
-                    perms |= Perms::WRITE;
-                }
-                if granted(b.exec) {
-                    perms |= Perms::EXEC_USER | Perms::EXEC_SUPER;
-                }
-                if granted(b.user) {
-                    perms |= Perms::USER;
-                }
-                let dirty = b.dirty.is_some_and(|p| bit(raw, p));
-                LeafFlags {
-                    perms,
-                    accessed: b.accessed.is_some_and(|p| bit(raw, p)),
-                    dirty,
-                    global: false,
-                    clean_writable: b.dirty.is_some() && perms.contains(Perms::WRITE) && !dirty,
-                }
-            }
-        }
+        dispatch!(self, b => b.leaf(raw))
     }
 
     /// A leaf entry mapping the page at `addr` with `perms`. Returns the
@@ -698,26 +804,14 @@ impl PteFormat {
 
     /// `raw` with the accessed flag set (or cleared), where the format has one.
     pub fn with_accessed(&self, raw: u64, on: bool) -> u64 {
-        let pos = match &self.encoding {
-            PteEncoding::X86(b) => Some(b.accessed),
-            PteEncoding::RiscV(b) => Some(b.accessed),
-            PteEncoding::AArch64(b) => Some(b.access_flag),
-            PteEncoding::Simple(b) => b.accessed,
-        };
-        set_bit(raw, pos, on)
+        dispatch!(self, b => b.with_accessed(raw, on))
     }
 
     /// `raw` with the dirty state set (or cleared), where the format has one.
     /// On AArch64 dirty means "DBM set and AP\[2\] clear", so only a
     /// DBM-writable entry changes.
     pub fn with_dirty(&self, raw: u64, on: bool) -> u64 {
-        match &self.encoding {
-            PteEncoding::X86(b) => set_bit(raw, Some(b.dirty), on),
-            PteEncoding::RiscV(b) => set_bit(raw, Some(b.dirty), on),
-            PteEncoding::AArch64(b) if bit(raw, b.dbm) => set_bit(raw, Some(b.ap_read_only), !on),
-            PteEncoding::AArch64(_) => raw,
-            PteEncoding::Simple(b) => set_bit(raw, b.dirty, on),
-        }
+        dispatch!(self, b => b.with_dirty(raw, on))
     }
 }
 

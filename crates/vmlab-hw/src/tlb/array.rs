@@ -250,6 +250,20 @@ impl TlbArray {
             })
     }
 
+    /// The entry that hit last, if it maps `vaddr` for `asid` and is still
+    /// the most recently used of its set, so a hit on it changes no
+    /// replacement state: the repeated-access shortcut, with nothing to
+    /// update but counters.
+    #[inline(always)]
+    pub(super) fn recent_hit(&self, vaddr: u64, asid: u16) -> Option<&TlbEntry> {
+        let e = self.slots.get(self.recent.index)?;
+        (self.recent_fresh
+            && e.page_shift == self.shift
+            && e.vpn == vaddr >> self.shift
+            && (e.global || e.asid == asid))
+            .then_some(e)
+    }
+
     /// Probes every page size held; on a hit renews the way's replacement
     /// state and returns where the entry is.
     ///

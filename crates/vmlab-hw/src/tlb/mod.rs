@@ -309,6 +309,30 @@ impl Tlb {
         None
     }
 
+    /// The entry `level`'s first array hit last, if it maps `vaddr` for
+    /// `asid` and a hit on it would change no replacement state. Counts
+    /// nothing: a caller that uses it calls [`Tlb::count_hit`], one that
+    /// does not falls back to [`Tlb::probe`]. This is the repeated-access
+    /// shortcut that keeps the hit path short.
+    #[inline(always)]
+    pub fn recent_hit(&self, level: usize, vaddr: u64, asid: u16) -> Option<&TlbEntry> {
+        let &(lo, hi) = self.spans.get(level)?;
+        if lo == hi {
+            return None;
+        }
+        self.arrays[lo].recent_hit(vaddr, asid)
+    }
+
+    /// Counts a probe of `level` that hit, for a hit taken through
+    /// [`Tlb::recent_hit`].
+    #[inline(always)]
+    pub fn count_hit(&mut self, level: usize) {
+        if let Some(c) = self.counters.get_mut(level) {
+            c.probes += 1;
+            c.hits += 1;
+        }
+    }
+
     /// Installs `entry` in level `level`, in the array holding its page
     /// size: over the same page's entry if one is present (never a
     /// duplicate), else in the lowest invalid way of its set, else over the

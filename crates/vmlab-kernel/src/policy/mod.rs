@@ -20,18 +20,23 @@
 //! the reverse map (and invalidating the TLB entry), never a side channel.
 
 pub mod aging;
+pub mod arc;
 pub mod clock;
 pub mod fifo;
 pub mod ghost;
 pub mod lfu;
+pub mod linux;
 pub mod list;
 pub mod lru;
 pub mod nfu;
 pub mod nru;
 pub mod opt;
 pub mod random;
+pub mod s3fifo;
 pub mod second_chance;
+pub mod sieve;
 pub mod sim;
+pub mod two_q;
 pub mod wsclock;
 
 use std::fmt;
@@ -98,6 +103,15 @@ pub trait ReplacementPolicy: Send {
     /// Chooses the frame to evict and forgets it. `None` only when the
     /// policy tracks no frame.
     fn evict(&mut self, refs: &mut dyn ReferenceBits) -> Option<FrameId>;
+
+    /// Chooses the frame to evict to make room for `page`, which is about
+    /// to be inserted. Policies whose choice depends on the missing page
+    /// (ARC's REPLACE asks whether it is a B2 ghost) override this; the
+    /// rest choose as [`evict`](ReplacementPolicy::evict) does.
+    fn evict_for(&mut self, page: PageKey, refs: &mut dyn ReferenceBits) -> Option<FrameId> {
+        let _ = page;
+        self.evict(refs)
+    }
 }
 
 /// Knobs some policies take. Every policy is deterministic for given
@@ -116,6 +130,15 @@ pub struct PolicyParams {
     /// reference to the same page (`u64::MAX` for never), computed in a
     /// pre-pass ([`sim::next_uses`]).
     pub next_use: Option<std::sync::Arc<[u64]>>,
+    /// 2Q's `Kin`, the threshold on `A1in`, as a fraction of the frames
+    /// (Johnson and Shasha recommend 25%).
+    pub two_q_kin: f64,
+    /// 2Q's `Kout`, the length of `A1out`, as a fraction of the frames
+    /// (recommended: 50%).
+    pub two_q_kout: f64,
+    /// S3-FIFO's small queue as a fraction of the frames (Yang et al.:
+    /// 10%).
+    pub s3fifo_small: f64,
 }
 
 impl Default for PolicyParams {
@@ -126,6 +149,9 @@ impl Default for PolicyParams {
             tick_interval: 1000,
             wsclock_tau: 10_000,
             next_use: None,
+            two_q_kin: 0.25,
+            two_q_kout: 0.5,
+            s3fifo_small: 0.1,
         }
     }
 }
@@ -155,6 +181,11 @@ pub const NAMES: &[&str] = &[
     "random",
     "opt",
     "wsclock",
+    "arc",
+    "2q",
+    "linux",
+    "sieve",
+    "s3-fifo",
 ];
 
 /// The policy called `name` for `capacity` frames.
@@ -182,6 +213,11 @@ pub fn by_name(
         "random" => Box::new(random::RandomPolicy::new(capacity, params.seed)),
         "opt" => Box::new(opt::Opt::new(capacity, params)?),
         "wsclock" => Box::new(wsclock::WsClock::new(capacity, params.wsclock_tau)),
+        "arc" => Box::new(arc::ArcPolicy::new(capacity)),
+        "2q" => Box::new(two_q::TwoQ::from_params(capacity, params)?),
+        "linux" => Box::new(linux::LinuxLists::new(capacity)),
+        "sieve" => Box::new(sieve::Sieve::new(capacity)),
+        "s3-fifo" => Box::new(s3fifo::S3Fifo::from_params(capacity, params)?),
         _ => {
             return Err(PolicyError(format!(
                 "unknown replacement policy {name:?}; expected one of {}",

@@ -121,7 +121,7 @@ impl ReplacementSim {
         let frame = match self.free.pop() {
             Some(frame) => frame,
             None => {
-                let Some(victim) = self.policy.evict(&mut self.bits) else {
+                let Some(victim) = self.policy.evict_for(page, &mut self.bits) else {
                     // A policy that tracks nothing while every frame is
                     // full cannot happen; count the reference as a miss.
                     return false;

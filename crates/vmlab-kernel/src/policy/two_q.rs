@@ -26,11 +26,10 @@
 //! If `Am` is empty when a victim is needed (possible only with `Kin`
 //! close to the frame count), the victim comes from `A1in` anyway.
 //!
-//! [`PolicyParams`]: super::PolicyParams
 
 use super::ghost::GhostList;
 use super::list::FrameLists;
-use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
+use super::{FrameId, PageKey, PolicyError, PolicyParams, ReferenceBits, ReplacementPolicy};
 
 /// FIFO of pages seen once.
 const A1IN: usize = 0;
@@ -69,6 +68,23 @@ impl TwoQ {
             (kin * frames).floor() as usize,
             (kout * frames).floor() as usize,
         )
+    }
+
+    /// 2Q with [`PolicyParams::two_q_kin`] and
+    /// [`PolicyParams::two_q_kout`]; each must be a fraction in `0..=1`.
+    pub fn from_params(capacity: usize, params: &PolicyParams) -> Result<TwoQ, PolicyError> {
+        for (name, v) in [("Kin", params.two_q_kin), ("Kout", params.two_q_kout)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(PolicyError(format!(
+                    "2q: {name} must be a fraction of the frames from 0 to 1, not {v}"
+                )));
+            }
+        }
+        Ok(TwoQ::with_fractions(
+            capacity,
+            params.two_q_kin,
+            params.two_q_kout,
+        ))
     }
 
     /// `(|A1in|, |Am|, |A1out|)`.
@@ -177,7 +193,8 @@ mod tests {
         assert_eq!(resident(&s), [1, 2, 39, 40]);
         assert!(s.access(1, false) && s.access(2, false));
         // FIFO on the same string loses both.
-        let mut f = ReplacementSim::new(by_name("fifo", 4, &PolicyParams::default()).unwrap(), 4, 0);
+        let mut f =
+            ReplacementSim::new(by_name("fifo", 4, &PolicyParams::default()).unwrap(), 4, 0);
         for x in [1, 2, 3, 4, 5, 6, 1, 2].into_iter().chain(7..=40) {
             f.access(x, false);
         }
