@@ -114,7 +114,7 @@ impl PhysMem {
     /// until the first store.
     pub fn new(size: u64, endian: Endian) -> Result<PhysMem, PhysMemError> {
         // At least 8 bytes, so the widest load's bounds check is one compare.
-        if size < 8 || size > MAX_PHYS_BYTES {
+        if !(8..=MAX_PHYS_BYTES).contains(&size) {
             return Err(PhysMemError::OutOfRange {
                 addr: 0,
                 len: size,
