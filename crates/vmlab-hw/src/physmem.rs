@@ -85,15 +85,16 @@ impl Hasher for ChunkHasher {
     }
 }
 
-type Chunk = Box<[u8; CHUNK_BYTES]>;
-
 /// Byte-addressed simulated physical memory, allocated lazily.
 pub struct PhysMem {
     size: u64,
     endian: Endian,
-    /// Chunk number to index in `chunks`.
+    /// Chunk number to its index in `store`.
     index: HashMap<u64, u32, BuildHasherDefault<ChunkHasher>>,
-    chunks: Vec<Chunk>,
+    /// Every touched chunk, back to back: chunk `i` is
+    /// `store[i * CHUNK_BYTES..][..CHUNK_BYTES]`. One flat vector rather than
+    /// a box per chunk saves the walker a dependent load per entry.
+    store: Vec<u8>,
     /// `(chunk number + 1, index)`; zero marks an empty slot.
     recent: [Cell<(u64, u32)>; RECENT_SLOTS],
 }
@@ -103,7 +104,7 @@ impl fmt::Debug for PhysMem {
         f.debug_struct("PhysMem")
             .field("size", &self.size)
             .field("endian", &self.endian)
-            .field("touched_chunks", &self.chunks.len())
+            .field("touched_chunks", &(self.store.len() / CHUNK_BYTES))
             .finish()
     }
 }
@@ -125,7 +126,7 @@ impl PhysMem {
             size,
             endian,
             index: HashMap::default(),
-            chunks: Vec::new(),
+            store: Vec::new(),
             recent: std::array::from_fn(|_| Cell::new((0, 0))),
         })
     }
@@ -142,7 +143,7 @@ impl PhysMem {
 
     /// Host bytes spent on backing store (chunks touched by a store).
     pub fn resident_bytes(&self) -> u64 {
-        (self.chunks.len() * CHUNK_BYTES) as u64
+        self.store.len() as u64
     }
 
     fn check(&self, addr: u64, len: u64) -> Result<(), PhysMemError> {
@@ -168,17 +169,21 @@ impl PhysMem {
         Some(idx)
     }
 
-    fn chunk_mut(&mut self, chunk: u64) -> &mut [u8; CHUNK_BYTES] {
+    fn chunk(&self, idx: u32) -> &[u8] {
+        &self.store[idx as usize * CHUNK_BYTES..][..CHUNK_BYTES]
+    }
+
+    fn chunk_mut(&mut self, chunk: u64) -> &mut [u8] {
         let idx = match self.lookup(chunk) {
             Some(idx) => idx,
             None => {
-                let idx = self.chunks.len() as u32;
-                self.chunks.push(Box::new([0; CHUNK_BYTES]));
+                let idx = (self.store.len() / CHUNK_BYTES) as u32;
+                self.store.resize(self.store.len() + CHUNK_BYTES, 0);
                 self.index.insert(chunk, idx);
                 idx
             }
         };
-        &mut self.chunks[idx as usize]
+        &mut self.store[idx as usize * CHUNK_BYTES..][..CHUNK_BYTES]
     }
 
     /// Loads a `width`-byte value (1, 2, 4 or 8) at `addr`.
@@ -203,7 +208,8 @@ impl PhysMem {
             let raw = match self.lookup(addr >> CHUNK_SHIFT) {
                 Some(idx) => {
                     let mut bytes = [0u8; 8];
-                    bytes[..W].copy_from_slice(&self.chunks[idx as usize][offset..offset + W]);
+                    let at = idx as usize * CHUNK_BYTES + offset;
+                    bytes[..W].copy_from_slice(&self.store[at..at + W]);
                     u64::from_le_bytes(bytes)
                 }
                 None => 0,
@@ -271,8 +277,9 @@ impl PhysMem {
             let offset = (at as usize) & (CHUNK_BYTES - 1);
             let n = (CHUNK_BYTES - offset).min(out.len() - done);
             match self.lookup(at >> CHUNK_SHIFT) {
-                Some(idx) => out[done..done + n]
-                    .copy_from_slice(&self.chunks[idx as usize][offset..offset + n]),
+                Some(idx) => {
+                    out[done..done + n].copy_from_slice(&self.chunk(idx)[offset..offset + n])
+                }
                 None => out[done..done + n].fill(0),
             }
             done += n;
@@ -305,7 +312,8 @@ impl PhysMem {
             let offset = (at as usize) & (CHUNK_BYTES - 1);
             let n = ((CHUNK_BYTES - offset) as u64).min(end - at) as usize;
             if let Some(idx) = self.lookup(at >> CHUNK_SHIFT) {
-                self.chunks[idx as usize][offset..offset + n].fill(0);
+                let at = idx as usize * CHUNK_BYTES + offset;
+                self.store[at..at + n].fill(0);
             }
             at += n as u64;
         }
