@@ -455,6 +455,22 @@ impl PageTable {
         Ok(Some(old))
     }
 
+    /// Clears the leaf mapping `vaddr` but keeps the tables above it, as a
+    /// kernel does when it swaps a page out and expects it back. Returns
+    /// what was mapped.
+    pub fn clear_leaf(
+        &mut self,
+        arch: &Arch,
+        mem: &mut PhysMem,
+        vaddr: u64,
+    ) -> Result<Option<Mapping>, MapError> {
+        let Some(old) = self.query(arch, mem, vaddr)? else {
+            return Ok(None);
+        };
+        mem.store(old.pte_addr, usize::from(arch.pte().bytes), 0)?;
+        Ok(Some(old))
+    }
+
     fn table_is_empty(
         arch: &Arch,
         mem: &PhysMem,
@@ -536,6 +552,60 @@ impl PageTable {
             .map_err(MapError::Unencodable)?;
         mem.store(old.pte_addr, usize::from(arch.pte().bytes), raw)?;
         Ok(old)
+    }
+
+    /// Every leaf mapping a page that starts in `start..end`, in address
+    /// order, found by walking the tree and skipping empty subtrees (what
+    /// fork, munmap and exit need instead of a query per page).
+    pub fn mappings(
+        &self,
+        arch: &Arch,
+        mem: &PhysMem,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Mapping>, MapError> {
+        let mut out = Vec::new();
+        self.collect(arch, mem, self.root, 0, 0, start, end, &mut out)?;
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn collect(
+        &self,
+        arch: &Arch,
+        mem: &PhysMem,
+        table: u64,
+        level: usize,
+        base: u64,
+        start: u64,
+        end: u64,
+        out: &mut Vec<Mapping>,
+    ) -> Result<(), MapError> {
+        let plan = arch.plan(level);
+        let span = 1u64 << plan.shift;
+        let bytes = u64::from(arch.pte().bytes);
+        for index in 0..=plan.index_mask {
+            let vaddr = base | (index << plan.shift);
+            // Entries wholly outside the range are skipped unread.
+            if vaddr >= end || vaddr.saturating_add(span) <= start {
+                continue;
+            }
+            let pte_addr = table + index * bytes;
+            let raw = mem.load(pte_addr, bytes as usize)?;
+            match arch.pte().kind(raw, plan.leaf, plan.last) {
+                PteKind::Invalid => {}
+                PteKind::Leaf => {
+                    if vaddr >= start {
+                        out.push(Self::mapping_at(arch, vaddr, level, pte_addr, raw));
+                    }
+                }
+                PteKind::Table => {
+                    let next = arch.pte().frame_addr(raw, arch.page_shift());
+                    self.collect(arch, mem, next, level + 1, vaddr, start, end, out)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Frees every table, root included.

@@ -4,4 +4,30 @@
 //! - [`policy`]: page replacement behind one trait, one file per policy,
 //!   and a replacement-only simulator used to test them and to run traces
 //!   fast.
+//! - [`blockdev`]: block devices, a latency model and counters for a disk
+//!   (hard disk, SSD and NVMe presets).
+//! - [`swap`]: the swap area, page-sized slots with reference counts on a
+//!   block device, holding swapped-out pages' bytes.
+//! - [`cost`]: the cost model that turns counted events into user, kernel
+//!   and disk time.
+//! - [`kernel`]: the machine and its processes, the API every layer above
+//!   uses (spawn, fork, exec, exit, wait, mmap, munmap, mprotect, brk, user
+//!   loads and stores).
+//! - [`fault`]: the page-fault handler, eviction and the OOM killer.
+//! - [`frames`]: the frame table with its reverse map.
+//! - [`process`]: processes, signals, exit status, personalities.
+//! - [`region`]: a process's address space as Linux keeps it, sorted
+//!   non-overlapping regions split and merged by mmap, munmap, mprotect,
+//!   brk and stack growth, and where a new mapping goes.
+pub mod blockdev;
+pub mod cost;
+pub mod fault;
+pub mod frames;
+pub mod kernel;
 pub mod policy;
+pub mod process;
+pub mod region;
+pub mod swap;
+
+pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters};
+pub use process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};

@@ -1,0 +1,724 @@
+//! The page-fault handler and everything it leans on: demand-zero pages
+//! (the shared zero page for reads, a zeroed frame for the first write),
+//! swap-in through the swap cache, copy-on-write (copy, or reuse of the
+//! only copy), stack growth under each personality's rule, software
+//! accessed/dirty flags, and the frame supply behind them: eviction chosen
+//! by the replacement policy, written to swap when dirty, and the
+//! out-of-memory killer when nothing can be evicted.
+//!
+//! The replacement policy reads and clears reference bits through
+//! [`KernelRefs`], which goes through the reverse map to every page-table
+//! entry mapping a frame and invalidates the TLB entry it clears.
+
+use crate::frames::{FrameUse, Owner, Pid};
+use crate::kernel::{bus, kill_signal, page_key, perms_for, segv, Errno, Kernel, TableFrames};
+use crate::policy::{FrameId, ReferenceBits, ReplacementPolicy};
+use crate::process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};
+use crate::region::{Prot, Region};
+use crate::swap::SlotId;
+use vmlab_hw::arch::pte::LeafAttrs;
+use vmlab_hw::arch::AdUpdate;
+use vmlab_hw::{AccessKind, PageFaultCause, Perms};
+
+/// The hardware state the replacement policy may consult, reached through
+/// the reverse map.
+pub(crate) struct KernelRefs<'a> {
+    kernel: &'a mut Kernel,
+}
+
+impl ReferenceBits for KernelRefs<'_> {
+    fn referenced(&mut self, frame: FrameId) -> bool {
+        self.kernel.owner_flags(frame).0
+    }
+    fn clear_referenced(&mut self, frame: FrameId) {
+        self.kernel.clear_owner_flags(frame, Some(false), None);
+    }
+    fn dirty(&mut self, frame: FrameId) -> bool {
+        self.kernel.owner_flags(frame).1
+    }
+    fn write_back(&mut self, frame: FrameId) {
+        if self.kernel.owner_flags(frame).1 && self.kernel.write_to_swap(frame).is_ok() {
+            self.kernel.clear_owner_flags(frame, None, Some(false));
+        }
+    }
+    fn now(&self) -> u64 {
+        self.kernel.counters.references.saturating_sub(1)
+    }
+}
+
+/// Whether a region's protection allows an access, by Linux's rules: any
+/// of read, write or execute makes a page readable (x86 `access_error`).
+fn region_allows(prot: Prot, kind: AccessKind) -> bool {
+    match kind {
+        AccessKind::Read => !prot.is_empty(),
+        AccessKind::Write => prot.contains(Prot::WRITE),
+        AccessKind::Fetch => prot.contains(Prot::EXEC),
+    }
+}
+
+impl Kernel {
+    /// Resolves the page fault `cause` of `pid`'s `kind` access at `vaddr`,
+    /// or returns the signal it earns.
+    pub(crate) fn handle_fault(
+        &mut self,
+        pid: Pid,
+        vaddr: u64,
+        kind: AccessKind,
+        cause: PageFaultCause,
+    ) -> Result<(), Signal> {
+        if cause == PageFaultCause::NonCanonical {
+            return Err(segv(vaddr, SignalCode::SegvMaperr));
+        }
+        let region = match self.procs[&pid].regions.find(vaddr).copied() {
+            Some(region) => region,
+            None => self.grow_stack(pid, vaddr)?,
+        };
+        if !region_allows(region.prot, kind) {
+            return Err(segv(vaddr, SignalCode::SegvAccerr));
+        }
+        let page = vaddr & !(self.page_bytes() - 1);
+        match cause {
+            PageFaultCause::NotPresent => self.fault_in(pid, page, kind, &region),
+            PageFaultCause::Protection if kind == AccessKind::Write => {
+                self.write_protect_fault(pid, page, &region)
+            }
+            PageFaultCause::AccessFlag | PageFaultCause::DirtyFlag => {
+                // Software-managed flags: set what the hardware would have.
+                let dirty = (kind == AccessKind::Write).then_some(true);
+                self.set_flags(pid, page, Some(true), dirty);
+                self.count_minor(pid);
+                Ok(())
+            }
+            // A read or fetch refused by an entry whose region allows it:
+            // the entry's rights lag the region's; bring them in line.
+            PageFaultCause::Protection => {
+                let perms = perms_for(region.prot);
+                let arch = self.arch().clone();
+                let p = self.procs.get_mut(&pid).ok_or_else(|| kill_signal(vaddr))?;
+                let old = p.page_table.query(&arch, &self.mem, page).ok().flatten();
+                if old.is_some_and(|m| m.perms.contains(perms - Perms::WRITE)) {
+                    return Err(segv(vaddr, SignalCode::SegvAccerr));
+                }
+                let keep_cow = old.is_some_and(|m| !m.perms.contains(Perms::WRITE));
+                let perms = if keep_cow {
+                    perms - Perms::WRITE
+                } else {
+                    perms
+                };
+                let _ = p.page_table.protect(&arch, &mut self.mem, page, perms);
+                self.shootdown(pid, page);
+                Ok(())
+            }
+            PageFaultCause::ReservedBit
+            | PageFaultCause::MisalignedSuperpage
+            | PageFaultCause::TableOutsideMemory
+            | PageFaultCause::NonCanonical => Err(bus(vaddr)),
+        }
+    }
+
+    /// Extends the stack down to cover `vaddr` if the personality allows
+    /// it; otherwise SIGSEGV (SEGV_MAPERR).
+    fn grow_stack(&mut self, pid: Pid, vaddr: u64) -> Result<Region, Signal> {
+        let maperr = segv(vaddr, SignalCode::SegvMaperr);
+        let limit = self.config().stack_limit;
+        let personality = self.config().personality;
+        let p = self.procs.get_mut(&pid).ok_or(maperr)?;
+        let allowed = match personality {
+            // Linux: anywhere within RLIMIT_STACK of the top (expand_stack).
+            Personality::Linux => true,
+            // Pintos: at most 32 bytes below the stack pointer (PUSHA).
+            Personality::Pintos => vaddr.saturating_add(32) >= p.stack_pointer,
+            // xv6: one fixed stack page with an unmapped guard page below.
+            Personality::Xv6 => false,
+        };
+        if !allowed || p.regions.grow_stack(vaddr, limit).is_err() {
+            return Err(maperr);
+        }
+        self.counters.stack_growths += 1;
+        p.regions.find(vaddr).copied().ok_or(maperr)
+    }
+
+    fn count_minor(&mut self, pid: Pid) {
+        self.counters.minor_faults += 1;
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.counters.minor_faults += 1;
+        }
+    }
+
+    /// A not-present page: swap it in, or give it the zero page (read) or a
+    /// zeroed frame (write).
+    fn fault_in(
+        &mut self,
+        pid: Pid,
+        page: u64,
+        kind: AccessKind,
+        region: &Region,
+    ) -> Result<(), Signal> {
+        let vpn = page >> self.page_shift();
+        let levels = self.arch().levels().len();
+        self.reserve_frames(pid, levels)
+            .map_err(|_| kill_signal(page))?;
+        if !self.is_live(pid) {
+            return Err(kill_signal(page));
+        }
+        let perms = perms_for(region.prot);
+        let shared = region.kind.is_shared();
+        if let Some(slot) = self
+            .procs
+            .get_mut(&pid)
+            .and_then(|p| p.swapped.remove(&vpn))
+        {
+            return self.swap_in(pid, page, slot, perms, shared);
+        }
+        if kind != AccessKind::Write && !shared {
+            // A read of untouched private memory maps the shared zero page.
+            self.map_frame(pid, page, self.zero_frame, perms - Perms::WRITE, false)
+                .map_err(|_| kill_signal(page))?;
+            self.counters.zero_page_maps += 1;
+            self.count_minor(pid);
+            return Ok(());
+        }
+        let frame = self.alloc_user_frame(pid, page)?;
+        let at = u64::from(frame) << self.page_shift();
+        let _ = self.mem.zero(at, self.page_bytes());
+        self.counters.zero_fills += 1;
+        self.map_new_frame(pid, page, frame, perms, kind == AccessKind::Write)?;
+        self.count_minor(pid);
+        Ok(())
+    }
+
+    /// Maps a frame just filled for `pid` and hands it to the policy.
+    fn map_new_frame(
+        &mut self,
+        pid: Pid,
+        page: u64,
+        frame: FrameId,
+        perms: Perms,
+        written: bool,
+    ) -> Result<(), Signal> {
+        if self.map_frame(pid, page, frame, perms, written).is_err() {
+            self.frames.free(frame);
+            return Err(kill_signal(page));
+        }
+        let key = page_key(Owner {
+            pid,
+            vpn: page >> self.page_shift(),
+        });
+        self.with_policy((), |policy, refs| policy.insert(frame, key, refs));
+        Ok(())
+    }
+
+    fn swap_in(
+        &mut self,
+        pid: Pid,
+        page: u64,
+        slot: u32,
+        perms: Perms,
+        shared: bool,
+    ) -> Result<(), Signal> {
+        if let Some(&frame) = self.swap_cache.get(&slot) {
+            // Another mapping brought the page in already: share its frame.
+            let _ = self.swap.free(SlotId(slot));
+            let exclusive = shared
+                || (self.frames.mapcount(frame) == 0 && self.swap.refcount(SlotId(slot)) <= 1);
+            let perms = if exclusive {
+                perms
+            } else {
+                perms - Perms::WRITE
+            };
+            self.map_frame(pid, page, frame, perms, false)
+                .map_err(|_| kill_signal(page))?;
+            self.count_minor(pid);
+            return Ok(());
+        }
+        let frame = self.alloc_user_frame(pid, page)?;
+        let at = u64::from(frame) << self.page_shift();
+        let mut buf = std::mem::take(&mut self.page_buf);
+        let read = self.swap.read(SlotId(slot), &mut buf);
+        let _ = self.mem.write_bytes(at, &buf);
+        self.page_buf = buf;
+        if read.is_err() {
+            self.frames.free(frame);
+            return Err(bus(page));
+        }
+        // The faulting entry's reference on the slot becomes the swap
+        // cache's: a clean page can be dropped again without a write.
+        self.frames.set_swap_slot(frame, Some(slot));
+        self.swap_cache.insert(slot, frame);
+        self.counters.swap_ins += 1;
+        self.counters.major_faults += 1;
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.counters.major_faults += 1;
+        }
+        let exclusive = shared || self.swap.refcount(SlotId(slot)) <= 1;
+        let perms = if exclusive {
+            perms
+        } else {
+            perms - Perms::WRITE
+        };
+        self.map_new_frame(pid, page, frame, perms, false)
+    }
+
+    /// A write to a present page the entry keeps read-only although the
+    /// region is writable: copy-on-write (or the zero page's first write).
+    fn write_protect_fault(&mut self, pid: Pid, page: u64, region: &Region) -> Result<(), Signal> {
+        let arch = self.arch().clone();
+        let levels = arch.levels().len();
+        self.reserve_frames(pid, levels)
+            .map_err(|_| kill_signal(page))?;
+        let perms = perms_for(region.prot);
+        let Some(old) = self.procs[&pid]
+            .page_table
+            .query(&arch, &self.mem, page)
+            .ok()
+            .flatten()
+        else {
+            // Evicted while frames were reserved: fault again.
+            return Ok(());
+        };
+        let frame = (old.frame >> self.page_shift()) as FrameId;
+        let owner = Owner {
+            pid,
+            vpn: page >> self.page_shift(),
+        };
+        let sole = frame != self.zero_frame
+            && (self.frames.mapcount(frame) == 1 || region.kind.is_shared());
+        if sole {
+            // The only mapping: make it writable in place. A swap copy
+            // would go stale, so the frame leaves the swap cache.
+            self.detach_swap_cache(frame);
+            if let Some(p) = self.procs.get_mut(&pid) {
+                let _ = p.page_table.protect(&arch, &mut self.mem, page, perms);
+            }
+            self.counters.cow_reuses += 1;
+            self.shootdown(pid, page);
+            self.count_minor(pid);
+            return Ok(());
+        }
+        let new = self.alloc_user_frame(pid, page)?;
+        // The allocation may have evicted the page being copied.
+        let still = self
+            .procs
+            .get(&pid)
+            .and_then(|p| p.page_table.query(&arch, &self.mem, page).ok().flatten());
+        if still.map(|m| m.frame) != Some(old.frame) {
+            self.frames.free(new);
+            return Ok(());
+        }
+        let to = u64::from(new) << self.page_shift();
+        if frame == self.zero_frame {
+            let _ = self.mem.zero(to, self.page_bytes());
+            self.counters.zero_fills += 1;
+        } else {
+            let mut buf = std::mem::take(&mut self.page_buf);
+            let _ = self.mem.read_bytes(old.frame, &mut buf);
+            let _ = self.mem.write_bytes(to, &buf);
+            self.page_buf = buf;
+            self.frames.remove_owner(frame, owner);
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.counters.resident_pages -= 1;
+            }
+            self.counters.cow_copies += 1;
+        }
+        self.shootdown(pid, page);
+        self.map_new_frame(pid, page, new, perms, true)?;
+        self.count_minor(pid);
+        Ok(())
+    }
+
+    /// Maps `frame` at `page` for `pid` with `perms` and records the owner
+    /// (the zero page is shared without owners).
+    pub(crate) fn map_frame(
+        &mut self,
+        pid: Pid,
+        page: u64,
+        frame: FrameId,
+        perms: Perms,
+        dirty: bool,
+    ) -> Result<(), Errno> {
+        let arch = self.arch().clone();
+        let soft_flags = arch.ad_update() == AdUpdate::Fault;
+        // Where software manages the flags, a new mapping starts accessed
+        // (and dirty for a write), as Linux's fault path makes it young.
+        let attrs = LeafAttrs {
+            perms,
+            global: false,
+            accessed: soft_flags,
+            dirty: dirty && soft_flags,
+        };
+        let addr = u64::from(frame) << self.page_shift();
+        let page_shift = self.page_shift();
+        let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+        let mut alloc = TableFrames {
+            frames: &mut self.frames,
+            page_shift,
+        };
+        // A copy-on-write fault replaces the old leaf; its caller has
+        // already dropped the old frame's owner.
+        p.page_table
+            .map(
+                &arch,
+                &mut self.mem,
+                &mut alloc,
+                page,
+                addr,
+                page_shift,
+                attrs,
+            )
+            .map_err(|_| Errno::Enomem)?;
+        if frame != self.zero_frame {
+            p.counters.resident_pages += 1;
+            self.frames.add_owner(
+                frame,
+                Owner {
+                    pid,
+                    vpn: page >> page_shift,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Invalidates `pid`'s TLB entry for `page` after its entry changed.
+    pub(crate) fn shootdown(&mut self, pid: Pid, page: u64) {
+        let asid = self.procs.get(&pid).map_or(0, |p| p.asid);
+        self.mmu.tlb_mut().flush_page(page, Some(asid));
+        self.counters.tlb_shootdowns += 1;
+    }
+
+    /// Flushes every TLB entry of `pid`.
+    pub(crate) fn flush_process(&mut self, pid: Pid) {
+        if self.arch().asid_bits() == 0 {
+            self.mmu.tlb_mut().flush_all();
+        } else if let Some(p) = self.procs.get(&pid) {
+            let asid = p.asid;
+            self.mmu.tlb_mut().flush_asid(asid);
+        }
+        self.counters.tlb_flushes += 1;
+    }
+
+    /// Sets or clears accessed/dirty in `pid`'s entry for `page`.
+    fn set_flags(&mut self, pid: Pid, page: u64, accessed: Option<bool>, dirty: Option<bool>) {
+        let arch = self.arch().clone();
+        if let Some(p) = self.procs.get_mut(&pid) {
+            let _ = p
+                .page_table
+                .set_flags(&arch, &mut self.mem, page, accessed, dirty);
+        }
+        self.shootdown(pid, page);
+    }
+
+    /// Whether any mapping of `frame` has its accessed, and its dirty, flag set.
+    pub(crate) fn owner_flags(&mut self, frame: FrameId) -> (bool, bool) {
+        let arch = self.arch().clone();
+        let shift = self.page_shift();
+        let mut flags = (false, false);
+        for owner in self.frames.owners(frame) {
+            if let Some(m) = self.procs.get(&owner.pid).and_then(|p| {
+                p.page_table
+                    .query(&arch, &self.mem, owner.vpn << shift)
+                    .ok()
+                    .flatten()
+            }) {
+                flags.0 |= m.accessed;
+                flags.1 |= m.dirty;
+            }
+        }
+        flags
+    }
+
+    /// Sets or clears the flags of every mapping of `frame`, invalidating
+    /// each TLB entry so the hardware sees the change.
+    pub(crate) fn clear_owner_flags(
+        &mut self,
+        frame: FrameId,
+        accessed: Option<bool>,
+        dirty: Option<bool>,
+    ) {
+        let owners: Vec<Owner> = self.frames.owners(frame).collect();
+        let shift = self.page_shift();
+        for owner in owners {
+            self.set_flags(owner.pid, owner.vpn << shift, accessed, dirty);
+        }
+    }
+
+    /// Writes `frame` to its swap slot (allocating one, which joins the swap
+    /// cache). Fails when swap is full.
+    pub(crate) fn write_to_swap(&mut self, frame: FrameId) -> Result<u32, ()> {
+        let slot = match self.frames.swap_slot(frame) {
+            Some(slot) => slot,
+            None => {
+                let slot = self.swap.alloc().ok_or(())?.0;
+                self.frames.set_swap_slot(frame, Some(slot));
+                self.swap_cache.insert(slot, frame);
+                slot
+            }
+        };
+        let mut buf = std::mem::take(&mut self.page_buf);
+        let _ = self
+            .mem
+            .read_bytes(u64::from(frame) << self.page_shift(), &mut buf);
+        let written = self.swap.write(SlotId(slot), &buf);
+        self.page_buf = buf;
+        written.map_err(|_| ())?;
+        self.counters.swap_outs += 1;
+        Ok(slot)
+    }
+
+    /// Takes `frame` out of the swap cache, dropping the cache's reference
+    /// on its slot.
+    fn detach_swap_cache(&mut self, frame: FrameId) {
+        if let Some(slot) = self.frames.swap_slot(frame) {
+            self.swap_cache.remove(&slot);
+            let _ = self.swap.free(SlotId(slot));
+            self.frames.set_swap_slot(frame, None);
+        }
+    }
+
+    /// Evicts `frame`: every mapping becomes a swap entry; a dirty page (or
+    /// one swap has no copy of) is written first. Fails when swap is full.
+    fn evict_frame(&mut self, frame: FrameId) -> Result<(), ()> {
+        let (_, dirty) = self.owner_flags(frame);
+        let slot = if dirty || self.frames.swap_slot(frame).is_none() {
+            self.write_to_swap(frame)?
+        } else {
+            self.counters.clean_drops += 1;
+            self.frames.swap_slot(frame).ok_or(())?
+        };
+        let arch = self.arch().clone();
+        let shift = self.page_shift();
+        let owners: Vec<Owner> = self.frames.owners(frame).collect();
+        for owner in owners {
+            let page = owner.vpn << shift;
+            if let Some(p) = self.procs.get_mut(&owner.pid) {
+                let _ = p.page_table.clear_leaf(&arch, &mut self.mem, page);
+                p.swapped.insert(owner.vpn, slot);
+                p.counters.resident_pages -= 1;
+            }
+            let _ = self.swap.dup(SlotId(slot));
+            self.frames.remove_owner(frame, owner);
+            self.shootdown(owner.pid, page);
+        }
+        self.detach_swap_cache(frame);
+        self.frames.free(frame);
+        self.counters.evictions += 1;
+        Ok(())
+    }
+
+    /// Frees one frame by eviction, for a fault at `page`; false when no
+    /// page can be evicted.
+    fn evict_one(&mut self, page_key_hint: u64) -> bool {
+        // Every tracked frame may be tried once before giving up.
+        for _ in 0..self.frames.len() {
+            let chosen =
+                self.with_policy(None, |policy, refs| policy.evict_for(page_key_hint, refs));
+            let Some(victim) = chosen else {
+                return false;
+            };
+            if self.frames.used_for(victim) != FrameUse::Anon {
+                continue;
+            }
+            if self.evict_frame(victim).is_ok() {
+                return true;
+            }
+            // Swap is full and the page is dirty: it stays resident.
+            let key = self.frames.owners(victim).next().map_or(0, page_key);
+            self.with_policy((), |policy, refs| policy.insert(victim, key, refs));
+            return false;
+        }
+        false
+    }
+
+    /// Makes sure `count` frames are free (page tables need them), evicting
+    /// or, failing that, killing for memory.
+    pub(crate) fn reserve_frames(&mut self, pid: Pid, count: usize) -> Result<(), Errno> {
+        while self.frames.free_count() < count {
+            if !self.evict_one(0) && !self.oom_kill(pid, "page tables") {
+                return Err(Errno::Enomem);
+            }
+        }
+        Ok(())
+    }
+
+    /// A frame for user data of `pid` faulting at `page`.
+    fn alloc_user_frame(&mut self, pid: Pid, page: u64) -> Result<FrameId, Signal> {
+        let key = page_key(Owner {
+            pid,
+            vpn: page >> self.page_shift(),
+        });
+        loop {
+            if let Some(frame) = self.frames.alloc(FrameUse::Anon) {
+                return Ok(frame);
+            }
+            if !self.evict_one(key) && !self.oom_kill(pid, "user pages") {
+                return Err(kill_signal(page));
+            }
+            if !self.is_live(pid) {
+                return Err(kill_signal(page));
+            }
+        }
+    }
+
+    /// Kills the live process with the most resident pages (the OOM
+    /// killer's choice when badness is resident memory); false if none.
+    fn oom_kill(&mut self, faulting: Pid, wanted: &str) -> bool {
+        let victim = self
+            .procs
+            .values()
+            .filter(|p| p.state == crate::process::ProcessState::Live)
+            .max_by_key(|p| (p.counters.resident_pages, p.pid))
+            .map(|p| (p.pid, p.counters.resident_pages));
+        let Some((pid, resident)) = victim else {
+            return false;
+        };
+        self.oom_reason = Some(format!(
+            "out of memory: no free frame for {wanted} of process {faulting}, nothing evictable and swap full; killed process {pid} ({resident} resident pages)"
+        ));
+        self.counters.oom_kills += 1;
+        let signal = Signal {
+            kind: SignalKind::Sigkill,
+            code: SignalCode::Kernel,
+            addr: 0,
+        };
+        self.terminate(pid, ExitStatus::Signaled(signal));
+        true
+    }
+
+    /// Removes `[start, start + len)`: regions, pages, swap entries.
+    pub(crate) fn unmap_range(&mut self, pid: Pid, start: u64, len: u64) -> Result<(), Errno> {
+        let end = start.checked_add(len).ok_or(Errno::Einval)?;
+        {
+            let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+            p.regions.unmap(start, len).map_err(|_| Errno::Einval)?;
+        }
+        self.release_pages(pid, start, end);
+        Ok(())
+    }
+
+    /// Frees the pages and swap entries of `pid` in `[start, end)`.
+    pub(crate) fn release_pages(&mut self, pid: Pid, start: u64, end: u64) {
+        let arch = self.arch().clone();
+        let shift = self.page_shift();
+        let Some(mappings) = self
+            .procs
+            .get(&pid)
+            .and_then(|p| p.page_table.mappings(&arch, &self.mem, start, end).ok())
+        else {
+            return;
+        };
+        for m in mappings {
+            if let Some(p) = self.procs.get_mut(&pid) {
+                let mut alloc = TableFrames {
+                    frames: &mut self.frames,
+                    page_shift: shift,
+                };
+                let _ = p
+                    .page_table
+                    .unmap(&arch, &mut self.mem, &mut alloc, m.vaddr);
+            }
+            self.shootdown(pid, m.vaddr);
+            let frame = (m.frame >> shift) as FrameId;
+            if frame == self.zero_frame {
+                continue;
+            }
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.counters.resident_pages -= 1;
+            }
+            let left = self.frames.remove_owner(
+                frame,
+                Owner {
+                    pid,
+                    vpn: m.vaddr >> shift,
+                },
+            );
+            if left == 0 {
+                self.detach_swap_cache(frame);
+                self.with_policy((), |policy, _| policy.remove(frame));
+                self.frames.free(frame);
+            }
+        }
+        let (lo, hi) = (start >> shift, end >> shift);
+        let slots: Vec<(u64, u32)> = self.procs.get(&pid).map_or(Vec::new(), |p| {
+            p.swapped
+                .iter()
+                .filter(|(&vpn, _)| (lo..hi).contains(&vpn))
+                .map(|(&vpn, &slot)| (vpn, slot))
+                .collect()
+        });
+        for (vpn, slot) in slots {
+            if let Some(p) = self.procs.get_mut(&pid) {
+                p.swapped.remove(&vpn);
+            }
+            let _ = self.swap.free(SlotId(slot));
+        }
+    }
+
+    /// Frees every page and swap slot of `pid`.
+    pub(crate) fn release_address_space(&mut self, pid: Pid) {
+        let regions: Vec<Region> = self
+            .procs
+            .get(&pid)
+            .map_or(Vec::new(), |p| p.regions.iter().copied().collect());
+        for r in regions {
+            let _ = self.unmap_range(pid, r.start, r.end - r.start);
+        }
+        // Swap entries outside any region cannot exist, but leave nothing.
+        let slots: Vec<u32> = self
+            .procs
+            .get_mut(&pid)
+            .map_or(Vec::new(), |p| p.swapped.drain().map(|(_, s)| s).collect());
+        for slot in slots {
+            let _ = self.swap.free(SlotId(slot));
+        }
+    }
+
+    /// Brings the entries of `[start, end)` in line with their regions'
+    /// protection, keeping shared-frame pages read-only for copy-on-write.
+    pub(crate) fn reprotect_range(&mut self, pid: Pid, start: u64, end: u64) -> Result<(), Errno> {
+        let arch = self.arch().clone();
+        let shift = self.page_shift();
+        let mappings = match self.procs.get(&pid) {
+            Some(p) => p
+                .page_table
+                .mappings(&arch, &self.mem, start, end)
+                .map_err(|_| Errno::Enomem)?,
+            None => return Err(Errno::Esrch),
+        };
+        for m in mappings {
+            let Some(region) = self.procs[&pid].regions.find(m.vaddr).copied() else {
+                continue;
+            };
+            let frame = (m.frame >> shift) as FrameId;
+            let mut perms = perms_for(region.prot);
+            let cow = !region.kind.is_shared()
+                && (frame == self.zero_frame
+                    || self.frames.mapcount(frame) > 1
+                    || !m.perms.contains(Perms::WRITE) && self.frames.swap_slot(frame).is_some());
+            if cow {
+                perms -= Perms::WRITE;
+            }
+            if let Some(p) = self.procs.get_mut(&pid) {
+                let _ = p.page_table.protect(&arch, &mut self.mem, m.vaddr, perms);
+            }
+            self.shootdown(pid, m.vaddr);
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with the replacement policy and a view of the hardware
+    /// bits lent to it. The policy is taken out of the kernel for the call
+    /// so the rest of the kernel can be lent whole; `default` is returned if
+    /// it is already out (a policy never calls back into itself).
+    pub(crate) fn with_policy<R>(
+        &mut self,
+        default: R,
+        f: impl FnOnce(&mut dyn ReplacementPolicy, &mut KernelRefs<'_>) -> R,
+    ) -> R {
+        let Some(mut policy) = self.policy.take() else {
+            return default;
+        };
+        let result = f(policy.as_mut(), &mut KernelRefs { kernel: self });
+        self.policy = Some(policy);
+        result
+    }
+}

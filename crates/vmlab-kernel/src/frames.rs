@@ -1,0 +1,272 @@
+//! The frame table: what every physical page frame is used for, how many
+//! page-table entries map it, and who they are (the reverse map), so the
+//! replacement policy's victim can be unmapped from every address space
+//! that shares it. Free frames sit on a free list; frames that hold page
+//! tables or the shared zero page are pinned and never offered to the
+//! replacement policy.
+
+use crate::policy::FrameId;
+use serde::Serialize;
+
+/// A process identifier.
+pub type Pid = u32;
+
+/// What a frame holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameUse {
+    /// Nothing: on the free list.
+    Free,
+    /// The shared zero page every untouched anonymous page reads through.
+    Zero,
+    /// A page table (pinned).
+    PageTable,
+    /// An anonymous page of one or more processes (shared after fork).
+    Anon,
+}
+
+/// One mapping of a frame: which process maps it at which virtual page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    /// The process.
+    pub pid: Pid,
+    /// The virtual page number (virtual address >> page shift).
+    pub vpn: u64,
+}
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug)]
+struct RmapEntry {
+    owner: Owner,
+    next: u32,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    used_for: FrameUse,
+    /// Number of page-table entries mapping the frame.
+    mapcount: u32,
+    /// Head of this frame's reverse-map chain in `rmap`.
+    rmap: u32,
+    /// Swap slot holding a copy of this page (the swap cache), if any.
+    swap_slot: Option<u32>,
+}
+
+/// Every frame of physical memory.
+#[derive(Clone, Debug)]
+pub struct FrameTable {
+    frames: Vec<Frame>,
+    /// Free frames; popped from the end, so the lowest frames go first.
+    free: Vec<FrameId>,
+    rmap: Vec<RmapEntry>,
+    rmap_free: u32,
+}
+
+impl FrameTable {
+    /// `count` free frames.
+    pub fn new(count: usize) -> FrameTable {
+        FrameTable {
+            frames: vec![
+                Frame {
+                    used_for: FrameUse::Free,
+                    mapcount: 0,
+                    rmap: NIL,
+                    swap_slot: None,
+                };
+                count
+            ],
+            free: (0..count as FrameId).rev().collect(),
+            rmap: Vec::new(),
+            rmap_free: NIL,
+        }
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// Whether there are no frames at all.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Number of free frames.
+    pub fn free_count(&self) -> usize {
+        self.free.len()
+    }
+
+    /// What `frame` holds.
+    pub fn used_for(&self, frame: FrameId) -> FrameUse {
+        self.frames[frame as usize].used_for
+    }
+
+    /// Takes a free frame for `used_for`, lowest first.
+    pub fn alloc(&mut self, used_for: FrameUse) -> Option<FrameId> {
+        let frame = self.free.pop()?;
+        self.frames[frame as usize].used_for = used_for;
+        Some(frame)
+    }
+
+    /// Takes `count` contiguous free frames (a table larger than a page on
+    /// a teaching machine); the lowest run that fits.
+    pub fn alloc_contiguous(&mut self, count: usize, used_for: FrameUse) -> Option<FrameId> {
+        if count == 1 {
+            return self.alloc(used_for);
+        }
+        let mut run = 0;
+        let mut start = None;
+        for (i, f) in self.frames.iter().enumerate() {
+            if f.used_for == FrameUse::Free {
+                run += 1;
+                if run == count {
+                    start = Some(i + 1 - count);
+                    break;
+                }
+            } else {
+                run = 0;
+            }
+        }
+        let start = start? as FrameId;
+        let end = start + count as FrameId;
+        self.free.retain(|&f| !(start..end).contains(&f));
+        for f in start..end {
+            self.frames[f as usize].used_for = used_for;
+        }
+        Some(start)
+    }
+
+    /// Returns `frame` to the free list. It must be unmapped.
+    pub fn free(&mut self, frame: FrameId) {
+        let f = &mut self.frames[frame as usize];
+        debug_assert_eq!(f.mapcount, 0, "freeing a mapped frame");
+        debug_assert_ne!(f.used_for, FrameUse::Free, "double free");
+        f.used_for = FrameUse::Free;
+        f.swap_slot = None;
+        f.rmap = NIL;
+        self.free.push(frame);
+    }
+
+    /// Number of page-table entries mapping `frame`.
+    pub fn mapcount(&self, frame: FrameId) -> u32 {
+        self.frames[frame as usize].mapcount
+    }
+
+    /// Records that `owner` maps `frame`.
+    pub fn add_owner(&mut self, frame: FrameId, owner: Owner) {
+        let entry = RmapEntry {
+            owner,
+            next: self.frames[frame as usize].rmap,
+        };
+        let index = if self.rmap_free != NIL {
+            let i = self.rmap_free;
+            self.rmap_free = self.rmap[i as usize].next;
+            self.rmap[i as usize] = entry;
+            i
+        } else {
+            self.rmap.push(entry);
+            (self.rmap.len() - 1) as u32
+        };
+        let f = &mut self.frames[frame as usize];
+        f.rmap = index;
+        f.mapcount += 1;
+    }
+
+    /// Forgets that `owner` maps `frame`; returns the mappings left.
+    pub fn remove_owner(&mut self, frame: FrameId, owner: Owner) -> u32 {
+        let mut prev = NIL;
+        let mut at = self.frames[frame as usize].rmap;
+        while at != NIL {
+            let next = self.rmap[at as usize].next;
+            if self.rmap[at as usize].owner == owner {
+                if prev == NIL {
+                    self.frames[frame as usize].rmap = next;
+                } else {
+                    self.rmap[prev as usize].next = next;
+                }
+                self.rmap[at as usize].next = self.rmap_free;
+                self.rmap_free = at;
+                let f = &mut self.frames[frame as usize];
+                f.mapcount -= 1;
+                return f.mapcount;
+            }
+            prev = at;
+            at = next;
+        }
+        self.frames[frame as usize].mapcount
+    }
+
+    /// The mappings of `frame`, most recent first.
+    pub fn owners(&self, frame: FrameId) -> Owners<'_> {
+        Owners {
+            table: self,
+            at: self.frames[frame as usize].rmap,
+        }
+    }
+
+    /// The swap slot caching a copy of `frame`, if any.
+    pub fn swap_slot(&self, frame: FrameId) -> Option<u32> {
+        self.frames[frame as usize].swap_slot
+    }
+
+    /// Sets (or clears) the swap slot caching a copy of `frame`.
+    pub fn set_swap_slot(&mut self, frame: FrameId, slot: Option<u32>) {
+        self.frames[frame as usize].swap_slot = slot;
+    }
+}
+
+/// Iterator over a frame's mappings.
+pub struct Owners<'a> {
+    table: &'a FrameTable,
+    at: u32,
+}
+
+impl Iterator for Owners<'_> {
+    type Item = Owner;
+    fn next(&mut self) -> Option<Owner> {
+        if self.at == NIL {
+            return None;
+        }
+        let e = self.table.rmap[self.at as usize];
+        self.at = e.next;
+        Some(e.owner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alloc_free_and_reverse_map() {
+        let mut t = FrameTable::new(4);
+        assert_eq!(t.alloc(FrameUse::Anon), Some(0));
+        assert_eq!(t.alloc(FrameUse::Anon), Some(1));
+        let a = Owner { pid: 1, vpn: 10 };
+        let b = Owner { pid: 2, vpn: 10 };
+        t.add_owner(0, a);
+        t.add_owner(0, b);
+        assert_eq!(t.mapcount(0), 2);
+        assert_eq!(t.owners(0).collect::<Vec<_>>(), vec![b, a]);
+        assert_eq!(t.remove_owner(0, a), 1);
+        assert_eq!(t.owners(0).collect::<Vec<_>>(), vec![b]);
+        assert_eq!(t.remove_owner(0, b), 0);
+        t.free(0);
+        assert_eq!(t.free_count(), 3);
+        // The freed rmap entries are reused.
+        t.add_owner(1, a);
+        assert_eq!(t.rmap.len(), 2);
+        assert_eq!(t.alloc(FrameUse::Anon), Some(0));
+    }
+
+    #[test]
+    fn contiguous_runs() {
+        let mut t = FrameTable::new(6);
+        assert_eq!(t.alloc(FrameUse::Anon), Some(0));
+        assert_eq!(t.alloc_contiguous(3, FrameUse::PageTable), Some(1));
+        assert_eq!(t.free_count(), 2);
+        assert_eq!(t.alloc_contiguous(3, FrameUse::PageTable), None);
+        assert_eq!(t.alloc(FrameUse::Anon), Some(4));
+    }
+}

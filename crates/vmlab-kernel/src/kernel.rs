@@ -1,0 +1,900 @@
+//! The kernel: one machine (physical memory, MMU, frame table, swap) and
+//! its processes. [`Kernel`] is the API every layer above uses: create,
+//! fork, exec, exit and wait for processes; map, unmap and protect
+//! anonymous memory and move the program break; and load and store user
+//! memory of any size and alignment, which runs through the MMU and, on a
+//! page fault, through the fault handler in [`crate::fault`].
+//!
+//! Every byte a program stores lives in a simulated frame or a swap slot;
+//! the invariant the tests check is that a load returns the last value
+//! stored at that address in that address space.
+
+use crate::blockdev::{BlockDevice, BlockDeviceConfig};
+use crate::frames::{FrameTable, FrameUse, Owner, Pid};
+use crate::policy::{self, FrameId, PolicyParams, ReplacementPolicy};
+use crate::process::{
+    ExitStatus, Personality, Process, ProcessCounters, ProcessState, Signal, SignalCode, SignalKind,
+};
+use crate::region::{Prot, Region, RegionKind, RegionMap};
+use crate::swap::{SlotId, SwapDevice};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use vmlab_hw::arch::Canonical;
+use vmlab_hw::physmem::PhysMemError;
+use vmlab_hw::tlb::TlbConfig;
+use vmlab_hw::{
+    AccessKind, Arch, Context, Mmu, MmuFaultKind, Mode, NoEvents, PageTable, Perms, PhysMem,
+    TableAllocator,
+};
+
+/// Everything that defines a machine.
+#[derive(Clone, Debug)]
+pub struct KernelConfig {
+    /// The translation scheme.
+    pub arch: Arch,
+    /// Physical memory in base pages (page tables come out of it too).
+    pub frames: usize,
+    /// TLB geometry.
+    pub tlb: TlbConfig,
+    /// Replacement policy name ([`policy::NAMES`]).
+    pub policy: String,
+    /// Replacement policy knobs.
+    pub policy_params: PolicyParams,
+    /// Swap slots (one base page each); 0 for no swap.
+    pub swap_slots: u32,
+    /// The swap disk.
+    pub swap_device: BlockDeviceConfig,
+    /// Linux, Pintos or xv6 rules.
+    pub personality: Personality,
+    /// RLIMIT_STACK: how far below its top the stack may grow (Linux).
+    pub stack_limit: u64,
+    /// Free frames below which reclaim starts, and the level it refills to.
+    pub watermarks: (usize, usize),
+}
+
+impl KernelConfig {
+    /// A machine of `frames` frames on `arch` with its default TLB, LRU
+    /// (global replacement), as much swap as memory, Linux rules.
+    pub fn new(arch: Arch, frames: usize) -> KernelConfig {
+        KernelConfig {
+            tlb: vmlab_hw::default_tlb(&arch),
+            arch,
+            frames,
+            policy: "lru".into(),
+            policy_params: PolicyParams::default(),
+            swap_slots: frames as u32,
+            swap_device: BlockDeviceConfig::ssd(),
+            personality: Personality::Linux,
+            stack_limit: 8 << 20,
+            watermarks: (0, 0),
+        }
+    }
+}
+
+/// A configuration that cannot be built, naming the setting at fault.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// An errno result of a kernel call, with Linux's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Errno {
+    /// Invalid argument.
+    Einval,
+    /// Out of memory, or the range is not mapped.
+    Enomem,
+    /// No such process (or no child to wait for).
+    Esrch,
+    /// No child processes.
+    Echild,
+    /// The range overlaps an existing mapping (MAP_FIXED_NOREPLACE).
+    Eexist,
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Errno::Einval => "EINVAL",
+            Errno::Enomem => "ENOMEM",
+            Errno::Esrch => "ESRCH",
+            Errno::Echild => "ECHILD",
+            Errno::Eexist => "EEXIST",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Machine-wide event counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KernelCounters {
+    /// User memory references (each page-sized piece of an access).
+    pub references: u64,
+    /// Faults resolved without disk I/O.
+    pub minor_faults: u64,
+    /// Faults that read from swap.
+    pub major_faults: u64,
+    /// Reads of untouched anonymous memory served by the zero page.
+    pub zero_page_maps: u64,
+    /// Frames zeroed for first writes.
+    pub zero_fills: u64,
+    /// Copy-on-write faults that copied the page.
+    pub cow_copies: u64,
+    /// Copy-on-write faults that reused the only copy.
+    pub cow_reuses: u64,
+    /// Pages read from swap.
+    pub swap_ins: u64,
+    /// Pages written to swap.
+    pub swap_outs: u64,
+    /// Pages evicted (with or without a write).
+    pub evictions: u64,
+    /// Clean pages dropped without I/O because swap already held them.
+    pub clean_drops: u64,
+    /// Whole-TLB or whole-address-space flushes.
+    pub tlb_flushes: u64,
+    /// Single-page TLB invalidations caused by page-table changes.
+    pub tlb_shootdowns: u64,
+    /// Context switches.
+    pub context_switches: u64,
+    /// Stack growths.
+    pub stack_growths: u64,
+    /// Processes killed by the out-of-memory killer.
+    pub oom_kills: u64,
+    /// Processes ended by a memory fault signal.
+    pub segfaults: u64,
+}
+
+/// The machine and its processes.
+pub struct Kernel {
+    config: KernelConfig,
+    page_shift: u8,
+    pub(crate) mem: PhysMem,
+    pub(crate) mmu: Mmu,
+    pub(crate) frames: FrameTable,
+    /// `None` only while lent out by [`Kernel::with_policy`].
+    pub(crate) policy: Option<Box<dyn ReplacementPolicy>>,
+    /// Whether the policy wants every hit reported.
+    touch_policy: bool,
+    pub(crate) swap: SwapDevice,
+    /// Swap slot → the frame holding its page (the swap cache).
+    pub(crate) swap_cache: BTreeMap<u32, FrameId>,
+    pub(crate) procs: BTreeMap<Pid, Process>,
+    next_pid: Pid,
+    current: Option<Pid>,
+    /// Which process each ASID was last used by.
+    asid_owner: Vec<Pid>,
+    pub(crate) zero_frame: FrameId,
+    pub(crate) counters: KernelCounters,
+    /// The last shared anonymous object handed out.
+    next_object: u64,
+    /// Why the last out-of-memory kill happened.
+    pub(crate) oom_reason: Option<String>,
+    /// Reusable one-page buffer for copies to and from swap.
+    pub(crate) page_buf: Vec<u8>,
+}
+
+/// Hands page-table frames out of the frame table.
+pub(crate) struct TableFrames<'a> {
+    pub(crate) frames: &'a mut FrameTable,
+    pub(crate) page_shift: u8,
+}
+
+impl TableAllocator for TableFrames<'_> {
+    fn alloc_table(&mut self, bytes: u64) -> Option<u64> {
+        let count = (bytes >> self.page_shift).max(1) as usize;
+        let frame = self.frames.alloc_contiguous(count, FrameUse::PageTable)?;
+        Some(u64::from(frame) << self.page_shift)
+    }
+    fn free_table(&mut self, addr: u64, bytes: u64) {
+        let first = (addr >> self.page_shift) as FrameId;
+        for f in first..first + (bytes >> self.page_shift).max(1) as FrameId {
+            self.frames.free(f);
+        }
+    }
+}
+
+/// The largest user address plus one: the lower half of a sign-extended
+/// space, or all of a zero-extended one.
+pub fn task_size(arch: &Arch) -> u64 {
+    let bits = arch.va_bits().min(63);
+    match arch.spec().canonical {
+        Canonical::SignExtend => 1u64 << (bits - 1),
+        Canonical::ZeroExtend => 1u64 << bits,
+    }
+}
+
+impl Kernel {
+    /// Boots a machine: physical memory, MMU, frame table (frame 0 becomes
+    /// the shared zero page), swap, the replacement policy.
+    pub fn new(config: KernelConfig) -> Result<Kernel, ConfigError> {
+        let arch = config.arch.clone();
+        let page_shift = arch.page_shift();
+        let page = arch.page_bytes();
+        let levels = arch.levels().len();
+        if config.frames < levels + 2 {
+            return Err(ConfigError(format!(
+                "frames: {} frames cannot hold the zero page, a page table tree of {levels} levels and one user page",
+                config.frames
+            )));
+        }
+        let phys = (config.frames as u64)
+            .checked_mul(page)
+            .filter(|&b| arch.fits_physical(b - 1))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "frames: {} frames of {page} bytes exceed {}'s {}-bit physical address space",
+                    config.frames,
+                    arch.name(),
+                    arch.pa_bits()
+                ))
+            })?;
+        let mem = PhysMem::new(phys.max(8), arch.endian())
+            .map_err(|e| ConfigError(format!("frames: {e}")))?;
+        let mmu =
+            Mmu::new(arch.clone(), &config.tlb).map_err(|e| ConfigError(format!("tlb: {e}")))?;
+        let policy = policy::by_name(&config.policy, config.frames, &config.policy_params)
+            .map_err(|e| ConfigError(format!("policy: {e}")))?;
+        let device = BlockDevice::new(config.swap_device.clone())
+            .map_err(|e| ConfigError(format!("swap device: {e}")))?;
+        let swap = SwapDevice::new(config.swap_slots, page as usize, device)
+            .map_err(|e| ConfigError(format!("swap: {e}")))?;
+        let mut frames = FrameTable::new(config.frames);
+        let zero_frame = frames
+            .alloc(FrameUse::Zero)
+            .ok_or_else(|| ConfigError("frames: no frame for the zero page".into()))?;
+        let asids = if arch.asid_bits() == 0 {
+            1
+        } else {
+            1usize << arch.asid_bits()
+        };
+        Ok(Kernel {
+            page_shift,
+            mem,
+            mmu,
+            frames,
+            touch_policy: policy.wants_touch(),
+            policy: Some(policy),
+            swap,
+            swap_cache: BTreeMap::new(),
+            procs: BTreeMap::new(),
+            next_pid: 1,
+            current: None,
+            asid_owner: vec![0; asids],
+            zero_frame,
+            counters: KernelCounters::default(),
+            next_object: 0,
+            oom_reason: None,
+            page_buf: vec![0; page as usize],
+            config,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &KernelConfig {
+        &self.config
+    }
+
+    /// The translation scheme.
+    pub fn arch(&self) -> &Arch {
+        &self.config.arch
+    }
+
+    /// Base page size as a shift.
+    pub fn page_shift(&self) -> u8 {
+        self.page_shift
+    }
+
+    /// Base page size in bytes.
+    pub fn page_bytes(&self) -> u64 {
+        1 << self.page_shift
+    }
+
+    /// Machine-wide counts.
+    pub fn counters(&self) -> KernelCounters {
+        self.counters
+    }
+
+    /// The MMU (TLB counters, flushes).
+    pub fn mmu(&self) -> &Mmu {
+        &self.mmu
+    }
+
+    /// The swap device (counters, slots in use).
+    pub fn swap(&self) -> &SwapDevice {
+        &self.swap
+    }
+
+    /// The frame table.
+    pub fn frames(&self) -> &FrameTable {
+        &self.frames
+    }
+
+    /// Why the out-of-memory killer last killed, if it did.
+    pub fn oom_reason(&self) -> Option<&str> {
+        self.oom_reason.as_deref()
+    }
+
+    /// A process's counts (resident pages and faults).
+    pub fn process_counters(&self, pid: Pid) -> Option<ProcessCounters> {
+        self.procs.get(&pid).map(|p| p.counters)
+    }
+
+    /// Page-table bytes a process uses.
+    pub fn page_table_bytes(&self, pid: Pid) -> Option<u64> {
+        self.procs.get(&pid).map(|p| p.page_table.table_bytes())
+    }
+
+    /// The regions of a process.
+    pub fn regions(&self, pid: Pid) -> Option<&RegionMap> {
+        self.procs.get(&pid).map(|p| &p.regions)
+    }
+
+    /// Live and zombie process ids.
+    pub fn pids(&self) -> Vec<Pid> {
+        self.procs.keys().copied().collect()
+    }
+
+    /// Whether `pid` exists and has not ended.
+    pub fn is_live(&self, pid: Pid) -> bool {
+        self.procs
+            .get(&pid)
+            .is_some_and(|p| p.state == ProcessState::Live)
+    }
+
+    fn live(&self, pid: Pid) -> Result<&Process, Errno> {
+        self.procs
+            .get(&pid)
+            .filter(|p| p.state == ProcessState::Live)
+            .ok_or(Errno::Esrch)
+    }
+
+    /// The initial address space: an empty heap at the break and one stack
+    /// page below the top of user space.
+    fn new_address_space(&mut self) -> Result<(PageTable, RegionMap, u64, u64), Errno> {
+        let arch = self.config.arch.clone();
+        let page = self.page_bytes();
+        let top = task_size(&arch);
+        let stack_top = top - page;
+        let stack_limit = self.config.stack_limit.min(top / 4) & !(page - 1);
+        let mmap_base = stack_top - stack_limit.max(page) - (page << 8).min(top / 16);
+        let mmap_base = mmap_base & !(page - 1);
+        let brk_start = (0x60_0000u64.min(top / 8)).max(page) & !(page - 1);
+        self.reserve_frames(0, arch.levels().len() + 1)?;
+        let mut alloc = TableFrames {
+            frames: &mut self.frames,
+            page_shift: self.page_shift,
+        };
+        let pt = PageTable::new(&arch, &mut self.mem, &mut alloc).map_err(|_| Errno::Enomem)?;
+        let mut regions = RegionMap::new(page, mmap_base, top).map_err(|_| Errno::Enomem)?;
+        let stack = Region::new(
+            stack_top - page,
+            stack_top,
+            Prot::READ | Prot::WRITE,
+            RegionKind::Stack { grows_down: true },
+        );
+        regions.insert(stack).map_err(|_| Errno::Enomem)?;
+        Ok((pt, regions, brk_start, stack_top))
+    }
+
+    fn assign_asid(&self, pid: Pid) -> u16 {
+        let asids = self.asid_owner.len() as u32;
+        if asids <= 1 {
+            0
+        } else {
+            // ASID 0 is never handed out, so it can mean "no ASID".
+            (1 + (pid - 1) % (asids - 1)) as u16
+        }
+    }
+
+    /// A new process with an empty address space (a stack page and an
+    /// empty heap), child of `parent` (0 for none).
+    pub fn spawn(&mut self, parent: Pid) -> Result<Pid, Errno> {
+        let (page_table, regions, brk_start, stack_top) = self.new_address_space()?;
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        let asid = self.assign_asid(pid);
+        self.procs.insert(
+            pid,
+            Process {
+                pid,
+                parent,
+                asid,
+                page_table,
+                regions,
+                swapped: Default::default(),
+                brk_start,
+                brk: brk_start,
+                stack_top,
+                stack_pointer: stack_top,
+                state: ProcessState::Live,
+                counters: ProcessCounters::default(),
+            },
+        );
+        Ok(pid)
+    }
+
+    /// Makes `pid` the running process: loads its page-table root and
+    /// ASID; without ASIDs (or when another process used the ASID since)
+    /// the TLB is flushed.
+    pub fn switch_to(&mut self, pid: Pid) -> Result<(), Errno> {
+        if self.current == Some(pid) {
+            return Ok(());
+        }
+        let asid = self.live(pid)?.asid;
+        self.counters.context_switches += 1;
+        let owner = &mut self.asid_owner[usize::from(asid)];
+        if self.config.arch.asid_bits() == 0 {
+            self.mmu.tlb_mut().flush_all();
+            self.counters.tlb_flushes += 1;
+        } else if *owner != pid {
+            self.mmu.tlb_mut().flush_asid(asid);
+            self.counters.tlb_flushes += 1;
+        }
+        *owner = pid;
+        self.current = Some(pid);
+        Ok(())
+    }
+
+    /// Sets the stack pointer (Pintos grows the stack only near it).
+    pub fn set_stack_pointer(&mut self, pid: Pid, sp: u64) -> Result<(), Errno> {
+        self.live(pid)?;
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.stack_pointer = sp;
+        }
+        Ok(())
+    }
+
+    /// Translates one access that stays within a page, resolving faults.
+    fn translate(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Result<u64, Signal> {
+        self.switch_to(pid).map_err(|_| kill_signal(vaddr))?;
+        let ctx = {
+            let p = &self.procs[&pid];
+            Context {
+                root: p.page_table.root(),
+                asid: p.asid,
+            }
+        };
+        self.counters.references += 1;
+        // A fault handler resolves one cause per pass (a swap-in, then a
+        // copy-on-write, then a dirty-flag fault at most); more means a bug.
+        for _ in 0..4 {
+            match self
+                .mmu
+                .access(&mut self.mem, ctx, vaddr, kind, Mode::User, &mut NoEvents)
+            {
+                Ok(access) => {
+                    let frame = (access.paddr >> self.page_shift) as FrameId;
+                    if self.touch_policy && self.frames.used_for(frame) == FrameUse::Anon {
+                        self.with_policy((), |policy, refs| policy.touch(frame, refs));
+                    }
+                    return Ok(access.paddr);
+                }
+                Err(fault) => {
+                    let MmuFaultKind::Page(pf) = fault.kind else {
+                        return Err(self.deliver(pid, segv(vaddr, SignalCode::SegvMaperr)));
+                    };
+                    if let Err(signal) = self.handle_fault(pid, vaddr, kind, pf.cause) {
+                        return Err(self.deliver(pid, signal));
+                    }
+                    if !self.is_live(pid) {
+                        return Err(kill_signal(vaddr));
+                    }
+                }
+            }
+        }
+        Err(self.deliver(pid, segv(vaddr, SignalCode::SegvAccerr)))
+    }
+
+    /// Copies user memory at `vaddr` into `out`, page piece by page piece.
+    pub fn read_user(&mut self, pid: Pid, vaddr: u64, out: &mut [u8]) -> Result<(), Signal> {
+        self.user_copy(
+            pid,
+            vaddr,
+            out.len(),
+            AccessKind::Read,
+            |mem, paddr, range| mem.read_bytes(paddr, &mut out[range]),
+        )
+    }
+
+    /// Copies `data` into user memory at `vaddr`.
+    pub fn write_user(&mut self, pid: Pid, vaddr: u64, data: &[u8]) -> Result<(), Signal> {
+        self.user_copy(
+            pid,
+            vaddr,
+            data.len(),
+            AccessKind::Write,
+            |mem, paddr, range| mem.write_bytes(paddr, &data[range]),
+        )
+    }
+
+    fn user_copy(
+        &mut self,
+        pid: Pid,
+        vaddr: u64,
+        len: usize,
+        kind: AccessKind,
+        mut copy: impl FnMut(&mut PhysMem, u64, std::ops::Range<usize>) -> Result<(), PhysMemError>,
+    ) -> Result<(), Signal> {
+        let page = self.page_bytes();
+        let mut done = 0usize;
+        while done < len {
+            let at = vaddr.wrapping_add(done as u64);
+            let n = ((page - (at & (page - 1))) as usize).min(len - done);
+            let paddr = self.translate(pid, at, kind)?;
+            if copy(&mut self.mem, paddr, done..done + n).is_err() {
+                return Err(self.deliver(pid, bus(at)));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Loads a `size`-byte (1, 2, 4 or 8) value in the machine's byte order;
+    /// an access crossing a page boundary is two accesses.
+    pub fn load(&mut self, pid: Pid, vaddr: u64, size: usize) -> Result<u64, Signal> {
+        let mut buf = [0u8; 8];
+        let size = size.clamp(1, 8);
+        self.read_user(pid, vaddr, &mut buf[..size])?;
+        Ok(match self.config.arch.endian() {
+            vmlab_hw::Endian::Little => u64::from_le_bytes(buf),
+            vmlab_hw::Endian::Big => u64::from_be_bytes(buf) >> (64 - 8 * size),
+        })
+    }
+
+    /// Stores the low `size` bytes of `value` in the machine's byte order.
+    pub fn store(&mut self, pid: Pid, vaddr: u64, size: usize, value: u64) -> Result<(), Signal> {
+        let size = size.clamp(1, 8);
+        let bytes = match self.config.arch.endian() {
+            vmlab_hw::Endian::Little => value.to_le_bytes(),
+            vmlab_hw::Endian::Big => (value << (64 - 8 * size)).to_be_bytes(),
+        };
+        self.write_user(pid, vaddr, &bytes[..size])
+    }
+
+    /// Ends `pid` because of `signal` (or, under a teaching kernel's rules,
+    /// with exit status -1) and returns the signal for the caller.
+    pub(crate) fn deliver(&mut self, pid: Pid, signal: Signal) -> Signal {
+        if self.is_live(pid) {
+            self.counters.segfaults += u64::from(signal.kind != SignalKind::Sigkill);
+            let status = match self.config.personality {
+                Personality::Linux => ExitStatus::Signaled(signal),
+                Personality::Pintos | Personality::Xv6 => ExitStatus::Exited(-1),
+            };
+            self.terminate(pid, status);
+        }
+        signal
+    }
+
+    /// Maps `len` bytes of anonymous memory (`shared` between forked
+    /// processes or private copy-on-write), at `addr` exactly when `fixed`
+    /// (replacing what was there), else near the hint or where there is
+    /// room. Returns the address.
+    pub fn mmap_anonymous(
+        &mut self,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        shared: bool,
+        fixed: bool,
+    ) -> Result<u64, Errno> {
+        self.live(pid)?;
+        let page = self.page_bytes();
+        if len == 0 || (fixed && addr & (page - 1) != 0) {
+            return Err(Errno::Einval);
+        }
+        let len = len.checked_next_multiple_of(page).ok_or(Errno::Enomem)?;
+        let start = {
+            let p = &self.procs[&pid];
+            let hint = (addr != 0).then_some(addr & !(page - 1));
+            p.regions
+                .find_free(len, hint, fixed)
+                .map_err(|_| Errno::Enomem)?
+        };
+        if fixed {
+            self.unmap_range(pid, start, len)?;
+        }
+        let kind = if shared {
+            // Each shared anonymous mapping is its own shmem object.
+            self.next_object += 1;
+            RegionKind::SharedAnonymous {
+                object: self.next_object,
+                offset: 0,
+            }
+        } else {
+            RegionKind::Anonymous
+        };
+        let region = Region::new(start, start + len, prot, kind);
+        let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+        p.regions.insert(region).map_err(|_| Errno::Enomem)?;
+        Ok(start)
+    }
+
+    /// Removes `[addr, addr + len)` from the address space, freeing its
+    /// pages and swap slots; holes are fine (munmap).
+    pub fn munmap(&mut self, pid: Pid, addr: u64, len: u64) -> Result<(), Errno> {
+        self.live(pid)?;
+        let page = self.page_bytes();
+        if addr & (page - 1) != 0 || len == 0 {
+            return Err(Errno::Einval);
+        }
+        let len = len.checked_next_multiple_of(page).ok_or(Errno::Einval)?;
+        self.unmap_range(pid, addr, len)
+    }
+
+    /// Changes the protection of `[addr, addr + len)` (mprotect); every
+    /// page must be mapped. Pages already present get the new rights in
+    /// their entries (copy-on-write pages stay read-only).
+    pub fn mprotect(&mut self, pid: Pid, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+        self.live(pid)?;
+        let page = self.page_bytes();
+        if addr & (page - 1) != 0 {
+            return Err(Errno::Einval);
+        }
+        let len = len.checked_next_multiple_of(page).ok_or(Errno::Enomem)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let result = {
+            let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+            p.regions
+                .protect(addr, len, prot)
+                .map_err(|_| Errno::Enomem)
+        };
+        // Whatever part the region map changed, the entries follow.
+        self.reprotect_range(pid, addr, addr + len)?;
+        result
+    }
+
+    /// Moves the program break (brk): growing maps new zeroed heap, shrinking
+    /// frees the pages past the new break. Returns the break in force (the
+    /// old one when the request is refused, as Linux's brk does).
+    pub fn brk(&mut self, pid: Pid, new_brk: u64) -> Result<u64, Errno> {
+        let (brk_start, old) = {
+            let p = self.live(pid)?;
+            (p.brk_start, p.brk)
+        };
+        if new_brk < brk_start {
+            return Ok(old);
+        }
+        let page = self.page_bytes();
+        let old_end = old.next_multiple_of(page);
+        let new_end = new_brk.next_multiple_of(page);
+        let removed = match self.procs.get_mut(&pid) {
+            Some(p) => match p.regions.set_brk(old_end, new_end) {
+                Ok(removed) => removed,
+                // Refused (no room, or nothing to shrink): the old break stays.
+                Err(_) => return Ok(old),
+            },
+            None => return Err(Errno::Esrch),
+        };
+        for r in removed {
+            self.release_pages(pid, r.start, r.end);
+        }
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.brk = new_brk;
+        }
+        Ok(new_brk)
+    }
+
+    /// The current program break.
+    pub fn current_brk(&self, pid: Pid) -> Result<u64, Errno> {
+        Ok(self.live(pid)?.brk)
+    }
+
+    /// Creates a child sharing the parent's pages copy-on-write (shared
+    /// mappings stay shared) and its swap slots; returns the child's pid.
+    pub fn fork(&mut self, parent: Pid) -> Result<Pid, Errno> {
+        self.live(parent)?;
+        let child = self.spawn(parent)?;
+        let arch = self.config.arch.clone();
+        let regions: Vec<Region> = self.procs[&parent].regions.iter().copied().collect();
+        let (brk_start, brk, stack_top, sp) = {
+            let p = &self.procs[&parent];
+            (p.brk_start, p.brk, p.stack_top, p.stack_pointer)
+        };
+        // The child's regions are exactly the parent's.
+        {
+            let c = self.procs.get_mut(&child).ok_or(Errno::Esrch)?;
+            let stack: Vec<Region> = c.regions.iter().copied().collect();
+            for r in stack {
+                let _ = c.regions.unmap(r.start, r.end - r.start);
+            }
+            for r in &regions {
+                c.regions.insert(*r).map_err(|_| Errno::Enomem)?;
+            }
+            c.brk_start = brk_start;
+            c.brk = brk;
+            c.stack_top = stack_top;
+            c.stack_pointer = sp;
+        }
+        for r in &regions {
+            let shared = r.kind.is_shared();
+            let mappings = {
+                let p = &self.procs[&parent];
+                p.page_table
+                    .mappings(&arch, &self.mem, r.start, r.end)
+                    .map_err(|_| Errno::Enomem)?
+            };
+            for m in mappings {
+                let frame = (m.frame >> self.page_shift) as FrameId;
+                let mut perms = m.perms;
+                if !shared && frame != self.zero_frame && perms.contains(Perms::WRITE) {
+                    // Both sides lose write access; the first write copies.
+                    perms -= Perms::WRITE;
+                    let p = self.procs.get_mut(&parent).ok_or(Errno::Esrch)?;
+                    p.page_table
+                        .protect(&arch, &mut self.mem, m.vaddr, perms)
+                        .map_err(|_| Errno::Enomem)?;
+                }
+                self.map_frame(child, m.vaddr, frame, perms, m.dirty)?;
+            }
+            let swapped: Vec<(u64, u32)> = {
+                let p = &self.procs[&parent];
+                let (lo, hi) = (r.start >> self.page_shift, r.end >> self.page_shift);
+                p.swapped
+                    .iter()
+                    .filter(|(&vpn, _)| (lo..hi).contains(&vpn))
+                    .map(|(&vpn, &slot)| (vpn, slot))
+                    .collect()
+            };
+            for (vpn, slot) in swapped {
+                let _ = self.swap.dup(SlotId(slot));
+                if let Some(c) = self.procs.get_mut(&child) {
+                    c.swapped.insert(vpn, slot);
+                }
+            }
+        }
+        // The parent's cached writable translations are stale now.
+        let asid = self.procs[&parent].asid;
+        if self.config.arch.asid_bits() == 0 {
+            self.mmu.tlb_mut().flush_all();
+        } else {
+            self.mmu.tlb_mut().flush_asid(asid);
+        }
+        self.counters.tlb_flushes += 1;
+        Ok(child)
+    }
+
+    /// Replaces `pid`'s address space with a fresh one (execve).
+    pub fn execve(&mut self, pid: Pid) -> Result<(), Errno> {
+        self.live(pid)?;
+        self.release_address_space(pid);
+        let (page_table, regions, brk_start, stack_top) = self.new_address_space()?;
+        let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+        let old = std::mem::replace(&mut p.page_table, page_table);
+        p.regions = regions;
+        p.brk_start = brk_start;
+        p.brk = brk_start;
+        p.stack_top = stack_top;
+        p.stack_pointer = stack_top;
+        let arch = self.config.arch.clone();
+        let mut alloc = TableFrames {
+            frames: &mut self.frames,
+            page_shift: self.page_shift,
+        };
+        old.destroy(&arch, &mut self.mem, &mut alloc);
+        self.flush_process(pid);
+        Ok(())
+    }
+
+    /// Ends `pid` with exit status `status`.
+    pub fn exit(&mut self, pid: Pid, status: i32) -> Result<(), Errno> {
+        self.live(pid)?;
+        self.terminate(pid, ExitStatus::Exited(status));
+        Ok(())
+    }
+
+    /// Collects an ended child of `parent` (any child when `child` is
+    /// `None`): its pid and how it ended. `Ok(None)` while children live
+    /// but none has ended; ECHILD when there are no children.
+    pub fn wait(
+        &mut self,
+        parent: Pid,
+        child: Option<Pid>,
+    ) -> Result<Option<(Pid, ExitStatus)>, Errno> {
+        let mut any = false;
+        let mut found = None;
+        for (&pid, p) in &self.procs {
+            if p.parent != parent || child.is_some_and(|c| c != pid) {
+                continue;
+            }
+            any = true;
+            if let ProcessState::Zombie(status) = p.state {
+                found = Some((pid, status));
+                break;
+            }
+        }
+        if !any {
+            return Err(Errno::Echild);
+        }
+        if let Some((pid, _)) = found {
+            self.procs.remove(&pid);
+        }
+        Ok(found)
+    }
+
+    /// Frees everything `pid` holds and leaves it a zombie with `status`;
+    /// its children are reparented to 0.
+    pub(crate) fn terminate(&mut self, pid: Pid, status: ExitStatus) {
+        self.release_address_space(pid);
+        let arch = self.config.arch.clone();
+        if let Some(p) = self.procs.get_mut(&pid) {
+            // The zombie keeps the (now dangling) root only as a value; it
+            // never runs again, and wait() drops the record.
+            let tables = p.page_table.clone();
+            p.state = ProcessState::Zombie(status);
+            let mut alloc = TableFrames {
+                frames: &mut self.frames,
+                page_shift: self.page_shift,
+            };
+            tables.destroy(&arch, &mut self.mem, &mut alloc);
+        }
+        self.flush_process(pid);
+        for p in self.procs.values_mut() {
+            if p.parent == pid {
+                p.parent = 0;
+            }
+        }
+        if self.current == Some(pid) {
+            self.current = None;
+        }
+    }
+}
+
+/// SIGSEGV at `addr` with `code`.
+pub(crate) fn segv(addr: u64, code: SignalCode) -> Signal {
+    Signal {
+        kind: SignalKind::Sigsegv,
+        code,
+        addr,
+    }
+}
+
+/// SIGBUS at `addr`.
+pub(crate) fn bus(addr: u64) -> Signal {
+    Signal {
+        kind: SignalKind::Sigbus,
+        code: SignalCode::BusAdrerr,
+        addr,
+    }
+}
+
+/// SIGKILL (the process was killed while the access was in flight).
+pub(crate) fn kill_signal(addr: u64) -> Signal {
+    Signal {
+        kind: SignalKind::Sigkill,
+        code: SignalCode::Kernel,
+        addr,
+    }
+}
+
+/// The page-table rights for a region's protection, widened to what the
+/// architecture can express (x86 and AArch64 cannot map a page writable
+/// or executable but unreadable; RISC-V reserves W without R).
+pub(crate) fn perms_for(prot: Prot) -> Perms {
+    let mut perms = Perms::USER;
+    if prot.contains(Prot::READ) {
+        perms |= Perms::READ;
+    }
+    if prot.contains(Prot::WRITE) {
+        perms |= Perms::WRITE | Perms::READ;
+    }
+    if prot.contains(Prot::EXEC) {
+        perms |= Perms::EXEC_USER | Perms::EXEC_SUPER | Perms::READ;
+    }
+    perms
+}
+
+/// Owner key the replacement policies remember pages by.
+pub(crate) fn page_key(owner: Owner) -> u64 {
+    (u64::from(owner.pid) << 48) ^ owner.vpn
+}
