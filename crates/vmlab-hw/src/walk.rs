@@ -162,6 +162,9 @@ fn walk_family<B: EntryBits, S: EventSink>(
     mode: Mode,
     sink: &mut S,
 ) -> Result<Translation, PageFault> {
+    // A copy of the bit positions, which the compiler can keep in registers
+    // across the entry stores of the walk.
+    let bits = *bits;
     match arch.pte().bytes {
         8 => walk_sized::<8, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
         4 => walk_sized::<4, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
@@ -173,7 +176,7 @@ fn walk_family<B: EntryBits, S: EventSink>(
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
-    bits: &B,
+    bits: B,
     arch: &Arch,
     mem: &mut PhysMem,
     root: u64,

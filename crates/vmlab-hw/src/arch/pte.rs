@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bit positions of an x86 (IA-32, PAE, Intel 64) paging entry, Intel SDM
 /// Vol. 3A §4.3-4.5, tables 4-4 to 4-20.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct X86Bits {
     /// P: the entry is present.
@@ -34,7 +34,7 @@ pub struct X86Bits {
 }
 
 /// Bit positions of a RISC-V Sv32/39/48/57 PTE, RISC-V Privileged ISA §4.3-4.6.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RiscVBits {
     /// V: the entry is valid.
@@ -56,7 +56,7 @@ pub struct RiscVBits {
 }
 
 /// Bit positions of an AArch64 VMSAv8-64 stage-1 descriptor, Arm ARM D8.3.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AArch64Bits {
     /// Bit 0: the descriptor is valid.
@@ -91,7 +91,7 @@ pub struct AArch64Bits {
 /// Bit positions of a teaching machine's entry: a valid bit, optional
 /// permission and reference bits, and the frame number. An absent
 /// permission bit means the right is always granted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimpleBits {
     /// The entry is valid.
@@ -222,7 +222,7 @@ macro_rules! dispatch {
 /// How one family of entry layouts decodes and updates entries. The walker
 /// is compiled once per family, so each entry it reads is decoded without
 /// matching on [`PteEncoding`] again.
-pub trait EntryBits {
+pub trait EntryBits: Copy {
     /// Whether, without hardware dirty management, a write to a clean
     /// writable leaf is a permission fault (AArch64: a DBM page is still
     /// read-only until AP\[2\] is cleared) rather than a dirty-flag fault.
