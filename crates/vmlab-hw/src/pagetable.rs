@@ -414,6 +414,17 @@ impl PageTable {
             .then(|| Self::mapping_at(arch, vaddr, i, path.pte_addrs[i], path.raws[i])))
     }
 
+    /// How many tables mapping a base page at `vaddr` would have to create:
+    /// what a kernel must have free before it maps.
+    pub fn tables_needed(&self, arch: &Arch, mem: &PhysMem, vaddr: u64) -> Result<usize, MapError> {
+        let last = arch.levels().len() - 1;
+        let path = self.path(arch, mem, vaddr, last)?;
+        Ok(match path.kind {
+            PteKind::Invalid => last + 1 - path.depth,
+            _ => 0,
+        })
+    }
+
     /// Removes the page mapping `vaddr` (of whatever size) and gives back
     /// every table the removal leaves empty. Returns what was mapped.
     pub fn unmap(

@@ -155,9 +155,7 @@ impl Kernel {
         region: &Region,
     ) -> Result<(), Signal> {
         let vpn = page >> self.page_shift();
-        let levels = self.arch().levels().len();
-        self.reserve_frames(pid, levels)
-            .map_err(|_| kill_signal(page))?;
+        self.reserve_tables(pid, page)?;
         if !self.is_live(pid) {
             return Err(kill_signal(page));
         }
@@ -263,9 +261,7 @@ impl Kernel {
     /// region is writable: copy-on-write (or the zero page's first write).
     fn write_protect_fault(&mut self, pid: Pid, page: u64, region: &Region) -> Result<(), Signal> {
         let arch = self.arch().clone();
-        let levels = arch.levels().len();
-        self.reserve_frames(pid, levels)
-            .map_err(|_| kill_signal(page))?;
+        self.reserve_tables(pid, page)?;
         let perms = perms_for(region.prot);
         let Some(old) = self.procs[&pid]
             .page_table
@@ -530,14 +526,41 @@ impl Kernel {
     }
 
     /// Makes sure `count` frames are free (page tables need them), evicting
-    /// or, failing that, killing for memory.
-    pub(crate) fn reserve_frames(&mut self, pid: Pid, count: usize) -> Result<(), Errno> {
+    /// (for the page whose fault needs them, `key`) or, failing that,
+    /// killing for memory.
+    pub(crate) fn reserve_frames(&mut self, pid: Pid, count: usize, key: u64) -> Result<(), Errno> {
         while self.frames.free_count() < count {
-            if !self.evict_one(0) && !self.oom_kill(pid, "page tables") {
+            if !self.evict_one(key) && !self.oom_kill(pid, "page tables") {
                 return Err(Errno::Enomem);
             }
         }
         Ok(())
+    }
+
+    /// Frees the frames mapping `page` for `pid` will need for new tables
+    /// (usually none), before anything else is allocated for the fault.
+    fn reserve_tables(&mut self, pid: Pid, page: u64) -> Result<(), Signal> {
+        let arch = self.arch().clone();
+        let needed = self.procs[&pid]
+            .page_table
+            .tables_needed(&arch, &self.mem, page)
+            .map_err(|_| bus(page))?;
+        if needed == 0 {
+            return Ok(());
+        }
+        let key = page_key(Owner {
+            pid,
+            vpn: page >> self.page_shift(),
+        });
+        // One more than the tables: the page itself will need a frame too,
+        // and the tables must not be taken by its eviction.
+        self.reserve_frames(pid, needed + 1, key)
+            .map_err(|_| kill_signal(page))?;
+        if self.is_live(pid) {
+            Ok(())
+        } else {
+            Err(kill_signal(page))
+        }
     }
 
     /// A frame for user data of `pid` faulting at `page`.
@@ -548,6 +571,7 @@ impl Kernel {
         });
         loop {
             if let Some(frame) = self.frames.alloc(FrameUse::Anon) {
+                self.background_reclaim(key);
                 return Ok(frame);
             }
             if !self.evict_one(key) && !self.oom_kill(pid, "user pages") {
@@ -556,6 +580,21 @@ impl Kernel {
             if !self.is_live(pid) {
                 return Err(kill_signal(page));
             }
+        }
+    }
+
+    /// kswapd's job: once free frames fall below the low watermark, evict
+    /// until they reach the high one, so later faults find frames free.
+    fn background_reclaim(&mut self, key: u64) {
+        let (low, high) = self.config().watermarks;
+        if self.frames.free_count() >= low {
+            return;
+        }
+        while self.frames.free_count() < high {
+            if !self.evict_one(key) {
+                break;
+            }
+            self.counters.background_evictions += 1;
         }
     }
 

@@ -24,8 +24,8 @@ use vmlab_hw::arch::Canonical;
 use vmlab_hw::physmem::PhysMemError;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::{
-    AccessKind, Arch, Context, Mmu, MmuFaultKind, Mode, NoEvents, PageTable, Perms, PhysMem,
-    TableAllocator,
+    AccessKind, Arch, Context, Mmu, MmuFaultKind, Mode, NoEvents, PageFaultCause, PageTable, Perms,
+    PhysMem, TableAllocator,
 };
 
 /// Everything that defines a machine.
@@ -49,7 +49,8 @@ pub struct KernelConfig {
     pub personality: Personality,
     /// RLIMIT_STACK: how far below its top the stack may grow (Linux).
     pub stack_limit: u64,
-    /// Free frames below which reclaim starts, and the level it refills to.
+    /// Free frames below which background reclaim starts (low), and the
+    /// level it refills to (high); (0, 0) reclaims only on demand.
     pub watermarks: (usize, usize),
 }
 
@@ -136,6 +137,8 @@ pub struct KernelCounters {
     pub swap_outs: u64,
     /// Pages evicted (with or without a write).
     pub evictions: u64,
+    /// Of those, pages evicted by background reclaim below the low watermark.
+    pub background_evictions: u64,
     /// Clean pages dropped without I/O because swap already held them.
     pub clean_drops: u64,
     /// Whole-TLB or whole-address-space flushes.
@@ -367,7 +370,7 @@ impl Kernel {
         let mmap_base = stack_top - stack_limit.max(page) - (page << 8).min(top / 16);
         let mmap_base = mmap_base & !(page - 1);
         let brk_start = (0x60_0000u64.min(top / 8)).max(page) & !(page - 1);
-        self.reserve_frames(0, arch.levels().len() + 1)?;
+        self.reserve_frames(0, arch.levels().len() + 1, 0)?;
         let mut alloc = TableFrames {
             frames: &mut self.frames,
             page_shift: self.page_shift,
@@ -465,6 +468,10 @@ impl Kernel {
         self.counters.references += 1;
         // A fault handler resolves one cause per pass (a swap-in, then a
         // copy-on-write, then a dirty-flag fault at most); more means a bug.
+        // The access that faulted reached the policy as an insertion, not a
+        // hit: touching it again would count its first use twice (and send
+        // every new page straight to ARC's T2).
+        let mut faulted = false;
         for _ in 0..4 {
             match self
                 .mmu
@@ -472,7 +479,10 @@ impl Kernel {
             {
                 Ok(access) => {
                     let frame = (access.paddr >> self.page_shift) as FrameId;
-                    if self.touch_policy && self.frames.used_for(frame) == FrameUse::Anon {
+                    if self.touch_policy
+                        && !faulted
+                        && self.frames.used_for(frame) == FrameUse::Anon
+                    {
                         self.with_policy((), |policy, refs| policy.touch(frame, refs));
                     }
                     return Ok(access.paddr);
@@ -481,6 +491,12 @@ impl Kernel {
                     let MmuFaultKind::Page(pf) = fault.kind else {
                         return Err(self.deliver(pid, segv(vaddr, SignalCode::SegvMaperr)));
                     };
+                    // Only faults that bring a page in are insertions; a
+                    // software accessed/dirty fault is a hit on a resident page.
+                    faulted |= matches!(
+                        pf.cause,
+                        PageFaultCause::NotPresent | PageFaultCause::Protection
+                    );
                     if let Err(signal) = self.handle_fault(pid, vaddr, kind, pf.cause) {
                         return Err(self.deliver(pid, signal));
                     }

@@ -109,3 +109,29 @@ fn bad_accesses_signal() {
     let err = k.store(pid, a, 1, 1).unwrap_err();
     assert_eq!(err.code, SignalCode::SegvAccerr);
 }
+
+#[test]
+fn background_reclaim_keeps_frames_free() {
+    let arch = presets::by_name("x86-64").unwrap().unwrap();
+    let mut config = KernelConfig::new(arch, 24);
+    config.swap_slots = 256;
+    config.watermarks = (4, 8);
+    let mut k = Kernel::new(config).unwrap();
+    let pid = k.spawn(0).unwrap();
+    let a = k
+        .mmap_anonymous(pid, 0, 64 * 4096, Prot::READ | Prot::WRITE, false, false)
+        .unwrap();
+    for i in 0..64u64 {
+        k.store(pid, a + i * 4096, 8, i).unwrap();
+        // Reclaim runs as soon as free frames dip below the low watermark.
+        assert!(
+            k.frames().free_count() >= 4,
+            "page {i}: {} free",
+            k.frames().free_count()
+        );
+    }
+    assert!(k.counters().background_evictions > 0);
+    for i in 0..64u64 {
+        assert_eq!(k.load(pid, a + i * 4096, 8).unwrap(), i);
+    }
+}
