@@ -16,6 +16,7 @@ use crate::policy::{FrameId, ReferenceBits, ReplacementPolicy};
 use crate::process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};
 use crate::region::{Prot, Region};
 use crate::swap::SlotId;
+use std::sync::Arc;
 use vmlab_hw::arch::pte::LeafAttrs;
 use vmlab_hw::arch::AdUpdate;
 use vmlab_hw::{AccessKind, PageFaultCause, Perms};
@@ -93,7 +94,7 @@ impl Kernel {
             // the entry's rights lag the region's; bring them in line.
             PageFaultCause::Protection => {
                 let perms = perms_for(region.prot);
-                let arch = self.arch().clone();
+                let arch = Arc::clone(&self.arch);
                 let p = self.procs.get_mut(&pid).ok_or_else(|| kill_signal(vaddr))?;
                 let old = p.page_table.query(&arch, &self.mem, page).ok().flatten();
                 if old.is_some_and(|m| m.perms.contains(perms - Perms::WRITE)) {
@@ -260,7 +261,7 @@ impl Kernel {
     /// A write to a present page the entry keeps read-only although the
     /// region is writable: copy-on-write (or the zero page's first write).
     fn write_protect_fault(&mut self, pid: Pid, page: u64, region: &Region) -> Result<(), Signal> {
-        let arch = self.arch().clone();
+        let arch = Arc::clone(&self.arch);
         self.reserve_tables(pid, page)?;
         let perms = perms_for(region.prot);
         let Some(old) = self.procs[&pid]
@@ -332,7 +333,7 @@ impl Kernel {
         perms: Perms,
         dirty: bool,
     ) -> Result<(), Errno> {
-        let arch = self.arch().clone();
+        let arch = Arc::clone(&self.arch);
         let soft_flags = arch.ad_update() == AdUpdate::Fault;
         // Where software manages the flags, a new mapping starts accessed
         // (and dirty for a write), as Linux's fault path makes it young.
@@ -395,7 +396,7 @@ impl Kernel {
 
     /// Sets or clears accessed/dirty in `pid`'s entry for `page`.
     fn set_flags(&mut self, pid: Pid, page: u64, accessed: Option<bool>, dirty: Option<bool>) {
-        let arch = self.arch().clone();
+        let arch = Arc::clone(&self.arch);
         if let Some(p) = self.procs.get_mut(&pid) {
             let _ = p
                 .page_table
@@ -406,7 +407,7 @@ impl Kernel {
 
     /// Whether any mapping of `frame` has its accessed, and its dirty, flag set.
     pub(crate) fn owner_flags(&mut self, frame: FrameId) -> (bool, bool) {
-        let arch = self.arch().clone();
+        let arch = Arc::clone(&self.arch);
         let shift = self.page_shift();
         let mut flags = (false, false);
         for owner in self.frames.owners(frame) {
@@ -481,7 +482,7 @@ impl Kernel {
             self.counters.clean_drops += 1;
             self.frames.swap_slot(frame).ok_or(())?
         };
-        let arch = self.arch().clone();
+        let arch = Arc::clone(&self.arch);
         let shift = self.page_shift();
         let owners: Vec<Owner> = self.frames.owners(frame).collect();
         for owner in owners {
@@ -540,7 +541,7 @@ impl Kernel {
     /// Frees the frames mapping `page` for `pid` will need for new tables
     /// (usually none), before anything else is allocated for the fault.
     fn reserve_tables(&mut self, pid: Pid, page: u64) -> Result<(), Signal> {
-        let arch = self.arch().clone();
+        let arch = Arc::clone(&self.arch);
         let needed = self.procs[&pid]
             .page_table
             .tables_needed(&arch, &self.mem, page)
@@ -636,7 +637,7 @@ impl Kernel {
 
     /// Frees the pages and swap entries of `pid` in `[start, end)`.
     pub(crate) fn release_pages(&mut self, pid: Pid, start: u64, end: u64) {
-        let arch = self.arch().clone();
+        let arch = Arc::clone(&self.arch);
         let shift = self.page_shift();
         let Some(mappings) = self
             .procs
@@ -714,7 +715,7 @@ impl Kernel {
     /// Brings the entries of `[start, end)` in line with their regions'
     /// protection, keeping shared-frame pages read-only for copy-on-write.
     pub(crate) fn reprotect_range(&mut self, pid: Pid, start: u64, end: u64) -> Result<(), Errno> {
-        let arch = self.arch().clone();
+        let arch = Arc::clone(&self.arch);
         let shift = self.page_shift();
         let mappings = match self.procs.get(&pid) {
             Some(p) => p

@@ -20,6 +20,7 @@ use crate::swap::{SlotId, SwapDevice};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use vmlab_hw::arch::Canonical;
 use vmlab_hw::physmem::PhysMemError;
 use vmlab_hw::tlb::TlbConfig;
@@ -158,6 +159,9 @@ pub struct KernelCounters {
 /// The machine and its processes.
 pub struct Kernel {
     config: KernelConfig,
+    /// The scheme, shared so the fault path can hold it while it mutates
+    /// the rest of the kernel (cloning an `Arch` allocates).
+    pub(crate) arch: Arc<Arch>,
     page_shift: u8,
     pub(crate) mem: PhysMem,
     pub(crate) mmu: Mmu,
@@ -259,6 +263,7 @@ impl Kernel {
             1usize << arch.asid_bits()
         };
         Ok(Kernel {
+            arch: Arc::new(config.arch.clone()),
             page_shift,
             mem,
             mmu,
@@ -287,7 +292,7 @@ impl Kernel {
 
     /// The translation scheme.
     pub fn arch(&self) -> &Arch {
-        &self.config.arch
+        &self.arch
     }
 
     /// Base page size as a shift.
@@ -362,7 +367,7 @@ impl Kernel {
     /// The initial address space: an empty heap at the break and one stack
     /// page below the top of user space.
     fn new_address_space(&mut self) -> Result<(PageTable, RegionMap, u64, u64), Errno> {
-        let arch = self.config.arch.clone();
+        let arch = Arc::clone(&self.arch);
         let page = self.page_bytes();
         let top = task_size(&arch);
         let stack_top = top - page;
@@ -711,7 +716,45 @@ impl Kernel {
     pub fn fork(&mut self, parent: Pid) -> Result<Pid, Errno> {
         self.live(parent)?;
         let child = self.spawn(parent)?;
-        let arch = self.config.arch.clone();
+        // The child's tables mirror the parent's, so the frames for them are
+        // freed first: the copy shares every page and allocates nothing but
+        // tables, and nothing may be evicted once it has read the parent's
+        // mappings.
+        let needed = {
+            let frames = |pid: Pid| self.procs[&pid].page_table.table_bytes() >> self.page_shift;
+            frames(parent).saturating_sub(frames(child)) as usize
+        };
+        let copied = self.reserve_frames(parent, needed, 0).and_then(|()| {
+            if self.is_live(parent) && self.is_live(child) {
+                self.copy_address_space(parent, child)
+            } else {
+                Err(Errno::Enomem)
+            }
+        });
+        if let Err(e) = copied {
+            // A half-built child must not linger holding frames and swap
+            // slots: free what it has and forget it, as a failed fork does.
+            if self.is_live(child) {
+                self.terminate(child, ExitStatus::Exited(-1));
+            }
+            self.procs.remove(&child);
+            return Err(e);
+        }
+        // The parent's cached writable translations are stale now.
+        let asid = self.procs[&parent].asid;
+        if self.config.arch.asid_bits() == 0 {
+            self.mmu.tlb_mut().flush_all();
+        } else {
+            self.mmu.tlb_mut().flush_asid(asid);
+        }
+        self.counters.tlb_flushes += 1;
+        Ok(child)
+    }
+
+    /// Gives `child` (fresh from spawn) the parent's regions, its present
+    /// pages shared (private ones copy-on-write) and its swap entries.
+    fn copy_address_space(&mut self, parent: Pid, child: Pid) -> Result<(), Errno> {
+        let arch = Arc::clone(&self.arch);
         let regions: Vec<Region> = self.procs[&parent].regions.iter().copied().collect();
         let (brk_start, brk, stack_top, sp) = {
             let p = &self.procs[&parent];
@@ -769,22 +812,27 @@ impl Kernel {
                 }
             }
         }
-        // The parent's cached writable translations are stale now.
-        let asid = self.procs[&parent].asid;
-        if self.config.arch.asid_bits() == 0 {
-            self.mmu.tlb_mut().flush_all();
-        } else {
-            self.mmu.tlb_mut().flush_asid(asid);
-        }
-        self.counters.tlb_flushes += 1;
-        Ok(child)
+        Ok(())
     }
 
     /// Replaces `pid`'s address space with a fresh one (execve).
     pub fn execve(&mut self, pid: Pid) -> Result<(), Errno> {
         self.live(pid)?;
-        self.release_address_space(pid);
+        // The new address space is built before the old one goes, as Linux
+        // allocates the new mm before exec's point of no return: when there
+        // is no memory for it, exec fails and the process is as it was.
         let (page_table, regions, brk_start, stack_top) = self.new_address_space()?;
+        let arch = Arc::clone(&self.arch);
+        if !self.is_live(pid) {
+            // Reclaim for the new tables killed the process itself.
+            let mut alloc = TableFrames {
+                frames: &mut self.frames,
+                page_shift: self.page_shift,
+            };
+            page_table.destroy(&arch, &mut self.mem, &mut alloc);
+            return Err(Errno::Enomem);
+        }
+        self.release_address_space(pid);
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         let old = std::mem::replace(&mut p.page_table, page_table);
         p.regions = regions;
@@ -792,7 +840,6 @@ impl Kernel {
         p.brk = brk_start;
         p.stack_top = stack_top;
         p.stack_pointer = stack_top;
-        let arch = self.config.arch.clone();
         let mut alloc = TableFrames {
             frames: &mut self.frames,
             page_shift: self.page_shift,
@@ -842,7 +889,7 @@ impl Kernel {
     /// its children are reparented to 0.
     pub(crate) fn terminate(&mut self, pid: Pid, status: ExitStatus) {
         self.release_address_space(pid);
-        let arch = self.config.arch.clone();
+        let arch = Arc::clone(&self.arch);
         if let Some(p) = self.procs.get_mut(&pid) {
             // The zombie keeps the (now dangling) root only as a value; it
             // never runs again, and wait() drops the record.
@@ -896,7 +943,16 @@ pub(crate) fn kill_signal(addr: u64) -> Signal {
 /// The page-table rights for a region's protection, widened to what the
 /// architecture can express (x86 and AArch64 cannot map a page writable
 /// or executable but unreadable; RISC-V reserves W without R).
+///
+/// PROT_NONE keeps the page present but for the kernel only: x86, AArch64
+/// and RISC-V cannot encode a present leaf with no rights, and an entry the
+/// encoder refuses would keep its old, wider rights. A kernel-only entry
+/// still holds the frame (as Linux's PROT_NONE entry does) while every user
+/// access faults and gets SEGV_ACCERR from the region check.
 pub(crate) fn perms_for(prot: Prot) -> Perms {
+    if prot.is_empty() {
+        return Perms::READ;
+    }
     let mut perms = Perms::USER;
     if prot.contains(Prot::READ) {
         perms |= Perms::READ;
