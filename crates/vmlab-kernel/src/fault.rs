@@ -11,7 +11,9 @@
 //! entry mapping a frame and invalidates the TLB entry it clears.
 
 use crate::frames::{FrameUse, Owner, Pid};
-use crate::kernel::{bus, kill_signal, page_key, perms_for, segv, Errno, Kernel, TableFrames};
+use crate::kernel::{
+    bus, kill_signal, page_key, perms_for, segv, Errno, Kernel, ReplacementScope, TableFrames,
+};
 use crate::policy::{FrameId, ReferenceBits, ReplacementPolicy};
 use crate::process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};
 use crate::region::{Prot, Region};
@@ -203,7 +205,12 @@ impl Kernel {
             pid,
             vpn: page >> self.page_shift(),
         });
-        self.with_policy((), |policy, refs| policy.insert(frame, key, refs));
+        let owner = match self.config().scope {
+            ReplacementScope::Global => 0,
+            ReplacementScope::Local => pid,
+        };
+        self.policy_of[frame as usize] = owner;
+        self.with_policy(owner, (), |policy, refs| policy.insert(frame, key, refs));
         Ok(())
     }
 
@@ -502,13 +509,38 @@ impl Kernel {
         Ok(())
     }
 
-    /// Frees one frame by eviction, for a fault at `page`; false when no
-    /// page can be evicted.
-    fn evict_one(&mut self, page_key_hint: u64) -> bool {
+    /// Whose policy gives up a frame when `pid` needs one: the global one,
+    /// or under local replacement `pid`'s own once it holds its share, else
+    /// that of the process furthest above its share.
+    fn victim_owner(&self, pid: Pid) -> Pid {
+        if self.config().scope == ReplacementScope::Global {
+            return 0;
+        }
+        let live: Vec<(Pid, u64)> = self
+            .procs
+            .values()
+            .filter(|p| p.state == crate::process::ProcessState::Live)
+            .map(|p| (p.pid, p.counters.resident_pages))
+            .collect();
+        let share = (self.frames.len() as u64 - 1) / live.len().max(1) as u64;
+        let own = live.iter().find(|&&(p, _)| p == pid).map_or(0, |&(_, r)| r);
+        if own >= share || own > 0 && live.len() == 1 {
+            return pid;
+        }
+        live.iter()
+            .max_by_key(|&&(p, resident)| (resident, p))
+            .map_or(pid, |&(p, _)| p)
+    }
+
+    /// Frees one frame by eviction, for `pid`'s fault at the page keyed
+    /// `page_key_hint`; false when no page can be evicted.
+    fn evict_one(&mut self, pid: Pid, page_key_hint: u64) -> bool {
+        let owner = self.victim_owner(pid);
         // Every tracked frame may be tried once before giving up.
         for _ in 0..self.frames.len() {
-            let chosen =
-                self.with_policy(None, |policy, refs| policy.evict_for(page_key_hint, refs));
+            let chosen = self.with_policy(owner, None, |policy, refs| {
+                policy.evict_for(page_key_hint, refs)
+            });
             let Some(victim) = chosen else {
                 return false;
             };
@@ -520,7 +552,7 @@ impl Kernel {
             }
             // Swap is full and the page is dirty: it stays resident.
             let key = self.frames.owners(victim).next().map_or(0, page_key);
-            self.with_policy((), |policy, refs| policy.insert(victim, key, refs));
+            self.with_policy(owner, (), |policy, refs| policy.insert(victim, key, refs));
             return false;
         }
         false
@@ -531,7 +563,7 @@ impl Kernel {
     /// killing for memory.
     pub(crate) fn reserve_frames(&mut self, pid: Pid, count: usize, key: u64) -> Result<(), Errno> {
         while self.frames.free_count() < count {
-            if !self.evict_one(key) && !self.oom_kill(pid, "page tables") {
+            if !self.evict_one(pid, key) && !self.oom_kill(pid, "page tables") {
                 return Err(Errno::Enomem);
             }
         }
@@ -572,10 +604,10 @@ impl Kernel {
         });
         loop {
             if let Some(frame) = self.frames.alloc(FrameUse::Anon) {
-                self.background_reclaim(key);
+                self.background_reclaim(pid, key);
                 return Ok(frame);
             }
-            if !self.evict_one(key) && !self.oom_kill(pid, "user pages") {
+            if !self.evict_one(pid, key) && !self.oom_kill(pid, "user pages") {
                 return Err(kill_signal(page));
             }
             if !self.is_live(pid) {
@@ -586,13 +618,13 @@ impl Kernel {
 
     /// kswapd's job: once free frames fall below the low watermark, evict
     /// until they reach the high one, so later faults find frames free.
-    fn background_reclaim(&mut self, key: u64) {
+    fn background_reclaim(&mut self, pid: Pid, key: u64) {
         let (low, high) = self.config().watermarks;
         if self.frames.free_count() >= low {
             return;
         }
         while self.frames.free_count() < high {
-            if !self.evict_one(key) {
+            if !self.evict_one(pid, key) {
                 break;
             }
             self.counters.background_evictions += 1;
@@ -673,7 +705,8 @@ impl Kernel {
             );
             if left == 0 {
                 self.detach_swap_cache(frame);
-                self.with_policy((), |policy, _| policy.remove(frame));
+                let owner = self.policy_of[frame as usize];
+                self.with_policy(owner, (), |policy, _| policy.remove(frame));
                 self.frames.free(frame);
             }
         }
@@ -745,20 +778,31 @@ impl Kernel {
         Ok(())
     }
 
-    /// Runs `f` with the replacement policy and a view of the hardware
-    /// bits lent to it. The policy is taken out of the kernel for the call
-    /// so the rest of the kernel can be lent whole; `default` is returned if
-    /// it is already out (a policy never calls back into itself).
+    /// Runs `f` with a replacement policy (the global one for `owner` 0,
+    /// else process `owner`'s own) and a view of the hardware bits lent to
+    /// it. The policy is taken out of the kernel for the call so the rest of
+    /// the kernel can be lent whole; `default` is returned if there is no
+    /// such policy (a policy never calls back into itself).
     pub(crate) fn with_policy<R>(
         &mut self,
+        owner: Pid,
         default: R,
         f: impl FnOnce(&mut dyn ReplacementPolicy, &mut KernelRefs<'_>) -> R,
     ) -> R {
-        let Some(mut policy) = self.policy.take() else {
+        let taken = if owner == 0 {
+            self.policy.take()
+        } else {
+            self.procs.get_mut(&owner).and_then(|p| p.policy.take())
+        };
+        let Some(mut policy) = taken else {
             return default;
         };
         let result = f(policy.as_mut(), &mut KernelRefs { kernel: self });
-        self.policy = Some(policy);
+        if owner == 0 {
+            self.policy = Some(policy);
+        } else if let Some(p) = self.procs.get_mut(&owner) {
+            p.policy = Some(policy);
+        }
         result
     }
 }

@@ -29,6 +29,18 @@ use vmlab_hw::{
     PhysMem, TableAllocator,
 };
 
+/// Where a faulting process's replacement victim comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplacementScope {
+    /// Any process's page (one policy over all frames).
+    Global,
+    /// Each process has its own policy over its own pages; a process at or
+    /// above its share (user frames / live processes) evicts its own page,
+    /// one below it takes from the process furthest above its share.
+    Local,
+}
+
 /// Everything that defines a machine.
 #[derive(Clone, Debug)]
 pub struct KernelConfig {
@@ -42,6 +54,8 @@ pub struct KernelConfig {
     pub policy: String,
     /// Replacement policy knobs.
     pub policy_params: PolicyParams,
+    /// Global or local replacement.
+    pub scope: ReplacementScope,
     /// Swap slots (one base page each); 0 for no swap.
     pub swap_slots: u32,
     /// The swap disk.
@@ -65,6 +79,7 @@ impl KernelConfig {
             frames,
             policy: "lru".into(),
             policy_params: PolicyParams::default(),
+            scope: ReplacementScope::Global,
             swap_slots: frames as u32,
             swap_device: BlockDeviceConfig::ssd(),
             personality: Personality::Linux,
@@ -170,6 +185,9 @@ pub struct Kernel {
     pub(crate) policy: Option<Box<dyn ReplacementPolicy>>,
     /// Whether the policy wants every hit reported.
     touch_policy: bool,
+    /// Which policy tracks each frame: 0 for the global one, else the pid
+    /// whose own policy does (local replacement).
+    pub(crate) policy_of: Vec<Pid>,
     pub(crate) swap: SwapDevice,
     /// Swap slot → the frame holding its page (the swap cache).
     pub(crate) swap_cache: BTreeMap<u32, FrameId>,
@@ -269,6 +287,7 @@ impl Kernel {
             mmu,
             frames,
             touch_policy: policy.wants_touch(),
+            policy_of: vec![0; config.frames],
             policy: Some(policy),
             swap,
             swap_cache: BTreeMap::new(),
@@ -409,6 +428,17 @@ impl Kernel {
         let pid = self.next_pid;
         self.next_pid += 1;
         let asid = self.assign_asid(pid);
+        let policy = match self.config.scope {
+            ReplacementScope::Global => None,
+            ReplacementScope::Local => Some(
+                policy::by_name(
+                    &self.config.policy,
+                    self.config.frames,
+                    &self.config.policy_params,
+                )
+                .map_err(|_| Errno::Einval)?,
+            ),
+        };
         self.procs.insert(
             pid,
             Process {
@@ -424,6 +454,7 @@ impl Kernel {
                 stack_pointer: stack_top,
                 state: ProcessState::Live,
                 counters: ProcessCounters::default(),
+                policy,
             },
         );
         Ok(pid)
@@ -488,7 +519,8 @@ impl Kernel {
                         && !faulted
                         && self.frames.used_for(frame) == FrameUse::Anon
                     {
-                        self.with_policy((), |policy, refs| policy.touch(frame, refs));
+                        let owner = self.policy_of[frame as usize];
+                        self.with_policy(owner, (), |policy, refs| policy.touch(frame, refs));
                     }
                     return Ok(access.paddr);
                 }

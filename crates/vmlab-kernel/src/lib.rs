@@ -29,5 +29,5 @@ pub mod process;
 pub mod region;
 pub mod swap;
 
-pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters};
+pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope};
 pub use process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};

@@ -5,6 +5,7 @@
 
 use crate::frames::Pid;
 use crate::policy::ghost::KeyMap;
+use crate::policy::ReplacementPolicy;
 use crate::region::RegionMap;
 use serde::Serialize;
 use std::fmt;
@@ -135,4 +136,7 @@ pub struct Process {
     pub state: ProcessState,
     /// Counts.
     pub counters: ProcessCounters,
+    /// Its own replacement policy under local replacement (`None` under
+    /// global replacement, and while lent out).
+    pub policy: Option<Box<dyn ReplacementPolicy>>,
 }

@@ -135,3 +135,34 @@ fn background_reclaim_keeps_frames_free() {
         assert_eq!(k.load(pid, a + i * 4096, 8).unwrap(), i);
     }
 }
+
+/// Process 1 keeps a small working set while process 2 sweeps a large one:
+/// under global replacement the sweep steals process 1's frames, under
+/// local replacement it evicts only its own pages.
+fn working_set_faults(scope: vmlab_kernel::ReplacementScope) -> u64 {
+    let arch = presets::by_name("x86-64").unwrap().unwrap();
+    let mut config = KernelConfig::new(arch, 48);
+    config.swap_slots = 512;
+    config.scope = scope;
+    let mut k = Kernel::new(config).unwrap();
+    let small = k.spawn(0).unwrap();
+    let big = k.spawn(0).unwrap();
+    let rw = Prot::READ | Prot::WRITE;
+    let a = k.mmap_anonymous(small, 0, 8 * 4096, rw, false, false).unwrap();
+    let b = k.mmap_anonymous(big, 0, 200 * 4096, rw, false, false).unwrap();
+    for round in 0..5u64 {
+        for i in 0..8 {
+            k.store(small, a + i * 4096, 8, round).unwrap();
+        }
+        for i in 0..200 {
+            k.store(big, b + i * 4096, 8, round).unwrap();
+        }
+    }
+    k.process_counters(small).unwrap().major_faults
+}
+
+#[test]
+fn local_replacement_protects_a_small_working_set() {
+    assert_eq!(working_set_faults(vmlab_kernel::ReplacementScope::Local), 0);
+    assert!(working_set_faults(vmlab_kernel::ReplacementScope::Global) > 0);
+}
