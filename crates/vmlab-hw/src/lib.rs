@@ -11,9 +11,11 @@
 //! - [`segment`]: segmentation, from base-and-bounds to x86-32 descriptors.
 //! - [`mmu`]: the MMU that combines segmentation, TLBs and the walker.
 //! - [`events`]: the event stream every step can report to.
+//! - [`intmap`]: a hash map for the integer keys the simulator uses.
 pub mod access;
 pub mod arch;
 pub mod events;
+pub mod intmap;
 pub mod mmu;
 pub mod pagetable;
 pub mod physmem;

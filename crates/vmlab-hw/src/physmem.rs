@@ -9,10 +9,9 @@
 //! many of its frames into one chunk. Reads of never-written memory return
 //! zeros without allocating.
 
+use crate::intmap::IntMap;
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// Bytes in one host chunk of backing store.
 pub const CHUNK_BYTES: usize = 4096;
@@ -66,31 +65,12 @@ impl fmt::Display for PhysMemError {
 
 impl std::error::Error for PhysMemError {}
 
-/// A multiplicative hash for chunk numbers: they are small dense integers, so
-/// SipHash's protection against adversarial keys buys nothing here.
-#[derive(Default)]
-struct ChunkHasher(u64);
-
-impl Hasher for ChunkHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(26);
-    }
-}
-
 /// Byte-addressed simulated physical memory, allocated lazily.
 pub struct PhysMem {
     size: u64,
     endian: Endian,
     /// Chunk number to its index in `store`.
-    index: HashMap<u64, u32, BuildHasherDefault<ChunkHasher>>,
+    index: IntMap<u32>,
     /// Every touched chunk, back to back: chunk `i` is
     /// `store[i * CHUNK_BYTES..][..CHUNK_BYTES]`. One flat vector rather than
     /// a box per chunk saves the walker a dependent load per entry.
@@ -125,7 +105,7 @@ impl PhysMem {
         Ok(PhysMem {
             size,
             endian,
-            index: HashMap::default(),
+            index: IntMap::default(),
             store: Vec::new(),
             recent: std::array::from_fn(|_| Cell::new((0, 0))),
         })

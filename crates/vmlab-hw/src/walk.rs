@@ -142,49 +142,61 @@ pub fn walk<S: EventSink>(
     // One copy of the walk per entry family and size, so each entry is
     // decoded without matching on the family and read with a load of a
     // width known at compile time.
+    let request = Request {
+        root,
+        vaddr,
+        kind,
+        mode,
+    };
     match &arch.pte().encoding {
-        PteEncoding::X86(b) => walk_family(b, arch, mem, root, vaddr, kind, mode, sink),
-        PteEncoding::RiscV(b) => walk_family(b, arch, mem, root, vaddr, kind, mode, sink),
-        PteEncoding::AArch64(b) => walk_family(b, arch, mem, root, vaddr, kind, mode, sink),
-        PteEncoding::Simple(b) => walk_family(b, arch, mem, root, vaddr, kind, mode, sink),
+        PteEncoding::X86(b) => walk_family(*b, arch, mem, request, sink),
+        PteEncoding::RiscV(b) => walk_family(*b, arch, mem, request, sink),
+        PteEncoding::AArch64(b) => walk_family(*b, arch, mem, request, sink),
+        PteEncoding::Simple(b) => walk_family(*b, arch, mem, request, sink),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn walk_family<B: EntryBits, S: EventSink>(
-    bits: &B,
-    arch: &Arch,
-    mem: &mut PhysMem,
+/// What one walk is asked to translate.
+#[derive(Clone, Copy)]
+struct Request {
     root: u64,
     vaddr: u64,
     kind: AccessKind,
     mode: Mode,
+}
+
+/// The walk for one entry family, by value so the compiler can keep its
+/// bit positions in registers across the entry stores of the walk.
+#[inline(always)]
+fn walk_family<B: EntryBits, S: EventSink>(
+    bits: B,
+    arch: &Arch,
+    mem: &mut PhysMem,
+    request: Request,
     sink: &mut S,
 ) -> Result<Translation, PageFault> {
-    // A copy of the bit positions, which the compiler can keep in registers
-    // across the entry stores of the walk.
-    let bits = *bits;
     match arch.pte().bytes {
-        8 => walk_sized::<8, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
-        4 => walk_sized::<4, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
-        2 => walk_sized::<2, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
-        _ => walk_sized::<1, B, S>(bits, arch, mem, root, vaddr, kind, mode, sink),
+        8 => walk_sized::<8, B, S>(bits, arch, mem, request, sink),
+        4 => walk_sized::<4, B, S>(bits, arch, mem, request, sink),
+        2 => walk_sized::<2, B, S>(bits, arch, mem, request, sink),
+        _ => walk_sized::<1, B, S>(bits, arch, mem, request, sink),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
     bits: B,
     arch: &Arch,
     mem: &mut PhysMem,
-    root: u64,
-    vaddr: u64,
-    kind: AccessKind,
-    mode: Mode,
+    request: Request,
     sink: &mut S,
 ) -> Result<Translation, PageFault> {
+    let Request {
+        root,
+        vaddr,
+        kind,
+        mode,
+    } = request;
     let fault = |level: usize, cause: PageFaultCause, walk_reads: u32| PageFault {
         vaddr,
         kind,

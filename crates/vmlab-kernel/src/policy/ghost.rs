@@ -5,30 +5,9 @@
 //! once, so nothing is allocated after construction.
 
 use super::PageKey;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// A multiplicative hash: page keys are not adversarial.
-#[derive(Default)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (n ^ (n >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        self.0 ^= self.0 >> 32;
-    }
-}
-
-/// A `HashMap` keyed by page keys with [`KeyHasher`].
-pub type KeyMap<V> = HashMap<PageKey, V, BuildHasherDefault<KeyHasher>>;
+/// A `HashMap` keyed by page keys.
+pub type KeyMap<V> = vmlab_hw::intmap::IntMap<V>;
 
 const NIL: u32 = u32::MAX;
 
