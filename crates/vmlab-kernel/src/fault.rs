@@ -299,8 +299,12 @@ impl Kernel {
             self.count_minor(pid);
             return Ok(());
         }
-        let new = self.alloc_user_frame(pid, page)?;
-        // The allocation may have evicted the page being copied.
+        // The page being copied stays put while its copy's frame is found.
+        self.pinned = Some(frame);
+        let new = self.alloc_user_frame(pid, page);
+        self.pinned = None;
+        let new = new?;
+        // The allocation may still have killed or unmapped the page.
         let still = self
             .procs
             .get(&pid)
@@ -318,6 +322,11 @@ impl Kernel {
             let _ = self.mem.read_bytes(old.frame, &mut buf);
             let _ = self.mem.write_bytes(to, &buf);
             self.page_buf = buf;
+            // The departing entry's dirty flag must not be lost for the
+            // mappings that stay.
+            if old.dirty {
+                self.frames.set_dirty(frame, true);
+            }
             self.frames.remove_owner(frame, owner);
             if let Some(p) = self.procs.get_mut(&pid) {
                 p.counters.resident_pages -= 1;
@@ -412,11 +421,12 @@ impl Kernel {
         self.shootdown(pid, page);
     }
 
-    /// Whether any mapping of `frame` has its accessed, and its dirty, flag set.
+    /// Whether any mapping of `frame` has its accessed flag set, and
+    /// whether the page is dirty (an entry's flag, or the frame's own).
     pub(crate) fn owner_flags(&mut self, frame: FrameId) -> (bool, bool) {
         let arch = Arc::clone(&self.arch);
         let shift = self.page_shift();
-        let mut flags = (false, false);
+        let mut flags = (false, self.frames.dirty(frame));
         for owner in self.frames.owners(frame) {
             if let Some(m) = self.procs.get(&owner.pid).and_then(|p| {
                 p.page_table
@@ -465,6 +475,7 @@ impl Kernel {
         let written = self.swap.write(SlotId(slot), &buf);
         self.page_buf = buf;
         written.map_err(|_| ())?;
+        self.frames.set_dirty(frame, false);
         self.counters.swap_outs += 1;
         Ok(slot)
     }
@@ -536,26 +547,43 @@ impl Kernel {
     /// `page_key_hint`; false when no page can be evicted.
     fn evict_one(&mut self, pid: Pid, page_key_hint: u64) -> bool {
         let owner = self.victim_owner(pid);
+        let mut skipped = None;
+        let mut evicted = false;
         // Every tracked frame may be tried once before giving up.
         for _ in 0..self.frames.len() {
             let chosen = self.with_policy(owner, None, |policy, refs| {
                 policy.evict_for(page_key_hint, refs)
             });
             let Some(victim) = chosen else {
-                return false;
+                break;
             };
             if self.frames.used_for(victim) != FrameUse::Anon {
                 continue;
             }
-            if self.evict_frame(victim).is_ok() {
-                return true;
+            if Some(victim) == self.pinned {
+                // Handed back once a victim is found, so the policy cannot
+                // offer it again in this search.
+                skipped = Some(victim);
+                continue;
             }
-            // Swap is full and the page is dirty: it stays resident.
-            let key = self.frames.owners(victim).next().map_or(0, page_key);
-            self.with_policy(owner, (), |policy, refs| policy.insert(victim, key, refs));
-            return false;
+            if self.evict_frame(victim).is_ok() {
+                evicted = true;
+            } else {
+                // Swap is full and the page is dirty: it stays resident.
+                self.reinsert(owner, victim);
+            }
+            break;
         }
-        false
+        if let Some(frame) = skipped {
+            self.reinsert(owner, frame);
+        }
+        evicted
+    }
+
+    /// Gives `frame` back to `owner`'s policy after it was chosen but kept.
+    fn reinsert(&mut self, owner: Pid, frame: FrameId) {
+        let key = self.frames.owners(frame).next().map_or(0, page_key);
+        self.with_policy(owner, (), |policy, refs| policy.insert(frame, key, refs));
     }
 
     /// Makes sure `count` frames are free (page tables need them), evicting
@@ -769,6 +797,11 @@ impl Kernel {
                     || !m.perms.contains(Perms::WRITE) && self.frames.swap_slot(frame).is_some());
             if cow {
                 perms -= Perms::WRITE;
+            }
+            // Some formats cannot mark a read-only entry dirty (AArch64's
+            // dirty state is "DBM and writable"): keep it on the frame.
+            if m.dirty && frame != self.zero_frame {
+                self.frames.set_dirty(frame, true);
             }
             if let Some(p) = self.procs.get_mut(&pid) {
                 let _ = p.page_table.protect(&arch, &mut self.mem, m.vaddr, perms);

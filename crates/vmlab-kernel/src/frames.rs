@@ -51,6 +51,10 @@ struct Frame {
     rmap: u32,
     /// Swap slot holding a copy of this page (the swap cache), if any.
     swap_slot: Option<u32>,
+    /// The page is newer than any copy on swap although no entry mapping it
+    /// says so: a dirty entry was removed or write-protected (Linux's
+    /// PG_dirty, set when a PTE's dirty bit is given up).
+    dirty: bool,
 }
 
 /// Every frame of physical memory.
@@ -73,6 +77,7 @@ impl FrameTable {
                     mapcount: 0,
                     rmap: NIL,
                     swap_slot: None,
+                    dirty: false,
                 };
                 count
             ],
@@ -144,6 +149,7 @@ impl FrameTable {
         debug_assert_ne!(f.used_for, FrameUse::Free, "double free");
         f.used_for = FrameUse::Free;
         f.swap_slot = None;
+        f.dirty = false;
         f.rmap = NIL;
         self.free.push(frame);
     }
@@ -203,6 +209,17 @@ impl FrameTable {
             table: self,
             at: self.frames[frame as usize].rmap,
         }
+    }
+
+    /// Whether `frame` holds changes no entry's dirty flag records.
+    pub fn dirty(&self, frame: FrameId) -> bool {
+        self.frames[frame as usize].dirty
+    }
+
+    /// Records (or, once written back, clears) changes to `frame` that no
+    /// entry's dirty flag records.
+    pub fn set_dirty(&mut self, frame: FrameId, dirty: bool) {
+        self.frames[frame as usize].dirty = dirty;
     }
 
     /// The swap slot caching a copy of `frame`, if any.

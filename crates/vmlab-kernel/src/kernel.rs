@@ -185,6 +185,9 @@ pub struct Kernel {
     pub(crate) policy: Option<Box<dyn ReplacementPolicy>>,
     /// Whether the policy wants every hit reported.
     touch_policy: bool,
+    /// A frame eviction must not take (the source of a copy-on-write copy
+    /// while its destination is allocated).
+    pub(crate) pinned: Option<FrameId>,
     /// Which policy tracks each frame: 0 for the global one, else the pid
     /// whose own policy does (local replacement).
     pub(crate) policy_of: Vec<Pid>,
@@ -288,6 +291,7 @@ impl Kernel {
             frames,
             touch_policy: policy.wants_touch(),
             policy_of: vec![0; config.frames],
+            pinned: None,
             policy: Some(policy),
             swap,
             swap_cache: BTreeMap::new(),
@@ -817,6 +821,11 @@ impl Kernel {
             };
             for m in mappings {
                 let frame = (m.frame >> self.page_shift) as FrameId;
+                // The child's entry starts clean and the parent's may lose
+                // its dirty flag when write-protected: the frame keeps it.
+                if m.dirty && frame != self.zero_frame {
+                    self.frames.set_dirty(frame, true);
+                }
                 let mut perms = m.perms;
                 if !shared && frame != self.zero_frame && perms.contains(Perms::WRITE) {
                     // Both sides lose write access; the first write copies.
