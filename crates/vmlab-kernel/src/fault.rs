@@ -123,7 +123,11 @@ impl Kernel {
     /// it; otherwise SIGSEGV (SEGV_MAPERR).
     fn grow_stack(&mut self, pid: Pid, vaddr: u64) -> Result<Region, Signal> {
         let maperr = segv(vaddr, SignalCode::SegvMaperr);
-        let limit = self.config().stack_limit;
+        // The same clamp the layout applies: a quarter of a small space.
+        let limit = self
+            .config()
+            .stack_limit
+            .min(crate::kernel::task_size(self.arch()) / 4);
         let personality = self.config().personality;
         let p = self.procs.get_mut(&pid).ok_or(maperr)?;
         let allowed = match personality {
@@ -546,7 +550,56 @@ impl Kernel {
     /// Frees one frame by eviction, for `pid`'s fault at the page keyed
     /// `page_key_hint`; false when no page can be evicted.
     fn evict_one(&mut self, pid: Pid, page_key_hint: u64) -> bool {
-        let owner = self.victim_owner(pid);
+        let first = self.victim_owner(pid);
+        if self.evict_from(first, page_key_hint) {
+            return true;
+        }
+        if self.config().scope != ReplacementScope::Local {
+            return false;
+        }
+        // The chosen process's policy may track none of its resident pages
+        // (pages shared through fork stay with the policy of the process
+        // that mapped them first): before memory counts as exhausted, every
+        // other process's policy is tried, the largest process first.
+        let mut others: Vec<(u64, Pid)> = self
+            .procs
+            .values()
+            .filter(|p| p.pid != first && p.state == crate::process::ProcessState::Live)
+            .map(|p| (p.counters.resident_pages, p.pid))
+            .collect();
+        others.sort_unstable_by(|a, b| b.cmp(a));
+        others
+            .into_iter()
+            .any(|(_, owner)| self.evict_from(owner, page_key_hint))
+    }
+
+    /// Under local replacement, hands the frames `pid`'s policy still
+    /// tracks (pages it shared through fork, mapped by others now that it
+    /// has ended) to the policy of a process that maps them: left with the
+    /// dead process's policy, no eviction could reach them again.
+    pub(crate) fn adopt_frames_of(&mut self, pid: Pid) {
+        if self.config().scope != ReplacementScope::Local {
+            return;
+        }
+        for frame in 0..self.frames.len() as FrameId {
+            if self.policy_of[frame as usize] != pid
+                || self.frames.used_for(frame) != FrameUse::Anon
+            {
+                continue;
+            }
+            let Some(heir) = self.frames.owners(frame).next() else {
+                continue;
+            };
+            self.with_policy(pid, (), |policy, _| policy.remove(frame));
+            self.policy_of[frame as usize] = heir.pid;
+            let key = page_key(heir);
+            self.with_policy(heir.pid, (), |policy, refs| policy.insert(frame, key, refs));
+        }
+    }
+
+    /// Evicts the victim `owner`'s policy (0: the global one) chooses;
+    /// false when it offers nothing evictable.
+    fn evict_from(&mut self, owner: Pid, page_key_hint: u64) -> bool {
         let mut skipped = None;
         let mut evicted = false;
         // Every tracked frame may be tried once before giving up.

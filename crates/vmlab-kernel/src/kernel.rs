@@ -395,7 +395,12 @@ impl Kernel {
         let top = task_size(&arch);
         let stack_top = top - page;
         let stack_limit = self.config.stack_limit.min(top / 4) & !(page - 1);
-        let mmap_base = stack_top - stack_limit.max(page) - (page << 8).min(top / 16);
+        // Linux's stack guard gap is 256 pages; a small teaching machine
+        // gets at most a sixteenth of its space (on CS:APP's 256 pages the
+        // full gap would cover everything below the stack, so brk could
+        // never grow and mmap would find room only above the stack).
+        let guard = (page << 8).min(top / 16);
+        let mmap_base = stack_top - stack_limit.max(page) - guard;
         let mmap_base = mmap_base & !(page - 1);
         let brk_start = (0x60_0000u64.min(top / 8)).max(page) & !(page - 1);
         self.reserve_frames(0, arch.levels().len() + 1, 0)?;
@@ -404,7 +409,9 @@ impl Kernel {
             page_shift: self.page_shift,
         };
         let pt = PageTable::new(&arch, &mut self.mem, &mut alloc).map_err(|_| Errno::Enomem)?;
-        let mut regions = RegionMap::new(page, mmap_base, top).map_err(|_| Errno::Enomem)?;
+        let mut regions = RegionMap::new(page, mmap_base, top)
+            .and_then(|map| map.with_stack_guard_gap(guard))
+            .map_err(|_| Errno::Enomem)?;
         let stack = Region::new(
             stack_top - page,
             stack_top,
@@ -930,6 +937,7 @@ impl Kernel {
     /// its children are reparented to 0.
     pub(crate) fn terminate(&mut self, pid: Pid, status: ExitStatus) {
         self.release_address_space(pid);
+        self.adopt_frames_of(pid);
         let arch = Arc::clone(&self.arch);
         if let Some(p) = self.procs.get_mut(&pid) {
             // The zombie keeps the (now dangling) root only as a value; it

@@ -148,8 +148,12 @@ fn working_set_faults(scope: vmlab_kernel::ReplacementScope) -> u64 {
     let small = k.spawn(0).unwrap();
     let big = k.spawn(0).unwrap();
     let rw = Prot::READ | Prot::WRITE;
-    let a = k.mmap_anonymous(small, 0, 8 * 4096, rw, false, false).unwrap();
-    let b = k.mmap_anonymous(big, 0, 200 * 4096, rw, false, false).unwrap();
+    let a = k
+        .mmap_anonymous(small, 0, 8 * 4096, rw, false, false)
+        .unwrap();
+    let b = k
+        .mmap_anonymous(big, 0, 200 * 4096, rw, false, false)
+        .unwrap();
     for round in 0..5u64 {
         for i in 0..8 {
             k.store(small, a + i * 4096, 8, round).unwrap();

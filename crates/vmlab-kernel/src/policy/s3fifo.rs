@@ -164,8 +164,13 @@ impl ReplacementPolicy for S3Fifo {
             // Every page of S moved to M: EVICT runs again, and with S
             // empty it takes from M.
         }
-        // M empty (only after removals) leaves S's tail as the victim.
-        self.evict_main().or_else(|| self.evict_small())
+        // M empty (only after removals) leaves S's tail as the victim. S
+        // below its share may also promote every page to M (a process's
+        // own policy under local replacement tracks far fewer frames than
+        // its capacity): then M has them, and gives the victim.
+        self.evict_main()
+            .or_else(|| self.evict_small())
+            .or_else(|| self.evict_main())
     }
 }
 
