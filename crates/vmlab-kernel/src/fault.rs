@@ -16,7 +16,8 @@ use crate::kernel::{
 };
 use crate::policy::{FrameId, ReferenceBits, ReplacementPolicy};
 use crate::process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};
-use crate::region::{Prot, Region};
+use crate::region::{Prot, Region, RegionKind};
+use crate::shmem::{ShmemKey, ShmemPage};
 use crate::swap::SlotId;
 use std::sync::Arc;
 use vmlab_hw::arch::pte::LeafAttrs;
@@ -168,6 +169,11 @@ impl Kernel {
         }
         let perms = perms_for(region.prot);
         let shared = region.kind.is_shared();
+        if let (RegionKind::SharedAnonymous { object, .. }, Some(offset)) =
+            (region.kind, region.object_offset(page))
+        {
+            return self.shmem_fault(pid, page, (object, offset >> self.page_shift()), perms);
+        }
         if let Some(slot) = self
             .procs
             .get_mut(&pid)
@@ -190,6 +196,92 @@ impl Kernel {
         self.map_new_frame(pid, page, frame, perms, kind == AccessKind::Write)?;
         self.count_minor(pid);
         Ok(())
+    }
+
+    /// A not-present page of a shared anonymous object: map the object's
+    /// page wherever it is (a frame, swap) or a new zeroed one.
+    fn shmem_fault(
+        &mut self,
+        pid: Pid,
+        page: u64,
+        key: ShmemKey,
+        perms: Perms,
+    ) -> Result<(), Signal> {
+        match self.shmem.get(key) {
+            Some(ShmemPage::Resident(frame)) => {
+                self.map_frame(pid, page, frame, perms, false)
+                    .map_err(|_| kill_signal(page))?;
+                self.count_minor(pid);
+                Ok(())
+            }
+            Some(ShmemPage::Swapped(slot)) => {
+                let frame = self.alloc_user_frame(pid, page)?;
+                let at = u64::from(frame) << self.page_shift();
+                let mut buf = std::mem::take(&mut self.page_buf);
+                let read = self.swap.read(SlotId(slot), &mut buf);
+                let _ = self.mem.write_bytes(at, &buf);
+                self.page_buf = buf;
+                if read.is_err() {
+                    self.frames.free(frame);
+                    return Err(bus(page));
+                }
+                // The object's reference on the slot becomes the swap
+                // cache's: a clean page is dropped again without a write.
+                self.frames.set_swap_slot(frame, Some(slot));
+                self.swap_cache.insert(slot, frame);
+                self.frames.set_use(frame, FrameUse::Shmem);
+                self.shmem.set_resident(key, frame);
+                self.counters.swap_ins += 1;
+                self.counters.major_faults += 1;
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.counters.major_faults += 1;
+                }
+                self.map_new_frame(pid, page, frame, perms, false)
+            }
+            None => {
+                let frame = self.alloc_user_frame(pid, page)?;
+                let _ = self
+                    .mem
+                    .zero(u64::from(frame) << self.page_shift(), self.page_bytes());
+                self.counters.zero_fills += 1;
+                self.frames.set_use(frame, FrameUse::Shmem);
+                self.shmem.set_resident(key, frame);
+                self.map_new_frame(pid, page, frame, perms, true)?;
+                self.count_minor(pid);
+                Ok(())
+            }
+        }
+    }
+
+    /// Frees the pages of shared anonymous objects no live process maps
+    /// any more (the last munmap or exit of a mapping of them).
+    pub(crate) fn collect_shmem(&mut self) {
+        for object in self.shmem.objects() {
+            let mapped = self.procs.values().any(|p| {
+                p.state == crate::process::ProcessState::Live
+                    && p.regions.iter().any(|r| {
+                        matches!(r.kind, RegionKind::SharedAnonymous { object: o, .. } if o == object)
+                    })
+            });
+            if mapped {
+                continue;
+            }
+            for page in self.shmem.remove_object(object) {
+                match page {
+                    ShmemPage::Resident(frame) => {
+                        if self.frames.mapcount(frame) == 0 {
+                            self.detach_swap_cache(frame);
+                            let owner = self.policy_of[frame as usize];
+                            self.with_policy(owner, (), |policy, _| policy.remove(frame));
+                            self.frames.free(frame);
+                        }
+                    }
+                    ShmemPage::Swapped(slot) => {
+                        let _ = self.swap.free(SlotId(slot));
+                    }
+                }
+            }
+        }
     }
 
     /// Maps a frame just filled for `pid` and hands it to the policy.
@@ -506,15 +598,26 @@ impl Kernel {
         };
         let arch = Arc::clone(&self.arch);
         let shift = self.page_shift();
+        // A shared object's page is found through the object, not through
+        // per-process swap entries; the object keeps one reference.
+        let object_page = self.shmem.key_of(frame).is_some();
+        if object_page {
+            let _ = self.swap.dup(SlotId(slot));
+            self.shmem.set_swapped(frame, slot);
+        }
         let owners: Vec<Owner> = self.frames.owners(frame).collect();
         for owner in owners {
             let page = owner.vpn << shift;
             if let Some(p) = self.procs.get_mut(&owner.pid) {
                 let _ = p.page_table.clear_leaf(&arch, &mut self.mem, page);
-                p.swapped.insert(owner.vpn, slot);
+                if !object_page {
+                    p.swapped.insert(owner.vpn, slot);
+                }
                 p.counters.resident_pages -= 1;
             }
-            let _ = self.swap.dup(SlotId(slot));
+            if !object_page {
+                let _ = self.swap.dup(SlotId(slot));
+            }
             self.frames.remove_owner(frame, owner);
             self.shootdown(owner.pid, page);
         }
@@ -582,9 +685,7 @@ impl Kernel {
             return;
         }
         for frame in 0..self.frames.len() as FrameId {
-            if self.policy_of[frame as usize] != pid
-                || self.frames.used_for(frame) != FrameUse::Anon
-            {
+            if self.policy_of[frame as usize] != pid || !self.frames.used_for(frame).is_user() {
                 continue;
             }
             let Some(heir) = self.frames.owners(frame).next() else {
@@ -610,7 +711,7 @@ impl Kernel {
             let Some(victim) = chosen else {
                 break;
             };
-            if self.frames.used_for(victim) != FrameUse::Anon {
+            if !self.frames.used_for(victim).is_user() {
                 continue;
             }
             if Some(victim) == self.pinned {
@@ -745,6 +846,7 @@ impl Kernel {
             p.regions.unmap(start, len).map_err(|_| Errno::Einval)?;
         }
         self.release_pages(pid, start, end);
+        self.collect_shmem();
         Ok(())
     }
 
@@ -784,7 +886,13 @@ impl Kernel {
                     vpn: m.vaddr >> shift,
                 },
             );
-            if left == 0 {
+            // A shared object's page outlives its mappings: it stays with the
+            // object (dirty state and all) until the object is collected.
+            let object_page = self.shmem.key_of(frame).is_some();
+            if (left > 0 || object_page) && m.dirty {
+                self.frames.set_dirty(frame, true);
+            }
+            if left == 0 && !object_page {
                 self.detach_swap_cache(frame);
                 let owner = self.policy_of[frame as usize];
                 self.with_policy(owner, (), |policy, _| policy.remove(frame));

@@ -23,6 +23,16 @@ pub enum FrameUse {
     PageTable,
     /// An anonymous page of one or more processes (shared after fork).
     Anon,
+    /// A page of a shared anonymous object: it belongs to the object and
+    /// may be mapped by nobody while the object lives.
+    Shmem,
+}
+
+impl FrameUse {
+    /// Whether the frame holds user data the replacement policy manages.
+    pub fn is_user(self) -> bool {
+        matches!(self, FrameUse::Anon | FrameUse::Shmem)
+    }
 }
 
 /// One mapping of a frame: which process maps it at which virtual page.
@@ -140,6 +150,11 @@ impl FrameTable {
             self.frames[f as usize].used_for = used_for;
         }
         Some(start)
+    }
+
+    /// Changes what an allocated `frame` is used for.
+    pub fn set_use(&mut self, frame: FrameId, used_for: FrameUse) {
+        self.frames[frame as usize].used_for = used_for;
     }
 
     /// Returns `frame` to the free list. It must be unmapped.

@@ -185,6 +185,8 @@ pub struct Kernel {
     pub(crate) policy: Option<Box<dyn ReplacementPolicy>>,
     /// Whether the policy wants every hit reported.
     touch_policy: bool,
+    /// Shared anonymous objects' pages.
+    pub(crate) shmem: crate::shmem::ShmemPages,
     /// A frame eviction must not take (the source of a copy-on-write copy
     /// while its destination is allocated).
     pub(crate) pinned: Option<FrameId>,
@@ -292,6 +294,7 @@ impl Kernel {
             touch_policy: policy.wants_touch(),
             policy_of: vec![0; config.frames],
             pinned: None,
+            shmem: Default::default(),
             policy: Some(policy),
             swap,
             swap_cache: BTreeMap::new(),
@@ -526,10 +529,7 @@ impl Kernel {
             {
                 Ok(access) => {
                     let frame = (access.paddr >> self.page_shift) as FrameId;
-                    if self.touch_policy
-                        && !faulted
-                        && self.frames.used_for(frame) == FrameUse::Anon
-                    {
+                    if self.touch_policy && !faulted && self.frames.used_for(frame).is_user() {
                         let owner = self.policy_of[frame as usize];
                         self.with_policy(owner, (), |policy, refs| policy.touch(frame, refs));
                     }

@@ -16,6 +16,8 @@
 //! - [`fault`]: the page-fault handler, eviction and the OOM killer.
 //! - [`frames`]: the frame table with its reverse map.
 //! - [`process`]: processes, signals, exit status, personalities.
+//! - [`shmem`]: shared anonymous memory's pages, shared by every process
+//!   mapping the object.
 //! - [`region`]: a process's address space as Linux keeps it, sorted
 //!   non-overlapping regions split and merged by mmap, munmap, mprotect,
 //!   brk and stack growth, and where a new mapping goes.
@@ -27,6 +29,7 @@ pub mod kernel;
 pub mod policy;
 pub mod process;
 pub mod region;
+pub mod shmem;
 pub mod swap;
 
 pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope};

@@ -113,14 +113,6 @@ const MACHINES: &[Machine] = &[
     },
 ];
 
-/// Whether a shared anonymous mapping stays shared across fork for pages
-/// first touched after the fork. The kernel shares only the frames present
-/// at fork time: it has no shmem object holding the pages, so a page the
-/// parent and child fault in later gets a frame each. Until it has one,
-/// fork is skipped for a process with shared pages (within one process,
-/// shared mappings are still exercised).
-const SHARED_ANON_ACROSS_FORK: bool = false;
-
 /// The protections an mmap or mprotect may ask for.
 const PROTS: &[Prot] = &[
     Prot::empty(),
@@ -799,13 +791,6 @@ impl World {
                     return Ok(());
                 }
                 let pid = self.pick(p).unwrap();
-                let shares = self.procs[&pid]
-                    .pages
-                    .values()
-                    .any(|mp| matches!(mp.bytes, Bytes::Shared(_)));
-                if shares && !SHARED_ANON_ACROSS_FORK {
-                    return Ok(());
-                }
                 let before = self.k.pids();
                 match self.k.fork(pid) {
                     Ok(child) => {
@@ -946,8 +931,12 @@ impl World {
         let frames = self.k.frames();
         let mut mapped = 0u64;
         for f in 0..frames.len() as u32 {
+            // A shared object's page may outlive its mappings; a private
+            // page may not.
             if frames.used_for(f) == FrameUse::Anon {
                 prop_assert!(frames.mapcount(f) > 0, "frame {} is in use but unmapped", f);
+            }
+            if frames.used_for(f).is_user() {
                 mapped += u64::from(frames.mapcount(f));
             }
         }
