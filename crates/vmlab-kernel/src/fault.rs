@@ -688,7 +688,22 @@ impl Kernel {
             if self.policy_of[frame as usize] != pid || !self.frames.used_for(frame).is_user() {
                 continue;
             }
-            let Some(heir) = self.frames.owners(frame).next() else {
+            // A process that maps the page, or, for a shared object's page
+            // nobody maps now, one that maps the object.
+            let heir = self.frames.owners(frame).next().or_else(|| {
+                let (object, index) = self.shmem.key_of(frame)?;
+                self.procs
+                    .values()
+                    .find(|p| {
+                        p.pid != pid
+                            && p.state == crate::process::ProcessState::Live
+                            && p.regions.iter().any(|r| {
+                                matches!(r.kind, RegionKind::SharedAnonymous { object: o, .. } if o == object)
+                            })
+                    })
+                    .map(|p| Owner { pid: p.pid, vpn: index })
+            });
+            let Some(heir) = heir else {
                 continue;
             };
             self.with_policy(pid, (), |policy, _| policy.remove(frame));
