@@ -215,27 +215,10 @@ impl Kernel {
                 Ok(())
             }
             Some(ShmemPage::Swapped(slot)) => {
-                let frame = self.alloc_user_frame(pid, page)?;
-                let at = u64::from(frame) << self.page_shift();
-                let mut buf = std::mem::take(&mut self.page_buf);
-                let read = self.swap.read(SlotId(slot), &mut buf);
-                let _ = self.mem.write_bytes(at, &buf);
-                self.page_buf = buf;
-                if read.is_err() {
-                    self.frames.free(frame);
-                    return Err(bus(page));
-                }
-                // The object's reference on the slot becomes the swap
-                // cache's: a clean page is dropped again without a write.
-                self.frames.set_swap_slot(frame, Some(slot));
-                self.swap_cache.insert(slot, frame);
+                // The object's reference on the slot becomes the cache's.
+                let frame = self.read_from_swap(pid, page, slot)?;
                 self.frames.set_use(frame, FrameUse::Shmem);
                 self.shmem.set_resident(key, frame);
-                self.counters.swap_ins += 1;
-                self.counters.major_faults += 1;
-                if let Some(p) = self.procs.get_mut(&pid) {
-                    p.counters.major_faults += 1;
-                }
                 self.map_new_frame(pid, page, frame, perms, false)
             }
             None => {
@@ -333,6 +316,21 @@ impl Kernel {
             self.count_minor(pid);
             return Ok(());
         }
+        // The faulting entry's reference on the slot becomes the cache's.
+        let frame = self.read_from_swap(pid, page, slot)?;
+        let exclusive = shared || self.swap.refcount(SlotId(slot)) <= 1;
+        let perms = if exclusive {
+            perms
+        } else {
+            perms - Perms::WRITE
+        };
+        self.map_new_frame(pid, page, frame, perms, false)
+    }
+
+    /// A major fault's I/O: a frame for `pid`'s `page` filled from swap
+    /// `slot`, left in the swap cache holding the caller's reference on the
+    /// slot, so a clean page can be dropped again without a write.
+    fn read_from_swap(&mut self, pid: Pid, page: u64, slot: u32) -> Result<FrameId, Signal> {
         let frame = self.alloc_user_frame(pid, page)?;
         let at = u64::from(frame) << self.page_shift();
         let mut buf = std::mem::take(&mut self.page_buf);
@@ -343,8 +341,6 @@ impl Kernel {
             self.frames.free(frame);
             return Err(bus(page));
         }
-        // The faulting entry's reference on the slot becomes the swap
-        // cache's: a clean page can be dropped again without a write.
         self.frames.set_swap_slot(frame, Some(slot));
         self.swap_cache.insert(slot, frame);
         self.counters.swap_ins += 1;
@@ -352,13 +348,7 @@ impl Kernel {
         if let Some(p) = self.procs.get_mut(&pid) {
             p.counters.major_faults += 1;
         }
-        let exclusive = shared || self.swap.refcount(SlotId(slot)) <= 1;
-        let perms = if exclusive {
-            perms
-        } else {
-            perms - Perms::WRITE
-        };
-        self.map_new_frame(pid, page, frame, perms, false)
+        Ok(frame)
     }
 
     /// A write to a present page the entry keeps read-only although the
