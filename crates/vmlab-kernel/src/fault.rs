@@ -169,6 +169,15 @@ impl Kernel {
         }
         let perms = perms_for(region.prot);
         let shared = region.kind.is_shared();
+        if let RegionKind::File { file, .. } = region.kind {
+            // Only the trace backing store has pages; files come with the
+            // file system.
+            return if file == crate::kernel::BACKING_STORE {
+                self.backing_fault(pid, page, perms, kind)
+            } else {
+                Err(bus(page))
+            };
+        }
         if let (RegionKind::SharedAnonymous { object, .. }, Some(offset)) =
             (region.kind, region.object_offset(page))
         {
@@ -234,6 +243,28 @@ impl Kernel {
                 Ok(())
             }
         }
+    }
+
+    /// A not-present page of backed (trace-mode) memory: read it in.
+    fn backing_fault(
+        &mut self,
+        pid: Pid,
+        page: u64,
+        perms: Perms,
+        kind: AccessKind,
+    ) -> Result<(), Signal> {
+        let frame = self.alloc_user_frame(pid, page)?;
+        let _ = self
+            .mem
+            .zero(u64::from(frame) << self.page_shift(), self.page_bytes());
+        self.frames.set_use(frame, FrameUse::Backed);
+        self.backing.read(page >> self.page_shift(), 1);
+        self.counters.backing_reads += 1;
+        self.counters.major_faults += 1;
+        if let Some(p) = self.procs.get_mut(&pid) {
+            p.counters.major_faults += 1;
+        }
+        self.map_new_frame(pid, page, frame, perms, kind == AccessKind::Write)
     }
 
     /// Frees the pages of shared anonymous objects no live process maps
@@ -580,6 +611,10 @@ impl Kernel {
     /// one swap has no copy of) is written first. Fails when swap is full.
     fn evict_frame(&mut self, frame: FrameId) -> Result<(), ()> {
         let (_, dirty) = self.owner_flags(frame);
+        if self.frames.used_for(frame) == FrameUse::Backed {
+            self.evict_backed(frame, dirty);
+            return Ok(());
+        }
         let slot = if dirty || self.frames.swap_slot(frame).is_none() {
             self.write_to_swap(frame)?
         } else {
@@ -615,6 +650,33 @@ impl Kernel {
         self.frames.free(frame);
         self.counters.evictions += 1;
         Ok(())
+    }
+
+    /// Evicts a backing-store page: written back if dirty, else dropped;
+    /// its mappings simply go (the next touch reads it in again).
+    fn evict_backed(&mut self, frame: FrameId, dirty: bool) {
+        let shift = self.page_shift();
+        let arch = Arc::clone(&self.arch);
+        let owners: Vec<Owner> = self.frames.owners(frame).collect();
+        if dirty {
+            if let Some(owner) = owners.first() {
+                self.backing.write(owner.vpn, 1);
+            }
+            self.counters.write_backs += 1;
+        } else {
+            self.counters.clean_drops += 1;
+        }
+        for owner in owners {
+            let page = owner.vpn << shift;
+            if let Some(p) = self.procs.get_mut(&owner.pid) {
+                let _ = p.page_table.clear_leaf(&arch, &mut self.mem, page);
+                p.counters.resident_pages -= 1;
+            }
+            self.frames.remove_owner(frame, owner);
+            self.shootdown(owner.pid, page);
+        }
+        self.frames.free(frame);
+        self.counters.evictions += 1;
     }
 
     /// Whose policy gives up a frame when `pid` needs one: the global one,

@@ -26,12 +26,15 @@ pub enum FrameUse {
     /// A page of a shared anonymous object: it belongs to the object and
     /// may be mapped by nobody while the object lives.
     Shmem,
+    /// A page of the backing store a trace runs on: read in on a fault,
+    /// dropped when clean, written back when dirty, contents not kept.
+    Backed,
 }
 
 impl FrameUse {
     /// Whether the frame holds user data the replacement policy manages.
     pub fn is_user(self) -> bool {
-        matches!(self, FrameUse::Anon | FrameUse::Shmem)
+        matches!(self, FrameUse::Anon | FrameUse::Shmem | FrameUse::Backed)
     }
 }
 

@@ -29,6 +29,10 @@ use vmlab_hw::{
     PhysMem, TableAllocator,
 };
 
+/// The file id of the backing store trace-mode memory lives on
+/// ([`Kernel::map_backed`]); files of the file system get other ids.
+pub const BACKING_STORE: u64 = 0;
+
 /// Where a faulting process's replacement victim comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -169,6 +173,10 @@ pub struct KernelCounters {
     pub oom_kills: u64,
     /// Processes ended by a memory fault signal.
     pub segfaults: u64,
+    /// Pages read in from the backing store (trace mode).
+    pub backing_reads: u64,
+    /// Dirty backing-store pages written back on eviction.
+    pub write_backs: u64,
 }
 
 /// The machine and its processes.
@@ -194,6 +202,8 @@ pub struct Kernel {
     /// whose own policy does (local replacement).
     pub(crate) policy_of: Vec<Pid>,
     pub(crate) swap: SwapDevice,
+    /// The disk trace-mode memory is read from and written back to.
+    pub(crate) backing: BlockDevice,
     /// Swap slot → the frame holding its page (the swap cache).
     pub(crate) swap_cache: BTreeMap<u32, FrameId>,
     pub(crate) procs: BTreeMap<Pid, Process>,
@@ -274,6 +284,8 @@ impl Kernel {
             .map_err(|e| ConfigError(format!("policy: {e}")))?;
         let device = BlockDevice::new(config.swap_device.clone())
             .map_err(|e| ConfigError(format!("swap device: {e}")))?;
+        let backing = BlockDevice::new(config.swap_device.clone())
+            .map_err(|e| ConfigError(format!("swap device: {e}")))?;
         let swap = SwapDevice::new(config.swap_slots, page as usize, device)
             .map_err(|e| ConfigError(format!("swap: {e}")))?;
         let mut frames = FrameTable::new(config.frames);
@@ -297,6 +309,7 @@ impl Kernel {
             shmem: Default::default(),
             policy: Some(policy),
             swap,
+            backing,
             swap_cache: BTreeMap::new(),
             procs: BTreeMap::new(),
             next_pid: 1,
@@ -679,6 +692,36 @@ impl Kernel {
         let region = Region::new(start, start + len, prot, kind);
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         p.regions.insert(region).map_err(|_| Errno::Enomem)?;
+        Ok(start)
+    }
+
+    /// Maps `len` bytes of backed memory for a trace that has no system
+    /// calls: pages that already exist on a backing store, as a program's
+    /// text and data exist on disk. A first touch of a page is a major fault
+    /// that reads it in; a clean page is dropped on eviction and a dirty one
+    /// written back. The simulator keeps no contents for these pages
+    /// (every read-in page reads as zeros), which is what lets a long
+    /// address trace run without its data. Returns the address.
+    pub fn map_backed(&mut self, pid: Pid, len: u64, prot: Prot) -> Result<u64, Errno> {
+        self.live(pid)?;
+        let page = self.page_bytes();
+        if len == 0 {
+            return Err(Errno::Einval);
+        }
+        let len = len.checked_next_multiple_of(page).ok_or(Errno::Enomem)?;
+        let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+        let start = p
+            .regions
+            .find_free(len, None, false)
+            .map_err(|_| Errno::Enomem)?;
+        let kind = RegionKind::File {
+            file: BACKING_STORE,
+            offset: 0,
+            shared: true,
+        };
+        p.regions
+            .insert(Region::new(start, start + len, prot, kind))
+            .map_err(|_| Errno::Enomem)?;
         Ok(start)
     }
 

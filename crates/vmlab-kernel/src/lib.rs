@@ -32,5 +32,5 @@ pub mod region;
 pub mod shmem;
 pub mod swap;
 
-pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope};
+pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope, BACKING_STORE};
 pub use process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};
