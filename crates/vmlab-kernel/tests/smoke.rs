@@ -176,7 +176,9 @@ fn backed_memory_reads_in_and_writes_back_without_swap() {
     let arch = presets::by_name("x86-64").unwrap().unwrap();
     let mut k = Kernel::new(KernelConfig::new(arch, 24)).unwrap();
     let pid = k.spawn(0).unwrap();
-    let a = k.map_backed(pid, 64 * 4096, Prot::READ | Prot::WRITE).unwrap();
+    let a = k
+        .map_backed(pid, 64 * 4096, Prot::READ | Prot::WRITE)
+        .unwrap();
     // 64 pages through far fewer frames, twice: every touch of a page not
     // resident reads it in; the first pass's stores make evictions write back.
     for i in 0..64u64 {
@@ -187,7 +189,10 @@ fn backed_memory_reads_in_and_writes_back_without_swap() {
     }
     let c = k.counters();
     assert_eq!(c.backing_reads, c.major_faults);
-    assert_eq!(c.backing_reads, 128, "two passes of 64 pages, none resident twice");
+    assert_eq!(
+        c.backing_reads, 128,
+        "two passes of 64 pages, none resident twice"
+    );
     assert!(c.write_backs > 0 && c.clean_drops > 0);
     assert_eq!(c.write_backs + c.clean_drops, c.evictions);
     assert_eq!((c.swap_outs, k.swap().used()), (0, 0));

@@ -1,0 +1,18 @@
+//! vmlab's workloads: where streams of memory references come from and
+//! what is measured over them.
+//!
+//! Module map:
+//! - [`op`]: [`MemRef`](op::MemRef), the one element of every stream, and
+//!   splitting an access that crosses pages.
+//! - [`gen`]: seeded synthetic generators (sequential, strided, uniform,
+//!   Zipf, loops, phases, matrix multiply, list chasing, stack, heap) and
+//!   their command-line spec.
+//! - [`trace`]: real traces read as streams (lackey text, address lists,
+//!   vmlab-bin, libCacheSim oracleGeneral; gzip and zstd detected).
+//! - [`mrc`]: miss-ratio curves: exact LRU at every memory size in one
+//!   pass (stack distances), and SHARDS sampling for traces too big for it.
+
+pub mod gen;
+pub mod mrc;
+pub mod op;
+pub mod trace;

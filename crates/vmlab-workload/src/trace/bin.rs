@@ -1,0 +1,269 @@
+//! vmlab's compact binary trace format: [`BinWriter`] writes it,
+//! [`BinReader`] reads it at memory speed (a fixed-size record decoded from
+//! the reader's buffer; no parsing, no allocation).
+//!
+//! Layout, all integers little-endian:
+//!
+//! ```text
+//! header, 16 bytes:
+//!   0  [u8; 8]  magic  89 56 4D 54 0D 0A 1A 0A  ("\x89VMT\r\n\x1a\n")
+//!   8  u16      version, 1
+//!  10  u16      header length in bytes, 16 (later versions may append
+//!               fields; a reader skips what it does not know)
+//!  12  u32      reserved, 0
+//! record, 16 bytes, repeated to the end of the stream:
+//!   0  u64      address
+//!   8  u32      size in bytes (at least 1)
+//!  12  u8       kind: 0 read, 1 write, 2 instruction fetch
+//!  13  u8       flags: bit 0 = an 8-byte value follows; other bits 0
+//!  14  u16      reserved, 0
+//!  16  u64      value (only when flags bit 0 is set)
+//! ```
+//!
+//! The magic follows PNG's: a high-bit byte catches 7-bit channels, and
+//! the CR LF and LF catch newline translation. Unknown kinds, flags or a
+//! newer version are errors, not guesses. Compress the whole file with
+//! zstd or gzip for storage; the readers undo that transparently.
+
+use super::input::Input;
+use super::TraceError;
+use crate::op::MemRef;
+use std::io::{self, BufWriter, Read, Write};
+use std::sync::Arc;
+use vmlab_hw::AccessKind;
+
+/// The first 8 bytes of every vmlab-bin trace.
+pub const MAGIC: [u8; 8] = *b"\x89VMT\r\n\x1a\n";
+/// The format version this module reads and writes.
+pub const VERSION: u16 = 1;
+const HEADER_LEN: usize = 16;
+const RECORD_LEN: usize = 16;
+const VALUE_LEN: usize = 8;
+const FLAG_VALUE: u8 = 1;
+
+fn kind_code(kind: AccessKind) -> u8 {
+    match kind {
+        AccessKind::Read => 0,
+        AccessKind::Write => 1,
+        AccessKind::Fetch => 2,
+    }
+}
+
+/// Writes vmlab-bin records to `W`, buffered.
+pub struct BinWriter<W: Write> {
+    out: BufWriter<W>,
+}
+
+impl<W: Write> std::fmt::Debug for BinWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinWriter").finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> BinWriter<W> {
+    /// Starts a trace on `out` by writing the header.
+    pub fn new(out: W) -> io::Result<BinWriter<W>> {
+        let mut out = BufWriter::with_capacity(256 * 1024, out);
+        let mut header = [0u8; HEADER_LEN];
+        header[..8].copy_from_slice(&MAGIC);
+        header[8..10].copy_from_slice(&VERSION.to_le_bytes());
+        header[10..12].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
+        out.write_all(&header)?;
+        Ok(BinWriter { out })
+    }
+
+    /// Appends one access.
+    #[inline]
+    pub fn write(&mut self, r: &MemRef) -> io::Result<()> {
+        let mut rec = [0u8; RECORD_LEN + VALUE_LEN];
+        rec[..8].copy_from_slice(&r.addr.to_le_bytes());
+        rec[8..12].copy_from_slice(&r.size.to_le_bytes());
+        rec[12] = kind_code(r.kind);
+        let len = match r.value {
+            Some(v) => {
+                rec[13] = FLAG_VALUE;
+                rec[16..24].copy_from_slice(&v.to_le_bytes());
+                RECORD_LEN + VALUE_LEN
+            }
+            None => RECORD_LEN,
+        };
+        self.out.write_all(&rec[..len])
+    }
+
+    /// Flushes the buffer and returns the underlying writer (for a
+    /// compressor, call its own finish next).
+    pub fn finish(self) -> io::Result<W> {
+        self.out
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)
+    }
+}
+
+/// Reads vmlab-bin records from an uncompressed source `R`.
+pub struct BinReader<R> {
+    input: Input<R>,
+    name: Arc<str>,
+    header_checked: bool,
+    done: bool,
+}
+
+impl<R> std::fmt::Debug for BinReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinReader")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> BinReader<R> {
+    /// A reader of `src`, which error messages call `name`. The header is
+    /// checked on the first call to `next`.
+    pub fn new(src: R, name: impl Into<Arc<str>>) -> BinReader<R> {
+        BinReader::from_input(Input::new(src), name.into())
+    }
+
+    pub(crate) fn from_input(input: Input<R>, name: Arc<str>) -> BinReader<R> {
+        BinReader {
+            input,
+            name,
+            header_checked: false,
+            done: false,
+        }
+    }
+
+    fn fail(&mut self, at: u64, expected: &'static str, found: String) -> TraceError {
+        self.done = true;
+        TraceError::at_byte(&self.name, at, expected, found)
+    }
+
+    #[cold]
+    fn check_header(&mut self) -> Result<(), TraceError> {
+        self.header_checked = true;
+        self.input
+            .fill(HEADER_LEN)
+            .map_err(|e| TraceError::io(&self.name, e))?;
+        let h = self.input.available();
+        if h.len() < 8 || h[..8] != MAGIC {
+            let found = format!("{:02x?}", &h[..h.len().min(8)]);
+            return Err(self.fail(0, "the vmlab-bin magic 89 56 4d 54 0d 0a 1a 0a", found));
+        }
+        if h.len() < HEADER_LEN {
+            let found = format!("{} bytes", h.len());
+            return Err(self.fail(0, "a 16-byte header", found));
+        }
+        let version = u16::from_le_bytes([h[8], h[9]]);
+        let header_len = usize::from(u16::from_le_bytes([h[10], h[11]]));
+        if version != VERSION {
+            return Err(self.fail(8, "format version 1", format!("version {version}")));
+        }
+        if header_len < HEADER_LEN {
+            let found = header_len.to_string();
+            return Err(self.fail(10, "a header length of at least 16", found));
+        }
+        self.input.consume(HEADER_LEN);
+        // Skip header fields a later version may have added.
+        let mut extra = header_len - HEADER_LEN;
+        while extra > 0 {
+            self.input
+                .fill(extra)
+                .map_err(|e| TraceError::io(&self.name, e))?;
+            let n = self.input.available().len().min(extra);
+            if n == 0 {
+                return Err(self.fail(
+                    HEADER_LEN as u64,
+                    "the rest of the header",
+                    "end of file".into(),
+                ));
+            }
+            self.input.consume(n);
+            extra -= n;
+        }
+        Ok(())
+    }
+
+    /// Refills so that a whole record, or the end, is in the buffer.
+    #[cold]
+    fn refill(&mut self, want: usize) -> Result<(), TraceError> {
+        self.input
+            .fill(want)
+            .map_err(|e| TraceError::io(&self.name, e))
+    }
+
+    #[cold]
+    fn bad_record(&mut self, rec: [u8; RECORD_LEN]) -> TraceError {
+        let at = self.input.offset();
+        if rec[12] > 2 {
+            self.fail(at + 12, "a kind of 0, 1 or 2", rec[12].to_string())
+        } else if rec[13] & !FLAG_VALUE != 0 {
+            self.fail(at + 13, "flags of 0 or 1", rec[13].to_string())
+        } else {
+            let found = u16::from_le_bytes([rec[14], rec[15]]).to_string();
+            self.fail(at + 14, "reserved bytes of 0", found)
+        }
+    }
+}
+
+impl<R: Read> Iterator for BinReader<R> {
+    type Item = Result<MemRef, TraceError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if !self.header_checked {
+            if let Err(e) = self.check_header() {
+                return Some(Err(e));
+            }
+        }
+        if self.input.available().len() < RECORD_LEN + VALUE_LEN {
+            if let Err(e) = self.refill(RECORD_LEN + VALUE_LEN) {
+                self.done = true;
+                return Some(Err(e));
+            }
+            let left = self.input.available().len();
+            if left == 0 {
+                self.done = true;
+                return None;
+            }
+            if left < RECORD_LEN {
+                let at = self.input.offset();
+                let found = format!("{left} trailing bytes");
+                return Some(Err(self.fail(at, "a whole 16-byte record", found)));
+            }
+        }
+        let avail = self.input.available();
+        let rec: [u8; RECORD_LEN] = avail[..RECORD_LEN].try_into().ok()?;
+        let addr = u64::from_le_bytes(rec[..8].try_into().ok()?);
+        let size = u32::from_le_bytes(rec[8..12].try_into().ok()?);
+        let kind = match rec[12] {
+            0 => AccessKind::Read,
+            1 => AccessKind::Write,
+            2 => AccessKind::Fetch,
+            _ => return Some(Err(self.bad_record(rec))),
+        };
+        if rec[13] & !FLAG_VALUE != 0 || rec[14] != 0 || rec[15] != 0 {
+            return Some(Err(self.bad_record(rec)));
+        }
+        let value = if rec[13] & FLAG_VALUE != 0 {
+            match avail.get(RECORD_LEN..RECORD_LEN + VALUE_LEN) {
+                Some(v) => Some(u64::from_le_bytes(v.try_into().ok()?)),
+                None => {
+                    let at = self.input.offset() + RECORD_LEN as u64;
+                    let found = format!("{} trailing bytes", avail.len() - RECORD_LEN);
+                    return Some(Err(self.fail(at, "the record's 8-byte value", found)));
+                }
+            }
+        } else {
+            None
+        };
+        self.input
+            .consume(RECORD_LEN + if value.is_some() { VALUE_LEN } else { 0 });
+        Some(Ok(MemRef {
+            addr,
+            size,
+            kind,
+            value,
+        }))
+    }
+}

@@ -1,0 +1,451 @@
+//! Real traces read as streams of [`MemRef`]: Valgrind lackey text
+//! ([`lackey`](TraceFormat::Lackey)), plain address lists
+//! ([`addr`](TraceFormat::Addr)), vmlab's own compact binary format
+//! ([`bin`], with its writer) and libCacheSim's oracleGeneral binary format
+//! ([`oracle`]); any of them gzip- or zstd-compressed, detected by magic
+//! bytes.
+//!
+//! [`open`] takes a path, undoes compression, and picks the reader: the
+//! format given, or one detected from the first block ([`detect`]). Every
+//! reader is an `Iterator<Item = Result<MemRef, TraceError>>` over its own
+//! reusable buffer, so a trace of any size runs in constant memory and the
+//! per-record path allocates nothing. A bad record is a [`TraceError`]
+//! naming `file:line:column` (text) or the byte offset (binary) and what was
+//! expected; with [`ReadOptions::skip_bad_lines`] text readers count bad
+//! lines ([`TraceReader::skipped`]) and go on instead.
+//!
+//! Files: [`text`] (lackey and address lists), [`bin`], [`oracle`], and
+//! `input` (the shared buffer).
+
+pub mod bin;
+mod input;
+pub mod oracle;
+pub mod text;
+
+use crate::op::MemRef;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+pub use bin::{BinReader, BinWriter};
+pub use oracle::OracleReader;
+pub use text::{AddrReader, LackeyReader};
+
+/// How a trace is read, beyond its format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Count and skip malformed text lines instead of stopping at the
+    /// first. Binary formats have no lines to resynchronise on, so for them
+    /// a bad record is always an error.
+    pub skip_bad_lines: bool,
+    /// Page size in bytes (a power of two): oracleGeneral object `i` is the
+    /// page at `i * page_size`.
+    pub page_size: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> ReadOptions {
+        ReadOptions {
+            skip_bad_lines: false,
+            page_size: 4096,
+        }
+    }
+}
+
+/// The trace formats, by their command-line names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TraceFormat {
+    /// `lackey`: Valgrind lackey `--trace-mem=yes` output.
+    Lackey,
+    /// `addr`: one address per line, hex (`0x`) or decimal, optional R/W.
+    Addr,
+    /// `vmlab-bin`: vmlab's binary format (see [`bin`]).
+    VmlabBin,
+    /// `oracle-general`: libCacheSim's oracleGeneral binary records.
+    OracleGeneral,
+}
+
+impl TraceFormat {
+    /// Every format, in the order help texts list them.
+    pub const ALL: [TraceFormat; 4] = [
+        TraceFormat::Lackey,
+        TraceFormat::Addr,
+        TraceFormat::VmlabBin,
+        TraceFormat::OracleGeneral,
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceFormat::Lackey => "lackey",
+            TraceFormat::Addr => "addr",
+            TraceFormat::VmlabBin => "vmlab-bin",
+            TraceFormat::OracleGeneral => "oracle-general",
+        }
+    }
+}
+
+impl fmt::Display for TraceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A trace format name that is not one of [`TraceFormat::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownFormat(String);
+
+impl fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "expected a trace format (lackey, addr, vmlab-bin or oracle-general), found {:?}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownFormat {}
+
+impl FromStr for TraceFormat {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<TraceFormat, UnknownFormat> {
+        TraceFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
+    }
+}
+
+/// Where in a trace an error is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    /// 1-based line and byte column of a text trace.
+    Text { line: u64, col: u64 },
+    /// Byte offset into the decompressed stream of a binary trace.
+    Byte(u64),
+    /// The file as a whole (opening it, detecting its format).
+    File,
+}
+
+#[derive(Debug)]
+enum Problem {
+    Io(io::Error),
+    Expected {
+        expected: &'static str,
+        found: String,
+    },
+}
+
+/// Why a trace could not be read: the file, the place in it, and either
+/// what was expected and found there or the I/O error.
+#[derive(Debug)]
+pub struct TraceError {
+    file: Arc<str>,
+    place: Place,
+    problem: Problem,
+}
+
+impl TraceError {
+    pub(crate) fn at_line(
+        file: &Arc<str>,
+        line: u64,
+        col: u64,
+        expected: &'static str,
+        found: String,
+    ) -> TraceError {
+        TraceError {
+            file: file.clone(),
+            place: Place::Text { line, col },
+            problem: Problem::Expected { expected, found },
+        }
+    }
+
+    pub(crate) fn at_byte(
+        file: &Arc<str>,
+        offset: u64,
+        expected: &'static str,
+        found: String,
+    ) -> TraceError {
+        TraceError {
+            file: file.clone(),
+            place: Place::Byte(offset),
+            problem: Problem::Expected { expected, found },
+        }
+    }
+
+    pub(crate) fn io(file: &Arc<str>, err: io::Error) -> TraceError {
+        TraceError {
+            file: file.clone(),
+            place: Place::File,
+            problem: Problem::Io(err),
+        }
+    }
+
+    fn whole_file(file: &Arc<str>, expected: &'static str, found: String) -> TraceError {
+        TraceError {
+            file: file.clone(),
+            place: Place::File,
+            problem: Problem::Expected { expected, found },
+        }
+    }
+
+    /// The trace's name as given to the reader (usually its path).
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// The 1-based line, for an error in a text trace.
+    pub fn line(&self) -> Option<u64> {
+        match self.place {
+            Place::Text { line, .. } => Some(line),
+            _ => None,
+        }
+    }
+
+    /// The 1-based byte column, for an error in a text trace.
+    pub fn column(&self) -> Option<u64> {
+        match self.place {
+            Place::Text { col, .. } => Some(col),
+            _ => None,
+        }
+    }
+
+    /// The byte offset in the decompressed stream, for an error in a
+    /// binary trace.
+    pub fn offset(&self) -> Option<u64> {
+        match self.place {
+            Place::Byte(off) => Some(off),
+            _ => None,
+        }
+    }
+
+    /// What the reader expected, unless this is an I/O error.
+    pub fn expected(&self) -> Option<&str> {
+        match &self.problem {
+            Problem::Expected { expected, .. } => Some(expected),
+            Problem::Io(_) => None,
+        }
+    }
+
+    /// Whether reading failed in the operating system or decompressor
+    /// rather than on the trace's contents.
+    pub fn is_io(&self) -> bool {
+        matches!(self.problem, Problem::Io(_))
+    }
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.place {
+            Place::Text { line, col } => write!(f, "{}:{line}:{col}: ", self.file)?,
+            Place::Byte(off) => write!(f, "{}: byte {off}: ", self.file)?,
+            Place::File => write!(f, "{}: ", self.file)?,
+        }
+        match &self.problem {
+            Problem::Io(e) => write!(f, "{e}"),
+            Problem::Expected { expected, found } => {
+                write!(f, "expected {expected}, found {found}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TraceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.problem {
+            Problem::Io(e) => Some(e),
+            Problem::Expected { .. } => None,
+        }
+    }
+}
+
+/// A boxed byte source, as compressed files need.
+pub type DynRead = Box<dyn Read + Send>;
+
+/// A reader for any format over a boxed source; what [`open`] returns.
+pub enum TraceReader {
+    /// Valgrind lackey text.
+    Lackey(LackeyReader<DynRead>),
+    /// A plain address list.
+    Addr(AddrReader<DynRead>),
+    /// vmlab's binary format.
+    VmlabBin(BinReader<DynRead>),
+    /// libCacheSim oracleGeneral.
+    OracleGeneral(OracleReader<DynRead>),
+}
+
+impl fmt::Debug for TraceReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TraceReader")
+            .field("format", &self.format())
+            .field("skipped", &self.skipped())
+            .finish()
+    }
+}
+
+impl TraceReader {
+    /// The format being read.
+    pub fn format(&self) -> TraceFormat {
+        match self {
+            TraceReader::Lackey(_) => TraceFormat::Lackey,
+            TraceReader::Addr(_) => TraceFormat::Addr,
+            TraceReader::VmlabBin(_) => TraceFormat::VmlabBin,
+            TraceReader::OracleGeneral(_) => TraceFormat::OracleGeneral,
+        }
+    }
+
+    /// Malformed lines skipped so far (always 0 unless
+    /// [`ReadOptions::skip_bad_lines`]).
+    pub fn skipped(&self) -> u64 {
+        match self {
+            TraceReader::Lackey(r) => r.skipped(),
+            TraceReader::Addr(r) => r.skipped(),
+            TraceReader::VmlabBin(_) | TraceReader::OracleGeneral(_) => 0,
+        }
+    }
+}
+
+impl Iterator for TraceReader {
+    type Item = Result<MemRef, TraceError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            TraceReader::Lackey(r) => r.next(),
+            TraceReader::Addr(r) => r.next(),
+            TraceReader::VmlabBin(r) => r.next(),
+            TraceReader::OracleGeneral(r) => r.next(),
+        }
+    }
+}
+
+/// Opens the trace at `path`: undoes gzip or zstd compression (detected by
+/// magic bytes), then reads it as `format`, or as the format [`detect`]
+/// recognises when `format` is `None`.
+pub fn open(
+    path: &Path,
+    format: Option<TraceFormat>,
+    opts: ReadOptions,
+) -> Result<TraceReader, TraceError> {
+    let name: Arc<str> = path.display().to_string().into();
+    let file = File::open(path).map_err(|e| TraceError::io(&name, e))?;
+    from_reader(Box::new(file), name, format, opts)
+}
+
+/// Like [`open`], for a trace that is already open (standard input, an
+/// in-memory buffer); `name` is what error messages call it.
+pub fn from_reader(
+    src: DynRead,
+    name: impl Into<Arc<str>>,
+    format: Option<TraceFormat>,
+    opts: ReadOptions,
+) -> Result<TraceReader, TraceError> {
+    let name = name.into();
+    if !opts.page_size.is_power_of_two() {
+        return Err(TraceError::whole_file(
+            &name,
+            "a page size that is a power of two",
+            opts.page_size.to_string(),
+        ));
+    }
+    let src = decompress(src).map_err(|e| TraceError::io(&name, e))?;
+    let mut input = input::Input::new(src);
+    let format = match format {
+        Some(f) => f,
+        None => {
+            input
+                .fill(DETECT_BYTES)
+                .map_err(|e| TraceError::io(&name, e))?;
+            detect(input.available()).ok_or_else(|| {
+                TraceError::whole_file(
+                    &name,
+                    "a trace in a recognisable format (give the format explicitly)",
+                    "neither lackey text, an address list nor vmlab-bin".to_owned(),
+                )
+            })?
+        }
+    };
+    Ok(match format {
+        TraceFormat::Lackey => TraceReader::Lackey(LackeyReader::from_input(input, name, opts)),
+        TraceFormat::Addr => TraceReader::Addr(AddrReader::from_input(input, name, opts)),
+        TraceFormat::VmlabBin => TraceReader::VmlabBin(BinReader::from_input(input, name)),
+        TraceFormat::OracleGeneral => {
+            TraceReader::OracleGeneral(OracleReader::from_input(input, name, opts))
+        }
+    })
+}
+
+/// How much of a trace [`detect`] looks at.
+const DETECT_BYTES: usize = 4096;
+
+/// zstd frame magic (RFC 8878 §3.1.1), little-endian 0xFD2FB528.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// gzip member magic (RFC 1952 §2.3.1).
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Wraps `src` in a decompressor when its first bytes are a zstd or gzip
+/// magic number; otherwise returns it as it is.
+pub fn decompress(mut src: DynRead) -> io::Result<DynRead> {
+    // Peek by reading the magic's bytes and chaining them back in front,
+    // rather than through a BufReader: an uncompressed trace then reaches
+    // the reader's own buffer with no extra copy.
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match src.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let magic = &head[..got];
+    let is_zstd = magic.starts_with(&ZSTD_MAGIC);
+    let is_gzip = magic.starts_with(&GZIP_MAGIC);
+    let src = io::Cursor::new(head).take(got as u64).chain(src);
+    Ok(if is_zstd {
+        Box::new(zstd::stream::read::Decoder::new(src)?)
+    } else if is_gzip {
+        // Multi-member, as `gzip -d` reads concatenated files.
+        Box::new(flate2::read::MultiGzDecoder::new(src))
+    } else {
+        Box::new(src)
+    })
+}
+
+/// Recognises a (decompressed) trace's format from its first bytes: the
+/// vmlab-bin magic; text whose first record line is lackey-shaped (`I  `,
+/// ` L `, ` S `, ` M `, `SB `) or starts with a digit (an address list); any
+/// other bytes containing a NUL are taken to be oracleGeneral, which has no
+/// header of its own. `None` when nothing fits.
+pub fn detect(head: &[u8]) -> Option<TraceFormat> {
+    if head.starts_with(&bin::MAGIC) {
+        return Some(TraceFormat::VmlabBin);
+    }
+    if head.contains(&0) {
+        return Some(TraceFormat::OracleGeneral);
+    }
+    for line in head.split(|&b| b == b'\n') {
+        let t = line.trim_ascii();
+        if t.is_empty() || t.starts_with(b"#") || line.starts_with(b"==") || line.starts_with(b"--")
+        {
+            continue;
+        }
+        if [b"I  ", b" L ", b" S ", b" M ", b"SB "]
+            .iter()
+            .any(|p| line.starts_with(*p))
+        {
+            return Some(TraceFormat::Lackey);
+        }
+        if t[0].is_ascii_digit() {
+            return Some(TraceFormat::Addr);
+        }
+        return None;
+    }
+    None
+}

@@ -1,0 +1,455 @@
+//! The text trace readers: Valgrind lackey output ([`LackeyReader`]) and
+//! plain address lists ([`AddrReader`]), one [`TextReader`] parameterised
+//! by the line grammar.
+//!
+//! Lackey (`valgrind --tool=lackey --trace-mem=yes`, lackey/lk_main.c)
+//! prints one access per line: `I  ADDR,SIZE` (instruction fetch, `I` in
+//! column 1), ` L ADDR,SIZE` (load), ` S ADDR,SIZE` (store) and
+//! ` M ADDR,SIZE` (modify: a load then a store of the same bytes, given as
+//! two [`MemRef`]s), ADDR in hex without `0x`, SIZE in decimal. Lines
+//! starting `==` (Valgrind's own messages) or `--` (its debug and
+//! `--trace-syscalls` output), `SB ADDR` superblock markers and blank lines
+//! are skipped. Leading blanks and the width of the gap are not checked, so
+//! hand-edited traces read too.
+//!
+//! An address list has one access per line: an address, hex with `0x` or
+//! decimal, then optionally `R`/`r` (read, the default) or `W`/`w`
+//! (write), separated by blanks or a comma. Blank lines and `#` comments
+//! (whole-line or trailing) are skipped. Each access is 1 byte: such
+//! traces name locations, not widths.
+//!
+//! Parsing works on the bytes of a line in the reader's buffer; nothing is
+//! allocated unless a line is bad.
+
+use super::input::{Input, NextLine, MAX_LINE};
+use super::{ReadOptions, TraceError};
+use crate::op::MemRef;
+use std::io::Read;
+use std::sync::Arc;
+use vmlab_hw::AccessKind;
+
+/// What one line holds.
+pub enum Line {
+    /// Nothing (a comment, a blank line, a message).
+    Skip,
+    /// One access.
+    One(MemRef),
+    /// Two accesses, in order (lackey's modify).
+    Two(MemRef, MemRef),
+}
+
+/// Where a line went wrong: the 0-based byte index, and what should have
+/// been there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bad {
+    /// Byte index in the line of the offending text.
+    pub at: usize,
+    /// What was expected there, for the message.
+    pub expected: &'static str,
+}
+
+/// A line grammar.
+pub trait LineFormat {
+    /// Parses one line (without its line ending).
+    fn parse(line: &[u8]) -> Result<Line, Bad>;
+}
+
+/// Valgrind lackey's `--trace-mem=yes` lines.
+#[derive(Debug)]
+pub enum Lackey {}
+
+/// One address per line with an optional R/W column.
+#[derive(Debug)]
+pub enum Addr {}
+
+/// A text trace reader over a byte source `R` for the grammar `F`.
+pub struct TextReader<R, F> {
+    input: Input<R>,
+    name: Arc<str>,
+    opts: ReadOptions,
+    line: u64,
+    skipped: u64,
+    /// The second access of a two-access line.
+    pending: Option<MemRef>,
+    done: bool,
+    _format: std::marker::PhantomData<F>,
+}
+
+/// Reads Valgrind lackey output.
+pub type LackeyReader<R> = TextReader<R, Lackey>;
+/// Reads plain address lists.
+pub type AddrReader<R> = TextReader<R, Addr>;
+
+impl<R, F> std::fmt::Debug for TextReader<R, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextReader")
+            .field("name", &self.name)
+            .field("line", &self.line)
+            .field("skipped", &self.skipped)
+            .finish()
+    }
+}
+
+impl<R: Read, F: LineFormat> TextReader<R, F> {
+    /// A reader of the uncompressed text `src`, which error messages call
+    /// `name`.
+    pub fn new(src: R, name: impl Into<Arc<str>>, opts: ReadOptions) -> TextReader<R, F> {
+        TextReader::from_input(Input::new(src), name.into(), opts)
+    }
+
+    pub(crate) fn from_input(input: Input<R>, name: Arc<str>, opts: ReadOptions) -> Self {
+        TextReader {
+            input,
+            name,
+            opts,
+            line: 0,
+            skipped: 0,
+            pending: None,
+            done: false,
+            _format: std::marker::PhantomData,
+        }
+    }
+
+    /// Malformed lines skipped so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// Lines read so far.
+    pub fn lines(&self) -> u64 {
+        self.line
+    }
+
+    #[cold]
+    fn bad_line(&mut self, line: &[u8], bad: Bad) -> Option<Result<MemRef, TraceError>> {
+        if self.opts.skip_bad_lines {
+            self.skipped += 1;
+            return None;
+        }
+        self.done = true;
+        Some(Err(TraceError::at_line(
+            &self.name,
+            self.line,
+            bad.at as u64 + 1,
+            bad.expected,
+            found(line, bad.at),
+        )))
+    }
+}
+
+impl<R: Read, F: LineFormat> Iterator for TextReader<R, F> {
+    type Item = Result<MemRef, TraceError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(r) = self.pending.take() {
+            return Some(Ok(r));
+        }
+        while !self.done {
+            let (start, end) = match self.input.next_line() {
+                Ok(NextLine::Line { start, end }) => (start, end),
+                Ok(NextLine::Eof) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(NextLine::TooLong) => {
+                    self.line += 1;
+                    let bad = Bad {
+                        at: MAX_LINE,
+                        expected: "a line of at most 1 MiB",
+                    };
+                    if let Some(e) = self.bad_line(b"", bad) {
+                        return Some(e);
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(TraceError::io(&self.name, e)));
+                }
+            };
+            self.line += 1;
+            match F::parse(&self.input.buf()[start..end]) {
+                Ok(Line::Skip) => {}
+                Ok(Line::One(r)) => return Some(Ok(r)),
+                Ok(Line::Two(a, b)) => {
+                    self.pending = Some(b);
+                    return Some(Ok(a));
+                }
+                Err(bad) => {
+                    // Copy out the line only on this cold path.
+                    let text = self.input.buf()[start..end].to_vec();
+                    if let Some(e) = self.bad_line(&text, bad) {
+                        return Some(e);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The text at `at` for an error message: the word there, quoted, or
+/// "end of line".
+fn found(line: &[u8], at: usize) -> String {
+    if at >= MAX_LINE {
+        return "a longer line".to_owned();
+    }
+    let rest = line.get(at..).unwrap_or_default();
+    if rest.is_empty() {
+        return "end of line".to_owned();
+    }
+    let len = rest
+        .iter()
+        .position(|&b| b.is_ascii_whitespace() || b == b',')
+        .unwrap_or(rest.len())
+        .clamp(1, 32);
+    format!("{:?}", String::from_utf8_lossy(&rest[..len]))
+}
+
+fn skip_blanks(line: &[u8], mut i: usize) -> usize {
+    while i < line.len() && (line[i] == b' ' || line[i] == b'\t') {
+        i += 1;
+    }
+    i
+}
+
+/// Value of each byte as a hex digit; 0xff for non-digits. A table look-up
+/// instead of a three-way range match keeps the digit loop branch-light;
+/// it is the hottest loop of lackey reading.
+const HEX: [u8; 256] = {
+    let mut t = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Parses hex digits at `i` (at least one, at most 16); returns the value
+/// and the index after them.
+#[inline]
+fn hex(line: &[u8], i: usize, expected: &'static str) -> Result<(u64, usize), Bad> {
+    let mut v: u64 = 0;
+    let mut j = i;
+    while let Some(&b) = line.get(j) {
+        let d = HEX[usize::from(b)];
+        if d > 15 {
+            break;
+        }
+        v = v << 4 | u64::from(d);
+        j += 1;
+    }
+    if j == i {
+        return Err(Bad { at: i, expected });
+    }
+    if j - i > 16 {
+        return Err(Bad {
+            at: i,
+            expected: "an address of at most 16 hex digits",
+        });
+    }
+    Ok((v, j))
+}
+
+/// Parses decimal digits at `i` (at least one) that fit in `max`.
+#[inline]
+fn decimal(
+    line: &[u8],
+    i: usize,
+    max: u64,
+    expected: &'static str,
+    too_big: &'static str,
+) -> Result<(u64, usize), Bad> {
+    let mut v: u64 = 0;
+    let mut j = i;
+    while j < line.len() && line[j].is_ascii_digit() {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(line[j] - b'0')))
+            .filter(|&v| v <= max)
+            .ok_or(Bad {
+                at: i,
+                expected: too_big,
+            })?;
+        j += 1;
+    }
+    if j == i {
+        return Err(Bad { at: i, expected });
+    }
+    Ok((v, j))
+}
+
+/// Only blanks may follow; `comments` allows a trailing `#` comment.
+fn end_of_line(line: &[u8], i: usize, comments: bool) -> Result<(), Bad> {
+    let i = skip_blanks(line, i);
+    if i == line.len() || (comments && line[i] == b'#') {
+        Ok(())
+    } else {
+        Err(Bad {
+            at: i,
+            expected: "end of line",
+        })
+    }
+}
+
+impl LineFormat for Lackey {
+    #[inline]
+    fn parse(line: &[u8]) -> Result<Line, Bad> {
+        let i = skip_blanks(line, 0);
+        let Some(&k) = line.get(i) else {
+            return Ok(Line::Skip);
+        };
+        let kind = match k {
+            b'I' => AccessKind::Fetch,
+            b'L' => AccessKind::Read,
+            b'S' if line.get(i + 1) == Some(&b'B') => return Ok(Line::Skip),
+            b'S' => AccessKind::Write,
+            b'M' => AccessKind::Read,
+            b'=' | b'-' if i == 0 && line.get(1) == Some(&k) => return Ok(Line::Skip),
+            _ => {
+                return Err(Bad {
+                    at: i,
+                    expected: "an access kind (I, L, S or M)",
+                })
+            }
+        };
+        let j = skip_blanks(line, i + 1);
+        if j == i + 1 {
+            return Err(Bad {
+                at: j,
+                expected: "a blank after the access kind",
+            });
+        }
+        let (addr, j) = hex(line, j, "a hexadecimal address")?;
+        if line.get(j) != Some(&b',') {
+            return Err(Bad {
+                at: j,
+                expected: "\",\" after the address",
+            });
+        }
+        let (size, j) = decimal(
+            line,
+            j + 1,
+            u64::from(u32::MAX),
+            "a decimal size",
+            "a size below 2^32",
+        )?;
+        if size == 0 {
+            return Err(Bad {
+                at: j - 1,
+                expected: "a size of at least 1",
+            });
+        }
+        end_of_line(line, j, false)?;
+        let r = MemRef {
+            addr,
+            size: size as u32,
+            kind,
+            value: None,
+        };
+        Ok(if k == b'M' {
+            Line::Two(
+                r,
+                MemRef {
+                    kind: AccessKind::Write,
+                    ..r
+                },
+            )
+        } else {
+            Line::One(r)
+        })
+    }
+}
+
+impl LineFormat for Addr {
+    #[inline]
+    fn parse(line: &[u8]) -> Result<Line, Bad> {
+        let i = skip_blanks(line, 0);
+        if i == line.len() || line[i] == b'#' {
+            return Ok(Line::Skip);
+        }
+        let (addr, j) = if line[i..].starts_with(b"0x") || line[i..].starts_with(b"0X") {
+            hex(line, i + 2, "hexadecimal digits after 0x")?
+        } else {
+            decimal(
+                line,
+                i,
+                u64::MAX,
+                "an address (hex with 0x, or decimal)",
+                "an address of at most 64 bits",
+            )?
+        };
+        let mut k = skip_blanks(line, j);
+        if line.get(k) == Some(&b',') {
+            k = skip_blanks(line, k + 1);
+        } else if k == j && k < line.len() && line[k] != b'#' {
+            // Digits followed directly by something else: a bad address.
+            return Err(Bad {
+                at: i,
+                expected: "an address (hex with 0x, or decimal)",
+            });
+        }
+        let kind = match line.get(k) {
+            Some(b'R' | b'r') => AccessKind::Read,
+            Some(b'W' | b'w') => AccessKind::Write,
+            None | Some(b'#') => return Ok(Line::One(MemRef::read(addr, 1))),
+            Some(_) => {
+                return Err(Bad {
+                    at: k,
+                    expected: "R or W",
+                })
+            }
+        };
+        end_of_line(line, k + 1, true)?;
+        Ok(Line::One(MemRef {
+            addr,
+            size: 1,
+            kind,
+            value: None,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lackey_lines() {
+        let one = |s: &str| match Lackey::parse(s.as_bytes()) {
+            Ok(Line::One(r)) => r,
+            _ => panic!("{s}"),
+        };
+        assert_eq!(one("I  0401ab70,3"), MemRef::fetch(0x0401ab70, 3));
+        assert_eq!(one(" L 7ff000398,8"), MemRef::read(0x7ff000398, 8));
+        assert_eq!(one(" S 7ff000398,4"), MemRef::write(0x7ff000398, 4));
+        assert!(matches!(Lackey::parse(b"SB 04000000"), Ok(Line::Skip)));
+        assert!(matches!(Lackey::parse(b"==123== hi"), Ok(Line::Skip)));
+        assert!(matches!(
+            Lackey::parse(b" M 10,2"),
+            Ok(Line::Two(a, b)) if a == MemRef::read(16, 2) && b == MemRef::write(16, 2)
+        ));
+    }
+
+    #[test]
+    fn addr_lines() {
+        let one = |s: &str| match Addr::parse(s.as_bytes()) {
+            Ok(Line::One(r)) => r,
+            _ => panic!("{s}"),
+        };
+        assert_eq!(one("0x1000"), MemRef::read(0x1000, 1));
+        assert_eq!(one("4096 W"), MemRef::write(4096, 1));
+        assert_eq!(one("4096,w # store"), MemRef::write(4096, 1));
+        assert_eq!(one("  0XfF\tr"), MemRef::read(255, 1));
+        assert_eq!(one("18446744073709551615"), MemRef::read(u64::MAX, 1));
+        assert!(matches!(Addr::parse(b"  # note"), Ok(Line::Skip)));
+    }
+}

@@ -1,0 +1,406 @@
+//! The trace readers on small hand-written inputs: exact references, the
+//! exact `file:line:col` message for every class of malformed line,
+//! skip-bad-lines counts, compressed inputs, binary round trips.
+#![allow(clippy::unwrap_used)]
+
+use proptest::prelude::*;
+use std::io::Write;
+use vmlab_hw::AccessKind;
+use vmlab_workload::op::MemRef;
+use vmlab_workload::trace::{
+    self, detect, AddrReader, BinReader, BinWriter, LackeyReader, OracleReader, ReadOptions,
+    TraceError, TraceFormat, TraceReader,
+};
+
+fn skip() -> ReadOptions {
+    ReadOptions {
+        skip_bad_lines: true,
+        ..ReadOptions::default()
+    }
+}
+
+fn lackey(text: &str) -> Vec<Result<MemRef, TraceError>> {
+    LackeyReader::new(text.as_bytes(), "t.lackey", ReadOptions::default()).collect()
+}
+
+fn addrs(text: &str) -> Vec<Result<MemRef, TraceError>> {
+    AddrReader::new(text.as_bytes(), "t.addr", ReadOptions::default()).collect()
+}
+
+fn ok(v: Vec<Result<MemRef, TraceError>>) -> Vec<MemRef> {
+    v.into_iter().map(Result::unwrap).collect()
+}
+
+/// The message of the single error a reader gives, after any good refs.
+fn error_of(v: Vec<Result<MemRef, TraceError>>) -> String {
+    let last = v.into_iter().last().unwrap();
+    last.unwrap_err().to_string()
+}
+
+fn open_bytes(
+    bytes: Vec<u8>,
+    format: Option<TraceFormat>,
+    opts: ReadOptions,
+) -> Result<TraceReader, TraceError> {
+    trace::from_reader(Box::new(std::io::Cursor::new(bytes)), "mem", format, opts)
+}
+
+const LACKEY: &str = "\
+==12345== Lackey, an example Valgrind tool
+==12345== Command: ./a.out
+I  0401ab70,3
+ L 7ff000398,8
+ S 04222cac,4
+ M 0421d7c0,2
+SB 0401ab80
+I  ffffffffff600000,7\r
+==12345== 
+";
+
+#[test]
+fn lackey_reads_every_line_kind() {
+    assert_eq!(
+        ok(lackey(LACKEY)),
+        vec![
+            MemRef::fetch(0x0401ab70, 3),
+            MemRef::read(0x7ff000398, 8),
+            MemRef::write(0x04222cac, 4),
+            MemRef::read(0x0421d7c0, 2),
+            MemRef::write(0x0421d7c0, 2),
+            MemRef::fetch(0xffffffffff600000, 7),
+        ]
+    );
+}
+
+#[test]
+fn lackey_errors_name_file_line_column() {
+    let cases = [
+        ("I  10,4\n X 10,4\n", "t.lackey:2:2: expected an access kind (I, L, S or M), found \"X\""),
+        (" L10,4\n", "t.lackey:1:3: expected a blank after the access kind, found \"10\""),
+        (" L zz,4\n", "t.lackey:1:4: expected a hexadecimal address, found \"zz\""),
+        (" L 10;4\n", "t.lackey:1:6: expected \",\" after the address, found \";4\""),
+        (" L 10\n", "t.lackey:1:6: expected \",\" after the address, found end of line"),
+        (" L 10,\n", "t.lackey:1:7: expected a decimal size, found end of line"),
+        (" L 10,x\n", "t.lackey:1:7: expected a decimal size, found \"x\""),
+        (" L 10,0\n", "t.lackey:1:7: expected a size of at least 1, found \"0\""),
+        (" L 10,4294967296\n", "t.lackey:1:7: expected a size below 2^32, found \"4294967296\""),
+        (" L 10,4 junk\n", "t.lackey:1:9: expected end of line, found \"junk\""),
+        (
+            " L 11112222333344445,4\n",
+            "t.lackey:1:4: expected an address of at most 16 hex digits, found \"11112222333344445\"",
+        ),
+    ];
+    for (text, message) in cases {
+        assert_eq!(error_of(lackey(text)), message, "input {text:?}");
+    }
+}
+
+#[test]
+fn an_error_ends_the_stream_but_skip_mode_counts_and_goes_on() {
+    let text = "I  10,4\n X 10,4\n L 20,4\nbad\n S 30,8\n";
+    let v = lackey(text);
+    assert_eq!(v.len(), 2);
+    assert!(v[1].is_err());
+
+    let mut r = LackeyReader::new(text.as_bytes(), "t", skip());
+    let refs: Vec<MemRef> = r.by_ref().map(Result::unwrap).collect();
+    assert_eq!(
+        refs,
+        vec![
+            MemRef::fetch(0x10, 4),
+            MemRef::read(0x20, 4),
+            MemRef::write(0x30, 8)
+        ]
+    );
+    assert_eq!(r.skipped(), 2);
+    assert_eq!(r.lines(), 5);
+}
+
+#[test]
+fn overlong_lines_are_errors_not_memory() {
+    let mut text = vec![b'1'; 3 << 20];
+    text.extend_from_slice(b"\n0x40\n");
+    let v: Vec<_> = AddrReader::new(&text[..], "big", ReadOptions::default()).collect();
+    assert_eq!(
+        v[0].as_ref().unwrap_err().to_string(),
+        "big:1:1048577: expected a line of at most 1 MiB, found a longer line"
+    );
+    let mut r = AddrReader::new(&text[..], "big", skip());
+    assert_eq!(r.next().unwrap().unwrap(), MemRef::read(0x40, 1));
+    assert_eq!(r.skipped(), 1);
+}
+
+#[test]
+fn address_lists() {
+    let text = "# a comment\n\n0x1000\n4096 W\n0x2000,r\n  8192\tw   # trailing\n0XFF R\n";
+    assert_eq!(
+        ok(addrs(text)),
+        vec![
+            MemRef::read(0x1000, 1),
+            MemRef::write(4096, 1),
+            MemRef::read(0x2000, 1),
+            MemRef::write(8192, 1),
+            MemRef::read(255, 1),
+        ]
+    );
+}
+
+#[test]
+fn address_list_errors() {
+    let cases = [
+        (
+            "0x10\nzz\n",
+            "t.addr:2:1: expected an address (hex with 0x, or decimal), found \"zz\"",
+        ),
+        (
+            "0xg\n",
+            "t.addr:1:3: expected hexadecimal digits after 0x, found \"g\"",
+        ),
+        (
+            "12ab\n",
+            "t.addr:1:1: expected an address (hex with 0x, or decimal), found \"12ab\"",
+        ),
+        ("0x10 X\n", "t.addr:1:6: expected R or W, found \"X\""),
+        (
+            "0x10 R extra\n",
+            "t.addr:1:8: expected end of line, found \"extra\"",
+        ),
+        (
+            "18446744073709551616\n",
+            "t.addr:1:1: expected an address of at most 64 bits, found \"18446744073709551616\"",
+        ),
+    ];
+    for (text, message) in cases {
+        assert_eq!(error_of(addrs(text)), message, "input {text:?}");
+    }
+}
+
+fn sample_refs() -> Vec<MemRef> {
+    vec![
+        MemRef::fetch(0x400000, 4),
+        MemRef::read(0x7fff_0000, 8),
+        MemRef {
+            value: Some(0xdead_beef),
+            ..MemRef::write(0x1234, 4)
+        },
+        MemRef::write(u64::MAX, u32::MAX),
+    ]
+}
+
+fn bin_bytes(refs: &[MemRef]) -> Vec<u8> {
+    let mut w = BinWriter::new(Vec::new()).unwrap();
+    for r in refs {
+        w.write(r).unwrap();
+    }
+    w.finish().unwrap()
+}
+
+#[test]
+fn binary_layout_is_as_documented() {
+    let bytes = bin_bytes(&[
+        MemRef::write(0x0102_0304_0506_0708, 8),
+        MemRef {
+            value: Some(7),
+            ..MemRef::fetch(1, 2)
+        },
+    ]);
+    let mut want = b"\x89VMT\r\n\x1a\n\x01\x00\x10\x00\x00\x00\x00\x00".to_vec();
+    want.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1, 8, 0, 0, 0, 1, 0, 0, 0]);
+    want.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 1, 0, 0]);
+    want.extend_from_slice(&[7, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(bytes, want);
+}
+
+#[test]
+fn binary_errors() {
+    let good = bin_bytes(&sample_refs());
+    let read =
+        |b: &[u8]| -> Vec<Result<MemRef, TraceError>> { BinReader::new(b, "t.bin").collect() };
+    assert_eq!(
+        error_of(read(b"not a trace at all")),
+        "t.bin: byte 0: expected the vmlab-bin magic 89 56 4d 54 0d 0a 1a 0a, found [6e, 6f, 74, 20, 61, 20, 74, 72]"
+    );
+    let mut v2 = good.clone();
+    v2[8] = 2;
+    assert_eq!(
+        error_of(read(&v2)),
+        "t.bin: byte 8: expected format version 1, found version 2"
+    );
+    let cut = &good[..good.len() - 3];
+    assert_eq!(
+        error_of(read(cut)),
+        "t.bin: byte 72: expected a whole 16-byte record, found 13 trailing bytes"
+    );
+    let mut bad_kind = good.clone();
+    bad_kind[16 + 12] = 9;
+    assert_eq!(
+        error_of(read(&bad_kind)),
+        "t.bin: byte 28: expected a kind of 0, 1 or 2, found 9"
+    );
+    let mut bad_flags = good.clone();
+    bad_flags[16 + 13] = 4;
+    assert_eq!(
+        error_of(read(&bad_flags)),
+        "t.bin: byte 29: expected flags of 0 or 1, found 4"
+    );
+    let no_value = &good[..16 + 16 + 16 + 16 + 4];
+    assert_eq!(
+        error_of(read(no_value)),
+        "t.bin: byte 64: expected the record's 8-byte value, found 4 trailing bytes"
+    );
+}
+
+proptest! {
+    #[test]
+    fn binary_round_trip(raw in proptest::collection::vec(
+        (any::<u64>(), 1..=u32::MAX, 0..3u8, proptest::option::of(any::<u64>())), 0..200)
+    ) {
+        let refs: Vec<MemRef> = raw.into_iter().map(|(addr, size, k, value)| MemRef {
+            addr,
+            size,
+            kind: [AccessKind::Read, AccessKind::Write, AccessKind::Fetch][usize::from(k)],
+            value,
+        }).collect();
+        let bytes = bin_bytes(&refs);
+        let back: Vec<MemRef> = BinReader::new(&bytes[..], "p").map(Result::unwrap).collect();
+        prop_assert_eq!(back, refs);
+    }
+}
+
+fn oracle_record(clock: u32, obj: u64, size: u32, next: i64) -> Vec<u8> {
+    let mut v = clock.to_le_bytes().to_vec();
+    v.extend_from_slice(&obj.to_le_bytes());
+    v.extend_from_slice(&size.to_le_bytes());
+    v.extend_from_slice(&next.to_le_bytes());
+    assert_eq!(v.len(), 24);
+    v
+}
+
+#[test]
+fn oracle_general_records_map_objects_to_pages() {
+    let mut bytes = oracle_record(1, 5, 4096, 2);
+    bytes.extend(oracle_record(1, 7, 100, -1));
+    bytes.extend(oracle_record(2, 5, 4096, i64::MAX));
+    let refs: Vec<MemRef> = OracleReader::new(&bytes[..], "o", ReadOptions::default())
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        refs,
+        vec![
+            MemRef::read(5 * 4096, 1),
+            MemRef::read(7 * 4096, 1),
+            MemRef::read(5 * 4096, 1)
+        ]
+    );
+    bytes.extend_from_slice(&[0; 10]);
+    let v: Vec<_> = OracleReader::new(&bytes[..], "o", ReadOptions::default()).collect();
+    assert_eq!(
+        error_of(v),
+        "o: byte 72: expected a whole 24-byte record, found 10 trailing bytes"
+    );
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn zstd(data: &[u8]) -> Vec<u8> {
+    zstd::encode_all(data, 3).unwrap()
+}
+
+#[test]
+fn compressed_inputs_decode_identically() {
+    let plain = ok(lackey(LACKEY));
+    for packed in [gzip(LACKEY.as_bytes()), zstd(LACKEY.as_bytes())] {
+        let r = open_bytes(packed, None, ReadOptions::default()).unwrap();
+        assert_eq!(r.format(), TraceFormat::Lackey);
+        assert_eq!(r.map(Result::unwrap).collect::<Vec<_>>(), plain);
+    }
+    let refs = sample_refs();
+    let bin = bin_bytes(&refs);
+    for packed in [gzip(&bin), zstd(&bin)] {
+        let r = open_bytes(packed, None, ReadOptions::default()).unwrap();
+        assert_eq!(r.format(), TraceFormat::VmlabBin);
+        assert_eq!(r.map(Result::unwrap).collect::<Vec<_>>(), refs);
+    }
+}
+
+#[test]
+fn formats_are_detected_and_named() {
+    assert_eq!(detect(LACKEY.as_bytes()), Some(TraceFormat::Lackey));
+    assert_eq!(detect(b"# addresses\n0x1000 R\n"), Some(TraceFormat::Addr));
+    assert_eq!(detect(&bin_bytes(&[])), Some(TraceFormat::VmlabBin));
+    assert_eq!(
+        detect(&oracle_record(0, 1, 1, 1)),
+        Some(TraceFormat::OracleGeneral)
+    );
+    assert_eq!(detect(b"hello\n"), None);
+    for f in TraceFormat::ALL {
+        assert_eq!(f.name().parse::<TraceFormat>().unwrap(), f);
+    }
+    assert_eq!(
+        "csv".parse::<TraceFormat>().unwrap_err().to_string(),
+        "expected a trace format (lackey, addr, vmlab-bin or oracle-general), found \"csv\""
+    );
+    let e = open_bytes(b"hello\n".to_vec(), None, ReadOptions::default()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "mem: expected a trace in a recognisable format (give the format explicitly), \
+         found neither lackey text, an address list nor vmlab-bin"
+    );
+}
+
+#[test]
+fn open_reads_files_and_reports_skips() {
+    let dir = std::env::temp_dir().join(format!("vmlab-readers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.addr.gz");
+    std::fs::write(&path, gzip(b"0x10\nbad\n0x20 W\n")).unwrap();
+    let mut r = trace::open(&path, Some(TraceFormat::Addr), skip()).unwrap();
+    let refs: Vec<MemRef> = r.by_ref().map(Result::unwrap).collect();
+    assert_eq!(refs, vec![MemRef::read(0x10, 1), MemRef::write(0x20, 1)]);
+    assert_eq!(r.skipped(), 1);
+    let e = trace::open(&dir.join("missing"), None, ReadOptions::default()).unwrap_err();
+    assert!(e.is_io());
+    assert!(e
+        .to_string()
+        .starts_with(&format!("{}: ", dir.join("missing").display())));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_checked_in_sample_reads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/small.lackey");
+    let r = trace::open(path.as_ref(), None, ReadOptions::default()).unwrap();
+    let refs: Vec<MemRef> = r.map(Result::unwrap).collect();
+    assert_eq!(refs.len(), 8);
+    assert_eq!(refs[0], MemRef::fetch(0x108f10, 4));
+}
+
+#[test]
+fn records_straddling_buffer_refills_decode() {
+    // Far more than one 256 KiB block, with lines and records of uneven
+    // length so some straddle every refill.
+    let refs: Vec<MemRef> = (0..100_000u64)
+        .map(|i| MemRef {
+            value: (i % 3 == 0).then_some(i * 7),
+            ..MemRef::read(i * 0x1_0001, 1 + (i % 8) as u32)
+        })
+        .collect();
+    let mut text = String::new();
+    for r in &refs {
+        text.push_str(&format!(" L {:x},{}\n", r.addr, r.size));
+    }
+    let back = ok(lackey(&text));
+    assert_eq!(back.len(), refs.len());
+    assert!(back
+        .iter()
+        .zip(&refs)
+        .all(|(a, b)| a.addr == b.addr && a.size == b.size));
+
+    let bin = bin_bytes(&refs);
+    let back: Vec<MemRef> = BinReader::new(&bin[..], "b").map(Result::unwrap).collect();
+    assert_eq!(back, refs);
+}
