@@ -169,22 +169,7 @@ fn json_output_carries_split_events_and_result() {
 
 #[test]
 fn the_built_in_example_runs_on_every_preset() {
-    for name in [
-        "x86-64",
-        "x86-64-la57",
-        "x86-32",
-        "x86-32-pae",
-        "riscv-sv32",
-        "riscv-sv39",
-        "riscv-sv48",
-        "riscv-sv57",
-        "aarch64-4k",
-        "aarch64-16k",
-        "aarch64-64k",
-        "ostep",
-        "csapp",
-        "silberschatz",
-    ] {
+    for &name in vmlab_hw::arch::presets::NAMES {
         let out = stdout_of(&["translate", "--arch", name]);
         assert_eq!(out.matches("=> physical").count(), 3, "{name}:\n{out}");
         assert_eq!(out.matches("=> page fault").count(), 1, "{name}:\n{out}");
