@@ -5,6 +5,7 @@
 mod arch_cmd;
 mod error;
 mod numbers;
+mod run;
 mod translate;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +17,7 @@ Examples:
   vmlab translate                          walk through the built-in x86-64 example
   vmlab translate --arch x86-64 --map 0x403000=0x12345000:rw 0x403abc 0x403010
   vmlab translate --arch riscv-sv39 --map 0x40200000=0x80600000:rw:2M 0x40200abc:w
+  vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000
   vmlab arch list
   vmlab arch show aarch64-4k";
 
@@ -31,6 +33,8 @@ struct Cli {
 enum Command {
     /// Build page tables from mappings and translate addresses step by step.
     Translate(translate::TranslateArgs),
+    /// Run a workload (a generator or a trace) through a machine and count.
+    Run(run::RunArgs),
     /// List the translation schemes or show one.
     #[command(subcommand)]
     Arch(arch_cmd::ArchCommand),
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), CliError> = match cli.command {
         Command::Translate(args) => translate::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Arch(cmd) => arch_cmd::run(&cmd),
     };
     match result {

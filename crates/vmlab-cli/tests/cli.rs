@@ -230,3 +230,56 @@ fn bad_input_names_the_argument() {
     let err = refused(&["arch", "show", "linear:va=16,page=300,pa=16"]);
     assert!(err.contains("linear:page"));
 }
+
+#[test]
+fn run_counts_a_generated_workload_in_both_models() {
+    let args = |model: &str| {
+        vec![
+            "run",
+            "--gen",
+            "loop:pages=12,n=1200",
+            "--frames",
+            "10",
+            "--policy",
+            "lru",
+            "--model",
+            model,
+            "--json",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
+    };
+    // A loop over 12 pages with 10 frames under LRU misses every time.
+    for model in ["full", "replacement"] {
+        let argv = args(model);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let doc: serde_json::Value = serde_json::from_str(&stdout_of(&argv)).expect("json");
+        assert_eq!(doc["distinct_pages"], 12, "{model}");
+        assert_eq!(doc["references"], 1200, "{model}");
+        if model == "replacement" {
+            assert_eq!(doc["faults"], 1200);
+        } else {
+            // The machine's 10 frames also hold the zero page and tables.
+            assert_eq!(doc["faults"], 1200);
+            assert!(doc["page_table_bytes"].as_u64().unwrap_or(0) > 0);
+        }
+    }
+    // 8 one-byte steps stay in the first page: one fault, then TLB hits.
+    let text = stdout_of(&["run", "--gen", "seq:pages=4,n=8", "--frames", "64"]);
+    assert!(text.contains("references      8"));
+    assert!(text.contains("faults          1 (fault rate 0.1250)"));
+    assert!(text.contains("TLB hits        7"));
+}
+
+#[test]
+fn run_rejects_bad_input_by_name() {
+    let err = refused(&["run", "--gen", "zipf:alpha=x"]);
+    assert!(err.contains("--gen: zipf:alpha=x: expected a number"));
+    let err = refused(&["run", "--gen", "seq:pages=4,n=8", "--policy", "belady"]);
+    assert!(err.contains("--policy: unknown replacement policy"));
+    let err = refused(&["run", "--gen", "seq:pages=4,n=8", "--frames", "0"]);
+    assert!(err.contains("--frames"));
+    let err = refused(&["run", "--trace", "/nonexistent/trace.txt"]);
+    assert!(err.contains("/nonexistent/trace.txt"));
+}

@@ -70,7 +70,7 @@ fn run(arch: &vmlab_hw::Arch, mode: &str, policy: &str, pages: u64, stream: &[u3
     };
     let rw = Prot::READ | Prot::WRITE;
     let mapped = if mode == "trace" {
-        k.map_backed(pid, pages * 4096, rw)
+        k.map_backed(pid, None, pages * 4096, rw)
     } else {
         k.mmap_anonymous(pid, 0, pages * 4096, rw, false, false)
     };

@@ -614,6 +614,12 @@ impl Kernel {
         Ok(())
     }
 
+    /// One access of `kind` to the byte at `vaddr`, with no data moved:
+    /// what a trace replay does (a fetch goes through the instruction TLB).
+    pub fn access(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Result<(), Signal> {
+        self.translate(pid, vaddr, kind).map(|_| ())
+    }
+
     /// Loads a `size`-byte (1, 2, 4 or 8) value in the machine's byte order;
     /// an access crossing a page boundary is two accesses.
     pub fn load(&mut self, pid: Pid, vaddr: u64, size: usize) -> Result<u64, Signal> {
@@ -702,18 +708,29 @@ impl Kernel {
     /// written back. The simulator keeps no contents for these pages
     /// (every read-in page reads as zeros), which is what lets a long
     /// address trace run without its data. Returns the address.
-    pub fn map_backed(&mut self, pid: Pid, len: u64, prot: Prot) -> Result<u64, Errno> {
+    /// With `at`, the mapping goes exactly there (a trace's own addresses)
+    /// and must not overlap anything (EEXIST).
+    pub fn map_backed(
+        &mut self,
+        pid: Pid,
+        at: Option<u64>,
+        len: u64,
+        prot: Prot,
+    ) -> Result<u64, Errno> {
         self.live(pid)?;
         let page = self.page_bytes();
-        if len == 0 {
+        if len == 0 || at.is_some_and(|a| a & (page - 1) != 0) {
             return Err(Errno::Einval);
         }
         let len = len.checked_next_multiple_of(page).ok_or(Errno::Enomem)?;
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         let start = p
             .regions
-            .find_free(len, None, false)
+            .find_free(len, at, at.is_some())
             .map_err(|_| Errno::Enomem)?;
+        if at.is_some() && p.regions.overlapping(start, start + len).next().is_some() {
+            return Err(Errno::Eexist);
+        }
         let kind = RegionKind::File {
             file: BACKING_STORE,
             offset: 0,

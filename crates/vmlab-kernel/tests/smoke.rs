@@ -177,7 +177,7 @@ fn backed_memory_reads_in_and_writes_back_without_swap() {
     let mut k = Kernel::new(KernelConfig::new(arch, 24)).unwrap();
     let pid = k.spawn(0).unwrap();
     let a = k
-        .map_backed(pid, 64 * 4096, Prot::READ | Prot::WRITE)
+        .map_backed(pid, None, 64 * 4096, Prot::READ | Prot::WRITE)
         .unwrap();
     // 64 pages through far fewer frames, twice: every touch of a page not
     // resident reads it in; the first pass's stores make evictions write back.

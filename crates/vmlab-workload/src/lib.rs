@@ -2,6 +2,7 @@
 //! what is measured over them.
 //!
 //! Module map:
+//! - [`driver`]: runs a stream on a machine, full or replacement-only.
 //! - [`op`]: [`MemRef`](op::MemRef), the one element of every stream, and
 //!   splitting an access that crosses pages.
 //! - [`gen`]: seeded synthetic generators (sequential, strided, uniform,
@@ -12,6 +13,7 @@
 //! - [`mrc`]: miss-ratio curves: exact LRU at every memory size in one
 //!   pass (stack distances), and SHARDS sampling for traces too big for it.
 
+pub mod driver;
 pub mod gen;
 pub mod mrc;
 pub mod op;

@@ -1,0 +1,240 @@
+//! The driver: runs one stream of memory references against a configured
+//! machine and returns what it counted ([`RunReport`]). Two fidelity
+//! levels ([`Model`]): `Full` sends every page piece of every access
+//! through the whole machine (TLB, page walk, fault handler, replacement)
+//! in trace mode, where every page the trace touches is backed memory that
+//! already exists; `Replacement` models only which pages are resident.
+//! Both use the same policies, so the fault counts agree.
+
+use crate::op::{page_pieces, MemRef};
+use crate::trace::TraceError;
+use serde::Serialize;
+use std::fmt;
+use std::time::Instant;
+use vmlab_hw::intmap::IntMap;
+use vmlab_hw::tlb::TlbConfig;
+use vmlab_hw::{AccessKind, Arch};
+use vmlab_kernel::policy::sim::ReplacementSim;
+use vmlab_kernel::policy::{by_name, PolicyParams};
+use vmlab_kernel::region::Prot;
+use vmlab_kernel::{Kernel, KernelConfig};
+
+/// How much of the machine a run models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Model {
+    /// TLB, page tables, fault handler and replacement.
+    Full,
+    /// Which pages are resident, nothing else.
+    Replacement,
+}
+
+/// The machine a run uses.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// Translation scheme (its base page is the unit of residency).
+    pub arch: Arch,
+    /// Physical frames.
+    pub frames: usize,
+    /// Replacement policy name.
+    pub policy: String,
+    /// TLB geometry (the scheme's default when `None`).
+    pub tlb: Option<TlbConfig>,
+}
+
+/// What a run counted.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// The model used.
+    pub model: Model,
+    /// The scheme's name.
+    pub arch: String,
+    /// The policy's name.
+    pub policy: String,
+    /// Physical frames.
+    pub frames: usize,
+    /// References: page pieces of the stream's accesses.
+    pub references: u64,
+    /// Distinct pages touched.
+    pub distinct_pages: u64,
+    /// References to non-resident pages.
+    pub faults: u64,
+    /// Faults per reference.
+    pub fault_rate: f64,
+    /// Pages evicted.
+    pub evictions: u64,
+    /// Dirty pages written back on eviction.
+    pub write_backs: u64,
+    /// TLB hits (full model only).
+    pub tlb_hits: Option<u64>,
+    /// Page-table walks (full model only).
+    pub walks: Option<u64>,
+    /// Bytes of page tables at the end (full model only).
+    pub page_table_bytes: Option<u64>,
+    /// Wall-clock seconds of the run.
+    pub seconds: f64,
+}
+
+/// Why a run stopped.
+#[derive(Debug)]
+pub enum DriverError {
+    /// The trace could not be read.
+    Trace(TraceError),
+    /// The machine cannot be built (names the setting).
+    Config(String),
+    /// An address the scheme cannot map.
+    Address {
+        /// The address.
+        addr: u64,
+        /// Why.
+        message: String,
+    },
+}
+
+impl fmt::Display for DriverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DriverError::Trace(e) => write!(f, "{e}"),
+            DriverError::Config(m) => f.write_str(m),
+            DriverError::Address { addr, message } => write!(f, "address {addr:#x}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for DriverError {}
+
+/// Runs `stream` on `machine` under `model`.
+pub fn run(
+    stream: impl Iterator<Item = Result<MemRef, TraceError>>,
+    machine: &Machine,
+    model: Model,
+) -> Result<RunReport, DriverError> {
+    match model {
+        Model::Full => run_full(stream, machine),
+        Model::Replacement => run_replacement(stream, machine),
+    }
+}
+
+fn report(machine: &Machine, model: Model) -> RunReport {
+    RunReport {
+        model,
+        arch: machine.arch.name().to_string(),
+        policy: machine.policy.clone(),
+        frames: machine.frames,
+        references: 0,
+        distinct_pages: 0,
+        faults: 0,
+        fault_rate: 0.0,
+        evictions: 0,
+        write_backs: 0,
+        tlb_hits: None,
+        walks: None,
+        page_table_bytes: None,
+        seconds: 0.0,
+    }
+}
+
+fn run_replacement(
+    stream: impl Iterator<Item = Result<MemRef, TraceError>>,
+    machine: &Machine,
+) -> Result<RunReport, DriverError> {
+    let policy = by_name(&machine.policy, machine.frames, &PolicyParams::default())
+        .map_err(|e| DriverError::Config(format!("--policy: {e}")))?;
+    let mut sim = ReplacementSim::new(
+        policy,
+        machine.frames,
+        PolicyParams::default().tick_interval,
+    );
+    let page = machine.arch.page_bytes();
+    let mut seen: IntMap<()> = IntMap::default();
+    let start = Instant::now();
+    for r in stream {
+        let r = r.map_err(DriverError::Trace)?;
+        for piece in page_pieces(r, page) {
+            let vpn = piece.addr / page;
+            seen.insert(vpn, ());
+            sim.access(vpn, piece.kind == AccessKind::Write);
+        }
+    }
+    let stats = sim.stats();
+    let mut out = report(machine, Model::Replacement);
+    out.references = stats.references;
+    out.distinct_pages = seen.len() as u64;
+    out.faults = stats.faults;
+    out.fault_rate = stats.miss_ratio();
+    out.evictions = stats.evictions;
+    out.write_backs = stats.write_backs;
+    out.seconds = start.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+fn run_full(
+    stream: impl Iterator<Item = Result<MemRef, TraceError>>,
+    machine: &Machine,
+) -> Result<RunReport, DriverError> {
+    let mut config = KernelConfig::new(machine.arch.clone(), machine.frames);
+    config.policy = machine.policy.clone();
+    if let Some(tlb) = &machine.tlb {
+        config.tlb = tlb.clone();
+    }
+    // The kernel names the setting at fault (frames, tlb, policy): the
+    // command line's flag of the same name.
+    let mut k = Kernel::new(config).map_err(|e| DriverError::Config(format!("--{e}")))?;
+    let pid = k
+        .spawn(0)
+        .map_err(|e| DriverError::Config(format!("cannot create the process: {e}")))?;
+    // A trace brings its own addresses, its stack included: the process
+    // starts with nothing mapped.
+    let initial: Vec<(u64, u64)> = k
+        .regions(pid)
+        .map(|m| m.iter().map(|r| (r.start, r.end - r.start)).collect())
+        .unwrap_or_default();
+    for (start, len) in initial {
+        k.munmap(pid, start, len)
+            .map_err(|e| DriverError::Config(format!("cannot clear the process: {e}")))?;
+    }
+    let page = k.page_bytes();
+    let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
+    let mut mapped: IntMap<()> = IntMap::default();
+    let start = Instant::now();
+    for r in stream {
+        let r = r.map_err(DriverError::Trace)?;
+        for piece in page_pieces(r, page) {
+            let base = piece.addr & !(page - 1);
+            if mapped.insert(base, ()).is_none() {
+                // Trace mode: the page exists on the backing store.
+                k.map_backed(pid, Some(base), page, rwx)
+                    .map_err(|e| DriverError::Address {
+                        addr: piece.addr,
+                        message: format!(
+                            "cannot be mapped on {} ({e}): outside its user address space or clashing with the stack",
+                            machine.arch.name()
+                        ),
+                    })?;
+            }
+            k.access(pid, piece.addr, piece.kind)
+                .map_err(|s| DriverError::Address {
+                    addr: piece.addr,
+                    message: format!("the machine raised {s}"),
+                })?;
+        }
+    }
+    let c = k.counters();
+    let mmu = k.mmu().counters();
+    let mut out = report(machine, Model::Full);
+    out.references = c.references;
+    out.distinct_pages = mapped.len() as u64;
+    out.faults = c.minor_faults + c.major_faults;
+    out.fault_rate = if c.references == 0 {
+        0.0
+    } else {
+        out.faults as f64 / c.references as f64
+    };
+    out.evictions = c.evictions;
+    out.write_backs = c.write_backs;
+    out.tlb_hits = Some(mmu.tlb_hits);
+    out.walks = Some(mmu.walks);
+    out.page_table_bytes = k.page_table_bytes(pid);
+    out.seconds = start.elapsed().as_secs_f64();
+    Ok(out)
+}
