@@ -119,8 +119,12 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
             skip_bad_lines: args.skip_bad_lines,
             page_size: machine.arch.page_bytes(),
         };
-        let reader = trace::open(path, format, opts).map_err(|e| CliError(e.to_string()))?;
-        (path.display().to_string(), drive(reader, &machine, model))
+        let mut reader = trace::open(path, format, opts).map_err(|e| CliError(e.to_string()))?;
+        let report = drive(&mut reader, &machine, model).map(|mut r| {
+            r.skipped_lines = reader.skipped();
+            r
+        });
+        (path.display().to_string(), report)
     } else {
         return Err(CliError::arg("run", "expected --gen SPEC or --trace FILE"));
     };
@@ -149,6 +153,9 @@ fn summary(source: &str, r: &RunReport) -> String {
         r.arch, r.frames, r.policy
     );
     let _ = writeln!(out, "references      {}", r.references);
+    if r.skipped_lines > 0 {
+        let _ = writeln!(out, "skipped lines   {} (malformed)", r.skipped_lines);
+    }
     let _ = writeln!(out, "distinct pages  {}", r.distinct_pages);
     let _ = writeln!(
         out,

@@ -282,4 +282,25 @@ fn run_rejects_bad_input_by_name() {
     assert!(err.contains("--frames"));
     let err = refused(&["run", "--trace", "/nonexistent/trace.txt"]);
     assert!(err.contains("/nonexistent/trace.txt"));
+    // A malformed line names its place; with --skip-bad-lines it is counted.
+    let dir = std::env::temp_dir().join(format!("vmlab-cli-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("bad.addr");
+    std::fs::write(&path, "0x1000 R\n0x2000 W\nzz\n0x3000\n").expect("write trace");
+    let p = path.to_str().expect("utf-8 path");
+    let err = refused(&["run", "--trace", p, "--format", "addr"]);
+    assert!(err.contains("bad.addr:3:1: expected an address"), "{err}");
+    let out = stdout_of(&[
+        "run",
+        "--trace",
+        p,
+        "--format",
+        "addr",
+        "--skip-bad-lines",
+        "--model",
+        "replacement",
+    ]);
+    assert!(out.contains("references      3"), "{out}");
+    assert!(out.contains("skipped lines   1 (malformed)"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -73,6 +73,9 @@ pub struct RunReport {
     pub page_table_bytes: Option<u64>,
     /// Wall-clock seconds of the run.
     pub seconds: f64,
+    /// Malformed trace lines skipped (with the reader's skip mode; the
+    /// caller fills it in from its reader).
+    pub skipped_lines: u64,
 }
 
 /// Why a run stopped.
@@ -131,6 +134,7 @@ fn report(machine: &Machine, model: Model) -> RunReport {
         walks: None,
         page_table_bytes: None,
         seconds: 0.0,
+        skipped_lines: 0,
     }
 }
 
