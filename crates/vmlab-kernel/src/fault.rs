@@ -271,12 +271,7 @@ impl Kernel {
     /// any more (the last munmap or exit of a mapping of them).
     pub(crate) fn collect_shmem(&mut self) {
         for object in self.shmem.objects() {
-            let mapped = self.procs.values().any(|p| {
-                p.state == crate::process::ProcessState::Live
-                    && p.regions.iter().any(|r| {
-                        matches!(r.kind, RegionKind::SharedAnonymous { object: o, .. } if o == object)
-                    })
-            });
+            let mapped = self.procs.values().any(|p| p.maps_object(object));
             if mapped {
                 continue;
             }
@@ -746,14 +741,11 @@ impl Kernel {
                 let (object, index) = self.shmem.key_of(frame)?;
                 self.procs
                     .values()
-                    .find(|p| {
-                        p.pid != pid
-                            && p.state == crate::process::ProcessState::Live
-                            && p.regions.iter().any(|r| {
-                                matches!(r.kind, RegionKind::SharedAnonymous { object: o, .. } if o == object)
-                            })
+                    .find(|p| p.pid != pid && p.maps_object(object))
+                    .map(|p| Owner {
+                        pid: p.pid,
+                        vpn: index,
                     })
-                    .map(|p| Owner { pid: p.pid, vpn: index })
             });
             let Some(heir) = heir else {
                 continue;
@@ -966,14 +958,10 @@ impl Kernel {
                 self.frames.free(frame);
             }
         }
-        let (lo, hi) = (start >> shift, end >> shift);
-        let slots: Vec<(u64, u32)> = self.procs.get(&pid).map_or(Vec::new(), |p| {
-            p.swapped
-                .iter()
-                .filter(|(&vpn, _)| (lo..hi).contains(&vpn))
-                .map(|(&vpn, &slot)| (vpn, slot))
-                .collect()
-        });
+        let slots = self
+            .procs
+            .get(&pid)
+            .map_or(Vec::new(), |p| p.swapped_between(start, end, shift));
         for (vpn, slot) in slots {
             if let Some(p) = self.procs.get_mut(&pid) {
                 p.swapped.remove(&vpn);

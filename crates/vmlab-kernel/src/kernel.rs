@@ -904,15 +904,7 @@ impl Kernel {
                 }
                 self.map_frame(child, m.vaddr, frame, perms, m.dirty)?;
             }
-            let swapped: Vec<(u64, u32)> = {
-                let p = &self.procs[&parent];
-                let (lo, hi) = (r.start >> self.page_shift, r.end >> self.page_shift);
-                p.swapped
-                    .iter()
-                    .filter(|(&vpn, _)| (lo..hi).contains(&vpn))
-                    .map(|(&vpn, &slot)| (vpn, slot))
-                    .collect()
-            };
+            let swapped = self.procs[&parent].swapped_between(r.start, r.end, self.page_shift);
             for (vpn, slot) in swapped {
                 let _ = self.swap.dup(SlotId(slot));
                 if let Some(c) = self.procs.get_mut(&child) {

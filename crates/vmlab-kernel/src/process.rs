@@ -140,3 +140,25 @@ pub struct Process {
     /// global replacement, and while lent out).
     pub policy: Option<Box<dyn ReplacementPolicy>>,
 }
+
+impl Process {
+    /// The swap entries for virtual pages `start >> page_shift` up to (not
+    /// including) `end >> page_shift`, as (page number, slot).
+    pub fn swapped_between(&self, start: u64, end: u64, page_shift: u8) -> Vec<(u64, u32)> {
+        let pages = (start >> page_shift)..(end >> page_shift);
+        self.swapped
+            .iter()
+            .filter(|(vpn, _)| pages.contains(vpn))
+            .map(|(&vpn, &slot)| (vpn, slot))
+            .collect()
+    }
+
+    /// Whether the process is live and maps any part of the shared
+    /// anonymous object `object`.
+    pub fn maps_object(&self, object: u64) -> bool {
+        self.state == ProcessState::Live
+            && self.regions.iter().any(|r| {
+                matches!(r.kind, crate::region::RegionKind::SharedAnonymous { object: o, .. } if o == object)
+            })
+    }
+}
