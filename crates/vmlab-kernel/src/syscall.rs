@@ -1,0 +1,370 @@
+//! The system-call layer: Linux's calls with Linux's arguments (the
+//! numbers of [`crate::abi`]) and errno results, on top of the kernel API.
+//! Each `sys_*` method checks its arguments in the order Linux does, so a
+//! call with several faults reports the errno Linux reports.
+//!
+//! A call that reads or writes a user buffer goes through the MMU like
+//! the program's own accesses (faulting pages in), but a buffer that is
+//! not mapped for the access gets EFAULT, not a signal: the call checks
+//! the regions first, and moves the accessible prefix when only a prefix
+//! is (as Linux's short reads and writes do).
+//!
+//! Left out: memory-mapping a file gets ENODEV (the page cache the mapping
+//! would map is not built yet), after every check Linux makes first.
+
+use crate::abi::{
+    MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MAP_ANONYMOUS,
+    MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
+    MAP_SHARED_VALIDATE, MAP_TYPE, MS_ASYNC, MS_INVALIDATE, MS_SYNC,
+};
+use crate::frames::Pid;
+use crate::kernel::{task_size, Errno, Kernel};
+use crate::process::ExitStatus;
+use crate::region::{Prot, RegionError};
+use vmlab_hw::AccessKind;
+
+/// The flags `MAP_SHARED_VALIDATE` accepts (the ones vmlab knows).
+const KNOWN_MAP_FLAGS: u32 =
+    MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE | MAP_FIXED_NOREPLACE;
+
+/// The errno Linux's `get_unmapped_area` gives for a placement failure.
+fn placement_errno(e: RegionError) -> Errno {
+    match e {
+        RegionError::Misaligned { .. } => Errno::Einval,
+        RegionError::BelowMinAddr { .. } => Errno::Eperm,
+        _ => Errno::Enomem,
+    }
+}
+
+impl Kernel {
+    fn files_of(&self, pid: Pid) -> Result<&crate::fs::FdTable, Errno> {
+        if !self.is_live(pid) {
+            return Err(Errno::Esrch);
+        }
+        Ok(&self.procs[&pid].files)
+    }
+
+    /// How many bytes from `addr` on, up to `len`, lie in regions that
+    /// allow `kind` accesses: what a system call may copy before it would
+    /// fault.
+    fn user_prefix(&self, pid: Pid, addr: u64, len: u64, kind: AccessKind) -> u64 {
+        let Some(p) = self.procs.get(&pid) else {
+            return 0;
+        };
+        let end = addr.saturating_add(len).min(task_size(self.arch()));
+        let mut at = addr;
+        while at < end {
+            let Some(region) = p.regions.find(at) else {
+                break;
+            };
+            let allowed = match kind {
+                AccessKind::Write => region.prot.contains(Prot::WRITE),
+                _ => !region.prot.is_empty(),
+            };
+            if !allowed {
+                break;
+            }
+            at = region.end.min(end);
+        }
+        at.saturating_sub(addr)
+    }
+
+    /// getpid(2).
+    pub fn sys_getpid(&self, pid: Pid) -> Result<Pid, Errno> {
+        self.files_of(pid).map(|_| pid)
+    }
+
+    /// open(2): opens (with `O_CREAT`, creates) the file `path`; returns
+    /// the lowest free descriptor. `mode` is accepted as Linux takes it
+    /// and not kept (vmlab checks no permissions).
+    pub fn sys_open(&mut self, pid: Pid, path: &str, flags: u32, mode: u32) -> Result<i32, Errno> {
+        let _ = mode;
+        self.files_of(pid)?;
+        let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+        self.fs.open(&mut p.files, path, flags)
+    }
+
+    /// close(2).
+    pub fn sys_close(&mut self, pid: Pid, fd: i32) -> Result<(), Errno> {
+        self.files_of(pid)?;
+        let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+        self.fs.close(&mut p.files, fd)
+    }
+
+    /// unlink(2).
+    pub fn sys_unlink(&mut self, pid: Pid, path: &str) -> Result<(), Errno> {
+        self.files_of(pid)?;
+        self.fs.unlink(path)
+    }
+
+    /// read(2): up to `count` bytes from `fd` into user memory at `buf`;
+    /// returns the bytes read (0 at the end of the file).
+    pub fn sys_read(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
+        let table = self.files_of(pid)?;
+        let open = self.fs.open_file(table, fd)?;
+        if !open.readable() {
+            return Err(Errno::Ebadf);
+        }
+        let size = self
+            .fs
+            .inode(open.file)
+            .map_or(0, |i| i.contents.len() as u64);
+        let available = count.min(size.saturating_sub(open.offset));
+        if available == 0 {
+            return Ok(0);
+        }
+        let n = self.user_prefix(pid, buf, available, AccessKind::Write);
+        if n == 0 {
+            return Err(Errno::Efault);
+        }
+        let table = &self.procs[&pid].files;
+        let data = self.fs.read(table, fd, n as usize)?;
+        self.write_user(pid, buf, &data)
+            .map_err(|_| Errno::Efault)?;
+        Ok(data.len() as u64)
+    }
+
+    /// write(2): `count` bytes of user memory at `buf` to `fd`; returns
+    /// the bytes written.
+    pub fn sys_write(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
+        let table = self.files_of(pid)?;
+        self.fs.check_writable(table, fd)?;
+        if count == 0 {
+            return Ok(0);
+        }
+        let n = self.user_prefix(pid, buf, count, AccessKind::Read);
+        if n == 0 {
+            return Err(Errno::Efault);
+        }
+        let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Efbig)?];
+        self.read_user(pid, buf, &mut data)
+            .map_err(|_| Errno::Efault)?;
+        let table = &self.procs[&pid].files;
+        self.fs.write(table, fd, &data).map(|n| n as u64)
+    }
+
+    /// lseek(2); returns the new offset.
+    pub fn sys_lseek(&mut self, pid: Pid, fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
+        let table = self.files_of(pid)?;
+        let table = table.clone();
+        self.fs.lseek(&table, fd, offset, whence)
+    }
+
+    /// ftruncate(2).
+    pub fn sys_ftruncate(&mut self, pid: Pid, fd: i32, length: i64) -> Result<(), Errno> {
+        let table = self.files_of(pid)?.clone();
+        self.fs.ftruncate(&table, fd, length)
+    }
+
+    /// mmap(2) with Linux's flags and its checks in Linux's order
+    /// (`ksys_mmap_pgoff`, `do_mmap`); returns the address.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sys_mmap(
+        &mut self,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        fd: i32,
+        offset: u64,
+    ) -> Result<u64, Errno> {
+        let page = self.page_bytes();
+        // x86-64's sys_mmap: the offset must be page aligned.
+        if offset & (page - 1) != 0 {
+            return Err(Errno::Einval);
+        }
+        let file = if flags & MAP_ANONYMOUS == 0 {
+            let table = self.files_of(pid)?;
+            Some(self.fs.open_file(table, fd)?)
+        } else {
+            self.files_of(pid)?;
+            None
+        };
+        if len == 0 {
+            return Err(Errno::Einval);
+        }
+        // MAP_FIXED_NOREPLACE places like MAP_FIXED, then refuses overlap.
+        let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+        let len = len.checked_next_multiple_of(page).ok_or(Errno::Enomem)?;
+        if file.is_some() && offset.checked_add(len).is_none() {
+            return Err(Errno::Eoverflow);
+        }
+        let start = {
+            let regions = &self.procs[&pid].regions;
+            let hint = (addr != 0).then_some(addr);
+            regions
+                .find_free(len, if fixed { Some(addr) } else { hint }, fixed)
+                .map_err(placement_errno)?
+        };
+        if flags & MAP_FIXED_NOREPLACE != 0
+            && self.procs[&pid]
+                .regions
+                .overlapping(start, start + len)
+                .next()
+                .is_some()
+        {
+            return Err(Errno::Eexist);
+        }
+        let kind = flags & MAP_TYPE;
+        let shared = match kind {
+            MAP_SHARED | MAP_SHARED_VALIDATE => true,
+            MAP_PRIVATE => false,
+            _ => return Err(Errno::Einval),
+        };
+        if kind == MAP_SHARED_VALIDATE && flags & !KNOWN_MAP_FLAGS != 0 {
+            return Err(Errno::Eopnotsupp);
+        }
+        let prot = Prot::from_bits_truncate(prot);
+        if let Some(open) = file {
+            if shared && prot.contains(Prot::WRITE) && !open.writable() {
+                return Err(Errno::Eacces);
+            }
+            if !open.readable() {
+                return Err(Errno::Eacces);
+            }
+            return Err(Errno::Enodev);
+        }
+        let start = self.mmap_anonymous(pid, start, len, prot, shared, true)?;
+        if flags & MAP_POPULATE != 0 && !prot.is_empty() {
+            // Linux faults private writable pages in for writing, the
+            // rest for reading; a failure to populate is not an error.
+            let access = if prot.contains(Prot::WRITE) && !shared {
+                AccessKind::Write
+            } else {
+                AccessKind::Read
+            };
+            let mut at = start;
+            while at < start + len && self.access(pid, at, access).is_ok() {
+                at += page;
+            }
+        }
+        Ok(start)
+    }
+
+    /// munmap(2).
+    pub fn sys_munmap(&mut self, pid: Pid, addr: u64, len: u64) -> Result<(), Errno> {
+        let top = task_size(self.arch());
+        if addr > top || len > top - addr {
+            return Err(Errno::Einval);
+        }
+        self.munmap(pid, addr, len)
+    }
+
+    /// mprotect(2): `prot` with an unknown bit is EINVAL.
+    pub fn sys_mprotect(&mut self, pid: Pid, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.files_of(pid)?;
+        if addr & (self.page_bytes() - 1) != 0 {
+            return Err(Errno::Einval);
+        }
+        let prot = Prot::from_bits(prot).ok_or(Errno::Einval)?;
+        self.mprotect(pid, addr, len, prot)
+    }
+
+    /// The regions' pieces in `[addr, addr + len)` (page aligned, rounded
+    /// up), and whether the range had a hole: msync's and madvise's walk.
+    fn walk_range(&self, pid: Pid, addr: u64, len: u64) -> Result<(Vec<(u64, u64)>, bool), Errno> {
+        let end = addr
+            .checked_add(len.next_multiple_of(self.page_bytes()))
+            .ok_or(Errno::Enomem)?;
+        let regions = &self.procs[&pid].regions;
+        let mut pieces = Vec::new();
+        let mut at = addr;
+        let mut hole = false;
+        for r in regions.overlapping(addr, end) {
+            hole |= r.start > at;
+            let start = r.start.max(addr);
+            pieces.push((start, r.end.min(end)));
+            at = r.end;
+        }
+        hole |= at < end;
+        Ok((pieces, hole))
+    }
+
+    /// msync(2): validates its flags and range (ENOMEM for a range with
+    /// unmapped parts). Anonymous memory has nothing to write back.
+    pub fn sys_msync(&mut self, pid: Pid, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
+        self.files_of(pid)?;
+        if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+            || addr & (self.page_bytes() - 1) != 0
+            || flags & MS_ASYNC != 0 && flags & MS_SYNC != 0
+        {
+            return Err(Errno::Einval);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let (_, hole) = self.walk_range(pid, addr, len)?;
+        if hole {
+            return Err(Errno::Enomem);
+        }
+        Ok(())
+    }
+
+    /// madvise(2): MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL and
+    /// MADV_WILLNEED are hints vmlab takes no action on; MADV_DONTNEED
+    /// drops the pages (private anonymous memory reads as zeros after,
+    /// shared memory keeps its contents). Other advice is EINVAL. A range
+    /// with unmapped parts is advised where mapped and then ENOMEM.
+    pub fn sys_madvise(&mut self, pid: Pid, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
+        self.files_of(pid)?;
+        let known = matches!(
+            advice,
+            MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_DONTNEED
+        );
+        if !known || addr & (self.page_bytes() - 1) != 0 {
+            return Err(Errno::Einval);
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        if addr
+            .checked_add(len.next_multiple_of(self.page_bytes()))
+            .is_none()
+        {
+            return Err(Errno::Einval);
+        }
+        let (pieces, hole) = self.walk_range(pid, addr, len)?;
+        if advice == MADV_DONTNEED {
+            for (start, end) in pieces {
+                self.release_pages(pid, start, end);
+            }
+        }
+        if hole {
+            return Err(Errno::Enomem);
+        }
+        Ok(())
+    }
+
+    /// brk(2) as the system call (not glibc's wrapper): returns the new
+    /// break, or the old one when the request is refused or below the
+    /// heap's start (so `sys_brk(pid, 0)` asks for the current break).
+    pub fn sys_brk(&mut self, pid: Pid, addr: u64) -> Result<u64, Errno> {
+        self.brk(pid, addr)
+    }
+
+    /// fork(2): returns the child's pid.
+    pub fn sys_fork(&mut self, pid: Pid) -> Result<Pid, Errno> {
+        self.fork(pid)
+    }
+
+    /// execve(2): a fresh address space; open descriptors stay open.
+    pub fn sys_execve(&mut self, pid: Pid) -> Result<(), Errno> {
+        self.execve(pid)
+    }
+
+    /// exit(2).
+    pub fn sys_exit(&mut self, pid: Pid, status: i32) -> Result<(), Errno> {
+        self.exit(pid, status & 0xff)
+    }
+
+    /// wait4(2) for `child` (any child for `None`), without blocking: the
+    /// ended child and how it ended, `None` while none has ended.
+    pub fn sys_wait(
+        &mut self,
+        pid: Pid,
+        child: Option<Pid>,
+    ) -> Result<Option<(Pid, ExitStatus)>, Errno> {
+        self.wait(pid, child)
+    }
+}
