@@ -69,6 +69,16 @@ impl Kernel {
         at.saturating_sub(addr)
     }
 
+    /// The file system (to read files' contents, or export them).
+    pub fn files(&self) -> &crate::fs::FileSystem {
+        &self.fs
+    }
+
+    /// The file system, to import files into.
+    pub fn files_mut(&mut self) -> &mut crate::fs::FileSystem {
+        &mut self.fs
+    }
+
     /// getpid(2).
     pub fn sys_getpid(&self, pid: Pid) -> Result<Pid, Errno> {
         self.files_of(pid).map(|_| pid)
