@@ -146,7 +146,7 @@ impl Kernel {
         p.regions.find(vaddr).copied().ok_or(maperr)
     }
 
-    fn count_minor(&mut self, pid: Pid) {
+    pub(crate) fn count_minor(&mut self, pid: Pid) {
         self.counters.minor_faults += 1;
         if let Some(p) = self.procs.get_mut(&pid) {
             p.counters.minor_faults += 1;
@@ -170,12 +170,10 @@ impl Kernel {
         let perms = perms_for(region.prot);
         let shared = region.kind.is_shared();
         if let RegionKind::File { file, .. } = region.kind {
-            // Only the trace backing store has pages; files come with the
-            // file system.
             return if file == crate::kernel::BACKING_STORE {
                 self.backing_fault(pid, page, perms, kind)
             } else {
-                Err(bus(page))
+                self.file_fault(pid, page, kind, region, perms)
             };
         }
         if let (RegionKind::SharedAnonymous { object, .. }, Some(offset)) =
@@ -294,7 +292,7 @@ impl Kernel {
     }
 
     /// Maps a frame just filled for `pid` and hands it to the policy.
-    fn map_new_frame(
+    pub(crate) fn map_new_frame(
         &mut self,
         pid: Pid,
         page: u64,
@@ -397,8 +395,10 @@ impl Kernel {
             pid,
             vpn: page >> self.page_shift(),
         };
+        // A cached file page is the file's: a private mapping copies it.
         let sole = frame != self.zero_frame
-            && (self.frames.mapcount(frame) == 1 || region.kind.is_shared());
+            && (region.kind.is_shared()
+                || self.frames.mapcount(frame) == 1 && !self.page_cache.holds(frame));
         if sole {
             // The only mapping: make it writable in place. A swap copy
             // would go stale, so the frame leaves the swap cache.
@@ -608,6 +608,10 @@ impl Kernel {
         let (_, dirty) = self.owner_flags(frame);
         if self.frames.used_for(frame) == FrameUse::Backed {
             self.evict_backed(frame, dirty);
+            return Ok(());
+        }
+        if self.page_cache.holds(frame) {
+            self.evict_cached(frame, dirty);
             return Ok(());
         }
         let slot = if dirty || self.frames.swap_slot(frame).is_none() {
@@ -838,7 +842,7 @@ impl Kernel {
     }
 
     /// A frame for user data of `pid` faulting at `page`.
-    fn alloc_user_frame(&mut self, pid: Pid, page: u64) -> Result<FrameId, Signal> {
+    pub(crate) fn alloc_user_frame(&mut self, pid: Pid, page: u64) -> Result<FrameId, Signal> {
         let key = page_key(Owner {
             pid,
             vpn: page >> self.page_shift(),
@@ -947,7 +951,8 @@ impl Kernel {
             );
             // A shared object's page outlives its mappings: it stays with the
             // object (dirty state and all) until the object is collected.
-            let object_page = self.shmem.key_of(frame).is_some();
+            let object_page =
+                self.shmem.key_of(frame).is_some() || self.page_cache.holds(frame);
             if (left > 0 || object_page) && m.dirty {
                 self.frames.set_dirty(frame, true);
             }
@@ -1009,6 +1014,7 @@ impl Kernel {
             let mut perms = perms_for(region.prot);
             let cow = !region.kind.is_shared()
                 && (frame == self.zero_frame
+                    || self.page_cache.holds(frame)
                     || self.frames.mapcount(frame) > 1
                     || !m.perms.contains(Perms::WRITE) && self.frames.swap_slot(frame).is_some());
             if cow {

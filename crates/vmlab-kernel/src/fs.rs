@@ -3,26 +3,27 @@
 //! offset and the open flags, shared by every descriptor that refers to
 //! it) and the per-process descriptor table ([`FdTable`]).
 //!
-//! Linux's rules are the reference (open(2), read(2), write(2), lseek(2),
-//! ftruncate(2), close(2), unlink(2)):
+//! Linux's rules are the reference (open(2), lseek(2), ftruncate(2),
+//! close(2), unlink(2)):
 //! - fork copies the descriptor table, and the copies share the open file
 //!   description and so its offset; exit closes every descriptor;
 //! - unlink removes the name at once, while the file lives on until its
-//!   last descriptor is closed;
-//! - a read past the end returns 0 bytes, a write past the end leaves a
-//!   hole that reads as zeros, `O_APPEND` writes at the end whatever the
-//!   offset.
+//!   last descriptor is closed and its last mapping is gone (the kernel
+//!   asks [`FileSystem::orphans`] and [`FileSystem::remove`]s them);
+//! - `O_APPEND` writes at the end whatever the offset.
 //!
-//! A file's contents are its disk bytes. Without a page cache every read
-//! and write goes to the disk: each request is costed by the block device's
-//! latency model, one request per call covering the blocks it touches
-//! (a file's blocks lie contiguously from a base of its own).
+//! A file has a size and its disk bytes; data moves between the disk and
+//! memory a page at a time ([`FileSystem::read_page`],
+//! [`FileSystem::write_page`]), each page one request to the block device
+//! whose latency model costs it (a file's blocks lie contiguously from a
+//! base of its own). The page cache ([`crate::pagecache`]) decides when;
+//! read(2) and write(2) never touch the disk bytes directly.
 //!
 //! Left out: directories (the namespace is flat; a name is any string of
 //! up to 255 bytes), permissions (every process may do everything, as root
 //! may; the creation mode is not kept), and `O_CLOEXEC`.
 
-use crate::abi::{O_ACCMODE, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
+use crate::abi::{O_ACCMODE, O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_WRONLY};
 use crate::blockdev::{BlockCounters, BlockDevice};
 use crate::kernel::Errno;
 use std::collections::BTreeMap;
@@ -44,8 +45,11 @@ const FILE_BLOCK_SPAN: u64 = 1 << 20;
 /// One file.
 #[derive(Clone, Debug, Default)]
 pub struct Inode {
-    /// Its contents; the length is the file size.
-    pub contents: Vec<u8>,
+    /// Its bytes on the disk: what write-back has written (pages never
+    /// written back are missing or stale; the page cache has them).
+    contents: Vec<u8>,
+    /// Its size in bytes.
+    size: u64,
     /// Names referring to it (0 or 1 in a flat namespace without links).
     links: u32,
     /// Open file descriptions referring to it.
@@ -173,15 +177,74 @@ impl FileSystem {
             None => self.create(name),
         };
         if let Some(inode) = self.inodes.get_mut(&file) {
+            inode.size = contents.len() as u64;
             inode.contents = contents;
         }
         Ok(file)
     }
 
-    /// The contents of the file `name` (exporting it to the host).
-    pub fn export(&self, name: &str) -> Option<&[u8]> {
+    /// The disk bytes of the file `name`, up to its size (exporting it to
+    /// the host; the kernel writes dirty cached pages back first).
+    pub fn export(&self, name: &str) -> Option<Vec<u8>> {
         let file = self.lookup(name)?;
-        self.inodes.get(&file).map(|i| i.contents.as_slice())
+        let inode = self.inodes.get(&file)?;
+        let mut bytes = inode.contents.clone();
+        // In range: sizes are at most MAX_FILE_BYTES.
+        bytes.resize(inode.size as usize, 0);
+        Some(bytes)
+    }
+
+    /// The size of `file` (0 for a file that is gone).
+    pub fn size(&self, file: FileId) -> u64 {
+        self.inodes.get(&file).map_or(0, |i| i.size)
+    }
+
+    /// Sets the size of `file`; shrinking drops the disk bytes past it.
+    pub fn set_size(&mut self, file: FileId, size: u64) {
+        if let Some(inode) = self.inodes.get_mut(&file) {
+            inode.size = size;
+            let keep = (size as usize).min(inode.contents.len());
+            inode.contents.truncate(keep);
+        }
+    }
+
+    /// Reads page `index` of `file` from the disk into `page` (whose
+    /// length is the page size): the bytes below the file size, zeros past
+    /// it. One read request.
+    pub fn read_page(&mut self, file: FileId, index: u64, page: &mut [u8]) {
+        page.fill(0);
+        let Some(inode) = self.inodes.get(&file) else {
+            return;
+        };
+        let start = index * page.len() as u64;
+        let end = (start + page.len() as u64)
+            .min(inode.size)
+            .min(inode.contents.len() as u64);
+        if end > start {
+            let n = (end - start) as usize;
+            page[..n].copy_from_slice(&inode.contents[start as usize..end as usize]);
+        }
+        self.charge(file, start, page.len() as u64, false);
+    }
+
+    /// Writes page `index` of `file` from `page` to the disk, the bytes
+    /// below the file size only (the rest of a last page never reaches
+    /// the file). One write request.
+    pub fn write_page(&mut self, file: FileId, index: u64, page: &[u8]) {
+        let Some(inode) = self.inodes.get_mut(&file) else {
+            return;
+        };
+        let start = index * page.len() as u64;
+        let end = (start + page.len() as u64).min(inode.size);
+        if end <= start {
+            return;
+        }
+        let (start_index, end_index) = (start as usize, end as usize);
+        if inode.contents.len() < end_index {
+            inode.contents.resize(end_index, 0);
+        }
+        inode.contents[start_index..end_index].copy_from_slice(&page[..end_index - start_index]);
+        self.charge(file, start, page.len() as u64, true);
     }
 
     fn create(&mut self, name: &str) -> FileId {
@@ -204,16 +267,8 @@ impl FileSystem {
         check_name(name)?;
         let file = match self.lookup(name) {
             Some(_) if flags & O_CREAT != 0 && flags & O_EXCL != 0 => return Err(Errno::Eexist),
-            Some(file) => {
-                // Linux truncates whatever the access mode (the caller may
-                // write the file; vmlab's caller always may).
-                if flags & O_TRUNC != 0 {
-                    if let Some(inode) = self.inodes.get_mut(&file) {
-                        inode.contents.clear();
-                    }
-                }
-                file
-            }
+            // O_TRUNC is the kernel's to apply: cached pages go too.
+            Some(file) => file,
             None if flags & O_CREAT != 0 => self.create(name),
             None => return Err(Errno::Enoent),
         };
@@ -283,17 +338,21 @@ impl FileSystem {
         if let Some(inode) = self.inodes.get_mut(&file) {
             inode.opens -= 1;
         }
-        self.drop_if_unused(file);
     }
 
-    fn drop_if_unused(&mut self, file: FileId) {
-        if self
-            .inodes
-            .get(&file)
-            .is_some_and(|i| i.links == 0 && i.opens == 0)
-        {
-            self.inodes.remove(&file);
-        }
+    /// Files with neither a name nor an open description: gone once no
+    /// mapping holds them either.
+    pub fn orphans(&self) -> Vec<FileId> {
+        self.inodes
+            .iter()
+            .filter(|(_, i)| i.links == 0 && i.opens == 0)
+            .map(|(&file, _)| file)
+            .collect()
+    }
+
+    /// Forgets `file` and its disk bytes.
+    pub fn remove(&mut self, file: FileId) {
+        self.inodes.remove(&file);
     }
 
     /// Removes the name `name`; the file goes once no description holds it.
@@ -303,71 +362,41 @@ impl FileSystem {
         if let Some(inode) = self.inodes.get_mut(&file) {
             inode.links -= 1;
         }
-        self.drop_if_unused(file);
         Ok(())
     }
 
-    /// Reads up to `count` bytes at the offset of `fd`'s description and
-    /// advances it (read(2) without the copy to user memory).
-    pub fn read(&mut self, table: &FdTable, fd: i32, count: usize) -> Result<Vec<u8>, Errno> {
+    /// The description behind `fd` if it may be read (read(2)'s checks).
+    pub fn reading(&self, table: &FdTable, fd: i32) -> Result<(DescriptionId, OpenFile), Errno> {
         let id = table.get(fd).ok_or(Errno::Ebadf)?;
         let d = *self.descriptions.get(&id).ok_or(Errno::Ebadf)?;
-        if !d.readable() {
-            return Err(Errno::Ebadf);
-        }
-        let contents = self
-            .inodes
-            .get(&d.file)
-            .map_or(&[][..], |i| &i.contents[..]);
-        let start = usize::try_from(d.offset)
-            .unwrap_or(usize::MAX)
-            .min(contents.len());
-        let end = start + count.min(contents.len() - start);
-        let data = contents[start..end].to_vec();
-        self.charge(d.file, d.offset, data.len() as u64, false);
-        if let Some(d) = self.descriptions.get_mut(&id) {
-            d.offset += data.len() as u64;
-        }
-        Ok(data)
-    }
-
-    /// Checks that `fd` may be written (write(2)'s checks before it reads
-    /// the user buffer).
-    pub fn check_writable(&self, table: &FdTable, fd: i32) -> Result<(), Errno> {
-        if self.open_file(table, fd)?.writable() {
-            Ok(())
+        if d.readable() {
+            Ok((id, d))
         } else {
             Err(Errno::Ebadf)
         }
     }
 
-    /// Writes `data` at the offset of `fd`'s description (at the end with
-    /// `O_APPEND`) and advances it; returns the bytes written.
-    pub fn write(&mut self, table: &FdTable, fd: i32, data: &[u8]) -> Result<usize, Errno> {
-        self.check_writable(table, fd)?;
+    /// The description behind `fd` if it may be written, and the offset
+    /// the write goes to (the end with `O_APPEND`): write(2)'s checks.
+    pub fn writing(&self, table: &FdTable, fd: i32) -> Result<(DescriptionId, OpenFile, u64), Errno> {
         let id = table.get(fd).ok_or(Errno::Ebadf)?;
         let d = *self.descriptions.get(&id).ok_or(Errno::Ebadf)?;
-        let inode = self.inodes.get_mut(&d.file).ok_or(Errno::Ebadf)?;
+        if !d.writable() {
+            return Err(Errno::Ebadf);
+        }
         let at = if d.flags & O_APPEND != 0 {
-            inode.contents.len() as u64
+            self.size(d.file)
         } else {
             d.offset
         };
-        let end = at
-            .checked_add(data.len() as u64)
-            .filter(|&end| end <= MAX_FILE_BYTES)
-            .ok_or(Errno::Efbig)?;
-        // In range: both are at most MAX_FILE_BYTES.
-        let (at_index, end_index) = (at as usize, end as usize);
-        if inode.contents.len() < end_index {
-            inode.contents.resize(end_index, 0);
-        }
-        inode.contents[at_index..end_index].copy_from_slice(data);
-        self.charge(d.file, at, data.len() as u64, true);
+        Ok((id, d, at))
+    }
+
+    /// Sets the offset of description `id`.
+    pub fn set_offset(&mut self, id: DescriptionId, offset: u64) {
         if let Some(d) = self.descriptions.get_mut(&id) {
-            d.offset = end;
+            d.offset = offset;
         }
-        Ok(data.len())
     }
 
     /// Moves `fd`'s offset (lseek(2)): `whence` is SEEK_SET, SEEK_CUR or
@@ -381,10 +410,7 @@ impl FileSystem {
     ) -> Result<u64, Errno> {
         let id = table.get(fd).ok_or(Errno::Ebadf)?;
         let d = *self.descriptions.get(&id).ok_or(Errno::Ebadf)?;
-        let size = self
-            .inodes
-            .get(&d.file)
-            .map_or(0, |i| i.contents.len() as u64);
+        let size = self.size(d.file);
         let base = match whence {
             crate::abi::SEEK_SET => 0,
             crate::abi::SEEK_CUR => d.offset,
@@ -402,8 +428,9 @@ impl FileSystem {
         Ok(new)
     }
 
-    /// Sets the size of `fd`'s file (ftruncate(2)): growing adds zeros.
-    pub fn ftruncate(&mut self, table: &FdTable, fd: i32, length: i64) -> Result<(), Errno> {
+    /// Checks ftruncate(2)'s arguments: the file `fd` refers to and the
+    /// new size (the kernel applies it, cached pages included).
+    pub fn truncating(&self, table: &FdTable, fd: i32, length: i64) -> Result<(FileId, u64), Errno> {
         // Linux checks the length before it looks the descriptor up.
         let length = u64::try_from(length).map_err(|_| Errno::Einval)?;
         let d = self.open_file(table, fd)?;
@@ -413,10 +440,7 @@ impl FileSystem {
         if length > MAX_FILE_BYTES {
             return Err(Errno::Efbig);
         }
-        if let Some(inode) = self.inodes.get_mut(&d.file) {
-            inode.contents.resize(length as usize, 0);
-        }
-        Ok(())
+        Ok((d.file, length))
     }
 
     /// Charges the disk for moving `len` bytes of `file` at `offset`: one
@@ -472,67 +496,73 @@ mod tests {
     }
 
     #[test]
-    fn unlinked_file_lives_until_closed() {
+    fn an_unlinked_file_is_an_orphan_once_closed() {
         let mut fs = fs();
         let mut t = FdTable::default();
         let fd = fs.open(&mut t, "f", O_CREAT | O_RDWR).unwrap();
-        fs.write(&t, fd, b"kept").unwrap();
         let file = fs.lookup("f").unwrap();
         fs.unlink("f").unwrap();
         assert_eq!(fs.lookup("f"), None);
         assert_eq!(fs.unlink("f"), Err(Errno::Enoent));
-        fs.lseek(&t, fd, 0, crate::abi::SEEK_SET).unwrap();
-        assert_eq!(fs.read(&t, fd, 10).unwrap(), b"kept");
+        assert!(fs.orphans().is_empty());
         fs.close(&mut t, fd).unwrap();
+        assert_eq!(fs.orphans(), vec![file]);
+        fs.remove(file);
         assert!(fs.inode(file).is_none());
     }
 
     #[test]
-    fn shared_description_shares_the_offset() {
+    fn fork_shares_the_description_until_the_last_close() {
         let mut fs = fs();
         let mut parent = FdTable::default();
         let fd = fs.open(&mut parent, "f", O_CREAT | O_RDWR).unwrap();
-        let child = parent.clone();
+        let mut child = parent.clone();
         fs.share(&child);
-        fs.write(&parent, fd, b"ab").unwrap();
-        fs.write(&child, fd, b"cd").unwrap();
-        fs.close_all(child);
-        assert_eq!(fs.export("f"), Some(&b"abcd"[..]));
+        let (id, _, _) = fs.writing(&child, fd).unwrap();
+        fs.set_offset(id, 4);
         assert_eq!(fs.open_file(&parent, fd).unwrap().offset, 4);
+        fs.close(&mut child, fd).unwrap();
+        assert_eq!(fs.open_file(&parent, fd).unwrap().offset, 4);
+        fs.close_all(parent);
+        assert!(fs.descriptions.is_empty());
     }
 
     #[test]
-    fn write_past_end_leaves_a_zero_hole_and_append_ignores_the_offset() {
+    fn append_writes_go_to_the_end_and_modes_are_checked() {
         let mut fs = fs();
         let mut t = FdTable::default();
-        let fd = fs.open(&mut t, "f", O_CREAT | O_WRONLY).unwrap();
-        fs.lseek(&t, fd, 3, crate::abi::SEEK_SET).unwrap();
-        fs.write(&t, fd, b"x").unwrap();
-        assert_eq!(fs.export("f"), Some(&b"\0\0\0x"[..]));
+        fs.import("f", b"abc".to_vec()).unwrap();
         let ap = fs.open(&mut t, "f", O_WRONLY | O_APPEND).unwrap();
-        fs.write(&t, ap, b"yz").unwrap();
-        assert_eq!(fs.export("f"), Some(&b"\0\0\0xyz"[..]));
-        assert_eq!(fs.read(&t, fd, 1), Err(Errno::Ebadf));
+        assert_eq!(fs.writing(&t, ap).unwrap().2, 3);
+        assert_eq!(fs.reading(&t, ap), Err(Errno::Ebadf));
+        let ro = fs.open(&mut t, "f", O_RDONLY).unwrap();
+        assert_eq!(fs.writing(&t, ro).map(|w| w.2), Err(Errno::Ebadf));
+        assert_eq!(fs.truncating(&t, ro, 0), Err(Errno::Einval));
+        assert_eq!(fs.truncating(&t, 9, -1), Err(Errno::Einval));
+        assert_eq!(fs.truncating(&t, 9, 0), Err(Errno::Ebadf));
     }
 
     #[test]
-    fn each_read_and_write_is_one_disk_request_over_its_blocks() {
+    fn pages_move_one_disk_request_each_and_only_below_the_size() {
         let mut fs = fs();
-        let mut t = FdTable::default();
-        let fd = fs.open(&mut t, "f", O_CREAT | O_RDWR).unwrap();
-        // 10 bytes straddling the first block boundary: 2 blocks.
-        fs.lseek(&t, fd, 4090, crate::abi::SEEK_SET).unwrap();
-        fs.write(&t, fd, &[1; 10]).unwrap();
-        fs.lseek(&t, fd, 0, crate::abi::SEEK_SET).unwrap();
-        fs.read(&t, fd, 100).unwrap();
-        // A read at the end moves nothing and costs nothing.
-        fs.lseek(&t, fd, 0, crate::abi::SEEK_END).unwrap();
-        assert!(fs.read(&t, fd, 100).unwrap().is_empty());
+        let file = fs.import("f", b"hello".to_vec()).unwrap();
+        let mut page = vec![7; 4096];
+        fs.read_page(file, 0, &mut page);
+        assert_eq!(&page[..6], b"hello\0");
+        assert!(page[5..].iter().all(|&b| b == 0));
+        page[..5].copy_from_slice(b"HELLO");
+        page[5] = b'!';
+        fs.write_page(file, 0, &page);
+        // The byte past the size never reaches the file.
+        assert_eq!(fs.export("f").unwrap(), b"HELLO");
+        fs.set_size(file, 8);
+        assert_eq!(fs.export("f").unwrap(), b"HELLO\0\0\0");
+        // A page wholly past the end is not written.
+        fs.write_page(file, 1, &page);
         let c = fs.disk_counters();
-        assert_eq!((c.writes, c.blocks_written), (1, 2));
-        assert_eq!((c.reads, c.blocks_read), (1, 1));
-        // SSD: 20 µs + 2 blocks at 2 GB/s (4096 ns); 80 µs + 2048 ns.
-        assert_eq!(c.busy_ns, 20_000 + 4_096 + 80_000 + 2_048);
+        assert_eq!((c.reads, c.blocks_read, c.writes, c.blocks_written), (1, 1, 1, 1));
+        // SSD: 80 µs + 2048 ns to read a block, 20 µs + 2048 ns to write one.
+        assert_eq!(c.busy_ns, 82_048 + 22_048);
     }
 
     #[test]

@@ -236,8 +236,11 @@ pub struct KernelCounters {
     pub segfaults: u64,
     /// Pages read in from the backing store (trace mode).
     pub backing_reads: u64,
-    /// Dirty backing-store pages written back on eviction.
+    /// Dirty pages written back: backing-store pages on eviction, file
+    /// pages on eviction or msync.
     pub write_backs: u64,
+    /// File pages read from the disk into the page cache.
+    pub file_reads: u64,
 }
 
 /// The machine and its processes.
@@ -282,6 +285,8 @@ pub struct Kernel {
     pub(crate) page_buf: Vec<u8>,
     /// The file system: files, names and open file descriptions.
     pub(crate) fs: crate::fs::FileSystem,
+    /// Cached file pages.
+    pub(crate) page_cache: crate::pagecache::PageCache,
 }
 
 /// Hands page-table frames out of the frame table.
@@ -386,6 +391,7 @@ impl Kernel {
             oom_reason: None,
             page_buf: vec![0; page as usize],
             fs: crate::fs::FileSystem::new(file_disk),
+            page_cache: Default::default(),
             config,
         })
     }
@@ -1070,6 +1076,7 @@ impl Kernel {
             let files = std::mem::take(&mut p.files);
             self.fs.close_all(files);
         }
+        self.collect_files();
         self.adopt_frames_of(pid);
         let arch = Arc::clone(&self.arch);
         if let Some(p) = self.procs.get_mut(&pid) {

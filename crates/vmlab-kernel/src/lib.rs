@@ -22,6 +22,8 @@
 //!   lseek flags and errno values.
 //! - [`fs`]: the in-memory file system (files with contents, names, open
 //!   file descriptions, per-process descriptor tables).
+//! - [`pagecache`]: file pages in frames, shared by read/write and file
+//!   mappings, with dirty tracking and write-back.
 //! - [`syscall`]: Linux's system calls with their errno results, on top of
 //!   the kernel API.
 //! - [`region`]: a process's address space as Linux keeps it, sorted
@@ -34,6 +36,7 @@ pub mod fault;
 pub mod frames;
 pub mod fs;
 pub mod kernel;
+pub mod pagecache;
 pub mod policy;
 pub mod process;
 pub mod region;

@@ -9,8 +9,8 @@
 //! the regions first, and moves the accessible prefix when only a prefix
 //! is (as Linux's short reads and writes do).
 //!
-//! Left out: memory-mapping a file gets ENODEV (the page cache the mapping
-//! would map is not built yet), after every check Linux makes first.
+//! File data moves through the page cache ([`crate::pagecache`]): read(2)
+//! and write(2) copy between it and user memory, file mappings map it.
 
 use crate::abi::{
     MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MAP_ANONYMOUS,
@@ -20,7 +20,7 @@ use crate::abi::{
 use crate::frames::Pid;
 use crate::kernel::{task_size, Errno, Kernel};
 use crate::process::ExitStatus;
-use crate::region::{Prot, RegionError};
+use crate::region::{Prot, Region, RegionError, RegionKind};
 use vmlab_hw::AccessKind;
 
 /// The flags `MAP_SHARED_VALIDATE` accepts (the ones vmlab knows).
@@ -64,7 +64,19 @@ impl Kernel {
             if !allowed {
                 break;
             }
-            at = region.end.min(end);
+            let mut piece_end = region.end.min(end);
+            if let RegionKind::File { file, offset, .. } = region.kind {
+                if file != crate::kernel::BACKING_STORE {
+                    // Pages wholly past the end of a mapped file fault.
+                    let pages = self.fs.size(file).next_multiple_of(self.page_bytes());
+                    let valid = region.start + pages.saturating_sub(offset);
+                    piece_end = piece_end.min(valid);
+                }
+            }
+            if piece_end <= at {
+                break;
+            }
+            at = piece_end;
         }
         at.saturating_sub(addr)
     }
@@ -91,35 +103,39 @@ impl Kernel {
         let _ = mode;
         self.files_of(pid)?;
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
-        self.fs.open(&mut p.files, path, flags)
+        let fd = self.fs.open(&mut p.files, path, flags)?;
+        if flags & crate::abi::O_TRUNC != 0 {
+            // Linux truncates whatever the access mode (for a caller that
+            // may write the file, as every vmlab caller may).
+            let file = self.fs.open_file(&self.procs[&pid].files, fd)?.file;
+            self.truncate_file(file, 0);
+        }
+        Ok(fd)
     }
 
     /// close(2).
     pub fn sys_close(&mut self, pid: Pid, fd: i32) -> Result<(), Errno> {
         self.files_of(pid)?;
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
-        self.fs.close(&mut p.files, fd)
+        self.fs.close(&mut p.files, fd)?;
+        self.collect_files();
+        Ok(())
     }
 
     /// unlink(2).
     pub fn sys_unlink(&mut self, pid: Pid, path: &str) -> Result<(), Errno> {
         self.files_of(pid)?;
-        self.fs.unlink(path)
+        self.fs.unlink(path)?;
+        self.collect_files();
+        Ok(())
     }
 
     /// read(2): up to `count` bytes from `fd` into user memory at `buf`;
     /// returns the bytes read (0 at the end of the file).
     pub fn sys_read(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
         let table = self.files_of(pid)?;
-        let open = self.fs.open_file(table, fd)?;
-        if !open.readable() {
-            return Err(Errno::Ebadf);
-        }
-        let size = self
-            .fs
-            .inode(open.file)
-            .map_or(0, |i| i.contents.len() as u64);
-        let available = count.min(size.saturating_sub(open.offset));
+        let (id, open) = self.fs.reading(table, fd)?;
+        let available = count.min(self.fs.size(open.file).saturating_sub(open.offset));
         if available == 0 {
             return Ok(0);
         }
@@ -127,18 +143,18 @@ impl Kernel {
         if n == 0 {
             return Err(Errno::Efault);
         }
-        let table = &self.procs[&pid].files;
-        let data = self.fs.read(table, fd, n as usize)?;
-        self.write_user(pid, buf, &data)
-            .map_err(|_| Errno::Efault)?;
-        Ok(data.len() as u64)
+        let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Enomem)?];
+        self.read_cached(pid, open.file, open.offset, &mut data)?;
+        self.write_user(pid, buf, &data).map_err(|_| Errno::Efault)?;
+        self.fs.set_offset(id, open.offset + n);
+        Ok(n)
     }
 
     /// write(2): `count` bytes of user memory at `buf` to `fd`; returns
     /// the bytes written.
     pub fn sys_write(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
         let table = self.files_of(pid)?;
-        self.fs.check_writable(table, fd)?;
+        let (id, open, at) = self.fs.writing(table, fd)?;
         if count == 0 {
             return Ok(0);
         }
@@ -146,11 +162,15 @@ impl Kernel {
         if n == 0 {
             return Err(Errno::Efault);
         }
-        let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Efbig)?];
+        if at.saturating_add(n) > crate::fs::MAX_FILE_BYTES {
+            return Err(Errno::Efbig);
+        }
+        let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Enomem)?];
         self.read_user(pid, buf, &mut data)
             .map_err(|_| Errno::Efault)?;
-        let table = &self.procs[&pid].files;
-        self.fs.write(table, fd, &data).map(|n| n as u64)
+        self.write_cached(pid, open.file, at, &data)?;
+        self.fs.set_offset(id, at + n);
+        Ok(n)
     }
 
     /// lseek(2); returns the new offset.
@@ -162,8 +182,10 @@ impl Kernel {
 
     /// ftruncate(2).
     pub fn sys_ftruncate(&mut self, pid: Pid, fd: i32, length: i64) -> Result<(), Errno> {
-        let table = self.files_of(pid)?.clone();
-        self.fs.ftruncate(&table, fd, length)
+        let table = self.files_of(pid)?;
+        let (file, size) = self.fs.truncating(table, fd, length)?;
+        self.truncate_file(file, size);
+        Ok(())
     }
 
     /// mmap(2) with Linux's flags and its checks in Linux's order
@@ -233,10 +255,47 @@ impl Kernel {
             if !open.readable() {
                 return Err(Errno::Eacces);
             }
-            return Err(Errno::Enodev);
+            if fixed {
+                self.unmap_range(pid, start, len)?;
+            }
+            // A shared mapping of a file not open for writing may never
+            // become writable (Linux clears VM_MAYWRITE).
+            let max_prot = if shared && !open.writable() {
+                Prot::READ | Prot::EXEC
+            } else {
+                Prot::all()
+            };
+            let kind = RegionKind::File {
+                file: open.file,
+                offset,
+                shared,
+            };
+            let region = Region::new(start, start + len, prot, kind).with_max_prot(max_prot);
+            let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+            p.regions.insert(region).map_err(|_| Errno::Enomem)?;
+            self.collect_files();
+            // Populating stops at the end of the file (past it is SIGBUS).
+            let in_file = self
+                .fs
+                .size(open.file)
+                .saturating_sub(offset)
+                .next_multiple_of(page);
+            if flags & MAP_POPULATE != 0 {
+                self.populate(pid, start, len.min(in_file), prot, shared);
+            }
+            return Ok(start);
         }
         let start = self.mmap_anonymous(pid, start, len, prot, shared, true)?;
-        if flags & MAP_POPULATE != 0 && !prot.is_empty() {
+        if flags & MAP_POPULATE != 0 {
+            self.populate(pid, start, len, prot, shared);
+        }
+        Ok(start)
+    }
+
+    /// MAP_POPULATE's faults over `[start, start + len)`.
+    fn populate(&mut self, pid: Pid, start: u64, len: u64, prot: Prot, shared: bool) {
+        let page = self.page_bytes();
+        if !prot.is_empty() {
             // Linux faults private writable pages in for writing, the
             // rest for reading; a failure to populate is not an error.
             let access = if prot.contains(Prot::WRITE) && !shared {
@@ -249,7 +308,6 @@ impl Kernel {
                 at += page;
             }
         }
-        Ok(start)
     }
 
     /// munmap(2).
@@ -258,7 +316,10 @@ impl Kernel {
         if addr > top || len > top - addr {
             return Err(Errno::Einval);
         }
-        self.munmap(pid, addr, len)
+        self.munmap(pid, addr, len)?;
+        // The last mapping of an unlinked, closed file held it.
+        self.collect_files();
+        Ok(())
     }
 
     /// mprotect(2): `prot` with an unknown bit is EINVAL.
@@ -291,8 +352,10 @@ impl Kernel {
         Ok((pieces, hole))
     }
 
-    /// msync(2): validates its flags and range (ENOMEM for a range with
-    /// unmapped parts). Anonymous memory has nothing to write back.
+    /// msync(2): with MS_SYNC, writes back the dirty cached pages of the
+    /// shared file mappings in the range (MS_ASYNC has nothing to start:
+    /// the cache tracks dirty pages anyway, as Linux's does). ENOMEM for a
+    /// range with unmapped parts, after syncing what is mapped.
     pub fn sys_msync(&mut self, pid: Pid, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
         self.files_of(pid)?;
         if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
@@ -304,7 +367,27 @@ impl Kernel {
         if len == 0 {
             return Ok(());
         }
-        let (_, hole) = self.walk_range(pid, addr, len)?;
+        let (pieces, hole) = self.walk_range(pid, addr, len)?;
+        if flags & MS_SYNC != 0 {
+            for (start, end) in pieces {
+                let region = self.procs[&pid].regions.find(start).copied();
+                if let Some(Region {
+                    kind:
+                        RegionKind::File {
+                            file,
+                            shared: true,
+                            ..
+                        },
+                    ..
+                }) = region
+                {
+                    let shift = self.page_shift();
+                    let first = region.and_then(|r| r.object_offset(start)).unwrap_or(0);
+                    let last = first + (end - start);
+                    self.sync_pages(file, (first >> shift)..last.div_ceil(self.page_bytes()));
+                }
+            }
+        }
         if hole {
             return Err(Errno::Enomem);
         }
@@ -360,7 +443,9 @@ impl Kernel {
 
     /// execve(2): a fresh address space; open descriptors stay open.
     pub fn sys_execve(&mut self, pid: Pid) -> Result<(), Errno> {
-        self.execve(pid)
+        self.execve(pid)?;
+        self.collect_files();
+        Ok(())
     }
 
     /// exit(2).

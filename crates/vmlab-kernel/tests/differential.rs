@@ -263,11 +263,8 @@ impl Sim {
 
     fn show_file(&mut self, name: &str) {
         let what = format!("file {name}");
-        match self.k.files().export(name) {
-            Some(bytes) => {
-                let bytes = bytes.to_vec();
-                self.show_bytes(&what, &bytes);
-            }
+        match self.k.export_file(name) {
+            Some(bytes) => self.show_bytes(&what, &bytes),
             None => self.out(format!("{what} = -1 ENOENT")),
         }
     }
