@@ -951,8 +951,7 @@ impl Kernel {
             );
             // A shared object's page outlives its mappings: it stays with the
             // object (dirty state and all) until the object is collected.
-            let object_page =
-                self.shmem.key_of(frame).is_some() || self.page_cache.holds(frame);
+            let object_page = self.shmem.key_of(frame).is_some() || self.page_cache.holds(frame);
             if (left > 0 || object_page) && m.dirty {
                 self.frames.set_dirty(frame, true);
             }

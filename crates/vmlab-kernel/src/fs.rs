@@ -378,7 +378,11 @@ impl FileSystem {
 
     /// The description behind `fd` if it may be written, and the offset
     /// the write goes to (the end with `O_APPEND`): write(2)'s checks.
-    pub fn writing(&self, table: &FdTable, fd: i32) -> Result<(DescriptionId, OpenFile, u64), Errno> {
+    pub fn writing(
+        &self,
+        table: &FdTable,
+        fd: i32,
+    ) -> Result<(DescriptionId, OpenFile, u64), Errno> {
         let id = table.get(fd).ok_or(Errno::Ebadf)?;
         let d = *self.descriptions.get(&id).ok_or(Errno::Ebadf)?;
         if !d.writable() {
@@ -430,7 +434,12 @@ impl FileSystem {
 
     /// Checks ftruncate(2)'s arguments: the file `fd` refers to and the
     /// new size (the kernel applies it, cached pages included).
-    pub fn truncating(&self, table: &FdTable, fd: i32, length: i64) -> Result<(FileId, u64), Errno> {
+    pub fn truncating(
+        &self,
+        table: &FdTable,
+        fd: i32,
+        length: i64,
+    ) -> Result<(FileId, u64), Errno> {
         // Linux checks the length before it looks the descriptor up.
         let length = u64::try_from(length).map_err(|_| Errno::Einval)?;
         let d = self.open_file(table, fd)?;
@@ -560,7 +569,10 @@ mod tests {
         // A page wholly past the end is not written.
         fs.write_page(file, 1, &page);
         let c = fs.disk_counters();
-        assert_eq!((c.reads, c.blocks_read, c.writes, c.blocks_written), (1, 1, 1, 1));
+        assert_eq!(
+            (c.reads, c.blocks_read, c.writes, c.blocks_written),
+            (1, 1, 1, 1)
+        );
         // SSD: 80 µs + 2048 ns to read a block, 20 µs + 2048 ns to write one.
         assert_eq!(c.busy_ns, 82_048 + 22_048);
     }

@@ -145,7 +145,8 @@ impl Kernel {
         }
         let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Enomem)?];
         self.read_cached(pid, open.file, open.offset, &mut data)?;
-        self.write_user(pid, buf, &data).map_err(|_| Errno::Efault)?;
+        self.write_user(pid, buf, &data)
+            .map_err(|_| Errno::Efault)?;
         self.fs.set_offset(id, open.offset + n);
         Ok(n)
     }
@@ -374,9 +375,7 @@ impl Kernel {
                 if let Some(Region {
                     kind:
                         RegionKind::File {
-                            file,
-                            shared: true,
-                            ..
+                            file, shared: true, ..
                         },
                     ..
                 }) = region

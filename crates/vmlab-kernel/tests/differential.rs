@@ -34,107 +34,45 @@ struct Scenario {
     vmlab: fn(&mut Sim),
 }
 
-const SCENARIOS: &[Scenario] = &[
-    Scenario {
-        name: "mmap_errors",
-        vmlab: mmap_errors,
-    },
-    Scenario {
-        name: "mmap_file_errors",
-        vmlab: mmap_file_errors,
-    },
-    Scenario {
-        name: "mmap_fixed_replaces",
-        vmlab: mmap_fixed_replaces,
-    },
-    Scenario {
-        name: "mmap_fixed_noreplace",
-        vmlab: mmap_fixed_noreplace,
-    },
-    Scenario {
-        name: "mmap_hint",
-        vmlab: mmap_hint,
-    },
-    Scenario {
-        name: "mmap_populate",
-        vmlab: mmap_populate,
-    },
-    Scenario {
-        name: "munmap_partial",
-        vmlab: munmap_partial,
-    },
-    Scenario {
-        name: "munmap_holes",
-        vmlab: munmap_holes,
-    },
-    Scenario {
-        name: "mprotect_split",
-        vmlab: mprotect_split,
-    },
-    Scenario {
-        name: "mprotect_errors",
-        vmlab: mprotect_errors,
-    },
-    Scenario {
-        name: "brk_grow_shrink",
-        vmlab: brk_grow_shrink,
-    },
-    Scenario {
-        name: "brk_unaligned",
-        vmlab: brk_unaligned,
-    },
-    Scenario {
-        name: "fork_cow",
-        vmlab: fork_cow,
-    },
-    Scenario {
-        name: "fork_shared_anon",
-        vmlab: fork_shared_anon,
-    },
-    Scenario {
-        name: "fork_fd_offset",
-        vmlab: fork_fd_offset,
-    },
-    Scenario {
-        name: "file_read_lseek",
-        vmlab: file_read_lseek,
-    },
-    Scenario {
-        name: "file_hole",
-        vmlab: file_hole,
-    },
-    Scenario {
-        name: "file_append",
-        vmlab: file_append,
-    },
-    Scenario {
-        name: "file_open_flags",
-        vmlab: file_open_flags,
-    },
-    Scenario {
-        name: "file_ftruncate",
-        vmlab: file_ftruncate,
-    },
-    Scenario {
-        name: "file_unlink",
-        vmlab: file_unlink,
-    },
-    Scenario {
-        name: "file_badf",
-        vmlab: file_badf,
-    },
-    Scenario {
-        name: "syscall_efault",
-        vmlab: syscall_efault,
-    },
-    Scenario {
-        name: "msync_flags",
-        vmlab: msync_flags,
-    },
-    Scenario {
-        name: "madvise_dontneed",
-        vmlab: madvise_dontneed,
-    },
+/// Every scenario, by the name of its C file and its vmlab function.
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        &[$(Scenario { name: stringify!($name), vmlab: $name }),*]
+    };
+}
+
+const SCENARIOS: &[Scenario] = scenarios![
+    mmap_errors,
+    mmap_file_errors,
+    mmap_fixed_replaces,
+    mmap_fixed_noreplace,
+    mmap_hint,
+    mmap_populate,
+    munmap_partial,
+    munmap_holes,
+    mprotect_split,
+    mprotect_errors,
+    brk_grow_shrink,
+    brk_unaligned,
+    fork_cow,
+    fork_shared_anon,
+    fork_fd_offset,
+    file_read_lseek,
+    file_hole,
+    file_append,
+    file_open_flags,
+    file_ftruncate,
+    file_unlink,
+    file_badf,
+    syscall_efault,
+    msync_flags,
+    madvise_dontneed,
+    mmap_shared_file,
+    mmap_private_file,
+    mmap_file_eof,
+    mmap_file_fork,
+    mmap_file_prot,
+    mmap_file_offset,
 ];
 
 // ---------------------------------------------------------------------
@@ -921,6 +859,154 @@ fn madvise_dontneed(s: &mut Sim) {
     );
     s.load(2 * p);
     advise(s, "madvise sequential unmapped", p, PAGE, MADV_SEQUENTIAL);
+}
+
+fn mmap_shared_file(s: &mut Sim) {
+    let fd = s.open("open", "s.txt", O_CREAT | O_RDWR | O_TRUNC);
+    s.write("write", fd, "0123456789");
+    s.mmap("mmap shared", 0, PAGE, RW, MAP_SHARED, fd, 0);
+    s.load(0);
+    s.load(9);
+    s.store(0, b'A');
+    s.lseek("lseek 0", fd, 0, SEEK_SET);
+    s.read_show(fd, 100);
+    s.lseek("lseek 5", fd, 5, SEEK_SET);
+    s.write("write", fd, "xy");
+    s.load(5);
+    s.load(6);
+    let r = s.k.sys_msync(s.pid, s.base, PAGE, MS_SYNC);
+    s.report0("msync sync", r);
+    s.show_file("s.txt");
+    s.store(2, b'B');
+    let r = s.k.sys_munmap(s.pid, s.base, PAGE);
+    s.report0("munmap", r);
+    s.lseek("lseek 0", fd, 0, SEEK_SET);
+    s.read_show(fd, 100);
+}
+
+fn mmap_private_file(s: &mut Sim) {
+    let fd = s.open("open", "p.txt", O_CREAT | O_RDWR | O_TRUNC);
+    s.write("write", fd, "abcdefgh");
+    s.mmap("mmap private", 0, PAGE, RW, MAP_PRIVATE, fd, 0);
+    s.load(0);
+    s.lseek("lseek 0", fd, 0, SEEK_SET);
+    s.write("write Z", fd, "Z");
+    s.load(0);
+    s.store(1, b'p');
+    s.load(0);
+    s.load(1);
+    s.lseek("lseek 0", fd, 0, SEEK_SET);
+    s.write("write QR", fd, "QR");
+    s.load(0);
+    s.load(1);
+    let r = s.k.sys_msync(s.pid, s.base, PAGE, MS_SYNC);
+    s.report0("msync sync", r);
+    s.show_file("p.txt");
+}
+
+fn mmap_file_eof(s: &mut Sim) {
+    let p = PAGE as i64;
+    let fd = s.open("open", "e.txt", O_CREAT | O_RDWR | O_TRUNC);
+    s.write("write", fd, "0123456789");
+    s.mmap("mmap 3 pages shared", 0, 3 * PAGE, RW, MAP_SHARED, fd, 0);
+    s.load(9);
+    s.load(10);
+    s.load(p - 1);
+    s.load(p);
+    s.store(p, 1);
+    s.store(100, b'T');
+    let r = s.k.sys_msync(s.pid, s.base, 3 * PAGE, MS_SYNC);
+    s.report0("msync sync", r);
+    s.show_file("e.txt");
+    let r = s.k.sys_ftruncate(s.pid, fd, 5000);
+    s.report0("ftruncate 5000", r);
+    s.load(p);
+    s.store(p + 1, b'G');
+    s.load(2 * p);
+    let r = s.k.sys_ftruncate(s.pid, fd, 3);
+    s.report0("ftruncate 3", r);
+    s.load(2);
+    s.load(5);
+    s.load(p + 1);
+    s.show_file("e.txt");
+}
+
+fn mmap_file_fork(s: &mut Sim) {
+    let p = PAGE as i64;
+    let fd = s.open("open", "k.txt", O_CREAT | O_RDWR | O_TRUNC);
+    s.write("write", fd, "parent..");
+    s.mmap("mmap shared", 0, PAGE, RW, MAP_SHARED, fd, 0);
+    s.mmap("mmap private", 0, PAGE, RW, MAP_PRIVATE, fd, 0);
+    let pair = s.fork();
+    s.store(0, b'C');
+    s.store(-p + 1, b'c');
+    s.load(-p);
+    s.load(-p + 1);
+    s.exit_child(pair, 0);
+    s.load(0);
+    s.load(-p);
+    s.load(-p + 1);
+    s.show_file("k.txt");
+}
+
+fn mmap_file_prot(s: &mut Sim) {
+    let p = PAGE as i64;
+    let w = s.open("open wronly", "r.txt", O_CREAT | O_WRONLY | O_TRUNC);
+    s.write("write", w, "read-only");
+    let fd = s.open("open rdonly", "r.txt", O_RDONLY);
+    s.mmap("mmap shared read", 0, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+    s.load(0);
+    s.store(0, b'X');
+    let r = s.k.sys_mprotect(s.pid, s.base, PAGE, RW);
+    s.report0("mprotect shared write", r);
+    let r = s.k.sys_mprotect(s.pid, s.base, PAGE, PROT_NONE);
+    s.report0("mprotect shared none", r);
+    s.load(0);
+    s.mmap("mmap private write", 0, PAGE, RW, MAP_PRIVATE, fd, 0);
+    s.store(-p, b'P');
+    s.load(-p);
+    let r = s.k.sys_mprotect(s.pid, s.at(-p), PAGE, PROT_READ);
+    s.report0("mprotect private read", r);
+    let r = s.k.sys_mprotect(s.pid, s.at(-p), PAGE, RW);
+    s.report0("mprotect private write", r);
+    s.store(-p + 1, b'Q');
+    s.show_file("r.txt");
+}
+
+fn mmap_file_offset(s: &mut Sim) {
+    let p = PAGE as i64;
+    let fd = s.open("open", "o.bin", O_CREAT | O_RDWR | O_TRUNC);
+    for i in 0..3u8 {
+        let page = char::from(b'a' + i).to_string().repeat(PAGE as usize);
+        s.write("write page", fd, &page);
+    }
+    s.mmap(
+        "mmap offset 1 page",
+        0,
+        2 * PAGE,
+        PROT_READ,
+        MAP_SHARED,
+        fd,
+        PAGE,
+    );
+    s.load(0);
+    s.load(p);
+    s.mmap(
+        "mmap offset 5 pages",
+        0,
+        PAGE,
+        PROT_READ,
+        MAP_PRIVATE,
+        fd,
+        5 * PAGE,
+    );
+    s.load(-p);
+    let r = s.k.sys_close(s.pid, fd);
+    s.report0("close", r);
+    let r = s.k.sys_unlink(s.pid, "o.bin");
+    s.report0("unlink", r);
+    s.load(p + 5);
+    s.show_file("o.bin");
 }
 
 // ---------------------------------------------------------------------
