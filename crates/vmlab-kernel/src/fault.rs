@@ -41,6 +41,13 @@ impl ReferenceBits for KernelRefs<'_> {
         self.kernel.owner_flags(frame).1
     }
     fn write_back(&mut self, frame: FrameId) {
+        if self.kernel.page_cache.holds(frame) {
+            // A file page goes back to its file, not to swap.
+            if self.kernel.owner_flags(frame).1 {
+                self.kernel.write_back_cached(frame);
+            }
+            return;
+        }
         if self.kernel.owner_flags(frame).1 && self.kernel.write_to_swap(frame).is_ok() {
             self.kernel.clear_owner_flags(frame, None, Some(false));
         }

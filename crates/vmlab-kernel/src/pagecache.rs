@@ -216,7 +216,7 @@ impl Kernel {
     }
 
     /// Writes the cached page in `frame` to the disk and marks it clean.
-    fn write_back(&mut self, frame: FrameId) {
+    pub(crate) fn write_back_cached(&mut self, frame: FrameId) {
         let Some((file, index)) = self.page_cache.key_of(frame) else {
             return;
         };
@@ -236,7 +236,7 @@ impl Kernel {
     /// clean.
     pub(crate) fn evict_cached(&mut self, frame: FrameId, dirty: bool) {
         if dirty {
-            self.write_back(frame);
+            self.write_back_cached(frame);
         } else {
             self.counters.clean_drops += 1;
         }
@@ -248,7 +248,7 @@ impl Kernel {
     pub(crate) fn sync_pages(&mut self, file: FileId, indexes: std::ops::Range<u64>) {
         for (_, frame) in self.page_cache.pages_of(file, indexes) {
             if self.owner_flags(frame).1 {
-                self.write_back(frame);
+                self.write_back_cached(frame);
             }
         }
     }
