@@ -661,17 +661,25 @@ impl Kernel {
     /// Evicts a backing-store page: written back if dirty, else dropped;
     /// its mappings simply go (the next touch reads it in again).
     fn evict_backed(&mut self, frame: FrameId, dirty: bool) {
-        let shift = self.page_shift();
-        let arch = Arc::clone(&self.arch);
-        let owners: Vec<Owner> = self.frames.owners(frame).collect();
         if dirty {
-            if let Some(owner) = owners.first() {
+            if let Some(owner) = self.frames.owners(frame).next() {
                 self.backing.write(owner.vpn, 1);
             }
             self.counters.write_backs += 1;
         } else {
             self.counters.clean_drops += 1;
         }
+        self.unmap_everywhere(frame);
+        self.frames.free(frame);
+        self.counters.evictions += 1;
+    }
+
+    /// Removes every page-table entry mapping `frame`, through the
+    /// reverse map.
+    pub(crate) fn unmap_everywhere(&mut self, frame: FrameId) {
+        let shift = self.page_shift();
+        let arch = Arc::clone(&self.arch);
+        let owners: Vec<Owner> = self.frames.owners(frame).collect();
         for owner in owners {
             let page = owner.vpn << shift;
             if let Some(p) = self.procs.get_mut(&owner.pid) {
@@ -681,8 +689,6 @@ impl Kernel {
             self.frames.remove_owner(frame, owner);
             self.shootdown(owner.pid, page);
         }
-        self.frames.free(frame);
-        self.counters.evictions += 1;
     }
 
     /// Whose policy gives up a frame when `pid` needs one: the global one,

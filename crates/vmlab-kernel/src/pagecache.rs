@@ -34,7 +34,6 @@ use crate::policy::FrameId;
 use crate::process::Signal;
 use crate::region::{Region, RegionKind};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use vmlab_hw::intmap::IntMap;
 use vmlab_hw::{AccessKind, Perms};
 
@@ -191,18 +190,7 @@ impl Kernel {
     /// Removes the cached page in `frame` from every mapping and from the
     /// cache, and frees the frame (the policy must have let it go).
     fn uncache(&mut self, frame: FrameId) {
-        let arch = Arc::clone(&self.arch);
-        let shift = self.page_shift();
-        let owners: Vec<_> = self.frames.owners(frame).collect();
-        for owner in owners {
-            let page = owner.vpn << shift;
-            if let Some(p) = self.procs.get_mut(&owner.pid) {
-                let _ = p.page_table.clear_leaf(&arch, &mut self.mem, page);
-                p.counters.resident_pages -= 1;
-            }
-            self.frames.remove_owner(frame, owner);
-            self.shootdown(owner.pid, page);
-        }
+        self.unmap_everywhere(frame);
         self.page_cache.remove_frame(frame);
         self.frames.free(frame);
     }
@@ -253,6 +241,33 @@ impl Kernel {
         }
     }
 
+    /// Runs `copy` over the cached pages of `file` covering `len` bytes
+    /// from `offset` on, a page piece at a time: with the physical address
+    /// of the piece and its range within the `len` bytes.
+    fn cache_copy(
+        &mut self,
+        pid: Pid,
+        file: FileId,
+        offset: u64,
+        len: usize,
+        mut copy: impl FnMut(&mut Kernel, FrameId, u64, std::ops::Range<usize>),
+    ) -> Result<(), Errno> {
+        let page = self.page_bytes();
+        let mut done = 0usize;
+        while done < len {
+            let at = offset + done as u64;
+            let within = at & (page - 1);
+            let n = ((page - within) as usize).min(len - done);
+            let (frame, _) = self
+                .cached_page(pid, file, at >> self.page_shift())
+                .map_err(|_| Errno::Enomem)?;
+            let paddr = (u64::from(frame) << self.page_shift()) + within;
+            copy(self, frame, paddr, done..done + n);
+            done += n;
+        }
+        Ok(())
+    }
+
     /// Copies `out.len()` bytes of `file` from `offset` on out of the page
     /// cache (the caller keeps the range below the file size).
     pub(crate) fn read_cached(
@@ -262,20 +277,9 @@ impl Kernel {
         offset: u64,
         out: &mut [u8],
     ) -> Result<(), Errno> {
-        let page = self.page_bytes();
-        let mut done = 0usize;
-        while done < out.len() {
-            let at = offset + done as u64;
-            let within = at & (page - 1);
-            let n = ((page - within) as usize).min(out.len() - done);
-            let (frame, _) = self
-                .cached_page(pid, file, at >> self.page_shift())
-                .map_err(|_| Errno::Enomem)?;
-            let from = (u64::from(frame) << self.page_shift()) + within;
-            let _ = self.mem.read_bytes(from, &mut out[done..done + n]);
-            done += n;
-        }
-        Ok(())
+        self.cache_copy(pid, file, offset, out.len(), |k, _, paddr, range| {
+            let _ = k.mem.read_bytes(paddr, &mut out[range]);
+        })
     }
 
     /// Copies `data` into the page cache of `file` at `offset`, growing
@@ -293,21 +297,10 @@ impl Kernel {
             // old end as zeros and write-back keeps the new bytes.
             self.fs.set_size(file, end);
         }
-        let page = self.page_bytes();
-        let mut done = 0usize;
-        while done < data.len() {
-            let at = offset + done as u64;
-            let within = at & (page - 1);
-            let n = ((page - within) as usize).min(data.len() - done);
-            let (frame, _) = self
-                .cached_page(pid, file, at >> self.page_shift())
-                .map_err(|_| Errno::Enomem)?;
-            let to = (u64::from(frame) << self.page_shift()) + within;
-            let _ = self.mem.write_bytes(to, &data[done..done + n]);
-            self.frames.set_dirty(frame, true);
-            done += n;
-        }
-        Ok(())
+        self.cache_copy(pid, file, offset, data.len(), |k, frame, paddr, range| {
+            let _ = k.mem.write_bytes(paddr, &data[range]);
+            k.frames.set_dirty(frame, true);
+        })
     }
 
     /// Sets the size of `file` (ftruncate, O_TRUNC): cached pages wholly

@@ -156,6 +156,11 @@ impl Sim {
         self.mmap(what, 0, len, prot, flags, -1, 0);
     }
 
+    /// An anonymous mmap with the address `off` from base.
+    fn anon_at(&mut self, what: &str, off: i64, len: u64, prot: u32, flags: u32) {
+        self.mmap(what, self.at(off), len, prot, flags, -1, 0);
+    }
+
     /// Runs `access` in a forked child first; a signal there is the
     /// answer, else it runs again in the process itself.
     fn probe(
@@ -317,15 +322,7 @@ fn mmap_errors(s: &mut Sim) {
     );
     s.anon("mmap ok", PAGE, PROT_READ, ANON_PRIVATE);
     let fixed = ANON_PRIVATE | MAP_FIXED;
-    s.mmap(
-        "mmap fixed misaligned",
-        s.at(1),
-        PAGE,
-        PROT_READ,
-        fixed,
-        -1,
-        0,
-    );
+    s.anon_at("mmap fixed misaligned", 1, PAGE, PROT_READ, fixed);
 }
 
 fn mmap_file_errors(s: &mut Sim) {
@@ -380,15 +377,7 @@ fn mmap_fixed_replaces(s: &mut Sim) {
         s.store(i * PAGE as i64, 10 + i as u8);
     }
     let fixed = ANON_PRIVATE | MAP_FIXED;
-    s.mmap(
-        "mmap fixed page 1",
-        s.at(PAGE as i64),
-        PAGE,
-        RW,
-        fixed,
-        -1,
-        0,
-    );
+    s.anon_at("mmap fixed page 1", PAGE as i64, PAGE, RW, fixed);
     for i in 0..4 {
         s.load(i * PAGE as i64);
     }
@@ -411,46 +400,14 @@ fn mmap_fixed_noreplace(s: &mut Sim) {
     let noreplace = ANON_PRIVATE | MAP_FIXED_NOREPLACE;
     s.anon("mmap 3 pages", 3 * PAGE, RW, ANON_PRIVATE);
     s.store(p, 5);
-    s.mmap(
-        "noreplace over page 1",
-        s.at(p),
-        PAGE,
-        PROT_READ,
-        noreplace,
-        -1,
-        0,
-    );
+    s.anon_at("noreplace over page 1", p, PAGE, PROT_READ, noreplace);
     s.load(p);
     let r = s.k.sys_munmap(s.pid, s.at(p), PAGE);
     s.report0("munmap page 1", r);
-    s.mmap(
-        "noreplace pages 1-2",
-        s.at(p),
-        2 * PAGE,
-        PROT_READ,
-        noreplace,
-        -1,
-        0,
-    );
-    s.mmap(
-        "noreplace page 1",
-        s.at(p),
-        PAGE,
-        PROT_READ,
-        noreplace,
-        -1,
-        0,
-    );
+    s.anon_at("noreplace pages 1-2", p, 2 * PAGE, PROT_READ, noreplace);
+    s.anon_at("noreplace page 1", p, PAGE, PROT_READ, noreplace);
     s.load(p);
-    s.mmap(
-        "noreplace misaligned",
-        s.at(10),
-        PAGE,
-        PROT_READ,
-        noreplace,
-        -1,
-        0,
-    );
+    s.anon_at("noreplace misaligned", 10, PAGE, PROT_READ, noreplace);
 }
 
 fn mmap_hint(s: &mut Sim) {
@@ -458,15 +415,7 @@ fn mmap_hint(s: &mut Sim) {
     s.anon("mmap 4 pages", 4 * PAGE, RW, ANON_PRIVATE);
     let r = s.k.sys_munmap(s.pid, s.at(p), 2 * PAGE);
     s.report0("munmap pages 1-2", r);
-    s.mmap(
-        "hint page 1 + 100",
-        s.at(p + 100),
-        PAGE,
-        PROT_READ,
-        ANON_PRIVATE,
-        -1,
-        0,
-    );
+    s.anon_at("hint page 1 + 100", p + 100, PAGE, PROT_READ, ANON_PRIVATE);
     let moved =
         s.k.sys_mmap(s.pid, s.base, PAGE, PROT_READ, ANON_PRIVATE, -1, 0)
             .is_ok_and(|a| a != s.base);
