@@ -36,12 +36,57 @@ pub const MAP_TYPE: u32 = 0x0f;
 pub const MAP_FIXED: u32 = 0x10;
 /// No file: zero-filled memory (the descriptor is ignored).
 pub const MAP_ANONYMOUS: u32 = 0x20;
+/// Map below 2 GiB (accepted, no effect in vmlab).
+pub const MAP_32BIT: u32 = 0x40;
+/// A stack that grows down (accepted, no effect in vmlab).
+pub const MAP_GROWSDOWN: u32 = 0x100;
+/// Ignored by Linux.
+pub const MAP_DENYWRITE: u32 = 0x800;
+/// Ignored by Linux.
+pub const MAP_EXECUTABLE: u32 = 0x1000;
+/// Lock the pages in memory (accepted, no effect in vmlab).
+pub const MAP_LOCKED: u32 = 0x2000;
 /// Do not reserve swap space (accepted, no effect in vmlab).
 pub const MAP_NORESERVE: u32 = 0x4000;
+/// With MAP_POPULATE: do not block on I/O (accepted, no effect).
+pub const MAP_NONBLOCK: u32 = 0x1_0000;
+/// The mapping is a thread stack (accepted, no effect in vmlab).
+pub const MAP_STACK: u32 = 0x2_0000;
+/// Huge pages (accepted, no effect in vmlab).
+pub const MAP_HUGETLB: u32 = 0x4_0000;
+/// The huge page size field (bits 26 to 31), as `MAP_HUGE_2MB |
+/// MAP_HUGE_1GB` covers it in Linux's mask.
+pub const MAP_HUGE_SIZE_BITS: u32 = 0x7c00_0000;
+/// The flags Linux has always known (`LEGACY_MAP_MASK`): what
+/// `MAP_SHARED_VALIDATE` accepts (others are EOPNOTSUPP, including
+/// `MAP_FIXED_NOREPLACE`, as in Linux); plain `MAP_SHARED` and
+/// `MAP_PRIVATE` ignore unknown flags.
+pub const LEGACY_MAP_MASK: u32 = MAP_SHARED
+    | MAP_PRIVATE
+    | MAP_FIXED
+    | MAP_ANONYMOUS
+    | MAP_DENYWRITE
+    | MAP_EXECUTABLE
+    | MAP_GROWSDOWN
+    | MAP_LOCKED
+    | MAP_NORESERVE
+    | MAP_POPULATE
+    | MAP_NONBLOCK
+    | MAP_STACK
+    | MAP_HUGETLB
+    | MAP_32BIT
+    | MAP_HUGE_SIZE_BITS;
 /// Fault the pages in at mmap time.
 pub const MAP_POPULATE: u32 = 0x8000;
 /// Like `MAP_FIXED`, but fail with EEXIST instead of replacing.
 pub const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
+
+/// mprotect: System V semaphores may live here (accepted, no effect).
+pub const PROT_SEM: u32 = 0x8;
+/// mprotect: extend the change down to the start of a grows-down region.
+pub const PROT_GROWSDOWN: u32 = 0x0100_0000;
+/// mprotect: extend the change up to the end of a grows-up region.
+pub const PROT_GROWSUP: u32 = 0x0200_0000;
 
 /// msync: schedule the write-back and return.
 pub const MS_ASYNC: u32 = 1;

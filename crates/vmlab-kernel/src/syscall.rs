@@ -13,19 +13,16 @@
 //! and write(2) copy between it and user memory, file mappings map it.
 
 use crate::abi::{
-    MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MAP_ANONYMOUS,
-    MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_NORESERVE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
-    MAP_SHARED_VALIDATE, MAP_TYPE, MS_ASYNC, MS_INVALIDATE, MS_SYNC,
+    LEGACY_MAP_MASK, MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
+    MAP_SHARED_VALIDATE, MAP_TYPE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_GROWSDOWN, PROT_GROWSUP,
+    PROT_SEM,
 };
 use crate::frames::Pid;
 use crate::kernel::{task_size, Errno, Kernel};
 use crate::process::ExitStatus;
 use crate::region::{Prot, Region, RegionError, RegionKind};
 use vmlab_hw::AccessKind;
-
-/// The flags `MAP_SHARED_VALIDATE` accepts (the ones vmlab knows).
-const KNOWN_MAP_FLAGS: u32 =
-    MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE | MAP_FIXED_NOREPLACE;
 
 /// The errno Linux's `get_unmapped_area` gives for a placement failure.
 fn placement_errno(e: RegionError) -> Errno {
@@ -241,11 +238,13 @@ impl Kernel {
         }
         let kind = flags & MAP_TYPE;
         let shared = match kind {
-            MAP_SHARED | MAP_SHARED_VALIDATE => true,
+            MAP_SHARED => true,
+            // Only files take the validating form.
+            MAP_SHARED_VALIDATE if file.is_some() => true,
             MAP_PRIVATE => false,
             _ => return Err(Errno::Einval),
         };
-        if kind == MAP_SHARED_VALIDATE && flags & !KNOWN_MAP_FLAGS != 0 {
+        if kind == MAP_SHARED_VALIDATE && flags & !LEGACY_MAP_MASK != 0 {
             return Err(Errno::Eopnotsupp);
         }
         let prot = Prot::from_bits_truncate(prot);
@@ -323,14 +322,51 @@ impl Kernel {
         Ok(())
     }
 
-    /// mprotect(2): `prot` with an unknown bit is EINVAL.
+    /// mprotect(2), with Linux's checks in Linux's order: an unknown
+    /// protection bit is EINVAL (PROT_SEM is known and has no effect);
+    /// PROT_GROWSDOWN extends the change down to the start of a grows-down
+    /// stack (EINVAL for any other region, as PROT_GROWSUP is for regions
+    /// that do not grow up).
     pub fn sys_mprotect(&mut self, pid: Pid, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
         self.files_of(pid)?;
-        if addr & (self.page_bytes() - 1) != 0 {
+        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+        let prot = prot & !grows;
+        if grows == PROT_GROWSDOWN | PROT_GROWSUP || addr & (self.page_bytes() - 1) != 0 {
             return Err(Errno::Einval);
         }
-        let prot = Prot::from_bits(prot).ok_or(Errno::Einval)?;
-        self.mprotect(pid, addr, len, prot)
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr
+            .checked_add(len.next_multiple_of(self.page_bytes()))
+            .filter(|&end| end > addr)
+            .ok_or(Errno::Enomem)?;
+        let prot = Prot::from_bits(prot & !PROT_SEM).ok_or(Errno::Einval)?;
+        let first = self.procs[&pid]
+            .regions
+            .overlapping(addr, end)
+            .next()
+            .copied();
+        let first = first.ok_or(Errno::Enomem)?;
+        let (start, end) = match grows {
+            PROT_GROWSDOWN => {
+                if first.kind != (RegionKind::Stack { grows_down: true }) {
+                    return Err(Errno::Einval);
+                }
+                (first.start, end)
+            }
+            PROT_GROWSUP => {
+                if first.start > addr {
+                    return Err(Errno::Enomem);
+                }
+                if first.kind != (RegionKind::Stack { grows_down: false }) {
+                    return Err(Errno::Einval);
+                }
+                (addr, first.end)
+            }
+            _ => (addr, end),
+        };
+        self.mprotect(pid, start, end - start, prot)
     }
 
     /// The regions' pieces in `[addr, addr + len)` (page aligned, rounded

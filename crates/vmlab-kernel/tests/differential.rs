@@ -73,6 +73,15 @@ const SCENARIOS: &[Scenario] = scenarios![
     mmap_file_fork,
     mmap_file_prot,
     mmap_file_offset,
+    mmap_flag_checks,
+    fork_wait_getpid,
+    execve_keeps_fds,
+    mprotect_merge,
+    mmap_two_shared,
+    brk_fork,
+    mmap_fixed_over_file,
+    madvise_file,
+    file_cross_page,
 ];
 
 // ---------------------------------------------------------------------
@@ -272,6 +281,16 @@ impl Sim {
             Err(e) => format!("wait = -1 {e}"),
         };
         self.out(line);
+    }
+
+    /// How many regions overlap `[off, off + len)` from base.
+    fn regions_in(&mut self, what: &str, off: i64, len: u64) {
+        let lo = self.at(off);
+        let n = self
+            .k
+            .regions(self.pid)
+            .map_or(0, |r| r.overlapping(lo, lo + len).count());
+        self.out(format!("{what} = {n} regions"));
     }
 
     fn brk(&mut self, what: &str, addr: u64) {
@@ -956,6 +975,224 @@ fn mmap_file_offset(s: &mut Sim) {
     s.report0("unlink", r);
     s.load(p + 5);
     s.show_file("o.bin");
+}
+
+fn mmap_flag_checks(s: &mut Sim) {
+    let p = PAGE as i64;
+    let shared_anon = MAP_SHARED | MAP_ANONYMOUS;
+    s.anon(
+        "anon shared unknown 0x200",
+        PAGE,
+        PROT_READ,
+        shared_anon | 0x200,
+    );
+    let validate = MAP_SHARED_VALIDATE | MAP_ANONYMOUS;
+    s.anon("anon validate", PAGE, PROT_READ, validate);
+    s.anon("anon type 0xf", PAGE, PROT_READ, 0xf | MAP_ANONYMOUS);
+    let fd = s.open("open", "v.txt", O_CREAT | O_RDWR | O_TRUNC);
+    s.write("write", fd, "abc");
+    let cases: [(&str, u32); 5] = [
+        ("file validate unknown 0x200", MAP_SHARED_VALIDATE | 0x200),
+        ("file validate 0x400000", MAP_SHARED_VALIDATE | 0x40_0000),
+        ("file validate MAP_STACK", MAP_SHARED_VALIDATE | MAP_STACK),
+        (
+            "file validate huge size bits",
+            MAP_SHARED_VALIDATE | 0x4000_0000,
+        ),
+        ("file private unknown 0x200", MAP_PRIVATE | 0x200),
+    ];
+    for (what, flags) in cases {
+        s.mmap(what, 0, PAGE, PROT_READ, flags, fd, 0);
+    }
+    s.load(-p);
+    s.anon("prot 0x10", PAGE, 0x10, ANON_PRIVATE);
+    let prots: [(&str, u64, u32); 6] = [
+        ("mprotect PROT_SEM", PAGE, PROT_READ | PROT_SEM),
+        ("mprotect GROWSUP", PAGE, PROT_READ | PROT_GROWSUP),
+        ("mprotect GROWSDOWN", PAGE, PROT_READ | PROT_GROWSDOWN),
+        (
+            "mprotect both grows",
+            PAGE,
+            PROT_READ | PROT_GROWSDOWN | PROT_GROWSUP,
+        ),
+        ("mprotect 0x10", PAGE, 0x10),
+        ("mprotect 0x10 length 0", 0, 0x10),
+    ];
+    for (what, len, prot) in prots {
+        let r = s.k.sys_mprotect(s.pid, s.base, len, prot);
+        s.report0(what, r);
+    }
+}
+
+fn fork_wait_getpid(s: &mut Sim) {
+    let r = s.k.sys_wait(s.pid, None).map(|_| 0);
+    s.report("wait no child", r);
+    let parent = s.pid;
+    let child = s.k.sys_fork(parent).unwrap();
+    let own = s.k.sys_getpid(child).unwrap();
+    s.k.sys_exit(child, (own % 256) as i32).unwrap();
+    let waited = s.k.sys_wait(parent, Some(child)).unwrap();
+    s.report("waitpid", Ok(if waited.is_some() { 0 } else { -1 }));
+    let same = matches!(waited, Some((_, ExitStatus::Exited(code))) if code as u32 == child % 256);
+    s.out(format!(
+        "exit status is the child's pid mod 256 = {}",
+        if same { "yes" } else { "no" }
+    ));
+    let pair = s.fork();
+    s.exit_child(pair, 261);
+    let r = s.k.sys_wait(s.pid, None).map(|_| 0);
+    s.report("wait again", r);
+}
+
+fn execve_keeps_fds(s: &mut Sim) {
+    let fd = s.open("open", "x.txt", O_CREAT | O_RDWR | O_TRUNC);
+    s.write("write", fd, "abcdef");
+    s.lseek("lseek 2", fd, 2, SEEK_SET);
+    s.k.sys_execve(s.pid).unwrap();
+    s.out("after execve".into());
+    let same = s.k.sys_getpid(s.pid) == Ok(s.pid);
+    s.out(format!(
+        "getpid unchanged = {}",
+        if same { "yes" } else { "no" }
+    ));
+    s.lseek("lseek cur", fd, 0, SEEK_CUR);
+    s.read_show(fd, 10);
+    let r = s.k.sys_close(s.pid, fd);
+    s.report0("close", r);
+}
+
+fn mprotect_merge(s: &mut Sim) {
+    let p = PAGE as i64;
+    s.anon("mmap 4 pages", 4 * PAGE, RW, ANON_PRIVATE);
+    s.regions_in("mapping", 0, 4 * PAGE);
+    let steps: [(&str, i64, u64, u32); 4] = [
+        ("mprotect page 1 read", p, PAGE, PROT_READ),
+        ("mprotect page 2 read", 2 * p, PAGE, PROT_READ),
+        ("mprotect pages 1-2 read-write", p, 2 * PAGE, RW),
+        ("mprotect page 3 none", 3 * p, PAGE, PROT_NONE),
+    ];
+    for (what, off, len, prot) in steps {
+        let r = s.k.sys_mprotect(s.pid, s.at(off), len, prot);
+        s.report0(what, r);
+        s.regions_in("mapping", 0, 4 * PAGE);
+    }
+    let r = s.k.sys_munmap(s.pid, s.at(p), PAGE);
+    s.report0("munmap page 1", r);
+    let r = s.k.sys_mprotect(s.pid, s.at(3 * p), PAGE, RW);
+    s.report0("mprotect page 3 read-write", r);
+    s.regions_in("mapping", 0, 4 * PAGE);
+}
+
+fn mmap_two_shared(s: &mut Sim) {
+    let p = PAGE as i64;
+    let fd = s.open("open", "t.bin", O_CREAT | O_RDWR | O_TRUNC);
+    s.write("write page", fd, &"a".repeat(PAGE as usize));
+    s.write("write page", fd, &"b".repeat(PAGE as usize));
+    s.mmap("mmap shared 1", 0, 2 * PAGE, RW, MAP_SHARED, fd, 0);
+    s.mmap("mmap shared 2", 0, 2 * PAGE, RW, MAP_SHARED, fd, 0);
+    s.mmap("mmap private", 0, 2 * PAGE, RW, MAP_PRIVATE, fd, 0);
+    s.store(0, b'X');
+    s.load(-2 * p);
+    s.load(-4 * p);
+    s.store(-2 * p + p, b'Y');
+    s.load(p);
+    s.store(-4 * p + p + 1, b'p');
+    s.load(-4 * p + p);
+    let r = s.k.sys_munmap(s.pid, s.base, PAGE);
+    s.report0("munmap first page of shared 1", r);
+    s.load(0);
+    s.load(p);
+    s.lseek("lseek 0", fd, 0, SEEK_SET);
+    s.read_show(fd, 3);
+    s.lseek("lseek page", fd, p, SEEK_SET);
+    s.read_show(fd, 3);
+}
+
+fn brk_fork(s: &mut Sim) {
+    let p = PAGE as i64;
+    s.base = s.k.sys_brk(s.pid, 0).unwrap();
+    s.brk("brk +2 pages", s.at(2 * p));
+    s.store(0, 1);
+    s.store(p, 2);
+    let pair = s.fork();
+    s.store(0, 3);
+    s.brk("child brk +1 page", s.at(p));
+    s.load(0);
+    s.load(p);
+    s.exit_child(pair, 0);
+    s.load(0);
+    s.load(p);
+    s.brk("brk 0", 0);
+}
+
+fn mmap_fixed_over_file(s: &mut Sim) {
+    let p = PAGE as i64;
+    let fd = s.open("open", "f.bin", O_CREAT | O_RDWR | O_TRUNC);
+    s.write("write page", fd, &"f".repeat(PAGE as usize));
+    s.write("write page", fd, &"g".repeat(PAGE as usize));
+    s.mmap("mmap shared", 0, 2 * PAGE, RW, MAP_SHARED, fd, 0);
+    s.store(0, b'S');
+    let fixed = ANON_PRIVATE | MAP_FIXED;
+    s.anon_at("fixed anon over page 1", p, PAGE, RW, fixed);
+    s.load(p);
+    s.store(p, b'N');
+    s.lseek("lseek page", fd, p, SEEK_SET);
+    s.read_show(fd, 3);
+    s.load(0);
+    let at = s.at(p);
+    s.mmap(
+        "fixed file page 0 over page 1",
+        at,
+        PAGE,
+        PROT_READ,
+        MAP_SHARED | MAP_FIXED,
+        fd,
+        0,
+    );
+    s.load(p);
+    s.load(p + 1);
+}
+
+fn madvise_file(s: &mut Sim) {
+    let p = PAGE as i64;
+    let fd = s.open("open", "m.txt", O_CREAT | O_RDWR | O_TRUNC);
+    s.write("write", fd, "hello");
+    s.mmap("mmap private", 0, PAGE, RW, MAP_PRIVATE, fd, 0);
+    s.mmap("mmap shared", 0, PAGE, RW, MAP_SHARED, fd, 0);
+    s.store(0, b'J');
+    s.load(0);
+    let r = s.k.sys_madvise(s.pid, s.base, PAGE, MADV_DONTNEED);
+    s.report0("madvise dontneed private", r);
+    s.load(0);
+    s.store(-p, b'K');
+    let r = s.k.sys_madvise(s.pid, s.at(-p), PAGE, MADV_DONTNEED);
+    s.report0("madvise dontneed shared", r);
+    s.load(-p);
+    s.load(0);
+    s.lseek("lseek 0", fd, 0, SEEK_SET);
+    s.read_show(fd, 10);
+}
+
+fn file_cross_page(s: &mut Sim) {
+    let p = PAGE as i64;
+    let fd = s.open("open", "c.bin", O_CREAT | O_RDWR | O_TRUNC);
+    for c in ["A", "B", "C"] {
+        s.write("write page", fd, &c.repeat(PAGE as usize));
+    }
+    s.write("write tail", fd, "tail");
+    s.lseek("lseek page - 3", fd, p - 3, SEEK_SET);
+    s.read_show(fd, 8);
+    s.lseek("lseek 2 pages - 2", fd, 2 * p - 2, SEEK_SET);
+    s.write("write across", fd, "xyzw");
+    s.lseek("lseek 2 pages - 3", fd, 2 * p - 3, SEEK_SET);
+    s.read_show(fd, 6);
+    s.lseek("lseek 3 pages - 1", fd, 3 * p - 1, SEEK_SET);
+    s.read_show(fd, 10);
+    let r = s.k.sys_ftruncate(s.pid, fd, p + 1);
+    s.report0("ftruncate page + 1", r);
+    s.lseek("lseek page - 1", fd, p - 1, SEEK_SET);
+    s.read_show(fd, 10);
+    s.lseek("lseek end", fd, 0, SEEK_END);
 }
 
 // ---------------------------------------------------------------------

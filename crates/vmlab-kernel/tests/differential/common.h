@@ -17,6 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef PROT_SEM
+#define PROT_SEM 0x8
+#endif
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
@@ -181,4 +184,19 @@ static void report_wait(pid_t child) {
 static void start(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     catch_faults();
+}
+
+/* How many lines of /proc/self/maps (regions) overlap [off, off + len)
+ * from base. */
+static void report_regions(const char *what, long off, long len) {
+    unsigned long lo = (unsigned long)(base + off), hi = lo + len, start, end;
+    char line[512];
+    int n = 0;
+    FILE *maps = fopen("/proc/self/maps", "r");
+    while (maps && fgets(line, sizeof line, maps))
+        if (sscanf(line, "%lx-%lx", &start, &end) == 2 && start < hi && end > lo)
+            n++;
+    if (maps)
+        fclose(maps);
+    out("%s = %d regions", what, n);
 }
