@@ -917,12 +917,14 @@ impl Kernel {
     /// Removes `[start, start + len)`: regions, pages, swap entries.
     pub(crate) fn unmap_range(&mut self, pid: Pid, start: u64, len: u64) -> Result<(), Errno> {
         let end = start.checked_add(len).ok_or(Errno::Einval)?;
+        let file_pages = self.shared_file_pages(pid, start, end);
         {
             let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
             p.regions.unmap(start, len).map_err(|_| Errno::Einval)?;
         }
         self.release_pages(pid, start, end);
         self.collect_shmem();
+        self.write_back_unmapped(file_pages);
         Ok(())
     }
 

@@ -8,8 +8,8 @@
 //!   replacement policy evicts it: a clean page is dropped without I/O, a
 //!   dirty one written back first;
 //! - a page is dirty when write(2) wrote it or a shared mapping's entry
-//!   says so; msync(MS_SYNC), fsync-like export and eviction write it
-//!   back, and only the bytes below the file size reach the disk;
+//!   says so; msync(MS_SYNC), export and eviction write it back, and only
+//!   the bytes below the file size reach the disk;
 //! - `MAP_SHARED` maps the cached frame itself, so its stores are what
 //!   read(2), other mappings and other processes see at once;
 //!   `MAP_PRIVATE` maps it read-only and copies it on the first write (the
@@ -21,8 +21,11 @@
 //!   end from every mapping (a later access is SIGBUS) and zeroes the tail
 //!   of the new last page; growing shows zeros.
 //!
-//! Left out: read-ahead, write-back on munmap or exit (Linux does not
-//! either: dirty pages stay in the cache), and under local replacement the
+//! Where vmlab differs: with no flusher thread to write dirty pages back
+//! in the background, unmapping a shared file mapping (munmap, exit, exec,
+//! MAP_FIXED over it) writes its dirty pages back.
+//!
+//! Left out: read-ahead, and under local replacement the
 //! cache's pages belong to the global policy, which local replacement
 //! never asks, so only global replacement reclaims them. Private copies of
 //! pages past a shrunk end stay mapped (Linux unmaps those too).
@@ -266,6 +269,43 @@ impl Kernel {
             done += n;
         }
         Ok(())
+    }
+
+    /// The file pages `pid` maps shared in `[start, end)`, as (file, page
+    /// indexes): what an unmap of the range writes back.
+    pub(crate) fn shared_file_pages(
+        &self,
+        pid: Pid,
+        start: u64,
+        end: u64,
+    ) -> Vec<(FileId, std::ops::Range<u64>)> {
+        let Some(p) = self.procs.get(&pid) else {
+            return Vec::new();
+        };
+        let shift = self.page_shift();
+        p.regions
+            .overlapping(start, end)
+            .filter_map(|r| match r.kind {
+                RegionKind::File {
+                    file, shared: true, ..
+                } => {
+                    let first = r.object_offset(r.start.max(start))?;
+                    let last = first + (r.end.min(end) - r.start.max(start));
+                    Some((file, (first >> shift)..(last >> shift)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Writes back what [`Kernel::shared_file_pages`] found, once the
+    /// mappings are gone: vmlab has no flusher thread, so the last unmap
+    /// (munmap, exit, exec, MAP_FIXED) is when a shared mapping's dirty
+    /// pages reach the disk if nothing wrote them back before.
+    pub(crate) fn write_back_unmapped(&mut self, pages: Vec<(FileId, std::ops::Range<u64>)>) {
+        for (file, indexes) in pages {
+            self.sync_pages(file, indexes);
+        }
     }
 
     /// Copies `out.len()` bytes of `file` from `offset` on out of the page

@@ -3,7 +3,8 @@
 //! pressure): the first use of a file page reads the disk and later ones
 //! do not; clean cached pages are dropped without I/O and dirty ones
 //! written back under pressure, and the contents survive; msync(MS_SYNC)
-//! writes back and MS_ASYNC does not; mapped pages fault in as major
+//! writes back and MS_ASYNC does not, and so does the unmap (munmap,
+//! exit) of a shared mapping with dirty pages; mapped pages fault in as major
 //! faults when uncached and minor ones when cached; nothing leaks when
 //! processes end and files go; host files import and export.
 #![allow(clippy::unwrap_used)]
@@ -199,4 +200,36 @@ fn host_files_import_and_export() {
     );
     assert!(k.import_host_file("x", &dir.join("missing")).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unmapping_a_dirty_shared_mapping_writes_it_back() {
+    let (mut k, parent) = boot(64);
+    k.import_file("f", file_of_pages(3)).unwrap();
+    let pid = k.sys_fork(parent).unwrap();
+    let fd = k.sys_open(pid, "f", O_RDWR, 0).unwrap();
+    let rw = PROT_READ | PROT_WRITE;
+    let a = k.sys_mmap(pid, 0, 3 * PAGE, rw, MAP_SHARED, fd, 0).unwrap();
+    let p = k.sys_mmap(pid, 0, PAGE, rw, MAP_PRIVATE, fd, 0).unwrap();
+    k.store(pid, a, 1, 9).unwrap();
+    k.store(pid, a + 2 * PAGE, 1, 9).unwrap();
+    // Read only: clean, nothing to write.
+    k.load(pid, a + PAGE, 1).unwrap();
+    // A private copy never goes to the file.
+    k.store(pid, p, 1, 7).unwrap();
+    k.sys_munmap(pid, a, PAGE).unwrap();
+    assert_eq!(k.files().disk_counters().writes, 1);
+    k.sys_exit(pid, 0).unwrap();
+    assert_eq!(k.files().disk_counters().writes, 2);
+    let contents = k.export_file("f").unwrap();
+    assert_eq!(
+        (
+            contents[0],
+            contents[PAGE as usize],
+            contents[2 * PAGE as usize]
+        ),
+        (9, 2, 9)
+    );
+    // Nothing was left dirty for the export to write.
+    assert_eq!(k.files().disk_counters().writes, 2);
 }
