@@ -176,6 +176,15 @@ impl Kernel {
         }
         let perms = perms_for(region.prot);
         let shared = region.kind.is_shared();
+        // A process's own page on swap comes first: it may be the private
+        // copy of a file page.
+        if let Some(slot) = self
+            .procs
+            .get_mut(&pid)
+            .and_then(|p| p.swapped.remove(&vpn))
+        {
+            return self.swap_in(pid, page, slot, perms, shared);
+        }
         if let RegionKind::File { file, .. } = region.kind {
             return if file == crate::kernel::BACKING_STORE {
                 self.backing_fault(pid, page, perms, kind)
@@ -187,13 +196,6 @@ impl Kernel {
             (region.kind, region.object_offset(page))
         {
             return self.shmem_fault(pid, page, (object, offset >> self.page_shift()), perms);
-        }
-        if let Some(slot) = self
-            .procs
-            .get_mut(&pid)
-            .and_then(|p| p.swapped.remove(&vpn))
-        {
-            return self.swap_in(pid, page, slot, perms, shared);
         }
         if kind != AccessKind::Write && !shared {
             // A read of untouched private memory maps the shared zero page.
@@ -830,7 +832,7 @@ impl Kernel {
 
     /// Frees the frames mapping `page` for `pid` will need for new tables
     /// (usually none), before anything else is allocated for the fault.
-    fn reserve_tables(&mut self, pid: Pid, page: u64) -> Result<(), Signal> {
+    pub(crate) fn reserve_tables(&mut self, pid: Pid, page: u64) -> Result<(), Signal> {
         let arch = Arc::clone(&self.arch);
         let needed = self.procs[&pid]
             .page_table

@@ -19,7 +19,8 @@
 //!   rest of the page holding the end reads as zeros;
 //! - ftruncate shrinking the file removes the cached pages past the new
 //!   end from every mapping (a later access is SIGBUS) and zeroes the tail
-//!   of the new last page; growing shows zeros.
+//!   of the new last page; growing (ftruncate or a write past the end)
+//!   shows zeros between the old end and the new data.
 //!
 //! Where vmlab differs: with no flusher thread to write dirty pages back
 //! in the background, unmapping a shared file mapping (munmap, exit, exec,
@@ -173,9 +174,13 @@ impl Kernel {
                 .map_frame(pid, page, frame, perms - Perms::WRITE, false)
                 .map_err(|_| kill_signal(page));
         }
-        // A private write: the process gets its own copy at once.
+        // A private write: the process gets its own copy at once. The
+        // cached page took the frame kept for the copy, so the page tables'
+        // frames are made sure of again, with the page held in place.
         self.pinned = Some(frame);
-        let copy = self.alloc_user_frame(pid, page);
+        let copy = self
+            .reserve_tables(pid, page)
+            .and_then(|()| self.alloc_user_frame(pid, page));
         self.pinned = None;
         let copy = copy?;
         let mut buf = std::mem::take(&mut self.page_buf);
@@ -333,9 +338,8 @@ impl Kernel {
     ) -> Result<(), Errno> {
         let end = offset + data.len() as u64;
         if end > self.fs.size(file) {
-            // Grown first, so the pages read in keep what is past the
-            // old end as zeros and write-back keeps the new bytes.
-            self.fs.set_size(file, end);
+            // Grown first, so write-back keeps the new bytes.
+            self.set_file_size(file, end);
         }
         self.cache_copy(pid, file, offset, data.len(), |k, frame, paddr, range| {
             let _ = k.mem.write_bytes(paddr, &data[range]);
@@ -343,18 +347,23 @@ impl Kernel {
         })
     }
 
-    /// Sets the size of `file` (ftruncate, O_TRUNC): cached pages wholly
-    /// past the new end leave every mapping and the cache; the part of
-    /// the new last page past the end becomes zeros.
-    pub(crate) fn truncate_file(&mut self, file: FileId, size: u64) {
+    /// Sets the size of `file` (ftruncate, O_TRUNC, a write past the
+    /// end): cached pages wholly past the new end leave every mapping and
+    /// the cache. The part of the last page past the end is made zeros,
+    /// on shrinking and on growing alike: what a mapping stored past the
+    /// old end never becomes file data (newer Linux zeroes it on growth
+    /// too; older kernels left it to chance and write-back timing).
+    pub(crate) fn set_file_size(&mut self, file: FileId, size: u64) {
         let page = self.page_bytes();
+        let old = self.fs.size(file);
         let first_gone = size.div_ceil(page);
         for (_, frame) in self.page_cache.pages_of(file, first_gone..u64::MAX) {
             self.drop_cached(frame);
         }
-        let within = size & (page - 1);
+        let end = old.min(size);
+        let within = end & (page - 1);
         if within != 0 {
-            if let Some(frame) = self.page_cache.get((file, size / page)) {
+            if let Some(frame) = self.page_cache.get((file, end / page)) {
                 let at = (u64::from(frame) << self.page_shift()) + within;
                 let _ = self.mem.zero(at, page - within);
             }
@@ -386,7 +395,7 @@ impl Kernel {
     /// the host); its old cached pages go.
     pub fn import_file(&mut self, name: &str, contents: Vec<u8>) -> Result<FileId, Errno> {
         if let Some(file) = self.fs.lookup(name) {
-            self.truncate_file(file, 0);
+            self.set_file_size(file, 0);
         }
         self.fs.import(name, contents)
     }

@@ -105,7 +105,7 @@ impl Kernel {
             // Linux truncates whatever the access mode (for a caller that
             // may write the file, as every vmlab caller may).
             let file = self.fs.open_file(&self.procs[&pid].files, fd)?.file;
-            self.truncate_file(file, 0);
+            self.set_file_size(file, 0);
         }
         Ok(fd)
     }
@@ -182,7 +182,7 @@ impl Kernel {
     pub fn sys_ftruncate(&mut self, pid: Pid, fd: i32, length: i64) -> Result<(), Errno> {
         let table = self.files_of(pid)?;
         let (file, size) = self.fs.truncating(table, fd, length)?;
-        self.truncate_file(file, size);
+        self.set_file_size(file, size);
         Ok(())
     }
 
