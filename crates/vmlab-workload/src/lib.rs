@@ -10,6 +10,7 @@
 //!   their command-line spec.
 //! - [`trace`]: real traces read as streams (lackey text, address lists,
 //!   vmlab-bin, libCacheSim oracleGeneral; gzip and zstd detected).
+//! - [`script`]: scenario scripts in Rhai, run as simulated processes.
 //! - [`mrc`]: miss-ratio curves: exact LRU at every memory size in one
 //!   pass (stack distances), and SHARDS sampling for traces too big for it.
 
@@ -17,4 +18,5 @@ pub mod driver;
 pub mod gen;
 pub mod mrc;
 pub mod op;
+pub mod script;
 pub mod trace;

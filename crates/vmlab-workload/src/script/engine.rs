@@ -1,0 +1,129 @@
+//! Running a script: a Rhai engine with the bindings and limits, the
+//! script's first process on a kernel the caller configured, and what is
+//! left at the end ([`ScriptOutcome`]). Rhai's limits turn a runaway
+//! script (an endless loop, endless recursion) into an error at a place
+//! in the script instead of a hang.
+
+use super::bindings::{self, Shared, MAX_STRING};
+use super::errors::ScriptError;
+use super::session::{describe, ended_pid, Session};
+use rhai::Engine;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use vmlab_kernel::frames::Pid;
+use vmlab_kernel::{ExitStatus, Kernel};
+
+/// How a script runs.
+#[derive(Clone, Debug)]
+pub struct ScriptOptions {
+    /// Rhai operations (roughly, expressions evaluated) before the script
+    /// is stopped as runaway; a native call such as `fill` counts as one.
+    pub max_operations: u64,
+    /// How deep function calls (and `fork` bodies) may nest.
+    pub max_call_levels: usize,
+    /// Print to the real stdout as the script prints, not only to the
+    /// transcript.
+    pub echo: bool,
+}
+
+impl Default for ScriptOptions {
+    fn default() -> ScriptOptions {
+        ScriptOptions {
+            max_operations: 100_000_000,
+            max_call_levels: 64,
+            echo: false,
+        }
+    }
+}
+
+/// What a script run leaves.
+pub struct ScriptOutcome {
+    /// The machine, for its counters.
+    pub kernel: Kernel,
+    /// The script's first process.
+    pub pid: Pid,
+    /// How that process ended (`exit 0` when the script ran to its end).
+    pub status: ExitStatus,
+    /// Everything the processes printed, in order.
+    pub transcript: String,
+    /// System calls the processes made.
+    pub syscalls: u64,
+}
+
+impl ScriptOutcome {
+    /// How the first process ended, in words.
+    pub fn status_text(&self) -> String {
+        describe(self.status)
+    }
+}
+
+/// Runs the script in `path` on `kernel`.
+pub fn run_file(
+    kernel: Kernel,
+    path: &Path,
+    options: &ScriptOptions,
+) -> Result<ScriptOutcome, ScriptError> {
+    let name = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| ScriptError::Unreadable {
+        file: name.clone(),
+        message: e.to_string(),
+    })?;
+    run_source(kernel, &name, &source, options)
+}
+
+/// Runs `source` (named `name` in errors) on `kernel`, as a process of
+/// its own: the script's code is that process's program.
+pub fn run_source(
+    kernel: Kernel,
+    name: &str,
+    source: &str,
+    options: &ScriptOptions,
+) -> Result<ScriptOutcome, ScriptError> {
+    let page_bytes = kernel.page_bytes();
+    let (session, pid) = Session::new(kernel, options.echo)
+        .map_err(|e| ScriptError::Machine(format!("cannot start the script's process: {e}")))?;
+    let shared: Shared = Arc::new(Mutex::new(session));
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(options.max_operations)
+        .set_max_call_levels(options.max_call_levels)
+        .set_max_string_size(MAX_STRING)
+        .on_debug(|text, _, pos| eprintln!("debug at {pos}: {text}"));
+    bindings::register(&mut engine, &shared, page_bytes);
+    let ast = engine
+        .compile(source)
+        .map_err(|e| ScriptError::parse(name, &e))?;
+    let result = engine.run_ast(&ast);
+    // The bindings hold the other references to the session.
+    drop(engine);
+    let session = Arc::try_unwrap(shared)
+        .ok()
+        .and_then(|m| m.into_inner().ok())
+        .ok_or_else(|| ScriptError::Machine("the machine's state was lost".into()))?;
+    let mut session = session;
+    match result {
+        Ok(()) => {
+            if session.kernel.is_live(pid) {
+                session.syscalls += 1;
+                let _ = session.kernel.sys_exit(pid, 0);
+            }
+        }
+        Err(e) if ended_pid(&e) == Some(pid) => {}
+        Err(e) => return Err(ScriptError::runtime(name, &e)),
+    }
+    let status = match session.kernel.sys_wait(0, Some(pid)) {
+        Ok(Some((_, status))) => status,
+        _ => {
+            return Err(ScriptError::Machine(
+                "the script's process did not end".into(),
+            ))
+        }
+    };
+    Ok(ScriptOutcome {
+        pid,
+        status,
+        transcript: session.transcript,
+        syscalls: session.syscalls,
+        kernel: session.kernel,
+    })
+}

@@ -1,0 +1,355 @@
+//! Scenario scripts end to end: each test runs a small Rhai script as a
+//! simulated process and checks what it did (through its own assertions,
+//! its transcript, the files it left and the kernel's counters), and that
+//! a bad script ends with an error naming its line and column.
+#![allow(clippy::unwrap_used)]
+
+use vmlab_hw::arch::presets;
+use vmlab_kernel::{ExitStatus, Kernel, KernelConfig, Personality, SignalKind};
+use vmlab_workload::script::{run_file, run_source, ScriptError, ScriptOptions, ScriptOutcome};
+
+fn kernel_with(personality: Personality, frames: usize) -> Kernel {
+    let mut config = KernelConfig::new(presets::by_name("x86-64").unwrap().unwrap(), frames);
+    config.personality = personality;
+    Kernel::new(config).unwrap()
+}
+
+fn run(source: &str) -> ScriptOutcome {
+    match run_source(
+        kernel_with(Personality::Linux, 256),
+        "test.rhai",
+        source,
+        &ScriptOptions::default(),
+    ) {
+        Ok(outcome) => outcome,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn error_of(source: &str, options: &ScriptOptions) -> (usize, usize, String) {
+    match run_source(
+        kernel_with(Personality::Linux, 256),
+        "bad.rhai",
+        source,
+        options,
+    ) {
+        Err(ScriptError::At {
+            file,
+            line,
+            column,
+            message,
+        }) => {
+            assert_eq!(file, "bad.rhai");
+            (line, column, message)
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("the script ran"),
+    }
+}
+
+const ANON: &str = "PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0";
+
+#[test]
+fn fork_runs_the_body_as_a_child_with_copy_on_write_memory() {
+    let out = run(&format!(
+        r#"
+        let p = mmap(0, PAGE_SIZE, {ANON});
+        store64(p, 1);
+        let before = counters().cow_copies;
+        let x = 10;
+        let child = fork(|| {{
+            assert(getpid() != 1, "the body runs as the child");
+            assert_eq(load64(p), 1);
+            store64(p, 2);
+            assert_eq(load64(p), 2);
+            x = 11;
+            exit(7);
+        }});
+        assert_eq(load64(p), 1, "the parent keeps its page");
+        assert_eq(x, 10, "script variables are copied too");
+        assert_eq(counters().cow_copies - before, 1);
+        let w = wait();
+        assert_eq(w.pid, child);
+        assert(WIFEXITED(w.status));
+        assert_eq(WEXITSTATUS(w.status), 7);
+        assert_eq(w.reason, "exit 7");
+        assert_eq(wait().pid, -ECHILD);
+        print(`child ${{child}} done`);
+    "#
+    ));
+    assert_eq!(out.status, ExitStatus::Exited(0));
+    assert_eq!(out.transcript, "child 2 done\n");
+}
+
+#[test]
+fn a_signal_ends_only_the_child_and_its_parent_sees_it_in_wait() {
+    let out = run(&format!(
+        r#"
+        let p = mmap(0, 2 * PAGE_SIZE, {ANON});
+        assert_eq(munmap(p + PAGE_SIZE, PAGE_SIZE), 0);
+        fork(|| {{
+            store8(p, 1);
+            load8(p + PAGE_SIZE);
+            print("not reached: the load ended the child");
+        }});
+        let w = wait();
+        assert(WIFSIGNALED(w.status));
+        assert_eq(WTERMSIG(w.status), SIGSEGV);
+        assert(w.reason.contains("SEGV_MAPERR"), w.reason);
+
+        assert_eq(mprotect(p, PAGE_SIZE, PROT_READ), 0);
+        fork(|| {{ assert_eq(load8(p), 0); store8(p, 1); }});
+        let w = wait();
+        assert_eq(WTERMSIG(w.status), SIGSEGV);
+        assert(w.reason.contains("SEGV_ACCERR"), w.reason);
+        print("parent goes on");
+    "#
+    ));
+    assert_eq!(out.transcript, "parent goes on\n");
+    assert_eq!(out.kernel.counters().segfaults, 2);
+}
+
+#[test]
+fn a_signal_in_the_first_process_ends_the_script_without_an_error() {
+    let out = run("print(\"before\"); load8(16); print(\"after\");");
+    assert_eq!(out.transcript, "before\n");
+    match out.status {
+        ExitStatus::Signaled(s) => assert_eq!(s.kind, SignalKind::Sigsegv),
+        other => panic!("{other:?}"),
+    }
+    assert!(out.status_text().starts_with("SIGSEGV"));
+}
+
+#[test]
+fn under_pintos_a_bad_access_is_exit_status_minus_one() {
+    let out = run_source(
+        kernel_with(Personality::Pintos, 256),
+        "t.rhai",
+        "fork(|| load8(16)); let w = wait(); assert(WIFEXITED(w.status)); assert_eq(WEXITSTATUS(w.status), 255);",
+        &ScriptOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(out.status, ExitStatus::Exited(0));
+}
+
+#[test]
+fn exit_cannot_be_caught_and_ends_the_first_process() {
+    let out = run("try { exit(3); } catch { print(\"caught\"); } print(\"after\");");
+    assert_eq!(out.transcript, "");
+    assert_eq!(out.status, ExitStatus::Exited(3));
+}
+
+#[test]
+fn files_round_trip_through_open_write_lseek_read() {
+    let mut out = run(&format!(
+        r#"
+        let fd = open("/data", O_RDWR | O_CREAT, 0o644);
+        assert_eq(fd, 3, "0, 1 and 2 are the console");
+        let buf = mmap(0, PAGE_SIZE, {ANON});
+        assert_eq(store_str(buf, "hello, file"), 11);
+        assert_eq(write(fd, buf, 11), 11);
+        assert_eq(lseek(fd, 7, SEEK_SET), 7);
+        assert_eq(read(fd, buf + 100, 100), 4);
+        assert_eq(load_str(buf + 100, 4), "file");
+        assert_eq(read(fd, buf, 100), 0, "end of file");
+        assert_eq(ftruncate(fd, 5), 0);
+        assert_eq(lseek(fd, 0, SEEK_END), 5);
+        assert_eq(close(fd), 0);
+        let again = open("/data", O_RDONLY);
+        assert_eq(read(again, buf + 200, 100), 5);
+        assert_eq(load_str(buf + 200, 5), "hello");
+        assert_eq(write(again, buf, 1), -EBADF, "read-only descriptor");
+        print("done");
+    "#
+    ));
+    assert_eq!(out.kernel.export_file("/data").unwrap(), b"hello");
+    assert_eq!(
+        out.kernel.export_file("/dev/stdout").unwrap(),
+        b"done\n",
+        "print writes to descriptor 1"
+    );
+}
+
+#[test]
+fn brk_grows_and_shrinks_the_heap() {
+    run(r#"
+        let start = brk(0);
+        assert(start > 0);
+        assert_eq(brk(start + 3 * PAGE_SIZE), start + 3 * PAGE_SIZE);
+        store64(start + 2 * PAGE_SIZE, 0x1234_5678_9abc_def0);
+        assert_eq(load64(start + 2 * PAGE_SIZE), 0x1234_5678_9abc_def0);
+        assert_eq(brk(start + PAGE_SIZE), start + PAGE_SIZE);
+        fork(|| load8(start + 2 * PAGE_SIZE));
+        assert_eq(WTERMSIG(wait().status), SIGSEGV, "past the break is unmapped");
+    "#);
+}
+
+#[test]
+fn failed_calls_return_minus_errno_and_set_errno() {
+    run(&format!(
+        r#"
+        assert_eq(errno(), 0);
+        assert_eq(close(99), -EBADF);
+        assert_eq(errno(), EBADF);
+        assert_eq(errno_name(close(99)), "EBADF");
+        assert_eq(mmap(0, 0, {ANON}), -EINVAL);
+        assert_eq(errno_name(errno()), "EINVAL");
+        assert_eq(munmap(1, PAGE_SIZE), -EINVAL);
+        assert_eq(open("/missing", O_RDONLY), -ENOENT);
+        assert_eq(mprotect(0x1000_0000, PAGE_SIZE, PROT_READ), -ENOMEM);
+        assert_eq(mprotect(0, PAGE_SIZE, 0x40), -EINVAL);
+        assert_eq(lseek(0, 0, 17), -EINVAL);
+        assert_eq(waitpid(42).pid, -ECHILD);
+    "#
+    ));
+}
+
+#[test]
+fn bulk_operations_match_byte_by_byte_stores() {
+    // A plain model: the same bytes stored one at a time in a script array.
+    run(&format!(
+        r#"
+        let p = mmap(0, 4 * PAGE_SIZE, {ANON});
+        fill(p + 100, 2 * PAGE_SIZE, 0xab);
+        assert_eq(load8(p + 99), 0);
+        assert_eq(load8(p + 100), 0xab);
+        assert_eq(load8(p + 100 + 2 * PAGE_SIZE - 1), 0xab);
+        assert_eq(load8(p + 100 + 2 * PAGE_SIZE), 0);
+        for i in 0..10 {{ store8(p + i, i + 1); }}
+        copy(p + 3, p, 10);
+        let model = [1, 2, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        for i in 0..13 {{ assert_eq(load8(p + i), model[i]); }}
+        copy(p, p + 3, 10);
+        let model = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 8, 9, 10];
+        for i in 0..13 {{ assert_eq(load8(p + i), model[i]); }}
+        copy(p + 3 * PAGE_SIZE, p, PAGE_SIZE);
+        assert_eq(compare(p, p + 3 * PAGE_SIZE, PAGE_SIZE), 0);
+        store8(p + 3 * PAGE_SIZE + 50, 0xff);
+        assert_eq(compare(p, p + 3 * PAGE_SIZE, PAGE_SIZE), -1);
+        assert_eq(compare(p + 3 * PAGE_SIZE, p, PAGE_SIZE), 1);
+        let q = mmap(0, 8 * PAGE_SIZE, {ANON});
+        let before = counters();
+        assert_eq(touch(q, 8 * PAGE_SIZE, PAGE_SIZE, false), 8);
+        assert_eq(counters().zero_page_maps - before.zero_page_maps, 8);
+        assert_eq(touch(q, 8 * PAGE_SIZE, 2 * PAGE_SIZE, true), 4);
+        assert_eq(counters().zero_fills - before.zero_fills, 4);
+    "#
+    ));
+}
+
+#[test]
+fn bulk_operation_arguments_are_checked() {
+    let (line, column, message) = error_of(
+        "let p = 0;\ntouch(p, 10, 0, false);",
+        &ScriptOptions::default(),
+    );
+    assert_eq!((line, column), (2, 1));
+    assert_eq!(message, "touch: stride 0 is not positive");
+    let (_, _, message) = error_of("fill(0, -1, 0);", &ScriptOptions::default());
+    assert_eq!(message, "fill: length -1 is negative");
+    let (_, _, message) = error_of("fill(0, 1, 256);", &ScriptOptions::default());
+    assert_eq!(message, "fill: byte 256 is not in 0..=255");
+}
+
+#[test]
+fn posix_spawn_starts_a_new_program_with_its_own_address_space() {
+    let out = run(&format!(
+        r#"
+        let p = mmap(0, PAGE_SIZE, {ANON});
+        store8(p, 5);
+        posix_spawn(|| load8(p));
+        let w = wait();
+        assert_eq(WTERMSIG(w.status), SIGSEGV, "the parent's mapping is not there");
+        assert_eq(load8(p), 5);
+        let child = posix_spawn(|| {{ print("child speaks"); exit(4); }});
+        assert_eq(WEXITSTATUS(waitpid(child).status), 4);
+    "#
+    ));
+    assert_eq!(out.transcript, "child speaks\n");
+}
+
+#[test]
+fn a_failed_assertion_names_its_line_and_column() {
+    let (line, column, message) = error_of(
+        "let a = 1;\nlet b = 2;\n  assert(a == b, \"a and b differ\");",
+        &ScriptOptions::default(),
+    );
+    assert_eq!((line, column), (3, 3));
+    assert_eq!(message, "assertion failed: a and b differ");
+    let (line, column, message) = error_of("\nassert_eq(1 + 1, 3);", &ScriptOptions::default());
+    assert_eq!((line, column), (2, 1));
+    assert_eq!(
+        message,
+        "assertion failed: left == right (left: 2, right: 3)"
+    );
+}
+
+#[test]
+fn an_error_inside_a_child_body_points_into_the_body() {
+    let (line, column, message) = error_of(
+        "fork(|| {\n    let x = 1;\n    assert(x == 2, \"in the child\");\n});",
+        &ScriptOptions::default(),
+    );
+    assert_eq!((line, column), (3, 5));
+    assert_eq!(message, "assertion failed: in the child");
+}
+
+#[test]
+fn a_syntax_error_names_its_line_and_column() {
+    let (line, column, message) = error_of("let x = 1;\nlet y = (x + ;", &ScriptOptions::default());
+    assert_eq!(line, 2);
+    assert!(column > 0);
+    assert!(!message.is_empty());
+}
+
+#[test]
+fn a_runaway_loop_is_stopped_by_the_operation_limit() {
+    let options = ScriptOptions {
+        max_operations: 10_000,
+        ..ScriptOptions::default()
+    };
+    let (line, _, message) = error_of("let i = 0;\nloop { i += 1; }", &options);
+    assert_eq!(line, 2);
+    assert!(message.contains("Too many operations"), "{message}");
+    let (_, _, message) = error_of("fn f(n) { f(n + 1) }\nf(0);", &options);
+    assert!(message.contains("Stack overflow"), "{message}");
+}
+
+#[test]
+fn a_missing_script_file_is_named() {
+    let err = run_file(
+        kernel_with(Personality::Linux, 64),
+        std::path::Path::new("/nonexistent/x.rhai"),
+        &ScriptOptions::default(),
+    )
+    .err()
+    .unwrap();
+    assert!(err
+        .to_string()
+        .starts_with("/nonexistent/x.rhai: cannot read the script"));
+}
+
+/// Every example scenario runs green: its own assertions are the test.
+#[test]
+fn example_scripts_pass_their_assertions() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/scripts");
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rhai"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 4, "{names:?}");
+    for path in names {
+        let mut config = KernelConfig::new(presets::by_name("x86-64").unwrap().unwrap(), 256);
+        config.swap_slots = 4096;
+        let out = run_file(
+            Kernel::new(config).unwrap(),
+            &path,
+            &ScriptOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.status, ExitStatus::Exited(0), "{}", path.display());
+        assert!(!out.transcript.is_empty(), "{} prints", path.display());
+    }
+}
