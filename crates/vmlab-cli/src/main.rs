@@ -6,6 +6,7 @@ mod arch_cmd;
 mod error;
 mod numbers;
 mod run;
+mod run_script;
 mod translate;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,7 @@ Examples:
   vmlab translate                          walk through the built-in x86-64 example
   vmlab translate --arch x86-64 --map 0x403000=0x12345000:rw 0x403abc 0x403010
   vmlab translate --arch riscv-sv39 --map 0x40200000=0x80600000:rw:2M 0x40200abc:w
+  vmlab run examples/scripts/cow.rhai      run a scenario script as a process
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000
   vmlab arch list
   vmlab arch show aarch64-4k";
@@ -33,7 +35,7 @@ struct Cli {
 enum Command {
     /// Build page tables from mappings and translate addresses step by step.
     Translate(translate::TranslateArgs),
-    /// Run a workload (a generator or a trace) through a machine and count.
+    /// Run a workload (a script, a generator or a trace) through a machine and count.
     Run(run::RunArgs),
     /// List the translation schemes or show one.
     #[command(subcommand)]

@@ -1,7 +1,8 @@
 //! `vmlab run`: drives a workload (a generator spec or a trace file) through
 //! a machine given by flags, in the full model (TLB, page walk, fault
 //! handler, replacement, in trace mode) or the replacement-only model, and
-//! prints what it counted.
+//! prints what it counted. A scenario script runs on the same machine as a
+//! process of its own ([`crate::run_script`]).
 
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
@@ -10,12 +11,16 @@ use clap::{Args, ValueEnum};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use vmlab_hw::tlb::TlbConfig;
+use vmlab_kernel::{KernelConfig, Personality};
 use vmlab_workload::driver::{run as drive, Machine, Model, RunReport};
 use vmlab_workload::gen::GenSpec;
 use vmlab_workload::trace::{self, ReadOptions, TraceFormat};
 
 const EXAMPLES: &str = "\
 Examples:
+  vmlab run examples/scripts/cow.rhai
+  vmlab run examples/scripts/thrashing.rhai --frames 256 --swap 4MiB --policy clock
+  vmlab run examples/scripts/stack_growth.rhai --personality pintos
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000 --policy clock
   vmlab run --gen loop:pages=120,n=100000 --frames 100 --policy lru --model replacement
   vmlab run --trace prog.lackey.zst --mem 64MiB --policy s3-fifo --json";
@@ -24,16 +29,19 @@ Examples:
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub struct RunArgs {
+    /// A scenario script (Rhai) to run as a process on the machine.
+    #[arg(value_name = "SCRIPT")]
+    script: Option<PathBuf>,
     /// A synthetic workload, e.g. `zipf:pages=1000000,alpha=1.0,n=50000000,seed=1`.
     #[arg(
         long,
         value_name = "SPEC",
-        conflicts_with = "trace",
-        required_unless_present = "trace"
+        conflicts_with_all = ["trace", "script"],
+        required_unless_present_any = ["trace", "script"]
     )]
     gen: Option<String>,
     /// A trace file (lackey text, address list, vmlab-bin, oracleGeneral; gzip or zstd).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "script")]
     trace: Option<PathBuf>,
     /// The trace's format, when detection is not wanted.
     #[arg(long, value_name = "FORMAT")]
@@ -56,9 +64,17 @@ pub struct RunArgs {
     /// Replacement policy.
     #[arg(long, default_value = "lru")]
     policy: String,
-    /// How much of the machine to model.
-    #[arg(long, value_enum, default_value_t = ModelArg::Full)]
+    /// How much of the machine to model (traces and generators; a script
+    /// always runs on the full machine).
+    #[arg(long, value_enum, default_value_t = ModelArg::Full, conflicts_with = "script")]
     model: ModelArg,
+    /// Whose rules the kernel follows where kernels differ (scripts;
+    /// default: linux).
+    #[arg(long, value_enum)]
+    personality: Option<PersonalityArg>,
+    /// Swap space (`64MiB`, `1G`, `0` for none; scripts; default: as much as memory).
+    #[arg(long, value_name = "SIZE")]
+    swap: Option<String>,
     /// TLB geometry, e.g. `l1d:64:4,l1i:64:4,l2:1536:12` or `none`.
     #[arg(long, value_name = "SPEC")]
     tlb: Option<String>,
@@ -71,6 +87,34 @@ pub struct RunArgs {
 enum ModelArg {
     Full,
     Replacement,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PersonalityArg {
+    Linux,
+    Pintos,
+    Xv6,
+}
+
+/// Swap slots for `--swap SIZE` on pages of `page_bytes`.
+fn swap_slots(size: &str, page_bytes: u64) -> Result<u32, CliError> {
+    if size.trim() == "0" {
+        return Ok(0);
+    }
+    let shift = parse_page_size(size).map_err(|e| CliError::arg("--swap", e))?;
+    let slots = (1u128 << shift) / u128::from(page_bytes);
+    if slots == 0 {
+        return Err(CliError::arg(
+            "--swap",
+            format!("{size} is less than one page of {page_bytes} bytes (0 for no swap)"),
+        ));
+    }
+    u32::try_from(slots).map_err(|_| {
+        CliError::arg(
+            "--swap",
+            format!("{size} is more swap slots than vmlab keeps"),
+        )
+    })
 }
 
 /// Runs `vmlab run`.
@@ -100,6 +144,32 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         policy: args.policy.clone(),
         tlb,
     };
+    // A trace or generator run has no processes of its own to apply
+    // these to (clap's `requires` is not enforced next to a conflict).
+    if args.script.is_none() {
+        if args.personality.is_some() {
+            return Err(CliError::arg("--personality", "applies to a SCRIPT only"));
+        }
+        if args.swap.is_some() {
+            return Err(CliError::arg("--swap", "applies to a SCRIPT only"));
+        }
+    }
+    if let Some(path) = &args.script {
+        let mut config = KernelConfig::new(machine.arch.clone(), machine.frames);
+        config.policy = machine.policy.clone();
+        if let Some(tlb) = machine.tlb {
+            config.tlb = tlb;
+        }
+        config.personality = match args.personality {
+            None | Some(PersonalityArg::Linux) => Personality::Linux,
+            Some(PersonalityArg::Pintos) => Personality::Pintos,
+            Some(PersonalityArg::Xv6) => Personality::Xv6,
+        };
+        if let Some(size) = &args.swap {
+            config.swap_slots = swap_slots(size, config.arch.page_bytes())?;
+        }
+        return crate::run_script::run(path, config, args.json);
+    }
     let model = match args.model {
         ModelArg::Full => Model::Full,
         ModelArg::Replacement => Model::Replacement,
@@ -126,7 +196,10 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         });
         (path.display().to_string(), report)
     } else {
-        return Err(CliError::arg("run", "expected --gen SPEC or --trace FILE"));
+        return Err(CliError::arg(
+            "run",
+            "expected SCRIPT, --gen SPEC or --trace FILE",
+        ));
     };
     let report = report.map_err(|e| CliError(e.to_string()))?;
     if args.json {

@@ -304,3 +304,105 @@ fn run_rejects_bad_input_by_name() {
     assert!(out.contains("skipped lines   1 (malformed)"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A script file in the test's temporary directory.
+fn script_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vmlab-cli-scripts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("script written");
+    path
+}
+
+const COW_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/scripts/cow.rhai"
+);
+
+#[test]
+fn run_script_prints_its_transcript_and_the_counters() {
+    let out = stdout_of(&["run", COW_SCRIPT]);
+    assert!(
+        out.starts_with("parent 1: 64 pages filled with 0x11\nchild 2: wrote 8 pages, 8 copies\n")
+    );
+    assert!(
+        out.contains("machine: x86-64, 1024 frames, lru replacement, 1024 swap slots, linux rules")
+    );
+    assert!(out.contains("process 1 ended: exit 0\n"));
+    // 8 pages copied by the child, and its print copied the stdout buffer
+    // it shared with the parent.
+    assert!(
+        out.contains("copy-on-write   9 copies, 65 reuses\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn run_script_as_json() {
+    let out = stdout_of(&["run", COW_SCRIPT, "--json", "--frames", "512"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["status"], "process 1 ended: exit 0");
+    assert_eq!(v["frames"], 512);
+    assert_eq!(v["kernel"]["cow_copies"], 9);
+    assert!(v["transcript"].as_str().unwrap().contains("8 copies"));
+}
+
+#[test]
+fn run_script_takes_the_personality_and_swap_flags() {
+    let stack = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/scripts/stack_growth.rhai"
+    );
+    // Pintos grows the stack only near the stack pointer: the store 40
+    // pages down kills the process with exit status -1.
+    let out = stdout_of(&["run", stack, "--personality", "pintos"]);
+    assert!(out.contains("pintos rules"));
+    assert!(out.contains("process 1 ended: exit -1\n"), "{out}");
+    let out = stdout_of(&["run", COW_SCRIPT, "--swap", "64MiB", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["swap_slots"], 16384);
+    assert_eq!(v["personality"], "linux");
+}
+
+#[test]
+fn a_bad_script_is_refused_with_its_line_and_column() {
+    let failing = script_file("failing.rhai", "let a = 1;\n  assert_eq(a, 2);\n");
+    let err = refused(&["run", failing.to_str().unwrap()]);
+    assert_eq!(
+        err,
+        format!(
+            "vmlab: error: {}:2:3: assertion failed: left == right (left: 1, right: 2)\n",
+            failing.display()
+        )
+    );
+    let broken = script_file("broken.rhai", "let a = ;\n");
+    let err = refused(&["run", broken.to_str().unwrap()]);
+    assert!(
+        err.starts_with(&format!("vmlab: error: {}:1:", broken.display())),
+        "{err}"
+    );
+    let err = refused(&["run", "/nonexistent/script.rhai"]);
+    assert!(
+        err.contains("/nonexistent/script.rhai: cannot read the script"),
+        "{err}"
+    );
+}
+
+#[test]
+fn script_flags_are_checked() {
+    let err = refused(&["run", COW_SCRIPT, "--swap", "3K"]);
+    assert!(err.contains("--swap"), "{err}");
+    let err = refused(&["run", COW_SCRIPT, "--swap", "1K"]);
+    assert!(err.contains("--swap: 1K is less than one page"), "{err}");
+    let err = refused(&["run", "--gen", "seq:pages=10,n=10", "--personality", "xv6"]);
+    assert!(
+        err.contains("--personality: applies to a SCRIPT only"),
+        "{err}"
+    );
+    let err = refused(&["run", "--gen", "seq:pages=10,n=10", "--swap", "1M"]);
+    assert!(err.contains("--swap: applies to a SCRIPT only"), "{err}");
+    let err = refused(&["run", COW_SCRIPT, "--model", "replacement"]);
+    assert!(err.contains("--model"), "{err}");
+    let err = refused(&["run", COW_SCRIPT, "--gen", "seq:pages=10,n=10"]);
+    assert!(err.contains("--gen"), "{err}");
+}

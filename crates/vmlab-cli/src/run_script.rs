@@ -1,0 +1,127 @@
+//! `vmlab run SCRIPT`: runs a scenario script as a process on a machine
+//! the flags configured, shows what it printed as it prints it, then the
+//! machine, how the script's first process ended and the counters (or all
+//! of it as JSON). A bad script is an error naming `FILE:LINE:COLUMN`,
+//! with nothing on stdout when the script does not compile.
+
+use crate::error::CliError;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+use vmlab_hw::mmu::MmuCounters;
+use vmlab_kernel::{Kernel, KernelConfig, KernelCounters};
+use vmlab_workload::script::{run_file, ScriptOptions};
+
+/// What `--json` prints.
+#[derive(Serialize)]
+struct ScriptReport<'a> {
+    script: String,
+    #[serde(skip)]
+    machine: String,
+    arch: &'a str,
+    frames: usize,
+    policy: &'a str,
+    personality: vmlab_kernel::Personality,
+    swap_slots: u32,
+    /// How the script's first process ended.
+    status: String,
+    transcript: &'a str,
+    syscalls: u64,
+    kernel: KernelCounters,
+    mmu: MmuCounters,
+}
+
+/// Runs the script at `path` on a machine built from `config`.
+pub fn run(path: &Path, config: KernelConfig, json: bool) -> Result<(), CliError> {
+    // The kernel names the setting at fault (frames, tlb, policy): the
+    // command line's flag of the same name.
+    let kernel = Kernel::new(config).map_err(|e| CliError(format!("--{e}")))?;
+    let config = kernel.config().clone();
+    let options = ScriptOptions {
+        echo: !json,
+        ..ScriptOptions::default()
+    };
+    let outcome = run_file(kernel, path, &options).map_err(|e| CliError(e.to_string()))?;
+    let status = format!("process {} ended: {}", outcome.pid, outcome.status_text());
+    let report = ScriptReport {
+        script: path.display().to_string(),
+        machine: machine_line(&config),
+        arch: config.arch.name(),
+        frames: config.frames,
+        policy: &config.policy,
+        personality: config.personality,
+        swap_slots: config.swap_slots,
+        status,
+        transcript: &outcome.transcript,
+        syscalls: outcome.syscalls,
+        kernel: outcome.kernel.counters(),
+        mmu: outcome.kernel.mmu().counters(),
+    };
+    if json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError(format!("cannot render JSON: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", summary(&report));
+    }
+    Ok(())
+}
+
+fn machine_line(config: &KernelConfig) -> String {
+    let personality = serde_json::to_value(config.personality)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    format!(
+        "machine: {}, {} frames, {} replacement, {} swap slots, {personality} rules",
+        config.arch.name(),
+        config.frames,
+        config.policy,
+        config.swap_slots
+    )
+}
+
+/// The counters after the transcript.
+fn summary(r: &ScriptReport) -> String {
+    let k = &r.kernel;
+    let mut out = String::new();
+    let _ = writeln!(out, "\nvmlab run: {}", r.script);
+    let _ = writeln!(out, "{}", r.machine);
+    let _ = writeln!(out, "{}", r.status);
+    let _ = writeln!(out, "system calls    {}", r.syscalls);
+    let _ = writeln!(out, "references      {}", k.references);
+    let _ = writeln!(
+        out,
+        "faults          {} minor, {} major",
+        k.minor_faults, k.major_faults
+    );
+    let _ = writeln!(
+        out,
+        "zero page       {} mapped, {} frames zero-filled",
+        k.zero_page_maps, k.zero_fills
+    );
+    let _ = writeln!(
+        out,
+        "copy-on-write   {} copies, {} reuses",
+        k.cow_copies, k.cow_reuses
+    );
+    let _ = writeln!(
+        out,
+        "swap            {} in, {} out",
+        k.swap_ins, k.swap_outs
+    );
+    let _ = writeln!(
+        out,
+        "evictions       {} ({} written back)",
+        k.evictions, k.write_backs
+    );
+    let _ = writeln!(out, "file reads      {}", k.file_reads);
+    let _ = writeln!(out, "stack growths   {}", k.stack_growths);
+    let _ = writeln!(out, "signals         {}", k.segfaults);
+    let _ = writeln!(
+        out,
+        "TLB             {} hits of {} accesses, {} walks, {} flushes",
+        r.mmu.tlb_hits, r.mmu.accesses, r.mmu.walks, k.tlb_flushes
+    );
+    out
+}
