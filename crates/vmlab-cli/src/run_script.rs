@@ -88,40 +88,42 @@ fn summary(r: &ScriptReport) -> String {
     let _ = writeln!(out, "\nvmlab run: {}", r.script);
     let _ = writeln!(out, "{}", r.machine);
     let _ = writeln!(out, "{}", r.status);
-    let _ = writeln!(out, "system calls    {}", r.syscalls);
-    let _ = writeln!(out, "references      {}", k.references);
-    let _ = writeln!(
-        out,
-        "faults          {} minor, {} major",
-        k.minor_faults, k.major_faults
-    );
-    let _ = writeln!(
-        out,
-        "zero page       {} mapped, {} frames zero-filled",
-        k.zero_page_maps, k.zero_fills
-    );
-    let _ = writeln!(
-        out,
-        "copy-on-write   {} copies, {} reuses",
-        k.cow_copies, k.cow_reuses
-    );
-    let _ = writeln!(
-        out,
-        "swap            {} in, {} out",
-        k.swap_ins, k.swap_outs
-    );
-    let _ = writeln!(
-        out,
-        "evictions       {} ({} written back)",
-        k.evictions, k.write_backs
-    );
-    let _ = writeln!(out, "file reads      {}", k.file_reads);
-    let _ = writeln!(out, "stack growths   {}", k.stack_growths);
-    let _ = writeln!(out, "signals         {}", k.segfaults);
-    let _ = writeln!(
-        out,
-        "TLB             {} hits of {} accesses, {} walks, {} flushes",
-        r.mmu.tlb_hits, r.mmu.accesses, r.mmu.walks, k.tlb_flushes
-    );
+    let rows = [
+        ("system calls", r.syscalls.to_string()),
+        ("references", k.references.to_string()),
+        (
+            "faults",
+            format!("{} minor, {} major", k.minor_faults, k.major_faults),
+        ),
+        (
+            "zero page",
+            format!(
+                "{} mapped, {} frames zero-filled",
+                k.zero_page_maps, k.zero_fills
+            ),
+        ),
+        (
+            "copy-on-write",
+            format!("{} copies, {} reuses", k.cow_copies, k.cow_reuses),
+        ),
+        ("swap", format!("{} in, {} out", k.swap_ins, k.swap_outs)),
+        (
+            "evictions",
+            format!("{} ({} written back)", k.evictions, k.write_backs),
+        ),
+        ("file reads", k.file_reads.to_string()),
+        ("stack growths", k.stack_growths.to_string()),
+        ("signals", k.segfaults.to_string()),
+        (
+            "TLB",
+            format!(
+                "{} hits of {} accesses, {} walks, {} flushes",
+                r.mmu.tlb_hits, r.mmu.accesses, r.mmu.walks, k.tlb_flushes
+            ),
+        ),
+    ];
+    for (label, value) in rows {
+        let _ = writeln!(out, "{label:<16}{value}");
+    }
     out
 }

@@ -15,8 +15,9 @@ use super::session::{signal_number, Session};
 use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, Map, Module, NativeCallContext, INT};
 use std::sync::{Arc, Mutex, MutexGuard};
 use vmlab_kernel::abi::{self, errno};
+use vmlab_kernel::frames::Pid;
 use vmlab_kernel::region;
-use vmlab_kernel::SignalKind;
+use vmlab_kernel::{Errno, Kernel, SignalKind};
 
 /// The session every binding shares.
 pub(crate) type Shared = Arc<Mutex<Session>>;
@@ -293,36 +294,19 @@ fn register_memory_calls(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("munmap", move |addr: INT, len: INT| -> Result<INT> {
         lock(&s)?.syscall(|k, pid| k.sys_munmap(pid, addr as u64, len as u64).map(|()| 0))
     });
-    let s = shared.clone();
-    engine.register_fn(
-        "mprotect",
-        move |addr: INT, len: INT, prot: INT| -> Result<INT> {
-            lock(&s)?.syscall(|k, pid| {
-                k.sys_mprotect(pid, addr as u64, len as u64, flags(prot))
-                    .map(|()| 0)
-            })
-        },
-    );
-    let s = shared.clone();
-    engine.register_fn(
-        "msync",
-        move |addr: INT, len: INT, flag: INT| -> Result<INT> {
-            lock(&s)?.syscall(|k, pid| {
-                k.sys_msync(pid, addr as u64, len as u64, flags(flag))
-                    .map(|()| 0)
-            })
-        },
-    );
-    let s = shared.clone();
-    engine.register_fn(
-        "madvise",
-        move |addr: INT, len: INT, advice: INT| -> Result<INT> {
-            lock(&s)?.syscall(|k, pid| {
-                k.sys_madvise(pid, addr as u64, len as u64, flags(advice))
-                    .map(|()| 0)
-            })
-        },
-    );
+    // The calls on a range with one more argument and no value.
+    type RangeCall = fn(&mut Kernel, Pid, u64, u64, u32) -> std::result::Result<(), Errno>;
+    for (name, call) in [
+        ("mprotect", Kernel::sys_mprotect as RangeCall),
+        ("msync", Kernel::sys_msync),
+        ("madvise", Kernel::sys_madvise),
+    ] {
+        let s = shared.clone();
+        engine.register_fn(name, move |addr: INT, len: INT, arg: INT| -> Result<INT> {
+            lock(&s)?
+                .syscall(|k, pid| call(k, pid, addr as u64, len as u64, flags(arg)).map(|()| 0))
+        });
+    }
     let s = shared.clone();
     engine.register_fn("brk", move |addr: INT| -> Result<INT> {
         lock(&s)?.syscall(|k, pid| k.sys_brk(pid, addr as u64).map(|at| at as INT))
