@@ -353,3 +353,83 @@ fn example_scripts_pass_their_assertions() {
         assert!(!out.transcript.is_empty(), "{} prints", path.display());
     }
 }
+
+#[test]
+fn nested_forks_run_depth_first_and_each_parent_waits_for_its_own_child() {
+    let out = run(r#"
+        print(`1: ${getpid()}`);
+        let child = fork(|| {
+            print(`2: ${getpid()}`);
+            let grandchild = fork(|| { print(`3: ${getpid()}`); exit(3); });
+            let w = wait();
+            assert_eq(w.pid, grandchild);
+            assert_eq(WEXITSTATUS(w.status), 3);
+            exit(2);
+        });
+        print("4: back in the parent");
+        let w = wait();
+        assert_eq(w.pid, child);
+        assert_eq(WEXITSTATUS(w.status), 2);
+        assert_eq(wait().pid, -ECHILD, "the grandchild was its parent's to collect");
+    "#);
+    assert_eq!(out.transcript, "1: 1\n2: 2\n3: 3\n4: back in the parent\n");
+}
+
+#[test]
+fn shared_mappings_are_shared_with_the_child_and_private_ones_are_not() {
+    run(r#"
+        let common = mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        let own = mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        fork(|| { store32(common, 0xbeef); store32(own, 0xbeef); });
+        wait();
+        assert_eq(load32(common), 0xbeef, "MAP_SHARED: the child's store is seen");
+        assert_eq(load32(own), 0, "MAP_PRIVATE: it is not");
+    "#);
+}
+
+#[test]
+fn madvise_msync_and_execve_reach_the_kernel() {
+    let mut out = run(r#"
+        let p = mmap(0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        store64(p, 99);
+        assert_eq(madvise(p, PAGE_SIZE, MADV_DONTNEED), 0);
+        assert_eq(load64(p), 0, "MADV_DONTNEED drops private anonymous pages");
+        assert_eq(madvise(p, PAGE_SIZE, 99), -EINVAL);
+
+        let fd = open("/mapped", O_RDWR | O_CREAT, 0o600);
+        assert_eq(ftruncate(fd, PAGE_SIZE), 0);
+        let m = mmap(0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        store_str(m, "synced");
+        assert_eq(msync(m, PAGE_SIZE, MS_SYNC), 0);
+        assert_eq(msync(m, PAGE_SIZE, MS_SYNC | MS_ASYNC), -EINVAL);
+
+        assert_eq(execve(), 0);
+        let gone = fork(|| load64(p));
+        assert_eq(WTERMSIG(waitpid(gone).status), SIGSEGV, "execve replaced the address space");
+        assert_eq(lseek(fd, 0, SEEK_END), PAGE_SIZE, "and kept the descriptors");
+        print("after execve");
+    "#);
+    assert_eq!(&out.kernel.export_file("/mapped").unwrap()[..6], b"synced");
+    assert_eq!(out.transcript, "after execve\n");
+}
+
+#[test]
+fn counters_and_machine_describe_the_run() {
+    let out = run(r#"
+        let m = machine();
+        assert_eq(m.frames, 256);
+        assert_eq(m.page_size, PAGE_SIZE);
+        assert_eq(m.personality, "linux");
+        assert_eq(m.policy, "lru");
+        let before = counters().syscalls;
+        getpid();
+        close(42);
+        assert_eq(counters().syscalls - before, 2, "failed calls count too");
+        let p = mmap(0, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        let resident = resident_pages();
+        fill(p, 4 * PAGE_SIZE, 1);
+        assert_eq(resident_pages() - resident, 4);
+    "#);
+    // The two calls above, mmap, and exit at the end.
+    assert_eq!(out.syscalls, 4);
+}
