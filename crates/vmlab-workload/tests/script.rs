@@ -295,6 +295,17 @@ fn an_error_inside_a_child_body_points_into_the_body() {
 }
 
 #[test]
+fn fork_without_a_body_says_how_to_give_one() {
+    let (line, column, message) =
+        error_of("let x = 1;\nlet pid = fork();", &ScriptOptions::default());
+    assert_eq!((line, column), (2, 11));
+    assert!(
+        message.starts_with("fork needs the child's body: fork(|| { ... })"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_syntax_error_names_its_line_and_column() {
     let (line, column, message) = error_of("let x = 1;\nlet y = (x + ;", &ScriptOptions::default());
     assert_eq!(line, 2);

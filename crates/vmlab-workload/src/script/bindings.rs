@@ -189,6 +189,10 @@ fn register_processes(engine: &mut Engine, shared: &Shared) {
             run_child(&s, &ctx, &body, true)
         },
     );
+    // C's fork returns twice; a script cannot, so the child is a body.
+    engine.register_fn("fork", || -> Result<INT> {
+        Err("fork needs the child's body: fork(|| { ... }) runs it as the child, then returns the child's pid to the parent".into())
+    });
     let s = shared.clone();
     engine.register_fn("wait", move || -> Result<Map> { lock(&s)?.wait(None) });
     let s = shared.clone();
