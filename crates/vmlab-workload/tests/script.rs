@@ -200,6 +200,9 @@ fn failed_calls_return_minus_errno_and_set_errno() {
         assert_eq(mprotect(0, PAGE_SIZE, 0x40), -EINVAL);
         assert_eq(lseek(0, 0, 17), -EINVAL);
         assert_eq(waitpid(42).pid, -ECHILD);
+        let child = fork(|| exit(5));
+        let w = waitpid(-1);
+        assert_eq(w.pid, child, "-1 is any child");
     "#
     ));
 }
@@ -324,6 +327,23 @@ fn a_runaway_loop_is_stopped_by_the_operation_limit() {
     assert!(message.contains("Too many operations"), "{message}");
     let (_, _, message) = error_of("fn f(n) { f(n + 1) }\nf(0);", &options);
     assert!(message.contains("Stack overflow"), "{message}");
+}
+
+#[test]
+fn bulk_operations_have_a_limit_of_their_own() {
+    let options = ScriptOptions {
+        max_bulk_accesses: 100,
+        ..ScriptOptions::default()
+    };
+    let source = format!(
+        "let p = mmap(0, 1 << 30, {ANON});\ntouch(p, 60, 1, false);\ntouch(p, 1 << 30, PAGE_SIZE, false);"
+    );
+    let (line, column, message) = error_of(&source, &options);
+    assert_eq!((line, column), (3, 1));
+    assert_eq!(
+        message,
+        "touch: 262144 accesses exceed what is left of the script's limit on bulk accesses (40)"
+    );
 }
 
 #[test]

@@ -121,6 +121,13 @@ fn length(what: &str, value: INT) -> Result<u64> {
     u64::try_from(value).map_err(|_| format!("{what}: length {value} is negative").into())
 }
 
+/// The page pieces of `len` bytes at most (a range not page aligned has
+/// one more than its length in pages): what a bulk operation charges per
+/// side.
+fn pieces(len: u64, page_bytes: u64) -> u64 {
+    len.div_ceil(page_bytes) + 1
+}
+
 /// The constants a script sees: the C flags, errno values, signal
 /// numbers, and the machine's page size.
 fn constants(page_bytes: u64) -> Module {
@@ -197,9 +204,10 @@ fn register_processes(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("wait", move || -> Result<Map> { lock(&s)?.wait(None) });
     let s = shared.clone();
     engine.register_fn("waitpid", move |pid: INT| -> Result<Map> {
-        // A pid that is no process's is no child (ECHILD).
-        let child = u32::try_from(pid).unwrap_or(u32::MAX);
-        lock(&s)?.wait(Some(child))
+        // -1 is any child, as in C; a pid that is no process's is no
+        // child (ECHILD).
+        let child = (pid != -1).then(|| u32::try_from(pid).unwrap_or(u32::MAX));
+        lock(&s)?.wait(child)
     });
     let s = shared.clone();
     engine.register_fn("exit", move |status: INT| -> Result<()> {
@@ -359,18 +367,27 @@ fn register_bulk(engine: &mut Engine, shared: &Shared) {
             let len = length("fill", len)?;
             let byte =
                 u8::try_from(byte).map_err(|_| format!("fill: byte {byte} is not in 0..=255"))?;
-            lock(&s)?.memory(|k, pid| bulk::fill(k, pid, addr as u64, len, byte))
+            let mut session = lock(&s)?;
+            let page = session.kernel.page_bytes();
+            session.charge("fill", pieces(len, page))?;
+            session.memory(|k, pid| bulk::fill(k, pid, addr as u64, len, byte))
         },
     );
     let s = shared.clone();
     engine.register_fn("copy", move |dst: INT, src: INT, len: INT| -> Result<()> {
         let len = length("copy", len)?;
-        lock(&s)?.memory(|k, pid| bulk::copy(k, pid, dst as u64, src as u64, len))
+        let mut session = lock(&s)?;
+        let page = session.kernel.page_bytes();
+        session.charge("copy", 2 * pieces(len, page))?;
+        session.memory(|k, pid| bulk::copy(k, pid, dst as u64, src as u64, len))
     });
     let s = shared.clone();
     engine.register_fn("compare", move |a: INT, b: INT, len: INT| -> Result<INT> {
         let len = length("compare", len)?;
-        lock(&s)?.memory(|k, pid| bulk::compare(k, pid, a as u64, b as u64, len))
+        let mut session = lock(&s)?;
+        let page = session.kernel.page_bytes();
+        session.charge("compare", 2 * pieces(len, page))?;
+        session.memory(|k, pid| bulk::compare(k, pid, a as u64, b as u64, len))
     });
     let s = shared.clone();
     engine.register_fn(
@@ -381,7 +398,9 @@ fn register_bulk(engine: &mut Engine, shared: &Shared) {
                 .ok()
                 .filter(|&s| s > 0)
                 .ok_or_else(|| format!("touch: stride {stride} is not positive"))?;
-            lock(&s)?.memory(|k, pid| {
+            let mut session = lock(&s)?;
+            session.charge("touch", len.div_ceil(stride))?;
+            session.memory(|k, pid| {
                 bulk::touch(k, pid, addr as u64, len, stride, write).map(|n| n as INT)
             })
         },

@@ -19,6 +19,9 @@ pub struct ScriptOptions {
     /// Rhai operations (roughly, expressions evaluated) before the script
     /// is stopped as runaway; a native call such as `fill` counts as one.
     pub max_operations: u64,
+    /// Accesses the bulk operations (`fill`, `copy`, `compare`: one per
+    /// page piece; `touch`: one per touch) may make in all.
+    pub max_bulk_accesses: u64,
     /// How deep function calls (and `fork` bodies) may nest.
     pub max_call_levels: usize,
     /// Print to the real stdout as the script prints, not only to the
@@ -30,6 +33,7 @@ impl Default for ScriptOptions {
     fn default() -> ScriptOptions {
         ScriptOptions {
             max_operations: 100_000_000,
+            max_bulk_accesses: 1_000_000_000,
             max_call_levels: 64,
             echo: false,
         }
@@ -80,7 +84,7 @@ pub fn run_source(
     options: &ScriptOptions,
 ) -> Result<ScriptOutcome, ScriptError> {
     let page_bytes = kernel.page_bytes();
-    let (session, pid) = Session::new(kernel, options.echo)
+    let (session, pid) = Session::new(kernel, options.echo, options.max_bulk_accesses)
         .map_err(|e| ScriptError::Machine(format!("cannot start the script's process: {e}")))?;
     let shared: Shared = Arc::new(Mutex::new(session));
     let mut engine = Engine::new();

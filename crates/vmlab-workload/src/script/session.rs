@@ -86,11 +86,19 @@ pub(crate) struct Session {
     pub(crate) transcript: String,
     /// Whether printing also goes to the real stdout as it happens.
     echo: bool,
+    /// Accesses the bulk operations may still make: Rhai's operation
+    /// limit does not see inside a native call, and one `touch` could
+    /// otherwise run for hours.
+    bulk_left: u64,
 }
 
 impl Session {
     /// A machine with the script's first process, its console open.
-    pub(crate) fn new(mut kernel: Kernel, echo: bool) -> Result<(Session, Pid), Errno> {
+    pub(crate) fn new(
+        mut kernel: Kernel,
+        echo: bool,
+        bulk_limit: u64,
+    ) -> Result<(Session, Pid), Errno> {
         let pid = kernel.spawn(0)?;
         let mut session = Session {
             kernel,
@@ -100,6 +108,7 @@ impl Session {
             syscalls: 0,
             transcript: String::new(),
             echo,
+            bulk_left: bulk_limit,
         };
         session.open_console(pid)?;
         Ok((session, pid))
@@ -157,6 +166,22 @@ impl Session {
     ) -> Result<T, Box<EvalAltResult>> {
         let pid = self.current()?;
         op(&mut self.kernel, pid).map_err(|_| ended(pid))
+    }
+
+    /// Takes `accesses` from the bulk operations' budget before `what`
+    /// runs; an error when the budget cannot cover them.
+    pub(crate) fn charge(&mut self, what: &str, accesses: u64) -> Result<(), Box<EvalAltResult>> {
+        match self.bulk_left.checked_sub(accesses) {
+            Some(left) => {
+                self.bulk_left = left;
+                Ok(())
+            }
+            None => Err(format!(
+                "{what}: {accesses} accesses exceed what is left of the script's limit on bulk accesses ({})",
+                self.bulk_left
+            )
+            .into()),
+        }
     }
 
     /// exit(2) for the current process.
