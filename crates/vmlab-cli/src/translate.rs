@@ -398,7 +398,7 @@ pub fn run(args: &TranslateArgs) -> Result<(), CliError> {
                 r.attrs,
             )
             .map_err(|e| map_error(&r.origin, e))?;
-        if replaced.is_some() {
+        if replaced.replaced.is_some() {
             return Err(CliError(format!(
                 "{}: page {:#x} is mapped twice",
                 r.origin, r.vaddr

@@ -22,7 +22,7 @@ use crate::swap::SlotId;
 use std::sync::Arc;
 use vmlab_hw::arch::pte::LeafAttrs;
 use vmlab_hw::arch::AdUpdate;
-use vmlab_hw::{AccessKind, PageFaultCause, Perms};
+use vmlab_hw::{AccessKind, PageFault, PageFaultCause, Perms};
 
 /// The hardware state the replacement policy may consult, reached through
 /// the reverse map.
@@ -68,8 +68,9 @@ impl Kernel {
         pid: Pid,
         vaddr: u64,
         kind: AccessKind,
-        cause: PageFaultCause,
+        fault: &PageFault,
     ) -> Result<(), Signal> {
+        let cause = fault.cause;
         if cause == PageFaultCause::NonCanonical {
             return Err(segv(vaddr, SignalCode::SegvMaperr));
         }
@@ -82,7 +83,12 @@ impl Kernel {
         }
         let page = vaddr & !(self.page_bytes() - 1);
         match cause {
-            PageFaultCause::NotPresent => self.fault_in(pid, page, kind, &region),
+            PageFaultCause::NotPresent => {
+                // A walk that stopped at the last level found every table
+                // on the way; one that stopped higher needs tables made.
+                let tables_present = fault.level + 1 == self.arch.levels().len();
+                self.fault_in(pid, page, kind, &region, tables_present)
+            }
             PageFaultCause::Protection if kind == AccessKind::Write => {
                 self.write_protect_fault(pid, page, &region)
             }
@@ -161,11 +167,11 @@ impl Kernel {
         page: u64,
         kind: AccessKind,
         region: &Region,
+        tables_present: bool,
     ) -> Result<(), Signal> {
         let vpn = page >> self.page_shift();
-        self.reserve_tables(pid, page)?;
-        if !self.is_live(pid) {
-            return Err(kill_signal(page));
+        if !tables_present {
+            self.reserve_tables(pid, page)?;
         }
         let perms = perms_for(region.prot);
         let shared = region.kind.is_shared();
@@ -480,7 +486,8 @@ impl Kernel {
         };
         // A copy-on-write fault replaces the old leaf; its caller has
         // already dropped the old frame's owner.
-        p.page_table
+        let mapped = p
+            .page_table
             .map(
                 &arch,
                 &mut self.mem,
@@ -499,6 +506,7 @@ impl Kernel {
                     pid,
                     vpn: page >> page_shift,
                 },
+                mapped.pte_addr,
             );
         }
         Ok(())
@@ -535,37 +543,70 @@ impl Kernel {
 
     /// Whether any mapping of `frame` has its accessed flag set, and
     /// whether the page is dirty (an entry's flag, or the frame's own).
-    pub(crate) fn owner_flags(&mut self, frame: FrameId) -> (bool, bool) {
-        let arch = Arc::clone(&self.arch);
-        let shift = self.page_shift();
+    /// Reads each entry where the reverse map says it is, as Linux's
+    /// `page_referenced` reaches PTEs through the rmap, without a walk.
+    pub(crate) fn owner_flags(&self, frame: FrameId) -> (bool, bool) {
+        let format = self.arch.pte();
+        let bytes = usize::from(format.bytes);
         let mut flags = (false, self.frames.dirty(frame));
-        for owner in self.frames.owners(frame) {
-            if let Some(m) = self.procs.get(&owner.pid).and_then(|p| {
-                p.page_table
-                    .query(&arch, &self.mem, owner.vpn << shift)
-                    .ok()
-                    .flatten()
-            }) {
-                flags.0 |= m.accessed;
-                flags.1 |= m.dirty;
+        for (_, pte_addr) in self.frames.owner_entries(frame) {
+            if let Ok(raw) = self.mem.load(pte_addr, bytes) {
+                let leaf = format.leaf(raw);
+                flags.0 |= leaf.accessed;
+                flags.1 |= leaf.dirty;
             }
         }
         flags
     }
 
-    /// Sets or clears the flags of every mapping of `frame`, invalidating
-    /// each TLB entry so the hardware sees the change.
+    /// Sets or clears the flags of every mapping of `frame`; each entry
+    /// that changes has its TLB entry invalidated so the hardware sees the
+    /// change (as `ptep_clear_flush_young` flushes only a young entry: an
+    /// entry whose flag was already clear cannot be cached with it set).
     pub(crate) fn clear_owner_flags(
         &mut self,
         frame: FrameId,
         accessed: Option<bool>,
         dirty: Option<bool>,
     ) {
-        let owners: Vec<Owner> = self.frames.owners(frame).collect();
+        let format = self.arch.pte();
+        let bytes = usize::from(format.bytes);
         let shift = self.page_shift();
-        for owner in owners {
-            self.set_flags(owner.pid, owner.vpn << shift, accessed, dirty);
+        for (owner, pte_addr) in self.frames.owner_entries(frame) {
+            let Ok(raw) = self.mem.load(pte_addr, bytes) else {
+                continue;
+            };
+            let mut new = raw;
+            if let Some(on) = accessed {
+                new = format.with_accessed(new, on);
+            }
+            if let Some(on) = dirty {
+                new = format.with_dirty(new, on);
+            }
+            if new == raw {
+                continue;
+            }
+            let _ = self.mem.store(pte_addr, bytes, new);
+            let asid = self.procs.get(&owner.pid).map_or(0, |p| p.asid);
+            self.mmu
+                .tlb_mut()
+                .flush_page(owner.vpn << shift, Some(asid));
+            self.counters.tlb_shootdowns += 1;
         }
+    }
+
+    /// Removes the mapping `owner` has of `frame` through the leaf entry at
+    /// `pte_addr`: clears the entry (the tables above stay, as a kernel
+    /// keeps them for the page's return), forgets the owner and
+    /// invalidates its TLB entry.
+    fn unmap_owner(&mut self, frame: FrameId, owner: Owner, pte_addr: u64) {
+        let bytes = usize::from(self.arch.pte().bytes);
+        let _ = self.mem.store(pte_addr, bytes, 0);
+        if let Some(p) = self.procs.get_mut(&owner.pid) {
+            p.counters.resident_pages -= 1;
+        }
+        self.frames.remove_owner(frame, owner);
+        self.shootdown(owner.pid, owner.vpn << self.page_shift());
     }
 
     /// Writes `frame` to its swap slot (allocating one, which joins the swap
@@ -616,8 +657,6 @@ impl Kernel {
             self.counters.clean_drops += 1;
             self.frames.swap_slot(frame).ok_or(())?
         };
-        let arch = Arc::clone(&self.arch);
-        let shift = self.page_shift();
         // A shared object's page is found through the object, not through
         // per-process swap entries; the object keeps one reference.
         let object_page = self.shmem.key_of(frame).is_some();
@@ -625,21 +664,14 @@ impl Kernel {
             let _ = self.swap.dup(SlotId(slot));
             self.shmem.set_swapped(frame, slot);
         }
-        let owners: Vec<Owner> = self.frames.owners(frame).collect();
-        for owner in owners {
-            let page = owner.vpn << shift;
-            if let Some(p) = self.procs.get_mut(&owner.pid) {
-                let _ = p.page_table.clear_leaf(&arch, &mut self.mem, page);
-                if !object_page {
+        while let Some((owner, pte_addr)) = self.frames.first_owner(frame) {
+            if !object_page {
+                if let Some(p) = self.procs.get_mut(&owner.pid) {
                     p.swapped.insert(owner.vpn, slot);
                 }
-                p.counters.resident_pages -= 1;
-            }
-            if !object_page {
                 let _ = self.swap.dup(SlotId(slot));
             }
-            self.frames.remove_owner(frame, owner);
-            self.shootdown(owner.pid, page);
+            self.unmap_owner(frame, owner, pte_addr);
         }
         self.detach_swap_cache(frame);
         self.frames.free(frame);
@@ -650,25 +682,16 @@ impl Kernel {
     /// Evicts a backing-store page: written back if dirty, else dropped;
     /// its mappings simply go (the next touch reads it in again).
     fn evict_backed(&mut self, frame: FrameId, dirty: bool) {
-        let shift = self.page_shift();
-        let arch = Arc::clone(&self.arch);
-        let owners: Vec<Owner> = self.frames.owners(frame).collect();
         if dirty {
-            if let Some(owner) = owners.first() {
+            if let Some((owner, _)) = self.frames.first_owner(frame) {
                 self.backing.write(owner.vpn, 1);
             }
             self.counters.write_backs += 1;
         } else {
             self.counters.clean_drops += 1;
         }
-        for owner in owners {
-            let page = owner.vpn << shift;
-            if let Some(p) = self.procs.get_mut(&owner.pid) {
-                let _ = p.page_table.clear_leaf(&arch, &mut self.mem, page);
-                p.counters.resident_pages -= 1;
-            }
-            self.frames.remove_owner(frame, owner);
-            self.shootdown(owner.pid, page);
+        while let Some((owner, pte_addr)) = self.frames.first_owner(frame) {
+            self.unmap_owner(frame, owner, pte_addr);
         }
         self.frames.free(frame);
         self.counters.evictions += 1;

@@ -209,6 +209,9 @@ pub struct Kernel {
     pub(crate) procs: BTreeMap<Pid, Process>,
     next_pid: Pid,
     current: Option<Pid>,
+    /// The running process's translation registers (page-table root and
+    /// ASID), loaded by [`Kernel::switch_to`] as a CPU loads CR3 or SATP.
+    current_ctx: Context,
     /// Which process each ASID was last used by.
     asid_owner: Vec<Pid>,
     pub(crate) zero_frame: FrameId,
@@ -314,6 +317,7 @@ impl Kernel {
             procs: BTreeMap::new(),
             next_pid: 1,
             current: None,
+            current_ctx: Context { root: 0, asid: 0 },
             asid_owner: vec![0; asids],
             zero_frame,
             counters: KernelCounters::default(),
@@ -494,7 +498,11 @@ impl Kernel {
         if self.current == Some(pid) {
             return Ok(());
         }
-        let asid = self.live(pid)?.asid;
+        let (asid, root) = {
+            let p = self.live(pid)?;
+            (p.asid, p.page_table.root())
+        };
+        self.current_ctx = Context { root, asid };
         self.counters.context_switches += 1;
         let owner = &mut self.asid_owner[usize::from(asid)];
         if self.config.arch.asid_bits() == 0 {
@@ -521,13 +529,7 @@ impl Kernel {
     /// Translates one access that stays within a page, resolving faults.
     fn translate(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Result<u64, Signal> {
         self.switch_to(pid).map_err(|_| kill_signal(vaddr))?;
-        let ctx = {
-            let p = &self.procs[&pid];
-            Context {
-                root: p.page_table.root(),
-                asid: p.asid,
-            }
-        };
+        let ctx = self.current_ctx;
         self.counters.references += 1;
         // A fault handler resolves one cause per pass (a swap-in, then a
         // copy-on-write, then a dirty-flag fault at most); more means a bug.
@@ -558,7 +560,7 @@ impl Kernel {
                         pf.cause,
                         PageFaultCause::NotPresent | PageFaultCause::Protection
                     );
-                    if let Err(signal) = self.handle_fault(pid, vaddr, kind, pf.cause) {
+                    if let Err(signal) = self.handle_fault(pid, vaddr, kind, &pf) {
                         return Err(self.deliver(pid, signal));
                     }
                     if !self.is_live(pid) {
@@ -935,6 +937,9 @@ impl Kernel {
         self.release_address_space(pid);
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         let old = std::mem::replace(&mut p.page_table, page_table);
+        if self.current == Some(pid) {
+            self.current_ctx.root = p.page_table.root();
+        }
         p.regions = regions;
         p.brk_start = brk_start;
         p.brk = brk_start;
