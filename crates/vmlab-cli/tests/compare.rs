@@ -101,6 +101,18 @@ fn translation_cost_with_one_object_on_one_page() {
     assert_eq!(page["memory_references"], 20);
     assert_eq!(page["translation_misses"], 1);
     assert_eq!(page["references_per_access"], 1.25);
+    // More segment registers than objects: no descriptor is ever evicted.
+    let doc = json_of(&[
+        "compare",
+        "--workload",
+        "allocs:n=1,min=4K,max=4K,live=1,refs=16",
+        "--page-sizes",
+        "none",
+        "--segment-registers",
+        "1000000000000",
+        "--json",
+    ]);
+    assert_eq!(doc["configs"][0]["translation_misses"], 1);
 }
 
 #[test]

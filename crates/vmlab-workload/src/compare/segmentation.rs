@@ -57,7 +57,8 @@ impl Segmented {
         Ok(Segmented {
             allocator,
             segments: vec![None; slots],
-            registers: Vec::with_capacity(registers),
+            // More registers than objects are never filled.
+            registers: Vec::with_capacity(registers.min(slots)),
             register_count: registers,
             live: 0,
             compact,

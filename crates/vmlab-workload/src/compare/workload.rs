@@ -12,8 +12,8 @@
 //! `0..live`, reused after a free, so a consumer keeps per-slot state in a
 //! flat vector.
 //!
-//! Keys (`n`, `min`, `max`, `live` required; sizes take `K`, `M`, `G`
-//! suffixes, binary multiples):
+//! Keys (`n`, `min`, `max`, `live` (at most [`MAX_LIVE`]) required;
+//! numbers take `K`, `M`, `G` suffixes, binary multiples):
 //! - `dist`: the size distribution. `uniform` (default) over
 //!   `min..=max`; `exp`, an exponential with mean `mean` (default
 //!   `(max - min) / 4`) above `min`, truncated at `max` (many small objects,
@@ -62,6 +62,10 @@ pub struct AllocSpec {
     /// Seed of every random choice.
     pub seed: u64,
 }
+
+/// The most objects alive at once: per-slot state is kept in flat
+/// vectors, so this bounds their size.
+pub const MAX_LIVE: u32 = 1 << 24;
 
 /// Keys an `allocs` spec takes; the first four are required.
 const KEYS: &[&str] = &[
@@ -172,8 +176,14 @@ impl FromStr for AllocSpec {
         }
         let live = u32::try_from(live)
             .ok()
-            .filter(|&l| l > 0)
-            .ok_or_else(|| err(spec, "live from 1 to 2^32 - 1", format!("live={live}")))?;
+            .filter(|&l| (1..=MAX_LIVE).contains(&l))
+            .ok_or_else(|| {
+                err(
+                    spec,
+                    format!("live from 1 to {MAX_LIVE}"),
+                    format!("live={live}"),
+                )
+            })?;
         let refs = size("refs")?.unwrap_or(8);
         let refs = u32::try_from(refs)
             .map_err(|_| err(spec, "refs below 2^32", format!("refs={refs}")))?;
@@ -404,6 +414,8 @@ mod tests {
         assert!(e("allocs:n=1,min=0,max=2,live=1").contains("min of at least 1"));
         assert!(e("allocs:n=1,min=4,max=2,live=1").contains("max at least min"));
         assert!(e("allocs:n=1,min=1,max=2,live=0").contains("live from 1"));
+        assert!(e("allocs:n=1,min=1,max=2,live=4G").contains("live from 1 to 16777216"));
+        assert_eq!(spec("allocs:n=1,min=1,max=2,live=16M").live, MAX_LIVE);
         assert!(e("allocs:n=1,min=1,max=2,live=1,dist=pareto").contains("allocs:dist=pareto"));
         assert!(e("allocs:n=1,min=1,max=2,live=1,dist=bimodal,big=2").contains("fraction"));
         assert!(e("allocs:n=1,min=1,max=2,live=1,mean=3").contains("mean only with its dist"));
