@@ -43,7 +43,8 @@ pub struct CompareArgs {
     /// Physical memory for the objects (`8M`, `1G`, `65536`).
     #[arg(long, value_name = "SIZE", default_value = "8M")]
     mem: String,
-    /// Free-space allocators for segmentation (first, best, worst, next, buddy).
+    /// Free-space allocators for segmentation (first, best, worst, next, buddy);
+    /// `none` for no segmentation.
     #[arg(
         long,
         value_name = "LIST",
@@ -289,8 +290,8 @@ fn table(r: &CompareReport) -> String {
         "\nfailed: allocations refused of those tried; ext frag: 1 - largest free / total free \
          (paging: 0, any frame serves);\nint frag: bytes held beyond those asked for; tables: \
          segment descriptors (8 B each) or page tables;\nrefs/access: memory references per \
-         access, translation included; misses: descriptor loads or TLB misses;\nmoved: bytes \
-         copied by compaction.\n",
+         access, translation included (accesses only to objects the configuration placed);\n\
+         misses: descriptor loads or TLB misses; moved: bytes copied by compaction.\n",
     );
     out
 }
