@@ -3,6 +3,7 @@
 //! naming the argument at fault, with exit status 2.
 
 mod arch_cmd;
+mod compare;
 mod error;
 mod numbers;
 mod run;
@@ -18,6 +19,7 @@ Examples:
   vmlab translate --arch x86-64 --map 0x403000=0x12345000:rw 0x403abc 0x403010
   vmlab translate --arch riscv-sv39 --map 0x40200000=0x80600000:rw:2M 0x40200abc:w
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000
+  vmlab compare --mem 8M --allocators first,best,buddy --page-sizes 4K,2M --compact
   vmlab arch list
   vmlab arch show aarch64-4k";
 
@@ -35,6 +37,8 @@ enum Command {
     Translate(translate::TranslateArgs),
     /// Run a workload (a generator or a trace) through a machine and count.
     Run(run::RunArgs),
+    /// Compare paging and segmentation on one allocation workload.
+    Compare(compare::CompareArgs),
     /// List the translation schemes or show one.
     #[command(subcommand)]
     Arch(arch_cmd::ArchCommand),
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
     let result: Result<(), CliError> = match cli.command {
         Command::Translate(args) => translate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Compare(args) => compare::run(&args),
         Command::Arch(cmd) => arch_cmd::run(&cmd),
     };
     match result {

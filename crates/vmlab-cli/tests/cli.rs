@@ -2,37 +2,9 @@
 //! number checked against a hand walk, JSON output, `arch` listings, and
 //! bad input (an error naming the argument, exit status 2, never a panic).
 
-use std::process::{Command, Output};
+mod common;
 
-fn vmlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vmlab"))
-        .args(args)
-        .output()
-        .expect("the vmlab binary runs")
-}
-
-fn stdout_of(args: &[&str]) -> String {
-    let out = vmlab(args);
-    assert!(
-        out.status.success(),
-        "vmlab {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-/// Runs a command that must be refused; returns its stderr.
-fn refused(args: &[&str]) -> String {
-    let out = vmlab(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "vmlab {args:?}: {stderr}");
-    assert!(
-        !stderr.contains("panicked"),
-        "vmlab {args:?} panicked: {stderr}"
-    );
-    assert!(out.stdout.is_empty(), "nothing half-written on stdout");
-    stderr
-}
+use common::{refused, stdout_of};
 
 /// The text of the translation of `addr` (from its header to the next).
 fn section<'a>(text: &'a str, header: &str) -> &'a str {

@@ -15,6 +15,9 @@
 //!   loads and stores).
 //! - [`fault`]: the page-fault handler, eviction and the OOM killer.
 //! - [`frames`]: the frame table with its reverse map.
+//! - [`freespace`]: free-space allocators for variable-size segments
+//!   (first, best, worst and next fit with coalescing and compaction; the
+//!   binary buddy allocator) behind one trait.
 //! - [`process`]: processes, signals, exit status, personalities.
 //! - [`shmem`]: shared anonymous memory's pages, shared by every process
 //!   mapping the object.
@@ -25,6 +28,7 @@ pub mod blockdev;
 pub mod cost;
 pub mod fault;
 pub mod frames;
+pub mod freespace;
 pub mod kernel;
 pub mod policy;
 pub mod process;

@@ -2,6 +2,8 @@
 //! what is measured over them.
 //!
 //! Module map:
+//! - [`compare`]: paging against segmentation on one allocation workload
+//!   (fragmentation, table memory, translation cost, compaction cost).
 //! - [`driver`]: runs a stream on a machine, full or replacement-only.
 //! - [`op`]: [`MemRef`](op::MemRef), the one element of every stream, and
 //!   splitting an access that crosses pages.
@@ -13,6 +15,7 @@
 //! - [`mrc`]: miss-ratio curves: exact LRU at every memory size in one
 //!   pass (stack distances), and SHARDS sampling for traces too big for it.
 
+pub mod compare;
 pub mod driver;
 pub mod gen;
 pub mod mrc;
