@@ -5,7 +5,12 @@
 mod arch_cmd;
 mod error;
 mod numbers;
+mod plot;
+mod plot_cmd;
+mod progress;
 mod run;
+mod sweep;
+mod table;
 mod translate;
 
 use clap::{Parser, Subcommand};
@@ -18,6 +23,9 @@ Examples:
   vmlab translate --arch x86-64 --map 0x403000=0x12345000:rw 0x403abc 0x403010
   vmlab translate --arch riscv-sv39 --map 0x40200000=0x80600000:rw:2M 0x40200abc:w
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000
+  vmlab sweep --gen zipf:pages=10000,alpha=1.0,n=1000000 --policies lru,fifo,arc \
+      --frames 500..5000:500 --model replacement --csv faults.csv --plot faults.svg
+  vmlab plot faults.csv -o faults.png
   vmlab arch list
   vmlab arch show aarch64-4k";
 
@@ -35,6 +43,10 @@ enum Command {
     Translate(translate::TranslateArgs),
     /// Run a workload (a generator or a trace) through a machine and count.
     Run(run::RunArgs),
+    /// Run one workload over many configurations in parallel; table, CSV, JSON, plot.
+    Sweep(sweep::SweepArgs),
+    /// Plot a saved sweep CSV or a time series as SVG or PNG.
+    Plot(plot_cmd::PlotArgs),
     /// List the translation schemes or show one.
     #[command(subcommand)]
     Arch(arch_cmd::ArchCommand),
@@ -45,6 +57,8 @@ fn main() -> ExitCode {
     let result: Result<(), CliError> = match cli.command {
         Command::Translate(args) => translate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
+        Command::Plot(args) => plot_cmd::run(&args),
         Command::Arch(cmd) => arch_cmd::run(&cmd),
     };
     match result {
