@@ -205,11 +205,8 @@ pub fn render(plot: &LinePlot, path: &Path) -> Result<(), CliError> {
         return Err(CliError("the embedded font cannot be read".to_string()));
     }
     let fail = |e: &dyn Display| CliError(format!("{}: cannot draw the plot: {e}", path.display()));
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("svg") => {
+    match format(path)? {
+        Format::Svg => {
             let mut svg = String::new();
             {
                 let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -218,7 +215,7 @@ pub fn render(plot: &LinePlot, path: &Path) -> Result<(), CliError> {
             }
             write_whole(path, svg.as_bytes())
         }
-        Some("png") => {
+        Format::Png => {
             let temp = temp_beside(path);
             let drawn = {
                 let root = BitMapBackend::new(&temp, SIZE).into_drawing_area();
@@ -232,6 +229,25 @@ pub fn render(plot: &LinePlot, path: &Path) -> Result<(), CliError> {
             }
             commit(&temp, path)
         }
+    }
+}
+
+/// The image formats a plot is written in.
+pub enum Format {
+    /// Scalable vector graphics.
+    Svg,
+    /// Portable network graphics.
+    Png,
+}
+
+/// The format `path`'s extension asks for, or an error naming the file.
+pub fn format(path: &Path) -> Result<Format, CliError> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("svg") => Ok(Format::Svg),
+        Some("png") => Ok(Format::Png),
         _ => Err(CliError(format!(
             "{}: expected a file name ending in .svg or .png",
             path.display()

@@ -115,6 +115,10 @@ enum ModelArg {
 /// Runs `vmlab sweep`.
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
     let source = source(args)?;
+    if let Some(path) = &args.plot {
+        // Refused before the sweep runs rather than after.
+        plot::format(path).map_err(|e| CliError::arg("--plot", e))?;
+    }
     let mut archs = Vec::new();
     for name in &args.archs {
         archs.push(resolve_arch(name, None)?);
@@ -237,7 +241,7 @@ fn output(args: &SweepArgs, rows: &[Row]) -> Result<(), CliError> {
         table::write_whole(path, table::to_csv(rows).as_bytes())?;
     }
     if let Some(path) = &args.plot {
-        let chart = sweep_plot(rows)?;
+        let chart = plot::sweep_plot(rows).map_err(|e| CliError::arg("--plot", e))?;
         plot::render(&chart, path)?;
     }
     if args.json {
@@ -248,8 +252,4 @@ fn output(args: &SweepArgs, rows: &[Row]) -> Result<(), CliError> {
         print!("{}", table::to_text(rows));
     }
     Ok(())
-}
-
-fn sweep_plot(rows: &[Row]) -> Result<plot::LinePlot, CliError> {
-    plot::sweep_plot(rows).map_err(|e| CliError::arg("--plot", e))
 }
