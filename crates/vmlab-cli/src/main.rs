@@ -12,6 +12,7 @@ mod run;
 mod sweep;
 mod table;
 mod translate;
+mod workload;
 
 use clap::{Parser, Subcommand};
 use error::CliError;

@@ -25,30 +25,11 @@ pub fn parse_u64(text: &str) -> Result<u64, String> {
 
 /// Parses a page size (`4K`, `4KiB`, `2M`, `1G`, `32`) into its shift.
 pub fn parse_page_size(text: &str) -> Result<u8, String> {
-    let t = text.trim();
-    let upper = t.to_ascii_uppercase();
-    let stripped = upper
-        .strip_suffix("IB")
-        .or_else(|| upper.strip_suffix('B'))
-        .unwrap_or(&upper);
-    let (digits, unit_shift) = match stripped.chars().last() {
-        Some('K') => (&stripped[..stripped.len() - 1], 10),
-        Some('M') => (&stripped[..stripped.len() - 1], 20),
-        Some('G') => (&stripped[..stripped.len() - 1], 30),
-        Some('T') => (&stripped[..stripped.len() - 1], 40),
-        _ => (stripped, 0),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("expected a size such as 4K, 2M or 1G, found {t:?}"))?;
+    let n = parse_size(text)?;
     if !n.is_power_of_two() {
-        return Err(format!("page size {t:?} is not a power of two"));
+        return Err(format!("page size {:?} is not a power of two", text.trim()));
     }
-    let shift = n.trailing_zeros() + unit_shift;
-    u8::try_from(shift)
-        .ok()
-        .filter(|&s| s < 64)
-        .ok_or_else(|| format!("page size {t:?} is too large"))
+    Ok(n.trailing_zeros() as u8)
 }
 
 /// Parses a byte count with an optional binary unit (`4K`, `4KiB`, `48M`,

@@ -10,13 +10,12 @@ use crate::numbers::{parse_list, parse_size, parse_u64};
 use crate::plot;
 use crate::progress::Progress;
 use crate::table;
-use clap::{Args, ValueEnum};
+use crate::workload::{ModelArg, WorkloadArgs};
+use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
 use vmlab_workload::driver::Model;
-use vmlab_workload::gen::GenSpec;
-use vmlab_workload::sweep::{self as sweeps, Memory, MrcMethod, Row, Source, Sweep};
-use vmlab_workload::trace::TraceFormat;
+use vmlab_workload::sweep::{self as sweeps, Memory, MrcMethod, Row, Sweep};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -36,23 +35,8 @@ Each of --tlb and --arch is repeated once per value (their specs contain commas)
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub struct SweepArgs {
-    /// A synthetic workload, e.g. `zipf:pages=100000,alpha=1.0,n=1000000,seed=1`.
-    #[arg(
-        long,
-        value_name = "SPEC",
-        conflicts_with = "trace",
-        required_unless_present = "trace"
-    )]
-    gen: Option<String>,
-    /// A trace file (lackey text, address list, vmlab-bin, oracleGeneral; gzip or zstd).
-    #[arg(long, value_name = "FILE")]
-    trace: Option<PathBuf>,
-    /// The trace's format, when detection is not wanted.
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<String>,
-    /// Count and skip malformed trace lines instead of stopping at the first.
-    #[arg(long)]
-    skip_bad_lines: bool,
+    #[command(flatten)]
+    workload: WorkloadArgs,
     /// Translation schemes, one per flag (`vmlab arch list`); each brings its page size.
     #[arg(long = "arch", value_name = "NAME")]
     archs: Vec<String>,
@@ -106,15 +90,9 @@ pub struct SweepArgs {
     plot: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ModelArg {
-    Full,
-    Replacement,
-}
-
 /// Runs `vmlab sweep`.
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
-    let source = source(args)?;
+    let source = args.workload.source()?;
     if let Some(path) = &args.plot {
         // Refused before the sweep runs rather than after.
         plot::format(path).map_err(|e| CliError::arg("--plot", e))?;
@@ -166,14 +144,7 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             } else {
                 args.tlbs.iter().cloned().map(Some).collect()
             },
-            models: args
-                .models
-                .iter()
-                .map(|m| match m {
-                    ModelArg::Full => Model::Full,
-                    ModelArg::Replacement => Model::Replacement,
-                })
-                .collect(),
+            models: args.models.iter().map(|&m| Model::from(m)).collect(),
             policies: args
                 .policies
                 .split(',')
@@ -194,32 +165,6 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// The workload every configuration replays.
-fn source(args: &SweepArgs) -> Result<Source, CliError> {
-    if let Some(spec) = &args.gen {
-        let gen: GenSpec = spec.parse().map_err(|e| CliError::arg("--gen", e))?;
-        return Ok(Source::Generator(gen));
-    }
-    let Some(path) = &args.trace else {
-        return Err(CliError::arg(
-            "sweep",
-            "expected --gen SPEC or --trace FILE",
-        ));
-    };
-    let format = match &args.format {
-        Some(f) => Some(
-            f.parse::<TraceFormat>()
-                .map_err(|e| CliError::arg("--format", e))?,
-        ),
-        None => None,
-    };
-    Ok(Source::Trace {
-        path: path.clone(),
-        format,
-        skip_bad_lines: args.skip_bad_lines,
-    })
 }
 
 /// A sweep error as the user's flag: dimensions are flags of the same
