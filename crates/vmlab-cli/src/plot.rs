@@ -9,6 +9,8 @@
 
 use crate::error::CliError;
 use crate::table::{commit, temp_beside, write_whole, Csv};
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -272,20 +274,57 @@ fn span(values: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
     (lo, hi + (hi - lo) * 0.05)
 }
 
+/// Whether x values spread over so many orders of magnitude (a geometric
+/// range of memory sizes) that a logarithmic x axis reads better.
+fn wants_log_x(plot: &LinePlot) -> bool {
+    let xs = || {
+        plot.series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+    };
+    let lo = xs().fold(f64::INFINITY, f64::min);
+    let hi = xs().fold(f64::NEG_INFINITY, f64::max);
+    lo > 0.0 && hi / lo >= LOG_X_SPREAD
+}
+
+/// The spread of x (largest over smallest) from which the axis is
+/// logarithmic.
+const LOG_X_SPREAD: f64 = 100.0;
+
 fn draw<DB: DrawingBackend>(
     plot: &LinePlot,
     root: &DrawingArea<DB, Shift>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let points = || plot.series.iter().flat_map(|s| s.points.iter());
-    let (x0, x1) = span(points().map(|p| p.0), false);
     let (y0, y1) = span(points().map(|p| p.1), true);
-    let mut chart = ChartBuilder::on(root)
+    let mut builder = ChartBuilder::on(root);
+    builder
         .caption(&plot.title, (FAMILY, 24))
         .margin(16)
         .x_label_area_size(56)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, y0..y1)?;
+        .y_label_area_size(80);
+    if wants_log_x(plot) {
+        let lo = points().map(|p| p.0).fold(f64::INFINITY, f64::min);
+        let hi = points().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+        let chart = builder.build_cartesian_2d((lo / 1.2..hi * 1.2).log_scale(), y0..y1)?;
+        draw_lines(plot, chart)
+    } else {
+        let (x0, x1) = span(points().map(|p| p.0), false);
+        let chart = builder.build_cartesian_2d(x0..x1, y0..y1)?;
+        draw_lines(plot, chart)
+    }
+}
+
+/// The mesh, the series and the legend, on a linear or logarithmic x axis.
+fn draw_lines<'a, DB, X>(
+    plot: &LinePlot,
+    mut chart: ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
         .x_desc(&plot.x_label)
@@ -445,6 +484,30 @@ mod tests {
         assert_eq!((be(&png[16..20]), be(&png[20..24])), SIZE);
         // Text was drawn: a plot without its labels has fewer colours.
         assert!(png.len() > 10_000);
+    }
+
+    #[test]
+    fn x_axis_turns_logarithmic_over_two_orders_of_magnitude() {
+        let over = |xs: &[f64]| {
+            time_series(
+                "t",
+                "v",
+                vec![Series {
+                    name: "s".into(),
+                    points: xs.iter().map(|&x| (x, 1.0)).collect(),
+                }],
+            )
+        };
+        assert!(wants_log_x(&over(&[10.0, 100.0, 1000.0])));
+        assert!(!wants_log_x(&over(&[10.0, 100.0, 999.0])));
+        // Zero has no logarithm: a time series from reference 0 stays linear.
+        assert!(!wants_log_x(&over(&[0.0, 1000.0, 1e6])));
+        // Drawing on the logarithmic axis works too.
+        let path = temp("log.svg");
+        render(&over(&[10.0, 100.0, 1000.0]), &path).unwrap();
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("\nreferences\n"));
     }
 
     #[test]
