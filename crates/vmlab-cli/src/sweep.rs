@@ -37,7 +37,8 @@ Each of --tlb and --arch is repeated once per value (their specs contain commas)
 pub struct SweepArgs {
     #[command(flatten)]
     workload: WorkloadArgs,
-    /// Translation schemes, one per flag (`vmlab arch list`); each brings its page size.
+    /// Translation schemes, one per flag (`vmlab arch list`; default x86-64); each brings
+    /// its page size.
     #[arg(long = "arch", value_name = "NAME")]
     archs: Vec<String>,
     /// Schemes defined in TOML files, one per flag (added after --arch).
