@@ -8,10 +8,10 @@
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
 use crate::numbers::parse_page_size;
+use crate::output::{print_out, write_whole};
 use clap::Args;
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use vmlab_hw::pagetable::format_page_size;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::{default_tlb, Arch};
@@ -94,8 +94,7 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
         CompareError::Machine(_) => CliError(e.to_string()),
     })?;
     if let Some(path) = &args.csv {
-        write_atomically(path, &series_csv(&report))
-            .map_err(|e| CliError::arg("--csv", format!("{}: {e}", path.display())))?;
+        write_whole(path, series_csv(&report).as_bytes())?;
     }
     let text = if args.json {
         let mut json = serde_json::to_string_pretty(&report)
@@ -110,18 +109,6 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
         text
     };
     print_out(&text)
-}
-
-/// Writes the report to standard output; a reader that stopped reading
-/// (`vmlab compare | head`) is not an error.
-fn print_out(text: &str) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CliError(format!("cannot write the report: {e}")))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// The comparison the flags describe.
@@ -322,17 +309,4 @@ fn series_csv(r: &CompareReport) -> String {
         }
     }
     out
-}
-
-/// Writes `text` to a temporary file beside `path`, then renames it over
-/// `path`, so a failure never leaves a partial file.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
 }

@@ -6,13 +6,13 @@
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
 use crate::numbers::parse_page_size;
-use clap::{Args, ValueEnum};
+use crate::output::print_out;
+use crate::workload::{ModelArg, WorkloadArgs};
+use clap::Args;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use vmlab_hw::tlb::TlbConfig;
-use vmlab_workload::driver::{run as drive, Machine, Model, RunReport};
-use vmlab_workload::gen::GenSpec;
-use vmlab_workload::trace::{self, ReadOptions, TraceFormat};
+use vmlab_workload::driver::{Machine, Model, RunReport};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -24,23 +24,8 @@ Examples:
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub struct RunArgs {
-    /// A synthetic workload, e.g. `zipf:pages=1000000,alpha=1.0,n=50000000,seed=1`.
-    #[arg(
-        long,
-        value_name = "SPEC",
-        conflicts_with = "trace",
-        required_unless_present = "trace"
-    )]
-    gen: Option<String>,
-    /// A trace file (lackey text, address list, vmlab-bin, oracleGeneral; gzip or zstd).
-    #[arg(long, value_name = "FILE")]
-    trace: Option<PathBuf>,
-    /// The trace's format, when detection is not wanted.
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<String>,
-    /// Count and skip malformed trace lines instead of stopping at the first.
-    #[arg(long)]
-    skip_bad_lines: bool,
+    #[command(flatten)]
+    workload: WorkloadArgs,
     /// Translation scheme (`vmlab arch list`).
     #[arg(long, default_value = "x86-64")]
     arch: String,
@@ -65,12 +50,6 @@ pub struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ModelArg {
-    Full,
-    Replacement,
 }
 
 /// Runs `vmlab run`.
@@ -100,43 +79,18 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         policy: args.policy.clone(),
         tlb,
     };
-    let model = match args.model {
-        ModelArg::Full => Model::Full,
-        ModelArg::Replacement => Model::Replacement,
-    };
-    let (source, report) = if let Some(spec) = &args.gen {
-        let gen: GenSpec = spec.parse().map_err(|e| CliError::arg("--gen", e))?;
-        (spec.clone(), drive(gen.stream().map(Ok), &machine, model))
-    } else if let Some(path) = &args.trace {
-        let format = match &args.format {
-            Some(f) => Some(
-                f.parse::<TraceFormat>()
-                    .map_err(|e| CliError::arg("--format", e))?,
-            ),
-            None => None,
-        };
-        let opts = ReadOptions {
-            skip_bad_lines: args.skip_bad_lines,
-            page_size: machine.arch.page_bytes(),
-        };
-        let mut reader = trace::open(path, format, opts).map_err(|e| CliError(e.to_string()))?;
-        let report = drive(&mut reader, &machine, model).map(|mut r| {
-            r.skipped_lines = reader.skipped();
-            r
-        });
-        (path.display().to_string(), report)
-    } else {
-        return Err(CliError::arg("run", "expected --gen SPEC or --trace FILE"));
-    };
-    let report = report.map_err(|e| CliError(e.to_string()))?;
+    let model = Model::from(args.model);
+    let source = args.workload.source()?;
+    let report = source
+        .run(&machine, model)
+        .map_err(|e| CliError(e.to_string()))?;
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError(format!("cannot render JSON: {e}")))?;
-        println!("{text}");
+        print_out(&format!("{text}\n"))
     } else {
-        print!("{}", summary(&source, &report));
+        print_out(&summary(&args.workload.label(), &report))
     }
-    Ok(())
 }
 
 /// The human report.

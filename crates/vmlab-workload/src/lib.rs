@@ -14,10 +14,13 @@
 //!   vmlab-bin, libCacheSim oracleGeneral; gzip and zstd detected).
 //! - [`mrc`]: miss-ratio curves: exact LRU at every memory size in one
 //!   pass (stack distances), and SHARDS sampling for traces too big for it.
+//! - [`sweep`]: one workload over many configurations in parallel, as a
+//!   tidy table of rows; miss-ratio curves as rows of the same table.
 
 pub mod compare;
 pub mod driver;
 pub mod gen;
 pub mod mrc;
 pub mod op;
+pub mod sweep;
 pub mod trace;
