@@ -94,7 +94,8 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
         CompareError::Machine(_) => CliError(e.to_string()),
     })?;
     if let Some(path) = &args.csv {
-        write_whole(path, series_csv(&report).as_bytes())?;
+        write_whole(path, series_csv(&report).as_bytes())
+            .map_err(|e| CliError::arg("--csv", e.0))?;
     }
     let text = if args.json {
         let mut json = serde_json::to_string_pretty(&report)
