@@ -1,24 +1,29 @@
 //! `vmlab run`: drives a workload (a generator spec or a trace file) through
 //! a machine given by flags, in the full model (TLB, page walk, fault
 //! handler, replacement, in trace mode) or the replacement-only model, and
-//! prints what it counted.
+//! prints what it counted; with `--csv`, also a time series of the fault
+//! rate and resident set, one row per interval of references.
 
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
-use crate::numbers::parse_page_size;
-use crate::output::print_out;
+use crate::numbers::parse_size;
+use crate::output::{commit, print_out, temp_beside};
 use crate::workload::{ModelArg, WorkloadArgs};
 use clap::Args;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
 use vmlab_hw::tlb::TlbConfig;
-use vmlab_workload::driver::{Machine, Model, RunReport};
+use vmlab_workload::driver::{Machine, Model, RunReport, Sample};
+use vmlab_workload::sweep::Source;
 
 const EXAMPLES: &str = "\
 Examples:
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000 --policy clock
   vmlab run --gen loop:pages=120,n=100000 --frames 100 --policy lru --model replacement
-  vmlab run --trace prog.lackey.zst --mem 64MiB --policy s3-fifo --json";
+  vmlab run --trace prog.lackey.zst --mem 64MiB --policy s3-fifo --json
+  vmlab run --gen phases:pages=2000,phases=4,len=50000 --frames 500 --csv series.csv --every 10000
+  vmlab plot series.csv -o series.svg";
 
 /// Arguments of `vmlab run`.
 #[derive(Args)]
@@ -50,6 +55,19 @@ pub struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Write a time series (fault rate, resident pages, TLB hit rate per
+    /// interval) as CSV to FILE; `vmlab plot FILE` draws it.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// References per time-series interval.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        requires = "csv",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    every: u64,
 }
 
 /// Runs `vmlab run`.
@@ -58,8 +76,8 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let frames = match (&args.frames, &args.mem) {
         (Some(n), _) => *n,
         (None, Some(mem)) => {
-            let shift = parse_page_size(mem).map_err(|e| CliError::arg("--mem", e))?;
-            ((1u128 << shift) / u128::from(arch.page_bytes())) as usize
+            let bytes = parse_size(mem).map_err(|e| CliError::arg("--mem", e))?;
+            usize::try_from(bytes / arch.page_bytes()).unwrap_or(usize::MAX)
         }
         (None, None) => 1024,
     };
@@ -81,9 +99,12 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     };
     let model = Model::from(args.model);
     let source = args.workload.source()?;
-    let report = source
-        .run(&machine, model)
-        .map_err(|e| CliError(e.to_string()))?;
+    let report = match &args.csv {
+        Some(path) => run_with_series(&source, &machine, model, args.every, path)?,
+        None => source
+            .run(&machine, model)
+            .map_err(|e| CliError(e.to_string()))?,
+    };
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError(format!("cannot render JSON: {e}")))?;
@@ -91,6 +112,46 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     } else {
         print_out(&summary(&args.workload.label(), &report))
     }
+}
+
+/// Runs `source`, writing its time series to `path` whole: rows stream
+/// into a temporary file beside it, renamed into place once the run has
+/// succeeded (a failed run leaves no file).
+fn run_with_series(
+    source: &Source,
+    machine: &Machine,
+    model: Model,
+    every: u64,
+    path: &Path,
+) -> Result<RunReport, CliError> {
+    let temp = temp_beside(path);
+    let cannot = |e: std::io::Error| {
+        let _ = std::fs::remove_file(&temp);
+        CliError::arg("--csv", format!("{}: cannot write: {e}", path.display()))
+    };
+    let file = std::fs::File::create(&temp).map_err(cannot)?;
+    let mut out = BufWriter::new(file);
+    let mut failure = writeln!(out, "{}", Sample::CSV_HEADER).err();
+    let run = source.run_sampled(machine, model, every, &mut |s| {
+        if failure.is_none() {
+            failure = writeln!(out, "{}", s.csv_row()).err();
+        }
+    });
+    let written = match failure {
+        Some(e) => Err(e),
+        None => out.flush(),
+    };
+    drop(out);
+    let report = match run {
+        Ok(report) => report,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(CliError(e.to_string()));
+        }
+    };
+    written.map_err(cannot)?;
+    commit(&temp, path)?;
+    Ok(report)
 }
 
 /// The human report.

@@ -501,3 +501,57 @@ fn plot_draws_a_time_series_csv() {
     assert!(drawn.contains("\nresident_pages\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `vmlab run --csv` writes one row per interval (a loop of 120 pages in
+/// 100 frames under LRU faults on every reference once warm), whole and
+/// re-plottable; a bad interval or an unwritable file is refused by name
+/// and leaves no file.
+#[test]
+fn run_writes_a_time_series_csv() {
+    let dir = scratch("run-series");
+    let csv = dir.join("series.csv");
+    let csv_arg = csv.to_str().expect("utf-8");
+    let common = [
+        "run",
+        "--gen",
+        "loop:pages=120,n=1050",
+        "--frames",
+        "100",
+        "--model",
+        "replacement",
+        "--csv",
+        csv_arg,
+        "--every",
+        "200",
+    ];
+    stdout_of(&common);
+    let text = std::fs::read_to_string(&csv).expect("csv written");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "references,faults,interval_fault_rate,resident_pages,evictions,write_backs,interval_tlb_hit_rate"
+    );
+    assert_eq!(lines.len(), 7, "{text}");
+    assert_eq!(lines[2], "400,400,1.000000,100,300,0,");
+    assert!(lines[6].starts_with("1050,1050,"), "{text}");
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("dir").count(),
+        1,
+        "no temporary left"
+    );
+    let svg = dir.join("series.svg");
+    stdout_of(&["plot", csv_arg, "-o", svg.to_str().expect("utf-8")]);
+    assert!(std::fs::read_to_string(&svg)
+        .expect("svg")
+        .contains("resident_pages"));
+
+    let mut zero = common.to_vec();
+    zero[10] = "0";
+    assert!(refused(&zero).contains("--every"));
+    let missing = dir.join("no").join("series.csv");
+    let mut unwritable = common.to_vec();
+    unwritable[8] = missing.to_str().expect("utf-8");
+    let err = refused(&unwritable);
+    assert!(err.contains("--csv") && err.contains("series.csv"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,7 +14,7 @@
 //! Rows carry no wall-clock time, so the same sweep gives the same table
 //! bit for bit.
 
-use crate::driver::{run as drive, DriverError, Machine, Model, RunReport};
+use crate::driver::{run_sampled, DriverError, Machine, Model, RunReport, Sample};
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
 use crate::op::page_pieces;
@@ -47,8 +47,22 @@ pub enum Source {
 impl Source {
     /// Runs the whole stream on `machine` under `model`.
     pub fn run(&self, machine: &Machine, model: Model) -> Result<RunReport, DriverError> {
+        self.run_sampled(machine, model, 0, &mut |_| {})
+    }
+
+    /// Like [`Source::run`], with a [`Sample`] every `every` references
+    /// (see [`run_sampled`]).
+    pub fn run_sampled(
+        &self,
+        machine: &Machine,
+        model: Model,
+        every: u64,
+        on_sample: &mut dyn FnMut(&Sample),
+    ) -> Result<RunReport, DriverError> {
         match self {
-            Source::Generator(spec) => drive(spec.stream().map(Ok), machine, model),
+            Source::Generator(spec) => {
+                run_sampled(spec.stream().map(Ok), machine, model, every, on_sample)
+            }
             Source::Trace {
                 path,
                 format,
@@ -56,7 +70,7 @@ impl Source {
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
-                let mut report = drive(&mut reader, machine, model)?;
+                let mut report = run_sampled(&mut reader, machine, model, every, on_sample)?;
                 report.skipped_lines = reader.skipped();
                 Ok(report)
             }
