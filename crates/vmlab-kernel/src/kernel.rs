@@ -241,6 +241,10 @@ pub struct KernelCounters {
     pub write_backs: u64,
     /// File pages read from the disk into the page cache.
     pub file_reads: u64,
+    /// System calls made (the `sys_*` methods), failed ones included.
+    pub syscalls: u64,
+    /// Bytes read(2) and write(2) copied between user memory and the kernel.
+    pub user_copy_bytes: u64,
 }
 
 /// The machine and its processes.

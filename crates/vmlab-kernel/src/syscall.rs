@@ -3,6 +3,10 @@
 //! Each `sys_*` method checks its arguments in the order Linux does, so a
 //! call with several faults reports the errno Linux reports.
 //!
+//! Every call counts in [`KernelCounters::syscalls`](crate::KernelCounters::syscalls),
+//! and the bytes read(2) and write(2) move between user memory and the
+//! kernel in `user_copy_bytes`, for the cost model.
+//!
 //! A call that reads or writes a user buffer goes through the MMU like
 //! the program's own accesses (faulting pages in), but a buffer that is
 //! not mapped for the access gets EFAULT, not a signal: the call checks
@@ -89,7 +93,8 @@ impl Kernel {
     }
 
     /// getpid(2).
-    pub fn sys_getpid(&self, pid: Pid) -> Result<Pid, Errno> {
+    pub fn sys_getpid(&mut self, pid: Pid) -> Result<Pid, Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid).map(|_| pid)
     }
 
@@ -97,6 +102,7 @@ impl Kernel {
     /// the lowest free descriptor. `mode` is accepted as Linux takes it
     /// and not kept (vmlab checks no permissions).
     pub fn sys_open(&mut self, pid: Pid, path: &str, flags: u32, mode: u32) -> Result<i32, Errno> {
+        self.counters.syscalls += 1;
         let _ = mode;
         self.files_of(pid)?;
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
@@ -112,6 +118,7 @@ impl Kernel {
 
     /// close(2).
     pub fn sys_close(&mut self, pid: Pid, fd: i32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         self.fs.close(&mut p.files, fd)?;
@@ -121,6 +128,7 @@ impl Kernel {
 
     /// unlink(2).
     pub fn sys_unlink(&mut self, pid: Pid, path: &str) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         self.fs.unlink(path)?;
         self.collect_files();
@@ -130,6 +138,7 @@ impl Kernel {
     /// read(2): up to `count` bytes from `fd` into user memory at `buf`;
     /// returns the bytes read (0 at the end of the file).
     pub fn sys_read(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (id, open) = self.fs.reading(table, fd)?;
         let available = count.min(self.fs.size(open.file).saturating_sub(open.offset));
@@ -144,6 +153,7 @@ impl Kernel {
         self.read_cached(pid, open.file, open.offset, &mut data)?;
         self.write_user(pid, buf, &data)
             .map_err(|_| Errno::Efault)?;
+        self.counters.user_copy_bytes += n;
         self.fs.set_offset(id, open.offset + n);
         Ok(n)
     }
@@ -151,6 +161,7 @@ impl Kernel {
     /// write(2): `count` bytes of user memory at `buf` to `fd`; returns
     /// the bytes written.
     pub fn sys_write(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (id, open, at) = self.fs.writing(table, fd)?;
         if count == 0 {
@@ -166,6 +177,7 @@ impl Kernel {
         let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Enomem)?];
         self.read_user(pid, buf, &mut data)
             .map_err(|_| Errno::Efault)?;
+        self.counters.user_copy_bytes += n;
         self.write_cached(pid, open.file, at, &data)?;
         self.fs.set_offset(id, at + n);
         Ok(n)
@@ -173,6 +185,7 @@ impl Kernel {
 
     /// lseek(2); returns the new offset.
     pub fn sys_lseek(&mut self, pid: Pid, fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let table = table.clone();
         self.fs.lseek(&table, fd, offset, whence)
@@ -180,6 +193,7 @@ impl Kernel {
 
     /// ftruncate(2).
     pub fn sys_ftruncate(&mut self, pid: Pid, fd: i32, length: i64) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (file, size) = self.fs.truncating(table, fd, length)?;
         self.set_file_size(file, size);
@@ -199,6 +213,7 @@ impl Kernel {
         fd: i32,
         offset: u64,
     ) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         let page = self.page_bytes();
         // x86-64's sys_mmap: the offset must be page aligned.
         if offset & (page - 1) != 0 {
@@ -312,6 +327,7 @@ impl Kernel {
 
     /// munmap(2).
     pub fn sys_munmap(&mut self, pid: Pid, addr: u64, len: u64) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         let top = task_size(self.arch());
         if addr > top || len > top - addr {
             return Err(Errno::Einval);
@@ -328,6 +344,7 @@ impl Kernel {
     /// stack (EINVAL for any other region, as PROT_GROWSUP is for regions
     /// that do not grow up).
     pub fn sys_mprotect(&mut self, pid: Pid, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
         let prot = prot & !grows;
@@ -394,6 +411,7 @@ impl Kernel {
     /// the cache tracks dirty pages anyway, as Linux's does). ENOMEM for a
     /// range with unmapped parts, after syncing what is mapped.
     pub fn sys_msync(&mut self, pid: Pid, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
             || addr & (self.page_bytes() - 1) != 0
@@ -435,6 +453,7 @@ impl Kernel {
     /// shared memory keeps its contents). Other advice is EINVAL. A range
     /// with unmapped parts is advised where mapped and then ENOMEM.
     pub fn sys_madvise(&mut self, pid: Pid, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         let known = matches!(
             advice,
@@ -468,16 +487,19 @@ impl Kernel {
     /// break, or the old one when the request is refused or below the
     /// heap's start (so `sys_brk(pid, 0)` asks for the current break).
     pub fn sys_brk(&mut self, pid: Pid, addr: u64) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         self.brk(pid, addr)
     }
 
     /// fork(2): returns the child's pid.
     pub fn sys_fork(&mut self, pid: Pid) -> Result<Pid, Errno> {
+        self.counters.syscalls += 1;
         self.fork(pid)
     }
 
     /// execve(2): a fresh address space; open descriptors stay open.
     pub fn sys_execve(&mut self, pid: Pid) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.execve(pid)?;
         self.collect_files();
         Ok(())
@@ -485,6 +507,7 @@ impl Kernel {
 
     /// exit(2).
     pub fn sys_exit(&mut self, pid: Pid, status: i32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.exit(pid, status & 0xff)
     }
 
@@ -495,6 +518,7 @@ impl Kernel {
         pid: Pid,
         child: Option<Pid>,
     ) -> Result<Option<(Pid, ExitStatus)>, Errno> {
+        self.counters.syscalls += 1;
         self.wait(pid, child)
     }
 }
