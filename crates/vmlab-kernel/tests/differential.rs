@@ -4,7 +4,8 @@
 //! against vmlab's system-call layer; both print the same normalised
 //! record (see `tests/differential/common.h`: one line per step, errno
 //! names, addresses relative to a base, signals with their si_code, file
-//! contents) and the test shows the diff of any that differ.
+//! contents, minor fault counts where Linux's are stable) and the test
+//! shows the diff of any that differ.
 //!
 //! A faulting access in C is caught by a signal handler and the program
 //! goes on; in vmlab a fault ends the process, so the harness tries each
@@ -82,6 +83,7 @@ const SCENARIOS: &[Scenario] = scenarios![
     mmap_fixed_over_file,
     madvise_file,
     file_cross_page,
+    fault_counts,
 ];
 
 // ---------------------------------------------------------------------
@@ -280,6 +282,23 @@ impl Sim {
             Ok(None) => "wait = still running".into(),
             Err(e) => format!("wait = -1 {e}"),
         };
+        self.out(line);
+    }
+
+    /// One access at base + `off` expected to succeed (no probe: a forked
+    /// child would make the pages copy-on-write), and its minor faults.
+    fn touch(&mut self, off: i64, write: bool) {
+        let addr = self.at(off);
+        let faults = |k: &Kernel, pid| k.process_counters(pid).unwrap().minor_faults;
+        let before = faults(&self.k, self.pid);
+        if write {
+            self.k.store(self.pid, addr, 1, 1).unwrap();
+        } else {
+            self.k.load(self.pid, addr, 1).unwrap();
+        }
+        let n = faults(&self.k, self.pid) - before;
+        let kind = if write { "write" } else { "read" };
+        let line = format!("{kind} {} faults = {n}", self.place(addr));
         self.out(line);
     }
 
@@ -1193,6 +1212,27 @@ fn file_cross_page(s: &mut Sim) {
     s.lseek("lseek page - 1", fd, p - 1, SEEK_SET);
     s.read_show(fd, 10);
     s.lseek("lseek end", fd, 0, SEEK_END);
+}
+
+fn fault_counts(s: &mut Sim) {
+    let p = PAGE as i64;
+    s.anon("mmap 3 pages", 3 * PAGE, RW, ANON_PRIVATE);
+    s.touch(0, false);
+    s.touch(0, false);
+    s.touch(0, true);
+    s.touch(0, true);
+    s.touch(p, true);
+    let pair = s.fork();
+    s.touch(0, true);
+    s.touch(2 * p, false);
+    s.touch(p, false);
+    s.exit_child(pair, 0);
+    s.touch(0, true);
+    s.touch(p, false);
+    s.touch(p, true);
+    s.anon("mmap shared", PAGE, RW, MAP_SHARED | MAP_ANONYMOUS);
+    s.touch(-p, false);
+    s.touch(-p, true);
 }
 
 // ---------------------------------------------------------------------
