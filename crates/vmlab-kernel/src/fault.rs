@@ -737,9 +737,12 @@ impl Kernel {
             .map(|p| (p.counters.resident_pages, p.pid))
             .collect();
         others.sort_unstable_by(|a, b| b.cmp(a));
+        // Last, the global policy: under local replacement it holds the
+        // page cache, which belongs to no process.
         others
             .into_iter()
             .any(|(_, owner)| self.evict_from(owner, page_key_hint))
+            || self.evict_from(0, page_key_hint)
     }
 
     /// Under local replacement, hands the frames `pid`'s policy still

@@ -26,10 +26,12 @@
 //! in the background, unmapping a shared file mapping (munmap, exit, exec,
 //! MAP_FIXED over it) writes its dirty pages back.
 //!
-//! Left out: read-ahead, and under local replacement the
-//! cache's pages belong to the global policy, which local replacement
-//! never asks, so only global replacement reclaims them. Private copies of
-//! pages past a shrunk end stay mapped (Linux unmaps those too).
+//! Cached pages belong to no process, so they are in the global
+//! replacement policy; under local replacement it is asked last, when no
+//! process's own policy has a page to give.
+//!
+//! Left out: read-ahead. Private copies of pages past a shrunk end stay
+//! mapped (Linux unmaps those too).
 
 use crate::frames::{FrameUse, Pid};
 use crate::fs::FileId;

@@ -1,4 +1,5 @@
-//! A reference-model property test for files: random sequences of
+//! A reference-model property test for files: under global or local
+//! replacement, random sequences of
 //! write(2), read(2), stores and loads through a shared and a private
 //! mapping of the same file, msync and ftruncate, on a machine so small
 //! that file pages, private copies and page tables are evicted all the
@@ -18,7 +19,7 @@ use vmlab_hw::arch::presets;
 use vmlab_kernel::abi::*;
 use vmlab_kernel::kernel::task_size;
 use vmlab_kernel::region::{PROT_READ, PROT_WRITE};
-use vmlab_kernel::{Kernel, KernelConfig, KernelCounters};
+use vmlab_kernel::{Kernel, KernelConfig, KernelCounters, ReplacementScope};
 
 const PAGE: u64 = 4096;
 /// The mappings' length: the file may be shorter (then SIGBUS past it).
@@ -101,10 +102,11 @@ impl Model {
 
 /// Runs `ops` on a machine with `policy`; returns its counters, so the
 /// caller can check the cases did evict, write back and copy.
-fn run(policy: &str, ops: &[Op]) -> Result<KernelCounters, TestCaseError> {
+fn run(policy: &str, scope: ReplacementScope, ops: &[Op]) -> Result<KernelCounters, TestCaseError> {
     let arch = presets::by_name("x86-64").unwrap().unwrap();
     let mut config = KernelConfig::new(arch, 12);
     config.policy = policy.into();
+    config.scope = scope;
     config.swap_slots = 64;
     let mut k = Kernel::new(config).unwrap();
     let pid = k.spawn(0).unwrap();
@@ -234,8 +236,13 @@ fn files_behave_like_their_model_under_constant_eviction() {
         };
         let mut runner = TestRunner::new(config);
         let tally = Cell::new((0, 0, 0));
-        let result = runner.run(&prop::collection::vec(op(), 1..60), |ops| {
-            let c = run(policy, &ops)?;
+        let scopes = prop_oneof![
+            Just(ReplacementScope::Global),
+            Just(ReplacementScope::Local)
+        ];
+        let strategy = (scopes, prop::collection::vec(op(), 1..60));
+        let result = runner.run(&strategy, |(scope, ops)| {
+            let c = run(policy, scope, &ops)?;
             let (evictions, write_backs, copies) = tally.get();
             tally.set((
                 evictions + c.evictions,
