@@ -176,15 +176,6 @@ impl Kernel {
         }
         let perms = perms_for(region.prot);
         let shared = region.kind.is_shared();
-        // A process's own page on swap comes first: it may be the private
-        // copy of a file page.
-        if let Some(slot) = self
-            .procs
-            .get_mut(&pid)
-            .and_then(|p| p.swapped.remove(&vpn))
-        {
-            return self.swap_in(pid, page, slot, perms, shared);
-        }
         if let RegionKind::File { file, .. } = region.kind {
             return if file == crate::kernel::BACKING_STORE {
                 self.backing_fault(pid, page, perms, kind)
@@ -196,6 +187,13 @@ impl Kernel {
             (region.kind, region.object_offset(page))
         {
             return self.shmem_fault(pid, page, (object, offset >> self.page_shift()), perms);
+        }
+        if let Some(slot) = self
+            .procs
+            .get_mut(&pid)
+            .and_then(|p| p.swapped.remove(&vpn))
+        {
+            return self.swap_in(pid, page, slot, perms, shared);
         }
         if kind != AccessKind::Write && !shared {
             // A read of untouched private memory maps the shared zero page.
@@ -326,7 +324,7 @@ impl Kernel {
         Ok(())
     }
 
-    fn swap_in(
+    pub(crate) fn swap_in(
         &mut self,
         pid: Pid,
         page: u64,

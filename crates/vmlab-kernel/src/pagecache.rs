@@ -151,6 +151,15 @@ impl Kernel {
         let RegionKind::File { file, shared, .. } = region.kind else {
             return Err(bus(page));
         };
+        // A private copy that went out to swap comes back from there.
+        let vpn = page >> self.page_shift();
+        if let Some(slot) = self
+            .procs
+            .get_mut(&pid)
+            .and_then(|p| p.swapped.remove(&vpn))
+        {
+            return self.swap_in(pid, page, slot, perms, shared);
+        }
         let offset = region.object_offset(page).ok_or_else(|| bus(page))?;
         if offset >= self.fs.size(file) {
             return Err(bus(page));
