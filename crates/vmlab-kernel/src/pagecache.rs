@@ -324,6 +324,33 @@ impl Kernel {
         }
     }
 
+    /// Reads the file pages `pid` maps in `[start, end)` (one region's
+    /// piece) into the page cache, up to the end of the file: MADV_WILLNEED.
+    pub(crate) fn read_ahead(&mut self, pid: Pid, start: u64, end: u64) {
+        let Some(region) = self
+            .procs
+            .get(&pid)
+            .and_then(|p| p.regions.find(start).copied())
+        else {
+            return;
+        };
+        let RegionKind::File { file, .. } = region.kind else {
+            return;
+        };
+        let (Some(first), Some(last)) =
+            (region.object_offset(start), region.object_offset(end - 1))
+        else {
+            return;
+        };
+        let pages_in_file = self.fs.size(file).div_ceil(self.page_bytes());
+        let shift = self.page_shift();
+        for index in (first >> shift)..=(last >> shift) {
+            if index >= pages_in_file || self.cached_page(pid, file, index).is_err() {
+                break;
+            }
+        }
+    }
+
     /// Copies `out.len()` bytes of `file` from `offset` on out of the page
     /// cache (the caller keeps the range below the file size).
     pub(crate) fn read_cached(

@@ -447,11 +447,14 @@ impl Kernel {
         Ok(())
     }
 
-    /// madvise(2): MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL and
-    /// MADV_WILLNEED are hints vmlab takes no action on; MADV_DONTNEED
-    /// drops the pages (private anonymous memory reads as zeros after,
-    /// shared memory keeps its contents). Other advice is EINVAL. A range
-    /// with unmapped parts is advised where mapped and then ENOMEM.
+    /// madvise(2): MADV_WILLNEED reads a file mapping's pages into the
+    /// page cache (Linux's read-ahead of the range; a no-op for anonymous
+    /// memory); MADV_DONTNEED drops the pages (private anonymous memory
+    /// reads as zeros after, private file pages show the file again,
+    /// shared memory keeps its contents); MADV_NORMAL, MADV_RANDOM and
+    /// MADV_SEQUENTIAL are hints vmlab takes no action on. Other advice is
+    /// EINVAL. A range with unmapped parts is advised where mapped and
+    /// then ENOMEM.
     pub fn sys_madvise(&mut self, pid: Pid, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         self.files_of(pid)?;
@@ -472,9 +475,11 @@ impl Kernel {
             return Err(Errno::Einval);
         }
         let (pieces, hole) = self.walk_range(pid, addr, len)?;
-        if advice == MADV_DONTNEED {
-            for (start, end) in pieces {
-                self.release_pages(pid, start, end);
+        for (start, end) in pieces {
+            match advice {
+                MADV_DONTNEED => self.release_pages(pid, start, end),
+                MADV_WILLNEED => self.read_ahead(pid, start, end),
+                _ => {}
             }
         }
         if hole {

@@ -6,7 +6,8 @@
 //! writes back and MS_ASYNC does not, and so does the unmap (munmap,
 //! exit) of a shared mapping with dirty pages; mapped pages fault in as major
 //! faults when uncached and minor ones when cached; nothing leaks when
-//! processes end and files go; host files import and export.
+//! processes end and files go; host files import and export; MADV_WILLNEED
+//! reads a mapped range ahead.
 #![allow(clippy::unwrap_used)]
 
 use vmlab_hw::arch::presets;
@@ -232,4 +233,27 @@ fn unmapping_a_dirty_shared_mapping_writes_it_back() {
     );
     // Nothing was left dirty for the export to write.
     assert_eq!(k.files().disk_counters().writes, 2);
+}
+
+#[test]
+fn willneed_reads_a_mapped_file_range_ahead() {
+    let (mut k, pid) = boot(64);
+    k.import_file("f", file_of_pages(4)).unwrap();
+    let fd = k.sys_open(pid, "f", O_RDONLY, 0).unwrap();
+    // Six pages mapped from page 1 on: pages 1 to 3 exist.
+    let a = k
+        .sys_mmap(pid, 0, 6 * PAGE, PROT_READ, MAP_SHARED, fd, PAGE)
+        .unwrap();
+    assert_eq!(k.sys_madvise(pid, a, 6 * PAGE, MADV_WILLNEED), Ok(()));
+    assert_eq!(k.cached_pages(), 3);
+    assert_eq!(k.counters().file_reads, 3);
+    // Faults on them are minor now.
+    assert_eq!(k.load(pid, a + 2 * PAGE, 1), Ok(4));
+    assert_eq!(k.process_counters(pid).unwrap().major_faults, 0);
+    // Anonymous memory: nothing to read.
+    let anon = k
+        .sys_mmap(pid, 0, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        .unwrap();
+    assert_eq!(k.sys_madvise(pid, anon, PAGE, MADV_WILLNEED), Ok(()));
+    assert_eq!(k.cached_pages(), 3);
 }
