@@ -41,7 +41,7 @@ impl ReferenceBits for KernelRefs<'_> {
         self.kernel.owner_flags(frame).1
     }
     fn write_back(&mut self, frame: FrameId) {
-        if self.kernel.page_cache.holds(frame) {
+        if self.kernel.frames.used_for(frame) == FrameUse::PageCache {
             // A file page goes back to its file, not to swap.
             if self.kernel.owner_flags(frame).1 {
                 self.kernel.write_back_cached(frame);
@@ -405,7 +405,8 @@ impl Kernel {
         // A cached file page is the file's: a private mapping copies it.
         let sole = frame != self.zero_frame
             && (region.kind.is_shared()
-                || self.frames.mapcount(frame) == 1 && !self.page_cache.holds(frame));
+                || self.frames.mapcount(frame) == 1
+                    && self.frames.used_for(frame) != FrameUse::PageCache);
         if sole {
             // The only mapping: make it writable in place. A swap copy
             // would go stale, so the frame leaves the swap cache.
@@ -617,7 +618,7 @@ impl Kernel {
             self.evict_backed(frame, dirty);
             return Ok(());
         }
-        if self.page_cache.holds(frame) {
+        if self.frames.used_for(frame) == FrameUse::PageCache {
             self.evict_cached(frame, dirty);
             return Ok(());
         }
@@ -969,7 +970,8 @@ impl Kernel {
             );
             // A shared object's page outlives its mappings: it stays with the
             // object (dirty state and all) until the object is collected.
-            let object_page = self.shmem.key_of(frame).is_some() || self.page_cache.holds(frame);
+            let object_page = self.shmem.key_of(frame).is_some()
+                || self.frames.used_for(frame) == FrameUse::PageCache;
             if (left > 0 || object_page) && m.dirty {
                 self.frames.set_dirty(frame, true);
             }
@@ -1031,7 +1033,7 @@ impl Kernel {
             let mut perms = perms_for(region.prot);
             let cow = !region.kind.is_shared()
                 && (frame == self.zero_frame
-                    || self.page_cache.holds(frame)
+                    || self.frames.used_for(frame) == FrameUse::PageCache
                     || self.frames.mapcount(frame) > 1
                     || !m.perms.contains(Perms::WRITE) && self.frames.swap_slot(frame).is_some());
             if cow {

@@ -59,11 +59,6 @@ impl PageCache {
         self.pages.get(&key).copied()
     }
 
-    /// Whether `frame` holds a cached file page.
-    pub(crate) fn holds(&self, frame: FrameId) -> bool {
-        self.key_of_frame.contains_key(&u64::from(frame))
-    }
-
     /// The file page `frame` caches.
     pub(crate) fn key_of(&self, frame: FrameId) -> Option<CacheKey> {
         self.key_of_frame.get(&u64::from(frame)).copied()
