@@ -13,6 +13,9 @@
 //! the regions first, and moves the accessible prefix when only a prefix
 //! is (as Linux's short reads and writes do).
 //!
+//! Left out: a user buffer below the stack that a fault would grow the
+//! stack into is EFAULT (Linux grows the stack for the kernel's access).
+//!
 //! File data moves through the page cache ([`crate::pagecache`]): read(2)
 //! and write(2) copy between it and user memory, file mappings map it.
 
@@ -232,7 +235,13 @@ impl Kernel {
         // MAP_FIXED_NOREPLACE places like MAP_FIXED, then refuses overlap.
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let len = len.checked_next_multiple_of(page).ok_or(Errno::Enomem)?;
-        if file.is_some() && offset.checked_add(len).is_none() {
+        // A file's offsets end at the largest off_t (Linux's
+        // file_mmap_ok with MAX_LFS_FILESIZE).
+        if file.is_some()
+            && offset
+                .checked_add(len)
+                .is_none_or(|end| end > i64::MAX as u64)
+        {
             return Err(Errno::Eoverflow);
         }
         let start = {

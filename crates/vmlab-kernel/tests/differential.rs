@@ -407,6 +407,26 @@ fn mmap_file_errors(s: &mut Sim) {
         42,
         100,
     );
+    let end = 0x7fff_ffff_ffff_f000;
+    s.mmap(
+        "mmap offset past off_t",
+        0,
+        PAGE,
+        PROT_READ,
+        MAP_PRIVATE,
+        r,
+        end,
+    );
+    let near = 0x7fff_ffff_ffff_e000;
+    s.mmap(
+        "mmap offset near the end of off_t",
+        0,
+        PAGE,
+        PROT_READ,
+        MAP_PRIVATE,
+        r,
+        near,
+    );
 }
 
 fn mmap_fixed_replaces(s: &mut Sim) {
