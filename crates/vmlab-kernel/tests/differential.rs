@@ -245,6 +245,14 @@ impl Sim {
         self.report(what, r.map(|n| n as i64));
     }
 
+    /// write(2) of one page per character of `fills`, each page all
+    /// that character.
+    fn write_pages(&mut self, fd: i32, fills: &str) {
+        for c in fills.chars() {
+            self.write("write page", fd, &c.to_string().repeat(PAGE as usize));
+        }
+    }
+
     fn open(&mut self, what: &str, name: &str, flags: u32) -> i32 {
         let r = self.k.sys_open(self.pid, name, flags, 0o644);
         self.report(what, r);
@@ -983,10 +991,7 @@ fn mmap_file_prot(s: &mut Sim) {
 fn mmap_file_offset(s: &mut Sim) {
     let p = PAGE as i64;
     let fd = s.open("open", "o.bin", O_CREAT | O_RDWR | O_TRUNC);
-    for i in 0..3u8 {
-        let page = char::from(b'a' + i).to_string().repeat(PAGE as usize);
-        s.write("write page", fd, &page);
-    }
+    s.write_pages(fd, "abc");
     s.mmap(
         "mmap offset 1 page",
         0,
@@ -1125,8 +1130,7 @@ fn mprotect_merge(s: &mut Sim) {
 fn mmap_two_shared(s: &mut Sim) {
     let p = PAGE as i64;
     let fd = s.open("open", "t.bin", O_CREAT | O_RDWR | O_TRUNC);
-    s.write("write page", fd, &"a".repeat(PAGE as usize));
-    s.write("write page", fd, &"b".repeat(PAGE as usize));
+    s.write_pages(fd, "ab");
     s.mmap("mmap shared 1", 0, 2 * PAGE, RW, MAP_SHARED, fd, 0);
     s.mmap("mmap shared 2", 0, 2 * PAGE, RW, MAP_SHARED, fd, 0);
     s.mmap("mmap private", 0, 2 * PAGE, RW, MAP_PRIVATE, fd, 0);
@@ -1167,8 +1171,7 @@ fn brk_fork(s: &mut Sim) {
 fn mmap_fixed_over_file(s: &mut Sim) {
     let p = PAGE as i64;
     let fd = s.open("open", "f.bin", O_CREAT | O_RDWR | O_TRUNC);
-    s.write("write page", fd, &"f".repeat(PAGE as usize));
-    s.write("write page", fd, &"g".repeat(PAGE as usize));
+    s.write_pages(fd, "fg");
     s.mmap("mmap shared", 0, 2 * PAGE, RW, MAP_SHARED, fd, 0);
     s.store(0, b'S');
     let fixed = ANON_PRIVATE | MAP_FIXED;
@@ -1215,9 +1218,7 @@ fn madvise_file(s: &mut Sim) {
 fn file_cross_page(s: &mut Sim) {
     let p = PAGE as i64;
     let fd = s.open("open", "c.bin", O_CREAT | O_RDWR | O_TRUNC);
-    for c in ["A", "B", "C"] {
-        s.write("write page", fd, &c.repeat(PAGE as usize));
-    }
+    s.write_pages(fd, "ABC");
     s.write("write tail", fd, "tail");
     s.lseek("lseek page - 3", fd, p - 3, SEEK_SET);
     s.read_show(fd, 8);

@@ -220,3 +220,13 @@ static void touch(long off, int write) {
     long faults = minor_faults() - before;
     out("%s %s faults = %ld", write ? "write" : "read", where((char *)p), faults);
 }
+
+/* write(2) of one page per character of `fills`, each page all that
+ * character. */
+static void write_pages(int fd, const char *fills) {
+    static char page[PAGE];
+    for (const char *c = fills; *c; c++) {
+        memset(page, *c, PAGE);
+        report("write page", write(fd, page, PAGE));
+    }
+}
