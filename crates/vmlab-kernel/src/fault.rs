@@ -41,6 +41,13 @@ impl ReferenceBits for KernelRefs<'_> {
         self.kernel.owner_flags(frame).1
     }
     fn write_back(&mut self, frame: FrameId) {
+        if self.kernel.frames.used_for(frame) == FrameUse::PageCache {
+            // A file page goes back to its file, not to swap.
+            if self.kernel.owner_flags(frame).1 {
+                self.kernel.write_back_cached(frame);
+            }
+            return;
+        }
         if self.kernel.owner_flags(frame).1 && self.kernel.write_to_swap(frame).is_ok() {
             self.kernel.clear_owner_flags(frame, None, Some(false));
         }
@@ -152,7 +159,7 @@ impl Kernel {
         p.regions.find(vaddr).copied().ok_or(maperr)
     }
 
-    fn count_minor(&mut self, pid: Pid) {
+    pub(crate) fn count_minor(&mut self, pid: Pid) {
         self.counters.minor_faults += 1;
         if let Some(p) = self.procs.get_mut(&pid) {
             p.counters.minor_faults += 1;
@@ -176,12 +183,10 @@ impl Kernel {
         let perms = perms_for(region.prot);
         let shared = region.kind.is_shared();
         if let RegionKind::File { file, .. } = region.kind {
-            // Only the trace backing store has pages; files come with the
-            // file system.
             return if file == crate::kernel::BACKING_STORE {
                 self.backing_fault(pid, page, perms, kind)
             } else {
-                Err(bus(page))
+                self.file_fault(pid, page, kind, region, perms)
             };
         }
         if let (RegionKind::SharedAnonymous { object, .. }, Some(offset)) =
@@ -300,7 +305,7 @@ impl Kernel {
     }
 
     /// Maps a frame just filled for `pid` and hands it to the policy.
-    fn map_new_frame(
+    pub(crate) fn map_new_frame(
         &mut self,
         pid: Pid,
         page: u64,
@@ -325,7 +330,7 @@ impl Kernel {
         Ok(())
     }
 
-    fn swap_in(
+    pub(crate) fn swap_in(
         &mut self,
         pid: Pid,
         page: u64,
@@ -403,8 +408,11 @@ impl Kernel {
             pid,
             vpn: page >> self.page_shift(),
         };
+        // A cached file page is the file's: a private mapping copies it.
         let sole = frame != self.zero_frame
-            && (self.frames.mapcount(frame) == 1 || region.kind.is_shared());
+            && (region.kind.is_shared()
+                || self.frames.mapcount(frame) == 1
+                    && self.frames.used_for(frame) != FrameUse::PageCache);
         if sole {
             // The only mapping: make it writable in place. A swap copy
             // would go stale, so the frame leaves the swap cache.
@@ -651,6 +659,10 @@ impl Kernel {
             self.evict_backed(frame, dirty);
             return Ok(());
         }
+        if self.frames.used_for(frame) == FrameUse::PageCache {
+            self.evict_cached(frame, dirty);
+            return Ok(());
+        }
         let slot = if dirty || self.frames.swap_slot(frame).is_none() {
             self.write_to_swap(frame)?
         } else {
@@ -690,11 +702,17 @@ impl Kernel {
         } else {
             self.counters.clean_drops += 1;
         }
+        self.unmap_everywhere(frame);
+        self.frames.free(frame);
+        self.counters.evictions += 1;
+    }
+
+    /// Removes every page-table entry mapping `frame`, through the
+    /// reverse map.
+    pub(crate) fn unmap_everywhere(&mut self, frame: FrameId) {
         while let Some((owner, pte_addr)) = self.frames.first_owner(frame) {
             self.unmap_owner(frame, owner, pte_addr);
         }
-        self.frames.free(frame);
-        self.counters.evictions += 1;
     }
 
     /// Whose policy gives up a frame when `pid` needs one: the global one,
@@ -741,9 +759,12 @@ impl Kernel {
             .map(|p| (p.counters.resident_pages, p.pid))
             .collect();
         others.sort_unstable_by(|a, b| b.cmp(a));
+        // Last, the global policy: under local replacement it holds the
+        // page cache, which belongs to no process.
         others
             .into_iter()
             .any(|(_, owner)| self.evict_from(owner, page_key_hint))
+            || self.evict_from(0, page_key_hint)
     }
 
     /// Under local replacement, hands the frames `pid`'s policy still
@@ -836,7 +857,7 @@ impl Kernel {
 
     /// Frees the frames mapping `page` for `pid` will need for new tables
     /// (usually none), before anything else is allocated for the fault.
-    fn reserve_tables(&mut self, pid: Pid, page: u64) -> Result<(), Signal> {
+    pub(crate) fn reserve_tables(&mut self, pid: Pid, page: u64) -> Result<(), Signal> {
         let arch = Arc::clone(&self.arch);
         let needed = self.procs[&pid]
             .page_table
@@ -861,7 +882,7 @@ impl Kernel {
     }
 
     /// A frame for user data of `pid` faulting at `page`.
-    fn alloc_user_frame(&mut self, pid: Pid, page: u64) -> Result<FrameId, Signal> {
+    pub(crate) fn alloc_user_frame(&mut self, pid: Pid, page: u64) -> Result<FrameId, Signal> {
         let key = page_key(Owner {
             pid,
             vpn: page >> self.page_shift(),
@@ -923,12 +944,14 @@ impl Kernel {
     /// Removes `[start, start + len)`: regions, pages, swap entries.
     pub(crate) fn unmap_range(&mut self, pid: Pid, start: u64, len: u64) -> Result<(), Errno> {
         let end = start.checked_add(len).ok_or(Errno::Einval)?;
+        let file_pages = self.shared_file_pages(pid, start, end);
         {
             let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
             p.regions.unmap(start, len).map_err(|_| Errno::Einval)?;
         }
         self.release_pages(pid, start, end);
         self.collect_shmem();
+        self.write_back_unmapped(file_pages);
         Ok(())
     }
 
@@ -970,7 +993,8 @@ impl Kernel {
             );
             // A shared object's page outlives its mappings: it stays with the
             // object (dirty state and all) until the object is collected.
-            let object_page = self.shmem.key_of(frame).is_some();
+            let object_page = self.shmem.key_of(frame).is_some()
+                || self.frames.used_for(frame) == FrameUse::PageCache;
             if (left > 0 || object_page) && m.dirty {
                 self.frames.set_dirty(frame, true);
             }
@@ -1032,6 +1056,7 @@ impl Kernel {
             let mut perms = perms_for(region.prot);
             let cow = !region.kind.is_shared()
                 && (frame == self.zero_frame
+                    || self.frames.used_for(frame) == FrameUse::PageCache
                     || self.frames.mapcount(frame) > 1
                     || !m.perms.contains(Perms::WRITE) && self.frames.swap_slot(frame).is_some());
             if cow {

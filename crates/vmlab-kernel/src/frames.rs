@@ -29,12 +29,18 @@ pub enum FrameUse {
     /// A page of the backing store a trace runs on: read in on a fault,
     /// dropped when clean, written back when dirty, contents not kept.
     Backed,
+    /// A file page in the page cache: it belongs to the file and may be
+    /// mapped by nobody while cached.
+    PageCache,
 }
 
 impl FrameUse {
     /// Whether the frame holds user data the replacement policy manages.
     pub fn is_user(self) -> bool {
-        matches!(self, FrameUse::Anon | FrameUse::Shmem | FrameUse::Backed)
+        matches!(
+            self,
+            FrameUse::Anon | FrameUse::Shmem | FrameUse::Backed | FrameUse::PageCache
+        )
     }
 }
 

@@ -15,7 +15,7 @@ use crate::policy::{self, FrameId, PolicyParams, ReplacementPolicy};
 use crate::process::{
     ExitStatus, Personality, Process, ProcessCounters, ProcessState, Signal, SignalCode, SignalKind,
 };
-use crate::region::{Prot, Region, RegionKind, RegionMap};
+use crate::region::{Prot, Region, RegionError, RegionKind, RegionMap};
 use crate::swap::{SlotId, SwapDevice};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -105,32 +105,93 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// An errno result of a kernel call, with Linux's name.
+/// An errno result of a kernel call, with Linux's name
+/// ([`Errno::number`] gives its x86-64 Linux value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Errno {
-    /// Invalid argument.
-    Einval,
-    /// Out of memory, or the range is not mapped.
-    Enomem,
+    /// Operation not permitted (a fixed mapping below `mmap_min_addr`).
+    Eperm,
+    /// No such file.
+    Enoent,
     /// No such process (or no child to wait for).
     Esrch,
+    /// The descriptor is not open, or not open for this access.
+    Ebadf,
     /// No child processes.
     Echild,
-    /// The range overlaps an existing mapping (MAP_FIXED_NOREPLACE).
+    /// Out of memory, or the range is not mapped.
+    Enomem,
+    /// Permission denied (the descriptor's mode or the mapping's limits
+    /// refuse the protection).
+    Eacces,
+    /// A user buffer is not mapped for the access the call makes.
+    Efault,
+    /// The range overlaps an existing mapping (MAP_FIXED_NOREPLACE), or
+    /// the file exists (O_CREAT | O_EXCL).
     Eexist,
+    /// The file cannot be memory mapped.
+    Enodev,
+    /// Invalid argument.
+    Einval,
+    /// The file would grow past the largest size vmlab keeps.
+    Efbig,
+    /// A file name longer than the system allows.
+    Enametoolong,
+    /// The file offset of the mapping's end does not fit.
+    Eoverflow,
+    /// MAP_SHARED_VALIDATE with a flag the kernel does not know.
+    Eopnotsupp,
+}
+
+impl Errno {
+    /// Linux's name for it (`"EINVAL"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Errno::Eperm => "EPERM",
+            Errno::Enoent => "ENOENT",
+            Errno::Esrch => "ESRCH",
+            Errno::Ebadf => "EBADF",
+            Errno::Echild => "ECHILD",
+            Errno::Enomem => "ENOMEM",
+            Errno::Eacces => "EACCES",
+            Errno::Efault => "EFAULT",
+            Errno::Eexist => "EEXIST",
+            Errno::Enodev => "ENODEV",
+            Errno::Einval => "EINVAL",
+            Errno::Efbig => "EFBIG",
+            Errno::Enametoolong => "ENAMETOOLONG",
+            Errno::Eoverflow => "EOVERFLOW",
+            Errno::Eopnotsupp => "EOPNOTSUPP",
+        }
+    }
+
+    /// Its value on x86-64 Linux (what `errno` holds after the call).
+    pub fn number(self) -> i32 {
+        use crate::abi::errno::*;
+        match self {
+            Errno::Eperm => EPERM,
+            Errno::Enoent => ENOENT,
+            Errno::Esrch => ESRCH,
+            Errno::Ebadf => EBADF,
+            Errno::Echild => ECHILD,
+            Errno::Enomem => ENOMEM,
+            Errno::Eacces => EACCES,
+            Errno::Efault => EFAULT,
+            Errno::Eexist => EEXIST,
+            Errno::Enodev => ENODEV,
+            Errno::Einval => EINVAL,
+            Errno::Efbig => EFBIG,
+            Errno::Enametoolong => ENAMETOOLONG,
+            Errno::Eoverflow => EOVERFLOW,
+            Errno::Eopnotsupp => EOPNOTSUPP,
+        }
+    }
 }
 
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Errno::Einval => "EINVAL",
-            Errno::Enomem => "ENOMEM",
-            Errno::Esrch => "ESRCH",
-            Errno::Echild => "ECHILD",
-            Errno::Eexist => "EEXIST",
-        };
-        f.write_str(name)
+        f.write_str(self.name())
     }
 }
 
@@ -175,8 +236,15 @@ pub struct KernelCounters {
     pub segfaults: u64,
     /// Pages read in from the backing store (trace mode).
     pub backing_reads: u64,
-    /// Dirty backing-store pages written back on eviction.
+    /// Dirty pages written back: backing-store pages on eviction, file
+    /// pages on eviction or msync.
     pub write_backs: u64,
+    /// File pages read from the disk into the page cache.
+    pub file_reads: u64,
+    /// System calls made (the `sys_*` methods), failed ones included.
+    pub syscalls: u64,
+    /// Bytes read(2) and write(2) copied between user memory and the kernel.
+    pub user_copy_bytes: u64,
 }
 
 /// The machine and its processes.
@@ -222,6 +290,10 @@ pub struct Kernel {
     pub(crate) oom_reason: Option<String>,
     /// Reusable one-page buffer for copies to and from swap.
     pub(crate) page_buf: Vec<u8>,
+    /// The file system: files, names and open file descriptions.
+    pub(crate) fs: crate::fs::FileSystem,
+    /// Cached file pages.
+    pub(crate) page_cache: crate::pagecache::PageCache,
 }
 
 /// Hands page-table frames out of the frame table.
@@ -289,6 +361,8 @@ impl Kernel {
             .map_err(|e| ConfigError(format!("swap device: {e}")))?;
         let backing = BlockDevice::new(config.swap_device.clone())
             .map_err(|e| ConfigError(format!("swap device: {e}")))?;
+        let file_disk = BlockDevice::new(config.swap_device.clone())
+            .map_err(|e| ConfigError(format!("swap device: {e}")))?;
         let swap = SwapDevice::new(config.swap_slots, page as usize, device)
             .map_err(|e| ConfigError(format!("swap: {e}")))?;
         let mut frames = FrameTable::new(config.frames);
@@ -324,6 +398,8 @@ impl Kernel {
             next_object: 0,
             oom_reason: None,
             page_buf: vec![0; page as usize],
+            fs: crate::fs::FileSystem::new(file_disk),
+            page_cache: Default::default(),
             config,
         })
     }
@@ -486,6 +562,7 @@ impl Kernel {
                 state: ProcessState::Live,
                 counters: ProcessCounters::default(),
                 policy,
+                files: Default::default(),
             },
         );
         Ok(pid)
@@ -771,9 +848,12 @@ impl Kernel {
         }
         let result = {
             let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
-            p.regions
-                .protect(addr, len, prot)
-                .map_err(|_| Errno::Enomem)
+            p.regions.protect(addr, len, prot).map_err(|e| match e {
+                // A region whose limits refuse the protection (a shared
+                // mapping of a file opened read-only asked for PROT_WRITE).
+                RegionError::Denied { .. } => Errno::Eacces,
+                _ => Errno::Enomem,
+            })
         };
         // Whatever part the region map changed, the entries follow.
         self.reprotect_range(pid, addr, addr + len)?;
@@ -844,6 +924,13 @@ impl Kernel {
             }
             self.procs.remove(&child);
             return Err(e);
+        }
+        // The child shares the parent's open file descriptions (offsets
+        // included), as fork(2) does.
+        let files = self.procs[&parent].files.clone();
+        self.fs.share(&files);
+        if let Some(c) = self.procs.get_mut(&child) {
+            c.files = files;
         }
         // The parent's cached writable translations are stale now.
         let asid = self.procs[&parent].asid;
@@ -994,6 +1081,11 @@ impl Kernel {
     /// its children are reparented to 0.
     pub(crate) fn terminate(&mut self, pid: Pid, status: ExitStatus) {
         self.release_address_space(pid);
+        if let Some(p) = self.procs.get_mut(&pid) {
+            let files = std::mem::take(&mut p.files);
+            self.fs.close_all(files);
+        }
+        self.collect_files();
         self.adopt_frames_of(pid);
         let arch = Arc::clone(&self.arch);
         if let Some(p) = self.procs.get_mut(&pid) {

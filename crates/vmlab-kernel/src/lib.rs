@@ -21,20 +21,32 @@
 //! - [`process`]: processes, signals, exit status, personalities.
 //! - [`shmem`]: shared anonymous memory's pages, shared by every process
 //!   mapping the object.
+//! - [`abi`]: Linux x86-64's numbers for open, mmap, msync, madvise,
+//!   lseek flags and errno values.
+//! - [`fs`]: the in-memory file system (files with contents, names, open
+//!   file descriptions, per-process descriptor tables).
+//! - [`pagecache`]: file pages in frames, shared by read/write and file
+//!   mappings, with dirty tracking and write-back.
+//! - [`syscall`]: Linux's system calls with their errno results, on top of
+//!   the kernel API.
 //! - [`region`]: a process's address space as Linux keeps it, sorted
 //!   non-overlapping regions split and merged by mmap, munmap, mprotect,
 //!   brk and stack growth, and where a new mapping goes.
+pub mod abi;
 pub mod blockdev;
 pub mod cost;
 pub mod fault;
 pub mod frames;
 pub mod freespace;
+pub mod fs;
 pub mod kernel;
+pub mod pagecache;
 pub mod policy;
 pub mod process;
 pub mod region;
 pub mod shmem;
 pub mod swap;
+pub mod syscall;
 
 pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope, BACKING_STORE};
 pub use process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};

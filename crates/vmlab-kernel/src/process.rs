@@ -4,6 +4,7 @@
 //! teaching kernel's (Pintos, xv6) where they differ.
 
 use crate::frames::Pid;
+use crate::fs::FdTable;
 use crate::policy::ghost::KeyMap;
 use crate::policy::ReplacementPolicy;
 use crate::region::RegionMap;
@@ -139,6 +140,8 @@ pub struct Process {
     /// Its own replacement policy under local replacement (`None` under
     /// global replacement, and while lent out).
     pub policy: Option<Box<dyn ReplacementPolicy>>,
+    /// Its file descriptors.
+    pub files: FdTable,
 }
 
 impl Process {
