@@ -71,6 +71,12 @@ pub struct KernelConfig {
     /// Free frames below which background reclaim starts (low), and the
     /// level it refills to (high); (0, 0) reclaims only on demand.
     pub watermarks: (usize, usize),
+    /// Read-ahead window, in pages, for a major fault on a file mapping
+    /// (Linux's `ra_pages`, 32 pages of 4 KiB by default there; 0 here, so
+    /// fault counts stay one disk read per page unless asked for).
+    /// madvise steers it per region: MADV_NORMAL reads around the
+    /// faulting page, MADV_SEQUENTIAL ahead of it, MADV_RANDOM not at all.
+    pub read_ahead_pages: u64,
 }
 
 impl KernelConfig {
@@ -89,6 +95,7 @@ impl KernelConfig {
             personality: Personality::Linux,
             stack_limit: 8 << 20,
             watermarks: (0, 0),
+            read_ahead_pages: 0,
         }
     }
 }

@@ -38,7 +38,7 @@ use crate::fs::FileId;
 use crate::kernel::{bus, kill_signal, Errno, Kernel};
 use crate::policy::FrameId;
 use crate::process::Signal;
-use crate::region::{Region, RegionKind};
+use crate::region::{ReadAdvice, Region, RegionKind};
 use std::collections::BTreeMap;
 use vmlab_hw::intmap::IntMap;
 use vmlab_hw::{AccessKind, Perms};
@@ -159,7 +159,8 @@ impl Kernel {
         if offset >= self.fs.size(file) {
             return Err(bus(page));
         }
-        let (frame, read) = self.cached_page(pid, file, offset >> self.page_shift())?;
+        let index = offset >> self.page_shift();
+        let (frame, read) = self.cached_page(pid, file, index)?;
         if read {
             self.counters.major_faults += 1;
             if let Some(p) = self.procs.get_mut(&pid) {
@@ -168,6 +169,48 @@ impl Kernel {
         } else {
             self.count_minor(pid);
         }
+        self.map_file_page(pid, page, kind, perms, shared, frame)?;
+        if read {
+            // After the page is mapped, so reading ahead cannot evict it.
+            self.fault_read_ahead(pid, file, index, region.advice);
+        }
+        Ok(())
+    }
+
+    /// Reads file pages near `index` into the page cache after a major
+    /// fault on it, as Linux's `do_sync_mmap_readahead` (mm/filemap.c)
+    /// does: none for MADV_RANDOM; the window after the page for
+    /// MADV_SEQUENTIAL; otherwise a window around it (starting half a
+    /// window before). Pages past the end of the file are not read, and a
+    /// frame that cannot be had ends the read-ahead, never the fault.
+    fn fault_read_ahead(&mut self, pid: Pid, file: FileId, index: u64, advice: ReadAdvice) {
+        let window = self.config().read_ahead_pages;
+        let first = match advice {
+            ReadAdvice::Random => return,
+            ReadAdvice::Sequential => index,
+            ReadAdvice::Normal => index.saturating_sub(window / 2),
+        };
+        let pages_in_file = self.fs.size(file).div_ceil(self.page_bytes());
+        let end = first.saturating_add(window).min(pages_in_file);
+        for i in (first..end).filter(|&i| i != index) {
+            if self.cached_page(pid, file, i).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Maps the cached `frame` at `page` for a fault of `kind`: the frame
+    /// itself for a shared mapping or a private read, a private copy for a
+    /// private write.
+    fn map_file_page(
+        &mut self,
+        pid: Pid,
+        page: u64,
+        kind: AccessKind,
+        perms: Perms,
+        shared: bool,
+        frame: FrameId,
+    ) -> Result<(), Signal> {
         let write = kind == AccessKind::Write;
         if shared {
             return self

@@ -28,7 +28,7 @@ use crate::abi::{
 use crate::frames::Pid;
 use crate::kernel::{task_size, Errno, Kernel};
 use crate::process::ExitStatus;
-use crate::region::{Prot, Region, RegionError, RegionKind};
+use crate::region::{Prot, ReadAdvice, Region, RegionError, RegionKind};
 use vmlab_hw::AccessKind;
 
 /// The errno Linux's `get_unmapped_area` gives for a placement failure.
@@ -460,8 +460,10 @@ impl Kernel {
     /// page cache (Linux's read-ahead of the range; a no-op for anonymous
     /// memory); MADV_DONTNEED drops the pages (private anonymous memory
     /// reads as zeros after, private file pages show the file again,
-    /// shared memory keeps its contents); MADV_NORMAL, MADV_RANDOM and
-    /// MADV_SEQUENTIAL are hints vmlab takes no action on. Other advice is
+    /// shared memory keeps its contents); MADV_NORMAL, MADV_SEQUENTIAL and
+    /// MADV_RANDOM record the access pattern on the regions (splitting
+    /// them as Linux splits vmas), which steers read-ahead on their file
+    /// faults ([`crate::KernelConfig::read_ahead_pages`]). Other advice is
     /// EINVAL. A range with unmapped parts is advised where mapped and
     /// then ENOMEM.
     pub fn sys_madvise(&mut self, pid: Pid, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
@@ -488,7 +490,17 @@ impl Kernel {
             match advice {
                 MADV_DONTNEED => self.release_pages(pid, start, end),
                 MADV_WILLNEED => self.read_ahead(pid, start, end),
-                _ => {}
+                _ => {
+                    let pattern = match advice {
+                        MADV_SEQUENTIAL => ReadAdvice::Sequential,
+                        MADV_RANDOM => ReadAdvice::Random,
+                        _ => ReadAdvice::Normal,
+                    };
+                    if let Some(p) = self.procs.get_mut(&pid) {
+                        // The piece lies within one region (walk_range).
+                        let _ = p.regions.advise(start, end, pattern);
+                    }
+                }
             }
         }
         if hole {
