@@ -73,31 +73,24 @@ impl Snapshot {
         self.minor_faults + self.major_faults
     }
 
-    /// `self - earlier`, field by field.
-    fn since(&self, earlier: &Snapshot) -> Snapshot {
+    /// `op` of each field of `self` and `other`.
+    fn combine(&self, other: &Snapshot, op: impl Fn(u64, u64) -> u64) -> Snapshot {
         Snapshot {
-            minor_faults: self.minor_faults - earlier.minor_faults,
-            major_faults: self.major_faults - earlier.major_faults,
-            zero_fills: self.zero_fills - earlier.zero_fills,
-            cow_copies: self.cow_copies - earlier.cow_copies,
-            context_switches: self.context_switches - earlier.context_switches,
-            shootdowns: self.shootdowns - earlier.shootdowns,
-            walks: self.walks - earlier.walks,
-            walk_reads: self.walk_reads - earlier.walk_reads,
-            disk_ns: self.disk_ns - earlier.disk_ns,
+            minor_faults: op(self.minor_faults, other.minor_faults),
+            major_faults: op(self.major_faults, other.major_faults),
+            zero_fills: op(self.zero_fills, other.zero_fills),
+            cow_copies: op(self.cow_copies, other.cow_copies),
+            context_switches: op(self.context_switches, other.context_switches),
+            shootdowns: op(self.shootdowns, other.shootdowns),
+            walks: op(self.walks, other.walks),
+            walk_reads: op(self.walk_reads, other.walk_reads),
+            disk_ns: op(self.disk_ns, other.disk_ns),
         }
     }
 
-    fn add(&mut self, d: &Snapshot) {
-        self.minor_faults += d.minor_faults;
-        self.major_faults += d.major_faults;
-        self.zero_fills += d.zero_fills;
-        self.cow_copies += d.cow_copies;
-        self.context_switches += d.context_switches;
-        self.shootdowns += d.shootdowns;
-        self.walks += d.walks;
-        self.walk_reads += d.walk_reads;
-        self.disk_ns += d.disk_ns;
+    /// `self - earlier`, field by field.
+    fn since(&self, earlier: &Snapshot) -> Snapshot {
+        self.combine(earlier, |now, then| now - then)
     }
 }
 
@@ -135,7 +128,8 @@ impl Meter {
     /// to `after`.
     pub(crate) fn syscall(&mut self, name: &'static str, before: &Snapshot, after: &Snapshot) {
         *self.system_calls.entry(name).or_default() += 1;
-        self.in_syscalls.add(&after.since(before));
+        let inside = after.since(before);
+        self.in_syscalls = self.in_syscalls.combine(&inside, |sum, d| sum + d);
     }
 }
 

@@ -388,7 +388,7 @@ impl Libc {
 
     /// glibc's `_int_malloc`: a chunk of `nb` bytes, its address.
     fn int_malloc(&mut self, pid: Pid, base: u64, nb: u64) -> Result<u64, LibcError> {
-        if let Some(p) = self.from_bins(pid, base, nb)? {
+        if let Some(p) = self.take_from_bins(pid, base, nb)? {
             return Ok(p);
         }
         let top = self.ld(pid, base + TOP)?;
@@ -403,7 +403,7 @@ impl Libc {
 
     /// A chunk of `nb` bytes from the bins: an exact fit, the best fit in
     /// `nb`'s bin, or any chunk of the next non-empty bin, split.
-    fn from_bins(&mut self, pid: Pid, base: u64, nb: u64) -> Result<Option<u64>, LibcError> {
+    fn take_from_bins(&mut self, pid: Pid, base: u64, nb: u64) -> Result<Option<u64>, LibcError> {
         let first = bin_index(nb);
         let mut i = first;
         while let Some(bin_index) = self.next_marked(pid, base, i)? {

@@ -218,12 +218,9 @@ impl Libc {
         count: u64,
         fp: u64,
     ) -> Result<u64, LibcError> {
-        self.meter.call("fwrite");
-        let base = self.image(pid)?;
-        let total = size.checked_mul(count).ok_or(Errno::Einval)?;
-        if total == 0 {
+        let Some((base, total)) = self.items_call("fwrite", pid, size, count)? else {
             return Ok(0);
-        }
+        };
         self.begin_write(pid, base, fp)?;
         let flags = self.ld(pid, fp + FLAGS)?;
         let buffer = self.ld(pid, fp + BUF_END)? - self.ld(pid, fp + BUF_BASE)?;
@@ -252,12 +249,9 @@ impl Libc {
         count: u64,
         fp: u64,
     ) -> Result<u64, LibcError> {
-        self.meter.call("fread");
-        let base = self.image(pid)?;
-        let total = size.checked_mul(count).ok_or(Errno::Einval)?;
-        if total == 0 {
+        let Some((base, total)) = self.items_call("fread", pid, size, count)? else {
             return Ok(0);
-        }
+        };
         let flags = self.stream_flags(pid, fp)?;
         if flags & READ == 0 {
             self.mark(pid, fp, ERROR)?;
@@ -445,6 +439,21 @@ impl Libc {
         total += self.put_counted(pid, fp, &bytes[literal..])?;
         self.end_call(pid, fp)?;
         Ok(total)
+    }
+
+    /// The start of fread or fwrite: counts the call; the library's data
+    /// and the bytes of `count` items of `size`, `None` for none.
+    fn items_call(
+        &mut self,
+        name: &'static str,
+        pid: Pid,
+        size: u64,
+        count: u64,
+    ) -> Result<Option<(u64, u64)>, LibcError> {
+        self.meter.call(name);
+        let base = self.image(pid)?;
+        let total = size.checked_mul(count).ok_or(Errno::Einval)?;
+        Ok((total > 0).then_some((base, total)))
     }
 
     /// [`Libc::put`], returning the byte count.

@@ -56,9 +56,7 @@ impl Libc {
         buf: u64,
         n: u64,
     ) -> Result<u64, LibcError> {
-        let got = self.syscall("read", |k| k.sys_read(pid, fd, buf, n))?;
-        self.meter.user_copy_bytes += got;
-        Ok(got)
+        self.copying("read", |k| k.sys_read(pid, fd, buf, n))
     }
 
     pub(crate) fn sys_write(
@@ -68,9 +66,19 @@ impl Libc {
         buf: u64,
         n: u64,
     ) -> Result<u64, LibcError> {
-        let put = self.syscall("write", |k| k.sys_write(pid, fd, buf, n))?;
-        self.meter.user_copy_bytes += put;
-        Ok(put)
+        self.copying("write", |k| k.sys_write(pid, fd, buf, n))
+    }
+
+    /// A call that copies the bytes it returns between user memory and
+    /// the kernel.
+    fn copying(
+        &mut self,
+        name: &'static str,
+        call: impl FnOnce(&mut Kernel) -> Result<u64, Errno>,
+    ) -> Result<u64, LibcError> {
+        let n = self.syscall(name, call)?;
+        self.meter.user_copy_bytes += n;
+        Ok(n)
     }
 
     pub(crate) fn sys_lseek(

@@ -71,7 +71,7 @@ fn a_malloc_of_200_kib_is_one_mmap_and_free_unmaps_it() {
     let region = *libc.kernel().regions(pid).unwrap().find(p).unwrap();
     assert_eq!(region.kind, RegionKind::Anonymous);
     assert_eq!(region.start, p - 16);
-    assert_eq!(libc.load(pid, p - 8, 8).unwrap(), 204 * KIB | 2);
+    assert_eq!(libc.load(pid, p - 8, 8).unwrap(), (204 * KIB) | 2);
     let info = libc.mallinfo2(pid).unwrap();
     assert_eq!((info.hblks, info.hblkhd), (1, 204 * KIB));
     libc.free(pid, p).unwrap();

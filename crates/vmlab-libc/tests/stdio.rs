@@ -94,7 +94,9 @@ fn a_buffer_not_flushed_before_fork_is_written_twice() {
     libc.printf(pid, "before fork\n", &[]).unwrap();
     let child = libc.fork(pid).unwrap();
     libc.printf(child, "child\n", &[]).unwrap();
-    libc.exit(child, 0).unwrap();
+    libc.exit(child, 3).unwrap();
+    let ended = Some((child, vmlab_kernel::ExitStatus::Exited(3)));
+    assert_eq!(libc.wait(pid, None).unwrap(), ended);
     libc.exit(pid, 0).unwrap();
     assert_eq!(
         file(&mut libc, "twice"),
