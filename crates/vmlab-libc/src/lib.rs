@@ -177,11 +177,6 @@ impl Libc {
         &mut self.kernel
     }
 
-    /// Gives the kernel back.
-    pub fn into_kernel(self) -> Kernel {
-        self.kernel
-    }
-
     /// The program's startup code for `pid` (glibc's `_start` and
     /// `__libc_start_main`, and ld.so's `brk(NULL)`): maps the library's
     /// data, learns the program break, initialises the arena and the
@@ -290,6 +285,25 @@ impl Libc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_say_what_went_wrong() {
+        let bad = LibcError::InvalidPointer {
+            addr: 0x10,
+            message: "free(): invalid pointer",
+        };
+        assert_eq!(bad.to_string(), "free(): invalid pointer (0x10)");
+        assert_eq!(LibcError::Errno(Errno::Enomem).to_string(), "ENOMEM");
+        let format = LibcError::Format {
+            at: 3,
+            message: "an argument".into(),
+        };
+        assert_eq!(format.to_string(), "format string, byte 3: an argument");
+        assert_eq!(
+            LibcError::NotStarted(7).to_string(),
+            "process 7 has no C library running"
+        );
+    }
 
     #[test]
     fn word_accesses_count_the_aligned_words_touched() {

@@ -40,6 +40,7 @@ fn printf_to_a_terminal_costs_a_thousand_system_calls_more_than_to_a_file() {
     print_lines(&mut to_tty, pid);
     let (file, tty) = (to_file.accounting(), to_tty.accounting());
     assert_eq!(file.library("printf"), tty.library("printf"));
+    assert_eq!(file.library_total(), 1001);
     assert_eq!(tty.syscall("write") - file.syscall("write"), 997);
     // Each system call is two mode switches, each fault outside one two
     // more (the file's 4096-byte buffer spans one page more than the

@@ -88,6 +88,19 @@ fn a_malloc_of_200_kib_is_one_mmap_and_free_unmaps_it() {
 }
 
 #[test]
+fn the_top_pad_is_configurable() {
+    let config = MallocConfig {
+        top_pad: 0,
+        ..MallocConfig::default()
+    };
+    let (mut libc, pid) = on_terminal(config);
+    let start = libc.kernel().current_brk(pid).unwrap();
+    libc.malloc(pid, 16).unwrap();
+    // ALIGN_UP(32 + 0 + 32, 4096): one page.
+    assert_eq!(libc.kernel().current_brk(pid).unwrap() - start, 4096);
+}
+
+#[test]
 fn the_mmap_threshold_is_configurable() {
     let (mut libc, pid) = on_terminal(MallocConfig::with_mmap_threshold(64 * KIB));
     let mmaps = libc.accounting().syscall("mmap");
@@ -200,6 +213,23 @@ fn realloc_keeps_the_contents() {
     assert_eq!(libc.mallinfo2(pid).unwrap().hblks, 0);
     // realloc(NULL, n) is malloc.
     assert_ne!(libc.realloc(pid, 0, 10).unwrap(), 0);
+}
+
+#[test]
+fn realloc_grows_into_a_free_neighbour() {
+    let (mut libc, pid) = on_terminal(MallocConfig::default());
+    let a = libc.malloc(pid, 100).unwrap();
+    let b = libc.malloc(pid, 200).unwrap();
+    let _guard = libc.malloc(pid, 16).unwrap();
+    libc.write_bytes(pid, a, &[7; 100]).unwrap();
+    libc.free(pid, b).unwrap();
+    // a's 112 bytes and b's 208 make room for 300 in place.
+    assert_eq!(libc.realloc(pid, a, 300).unwrap(), a);
+    assert_eq!(libc.malloc_usable_size(pid, a).unwrap(), 312);
+    let mut back = [0; 100];
+    libc.read_bytes(pid, a, &mut back).unwrap();
+    assert_eq!(back, [7; 100]);
+    assert_eq!(libc.mallinfo2(pid).unwrap().ordblks, 1);
 }
 
 #[test]

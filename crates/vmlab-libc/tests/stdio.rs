@@ -171,6 +171,38 @@ fn fwrite_and_fread_round_trip_through_buffers() {
 }
 
 #[test]
+fn writing_after_reading_goes_where_the_reading_stopped() {
+    let (mut libc, pid) = on_terminal(MallocConfig::default());
+    libc.kernel_mut()
+        .import_file("rw", b"0123456789abcdef".to_vec())
+        .unwrap();
+    let f = libc.fopen(pid, "rw", "r+").unwrap();
+    let buf = libc.malloc(pid, 16).unwrap();
+    // The first read took the whole file into the buffer.
+    assert_eq!(libc.fread(pid, buf, 1, 4, f).unwrap(), 4);
+    let xy = c_string(&mut libc, pid, "XY");
+    libc.fputs(pid, xy, f).unwrap();
+    // The read-ahead is given back with lseek; fflush writes at offset 4.
+    assert_eq!(libc.accounting().syscall("lseek"), 1);
+    libc.fflush(pid, f).unwrap();
+    assert_eq!(file(&mut libc, "rw"), b"0123XY6789abcdef");
+    libc.fclose(pid, f).unwrap();
+}
+
+#[test]
+fn the_terminal_gives_no_input() {
+    let (mut libc, pid) = on_terminal(MallocConfig::default());
+    let input = libc.stdin(pid).unwrap();
+    let buf = libc.malloc(pid, 16).unwrap();
+    assert_eq!(libc.fread(pid, buf, 1, 16, input).unwrap(), 0);
+    // stdin cannot be written.
+    assert_eq!(
+        libc.fputc(pid, b'x', input),
+        Err(LibcError::Errno(Errno::Ebadf))
+    );
+}
+
+#[test]
 fn fclose_frees_the_file_and_its_buffer() {
     let (mut libc, pid) = on_terminal(MallocConfig::default());
     let f = libc.fopen(pid, "f", "a+").unwrap();
