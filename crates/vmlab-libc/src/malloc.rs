@@ -27,13 +27,19 @@
 //! dynamic threshold does, raises the threshold to that size). Otherwise
 //! the break grows by `ALIGN_UP(nb + top_pad + MINSIZE - top_size, page)`:
 //! with glibc's `DEFAULT_TOP_PAD` of 128 KiB a first `malloc(16)` (nb =
-//! 32) grows it by `ALIGN_UP(32 + 131072 + 32, 4096)` = 132 KiB.
+//! 32) grows it by `ALIGN_UP(32 + 131072 + 32, 4096)` = 132 KiB. (glibc
+//! `malloc/malloc.c`, `sysmalloc`, main arena: `size = nb + mp_.top_pad +
+//! MINSIZE; if (contiguous (av)) size -= old_size; size = ALIGN_UP (size,
+//! pagesize);`, and `# define DEFAULT_TOP_PAD 131072` in
+//! `sysdeps/generic/malloc-machine.h`.)
 //!
 //! Freeing coalesces with free neighbours and with the top; once a free
 //! leaves a chunk of at least 64 KiB (`FASTBIN_CONSOLIDATION_THRESHOLD`)
 //! and the top is at least the trim threshold, glibc's `systrim` gives
 //! back `ALIGN_DOWN(top_size - MINSIZE - 1 - top_pad, page)` bytes with a
-//! lower break.
+//! lower break (`_int_free`: `if (size >= FASTBIN_CONSOLIDATION_THRESHOLD)
+//! ... if (chunksize (av->top) >= mp_.trim_threshold) systrim (mp_.top_pad,
+//! av);`).
 //!
 //! Left out, for simplicity: tcache and fastbins (which defer coalescing
 //! of small chunks), the unsorted bin (freed chunks go straight to their
