@@ -16,9 +16,10 @@
 //! through its last newline at once, so each printf of a line is one
 //! write. `stderr` is unbuffered: each call's output is gathered in a
 //! scratch buffer and written by one write at the end of the call (glibc's
-//! `buffered_vfprintf`). An fwrite of at least a buffer's worth to a fully
-//! buffered stream writes the whole buffers straight from the caller's
-//! memory, and an fread of that much reads straight into it.
+//! `buffered_vfprintf`). An fwrite to a fully buffered stream fills the
+//! buffer, and what does not fit goes out as the full buffer and then
+//! whole buffers straight from the caller's memory; an fread of at least
+//! a buffer's worth reads whole buffers straight into it.
 //!
 //! `exit` flushes every stream, `_exit` flushes nothing; fork copies the
 //! buffers with the rest of memory, so output not flushed before a fork
@@ -223,14 +224,25 @@ impl Libc {
         };
         self.begin_write(pid, base, fp)?;
         let flags = self.ld(pid, fp + FLAGS)?;
-        let buffer = self.ld(pid, fp + BUF_END)? - self.ld(pid, fp + BUF_BASE)?;
         let mut done = 0;
-        if flags & (LINE_BUF | UNBUFFERED) == 0 && total >= buffer {
-            // Whole buffers go straight from the caller's memory.
-            self.flush(pid, fp)?;
-            done = total - total % buffer;
-            let fd = self.ld(pid, fp + FD)? as i32;
-            self.write_all(pid, fp, fd, ptr, done)?;
+        if flags & (LINE_BUF | UNBUFFERED) == 0 {
+            // glibc's _IO_new_file_xsputn: fill the buffer; if more is
+            // left, write the full buffer, then whole buffers straight
+            // from the caller's memory, and buffer the rest.
+            let (at, end) = (self.ld(pid, fp + WRITE_PTR)?, self.ld(pid, fp + BUF_END)?);
+            let first = (end - at).min(total);
+            self.copy(pid, at, ptr, first)?;
+            self.st(pid, fp + WRITE_PTR, at + first)?;
+            done = first;
+            let left = total - first;
+            if left > 0 {
+                self.flush(pid, fp)?;
+                let buffer = end - self.ld(pid, fp + BUF_BASE)?;
+                let direct = left - left % buffer;
+                let fd = self.ld(pid, fp + FD)? as i32;
+                self.write_all(pid, fp, fd, ptr + done, direct)?;
+                done += direct;
+            }
         }
         let mut rest = vec![0; usize::try_from(total - done).map_err(|_| Errno::Enomem)?];
         self.read_mem(pid, ptr + done, &mut rest)?;

@@ -135,8 +135,8 @@ fn fwrite_and_fread_round_trip_through_buffers() {
     let f = libc.fopen(pid, "data", "w").unwrap();
     libc.fwrite(pid, buf, 1, 100, f).unwrap();
     assert_eq!(libc.accounting().syscall("write"), 0);
-    // 9900 more: the 100 buffered go out, then two whole buffers straight
-    // from memory; 1708 stay buffered until fclose.
+    // 9900 more: 3996 fill the buffer, which goes out, then one whole
+    // buffer straight from memory; 1808 stay buffered until fclose.
     assert_eq!(libc.fwrite(pid, buf + 100, 99, 100, f).unwrap(), 100);
     assert_eq!(libc.accounting().syscall("write"), 2);
     libc.fclose(pid, f).unwrap();
@@ -266,4 +266,77 @@ fn bad_formats_are_errors_naming_the_place() {
     assert_eq!(at(libc.printf(pid, "%s", &[Arg::Int(1)])), 0);
     assert_eq!(at(libc.printf(pid, "x %q", &[Arg::Int(1)])), 2);
     assert_eq!(at(libc.printf(pid, "%", &[])), 0);
+}
+
+#[test]
+fn stderr_output_longer_than_its_scratch_buffer_takes_two_writes() {
+    let (mut libc, pid) = on_terminal(MallocConfig::default());
+    let long = "e".repeat(10_000);
+    let s = c_string(&mut libc, pid, &long);
+    let err = libc.stderr(pid).unwrap();
+    assert_eq!(
+        libc.fprintf(pid, err, "%s", &[Arg::Str(s)]).unwrap(),
+        10_000
+    );
+    assert_eq!(libc.accounting().syscall("write"), 2);
+    assert_eq!(libc.kernel().console(), long.as_bytes());
+}
+
+#[derive(Clone, Debug)]
+enum Put {
+    Bytes(u16),
+    Char(u8),
+    Number(i64),
+    Flush,
+}
+
+fn put() -> impl proptest::strategy::Strategy<Value = Put> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (0..6000u16).prop_map(Put::Bytes),
+        2 => any::<u8>().prop_map(Put::Char),
+        2 => any::<i64>().prop_map(Put::Number),
+        1 => Just(Put::Flush),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn a_file_stream_writes_what_was_put_in_few_writes(puts in proptest::collection::vec(put(), 1..40)) {
+        let (mut libc, pid) = on_terminal(MallocConfig::default());
+        let source = libc.malloc(pid, 6000).unwrap();
+        let pattern: Vec<u8> = (0..6000u32).map(|i| (i % 253) as u8).collect();
+        libc.write_bytes(pid, source, &pattern).unwrap();
+        let f = libc.fopen(pid, "model", "w").unwrap();
+        let mut model = Vec::new();
+        let mut flushes = 0;
+        for p in puts {
+            match p {
+                Put::Bytes(n) => {
+                    libc.fwrite(pid, source, 1, u64::from(n), f).unwrap();
+                    model.extend_from_slice(&pattern[..usize::from(n)]);
+                }
+                Put::Char(c) => {
+                    libc.fputc(pid, c, f).unwrap();
+                    model.push(c);
+                }
+                Put::Number(v) => {
+                    libc.fprintf(pid, f, "<%ld>", &[Arg::Int(v)]).unwrap();
+                    model.extend_from_slice(format!("<{v}>").as_bytes());
+                }
+                Put::Flush => {
+                    libc.fflush(pid, f).unwrap();
+                    flushes += 1;
+                }
+            }
+        }
+        libc.fclose(pid, f).unwrap();
+        proptest::prop_assert_eq!(file(&mut libc, "model"), model.clone());
+        // Each write but those a flush forced moves at least a buffer's
+        // worth: at most one per 4096 bytes, plus the flushes and fclose.
+        let writes = libc.accounting().syscall("write");
+        proptest::prop_assert!(writes <= model.len() as u64 / 4096 + flushes + 1);
+    }
 }
