@@ -2,7 +2,8 @@
 //! numbers: how many times the program called each library function,
 //! how many times the library called each system call, how many loads and
 //! stores user code made, and what the kernel did meanwhile, turned into
-//! time by the kernel's [`CostModel`].
+//! time by the kernel's [`CostModel`]. The counts cover every process of
+//! one [`Libc`], from its creation on.
 //!
 //! System calls are counted in the library's wrappers (`sys`), not in
 //! the kernel: the wrapper is where a real C library executes the
