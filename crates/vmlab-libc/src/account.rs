@@ -5,15 +5,15 @@
 //! time by the kernel's [`CostModel`]. The counts cover every process of
 //! one [`Libc`], from its creation on.
 //!
-//! System calls are counted in the library's wrappers (`sys`), not in
-//! the kernel: the wrapper is where a real C library executes the
-//! `syscall` instruction, so that is where a call crosses into the kernel,
-//! and the library is the only way its programs reach the kernel. (A
-//! counter in the kernel's entry points would also count calls a test
-//! makes on the kernel directly to set a process up.) Each wrapper takes
-//! a snapshot of the kernel's and the MMU's counters before and after the
-//! call, so what happened inside system calls (the kernel copying a
-//! buffer, faulting pages in) is told apart from what user code caused.
+//! System calls are counted in the library's wrappers (`sys`), by name:
+//! the wrapper is where a real C library executes the `syscall`
+//! instruction, and the library is the only way its programs reach the
+//! kernel. (The kernel's own total, `KernelCounters::syscalls`, agrees,
+//! but also counts calls made on the kernel directly to set a process
+//! up, and has no names.) Each wrapper takes a snapshot of the kernel's
+//! and the MMU's counters before and after the call, so what happened
+//! inside system calls (the kernel copying a buffer, faulting pages in)
+//! is told apart from what user code caused.
 //!
 //! Library calls are counted once per call from the program: a library
 //! function calling another (printf allocating its buffer with malloc)

@@ -56,6 +56,17 @@ fn printf_to_a_terminal_costs_a_thousand_system_calls_more_than_to_a_file() {
     // Both copied the same 8890 bytes into the kernel.
     assert_eq!(file.counts.user_copy_bytes, 8890);
     assert_eq!(tty.counts.user_copy_bytes, 8890);
+    // The kernel's own counts agree with the library's wrappers, besides
+    // the calls made on the kernel directly to set the process up:
+    // attach_terminal's three opens, and a close and an open more to
+    // redirect stdout to the file.
+    let kernel = to_tty.kernel().counters();
+    assert_eq!(kernel.syscalls, tty.counts.syscalls + 3);
+    assert_eq!(kernel.user_copy_bytes, 8890);
+    assert_eq!(
+        to_file.kernel().counters().syscalls,
+        file.counts.syscalls + 5
+    );
     let model = CostModel::default();
     let (file_time, tty_time) = (to_file.time(&model), to_tty.time(&model));
     // 997 more null-call overheads of 100 ns each, at least; the file's
