@@ -106,6 +106,7 @@ mod tests {
         assert_eq!(k.sys_write(pid, 1, buf, 6), Ok(6));
         assert_eq!(k.sys_write(pid, 2, buf, 3), Ok(3));
         assert_eq!(k.console(), b"hello\nhel");
+        assert_eq!(k.counters().user_copy_bytes, 9);
         // Nothing is read back, and nothing reached the disk or the cache.
         assert_eq!(k.sys_read(pid, 0, buf, 10), Ok(0));
         assert_eq!(k.files().disk_counters().writes, 0);
@@ -130,8 +131,10 @@ mod tests {
         k.sys_close(pid, 1).unwrap();
         let fd = k.sys_open(pid, "out", O_RDWR | crate::abi::O_CREAT, 0o644);
         assert_eq!(fd, Ok(1));
+        let calls = k.counters().syscalls;
         assert_eq!(k.sys_isatty(pid, 0), Ok(true));
         assert_eq!(k.sys_isatty(pid, 1), Ok(false));
+        assert_eq!(k.counters().syscalls, calls + 2);
         // A child inherits the terminal.
         let child = k.sys_fork(pid).unwrap();
         assert_eq!(k.sys_isatty(child, 2), Ok(true));
