@@ -25,6 +25,8 @@
 //!   lseek flags and errno values.
 //! - [`fs`]: the in-memory file system (files with contents, names, open
 //!   file descriptions, per-process descriptor tables).
+//! - [`tty`]: the terminal: a character device whose output is kept as
+//!   a transcript, and isatty's question.
 //! - [`pagecache`]: file pages in frames, shared by read/write and file
 //!   mappings, with dirty tracking and write-back.
 //! - [`syscall`]: Linux's system calls with their errno results, on top of
@@ -47,6 +49,7 @@ pub mod region;
 pub mod shmem;
 pub mod swap;
 pub mod syscall;
+pub mod tty;
 
 pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope, BACKING_STORE};
 pub use process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};

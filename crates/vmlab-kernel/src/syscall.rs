@@ -110,7 +110,9 @@ impl Kernel {
         self.files_of(pid)?;
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         let fd = self.fs.open(&mut p.files, path, flags)?;
-        if flags & crate::abi::O_TRUNC != 0 {
+        // Terminal (vmlab-libc): O_TRUNC does not apply to a terminal.
+        let terminal = self.terminal_of(pid, fd);
+        if flags & crate::abi::O_TRUNC != 0 && !terminal {
             // Linux truncates whatever the access mode (for a caller that
             // may write the file, as every vmlab caller may).
             let file = self.fs.open_file(&self.procs[&pid].files, fd)?.file;
@@ -144,6 +146,10 @@ impl Kernel {
         self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (id, open) = self.fs.reading(table, fd)?;
+        // Terminal (vmlab-libc): nobody types, so a read is end of file.
+        if self.fs.is_terminal(open.file) {
+            return Ok(0);
+        }
         let available = count.min(self.fs.size(open.file).saturating_sub(open.offset));
         if available == 0 {
             return Ok(0);
@@ -174,6 +180,10 @@ impl Kernel {
         if n == 0 {
             return Err(Errno::Efault);
         }
+        // Terminal (vmlab-libc): the bytes go to its transcript.
+        if self.fs.is_terminal(open.file) {
+            return self.write_terminal(pid, open.file, buf, n);
+        }
         if at.saturating_add(n) > crate::fs::MAX_FILE_BYTES {
             return Err(Errno::Efbig);
         }
@@ -199,6 +209,10 @@ impl Kernel {
         self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (file, size) = self.fs.truncating(table, fd, length)?;
+        // Terminal (vmlab-libc): only regular files have a length.
+        if self.fs.is_terminal(file) {
+            return Err(Errno::Einval);
+        }
         self.set_file_size(file, size);
         Ok(())
     }
@@ -278,6 +292,10 @@ impl Kernel {
             }
             if !open.readable() {
                 return Err(Errno::Eacces);
+            }
+            // Terminal (vmlab-libc): a terminal has no pages to map.
+            if self.fs.is_terminal(open.file) {
+                return Err(Errno::Enodev);
             }
             if fixed {
                 self.unmap_range(pid, start, len)?;
