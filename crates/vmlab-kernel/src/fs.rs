@@ -448,6 +448,11 @@ impl FileSystem {
     ) -> Result<u64, Errno> {
         let id = table.get(fd).ok_or(Errno::Ebadf)?;
         let d = *self.descriptions.get(&id).ok_or(Errno::Ebadf)?;
+        // Terminal (vmlab-libc): a tty has no file position (Linux's
+        // `no_llseek`).
+        if self.is_terminal(d.file) {
+            return Err(Errno::Espipe);
+        }
         let size = self.size(d.file);
         let base = match whence {
             crate::abi::SEEK_SET => 0,

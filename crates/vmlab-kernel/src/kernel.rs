@@ -149,6 +149,8 @@ pub enum Errno {
     Eoverflow,
     /// MAP_SHARED_VALIDATE with a flag the kernel does not know.
     Eopnotsupp,
+    /// lseek on something with no file position (the terminal).
+    Espipe,
 }
 
 impl Errno {
@@ -170,6 +172,7 @@ impl Errno {
             Errno::Enametoolong => "ENAMETOOLONG",
             Errno::Eoverflow => "EOVERFLOW",
             Errno::Eopnotsupp => "EOPNOTSUPP",
+            Errno::Espipe => "ESPIPE",
         }
     }
 
@@ -192,6 +195,7 @@ impl Errno {
             Errno::Enametoolong => ENAMETOOLONG,
             Errno::Eoverflow => EOVERFLOW,
             Errno::Eopnotsupp => EOPNOTSUPP,
+            Errno::Espipe => ESPIPE,
         }
     }
 }

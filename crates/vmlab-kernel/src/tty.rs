@@ -10,9 +10,8 @@
 //!
 //! In the system calls, a terminal differs from a file as on Linux: write
 //! appends to the transcript (no page cache, no disk), read returns 0,
-//! O_TRUNC does not apply, mmap is ENODEV and ftruncate EINVAL. Left out:
-//! lseek, which succeeds instead of Linux's ESPIPE (vmlab's errno set has
-//! no ESPIPE), and input.
+//! O_TRUNC does not apply, mmap is ENODEV, ftruncate EINVAL and lseek
+//! ESPIPE. Left out: input.
 
 use crate::frames::Pid;
 use crate::fs::FileId;
@@ -120,6 +119,10 @@ mod tests {
             Err(Errno::Enodev)
         );
         assert_eq!(k.sys_ftruncate(pid, fd, 0), Err(Errno::Einval));
+        assert_eq!(
+            k.sys_lseek(pid, fd, 0, crate::abi::SEEK_SET),
+            Err(Errno::Espipe)
+        );
     }
 
     #[test]
