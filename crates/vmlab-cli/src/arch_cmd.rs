@@ -4,6 +4,7 @@
 //! choice every command shares.
 
 use crate::error::CliError;
+use crate::output::print_out;
 use clap::Subcommand;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -68,19 +69,17 @@ pub fn run(cmd: &ArchCommand) -> Result<(), CliError> {
             out.push_str(
                 "linear:va=BITS,page=BYTES,pa=BITS  a single-level linear table of any size\n",
             );
-            print!("{out}");
-            Ok(())
+            print_out(&out)
         }
         ArchCommand::Show { name, file, json } => {
             let arch = resolve_arch(name.as_deref().unwrap_or(""), file.as_deref())?;
             if *json {
                 let text = serde_json::to_string_pretty(arch.spec())
                     .map_err(|e| CliError(format!("cannot render JSON: {e}")))?;
-                println!("{text}");
+                print_out(&format!("{text}\n"))
             } else {
-                print!("{}", describe(&arch));
+                print_out(&describe(&arch))
             }
-            Ok(())
         }
     }
 }

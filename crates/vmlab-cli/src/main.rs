@@ -3,11 +3,19 @@
 //! naming the argument at fault, with exit status 2.
 
 mod arch_cmd;
+mod compare;
 mod error;
 mod numbers;
+mod output;
+mod plot;
+mod plot_cmd;
+mod progress;
 mod run;
 mod run_script;
+mod sweep;
+mod table;
 mod translate;
+mod workload;
 
 use clap::{Parser, Subcommand};
 use error::CliError;
@@ -20,6 +28,10 @@ Examples:
   vmlab translate --arch riscv-sv39 --map 0x40200000=0x80600000:rw:2M 0x40200abc:w
   vmlab run examples/scripts/cow.rhai      run a scenario script as a process
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000
+  vmlab compare --mem 8M --allocators first,best,buddy --page-sizes 4K,2M --compact
+  vmlab sweep --gen zipf:pages=10000,alpha=1.0,n=1000000 --policies lru,fifo,arc \
+      --frames 500..5000:500 --model replacement --csv faults.csv --plot faults.svg
+  vmlab plot faults.csv -o faults.png
   vmlab arch list
   vmlab arch show aarch64-4k";
 
@@ -37,6 +49,12 @@ enum Command {
     Translate(translate::TranslateArgs),
     /// Run a workload (a script, a generator or a trace) through a machine and count.
     Run(run::RunArgs),
+    /// Compare paging and segmentation on one allocation workload.
+    Compare(compare::CompareArgs),
+    /// Run one workload over many configurations in parallel; table, CSV, JSON, plot.
+    Sweep(sweep::SweepArgs),
+    /// Plot a saved sweep CSV or a time series as SVG or PNG.
+    Plot(plot_cmd::PlotArgs),
     /// List the translation schemes or show one.
     #[command(subcommand)]
     Arch(arch_cmd::ArchCommand),
@@ -47,6 +65,9 @@ fn main() -> ExitCode {
     let result: Result<(), CliError> = match cli.command {
         Command::Translate(args) => translate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Compare(args) => compare::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
+        Command::Plot(args) => plot_cmd::run(&args),
         Command::Arch(cmd) => arch_cmd::run(&cmd),
     };
     match result {

@@ -1,20 +1,24 @@
 //! `vmlab run`: drives a workload (a generator spec or a trace file) through
 //! a machine given by flags, in the full model (TLB, page walk, fault
 //! handler, replacement, in trace mode) or the replacement-only model, and
-//! prints what it counted. A scenario script runs on the same machine as a
-//! process of its own ([`crate::run_script`]).
+//! prints what it counted; with `--csv`, also a time series of the fault
+//! rate and resident set, one row per interval of references. A scenario
+//! script runs on the same machine as a process of its own
+//! ([`crate::run_script`]).
 
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
-use crate::numbers::parse_page_size;
+use crate::numbers::parse_size;
+use crate::output::{commit, print_out, temp_beside};
+use crate::workload::{ModelArg, WorkloadArgs};
 use clap::{Args, ValueEnum};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_kernel::{KernelConfig, Personality};
-use vmlab_workload::driver::{run as drive, Machine, Model, RunReport};
-use vmlab_workload::gen::GenSpec;
-use vmlab_workload::trace::{self, ReadOptions, TraceFormat};
+use vmlab_workload::driver::{Machine, Model, RunReport, Sample};
+use vmlab_workload::sweep::Source;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -23,32 +27,19 @@ Examples:
   vmlab run examples/scripts/stack_growth.rhai --personality pintos
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000 --policy clock
   vmlab run --gen loop:pages=120,n=100000 --frames 100 --policy lru --model replacement
-  vmlab run --trace prog.lackey.zst --mem 64MiB --policy s3-fifo --json";
+  vmlab run --trace prog.lackey.zst --mem 64MiB --policy s3-fifo --json
+  vmlab run --gen phases:pages=2000,phases=4,len=50000 --frames 500 --csv series.csv --every 10000
+  vmlab plot series.csv -o series.svg";
 
 /// Arguments of `vmlab run`.
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub struct RunArgs {
     /// A scenario script (Rhai) to run as a process on the machine.
-    #[arg(value_name = "SCRIPT")]
+    #[arg(value_name = "SCRIPT", conflicts_with_all = ["gen", "trace"])]
     script: Option<PathBuf>,
-    /// A synthetic workload, e.g. `zipf:pages=1000000,alpha=1.0,n=50000000,seed=1`.
-    #[arg(
-        long,
-        value_name = "SPEC",
-        conflicts_with_all = ["trace", "script"],
-        required_unless_present_any = ["trace", "script"]
-    )]
-    gen: Option<String>,
-    /// A trace file (lackey text, address list, vmlab-bin, oracleGeneral; gzip or zstd).
-    #[arg(long, value_name = "FILE", conflicts_with = "script")]
-    trace: Option<PathBuf>,
-    /// The trace's format, when detection is not wanted.
-    #[arg(long, value_name = "FORMAT")]
-    format: Option<String>,
-    /// Count and skip malformed trace lines instead of stopping at the first.
-    #[arg(long)]
-    skip_bad_lines: bool,
+    #[command(flatten)]
+    workload: WorkloadArgs,
     /// Translation scheme (`vmlab arch list`).
     #[arg(long, default_value = "x86-64")]
     arch: String,
@@ -81,12 +72,19 @@ pub struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum ModelArg {
-    Full,
-    Replacement,
+    /// Write a time series (fault rate, resident pages, TLB hit rate per
+    /// interval) as CSV to FILE; `vmlab plot FILE` draws it.
+    #[arg(long, value_name = "FILE", conflicts_with = "script")]
+    csv: Option<PathBuf>,
+    /// References per time-series interval.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100_000,
+        requires = "csv",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    every: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -98,18 +96,14 @@ enum PersonalityArg {
 
 /// Swap slots for `--swap SIZE` on pages of `page_bytes`.
 fn swap_slots(size: &str, page_bytes: u64) -> Result<u32, CliError> {
-    if size.trim() == "0" {
-        return Ok(0);
-    }
-    let shift = parse_page_size(size).map_err(|e| CliError::arg("--swap", e))?;
-    let slots = (1u128 << shift) / u128::from(page_bytes);
-    if slots == 0 {
+    let bytes = parse_size(size).map_err(|e| CliError::arg("--swap", e))?;
+    if bytes != 0 && bytes < page_bytes {
         return Err(CliError::arg(
             "--swap",
             format!("{size} is less than one page of {page_bytes} bytes (0 for no swap)"),
         ));
     }
-    u32::try_from(slots).map_err(|_| {
+    u32::try_from(bytes / page_bytes).map_err(|_| {
         CliError::arg(
             "--swap",
             format!("{size} is more swap slots than vmlab keeps"),
@@ -123,8 +117,8 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let frames = match (&args.frames, &args.mem) {
         (Some(n), _) => *n,
         (None, Some(mem)) => {
-            let shift = parse_page_size(mem).map_err(|e| CliError::arg("--mem", e))?;
-            ((1u128 << shift) / u128::from(arch.page_bytes())) as usize
+            let bytes = parse_size(mem).map_err(|e| CliError::arg("--mem", e))?;
+            usize::try_from(bytes / arch.page_bytes()).unwrap_or(usize::MAX)
         }
         (None, None) => 1024,
     };
@@ -170,46 +164,61 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         }
         return crate::run_script::run(path, config, args.json);
     }
-    let model = match args.model {
-        ModelArg::Full => Model::Full,
-        ModelArg::Replacement => Model::Replacement,
+    let model = Model::from(args.model);
+    let source = args.workload.source()?;
+    let report = match &args.csv {
+        Some(path) => run_with_series(&source, &machine, model, args.every, path)?,
+        None => source
+            .run(&machine, model)
+            .map_err(|e| CliError(e.to_string()))?,
     };
-    let (source, report) = if let Some(spec) = &args.gen {
-        let gen: GenSpec = spec.parse().map_err(|e| CliError::arg("--gen", e))?;
-        (spec.clone(), drive(gen.stream().map(Ok), &machine, model))
-    } else if let Some(path) = &args.trace {
-        let format = match &args.format {
-            Some(f) => Some(
-                f.parse::<TraceFormat>()
-                    .map_err(|e| CliError::arg("--format", e))?,
-            ),
-            None => None,
-        };
-        let opts = ReadOptions {
-            skip_bad_lines: args.skip_bad_lines,
-            page_size: machine.arch.page_bytes(),
-        };
-        let mut reader = trace::open(path, format, opts).map_err(|e| CliError(e.to_string()))?;
-        let report = drive(&mut reader, &machine, model).map(|mut r| {
-            r.skipped_lines = reader.skipped();
-            r
-        });
-        (path.display().to_string(), report)
-    } else {
-        return Err(CliError::arg(
-            "run",
-            "expected SCRIPT, --gen SPEC or --trace FILE",
-        ));
-    };
-    let report = report.map_err(|e| CliError(e.to_string()))?;
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError(format!("cannot render JSON: {e}")))?;
-        println!("{text}");
+        print_out(&format!("{text}\n"))
     } else {
-        print!("{}", summary(&source, &report));
+        print_out(&summary(&args.workload.label(), &report))
     }
-    Ok(())
+}
+
+/// Runs `source`, writing its time series to `path` whole: rows stream
+/// into a temporary file beside it, renamed into place once the run has
+/// succeeded (a failed run leaves no file).
+fn run_with_series(
+    source: &Source,
+    machine: &Machine,
+    model: Model,
+    every: u64,
+    path: &Path,
+) -> Result<RunReport, CliError> {
+    let temp = temp_beside(path);
+    let cannot = |e: std::io::Error| {
+        let _ = std::fs::remove_file(&temp);
+        CliError::arg("--csv", format!("{}: cannot write: {e}", path.display()))
+    };
+    let file = std::fs::File::create(&temp).map_err(cannot)?;
+    let mut out = BufWriter::new(file);
+    let mut failure = writeln!(out, "{}", Sample::CSV_HEADER).err();
+    let run = source.run_sampled(machine, model, every, &mut |s| {
+        if failure.is_none() {
+            failure = writeln!(out, "{}", s.csv_row()).err();
+        }
+    });
+    let written = match failure {
+        Some(e) => Err(e),
+        None => out.flush(),
+    };
+    drop(out);
+    let report = match run {
+        Ok(report) => report,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(CliError(e.to_string()));
+        }
+    };
+    written.map_err(cannot)?;
+    commit(&temp, path)?;
+    Ok(report)
 }
 
 /// The human report.

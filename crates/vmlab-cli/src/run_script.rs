@@ -26,7 +26,8 @@ struct ScriptReport<'a> {
     /// How the script's first process ended.
     status: String,
     transcript: &'a str,
-    syscalls: u64,
+    /// Everything written to the terminal (prints and direct writes).
+    console: String,
     kernel: KernelCounters,
     mmu: MmuCounters,
 }
@@ -53,16 +54,16 @@ pub fn run(path: &Path, config: KernelConfig, json: bool) -> Result<(), CliError
         swap_slots: config.swap_slots,
         status,
         transcript: &outcome.transcript,
-        syscalls: outcome.syscalls,
+        console: String::from_utf8_lossy(&outcome.kernel.console()).into_owned(),
         kernel: outcome.kernel.counters(),
         mmu: outcome.kernel.mmu().counters(),
     };
     if json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError(format!("cannot render JSON: {e}")))?;
-        println!("{text}");
+        crate::output::print_out(&format!("{text}\n"))?;
     } else {
-        print!("{}", summary(&report));
+        crate::output::print_out(&summary(&report))?;
     }
     Ok(())
 }
@@ -89,7 +90,10 @@ fn summary(r: &ScriptReport) -> String {
     let _ = writeln!(out, "{}", r.machine);
     let _ = writeln!(out, "{}", r.status);
     let rows = [
-        ("system calls", r.syscalls.to_string()),
+        (
+            "system calls",
+            format!("{} ({} bytes copied)", k.syscalls, k.user_copy_bytes),
+        ),
         ("references", k.references.to_string()),
         (
             "faults",

@@ -7,6 +7,7 @@
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
 use crate::numbers::{parse_page_size, parse_u64};
+use crate::output::print_out;
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use serde_json::json;
@@ -398,7 +399,7 @@ pub fn run(args: &TranslateArgs) -> Result<(), CliError> {
                 r.attrs,
             )
             .map_err(|e| map_error(&r.origin, e))?;
-        if replaced.is_some() {
+        if replaced.replaced.is_some() {
             return Err(CliError(format!(
                 "{}: page {:#x} is mapped twice",
                 r.origin, r.vaddr
@@ -481,11 +482,10 @@ pub fn run(args: &TranslateArgs) -> Result<(), CliError> {
         });
         let out = serde_json::to_string_pretty(&doc)
             .map_err(|e| CliError(format!("cannot render JSON: {e}")))?;
-        println!("{out}");
+        print_out(&format!("{out}\n"))
     } else {
-        print!("{text}");
+        print_out(&text)
     }
-    Ok(())
 }
 
 fn map_error(origin: &str, e: MapError) -> CliError {

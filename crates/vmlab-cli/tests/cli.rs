@@ -2,37 +2,9 @@
 //! number checked against a hand walk, JSON output, `arch` listings, and
 //! bad input (an error naming the argument, exit status 2, never a panic).
 
-use std::process::{Command, Output};
+mod common;
 
-fn vmlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vmlab"))
-        .args(args)
-        .output()
-        .expect("the vmlab binary runs")
-}
-
-fn stdout_of(args: &[&str]) -> String {
-    let out = vmlab(args);
-    assert!(
-        out.status.success(),
-        "vmlab {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-/// Runs a command that must be refused; returns its stderr.
-fn refused(args: &[&str]) -> String {
-    let out = vmlab(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "vmlab {args:?}: {stderr}");
-    assert!(
-        !stderr.contains("panicked"),
-        "vmlab {args:?} panicked: {stderr}"
-    );
-    assert!(out.stdout.is_empty(), "nothing half-written on stdout");
-    stderr
-}
+use common::{refused, stdout_of, vmlab};
 
 /// The text of the translation of `addr` (from its header to the next).
 fn section<'a>(text: &'a str, header: &str) -> &'a str {
@@ -302,6 +274,285 @@ fn run_rejects_bad_input_by_name() {
     ]);
     assert!(out.contains("references      3"), "{out}");
     assert!(out.contains("skipped lines   1 (malformed)"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vmlab-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+const SWEEP_GEN: &str = "zipf:pages=300,alpha=0.9,n=5000,write=0.2,seed=3";
+
+#[test]
+fn sweep_rows_equal_each_configuration_run_alone() {
+    let doc: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "sweep",
+        "--gen",
+        SWEEP_GEN,
+        "--policies",
+        "lru,clock,s3-fifo",
+        "--frames",
+        "20..60:20",
+        "--model",
+        "full,replacement",
+        "--json",
+    ]))
+    .expect("json");
+    let rows = doc.as_array().expect("an array of rows");
+    assert_eq!(rows.len(), 2 * 3 * 3);
+    for row in rows {
+        let frames = row["frames"].to_string();
+        let alone: serde_json::Value = serde_json::from_str(&stdout_of(&[
+            "run",
+            "--gen",
+            SWEEP_GEN,
+            "--policy",
+            row["policy"].as_str().expect("policy"),
+            "--frames",
+            &frames,
+            "--model",
+            row["model"].as_str().expect("model"),
+            "--json",
+        ]))
+        .expect("json");
+        for counter in [
+            "references",
+            "distinct_pages",
+            "faults",
+            "fault_rate",
+            "evictions",
+            "write_backs",
+            "tlb_hits",
+            "walks",
+            "page_table_bytes",
+        ] {
+            assert_eq!(row[counter], alone[counter], "{counter} of {row}");
+        }
+    }
+}
+
+#[test]
+fn sweep_csv_file_matches_standard_output_and_replots() {
+    let dir = scratch("sweep-csv");
+    let csv = dir.join("r.csv");
+    let svg = dir.join("r.svg");
+    let common = [
+        "sweep",
+        "--gen",
+        SWEEP_GEN,
+        "--policies",
+        "lru,fifo",
+        "--mem",
+        "64K,128K",
+        "--model",
+        "replacement",
+    ];
+    let mut to_file: Vec<&str> = common.to_vec();
+    to_file.extend([
+        "--csv",
+        csv.to_str().expect("utf-8"),
+        "--plot",
+        svg.to_str().expect("utf-8"),
+    ]);
+    let out = vmlab(&to_file);
+    assert!(out.status.success());
+    // Standard error is not a terminal here: no progress bar.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains('\r'));
+    let mut to_stdout: Vec<&str> = common.to_vec();
+    to_stdout.extend(["--csv", "-"]);
+    let text = std::fs::read_to_string(&csv).expect("csv written");
+    assert_eq!(text, stdout_of(&to_stdout));
+    assert!(text.starts_with("arch,page_bytes,tlb,tlb_entries,model,policy,frames,mem_bytes,"));
+    assert_eq!(text.lines().count(), 1 + 4);
+    assert!(text.contains("\nx86-64,4096,-,,replacement,lru,16,65536,5000,"));
+    let drawn = std::fs::read_to_string(&svg).expect("svg written");
+    for label in [
+        "physical memory (KiB)",
+        "fault rate (faults per reference)",
+        "\nfifo\n",
+    ] {
+        assert!(drawn.contains(label), "{label}");
+    }
+    // Re-plotting the saved table draws the same picture.
+    let again = dir.join("again.svg");
+    stdout_of(&[
+        "plot",
+        csv.to_str().expect("utf-8"),
+        "-o",
+        again.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(std::fs::read_to_string(&again).expect("replot"), drawn);
+    // PNG by extension, default output name beside the input.
+    stdout_of(&["plot", csv.to_str().expect("utf-8")]);
+    assert!(dir.join("r.svg").exists());
+    let png = dir.join("r.png");
+    stdout_of(&[
+        "plot",
+        csv.to_str().expect("utf-8"),
+        "-o",
+        png.to_str().expect("utf-8"),
+    ]);
+    assert!(std::fs::read(&png)
+        .expect("png")
+        .starts_with(b"\x89PNG\r\n\x1a\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sweep_mrc_equals_simulated_lru() {
+    let common = [
+        "sweep",
+        "--gen",
+        SWEEP_GEN,
+        "--frames",
+        "1,10..300:*3,1000",
+        "--csv",
+        "-",
+    ];
+    let mut mrc = common.to_vec();
+    mrc.extend(["--mrc", "exact"]);
+    let mut sim = common.to_vec();
+    sim.extend(["--model", "replacement"]);
+    let faults = |text: String| -> Vec<String> {
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(10).expect("faults").to_string())
+            .collect()
+    };
+    let (mrc, sim) = (faults(stdout_of(&mrc)), faults(stdout_of(&sim)));
+    assert_eq!(mrc.len(), 6);
+    assert_eq!(mrc, sim);
+}
+
+#[test]
+fn sweep_and_plot_reject_bad_input_by_name() {
+    let base = ["sweep", "--gen", "seq:pages=4,n=8"];
+    let with = |more: &[&str]| {
+        let mut v = base.to_vec();
+        v.extend(more);
+        refused(&v)
+    };
+    assert!(with(&["--frames", "10..1:1"])
+        .contains("--frames: range \"10..1:1\": its start is past its end"));
+    assert!(with(&["--frames", "4", "--policies", "lru,belady"]).contains("--policies: \"belady\""));
+    assert!(with(&["--frames", "4", "--tlb", "l1d:x"]).contains("--tlb: \"l1d:x\" on x86-64"));
+    assert!(with(&["--frames", "4", "--mrc", "shards:rate=2"]).contains("--mrc: "));
+    assert!(with(&["--mem", "1K"])
+        .contains("--frames/--mem: on x86-64: 1024 bytes is less than one 4096-byte page"));
+    assert!(with(&["--frames", "4", "--arch", "vax"]).contains("--arch: unknown scheme \"vax\""));
+    // --mrc computes LRU only: asking for policies too is a usage error.
+    with(&["--frames", "4", "--mrc", "exact", "--policies", "fifo"]);
+    let dir = scratch("plot-bad");
+    let pdf = dir.join("p.pdf");
+    let e = with(&["--frames", "16", "--plot", pdf.to_str().expect("utf-8")]);
+    assert!(
+        e.contains("expected a file name ending in .svg or .png"),
+        "{e}"
+    );
+    assert!(!pdf.exists());
+    // A saved table with a bad cell names its file, line and column.
+    let csv = dir.join("bad.csv");
+    let good = stdout_of(&[
+        "sweep",
+        "--gen",
+        "seq:pages=4,n=8",
+        "--frames",
+        "16,32",
+        "--csv",
+        "-",
+    ]);
+    let mut lines: Vec<String> = good.lines().map(String::from).collect();
+    lines[2] = lines[2].replacen(",32,", ",thirty-two,", 1);
+    std::fs::write(&csv, lines.join("\n")).expect("write csv");
+    let e = refused(&["plot", csv.to_str().expect("utf-8")]);
+    assert!(e.contains("bad.csv:3:"), "{e}");
+    assert!(
+        e.contains("column frames: expected a whole number, found \"thirty-two\""),
+        "{e}"
+    );
+    std::fs::write(&csv, "when,what\n1,2\n").expect("write csv");
+    let e = refused(&["plot", csv.to_str().expect("utf-8")]);
+    assert!(
+        e.contains("bad.csv:1:1: expected the columns of a sweep"),
+        "{e}"
+    );
+    let e = refused(&["plot", "/nonexistent/r.csv"]);
+    assert!(e.contains("/nonexistent/r.csv: cannot read"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn plot_draws_a_time_series_csv() {
+    let dir = scratch("plot-ts");
+    let csv = dir.join("rss.csv");
+    std::fs::write(&csv, "references,resident_pages\n0,0\n1000,40\n2000,64\n").expect("write");
+    let svg = dir.join("rss.svg");
+    stdout_of(&[
+        "plot",
+        csv.to_str().expect("utf-8"),
+        "-o",
+        svg.to_str().expect("utf-8"),
+    ]);
+    let drawn = std::fs::read_to_string(&svg).expect("svg");
+    assert!(drawn.contains("\nreferences\n"));
+    assert!(drawn.contains("\nresident_pages\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `vmlab run --csv` writes one row per interval (a loop of 120 pages in
+/// 100 frames under LRU faults on every reference once warm), whole and
+/// re-plottable; a bad interval or an unwritable file is refused by name
+/// and leaves no file.
+#[test]
+fn run_writes_a_time_series_csv() {
+    let dir = scratch("run-series");
+    let csv = dir.join("series.csv");
+    let csv_arg = csv.to_str().expect("utf-8");
+    let common = [
+        "run",
+        "--gen",
+        "loop:pages=120,n=1050",
+        "--frames",
+        "100",
+        "--model",
+        "replacement",
+        "--csv",
+        csv_arg,
+        "--every",
+        "200",
+    ];
+    stdout_of(&common);
+    let text = std::fs::read_to_string(&csv).expect("csv written");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "references,faults,interval_fault_rate,resident_pages,evictions,write_backs,interval_tlb_hit_rate"
+    );
+    assert_eq!(lines.len(), 7, "{text}");
+    assert_eq!(lines[2], "400,400,1.000000,100,300,0,");
+    assert!(lines[6].starts_with("1050,1050,"), "{text}");
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("dir").count(),
+        1,
+        "no temporary left"
+    );
+    let svg = dir.join("series.svg");
+    stdout_of(&["plot", csv_arg, "-o", svg.to_str().expect("utf-8")]);
+    assert!(std::fs::read_to_string(&svg)
+        .expect("svg")
+        .contains("resident_pages"));
+
+    let mut zero = common.to_vec();
+    zero[10] = "0";
+    assert!(refused(&zero).contains("--every"));
+    let missing = dir.join("no").join("series.csv");
+    let mut unwritable = common.to_vec();
+    unwritable[8] = missing.to_str().expect("utf-8");
+    let err = refused(&unwritable);
+    assert!(err.contains("--csv") && err.contains("series.csv"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

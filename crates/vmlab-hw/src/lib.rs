@@ -29,6 +29,6 @@ pub use events::{Event, EventSink, NoEvents};
 pub use mmu::{
     default_tlb, Access, AccessCost, Context, Mmu, MmuFault, MmuFaultKind, Segmentation,
 };
-pub use pagetable::{MapError, Mapping, PageTable, TableAllocator, TableArena};
+pub use pagetable::{MapError, Mapped, Mapping, PageTable, TableAllocator, TableArena};
 pub use physmem::{Endian, PhysMem, PhysMemError};
 pub use walk::{walk, PageFault, PageFaultCause, Translation};

@@ -96,6 +96,15 @@ pub struct Mapping {
     pub raw: u64,
 }
 
+/// What [`PageTable::map`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapped {
+    /// Physical address of the new leaf entry.
+    pub pte_addr: u64,
+    /// The leaf of the same size that was there before, if any.
+    pub replaced: Option<Mapping>,
+}
+
 /// Why an edit could not be made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MapError {
@@ -288,16 +297,18 @@ impl PageTable {
         for (i, level) in arch.levels().iter().enumerate() {
             let pte_addr = table + arch.index(vaddr, i) * bytes as u64;
             let raw = mem.load(pte_addr, bytes)?;
-            let d = format.decode(raw, arch.page_shift(), level.leaf, i == last, 0, 0);
+            // Only the kind and the next table's address matter here; a
+            // full decode of rights and flags would be wasted work.
+            let kind = format.kind(raw, level.leaf, i == last);
             path.tables[i] = table;
             path.pte_addrs[i] = pte_addr;
             path.raws[i] = raw;
             path.depth = i + 1;
-            path.kind = d.kind;
-            if d.kind != PteKind::Table || i == stop_level {
+            path.kind = kind;
+            if kind != PteKind::Table || i == stop_level {
                 break;
             }
-            table = d.addr;
+            table = format.frame_addr(raw, arch.page_shift());
         }
         Ok(path)
     }
@@ -325,8 +336,10 @@ impl PageTable {
     }
 
     /// Maps the `1 << page_shift`-byte page at `vaddr` to `frame`, creating
-    /// tables on the way. Replaces (and returns) a leaf of the same size
-    /// already there; the caller invalidates any TLB entry for it.
+    /// tables on the way. Replaces a leaf of the same size already there
+    /// (returned in [`Mapped::replaced`]; the caller invalidates any TLB
+    /// entry for it). The new entry's address comes back too, so a kernel
+    /// can keep it in its reverse map and edit the entry without a walk.
     #[allow(clippy::too_many_arguments)]
     pub fn map(
         &mut self,
@@ -337,7 +350,7 @@ impl PageTable {
         frame: u64,
         page_shift: u8,
         attrs: LeafAttrs,
-    ) -> Result<Option<Mapping>, MapError> {
+    ) -> Result<Mapped, MapError> {
         if !arch.is_canonical(vaddr) {
             return Err(MapError::NonCanonical(vaddr));
         }
@@ -368,9 +381,8 @@ impl PageTable {
             let level = &arch.levels()[i];
             let pte_addr = table + arch.index(vaddr, i) * bytes as u64;
             let raw = mem.load(pte_addr, bytes)?;
-            let d = format.decode(raw, arch.page_shift(), level.leaf, false, 0, 0);
-            table = match d.kind {
-                PteKind::Table => d.addr,
+            table = match format.kind(raw, level.leaf, false) {
+                PteKind::Table => format.frame_addr(raw, arch.page_shift()),
                 PteKind::Leaf => {
                     return Err(MapError::HugePageInTheWay {
                         level: i,
@@ -388,14 +400,13 @@ impl PageTable {
         let pte_addr = table + arch.index(vaddr, target) * bytes as u64;
         let raw = mem.load(pte_addr, bytes)?;
         let level = &arch.levels()[target];
-        let old = format.decode(raw, arch.page_shift(), level.leaf, target == last, 0, 0);
-        let replaced = match old.kind {
+        let replaced = match format.kind(raw, level.leaf, target == last) {
             PteKind::Table => return Err(MapError::TableInTheWay { level: target }),
             PteKind::Leaf => Some(Self::mapping_at(arch, vaddr, target, pte_addr, raw)),
             PteKind::Invalid => None,
         };
         mem.store(pte_addr, bytes, leaf)?;
-        Ok(replaced)
+        Ok(Mapped { pte_addr, replaced })
     }
 
     /// The leaf mapping `vaddr`, if any.

@@ -316,7 +316,7 @@ fn run_case(name: &str, case: &Case) -> Result<(), TestCaseError> {
                 LeafAttrs::new(perms),
             )
             .map_err(|e| TestCaseError::fail(format!("map {va:#x} -> {frame:#x}: {e}")))?;
-        prop_assert!(replaced.is_none());
+        prop_assert!(replaced.replaced.is_none());
         let m = pt.query(&arch, &mem, va).unwrap().unwrap();
         prop_assert_eq!(m.raw, leaf, "leaf entry for {:#x}", va);
         prop_assert_eq!(m.perms & USER_VIEW, perms & USER_VIEW, "{:#x}", va);

@@ -22,7 +22,7 @@ use crate::swap::SlotId;
 use std::sync::Arc;
 use vmlab_hw::arch::pte::LeafAttrs;
 use vmlab_hw::arch::AdUpdate;
-use vmlab_hw::{AccessKind, PageFaultCause, Perms};
+use vmlab_hw::{AccessKind, PageFault, PageFaultCause, Perms};
 
 /// The hardware state the replacement policy may consult, reached through
 /// the reverse map.
@@ -41,7 +41,7 @@ impl ReferenceBits for KernelRefs<'_> {
         self.kernel.owner_flags(frame).1
     }
     fn write_back(&mut self, frame: FrameId) {
-        if self.kernel.page_cache.holds(frame) {
+        if self.kernel.frames.used_for(frame) == FrameUse::PageCache {
             // A file page goes back to its file, not to swap.
             if self.kernel.owner_flags(frame).1 {
                 self.kernel.write_back_cached(frame);
@@ -75,8 +75,9 @@ impl Kernel {
         pid: Pid,
         vaddr: u64,
         kind: AccessKind,
-        cause: PageFaultCause,
+        fault: &PageFault,
     ) -> Result<(), Signal> {
+        let cause = fault.cause;
         if cause == PageFaultCause::NonCanonical {
             return Err(segv(vaddr, SignalCode::SegvMaperr));
         }
@@ -89,7 +90,12 @@ impl Kernel {
         }
         let page = vaddr & !(self.page_bytes() - 1);
         match cause {
-            PageFaultCause::NotPresent => self.fault_in(pid, page, kind, &region),
+            PageFaultCause::NotPresent => {
+                // A walk that stopped at the last level found every table
+                // on the way; one that stopped higher needs tables made.
+                let tables_present = fault.level + 1 == self.arch.levels().len();
+                self.fault_in(pid, page, kind, &region, tables_present)
+            }
             PageFaultCause::Protection if kind == AccessKind::Write => {
                 self.write_protect_fault(pid, page, &region)
             }
@@ -168,23 +174,14 @@ impl Kernel {
         page: u64,
         kind: AccessKind,
         region: &Region,
+        tables_present: bool,
     ) -> Result<(), Signal> {
         let vpn = page >> self.page_shift();
-        self.reserve_tables(pid, page)?;
-        if !self.is_live(pid) {
-            return Err(kill_signal(page));
+        if !tables_present {
+            self.reserve_tables(pid, page)?;
         }
         let perms = perms_for(region.prot);
         let shared = region.kind.is_shared();
-        // A process's own page on swap comes first: it may be the private
-        // copy of a file page.
-        if let Some(slot) = self
-            .procs
-            .get_mut(&pid)
-            .and_then(|p| p.swapped.remove(&vpn))
-        {
-            return self.swap_in(pid, page, slot, perms, shared);
-        }
         if let RegionKind::File { file, .. } = region.kind {
             return if file == crate::kernel::BACKING_STORE {
                 self.backing_fault(pid, page, perms, kind)
@@ -196,6 +193,13 @@ impl Kernel {
             (region.kind, region.object_offset(page))
         {
             return self.shmem_fault(pid, page, (object, offset >> self.page_shift()), perms);
+        }
+        if let Some(slot) = self
+            .procs
+            .get_mut(&pid)
+            .and_then(|p| p.swapped.remove(&vpn))
+        {
+            return self.swap_in(pid, page, slot, perms, shared);
         }
         if kind != AccessKind::Write && !shared {
             // A read of untouched private memory maps the shared zero page.
@@ -326,7 +330,7 @@ impl Kernel {
         Ok(())
     }
 
-    fn swap_in(
+    pub(crate) fn swap_in(
         &mut self,
         pid: Pid,
         page: u64,
@@ -407,7 +411,8 @@ impl Kernel {
         // A cached file page is the file's: a private mapping copies it.
         let sole = frame != self.zero_frame
             && (region.kind.is_shared()
-                || self.frames.mapcount(frame) == 1 && !self.page_cache.holds(frame));
+                || self.frames.mapcount(frame) == 1
+                    && self.frames.used_for(frame) != FrameUse::PageCache);
         if sole {
             // The only mapping: make it writable in place. A swap copy
             // would go stale, so the frame leaves the swap cache.
@@ -489,7 +494,8 @@ impl Kernel {
         };
         // A copy-on-write fault replaces the old leaf; its caller has
         // already dropped the old frame's owner.
-        p.page_table
+        let mapped = p
+            .page_table
             .map(
                 &arch,
                 &mut self.mem,
@@ -508,6 +514,7 @@ impl Kernel {
                     pid,
                     vpn: page >> page_shift,
                 },
+                mapped.pte_addr,
             );
         }
         Ok(())
@@ -544,37 +551,70 @@ impl Kernel {
 
     /// Whether any mapping of `frame` has its accessed flag set, and
     /// whether the page is dirty (an entry's flag, or the frame's own).
-    pub(crate) fn owner_flags(&mut self, frame: FrameId) -> (bool, bool) {
-        let arch = Arc::clone(&self.arch);
-        let shift = self.page_shift();
+    /// Reads each entry where the reverse map says it is, as Linux's
+    /// `page_referenced` reaches PTEs through the rmap, without a walk.
+    pub(crate) fn owner_flags(&self, frame: FrameId) -> (bool, bool) {
+        let format = self.arch.pte();
+        let bytes = usize::from(format.bytes);
         let mut flags = (false, self.frames.dirty(frame));
-        for owner in self.frames.owners(frame) {
-            if let Some(m) = self.procs.get(&owner.pid).and_then(|p| {
-                p.page_table
-                    .query(&arch, &self.mem, owner.vpn << shift)
-                    .ok()
-                    .flatten()
-            }) {
-                flags.0 |= m.accessed;
-                flags.1 |= m.dirty;
+        for (_, pte_addr) in self.frames.owner_entries(frame) {
+            if let Ok(raw) = self.mem.load(pte_addr, bytes) {
+                let leaf = format.leaf(raw);
+                flags.0 |= leaf.accessed;
+                flags.1 |= leaf.dirty;
             }
         }
         flags
     }
 
-    /// Sets or clears the flags of every mapping of `frame`, invalidating
-    /// each TLB entry so the hardware sees the change.
+    /// Sets or clears the flags of every mapping of `frame`; each entry
+    /// that changes has its TLB entry invalidated so the hardware sees the
+    /// change (as `ptep_clear_flush_young` flushes only a young entry: an
+    /// entry whose flag was already clear cannot be cached with it set).
     pub(crate) fn clear_owner_flags(
         &mut self,
         frame: FrameId,
         accessed: Option<bool>,
         dirty: Option<bool>,
     ) {
-        let owners: Vec<Owner> = self.frames.owners(frame).collect();
+        let format = self.arch.pte();
+        let bytes = usize::from(format.bytes);
         let shift = self.page_shift();
-        for owner in owners {
-            self.set_flags(owner.pid, owner.vpn << shift, accessed, dirty);
+        for (owner, pte_addr) in self.frames.owner_entries(frame) {
+            let Ok(raw) = self.mem.load(pte_addr, bytes) else {
+                continue;
+            };
+            let mut new = raw;
+            if let Some(on) = accessed {
+                new = format.with_accessed(new, on);
+            }
+            if let Some(on) = dirty {
+                new = format.with_dirty(new, on);
+            }
+            if new == raw {
+                continue;
+            }
+            let _ = self.mem.store(pte_addr, bytes, new);
+            let asid = self.procs.get(&owner.pid).map_or(0, |p| p.asid);
+            self.mmu
+                .tlb_mut()
+                .flush_page(owner.vpn << shift, Some(asid));
+            self.counters.tlb_shootdowns += 1;
         }
+    }
+
+    /// Removes the mapping `owner` has of `frame` through the leaf entry at
+    /// `pte_addr`: clears the entry (the tables above stay, as a kernel
+    /// keeps them for the page's return), forgets the owner and
+    /// invalidates its TLB entry.
+    fn unmap_owner(&mut self, frame: FrameId, owner: Owner, pte_addr: u64) {
+        let bytes = usize::from(self.arch.pte().bytes);
+        let _ = self.mem.store(pte_addr, bytes, 0);
+        if let Some(p) = self.procs.get_mut(&owner.pid) {
+            p.counters.resident_pages -= 1;
+        }
+        self.frames.remove_owner(frame, owner);
+        self.shootdown(owner.pid, owner.vpn << self.page_shift());
     }
 
     /// Writes `frame` to its swap slot (allocating one, which joins the swap
@@ -619,7 +659,7 @@ impl Kernel {
             self.evict_backed(frame, dirty);
             return Ok(());
         }
-        if self.page_cache.holds(frame) {
+        if self.frames.used_for(frame) == FrameUse::PageCache {
             self.evict_cached(frame, dirty);
             return Ok(());
         }
@@ -629,8 +669,6 @@ impl Kernel {
             self.counters.clean_drops += 1;
             self.frames.swap_slot(frame).ok_or(())?
         };
-        let arch = Arc::clone(&self.arch);
-        let shift = self.page_shift();
         // A shared object's page is found through the object, not through
         // per-process swap entries; the object keeps one reference.
         let object_page = self.shmem.key_of(frame).is_some();
@@ -638,21 +676,14 @@ impl Kernel {
             let _ = self.swap.dup(SlotId(slot));
             self.shmem.set_swapped(frame, slot);
         }
-        let owners: Vec<Owner> = self.frames.owners(frame).collect();
-        for owner in owners {
-            let page = owner.vpn << shift;
-            if let Some(p) = self.procs.get_mut(&owner.pid) {
-                let _ = p.page_table.clear_leaf(&arch, &mut self.mem, page);
-                if !object_page {
+        while let Some((owner, pte_addr)) = self.frames.first_owner(frame) {
+            if !object_page {
+                if let Some(p) = self.procs.get_mut(&owner.pid) {
                     p.swapped.insert(owner.vpn, slot);
                 }
-                p.counters.resident_pages -= 1;
-            }
-            if !object_page {
                 let _ = self.swap.dup(SlotId(slot));
             }
-            self.frames.remove_owner(frame, owner);
-            self.shootdown(owner.pid, page);
+            self.unmap_owner(frame, owner, pte_addr);
         }
         self.detach_swap_cache(frame);
         self.frames.free(frame);
@@ -664,7 +695,7 @@ impl Kernel {
     /// its mappings simply go (the next touch reads it in again).
     fn evict_backed(&mut self, frame: FrameId, dirty: bool) {
         if dirty {
-            if let Some(owner) = self.frames.owners(frame).next() {
+            if let Some((owner, _)) = self.frames.first_owner(frame) {
                 self.backing.write(owner.vpn, 1);
             }
             self.counters.write_backs += 1;
@@ -679,17 +710,8 @@ impl Kernel {
     /// Removes every page-table entry mapping `frame`, through the
     /// reverse map.
     pub(crate) fn unmap_everywhere(&mut self, frame: FrameId) {
-        let shift = self.page_shift();
-        let arch = Arc::clone(&self.arch);
-        let owners: Vec<Owner> = self.frames.owners(frame).collect();
-        for owner in owners {
-            let page = owner.vpn << shift;
-            if let Some(p) = self.procs.get_mut(&owner.pid) {
-                let _ = p.page_table.clear_leaf(&arch, &mut self.mem, page);
-                p.counters.resident_pages -= 1;
-            }
-            self.frames.remove_owner(frame, owner);
-            self.shootdown(owner.pid, page);
+        while let Some((owner, pte_addr)) = self.frames.first_owner(frame) {
+            self.unmap_owner(frame, owner, pte_addr);
         }
     }
 
@@ -737,9 +759,12 @@ impl Kernel {
             .map(|p| (p.counters.resident_pages, p.pid))
             .collect();
         others.sort_unstable_by(|a, b| b.cmp(a));
+        // Last, the global policy: under local replacement it holds the
+        // page cache, which belongs to no process.
         others
             .into_iter()
             .any(|(_, owner)| self.evict_from(owner, page_key_hint))
+            || self.evict_from(0, page_key_hint)
     }
 
     /// Under local replacement, hands the frames `pid`'s policy still
@@ -968,7 +993,8 @@ impl Kernel {
             );
             // A shared object's page outlives its mappings: it stays with the
             // object (dirty state and all) until the object is collected.
-            let object_page = self.shmem.key_of(frame).is_some() || self.page_cache.holds(frame);
+            let object_page = self.shmem.key_of(frame).is_some()
+                || self.frames.used_for(frame) == FrameUse::PageCache;
             if (left > 0 || object_page) && m.dirty {
                 self.frames.set_dirty(frame, true);
             }
@@ -1030,7 +1056,7 @@ impl Kernel {
             let mut perms = perms_for(region.prot);
             let cow = !region.kind.is_shared()
                 && (frame == self.zero_frame
-                    || self.page_cache.holds(frame)
+                    || self.frames.used_for(frame) == FrameUse::PageCache
                     || self.frames.mapcount(frame) > 1
                     || !m.perms.contains(Perms::WRITE) && self.frames.swap_slot(frame).is_some());
             if cow {

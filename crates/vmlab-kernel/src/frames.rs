@@ -58,6 +58,10 @@ const NIL: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug)]
 struct RmapEntry {
     owner: Owner,
+    /// Physical address of the owner's leaf entry for the page. Its table
+    /// cannot move or be freed while the entry maps the frame, so the
+    /// fault path reads and edits the entry here without a walk.
+    pte_addr: u64,
     next: u32,
 }
 
@@ -183,10 +187,12 @@ impl FrameTable {
         self.frames[frame as usize].mapcount
     }
 
-    /// Records that `owner` maps `frame`.
-    pub fn add_owner(&mut self, frame: FrameId, owner: Owner) {
+    /// Records that `owner` maps `frame` through the leaf entry at
+    /// `pte_addr`.
+    pub fn add_owner(&mut self, frame: FrameId, owner: Owner, pte_addr: u64) {
         let entry = RmapEntry {
             owner,
+            pte_addr,
             next: self.frames[frame as usize].rmap,
         };
         let index = if self.rmap_free != NIL {
@@ -228,11 +234,22 @@ impl FrameTable {
     }
 
     /// The mappings of `frame`, most recent first.
-    pub fn owners(&self, frame: FrameId) -> Owners<'_> {
-        Owners {
+    pub fn owners(&self, frame: FrameId) -> impl Iterator<Item = Owner> + '_ {
+        self.owner_entries(frame).map(|(owner, _)| owner)
+    }
+
+    /// The mappings of `frame` with the address of each one's leaf entry,
+    /// most recent first.
+    pub fn owner_entries(&self, frame: FrameId) -> OwnerEntries<'_> {
+        OwnerEntries {
             table: self,
             at: self.frames[frame as usize].rmap,
         }
+    }
+
+    /// The first mapping of `frame` and its leaf entry's address.
+    pub fn first_owner(&self, frame: FrameId) -> Option<(Owner, u64)> {
+        self.owner_entries(frame).next()
     }
 
     /// Whether `frame` holds changes no entry's dirty flag records.
@@ -257,21 +274,21 @@ impl FrameTable {
     }
 }
 
-/// Iterator over a frame's mappings.
-pub struct Owners<'a> {
+/// Iterator over a frame's mappings and their leaf entries' addresses.
+pub struct OwnerEntries<'a> {
     table: &'a FrameTable,
     at: u32,
 }
 
-impl Iterator for Owners<'_> {
-    type Item = Owner;
-    fn next(&mut self) -> Option<Owner> {
+impl Iterator for OwnerEntries<'_> {
+    type Item = (Owner, u64);
+    fn next(&mut self) -> Option<(Owner, u64)> {
         if self.at == NIL {
             return None;
         }
         let e = self.table.rmap[self.at as usize];
         self.at = e.next;
-        Some(e.owner)
+        Some((e.owner, e.pte_addr))
     }
 }
 
@@ -286,17 +303,18 @@ mod tests {
         assert_eq!(t.alloc(FrameUse::Anon), Some(1));
         let a = Owner { pid: 1, vpn: 10 };
         let b = Owner { pid: 2, vpn: 10 };
-        t.add_owner(0, a);
-        t.add_owner(0, b);
+        t.add_owner(0, a, 0x1000);
+        t.add_owner(0, b, 0x2008);
         assert_eq!(t.mapcount(0), 2);
         assert_eq!(t.owners(0).collect::<Vec<_>>(), vec![b, a]);
+        assert_eq!(t.first_owner(0), Some((b, 0x2008)));
         assert_eq!(t.remove_owner(0, a), 1);
         assert_eq!(t.owners(0).collect::<Vec<_>>(), vec![b]);
         assert_eq!(t.remove_owner(0, b), 0);
         t.free(0);
         assert_eq!(t.free_count(), 3);
         // The freed rmap entries are reused.
-        t.add_owner(1, a);
+        t.add_owner(1, a, 0x1000);
         assert_eq!(t.rmap.len(), 2);
         assert_eq!(t.alloc(FrameUse::Anon), Some(0));
     }

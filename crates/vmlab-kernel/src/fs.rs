@@ -54,6 +54,9 @@ pub struct Inode {
     links: u32,
     /// Open file descriptions referring to it.
     opens: u32,
+    /// A terminal ([`crate::tty`]): `contents` is the transcript of what
+    /// was written to it, nothing is cached or written to the disk.
+    terminal: bool,
 }
 
 /// An open file description: what open(2) creates and fork and dup share.
@@ -143,6 +146,37 @@ impl FileSystem {
             disk,
         }
     }
+
+    // --- Terminals (for vmlab-libc's stdio; see crate::tty) ---
+
+    /// Creates the terminal `name` (or finds it): a character device whose
+    /// writes append to a transcript instead of reaching a disk.
+    pub fn make_terminal(&mut self, name: &str) -> Result<FileId, Errno> {
+        check_name(name)?;
+        let file = match self.lookup(name) {
+            Some(file) => file,
+            None => self.create(name),
+        };
+        if let Some(inode) = self.inodes.get_mut(&file) {
+            inode.terminal = true;
+        }
+        Ok(file)
+    }
+
+    /// Whether `file` is a terminal.
+    pub fn is_terminal(&self, file: FileId) -> bool {
+        self.inodes.get(&file).is_some_and(|i| i.terminal)
+    }
+
+    /// Appends `bytes` to the transcript of the terminal `file`.
+    pub fn append_terminal(&mut self, file: FileId, bytes: &[u8]) {
+        if let Some(inode) = self.inodes.get_mut(&file).filter(|i| i.terminal) {
+            inode.contents.extend_from_slice(bytes);
+            inode.size = inode.contents.len() as u64;
+        }
+    }
+
+    // --- end of terminals ---
 
     /// The disk's counters (requests, blocks, busy time).
     pub fn disk_counters(&self) -> BlockCounters {
@@ -414,6 +448,11 @@ impl FileSystem {
     ) -> Result<u64, Errno> {
         let id = table.get(fd).ok_or(Errno::Ebadf)?;
         let d = *self.descriptions.get(&id).ok_or(Errno::Ebadf)?;
+        // Terminal (vmlab-libc): a tty has no file position (Linux's
+        // `no_llseek`).
+        if self.is_terminal(d.file) {
+            return Err(Errno::Espipe);
+        }
         let size = self.size(d.file);
         let base = match whence {
             crate::abi::SEEK_SET => 0,

@@ -71,6 +71,12 @@ pub struct KernelConfig {
     /// Free frames below which background reclaim starts (low), and the
     /// level it refills to (high); (0, 0) reclaims only on demand.
     pub watermarks: (usize, usize),
+    /// Read-ahead window, in pages, for a major fault on a file mapping
+    /// (Linux's `ra_pages`, 32 pages of 4 KiB by default there; 0 here, so
+    /// fault counts stay one disk read per page unless asked for).
+    /// madvise steers it per region: MADV_NORMAL reads around the
+    /// faulting page, MADV_SEQUENTIAL ahead of it, MADV_RANDOM not at all.
+    pub read_ahead_pages: u64,
 }
 
 impl KernelConfig {
@@ -89,6 +95,7 @@ impl KernelConfig {
             personality: Personality::Linux,
             stack_limit: 8 << 20,
             watermarks: (0, 0),
+            read_ahead_pages: 0,
         }
     }
 }
@@ -142,6 +149,8 @@ pub enum Errno {
     Eoverflow,
     /// MAP_SHARED_VALIDATE with a flag the kernel does not know.
     Eopnotsupp,
+    /// lseek on something with no file position (the terminal).
+    Espipe,
 }
 
 impl Errno {
@@ -163,6 +172,7 @@ impl Errno {
             Errno::Enametoolong => "ENAMETOOLONG",
             Errno::Eoverflow => "EOVERFLOW",
             Errno::Eopnotsupp => "EOPNOTSUPP",
+            Errno::Espipe => "ESPIPE",
         }
     }
 
@@ -185,6 +195,7 @@ impl Errno {
             Errno::Enametoolong => ENAMETOOLONG,
             Errno::Eoverflow => EOVERFLOW,
             Errno::Eopnotsupp => EOPNOTSUPP,
+            Errno::Espipe => ESPIPE,
         }
     }
 }
@@ -241,6 +252,10 @@ pub struct KernelCounters {
     pub write_backs: u64,
     /// File pages read from the disk into the page cache.
     pub file_reads: u64,
+    /// System calls made (the `sys_*` methods), failed ones included.
+    pub syscalls: u64,
+    /// Bytes read(2) and write(2) copied between user memory and the kernel.
+    pub user_copy_bytes: u64,
 }
 
 /// The machine and its processes.
@@ -273,6 +288,9 @@ pub struct Kernel {
     pub(crate) procs: BTreeMap<Pid, Process>,
     next_pid: Pid,
     current: Option<Pid>,
+    /// The running process's translation registers (page-table root and
+    /// ASID), loaded by [`Kernel::switch_to`] as a CPU loads CR3 or SATP.
+    current_ctx: Context,
     /// Which process each ASID was last used by.
     asid_owner: Vec<Pid>,
     pub(crate) zero_frame: FrameId,
@@ -384,6 +402,7 @@ impl Kernel {
             procs: BTreeMap::new(),
             next_pid: 1,
             current: None,
+            current_ctx: Context { root: 0, asid: 0 },
             asid_owner: vec![0; asids],
             zero_frame,
             counters: KernelCounters::default(),
@@ -567,7 +586,11 @@ impl Kernel {
         if self.current == Some(pid) {
             return Ok(());
         }
-        let asid = self.live(pid)?.asid;
+        let (asid, root) = {
+            let p = self.live(pid)?;
+            (p.asid, p.page_table.root())
+        };
+        self.current_ctx = Context { root, asid };
         self.counters.context_switches += 1;
         let owner = &mut self.asid_owner[usize::from(asid)];
         if self.config.arch.asid_bits() == 0 {
@@ -594,13 +617,7 @@ impl Kernel {
     /// Translates one access that stays within a page, resolving faults.
     fn translate(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Result<u64, Signal> {
         self.switch_to(pid).map_err(|_| kill_signal(vaddr))?;
-        let ctx = {
-            let p = &self.procs[&pid];
-            Context {
-                root: p.page_table.root(),
-                asid: p.asid,
-            }
-        };
+        let ctx = self.current_ctx;
         self.counters.references += 1;
         // A fault handler resolves one cause per pass (a swap-in, then a
         // copy-on-write, then a dirty-flag fault at most); more means a bug.
@@ -631,7 +648,7 @@ impl Kernel {
                         pf.cause,
                         PageFaultCause::NotPresent | PageFaultCause::Protection
                     );
-                    if let Err(signal) = self.handle_fault(pid, vaddr, kind, pf.cause) {
+                    if let Err(signal) = self.handle_fault(pid, vaddr, kind, &pf) {
                         return Err(self.deliver(pid, signal));
                     }
                     if !self.is_live(pid) {
@@ -1018,6 +1035,9 @@ impl Kernel {
         self.release_address_space(pid);
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         let old = std::mem::replace(&mut p.page_table, page_table);
+        if self.current == Some(pid) {
+            self.current_ctx.root = p.page_table.root();
+        }
         p.regions = regions;
         p.brk_start = brk_start;
         p.brk = brk_start;

@@ -15,6 +15,9 @@
 //!   loads and stores).
 //! - [`fault`]: the page-fault handler, eviction and the OOM killer.
 //! - [`frames`]: the frame table with its reverse map.
+//! - [`freespace`]: free-space allocators for variable-size segments
+//!   (first, best, worst and next fit with coalescing and compaction; the
+//!   binary buddy allocator) behind one trait.
 //! - [`process`]: processes, signals, exit status, personalities.
 //! - [`shmem`]: shared anonymous memory's pages, shared by every process
 //!   mapping the object.
@@ -22,6 +25,8 @@
 //!   lseek flags and errno values.
 //! - [`fs`]: the in-memory file system (files with contents, names, open
 //!   file descriptions, per-process descriptor tables).
+//! - [`tty`]: the terminal: a character device whose output is kept as
+//!   a transcript, and isatty's question.
 //! - [`pagecache`]: file pages in frames, shared by read/write and file
 //!   mappings, with dirty tracking and write-back.
 //! - [`syscall`]: Linux's system calls with their errno results, on top of
@@ -34,6 +39,7 @@ pub mod blockdev;
 pub mod cost;
 pub mod fault;
 pub mod frames;
+pub mod freespace;
 pub mod fs;
 pub mod kernel;
 pub mod pagecache;
@@ -43,6 +49,7 @@ pub mod region;
 pub mod shmem;
 pub mod swap;
 pub mod syscall;
+pub mod tty;
 
 pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope, BACKING_STORE};
 pub use process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};

@@ -26,17 +26,19 @@
 //! in the background, unmapping a shared file mapping (munmap, exit, exec,
 //! MAP_FIXED over it) writes its dirty pages back.
 //!
-//! Left out: read-ahead, and under local replacement the
-//! cache's pages belong to the global policy, which local replacement
-//! never asks, so only global replacement reclaims them. Private copies of
-//! pages past a shrunk end stay mapped (Linux unmaps those too).
+//! Cached pages belong to no process, so they are in the global
+//! replacement policy; under local replacement it is asked last, when no
+//! process's own policy has a page to give.
+//!
+//! Left out: read-ahead. Private copies of pages past a shrunk end stay
+//! mapped (Linux unmaps those too).
 
 use crate::frames::{FrameUse, Pid};
 use crate::fs::FileId;
 use crate::kernel::{bus, kill_signal, Errno, Kernel};
 use crate::policy::FrameId;
 use crate::process::Signal;
-use crate::region::{Region, RegionKind};
+use crate::region::{ReadAdvice, Region, RegionKind};
 use std::collections::BTreeMap;
 use vmlab_hw::intmap::IntMap;
 use vmlab_hw::{AccessKind, Perms};
@@ -55,11 +57,6 @@ impl PageCache {
     /// The frame caching `key`, if it is cached.
     pub(crate) fn get(&self, key: CacheKey) -> Option<FrameId> {
         self.pages.get(&key).copied()
-    }
-
-    /// Whether `frame` holds a cached file page.
-    pub(crate) fn holds(&self, frame: FrameId) -> bool {
-        self.key_of_frame.contains_key(&u64::from(frame))
     }
 
     /// The file page `frame` caches.
@@ -149,11 +146,21 @@ impl Kernel {
         let RegionKind::File { file, shared, .. } = region.kind else {
             return Err(bus(page));
         };
+        // A private copy that went out to swap comes back from there.
+        let vpn = page >> self.page_shift();
+        if let Some(slot) = self
+            .procs
+            .get_mut(&pid)
+            .and_then(|p| p.swapped.remove(&vpn))
+        {
+            return self.swap_in(pid, page, slot, perms, shared);
+        }
         let offset = region.object_offset(page).ok_or_else(|| bus(page))?;
         if offset >= self.fs.size(file) {
             return Err(bus(page));
         }
-        let (frame, read) = self.cached_page(pid, file, offset >> self.page_shift())?;
+        let index = offset >> self.page_shift();
+        let (frame, read) = self.cached_page(pid, file, index)?;
         if read {
             self.counters.major_faults += 1;
             if let Some(p) = self.procs.get_mut(&pid) {
@@ -162,6 +169,48 @@ impl Kernel {
         } else {
             self.count_minor(pid);
         }
+        self.map_file_page(pid, page, kind, perms, shared, frame)?;
+        if read {
+            // After the page is mapped, so reading ahead cannot evict it.
+            self.fault_read_ahead(pid, file, index, region.advice);
+        }
+        Ok(())
+    }
+
+    /// Reads file pages near `index` into the page cache after a major
+    /// fault on it, as Linux's `do_sync_mmap_readahead` (mm/filemap.c)
+    /// does: none for MADV_RANDOM; the window after the page for
+    /// MADV_SEQUENTIAL; otherwise a window around it (starting half a
+    /// window before). Pages past the end of the file are not read, and a
+    /// frame that cannot be had ends the read-ahead, never the fault.
+    fn fault_read_ahead(&mut self, pid: Pid, file: FileId, index: u64, advice: ReadAdvice) {
+        let window = self.config().read_ahead_pages;
+        let first = match advice {
+            ReadAdvice::Random => return,
+            ReadAdvice::Sequential => index,
+            ReadAdvice::Normal => index.saturating_sub(window / 2),
+        };
+        let pages_in_file = self.fs.size(file).div_ceil(self.page_bytes());
+        let end = first.saturating_add(window).min(pages_in_file);
+        for i in (first..end).filter(|&i| i != index) {
+            if self.cached_page(pid, file, i).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Maps the cached `frame` at `page` for a fault of `kind`: the frame
+    /// itself for a shared mapping or a private read, a private copy for a
+    /// private write.
+    fn map_file_page(
+        &mut self,
+        pid: Pid,
+        page: u64,
+        kind: AccessKind,
+        perms: Perms,
+        shared: bool,
+        frame: FrameId,
+    ) -> Result<(), Signal> {
         let write = kind == AccessKind::Write;
         if shared {
             return self
@@ -310,6 +359,33 @@ impl Kernel {
     pub(crate) fn write_back_unmapped(&mut self, pages: Vec<(FileId, std::ops::Range<u64>)>) {
         for (file, indexes) in pages {
             self.sync_pages(file, indexes);
+        }
+    }
+
+    /// Reads the file pages `pid` maps in `[start, end)` (one region's
+    /// piece) into the page cache, up to the end of the file: MADV_WILLNEED.
+    pub(crate) fn read_ahead(&mut self, pid: Pid, start: u64, end: u64) {
+        let Some(region) = self
+            .procs
+            .get(&pid)
+            .and_then(|p| p.regions.find(start).copied())
+        else {
+            return;
+        };
+        let RegionKind::File { file, .. } = region.kind else {
+            return;
+        };
+        let (Some(first), Some(last)) =
+            (region.object_offset(start), region.object_offset(end - 1))
+        else {
+            return;
+        };
+        let pages_in_file = self.fs.size(file).div_ceil(self.page_bytes());
+        let shift = self.page_shift();
+        for index in (first >> shift)..=(last >> shift) {
+            if index >= pages_in_file || self.cached_page(pid, file, index).is_err() {
+                break;
+            }
         }
     }
 

@@ -45,6 +45,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use bitflags::bitflags;
+use serde::Serialize;
 
 /// Linux's `PROT_NONE`.
 pub const PROT_NONE: u32 = 0;
@@ -166,6 +167,23 @@ pub struct Region {
     pub max_prot: Prot,
     /// What backs it.
     pub kind: RegionKind,
+    /// How its file pages are expected to be read (madvise's
+    /// MADV_NORMAL, MADV_SEQUENTIAL, MADV_RANDOM: Linux's `VM_SEQ_READ`
+    /// and `VM_RAND_READ`), which steers read-ahead on faults.
+    pub advice: ReadAdvice,
+}
+
+/// The access pattern madvise announced for a region.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadAdvice {
+    /// No advice: read around the faulting page.
+    #[default]
+    Normal,
+    /// Sequential: read ahead of the faulting page.
+    Sequential,
+    /// Random: read only the faulting page.
+    Random,
 }
 
 impl Region {
@@ -177,6 +195,7 @@ impl Region {
             prot,
             max_prot: Prot::all(),
             kind,
+            advice: ReadAdvice::Normal,
         }
     }
 
@@ -209,7 +228,11 @@ impl Region {
     /// Whether `next` starts where this region ends and the two would be
     /// one region in Linux (see the module documentation).
     fn merges_with(&self, next: &Region) -> bool {
-        if self.end != next.start || self.prot != next.prot || self.max_prot != next.max_prot {
+        if self.end != next.start
+            || self.prot != next.prot
+            || self.max_prot != next.max_prot
+            || self.advice != next.advice
+        {
             return false;
         }
         match (self.kind, next.kind) {
@@ -555,16 +578,41 @@ impl RegionMap {
             }
             let piece_end = region.end.min(end);
             if region.prot != prot {
-                self.split_at(at);
-                self.split_at(piece_end);
-                if let Some(piece) = self.regions.get_mut(&at) {
-                    piece.prot = prot;
-                }
-                self.merge_around(at);
+                self.update_piece(at, piece_end, |piece| piece.prot = prot);
             }
             at = piece_end;
         }
         Ok(())
+    }
+
+    /// Records `advice` for `[start, end)`, which must lie within one
+    /// region (madvise walks the range region by region), splitting it at
+    /// the ends and merging neighbours that become alike, as Linux's
+    /// madvise splits vmas.
+    pub fn advise(&mut self, start: u64, end: u64, advice: ReadAdvice) -> Result<(), RegionError> {
+        self.check_aligned("start", start)?;
+        self.check_aligned("end", end)?;
+        let region = *self
+            .find(start)
+            .ok_or(RegionError::Unmapped { addr: start })?;
+        if end > region.end {
+            return Err(RegionError::Unmapped { addr: region.end });
+        }
+        if start < end && region.advice != advice {
+            self.update_piece(start, end, |piece| piece.advice = advice);
+        }
+        Ok(())
+    }
+
+    /// Splits the region holding `[start, end)` at both ends, changes the
+    /// piece with `change`, and merges it with neighbours now alike.
+    fn update_piece(&mut self, start: u64, end: u64, change: impl FnOnce(&mut Region)) {
+        self.split_at(start);
+        self.split_at(end);
+        if let Some(piece) = self.regions.get_mut(&start) {
+            change(piece);
+        }
+        self.merge_around(start);
     }
 
     /// Moves the program break from `old_brk` to `new_brk` (both page

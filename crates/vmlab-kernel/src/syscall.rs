@@ -3,11 +3,18 @@
 //! Each `sys_*` method checks its arguments in the order Linux does, so a
 //! call with several faults reports the errno Linux reports.
 //!
+//! Every call counts in [`KernelCounters::syscalls`](crate::KernelCounters::syscalls),
+//! and the bytes read(2) and write(2) move between user memory and the
+//! kernel in `user_copy_bytes`, for the cost model.
+//!
 //! A call that reads or writes a user buffer goes through the MMU like
 //! the program's own accesses (faulting pages in), but a buffer that is
 //! not mapped for the access gets EFAULT, not a signal: the call checks
 //! the regions first, and moves the accessible prefix when only a prefix
 //! is (as Linux's short reads and writes do).
+//!
+//! Left out: a user buffer below the stack that a fault would grow the
+//! stack into is EFAULT (Linux grows the stack for the kernel's access).
 //!
 //! File data moves through the page cache ([`crate::pagecache`]): read(2)
 //! and write(2) copy between it and user memory, file mappings map it.
@@ -21,7 +28,7 @@ use crate::abi::{
 use crate::frames::Pid;
 use crate::kernel::{task_size, Errno, Kernel};
 use crate::process::ExitStatus;
-use crate::region::{Prot, Region, RegionError, RegionKind};
+use crate::region::{Prot, ReadAdvice, Region, RegionError, RegionKind};
 use vmlab_hw::AccessKind;
 
 /// The errno Linux's `get_unmapped_area` gives for a placement failure.
@@ -89,7 +96,8 @@ impl Kernel {
     }
 
     /// getpid(2).
-    pub fn sys_getpid(&self, pid: Pid) -> Result<Pid, Errno> {
+    pub fn sys_getpid(&mut self, pid: Pid) -> Result<Pid, Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid).map(|_| pid)
     }
 
@@ -97,11 +105,14 @@ impl Kernel {
     /// the lowest free descriptor. `mode` is accepted as Linux takes it
     /// and not kept (vmlab checks no permissions).
     pub fn sys_open(&mut self, pid: Pid, path: &str, flags: u32, mode: u32) -> Result<i32, Errno> {
+        self.counters.syscalls += 1;
         let _ = mode;
         self.files_of(pid)?;
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         let fd = self.fs.open(&mut p.files, path, flags)?;
-        if flags & crate::abi::O_TRUNC != 0 {
+        // Terminal (vmlab-libc): O_TRUNC does not apply to a terminal.
+        let terminal = self.terminal_of(pid, fd);
+        if flags & crate::abi::O_TRUNC != 0 && !terminal {
             // Linux truncates whatever the access mode (for a caller that
             // may write the file, as every vmlab caller may).
             let file = self.fs.open_file(&self.procs[&pid].files, fd)?.file;
@@ -112,6 +123,7 @@ impl Kernel {
 
     /// close(2).
     pub fn sys_close(&mut self, pid: Pid, fd: i32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         self.fs.close(&mut p.files, fd)?;
@@ -121,6 +133,7 @@ impl Kernel {
 
     /// unlink(2).
     pub fn sys_unlink(&mut self, pid: Pid, path: &str) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         self.fs.unlink(path)?;
         self.collect_files();
@@ -130,8 +143,13 @@ impl Kernel {
     /// read(2): up to `count` bytes from `fd` into user memory at `buf`;
     /// returns the bytes read (0 at the end of the file).
     pub fn sys_read(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (id, open) = self.fs.reading(table, fd)?;
+        // Terminal (vmlab-libc): nobody types, so a read is end of file.
+        if self.fs.is_terminal(open.file) {
+            return Ok(0);
+        }
         let available = count.min(self.fs.size(open.file).saturating_sub(open.offset));
         if available == 0 {
             return Ok(0);
@@ -144,6 +162,7 @@ impl Kernel {
         self.read_cached(pid, open.file, open.offset, &mut data)?;
         self.write_user(pid, buf, &data)
             .map_err(|_| Errno::Efault)?;
+        self.counters.user_copy_bytes += n;
         self.fs.set_offset(id, open.offset + n);
         Ok(n)
     }
@@ -151,6 +170,7 @@ impl Kernel {
     /// write(2): `count` bytes of user memory at `buf` to `fd`; returns
     /// the bytes written.
     pub fn sys_write(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (id, open, at) = self.fs.writing(table, fd)?;
         if count == 0 {
@@ -160,12 +180,17 @@ impl Kernel {
         if n == 0 {
             return Err(Errno::Efault);
         }
+        // Terminal (vmlab-libc): the bytes go to its transcript.
+        if self.fs.is_terminal(open.file) {
+            return self.write_terminal(pid, open.file, buf, n);
+        }
         if at.saturating_add(n) > crate::fs::MAX_FILE_BYTES {
             return Err(Errno::Efbig);
         }
         let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Enomem)?];
         self.read_user(pid, buf, &mut data)
             .map_err(|_| Errno::Efault)?;
+        self.counters.user_copy_bytes += n;
         self.write_cached(pid, open.file, at, &data)?;
         self.fs.set_offset(id, at + n);
         Ok(n)
@@ -173,6 +198,7 @@ impl Kernel {
 
     /// lseek(2); returns the new offset.
     pub fn sys_lseek(&mut self, pid: Pid, fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let table = table.clone();
         self.fs.lseek(&table, fd, offset, whence)
@@ -180,8 +206,13 @@ impl Kernel {
 
     /// ftruncate(2).
     pub fn sys_ftruncate(&mut self, pid: Pid, fd: i32, length: i64) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (file, size) = self.fs.truncating(table, fd, length)?;
+        // Terminal (vmlab-libc): only regular files have a length.
+        if self.fs.is_terminal(file) {
+            return Err(Errno::Einval);
+        }
         self.set_file_size(file, size);
         Ok(())
     }
@@ -199,6 +230,7 @@ impl Kernel {
         fd: i32,
         offset: u64,
     ) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         let page = self.page_bytes();
         // x86-64's sys_mmap: the offset must be page aligned.
         if offset & (page - 1) != 0 {
@@ -217,7 +249,13 @@ impl Kernel {
         // MAP_FIXED_NOREPLACE places like MAP_FIXED, then refuses overlap.
         let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
         let len = len.checked_next_multiple_of(page).ok_or(Errno::Enomem)?;
-        if file.is_some() && offset.checked_add(len).is_none() {
+        // A file's offsets end at the largest off_t (Linux's
+        // file_mmap_ok with MAX_LFS_FILESIZE).
+        if file.is_some()
+            && offset
+                .checked_add(len)
+                .is_none_or(|end| end > i64::MAX as u64)
+        {
             return Err(Errno::Eoverflow);
         }
         let start = {
@@ -254,6 +292,10 @@ impl Kernel {
             }
             if !open.readable() {
                 return Err(Errno::Eacces);
+            }
+            // Terminal (vmlab-libc): a terminal has no pages to map.
+            if self.fs.is_terminal(open.file) {
+                return Err(Errno::Enodev);
             }
             if fixed {
                 self.unmap_range(pid, start, len)?;
@@ -312,6 +354,7 @@ impl Kernel {
 
     /// munmap(2).
     pub fn sys_munmap(&mut self, pid: Pid, addr: u64, len: u64) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         let top = task_size(self.arch());
         if addr > top || len > top - addr {
             return Err(Errno::Einval);
@@ -328,6 +371,7 @@ impl Kernel {
     /// stack (EINVAL for any other region, as PROT_GROWSUP is for regions
     /// that do not grow up).
     pub fn sys_mprotect(&mut self, pid: Pid, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
         let prot = prot & !grows;
@@ -394,6 +438,7 @@ impl Kernel {
     /// the cache tracks dirty pages anyway, as Linux's does). ENOMEM for a
     /// range with unmapped parts, after syncing what is mapped.
     pub fn sys_msync(&mut self, pid: Pid, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
             || addr & (self.page_bytes() - 1) != 0
@@ -429,12 +474,18 @@ impl Kernel {
         Ok(())
     }
 
-    /// madvise(2): MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL and
-    /// MADV_WILLNEED are hints vmlab takes no action on; MADV_DONTNEED
-    /// drops the pages (private anonymous memory reads as zeros after,
-    /// shared memory keeps its contents). Other advice is EINVAL. A range
-    /// with unmapped parts is advised where mapped and then ENOMEM.
+    /// madvise(2): MADV_WILLNEED reads a file mapping's pages into the
+    /// page cache (Linux's read-ahead of the range; a no-op for anonymous
+    /// memory); MADV_DONTNEED drops the pages (private anonymous memory
+    /// reads as zeros after, private file pages show the file again,
+    /// shared memory keeps its contents); MADV_NORMAL, MADV_SEQUENTIAL and
+    /// MADV_RANDOM record the access pattern on the regions (splitting
+    /// them as Linux splits vmas), which steers read-ahead on their file
+    /// faults ([`crate::KernelConfig::read_ahead_pages`]). Other advice is
+    /// EINVAL. A range with unmapped parts is advised where mapped and
+    /// then ENOMEM.
     pub fn sys_madvise(&mut self, pid: Pid, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.files_of(pid)?;
         let known = matches!(
             advice,
@@ -453,9 +504,21 @@ impl Kernel {
             return Err(Errno::Einval);
         }
         let (pieces, hole) = self.walk_range(pid, addr, len)?;
-        if advice == MADV_DONTNEED {
-            for (start, end) in pieces {
-                self.release_pages(pid, start, end);
+        for (start, end) in pieces {
+            match advice {
+                MADV_DONTNEED => self.release_pages(pid, start, end),
+                MADV_WILLNEED => self.read_ahead(pid, start, end),
+                _ => {
+                    let pattern = match advice {
+                        MADV_SEQUENTIAL => ReadAdvice::Sequential,
+                        MADV_RANDOM => ReadAdvice::Random,
+                        _ => ReadAdvice::Normal,
+                    };
+                    if let Some(p) = self.procs.get_mut(&pid) {
+                        // The piece lies within one region (walk_range).
+                        let _ = p.regions.advise(start, end, pattern);
+                    }
+                }
             }
         }
         if hole {
@@ -468,16 +531,19 @@ impl Kernel {
     /// break, or the old one when the request is refused or below the
     /// heap's start (so `sys_brk(pid, 0)` asks for the current break).
     pub fn sys_brk(&mut self, pid: Pid, addr: u64) -> Result<u64, Errno> {
+        self.counters.syscalls += 1;
         self.brk(pid, addr)
     }
 
     /// fork(2): returns the child's pid.
     pub fn sys_fork(&mut self, pid: Pid) -> Result<Pid, Errno> {
+        self.counters.syscalls += 1;
         self.fork(pid)
     }
 
     /// execve(2): a fresh address space; open descriptors stay open.
     pub fn sys_execve(&mut self, pid: Pid) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.execve(pid)?;
         self.collect_files();
         Ok(())
@@ -485,6 +551,7 @@ impl Kernel {
 
     /// exit(2).
     pub fn sys_exit(&mut self, pid: Pid, status: i32) -> Result<(), Errno> {
+        self.counters.syscalls += 1;
         self.exit(pid, status & 0xff)
     }
 
@@ -495,6 +562,7 @@ impl Kernel {
         pid: Pid,
         child: Option<Pid>,
     ) -> Result<Option<(Pid, ExitStatus)>, Errno> {
+        self.counters.syscalls += 1;
         self.wait(pid, child)
     }
 }

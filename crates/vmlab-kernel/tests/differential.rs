@@ -4,7 +4,8 @@
 //! against vmlab's system-call layer; both print the same normalised
 //! record (see `tests/differential/common.h`: one line per step, errno
 //! names, addresses relative to a base, signals with their si_code, file
-//! contents) and the test shows the diff of any that differ.
+//! contents, minor fault counts where Linux's are stable) and the test
+//! shows the diff of any that differ.
 //!
 //! A faulting access in C is caught by a signal handler and the program
 //! goes on; in vmlab a fault ends the process, so the harness tries each
@@ -82,6 +83,7 @@ const SCENARIOS: &[Scenario] = scenarios![
     mmap_fixed_over_file,
     madvise_file,
     file_cross_page,
+    fault_counts,
 ];
 
 // ---------------------------------------------------------------------
@@ -243,6 +245,14 @@ impl Sim {
         self.report(what, r.map(|n| n as i64));
     }
 
+    /// write(2) of one page per character of `fills`, each page all
+    /// that character.
+    fn write_pages(&mut self, fd: i32, fills: &str) {
+        for c in fills.chars() {
+            self.write("write page", fd, &c.to_string().repeat(PAGE as usize));
+        }
+    }
+
     fn open(&mut self, what: &str, name: &str, flags: u32) -> i32 {
         let r = self.k.sys_open(self.pid, name, flags, 0o644);
         self.report(what, r);
@@ -280,6 +290,23 @@ impl Sim {
             Ok(None) => "wait = still running".into(),
             Err(e) => format!("wait = -1 {e}"),
         };
+        self.out(line);
+    }
+
+    /// One access at base + `off` expected to succeed (no probe: a forked
+    /// child would make the pages copy-on-write), and its minor faults.
+    fn touch(&mut self, off: i64, write: bool) {
+        let addr = self.at(off);
+        let faults = |k: &Kernel, pid| k.process_counters(pid).unwrap().minor_faults;
+        let before = faults(&self.k, self.pid);
+        if write {
+            self.k.store(self.pid, addr, 1, 1).unwrap();
+        } else {
+            self.k.load(self.pid, addr, 1).unwrap();
+        }
+        let n = faults(&self.k, self.pid) - before;
+        let kind = if write { "write" } else { "read" };
+        let line = format!("{kind} {} faults = {n}", self.place(addr));
         self.out(line);
     }
 
@@ -387,6 +414,26 @@ fn mmap_file_errors(s: &mut Sim) {
         MAP_PRIVATE,
         42,
         100,
+    );
+    let end = 0x7fff_ffff_ffff_f000;
+    s.mmap(
+        "mmap offset past off_t",
+        0,
+        PAGE,
+        PROT_READ,
+        MAP_PRIVATE,
+        r,
+        end,
+    );
+    let near = 0x7fff_ffff_ffff_e000;
+    s.mmap(
+        "mmap offset near the end of off_t",
+        0,
+        PAGE,
+        PROT_READ,
+        MAP_PRIVATE,
+        r,
+        near,
     );
 }
 
@@ -944,10 +991,7 @@ fn mmap_file_prot(s: &mut Sim) {
 fn mmap_file_offset(s: &mut Sim) {
     let p = PAGE as i64;
     let fd = s.open("open", "o.bin", O_CREAT | O_RDWR | O_TRUNC);
-    for i in 0..3u8 {
-        let page = char::from(b'a' + i).to_string().repeat(PAGE as usize);
-        s.write("write page", fd, &page);
-    }
+    s.write_pages(fd, "abc");
     s.mmap(
         "mmap offset 1 page",
         0,
@@ -1086,8 +1130,7 @@ fn mprotect_merge(s: &mut Sim) {
 fn mmap_two_shared(s: &mut Sim) {
     let p = PAGE as i64;
     let fd = s.open("open", "t.bin", O_CREAT | O_RDWR | O_TRUNC);
-    s.write("write page", fd, &"a".repeat(PAGE as usize));
-    s.write("write page", fd, &"b".repeat(PAGE as usize));
+    s.write_pages(fd, "ab");
     s.mmap("mmap shared 1", 0, 2 * PAGE, RW, MAP_SHARED, fd, 0);
     s.mmap("mmap shared 2", 0, 2 * PAGE, RW, MAP_SHARED, fd, 0);
     s.mmap("mmap private", 0, 2 * PAGE, RW, MAP_PRIVATE, fd, 0);
@@ -1128,8 +1171,7 @@ fn brk_fork(s: &mut Sim) {
 fn mmap_fixed_over_file(s: &mut Sim) {
     let p = PAGE as i64;
     let fd = s.open("open", "f.bin", O_CREAT | O_RDWR | O_TRUNC);
-    s.write("write page", fd, &"f".repeat(PAGE as usize));
-    s.write("write page", fd, &"g".repeat(PAGE as usize));
+    s.write_pages(fd, "fg");
     s.mmap("mmap shared", 0, 2 * PAGE, RW, MAP_SHARED, fd, 0);
     s.store(0, b'S');
     let fixed = ANON_PRIVATE | MAP_FIXED;
@@ -1176,9 +1218,7 @@ fn madvise_file(s: &mut Sim) {
 fn file_cross_page(s: &mut Sim) {
     let p = PAGE as i64;
     let fd = s.open("open", "c.bin", O_CREAT | O_RDWR | O_TRUNC);
-    for c in ["A", "B", "C"] {
-        s.write("write page", fd, &c.repeat(PAGE as usize));
-    }
+    s.write_pages(fd, "ABC");
     s.write("write tail", fd, "tail");
     s.lseek("lseek page - 3", fd, p - 3, SEEK_SET);
     s.read_show(fd, 8);
@@ -1193,6 +1233,27 @@ fn file_cross_page(s: &mut Sim) {
     s.lseek("lseek page - 1", fd, p - 1, SEEK_SET);
     s.read_show(fd, 10);
     s.lseek("lseek end", fd, 0, SEEK_END);
+}
+
+fn fault_counts(s: &mut Sim) {
+    let p = PAGE as i64;
+    s.anon("mmap 3 pages", 3 * PAGE, RW, ANON_PRIVATE);
+    s.touch(0, false);
+    s.touch(0, false);
+    s.touch(0, true);
+    s.touch(0, true);
+    s.touch(p, true);
+    let pair = s.fork();
+    s.touch(0, true);
+    s.touch(2 * p, false);
+    s.touch(p, false);
+    s.exit_child(pair, 0);
+    s.touch(0, true);
+    s.touch(p, false);
+    s.touch(p, true);
+    s.anon("mmap shared", PAGE, RW, MAP_SHARED | MAP_ANONYMOUS);
+    s.touch(-p, false);
+    s.touch(-p, true);
 }
 
 // ---------------------------------------------------------------------

@@ -1,8 +1,8 @@
 //! System-call behaviour the differential tests cannot show on a host
 //! where they run as root or where the answer is a count: EPERM below
 //! `mmap_min_addr` (what an unprivileged Linux process gets), PROT_GROWSDOWN
-//! on the stack, MAP_POPULATE's faults, errno values, EOVERFLOW and calls
-//! of a process that has ended.
+//! on the stack, MAP_POPULATE's faults, errno values, EOVERFLOW, calls
+//! of a process that has ended, and the counts the cost model prices.
 #![allow(clippy::unwrap_used)]
 
 use vmlab_hw::arch::presets;
@@ -109,4 +109,21 @@ fn calls_of_a_process_that_is_gone_are_esrch() {
         k.sys_mmap(pid, 0, PAGE, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
         Err(Errno::Esrch)
     );
+}
+
+#[test]
+fn system_calls_and_user_copies_are_counted() {
+    let (mut k, pid) = boot();
+    let buf = task_size(k.arch()) - 2 * PAGE;
+    let fd = k.sys_open(pid, "f", O_CREAT | O_RDWR, 0o644).unwrap();
+    k.write_user(pid, buf, b"hello").unwrap();
+    k.sys_write(pid, fd, buf, 5).unwrap();
+    k.sys_lseek(pid, fd, 1, SEEK_SET).unwrap();
+    k.sys_read(pid, fd, buf, 100).unwrap();
+    // A failing call is a system call too.
+    assert_eq!(k.sys_close(pid, 99), Err(Errno::Ebadf));
+    k.sys_getpid(pid).unwrap();
+    let c = k.counters();
+    assert_eq!(c.syscalls, 6);
+    assert_eq!(c.user_copy_bytes, 5 + 4);
 }

@@ -5,6 +5,10 @@
 //! in trace mode, where every page the trace touches is backed memory that
 //! already exists; `Replacement` models only which pages are resident.
 //! Both use the same policies, so the fault counts agree.
+//!
+//! [`run_sampled`] also reports a [`Sample`] every `every` references: the
+//! time series behind `vmlab run --csv` (fault rate and resident set over
+//! the run), streamed to the caller so a long trace keeps constant memory.
 
 use crate::op::{page_pieces, MemRef};
 use crate::trace::TraceError;
@@ -78,6 +82,106 @@ pub struct RunReport {
     pub skipped_lines: u64,
 }
 
+/// The machine's state after `references` references, and what happened
+/// since the previous sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Sample {
+    /// References so far.
+    pub references: u64,
+    /// Faults so far.
+    pub faults: u64,
+    /// Faults per reference since the previous sample.
+    pub interval_fault_rate: f64,
+    /// Pages resident now.
+    pub resident_pages: u64,
+    /// Evictions so far.
+    pub evictions: u64,
+    /// Write-backs so far.
+    pub write_backs: u64,
+    /// TLB hits per reference since the previous sample (full model only).
+    pub interval_tlb_hit_rate: Option<f64>,
+}
+
+impl Sample {
+    /// The CSV header matching [`Sample::csv_row`].
+    pub const CSV_HEADER: &'static str = "references,faults,interval_fault_rate,resident_pages,evictions,write_backs,interval_tlb_hit_rate";
+
+    /// One CSV row (an empty last cell in the replacement model).
+    pub fn csv_row(&self) -> String {
+        let tlb = self
+            .interval_tlb_hit_rate
+            .map_or(String::new(), |r| format!("{r:.6}"));
+        format!(
+            "{},{},{:.6},{},{},{},{tlb}",
+            self.references,
+            self.faults,
+            self.interval_fault_rate,
+            self.resident_pages,
+            self.evictions,
+            self.write_backs
+        )
+    }
+}
+
+/// Turns cumulative counts into samples with per-interval rates.
+#[derive(Default)]
+struct Sampler {
+    last: Sample,
+    last_tlb_hits: u64,
+}
+
+impl Sampler {
+    /// A sample at `now` (its interval fields are filled in here), with
+    /// the cumulative TLB hits where the model has a TLB.
+    fn sample(&mut self, mut now: Sample, tlb_hits: Option<u64>) -> Sample {
+        let refs = now.references - self.last.references;
+        let per_ref = |n: u64| {
+            if refs == 0 {
+                0.0
+            } else {
+                n as f64 / refs as f64
+            }
+        };
+        now.interval_fault_rate = per_ref(now.faults - self.last.faults);
+        now.interval_tlb_hit_rate = tlb_hits.map(|hits| {
+            let rate = per_ref(hits - self.last_tlb_hits);
+            self.last_tlb_hits = hits;
+            rate
+        });
+        self.last = now;
+        now
+    }
+}
+
+/// Counts references down to the next sample.
+struct Countdown {
+    every: u64,
+    left: u64,
+}
+
+impl Countdown {
+    fn new(every: u64) -> Countdown {
+        Countdown { every, left: every }
+    }
+
+    /// One reference; true when a sample is due. With `every` 0 the count
+    /// wraps and never reaches 0 again within any real run.
+    #[inline]
+    fn tick(&mut self) -> bool {
+        self.left = self.left.wrapping_sub(1);
+        if self.left == 0 {
+            self.left = self.every;
+            return true;
+        }
+        false
+    }
+
+    /// Whether references since the last sample await a final one.
+    fn pending(&self) -> bool {
+        self.every != 0 && self.left != self.every
+    }
+}
+
 /// Why a run stopped.
 #[derive(Debug)]
 pub enum DriverError {
@@ -112,9 +216,21 @@ pub fn run(
     machine: &Machine,
     model: Model,
 ) -> Result<RunReport, DriverError> {
+    run_sampled(stream, machine, model, 0, &mut |_| {})
+}
+
+/// Like [`run`], handing `on_sample` a [`Sample`] after every `every`
+/// references (never when `every` is 0) and after the last one.
+pub fn run_sampled(
+    stream: impl Iterator<Item = Result<MemRef, TraceError>>,
+    machine: &Machine,
+    model: Model,
+    every: u64,
+    on_sample: &mut dyn FnMut(&Sample),
+) -> Result<RunReport, DriverError> {
     match model {
-        Model::Full => run_full(stream, machine),
-        Model::Replacement => run_replacement(stream, machine),
+        Model::Full => run_full(stream, machine, every, on_sample),
+        Model::Replacement => run_replacement(stream, machine, every, on_sample),
     }
 }
 
@@ -141,6 +257,8 @@ fn report(machine: &Machine, model: Model) -> RunReport {
 fn run_replacement(
     stream: impl Iterator<Item = Result<MemRef, TraceError>>,
     machine: &Machine,
+    every: u64,
+    on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
     let policy = by_name(&machine.policy, machine.frames, &PolicyParams::default())
         .map_err(|e| DriverError::Config(format!("--policy: {e}")))?;
@@ -151,6 +269,20 @@ fn run_replacement(
     );
     let page = machine.arch.page_bytes();
     let mut seen: IntMap<()> = IntMap::default();
+    let mut sampler = Sampler::default();
+    let mut sample = |sim: &ReplacementSim| {
+        let s = sim.stats();
+        let now = Sample {
+            references: s.references,
+            faults: s.faults,
+            resident_pages: s.faults - s.evictions,
+            evictions: s.evictions,
+            write_backs: s.write_backs,
+            ..Sample::default()
+        };
+        on_sample(&sampler.sample(now, None));
+    };
+    let mut countdown = Countdown::new(every);
     let start = Instant::now();
     for r in stream {
         let r = r.map_err(DriverError::Trace)?;
@@ -158,7 +290,13 @@ fn run_replacement(
             let vpn = piece.addr / page;
             seen.insert(vpn, ());
             sim.access(vpn, piece.kind == AccessKind::Write);
+            if countdown.tick() {
+                sample(&sim);
+            }
         }
+    }
+    if countdown.pending() {
+        sample(&sim);
     }
     let stats = sim.stats();
     let mut out = report(machine, Model::Replacement);
@@ -175,6 +313,8 @@ fn run_replacement(
 fn run_full(
     stream: impl Iterator<Item = Result<MemRef, TraceError>>,
     machine: &Machine,
+    every: u64,
+    on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
     let mut config = KernelConfig::new(machine.arch.clone(), machine.frames);
     config.policy = machine.policy.clone();
@@ -200,6 +340,20 @@ fn run_full(
     let page = k.page_bytes();
     let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
     let mut mapped: IntMap<()> = IntMap::default();
+    let mut sampler = Sampler::default();
+    let mut sample = |k: &Kernel| {
+        let c = k.counters();
+        let now = Sample {
+            references: c.references,
+            faults: c.minor_faults + c.major_faults,
+            resident_pages: k.process_counters(pid).map_or(0, |p| p.resident_pages),
+            evictions: c.evictions,
+            write_backs: c.write_backs,
+            ..Sample::default()
+        };
+        on_sample(&sampler.sample(now, Some(k.mmu().counters().tlb_hits)));
+    };
+    let mut countdown = Countdown::new(every);
     let start = Instant::now();
     for r in stream {
         let r = r.map_err(DriverError::Trace)?;
@@ -221,7 +375,13 @@ fn run_full(
                     addr: piece.addr,
                     message: format!("the machine raised {s}"),
                 })?;
+            if countdown.tick() {
+                sample(&k);
+            }
         }
+    }
+    if countdown.pending() {
+        sample(&k);
     }
     let c = k.counters();
     let mmu = k.mmu().counters();

@@ -184,7 +184,11 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
-fn err(context: &str, expected: impl Into<String>, found: impl Into<String>) -> SpecError {
+pub(crate) fn err(
+    context: &str,
+    expected: impl Into<String>,
+    found: impl Into<String>,
+) -> SpecError {
     SpecError {
         context: context.to_owned(),
         expected: expected.into(),

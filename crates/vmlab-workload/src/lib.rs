@@ -2,6 +2,8 @@
 //! what is measured over them.
 //!
 //! Module map:
+//! - [`compare`]: paging against segmentation on one allocation workload
+//!   (fragmentation, table memory, translation cost, compaction cost).
 //! - [`driver`]: runs a stream on a machine, full or replacement-only.
 //! - [`op`]: [`MemRef`](op::MemRef), the one element of every stream, and
 //!   splitting an access that crosses pages.
@@ -13,10 +15,14 @@
 //! - [`script`]: scenario scripts in Rhai, run as simulated processes.
 //! - [`mrc`]: miss-ratio curves: exact LRU at every memory size in one
 //!   pass (stack distances), and SHARDS sampling for traces too big for it.
+//! - [`sweep`]: one workload over many configurations in parallel, as a
+//!   tidy table of rows; miss-ratio curves as rows of the same table.
 
+pub mod compare;
 pub mod driver;
 pub mod gen;
 pub mod mrc;
 pub mod op;
 pub mod script;
+pub mod sweep;
 pub mod trace;

@@ -60,3 +60,40 @@ fn unknown_policy_names_the_flag() {
         "{err}"
     );
 }
+
+/// A loop over 120 pages in 100 frames under LRU faults on every
+/// reference (each page was used longest ago when it comes round), so
+/// after the first 120 references every interval's fault rate is 1 and
+/// 100 pages stay resident. The series ends on a partial interval, and its
+/// last sample is the report's totals, in both models.
+#[test]
+fn time_series_samples_every_interval() {
+    use vmlab_workload::driver::{run_sampled, Sample};
+    for model in [Model::Replacement, Model::Full] {
+        let mut samples: Vec<Sample> = Vec::new();
+        // The full model's frames also hold the zero page and 4 tables.
+        let frames = if model == Model::Full { 105 } else { 100 };
+        let report = run_sampled(
+            stream("loop:pages=120,n=1050"),
+            &machine("lru", frames),
+            model,
+            200,
+            &mut |s| samples.push(*s),
+        )
+        .unwrap();
+        let refs: Vec<u64> = samples.iter().map(|s| s.references).collect();
+        assert_eq!(refs, [200, 400, 600, 800, 1000, 1050], "{model:?}");
+        for s in &samples[1..] {
+            assert_eq!(s.interval_fault_rate, 1.0, "{model:?} {s:?}");
+            assert_eq!(s.resident_pages, 100, "{model:?} {s:?}");
+        }
+        let last = samples.last().unwrap();
+        assert_eq!(last.faults, report.faults);
+        assert_eq!(last.evictions, report.evictions);
+        assert_eq!(
+            last.interval_tlb_hit_rate.is_some(),
+            model == Model::Full,
+            "only the full model has a TLB"
+        );
+    }
+}

@@ -59,6 +59,13 @@ pub(super) struct TlbArray {
     /// hit, so it is already the most recently used of its set and a
     /// repeat hit leaves LRU and tree-PLRU state exactly as it is.
     recent_fresh: bool,
+    /// Valid entries of the first page size and of the others. A size with
+    /// none is not probed: hardware probes every size at once, and a
+    /// simulator that searches sets one size at a time would otherwise pay
+    /// for the 2 MiB and 1 GiB arrays on every miss of a machine that maps
+    /// only 4 KiB pages.
+    live_first: u32,
+    live_more: u32,
 }
 
 /// Where an entry sits in an array.
@@ -204,6 +211,26 @@ impl TlbArray {
             policy: Policy::new(config.replacement, config.entries),
             recent: Position::default(),
             recent_fresh: false,
+            live_first: 0,
+            live_more: 0,
+        }
+    }
+
+    /// Counts a valid entry of `page_shift` in (`present`) or out.
+    #[inline]
+    fn count_entry(&mut self, page_shift: u8, present: bool) {
+        if page_shift == EMPTY {
+            return;
+        }
+        let live = if page_shift == self.shift {
+            &mut self.live_first
+        } else {
+            &mut self.live_more
+        };
+        if present {
+            *live += 1;
+        } else {
+            *live -= 1;
         }
     }
 
@@ -287,12 +314,18 @@ impl TlbArray {
             }
             return Some((recent, e));
         }
-        let found = match self.find(self.shift, vaddr, asid) {
+        let first = if self.live_first > 0 {
+            self.find(self.shift, vaddr, asid)
+        } else {
+            None
+        };
+        let found = match first {
             Some(found) => {
                 self.recent = found;
                 self.recent_fresh = true;
                 found
             }
+            None if self.live_more == 0 => return None,
             None => {
                 let found = self
                     .more_shifts
@@ -316,26 +349,27 @@ impl TlbArray {
         let set = self.set_of(entry.vpn);
         let base = set * ways;
         let mut same = None;
+        let mut free = None;
         let mut dropped = 0;
+        // One pass finds both a colliding entry and the lowest invalid way.
         for (way, e) in self.slots[base..base + ways].iter_mut().enumerate() {
-            let collides = e.page_shift == entry.page_shift
-                && e.vpn == entry.vpn
-                && (e.global || entry.global || e.asid == entry.asid);
-            if collides {
+            if e.vpn == entry.vpn
+                && e.page_shift == entry.page_shift
+                && (e.global || entry.global || e.asid == entry.asid)
+            {
                 if same.is_none() {
                     same = Some(way);
                 } else {
                     *e = EMPTY_ENTRY;
                     dropped += 1;
                 }
+            } else if e.page_shift == EMPTY && free.is_none() {
+                free = Some(way);
             }
         }
         let (way, evicted) = match same {
             Some(way) => (way, None),
             None => {
-                let free = self.slots[base..base + ways]
-                    .iter()
-                    .position(|e| e.page_shift == EMPTY);
                 let way = match free {
                     Some(way) => way,
                     None => self.policy.victim(base, ways),
@@ -344,7 +378,13 @@ impl TlbArray {
                 (way, (old.page_shift != EMPTY).then_some(old))
             }
         };
-        self.slots[base + way] = entry;
+        let replaced = std::mem::replace(&mut self.slots[base + way], entry);
+        self.count_entry(replaced.page_shift, false);
+        self.count_entry(entry.page_shift, true);
+        // Dropped duplicates have the new entry's size.
+        for _ in 0..dropped {
+            self.count_entry(entry.page_shift, false);
+        }
         self.policy.on_fill(base, way, ways);
         self.recent_fresh = false;
         ArrayFill {
@@ -403,6 +443,8 @@ impl TlbArray {
             return Err(TlbSlotError::Duplicate { way: other });
         }
         let old = std::mem::replace(&mut self.slots[base + way], entry);
+        self.count_entry(old.page_shift, false);
+        self.count_entry(entry.page_shift, true);
         self.policy.on_fill(base, way, self.ways);
         self.recent_fresh = false;
         Ok((old.page_shift != EMPTY).then_some(old))
@@ -426,6 +468,7 @@ impl TlbArray {
     pub(super) fn take(&mut self, set: usize, way: usize) -> Option<TlbEntry> {
         let i = self.index(set, way)?;
         let old = std::mem::replace(&mut self.slots[i], EMPTY_ENTRY);
+        self.count_entry(old.page_shift, false);
         (old.page_shift != EMPTY).then_some(old)
     }
 
@@ -436,12 +479,20 @@ impl TlbArray {
     /// Empties every valid entry `doomed` selects; returns how many.
     pub(super) fn invalidate_if(&mut self, doomed: impl Fn(&TlbEntry) -> bool) -> u64 {
         let mut count = 0;
+        let (mut first, mut more) = (0, 0);
         for e in &mut self.slots {
             if e.page_shift != EMPTY && doomed(e) {
+                if e.page_shift == self.shift {
+                    first += 1;
+                } else {
+                    more += 1;
+                }
                 *e = EMPTY_ENTRY;
                 count += 1;
             }
         }
+        self.live_first -= first;
+        self.live_more -= more;
         count
     }
 
@@ -452,6 +503,14 @@ impl TlbArray {
         let mut count = 0;
         for k in 0..self.shift_count() {
             let shift = self.shift_at(k);
+            let live = if k == 0 {
+                self.live_first
+            } else {
+                self.live_more
+            };
+            if live == 0 {
+                continue;
+            }
             let vpn = vaddr >> shift;
             let base = self.set_of(vpn) * ways;
             for e in &mut self.slots[base..base + ways] {
@@ -462,6 +521,11 @@ impl TlbArray {
                 if e.page_shift == shift && e.vpn == vpn && space {
                     *e = EMPTY_ENTRY;
                     count += 1;
+                    if k == 0 {
+                        self.live_first -= 1;
+                    } else {
+                        self.live_more -= 1;
+                    }
                 }
             }
         }
@@ -481,6 +545,62 @@ impl TlbArray {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The per-size counts that let probes skip empty sizes stay equal to
+    /// a recount through every kind of edit, and a probe still finds every
+    /// valid entry a plain scan finds.
+    #[test]
+    fn live_counts_track_every_edit() {
+        let mut a = TlbArray::new(&TlbArrayConfig {
+            entries: 8,
+            ways: 2,
+            page_shifts: vec![12, 21],
+            replacement: TlbReplacement::Lru,
+        });
+        let mut rng = 7u64;
+        for step in 0..5000 {
+            let r = splitmix64(&mut rng);
+            let shift = if r & 1 == 0 { 12 } else { 21 };
+            let vpn = (r >> 8) % 24;
+            let asid = ((r >> 16) % 2) as u16;
+            match (r >> 4) % 5 {
+                0 | 1 => {
+                    a.fill(TlbEntry {
+                        vpn,
+                        page_shift: shift,
+                        frame_base: vpn << shift,
+                        perms: Perms::READ,
+                        asid,
+                        global: (r >> 20) % 7 == 0,
+                        dirty: false,
+                    });
+                }
+                2 => {
+                    a.flush_page(vpn << shift, Some(asid));
+                }
+                3 => {
+                    a.take(((r >> 24) % 4) as usize, ((r >> 28) % 2) as usize);
+                }
+                _ => {
+                    a.invalidate_if(|e| e.asid == asid && e.vpn % 3 == 0);
+                }
+            }
+            let first = a.valid().filter(|(_, _, e)| e.page_shift == 12).count();
+            let more = a.valid().count() - first;
+            assert_eq!(
+                (a.live_first as usize, a.live_more as usize),
+                (first, more),
+                "step {step}"
+            );
+            for (_, _, e) in a.valid().collect::<Vec<_>>() {
+                let vaddr = e.vpn << e.page_shift;
+                assert!(
+                    a.lookup(vaddr, e.asid).is_some(),
+                    "step {step}: {e:?} not found"
+                );
+            }
+        }
+    }
 
     #[test]
     fn plru_bits_follow_the_documented_convention() {

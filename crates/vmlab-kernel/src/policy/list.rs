@@ -8,11 +8,24 @@ use super::FrameId;
 
 const NIL: u32 = u32::MAX;
 
+/// A frame's neighbours on its list (`NIL` at either end or off-list).
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    prev: u32,
+    next: u32,
+}
+
+const UNLINKED: Link = Link {
+    prev: NIL,
+    next: NIL,
+};
+
 /// Up to `lists` linked lists over the frames `0..capacity`.
 #[derive(Clone, Debug)]
 pub struct FrameLists {
-    prev: Vec<u32>,
-    next: Vec<u32>,
+    /// Each frame's neighbours, side by side: a move touches one cache
+    /// line per frame involved instead of one per array.
+    links: Vec<Link>,
     /// Which list each frame is on, or `NOT_LISTED`.
     on: Vec<u8>,
     head: Vec<u32>,
@@ -26,8 +39,7 @@ impl FrameLists {
     /// `lists` empty lists over `capacity` frames.
     pub fn new(capacity: usize, lists: usize) -> FrameLists {
         FrameLists {
-            prev: vec![NIL; capacity],
-            next: vec![NIL; capacity],
+            links: vec![UNLINKED; capacity],
             on: vec![NOT_LISTED; capacity],
             head: vec![NIL; lists],
             tail: vec![NIL; lists],
@@ -64,7 +76,7 @@ impl FrameLists {
     /// The frame after `frame` on its list (towards the back).
     #[inline]
     pub fn next(&self, frame: FrameId) -> Option<FrameId> {
-        let n = self.next[frame as usize];
+        let n = self.links[frame as usize].next;
         (n != NIL).then_some(n)
     }
 
@@ -74,11 +86,13 @@ impl FrameLists {
         debug_assert_eq!(self.on[frame as usize], NOT_LISTED);
         let f = frame as usize;
         self.on[f] = list as u8;
-        self.prev[f] = self.tail[list];
-        self.next[f] = NIL;
+        self.links[f] = Link {
+            prev: self.tail[list],
+            next: NIL,
+        };
         match self.tail[list] {
             NIL => self.head[list] = frame,
-            t => self.next[t as usize] = frame,
+            t => self.links[t as usize].next = frame,
         }
         self.tail[list] = frame;
         self.len[list] += 1;
@@ -93,18 +107,17 @@ impl FrameLists {
             return;
         }
         let list = usize::from(on);
-        let (p, n) = (self.prev[f], self.next[f]);
+        let Link { prev: p, next: n } = self.links[f];
         match p {
             NIL => self.head[list] = n,
-            p => self.next[p as usize] = n,
+            p => self.links[p as usize].next = n,
         }
         match n {
             NIL => self.tail[list] = p,
-            n => self.prev[n as usize] = p,
+            n => self.links[n as usize].prev = p,
         }
         self.on[f] = NOT_LISTED;
-        self.prev[f] = NIL;
-        self.next[f] = NIL;
+        self.links[f] = UNLINKED;
         self.len[list] -= 1;
     }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -199,4 +200,33 @@ static void report_regions(const char *what, long off, long len) {
     if (maps)
         fclose(maps);
     out("%s = %d regions", what, n);
+}
+
+static long minor_faults(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+}
+
+/* One access at base + off with no signal expected, and the minor faults
+ * it took. */
+static void touch(long off, int write) {
+    volatile unsigned char *p = (unsigned char *)base + off;
+    long before = minor_faults();
+    if (write)
+        *p = 1;
+    else
+        (void)*p;
+    long faults = minor_faults() - before;
+    out("%s %s faults = %ld", write ? "write" : "read", where((char *)p), faults);
+}
+
+/* write(2) of one page per character of `fills`, each page all that
+ * character. */
+static void write_pages(int fd, const char *fills) {
+    static char page[PAGE];
+    for (const char *c = fills; *c; c++) {
+        memset(page, *c, PAGE);
+        report("write page", write(fd, page, PAGE));
+    }
 }

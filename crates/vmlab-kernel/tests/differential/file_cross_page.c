@@ -3,13 +3,9 @@
 #include "common.h"
 int main(void) {
     start();
-    static char page[PAGE];
     int fd = open("c.bin", O_CREAT | O_RDWR | O_TRUNC, 0644);
     report("open", fd);
-    for (int i = 0; i < 3; i++) {
-        memset(page, 'A' + i, PAGE);
-        report("write page", write(fd, page, PAGE));
-    }
+    write_pages(fd, "ABC");
     report("write tail", write(fd, "tail", 4));
     report("lseek page - 3", lseek(fd, PAGE - 3, SEEK_SET));
     read_show(fd, 8);

@@ -16,5 +16,7 @@ int main(void) {
     report_map("mmap rdonly no type", mmap(NULL, PAGE, PROT_READ, 0, r, 0));
     report_map("mmap rdonly misaligned offset", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, r, 100));
     report_map("mmap fd 42 misaligned offset", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, 42, 100));
+    report_map("mmap offset past off_t", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, r, 0x7ffffffffffff000L));
+    report_map("mmap offset near the end of off_t", mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, r, 0x7fffffffffffe000L));
     return 0;
 }

@@ -4,13 +4,9 @@
 #include "common.h"
 int main(void) {
     start();
-    static char page[PAGE];
     int fd = open("o.bin", O_CREAT | O_RDWR | O_TRUNC, 0644);
     report("open", fd);
-    for (int i = 0; i < 3; i++) {
-        memset(page, 'a' + i, PAGE);
-        report("write page", write(fd, page, PAGE));
-    }
+    write_pages(fd, "abc");
     report_map("mmap offset 1 page", mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, PAGE));
     load(0);
     load(PAGE);

@@ -3,13 +3,9 @@
 #include "common.h"
 int main(void) {
     start();
-    static char page[PAGE];
     int fd = open("f.bin", O_CREAT | O_RDWR | O_TRUNC, 0644);
     report("open", fd);
-    memset(page, 'f', PAGE);
-    report("write page", write(fd, page, PAGE));
-    memset(page, 'g', PAGE);
-    report("write page", write(fd, page, PAGE));
+    write_pages(fd, "fg");
     report_map("mmap shared", mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
     store(0, 'S');
     report_map("fixed anon over page 1", mmap(base + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));

@@ -4,13 +4,9 @@
 #include "common.h"
 int main(void) {
     start();
-    static char page[PAGE];
     int fd = open("t.bin", O_CREAT | O_RDWR | O_TRUNC, 0644);
     report("open", fd);
-    memset(page, 'a', PAGE);
-    report("write page", write(fd, page, PAGE));
-    memset(page, 'b', PAGE);
-    report("write page", write(fd, page, PAGE));
+    write_pages(fd, "ab");
     report_map("mmap shared 1", mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
     report_map("mmap shared 2", mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
     report_map("mmap private", mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0));

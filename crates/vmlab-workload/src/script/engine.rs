@@ -48,10 +48,9 @@ pub struct ScriptOutcome {
     pub pid: Pid,
     /// How that process ended (`exit 0` when the script ran to its end).
     pub status: ExitStatus,
-    /// Everything the processes printed, in order.
+    /// Everything the processes printed, in order (what they wrote to
+    /// the terminal otherwise is in the kernel's console).
     pub transcript: String,
-    /// System calls the processes made.
-    pub syscalls: u64,
 }
 
 impl ScriptOutcome {
@@ -108,7 +107,6 @@ pub fn run_source(
     match result {
         Ok(()) => {
             if session.kernel.is_live(pid) {
-                session.syscalls += 1;
                 let _ = session.kernel.sys_exit(pid, 0);
             }
         }
@@ -127,7 +125,6 @@ pub fn run_source(
         pid,
         status,
         transcript: session.transcript,
-        syscalls: session.syscalls,
         kernel: session.kernel,
     })
 }

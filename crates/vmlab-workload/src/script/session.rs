@@ -9,19 +9,10 @@
 use rhai::{Dynamic, EvalAltResult, Map, Position, INT};
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use vmlab_kernel::abi::{MAP_ANONYMOUS, MAP_PRIVATE, O_APPEND, O_CREAT, O_RDONLY, O_WRONLY};
+use vmlab_kernel::abi::{MAP_ANONYMOUS, MAP_PRIVATE};
 use vmlab_kernel::frames::Pid;
 use vmlab_kernel::region::{RegionKind, PROT_READ, PROT_WRITE};
 use vmlab_kernel::{Errno, ExitStatus, Kernel, Personality, Signal, SignalKind};
-
-/// The console every process starts with as descriptors 0, 1 and 2:
-/// files of the simulated file system, so what a script prints can be
-/// read back from `/dev/stdout`.
-const CONSOLE: [(&str, u32); 3] = [
-    ("/dev/stdin", O_RDONLY),
-    ("/dev/stdout", O_WRONLY | O_APPEND),
-    ("/dev/stderr", O_WRONLY | O_APPEND),
-];
 
 /// The value a script-side unwinding carries: the process that ended.
 #[derive(Clone, Copy, Debug)]
@@ -80,8 +71,6 @@ pub(crate) struct Session {
     /// Each process's stdout buffer (one page, mapped by its first print,
     /// inherited by fork as the C library's buffer is).
     stdout_buffer: BTreeMap<Pid, u64>,
-    /// System calls the script's processes made.
-    pub(crate) syscalls: u64,
     /// Everything printed, in order.
     pub(crate) transcript: String,
     /// Whether printing also goes to the real stdout as it happens.
@@ -93,7 +82,7 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    /// A machine with the script's first process, its console open.
+    /// A machine with the script's first process, on the terminal.
     pub(crate) fn new(
         mut kernel: Kernel,
         echo: bool,
@@ -105,20 +94,13 @@ impl Session {
             running: vec![pid],
             errno: BTreeMap::new(),
             stdout_buffer: BTreeMap::new(),
-            syscalls: 0,
             transcript: String::new(),
             echo,
             bulk_left: bulk_limit,
         };
-        session.open_console(pid)?;
+        // Descriptors 0, 1 and 2 on the terminal, as a shell gives them.
+        session.kernel.attach_terminal(pid)?;
         Ok((session, pid))
-    }
-
-    fn open_console(&mut self, pid: Pid) -> Result<(), Errno> {
-        for (name, flags) in CONSOLE {
-            self.kernel.sys_open(pid, name, flags | O_CREAT, 0o666)?;
-        }
-        Ok(())
     }
 
     /// The process running the script's code now; its end when it has
@@ -132,14 +114,14 @@ impl Session {
         }
     }
 
-    /// A system call by the current process: its value, or `-errno` (and
-    /// errno set) as Linux's raw system-call ABI returns it.
+    /// A system call by the current process (the kernel counts it): its
+    /// value, or `-errno` (and errno set) as Linux's raw system-call ABI
+    /// returns it.
     pub(crate) fn syscall(
         &mut self,
         call: impl FnOnce(&mut Kernel, Pid) -> Result<INT, Errno>,
     ) -> Result<INT, Box<EvalAltResult>> {
         let pid = self.current()?;
-        self.syscalls += 1;
         let result = call(&mut self.kernel, pid);
         // The call may have ended the caller (the OOM killer's victim).
         self.current()?;
@@ -188,7 +170,6 @@ impl Session {
     pub(crate) fn exit(&mut self, status: INT) -> Box<EvalAltResult> {
         match self.current() {
             Ok(pid) => {
-                self.syscalls += 1;
                 // The low byte, as exit(3) keeps; the process is live.
                 let _ = self.kernel.sys_exit(pid, (status & 0xff) as i32);
                 ended(pid)
@@ -199,7 +180,7 @@ impl Session {
 
     /// Starts a child of the current process: a fork (sharing its pages
     /// copy-on-write and its descriptors), or with `fresh` a new program
-    /// (an empty address space with its own console, as posix_spawn of
+    /// (an empty address space on the terminal, as posix_spawn of
     /// another program gives). The child becomes the current process.
     /// `Ok(Err(-errno))` when the kernel refused.
     pub(crate) fn start_child(
@@ -207,10 +188,9 @@ impl Session {
         fresh: bool,
     ) -> Result<Result<Pid, INT>, Box<EvalAltResult>> {
         let parent = self.current()?;
-        self.syscalls += 1;
         let child = if fresh {
             self.kernel.spawn(parent).and_then(|child| {
-                self.open_console(child)?;
+                self.kernel.attach_terminal(child)?;
                 Ok(child)
             })
         } else {
@@ -249,7 +229,6 @@ impl Session {
         match body {
             Ok(_) => {
                 if self.kernel.is_live(child) {
-                    self.syscalls += 1;
                     let _ = self.kernel.sys_exit(child, 0);
                 }
             }
@@ -311,8 +290,8 @@ impl Session {
         Ok(top as INT)
     }
 
-    /// The machine's counters (the kernel's, then the MMU's) and the
-    /// system calls the script made, by name.
+    /// The machine's counters (the kernel's, system calls included, then
+    /// the MMU's), by name.
     pub(crate) fn counters(&self) -> Map {
         let mut map = Map::new();
         let kernel = serde_json::to_value(self.kernel.counters());
@@ -325,7 +304,6 @@ impl Session {
                 }
             }
         }
-        map.insert("syscalls".into(), (self.syscalls as INT).into());
         map
     }
 
@@ -368,7 +346,6 @@ impl Session {
         let buffer = match self.stdout_buffer.get(&pid) {
             Some(&buffer) => buffer,
             None => {
-                self.syscalls += 1;
                 let rw = PROT_READ | PROT_WRITE;
                 let mapped =
                     self.kernel
@@ -384,7 +361,6 @@ impl Session {
             if self.kernel.write_user(pid, buffer, piece).is_err() {
                 return;
             }
-            self.syscalls += 1;
             if self
                 .kernel
                 .sys_write(pid, 1, buffer, piece.len() as u64)

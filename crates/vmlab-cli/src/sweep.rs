@@ -1,0 +1,202 @@
+//! `vmlab sweep`: one workload over the cartesian product of schemes, TLBs,
+//! models, policies and memory sizes, run in parallel; or, with `--mrc`,
+//! LRU's miss-ratio curve from one pass per scheme. Prints a tidy table
+//! (text, or JSON with `--json`), writes it as CSV with `--csv`, and plots
+//! it with `--plot`.
+
+use crate::arch_cmd::resolve_arch;
+use crate::error::CliError;
+use crate::numbers::{parse_list, parse_size, parse_u64};
+use crate::output::print_out;
+use crate::plot;
+use crate::progress::Progress;
+use crate::table;
+use crate::workload::{ModelArg, WorkloadArgs};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Instant;
+use vmlab_workload::driver::Model;
+use vmlab_workload::sweep::{self as sweeps, Memory, MrcMethod, Row, Sweep};
+
+const EXAMPLES: &str = "\
+Examples:
+  vmlab sweep --gen zipf:pages=10000,alpha=1.0,n=1000000 --policies lru,fifo,clock,arc \\
+      --frames 500..5000:500 --model replacement --csv faults.csv --plot faults.svg
+  vmlab sweep --gen loop:pages=64,n=200000 --frames 100 \\
+      --tlb l1d:8:2,l1i:8:2 --tlb l1d:32:4,l1i:32:4 --tlb l1d:64:4,l1i:64:4 --plot tlb.png
+  vmlab sweep --trace prog.lackey.zst --mem 1MiB..64MiB:*2 --arch x86-64 --arch aarch64-16k
+  vmlab sweep --gen zipf:pages=1000000,alpha=1.0,n=10000000 --frames 1000..1000000:*2 \\
+      --mrc exact,shards:rate=0.01 --plot mrc.svg
+
+Each of --tlb and --arch is repeated once per value (their specs contain commas);
+--policies, --frames, --mem, --model and --mrc take comma-separated lists, and
+--frames/--mem also ranges FROM..TO:STEP or FROM..TO:*FACTOR.";
+
+/// Arguments of `vmlab sweep`.
+#[derive(Args)]
+#[command(after_help = EXAMPLES)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// Translation schemes, one per flag (`vmlab arch list`; default x86-64); each brings
+    /// its page size.
+    #[arg(long = "arch", value_name = "NAME")]
+    archs: Vec<String>,
+    /// Schemes defined in TOML files, one per flag (added after --arch).
+    #[arg(long = "arch-file", value_name = "FILE")]
+    arch_files: Vec<PathBuf>,
+    /// Replacement policies, comma-separated.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "lru",
+        conflicts_with = "mrc"
+    )]
+    policies: String,
+    /// Memory sizes in frames: `1000,2000` or `1000..10000:1000` or `1000..64000:*2`.
+    #[arg(
+        long,
+        value_name = "LIST",
+        conflicts_with = "mem",
+        required_unless_present = "mem"
+    )]
+    frames: Option<String>,
+    /// Memory sizes in bytes: `4MiB,8MiB` or `4MiB..64MiB:4MiB` or `1MiB..1GiB:*2`.
+    #[arg(long, value_name = "LIST")]
+    mem: Option<String>,
+    /// TLB geometries, one per flag, e.g. `l1d:64:4,l1i:64:4,l2:1536:12` or `none`
+    /// (default: each scheme's own).
+    #[arg(long = "tlb", value_name = "SPEC", conflicts_with = "mrc")]
+    tlbs: Vec<String>,
+    /// Models, comma-separated.
+    #[arg(
+        long = "model",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "full",
+        conflicts_with = "mrc"
+    )]
+    models: Vec<ModelArg>,
+    /// Instead of simulating each size: LRU's miss-ratio curve in one pass, by
+    /// `exact`, `shards:rate=R` and/or `shards:size=N` (comma-separated).
+    #[arg(long, value_name = "METHODS")]
+    mrc: Option<String>,
+    /// Write the table as CSV to FILE (`-` for standard output instead of the text table).
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Print the table as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Plot the table to FILE (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+}
+
+/// Runs `vmlab sweep`.
+pub fn run(args: &SweepArgs) -> Result<(), CliError> {
+    let source = args.workload.source()?;
+    if let Some(path) = &args.plot {
+        // Refused before the sweep runs rather than after.
+        plot::format(path).map_err(|e| CliError::arg("--plot", e))?;
+    }
+    let mut archs = Vec::new();
+    for name in &args.archs {
+        archs.push(resolve_arch(name, None)?);
+    }
+    for path in &args.arch_files {
+        archs.push(resolve_arch("", Some(path))?);
+    }
+    if archs.is_empty() {
+        archs.push(resolve_arch("x86-64", None)?);
+    }
+    let memory: Vec<Memory> = match (&args.frames, &args.mem) {
+        (Some(list), _) => parse_list(list, parse_u64)
+            .map_err(|e| CliError::arg("--frames", e))?
+            .into_iter()
+            .map(Memory::Frames)
+            .collect(),
+        (None, Some(list)) => parse_list(list, parse_size)
+            .map_err(|e| CliError::arg("--mem", e))?
+            .into_iter()
+            .map(Memory::Bytes)
+            .collect(),
+        (None, None) => return Err(CliError::arg("sweep", "expected --frames or --mem")),
+    };
+    let started = Instant::now();
+    let rows = if let Some(methods) = &args.mrc {
+        let methods: Vec<MrcMethod> = methods
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| CliError::arg("--mrc", e))?;
+        let outcome =
+            sweeps::mrc_rows(&source, &archs, &memory, &methods).map_err(|e| sweep_error(&e))?;
+        for e in &outcome.errors {
+            eprintln!(
+                "{} on {}: mean absolute error {:.6} against the exact curve",
+                e.method, e.arch, e.mean_absolute_error
+            );
+        }
+        outcome.rows
+    } else {
+        let sweep = Sweep {
+            archs,
+            tlbs: if args.tlbs.is_empty() {
+                vec![None]
+            } else {
+                args.tlbs.iter().cloned().map(Some).collect()
+            },
+            models: args.models.iter().map(|&m| Model::from(m)).collect(),
+            policies: args
+                .policies
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .collect(),
+            memory,
+        };
+        let configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
+        let progress = Progress::on_terminal(configs.len());
+        let rows = sweeps::run(&source, &configs, &|| progress.tick());
+        progress.finish();
+        rows.map_err(|e| sweep_error(&e))?
+    };
+    output(args, &rows)?;
+    eprintln!(
+        "vmlab sweep: {} rows in {:.2} s",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A sweep error as the user's flag: dimensions are flags of the same
+/// name; configurations and trace positions speak for themselves.
+fn sweep_error(e: &sweeps::SweepError) -> CliError {
+    match e.place.as_str() {
+        "arch" | "tlb" | "model" | "policies" | "mrc" => {
+            CliError::arg(&format!("--{}", e.place), &e.message)
+        }
+        "memory" => CliError::arg("--frames/--mem", &e.message),
+        _ => CliError(e.to_string()),
+    }
+}
+
+/// Files first (all of them written whole), then standard output.
+fn output(args: &SweepArgs, rows: &[Row]) -> Result<(), CliError> {
+    let csv_to_stdout = args.csv.as_deref() == Some(std::path::Path::new("-"));
+    if let Some(path) = args.csv.as_deref().filter(|_| !csv_to_stdout) {
+        crate::output::write_whole(path, table::to_csv(rows).as_bytes())?;
+    }
+    if let Some(path) = &args.plot {
+        let chart = plot::sweep_plot(rows).map_err(|e| CliError::arg("--plot", e))?;
+        plot::render(&chart, path)?;
+    }
+    if args.json {
+        print_out(&format!("{}\n", table::to_json(rows)?))?;
+    } else if csv_to_stdout {
+        print_out(&table::to_csv(rows))?;
+    } else {
+        print_out(&table::to_text(rows))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! memcpy, memset, memcmp, strlen, strcpy and strcmp on simulated memory.
+//!
+//! The bytes move through the MMU a page piece at a time, and each
+//! routine is counted as a word-at-a-time implementation would access
+//! memory ([`crate::words`]): memcpy of `n` bytes loads the source's words
+//! and stores the destination's; strlen loads the words up to the one
+//! holding the terminating NUL; the comparisons load both strings' words
+//! up to the first difference. (glibc's versions use wider vector
+//! registers; a word is the unit vmlab's cost model prices.)
+
+use crate::{words, Libc, LibcError};
+use vmlab_kernel::frames::Pid;
+
+/// How far string routines read ahead in one piece, within a page.
+const STRING_PIECE: u64 = 64;
+
+impl Libc {
+    /// memcpy(3): copies `n` bytes from `src` to `dst` (which must not
+    /// overlap); returns `dst`.
+    pub fn memcpy(&mut self, pid: Pid, dst: u64, src: u64, n: u64) -> Result<u64, LibcError> {
+        self.meter.call("memcpy");
+        self.image(pid)?;
+        self.copy(pid, dst, src, n)?;
+        Ok(dst)
+    }
+
+    /// memset(3): sets `n` bytes at `dst` to `byte`; returns `dst`.
+    pub fn memset(&mut self, pid: Pid, dst: u64, byte: u8, n: u64) -> Result<u64, LibcError> {
+        self.meter.call("memset");
+        self.image(pid)?;
+        self.fill(pid, dst, byte, n)?;
+        Ok(dst)
+    }
+
+    /// memcmp(3): the sign of the first differing byte of `a` and `b` as
+    /// unsigned chars (0 when the `n` bytes are equal).
+    pub fn memcmp(&mut self, pid: Pid, a: u64, b: u64, n: u64) -> Result<i32, LibcError> {
+        self.meter.call("memcmp");
+        self.image(pid)?;
+        let mut x = vec![0; to_len(n)?];
+        let mut y = vec![0; x.len()];
+        self.kernel.read_user(pid, a, &mut x)?;
+        self.kernel.read_user(pid, b, &mut y)?;
+        let differ = x.iter().zip(&y).position(|(p, q)| p != q);
+        let looked = differ.map_or(n, |i| i as u64 + 1);
+        self.meter.user_accesses += words(a, looked) + words(b, looked);
+        Ok(differ.map_or(0, |i| sign(x[i], y[i])))
+    }
+
+    /// strlen(3): the bytes before the NUL at or after `s`.
+    pub fn strlen(&mut self, pid: Pid, s: u64) -> Result<u64, LibcError> {
+        self.meter.call("strlen");
+        self.image(pid)?;
+        self.string_length(pid, s)
+    }
+
+    /// strcpy(3): copies the string at `src`, its NUL included, to `dst`;
+    /// returns `dst`.
+    pub fn strcpy(&mut self, pid: Pid, dst: u64, src: u64) -> Result<u64, LibcError> {
+        self.meter.call("strcpy");
+        self.image(pid)?;
+        let n = self.string_length(pid, src)?;
+        self.copy(pid, dst, src, n + 1)?;
+        Ok(dst)
+    }
+
+    /// strcmp(3): the sign of the first differing byte of the strings at
+    /// `a` and `b` as unsigned chars (0 when they are equal).
+    pub fn strcmp(&mut self, pid: Pid, a: u64, b: u64) -> Result<i32, LibcError> {
+        self.meter.call("strcmp");
+        self.image(pid)?;
+        let (mut x, mut y) = ([0u8; STRING_PIECE as usize], [0u8; STRING_PIECE as usize]);
+        let mut at = 0;
+        loop {
+            // A piece that stays within both strings' current pages.
+            let n = piece(self.kernel.page_bytes(), a + at)
+                .min(piece(self.kernel.page_bytes(), b + at));
+            let n = n as usize;
+            self.kernel.read_user(pid, a + at, &mut x[..n])?;
+            self.kernel.read_user(pid, b + at, &mut y[..n])?;
+            let end = (0..n).find(|&i| x[i] != y[i] || x[i] == 0);
+            if let Some(i) = end {
+                let looked = at + i as u64 + 1;
+                self.meter.user_accesses += words(a, looked) + words(b, looked);
+                return Ok(sign(x[i], y[i]));
+            }
+            at += n as u64;
+        }
+    }
+
+    /// Copies `n` bytes from `src` to `dst`, counted as memcpy's accesses.
+    pub(crate) fn copy(&mut self, pid: Pid, dst: u64, src: u64, n: u64) -> Result<(), LibcError> {
+        let mut bytes = vec![0; to_len(n)?];
+        self.read_mem(pid, src, &mut bytes)?;
+        self.write_mem(pid, dst, &bytes)
+    }
+
+    /// Sets `n` bytes at `dst` to `byte`, counted as memset's stores.
+    pub(crate) fn fill(&mut self, pid: Pid, dst: u64, byte: u8, n: u64) -> Result<(), LibcError> {
+        let bytes = vec![byte; to_len(n)?];
+        self.write_mem(pid, dst, &bytes)
+    }
+
+    /// The length of the string at `s`, counted as strlen's loads.
+    pub(crate) fn string_length(&mut self, pid: Pid, s: u64) -> Result<u64, LibcError> {
+        let mut buf = [0u8; STRING_PIECE as usize];
+        let mut at = s;
+        loop {
+            let n = piece(self.kernel.page_bytes(), at) as usize;
+            self.kernel.read_user(pid, at, &mut buf[..n])?;
+            if let Some(i) = buf[..n].iter().position(|&c| c == 0) {
+                let len = at + i as u64 - s;
+                self.meter.user_accesses += words(s, len + 1);
+                return Ok(len);
+            }
+            at += n as u64;
+        }
+    }
+
+    /// The string at `s`, without its NUL, counted as strlen and memcpy
+    /// into registers.
+    pub(crate) fn read_string(&mut self, pid: Pid, s: u64) -> Result<Vec<u8>, LibcError> {
+        let len = self.string_length(pid, s)?;
+        let mut bytes = vec![0; to_len(len)?];
+        self.read_mem(pid, s, &mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// The bytes from `at` to the next multiple of [`STRING_PIECE`], which
+/// never crosses a page (so reading it faults only if `at` does).
+fn piece(page: u64, at: u64) -> u64 {
+    let step = STRING_PIECE.min(page);
+    step - at % step
+}
+
+/// `n` as a host length (ENOMEM when it cannot be one).
+fn to_len(n: u64) -> Result<usize, LibcError> {
+    usize::try_from(n).map_err(|_| LibcError::Errno(vmlab_kernel::Errno::Enomem))
+}
+
+/// C's comparison result for the bytes `x` and `y`.
+fn sign(x: u8, y: u8) -> i32 {
+    i32::from(x) - i32::from(y)
+}

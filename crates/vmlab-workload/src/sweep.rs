@@ -1,0 +1,687 @@
+//! Sweeps: one workload run over the cartesian product of machine
+//! dimensions (schemes, TLBs, models, policies, memory sizes), one tidy
+//! [`Row`] per configuration; or, with [`mrc_rows`], LRU's miss ratio at
+//! every memory size from one pass per scheme (exact and/or SHARDS).
+//!
+//! Configurations are enumerated in a fixed order ([`Sweep::configurations`])
+//! and run in parallel with rayon; each run is the driver on its own
+//! machine with its own copy of the stream, so a row depends only on its
+//! configuration, and rows come back in enumeration order whatever the
+//! threads' timing. A trace is opened and decoded once per configuration:
+//! that keeps memory constant in the trace's length and lets every core
+//! decode its own copy.
+//!
+//! Rows carry no wall-clock time, so the same sweep gives the same table
+//! bit for bit.
+
+use crate::driver::{run_sampled, DriverError, Machine, Model, RunReport, Sample};
+use crate::gen::GenSpec;
+use crate::mrc::{mean_absolute_error, LruMrc, Shards};
+use crate::op::page_pieces;
+use crate::trace::{self, ReadOptions, TraceFormat};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use vmlab_hw::tlb::TlbConfig;
+use vmlab_hw::Arch;
+use vmlab_kernel::policy::{by_name, PolicyParams};
+
+/// Where a sweep's references come from; every configuration replays it.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A seeded generator.
+    Generator(GenSpec),
+    /// A trace file.
+    Trace {
+        /// The file.
+        path: PathBuf,
+        /// Its format, or `None` to detect it.
+        format: Option<TraceFormat>,
+        /// Count and skip malformed lines instead of stopping.
+        skip_bad_lines: bool,
+    },
+}
+
+impl Source {
+    /// Runs the whole stream on `machine` under `model`.
+    pub fn run(&self, machine: &Machine, model: Model) -> Result<RunReport, DriverError> {
+        self.run_sampled(machine, model, 0, &mut |_| {})
+    }
+
+    /// Like [`Source::run`], with a [`Sample`] every `every` references
+    /// (see [`run_sampled`]).
+    pub fn run_sampled(
+        &self,
+        machine: &Machine,
+        model: Model,
+        every: u64,
+        on_sample: &mut dyn FnMut(&Sample),
+    ) -> Result<RunReport, DriverError> {
+        match self {
+            Source::Generator(spec) => {
+                run_sampled(spec.stream().map(Ok), machine, model, every, on_sample)
+            }
+            Source::Trace {
+                path,
+                format,
+                skip_bad_lines,
+            } => {
+                let page = machine.arch.page_bytes();
+                let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
+                let mut report = run_sampled(&mut reader, machine, model, every, on_sample)?;
+                report.skipped_lines = reader.skipped();
+                Ok(report)
+            }
+        }
+    }
+
+    /// Calls `each` with the page number (at `page` bytes a page) of every
+    /// page piece of the stream, in order; returns the malformed lines
+    /// skipped.
+    fn for_each_page(&self, page: u64, mut each: impl FnMut(u64)) -> Result<u64, DriverError> {
+        match self {
+            Source::Generator(spec) => {
+                for r in spec.stream() {
+                    page_pieces(r, page).for_each(|p| each(p.addr / page));
+                }
+                Ok(0)
+            }
+            Source::Trace {
+                path,
+                format,
+                skip_bad_lines,
+            } => {
+                let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
+                for r in &mut reader {
+                    let r = r.map_err(DriverError::Trace)?;
+                    page_pieces(r, page).for_each(|p| each(p.addr / page));
+                }
+                Ok(reader.skipped())
+            }
+        }
+    }
+}
+
+/// Opens the trace of a [`Source::Trace`] for pages of `page_size` bytes.
+fn open_trace(
+    path: &std::path::Path,
+    format: Option<TraceFormat>,
+    skip_bad_lines: bool,
+    page_size: u64,
+) -> Result<trace::TraceReader, DriverError> {
+    let opts = ReadOptions {
+        skip_bad_lines,
+        page_size,
+    };
+    trace::open(path, format, opts).map_err(DriverError::Trace)
+}
+
+/// A memory size, in frames or in bytes (turned into frames of each
+/// scheme's base page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Memory {
+    /// This many frames whatever the page size.
+    Frames(u64),
+    /// This many bytes: `bytes / page` frames.
+    Bytes(u64),
+}
+
+impl Memory {
+    /// Frames of `page` bytes, or why there are none.
+    pub fn frames(self, page: u64) -> Result<u64, String> {
+        let frames = match self {
+            Memory::Frames(n) => n,
+            Memory::Bytes(b) => b / page,
+        };
+        if frames == 0 {
+            return Err(match self {
+                Memory::Frames(_) => "expected at least 1 frame".to_string(),
+                Memory::Bytes(b) => format!("{b} bytes is less than one {page}-byte page"),
+            });
+        }
+        Ok(frames)
+    }
+}
+
+/// The dimensions of a sweep; each list must be non-empty.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    /// Translation schemes (each brings its page size).
+    pub archs: Vec<Arch>,
+    /// TLB specs (`TlbConfig::parse_spec`), `None` for the scheme's
+    /// default. Only the full model has a TLB.
+    pub tlbs: Vec<Option<String>>,
+    /// Models.
+    pub models: Vec<Model>,
+    /// Replacement policies by name.
+    pub policies: Vec<String>,
+    /// Memory sizes.
+    pub memory: Vec<Memory>,
+}
+
+/// One point of a sweep.
+#[derive(Clone, Debug)]
+pub struct Configuration {
+    /// The machine.
+    pub machine: Machine,
+    /// The model.
+    pub model: Model,
+    /// The TLB as the user wrote it (`default`, or `-` for no TLB model).
+    pub tlb_label: String,
+    /// Total TLB entries over every level and array (full model only).
+    pub tlb_entries: Option<u64>,
+}
+
+/// A sweep that cannot run: which dimension (the flag's name without
+/// `--`) or which configuration, and why.
+#[derive(Debug)]
+pub struct SweepError {
+    /// `archs`, `tlb`, `policies`, `memory`, `mrc`, or a configuration's
+    /// description.
+    pub place: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl fmt::Display for SweepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.place, self.message)
+    }
+}
+
+impl std::error::Error for SweepError {}
+
+fn dimension_error(place: &str, message: impl fmt::Display) -> SweepError {
+    SweepError {
+        place: place.to_string(),
+        message: message.to_string(),
+    }
+}
+
+impl Sweep {
+    /// Every configuration, schemes outermost, then TLBs, models, policies
+    /// and memory sizes innermost (so a policy's curve is a run of rows).
+    /// The replacement-only model has no TLB, so it is enumerated once per
+    /// scheme whatever the TLB list.
+    pub fn configurations(&self) -> Result<Vec<Configuration>, SweepError> {
+        for (place, empty) in [
+            ("arch", self.archs.is_empty()),
+            ("tlb", self.tlbs.is_empty()),
+            ("model", self.models.is_empty()),
+            ("policies", self.policies.is_empty()),
+            ("memory", self.memory.is_empty()),
+        ] {
+            if empty {
+                return Err(dimension_error(place, "expected at least one value"));
+            }
+        }
+        for name in &self.policies {
+            by_name(name, 1, &PolicyParams::default())
+                .map_err(|e| dimension_error("policies", format!("{name:?}: {e}")))?;
+        }
+        let mut out = Vec::new();
+        for arch in &self.archs {
+            let page = arch.page_bytes();
+            let frames: Vec<u64> = self
+                .memory
+                .iter()
+                .map(|m| m.frames(page))
+                .collect::<Result<_, _>>()
+                .map_err(|e| dimension_error("memory", format!("on {}: {e}", arch.name())))?;
+            let mut tlbs: Vec<(String, Option<TlbConfig>)> = Vec::new();
+            for spec in &self.tlbs {
+                tlbs.push(match spec {
+                    Some(s) => {
+                        let config = TlbConfig::parse_spec(s, arch.page_shift()).map_err(|e| {
+                            dimension_error("tlb", format!("{s:?} on {}: {e}", arch.name()))
+                        })?;
+                        (s.clone(), Some(config))
+                    }
+                    None => ("default".to_string(), None),
+                });
+            }
+            for &model in &self.models {
+                let model_tlbs: Vec<(String, Option<TlbConfig>)> = match model {
+                    Model::Full => tlbs.clone(),
+                    Model::Replacement => vec![("-".to_string(), None)],
+                };
+                for (tlb_label, tlb) in model_tlbs {
+                    let tlb_entries = match model {
+                        Model::Full => Some(total_entries(
+                            tlb.as_ref().unwrap_or(&vmlab_hw::default_tlb(arch)),
+                        )),
+                        Model::Replacement => None,
+                    };
+                    for policy in &self.policies {
+                        for &n in &frames {
+                            let frames = usize::try_from(n)
+                                .map_err(|_| dimension_error("memory", "too many frames"))?;
+                            out.push(Configuration {
+                                machine: Machine {
+                                    arch: arch.clone(),
+                                    frames,
+                                    policy: policy.clone(),
+                                    tlb: tlb.clone(),
+                                },
+                                model,
+                                tlb_label: tlb_label.clone(),
+                                tlb_entries,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn total_entries(tlb: &TlbConfig) -> u64 {
+    tlb.levels
+        .iter()
+        .flat_map(|l| &l.arrays)
+        .map(|a| a.entries as u64)
+        .sum()
+}
+
+/// One configuration's results: the configuration, then every counter of
+/// its [`RunReport`] (empty where its model does not count it).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// The scheme's name.
+    pub arch: String,
+    /// Its base page size in bytes.
+    pub page_bytes: u64,
+    /// The TLB spec, `default`, or `-` when the model has none.
+    pub tlb: String,
+    /// Total TLB entries.
+    pub tlb_entries: Option<u64>,
+    /// `full`, `replacement`, or the miss-ratio-curve method
+    /// (`mrc-exact`, `shards-rate=R`, `shards-size=N`).
+    pub model: String,
+    /// The replacement policy.
+    pub policy: String,
+    /// Physical frames.
+    pub frames: u64,
+    /// Physical memory in bytes (`frames × page_bytes`).
+    pub mem_bytes: u64,
+    /// References (page pieces of the stream's accesses).
+    pub references: u64,
+    /// Distinct pages touched (unknown to SHARDS alone).
+    pub distinct_pages: Option<u64>,
+    /// References to non-resident pages (SHARDS: estimated).
+    pub faults: u64,
+    /// Faults per reference.
+    pub fault_rate: f64,
+    /// Pages evicted.
+    pub evictions: Option<u64>,
+    /// Dirty pages written back.
+    pub write_backs: Option<u64>,
+    /// TLB hits.
+    pub tlb_hits: Option<u64>,
+    /// TLB hits per reference.
+    pub tlb_hit_rate: Option<f64>,
+    /// Page-table walks.
+    pub walks: Option<u64>,
+    /// Bytes of page tables at the end.
+    pub page_table_bytes: Option<u64>,
+    /// Malformed trace lines skipped.
+    pub skipped_lines: u64,
+}
+
+/// The column names of [`Row`], in order.
+pub const COLUMNS: &[&str] = &[
+    "arch",
+    "page_bytes",
+    "tlb",
+    "tlb_entries",
+    "model",
+    "policy",
+    "frames",
+    "mem_bytes",
+    "references",
+    "distinct_pages",
+    "faults",
+    "fault_rate",
+    "evictions",
+    "write_backs",
+    "tlb_hits",
+    "tlb_hit_rate",
+    "walks",
+    "page_table_bytes",
+    "skipped_lines",
+];
+
+impl Row {
+    /// The row of `config`'s run.
+    pub fn new(config: &Configuration, r: &RunReport) -> Row {
+        let page_bytes = config.machine.arch.page_bytes();
+        let frames = config.machine.frames as u64;
+        Row {
+            arch: r.arch.clone(),
+            page_bytes,
+            tlb: config.tlb_label.clone(),
+            tlb_entries: config.tlb_entries,
+            model: model_name(r.model).to_string(),
+            policy: r.policy.clone(),
+            frames,
+            mem_bytes: frames * page_bytes,
+            references: r.references,
+            distinct_pages: Some(r.distinct_pages),
+            faults: r.faults,
+            fault_rate: r.fault_rate,
+            evictions: Some(r.evictions),
+            write_backs: Some(r.write_backs),
+            tlb_hits: r.tlb_hits,
+            tlb_hit_rate: r.tlb_hits.map(|h| ratio(h, r.references)),
+            walks: r.walks,
+            page_table_bytes: r.page_table_bytes,
+            skipped_lines: r.skipped_lines,
+        }
+    }
+
+    /// The row's cells as text, in [`COLUMNS`] order (empty for `None`;
+    /// floats in Rust's shortest form that reads back to the same value).
+    pub fn cells(&self) -> Vec<String> {
+        fn opt<T: ToString>(v: Option<T>) -> String {
+            v.map_or_else(String::new, |v| v.to_string())
+        }
+        vec![
+            self.arch.clone(),
+            self.page_bytes.to_string(),
+            self.tlb.clone(),
+            opt(self.tlb_entries),
+            self.model.clone(),
+            self.policy.clone(),
+            self.frames.to_string(),
+            self.mem_bytes.to_string(),
+            self.references.to_string(),
+            opt(self.distinct_pages),
+            self.faults.to_string(),
+            self.fault_rate.to_string(),
+            opt(self.evictions),
+            opt(self.write_backs),
+            opt(self.tlb_hits),
+            opt(self.tlb_hit_rate),
+            opt(self.walks),
+            opt(self.page_table_bytes),
+            self.skipped_lines.to_string(),
+        ]
+    }
+}
+
+/// The name a model has in a row.
+pub fn model_name(model: Model) -> &'static str {
+    match model {
+        Model::Full => "full",
+        Model::Replacement => "replacement",
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// What a configuration is called in an error.
+fn describe(c: &Configuration) -> String {
+    format!(
+        "configuration arch={} tlb={} model={} policy={} frames={}",
+        c.machine.arch.name(),
+        c.tlb_label,
+        model_name(c.model),
+        c.machine.policy,
+        c.machine.frames
+    )
+}
+
+/// Runs every configuration on `source`, in parallel on rayon's pool
+/// (`RAYON_NUM_THREADS` sets its size); `done` is called once per finished
+/// configuration, from whichever thread ran it. Rows come back in the
+/// order of `configs`; on failure, the error of the first failing
+/// configuration in that order.
+pub fn run(
+    source: &Source,
+    configs: &[Configuration],
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<Row>, SweepError> {
+    let results: Vec<Result<Row, SweepError>> = configs
+        .par_iter()
+        .map(|c| {
+            let result = source
+                .run(&c.machine, c.model)
+                .map(|r| Row::new(c, &r))
+                .map_err(|e| dimension_error(&describe(c), e));
+            done();
+            result
+        })
+        .collect();
+    results.into_iter().collect()
+}
+
+/// How a miss-ratio curve is computed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MrcMethod {
+    /// The exact one-pass LRU curve ([`LruMrc`]).
+    Exact,
+    /// Fixed-rate SHARDS sampling this fraction of the pages.
+    ShardsRate(f64),
+    /// Fixed-size SHARDS tracking at most this many pages.
+    ShardsSize(usize),
+}
+
+impl MrcMethod {
+    /// The method's name in a row's `model` column.
+    pub fn name(self) -> String {
+        match self {
+            MrcMethod::Exact => "mrc-exact".to_string(),
+            MrcMethod::ShardsRate(r) => format!("shards-rate={r}"),
+            MrcMethod::ShardsSize(n) => format!("shards-size={n}"),
+        }
+    }
+}
+
+impl FromStr for MrcMethod {
+    type Err = String;
+
+    /// `exact`, `shards:rate=R` or `shards:size=N`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let expected = "expected exact, shards:rate=R (0 < R <= 1) or shards:size=N (N >= 1)";
+        let s = s.trim();
+        if s == "exact" {
+            return Ok(MrcMethod::Exact);
+        }
+        let bad = || format!("{expected}, found {s:?}");
+        let Some(param) = s.strip_prefix("shards:") else {
+            return Err(bad());
+        };
+        let method = if let Some(rate) = param.strip_prefix("rate=") {
+            MrcMethod::ShardsRate(rate.parse().map_err(|_| bad())?)
+        } else if let Some(size) = param.strip_prefix("size=") {
+            MrcMethod::ShardsSize(size.parse().map_err(|_| bad())?)
+        } else {
+            return Err(bad());
+        };
+        // Shards's constructors say what a bad parameter is.
+        method.sampler().map_err(|e| format!("{s:?}: {e}"))?;
+        Ok(method)
+    }
+}
+
+impl MrcMethod {
+    fn sampler(self) -> Result<Option<Shards>, String> {
+        match self {
+            MrcMethod::Exact => Ok(None),
+            MrcMethod::ShardsRate(r) => Shards::fixed_rate(r).map(Some).map_err(|e| e.to_string()),
+            MrcMethod::ShardsSize(n) => Shards::fixed_size(n).map(Some).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// A SHARDS curve's mean absolute error against the exact curve over a
+/// sweep's memory sizes, on one scheme.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MrcError {
+    /// The scheme.
+    pub arch: String,
+    /// The SHARDS method's name.
+    pub method: String,
+    /// Mean of `|exact - estimate|` miss ratio over the sizes.
+    pub mean_absolute_error: f64,
+}
+
+/// What [`mrc_rows`] computed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MrcOutcome {
+    /// The curves' points as rows.
+    pub rows: Vec<Row>,
+    /// Each SHARDS curve's error against the exact one, when both ran.
+    pub errors: Vec<MrcError>,
+}
+
+/// Page numbers [`mrc_rows`] hands to [`LruMrc::access_all`] at once.
+const MRC_BATCH: usize = 4096;
+
+/// LRU's miss ratio at each of `memory` on each of `archs` by `methods`:
+/// one pass over `source` per scheme (in parallel), all methods fed from
+/// that pass. Rows are schemes outermost, then methods, then sizes. When
+/// the exact curve is among the methods, each SHARDS curve's error against
+/// it is reported too.
+pub fn mrc_rows(
+    source: &Source,
+    archs: &[Arch],
+    memory: &[Memory],
+    methods: &[MrcMethod],
+) -> Result<MrcOutcome, SweepError> {
+    if methods.is_empty() {
+        return Err(dimension_error("mrc", "expected at least one method"));
+    }
+    if memory.is_empty() {
+        return Err(dimension_error("memory", "expected at least one value"));
+    }
+    let per_arch: Vec<Result<MrcOutcome, SweepError>> = archs
+        .par_iter()
+        .map(|arch| mrc_one_arch(source, arch, memory, methods))
+        .collect();
+    let mut all = MrcOutcome::default();
+    for outcome in per_arch {
+        let outcome = outcome?;
+        all.rows.extend(outcome.rows);
+        all.errors.extend(outcome.errors);
+    }
+    Ok(all)
+}
+
+fn mrc_one_arch(
+    source: &Source,
+    arch: &Arch,
+    memory: &[Memory],
+    methods: &[MrcMethod],
+) -> Result<MrcOutcome, SweepError> {
+    let page = arch.page_bytes();
+    let sizes: Vec<usize> = memory
+        .iter()
+        .map(|m| m.frames(page).map(|f| f as usize))
+        .collect::<Result<_, _>>()
+        .map_err(|e| dimension_error("memory", format!("on {}: {e}", arch.name())))?;
+    let mut exact = methods.contains(&MrcMethod::Exact).then(LruMrc::new);
+    let mut samplers: Vec<(MrcMethod, Shards)> = Vec::new();
+    for &m in methods {
+        if let Some(s) = m.sampler().map_err(|e| dimension_error("mrc", e))? {
+            samplers.push((m, s));
+        }
+    }
+    let mut batch = Vec::with_capacity(MRC_BATCH);
+    let mut references = 0u64;
+    let skipped = source
+        .for_each_page(page, |vpn| {
+            references += 1;
+            for (_, s) in &mut samplers {
+                s.access(vpn);
+            }
+            if let Some(mrc) = &mut exact {
+                batch.push(vpn);
+                if batch.len() == MRC_BATCH {
+                    mrc.access_all(&batch);
+                    batch.clear();
+                }
+            }
+        })
+        .map_err(|e| dimension_error(&format!("miss-ratio pass on {}", arch.name()), e))?;
+    let exact = exact.map(|mut mrc| {
+        mrc.access_all(&batch);
+        mrc.curve()
+    });
+    let row = |method: MrcMethod, frames: usize, references: u64| Row {
+        arch: arch.name().to_string(),
+        page_bytes: page,
+        tlb: "-".to_string(),
+        tlb_entries: None,
+        model: method.name(),
+        policy: "lru".to_string(),
+        frames: frames as u64,
+        mem_bytes: frames as u64 * page,
+        references,
+        distinct_pages: None,
+        faults: 0,
+        fault_rate: 0.0,
+        evictions: None,
+        write_backs: None,
+        tlb_hits: None,
+        tlb_hit_rate: None,
+        walks: None,
+        page_table_bytes: None,
+        skipped_lines: skipped,
+    };
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for &method in methods {
+        match method {
+            MrcMethod::Exact => {
+                let Some(curve) = &exact else { continue };
+                for &f in &sizes {
+                    let distinct = curve.distinct_pages() as u64;
+                    let faults = curve.misses(f);
+                    // LRU on demand paging evicts on every fault once
+                    // the frames are full, and they fill with the first
+                    // min(frames, distinct) faults.
+                    let evictions = faults - (f as u64).min(distinct);
+                    rows.push(Row {
+                        distinct_pages: Some(distinct),
+                        faults,
+                        fault_rate: curve.miss_ratio(f),
+                        evictions: Some(evictions),
+                        ..row(method, f, curve.references())
+                    });
+                }
+            }
+            MrcMethod::ShardsRate(_) | MrcMethod::ShardsSize(_) => {
+                let Some((_, sampler)) = samplers.iter().find(|(m, _)| *m == method) else {
+                    continue;
+                };
+                let curve = sampler.curve();
+                for &f in &sizes {
+                    let fault_rate = curve.miss_ratio(f);
+                    rows.push(Row {
+                        faults: (fault_rate * references as f64).round() as u64,
+                        fault_rate,
+                        ..row(method, f, references)
+                    });
+                }
+                if let Some(exact) = &exact {
+                    errors.push(MrcError {
+                        arch: arch.name().to_string(),
+                        method: method.name(),
+                        mean_absolute_error: mean_absolute_error(exact, &curve, &sizes),
+                    });
+                }
+            }
+        }
+    }
+    Ok(MrcOutcome { rows, errors })
+}

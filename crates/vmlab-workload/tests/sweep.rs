@@ -1,0 +1,220 @@
+//! Sweeps: every row equals its configuration run alone through the
+//! driver, rows keep their order whatever the thread count, miss-ratio
+//! rows equal LRU simulated at each size, and bad dimensions are refused
+//! by name.
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use vmlab_hw::arch::presets;
+use vmlab_workload::driver::{run as drive, Model};
+use vmlab_workload::gen::GenSpec;
+use vmlab_workload::sweep::{self, Memory, MrcMethod, Source, Sweep};
+
+const SPEC: &str = "zipf:pages=400,alpha=0.9,n=6000,write=0.3,seed=5";
+
+fn source() -> Source {
+    Source::Generator(SPEC.parse::<GenSpec>().unwrap())
+}
+
+fn sweep() -> Sweep {
+    Sweep {
+        archs: vec![
+            presets::by_name("x86-64").unwrap().unwrap(),
+            presets::by_name("aarch64-16k").unwrap().unwrap(),
+        ],
+        tlbs: vec![None, Some("l1d:8:2,l1i:8:2".into())],
+        models: vec![Model::Full, Model::Replacement],
+        policies: vec!["lru".into(), "fifo".into(), "clock".into()],
+        memory: vec![Memory::Frames(40), Memory::Frames(120)],
+    }
+}
+
+#[test]
+fn each_row_equals_its_configuration_run_alone() {
+    let configs = sweep().configurations().unwrap();
+    // Full: 2 archs x 2 TLBs x 3 policies x 2 sizes; replacement has no
+    // TLB dimension: 2 x 3 x 2.
+    assert_eq!(configs.len(), 24 + 12);
+    let rows = sweep::run(&source(), &configs, &|| {}).unwrap();
+    assert_eq!(rows.len(), configs.len());
+    let gen: GenSpec = SPEC.parse().unwrap();
+    for (config, row) in configs.iter().zip(&rows) {
+        let alone = drive(gen.stream().map(Ok), &config.machine, config.model).unwrap();
+        let what = format!("{row:?}");
+        assert_eq!(row.arch, alone.arch, "{what}");
+        assert_eq!(row.policy, alone.policy, "{what}");
+        assert_eq!(row.frames, alone.frames as u64, "{what}");
+        assert_eq!(row.references, alone.references, "{what}");
+        assert_eq!(row.distinct_pages, Some(alone.distinct_pages), "{what}");
+        assert_eq!(row.faults, alone.faults, "{what}");
+        assert_eq!(row.fault_rate, alone.fault_rate, "{what}");
+        assert_eq!(row.evictions, Some(alone.evictions), "{what}");
+        assert_eq!(row.write_backs, Some(alone.write_backs), "{what}");
+        assert_eq!(row.tlb_hits, alone.tlb_hits, "{what}");
+        assert_eq!(row.walks, alone.walks, "{what}");
+        assert_eq!(row.page_table_bytes, alone.page_table_bytes, "{what}");
+        assert_eq!(row.mem_bytes, row.frames * row.page_bytes, "{what}");
+    }
+    // The TLB spec reaches the machine: 8 entries hit less than the default.
+    let hits = |tlb: &str| {
+        rows.iter()
+            .find(|r| r.arch == "x86-64" && r.tlb == tlb && r.policy == "lru" && r.frames == 120)
+            .and_then(|r| r.tlb_hit_rate)
+            .unwrap()
+    };
+    assert!(hits("l1d:8:2,l1i:8:2") < hits("default"));
+}
+
+#[test]
+fn enumeration_order_is_fixed_and_rows_do_not_depend_on_threads() {
+    let configs = sweep().configurations().unwrap();
+    let first = &configs[0];
+    assert_eq!(
+        (
+            first.machine.arch.name(),
+            first.tlb_label.as_str(),
+            first.model
+        ),
+        ("x86-64", "default", Model::Full)
+    );
+    // Memory sizes innermost, then policies.
+    assert_eq!(configs[1].machine.frames, 120);
+    assert_eq!(configs[2].machine.policy, "fifo");
+    // x86-64's default TLB: L1i 128 + 8 (2M), L1d 64 + 32 (2M) + 4 (1G),
+    // L2 1536 + 16 (1G).
+    assert_eq!(
+        configs[0].tlb_entries,
+        Some(128 + 8 + 64 + 32 + 4 + 1536 + 16)
+    );
+    assert_eq!(configs[2 * 3].tlb_entries, Some(16));
+    let on = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| sweep::run(&source(), &configs, &|| {}).unwrap())
+    };
+    assert_eq!(on(1), on(4));
+}
+
+#[test]
+fn done_is_called_once_per_configuration() {
+    let configs = sweep().configurations().unwrap();
+    let count = std::sync::atomic::AtomicUsize::new(0);
+    sweep::run(&source(), &configs, &|| {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(count.into_inner(), configs.len());
+}
+
+#[test]
+fn memory_in_bytes_becomes_frames_of_each_page_size() {
+    let mut s = sweep();
+    s.memory = vec![Memory::Bytes(64 * 1024)];
+    let configs = s.configurations().unwrap();
+    let frames = |arch: &str| {
+        configs
+            .iter()
+            .find(|c| c.machine.arch.name() == arch)
+            .unwrap()
+            .machine
+            .frames
+    };
+    assert_eq!(frames("x86-64"), 16);
+    assert_eq!(frames("aarch64-16k"), 4);
+    s.memory = vec![Memory::Bytes(8192)];
+    let e = s.configurations().unwrap_err();
+    assert_eq!(e.place, "memory");
+    assert!(e.message.contains("aarch64-16k"), "{e}");
+}
+
+#[test]
+fn bad_dimensions_are_refused_by_name() {
+    let mut s = sweep();
+    s.policies.push("belady-ish".into());
+    assert_eq!(s.configurations().unwrap_err().place, "policies");
+    let mut s = sweep();
+    s.tlbs = vec![Some("l1d:banana".into())];
+    assert_eq!(s.configurations().unwrap_err().place, "tlb");
+    let mut s = sweep();
+    s.archs.clear();
+    assert_eq!(s.configurations().unwrap_err().place, "arch");
+}
+
+#[test]
+fn exact_miss_ratio_rows_equal_lru_simulated_at_each_size() {
+    let archs = vec![presets::by_name("x86-64").unwrap().unwrap()];
+    let memory: Vec<Memory> = [1, 10, 40, 120, 400, 1000]
+        .into_iter()
+        .map(Memory::Frames)
+        .collect();
+    let methods = [MrcMethod::Exact, MrcMethod::ShardsRate(0.5)];
+    let out = sweep::mrc_rows(&source(), &archs, &memory, &methods).unwrap();
+    assert_eq!(out.rows.len(), 12);
+    let s = Sweep {
+        archs,
+        tlbs: vec![None],
+        models: vec![Model::Replacement],
+        policies: vec!["lru".into()],
+        memory,
+    };
+    let simulated = sweep::run(&source(), &s.configurations().unwrap(), &|| {}).unwrap();
+    for (mrc, sim) in out.rows.iter().zip(&simulated) {
+        assert_eq!(mrc.model, "mrc-exact");
+        assert_eq!(mrc.frames, sim.frames);
+        assert_eq!(mrc.references, sim.references);
+        assert_eq!(mrc.faults, sim.faults, "{} frames", sim.frames);
+        assert_eq!(mrc.evictions, sim.evictions, "{} frames", sim.frames);
+        assert_eq!(mrc.distinct_pages, sim.distinct_pages);
+    }
+    let shards = &out.rows[6..];
+    assert!(shards.iter().all(|r| r.model == "shards-rate=0.5"));
+    assert_eq!(out.errors.len(), 1);
+    let mae = out.errors[0].mean_absolute_error;
+    assert!(mae > 0.0 && mae < 0.1, "{mae}");
+}
+
+#[test]
+fn mrc_methods_parse_and_bad_ones_say_what_was_expected() {
+    assert_eq!("exact".parse(), Ok(MrcMethod::Exact));
+    assert_eq!("shards:rate=0.01".parse(), Ok(MrcMethod::ShardsRate(0.01)));
+    assert_eq!("shards:size=8192".parse(), Ok(MrcMethod::ShardsSize(8192)));
+    for bad in ["shards", "shards:rate=2", "shards:size=0", "lru"] {
+        let e = bad.parse::<MrcMethod>().unwrap_err();
+        assert!(e.contains("expected") || e.contains(bad), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn a_malformed_trace_names_its_line_and_the_configuration() {
+    let dir = std::env::temp_dir().join(format!("vmlab-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join("bad.lackey");
+    std::fs::write(&path, " L 00001000,8\n S 00002000,8\n L zzzz,8\n").unwrap();
+    let trace = Source::Trace {
+        path: path.clone(),
+        format: Some("lackey".parse().unwrap()),
+        skip_bad_lines: false,
+    };
+    let mut s = sweep();
+    s.archs.truncate(1);
+    let configs = s.configurations().unwrap();
+    let e = sweep::run(&trace, &configs, &|| {}).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("bad.lackey:3"), "{text}");
+    assert!(
+        text.starts_with("configuration arch=x86-64 tlb=default model=full policy=lru frames=40")
+    );
+    // Skipping counts the line in every row instead.
+    let skipping = Source::Trace {
+        path,
+        format: Some("lackey".parse().unwrap()),
+        skip_bad_lines: true,
+    };
+    let rows = sweep::run(&skipping, &configs, &|| {}).unwrap();
+    assert!(rows
+        .iter()
+        .all(|r| r.skipped_lines == 1 && r.references == 2));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End-to-end speed of vmlab, in references per second: whole `vmlab`
+# commands timed from outside (process start, generation, simulation and
+# output included), the median of BENCH_RUNS runs each.
+#
+# Inputs are vmlab's seeded generators, so every run sees the same stream:
+# - TLB-hit-dominated stream: `seq` over 4 pages with 8-byte accesses, so
+#   511 of every 512 references hit the L1 TLB (there is no dedicated
+#   TLB-hit generator; this is the closest existing stream);
+# - Zipf(1.0) over BENCH_PAGES pages (1 M) at 10% memory, through
+#   `vmlab run --model full` and `--model replacement` for LRU, FIFO,
+#   Clock, ARC, SIEVE and S3-FIFO;
+# - the exact one-pass LRU miss-ratio curve: `vmlab sweep --mrc exact`;
+# - a sweep's speed-up on all cores over one (RAYON_NUM_THREADS=1): the
+#   six policies at four memory sizes, replacement model, BENCH_REFS / 10
+#   references each.
+# Generation is part of every figure: the stream is made on the fly.
+#
+# Environment: BENCH_REFS (default 50000000), BENCH_PAGES (1000000),
+# BENCH_RUNS (3), CARGO_TARGET_DIR (target). Quick smoke run:
+#   BENCH_REFS=1000000 BENCH_RUNS=1 scripts/bench.sh
+set -euo pipefail
+
+refs=${BENCH_REFS:-50000000}
+pages=${BENCH_PAGES:-1000000}
+runs=${BENCH_RUNS:-3}
+frames=$((pages / 10))
+policies="lru fifo clock arc sieve s3-fifo"
+
+cd "$(dirname "$0")/.."
+cargo build --release --locked -p vmlab-cli
+vmlab="${CARGO_TARGET_DIR:-target}/release/vmlab"
+
+# The median wall-clock seconds of `runs` runs of a command.
+median_seconds() {
+    for _ in $(seq "$runs"); do
+        local start end
+        start=$(date +%s%N)
+        "$@" >/dev/null 2>&1
+        end=$(date +%s%N)
+        echo $((end - start))
+    done | sort -n | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e9 }'
+}
+
+# One line of the report: what, references, seconds, references per second.
+report() {
+    awk -v what="$1" -v refs="$2" -v secs="$3" 'BEGIN {
+        printf "%-44s %11d refs %8.3f s %9.2f M refs/s\n", what, refs, secs, refs / secs / 1e6 }'
+}
+
+echo "vmlab end-to-end benchmark: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%FT%TZ)"
+echo "cores: $(nproc); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "references per measure: $refs; Zipf pages: $pages; frames: $frames; median of $runs run(s)"
+echo
+
+tlb_stream="seq:pages=4,n=$refs,seed=1"
+secs=$(median_seconds "$vmlab" run --gen "$tlb_stream" --frames 1024 --model full)
+report "TLB-hit stream, full model" "$refs" "$secs"
+
+zipf="zipf:pages=$pages,alpha=1.0,n=$refs,seed=1"
+for model in full replacement; do
+    for policy in $policies; do
+        secs=$(median_seconds "$vmlab" run --gen "$zipf" --frames "$frames" --policy "$policy" --model "$model")
+        report "Zipf(1.0) $policy, $model model" "$refs" "$secs"
+    done
+done
+
+secs=$(median_seconds "$vmlab" sweep --gen "$zipf" --frames "$frames" --mrc exact)
+report "Zipf(1.0) exact one-pass LRU MRC" "$refs" "$secs"
+
+sweep_refs=$((refs / 10))
+sweep_zipf="zipf:pages=$pages,alpha=1.0,n=$sweep_refs,seed=1"
+sweep_sizes="$((frames / 4)),$((frames / 2)),$frames,$((frames * 2))"
+sweep_total=$((sweep_refs * 6 * 4))
+sweep() {
+    "$vmlab" sweep --gen "$sweep_zipf" --frames "$sweep_sizes" \
+        --policies "${policies// /,}" --model replacement
+}
+one=$(RAYON_NUM_THREADS=1 median_seconds sweep)
+all=$(median_seconds sweep)
+report "sweep of 24 configurations, 1 thread" "$sweep_total" "$one"
+report "sweep of 24 configurations, $(nproc) threads" "$sweep_total" "$all"
+awk -v one="$one" -v all="$all" -v cores="$(nproc)" 'BEGIN {
+    printf "sweep speed-up on %d cores: %.2f x (%.2f x cores)\n", cores, one / all, one / all / cores }'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
