@@ -81,18 +81,7 @@ pub struct CompareArgs {
 
 /// Runs `vmlab compare`.
 pub fn run(args: &CompareArgs) -> Result<(), CliError> {
-    let spec: AllocSpec = args
-        .workload
-        .parse()
-        .map_err(|e| CliError::arg("--workload", e))?;
-    let config = config(args)?;
-    let report = compare(&spec, &config).map_err(|e| match e {
-        CompareError::Allocator(m) => CliError::arg("--allocators", m),
-        CompareError::PageSize(m) => CliError::arg("--page-sizes", m),
-        CompareError::Memory(m) => CliError::arg("--mem", m),
-        CompareError::Tlb(m) => CliError::arg("--tlb", m),
-        CompareError::Machine(_) => CliError(e.to_string()),
-    })?;
+    let report = report(args)?;
     if let Some(path) = &args.csv {
         write_whole(path, series_csv(&report).as_bytes())
             .map_err(|e| CliError::arg("--csv", e.0))?;
@@ -110,6 +99,22 @@ pub fn run(args: &CompareArgs) -> Result<(), CliError> {
         text
     };
     print_out(&text)
+}
+
+/// The comparison `args` describe, run.
+pub fn report(args: &CompareArgs) -> Result<CompareReport, CliError> {
+    let spec: AllocSpec = args
+        .workload
+        .parse()
+        .map_err(|e| CliError::arg("--workload", e))?;
+    let config = config(args)?;
+    compare(&spec, &config).map_err(|e| match e {
+        CompareError::Allocator(m) => CliError::arg("--allocators", m),
+        CompareError::PageSize(m) => CliError::arg("--page-sizes", m),
+        CompareError::Memory(m) => CliError::arg("--mem", m),
+        CompareError::Tlb(m) => CliError::arg("--tlb", m),
+        CompareError::Machine(_) => CliError(e.to_string()),
+    })
 }
 
 /// The comparison the flags describe.
@@ -199,7 +204,7 @@ fn human(bytes: u64) -> String {
 }
 
 /// The side-by-side table: one row per configuration.
-fn table(r: &CompareReport) -> String {
+pub fn table(r: &CompareReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "vmlab compare: {}", r.workload);
     let _ = writeln!(

@@ -14,6 +14,7 @@ mod run;
 mod run_script;
 mod sweep;
 mod table;
+mod tour;
 mod translate;
 mod workload;
 
@@ -23,6 +24,7 @@ use std::process::ExitCode;
 
 const EXAMPLES: &str = "\
 Examples:
+  vmlab run                                the tour: one experiment per question vmlab answers
   vmlab translate                          walk through the built-in x86-64 example
   vmlab translate --arch x86-64 --map 0x403000=0x12345000:rw 0x403abc 0x403010
   vmlab translate --arch riscv-sv39 --map 0x40200000=0x80600000:rw:2M 0x40200abc:w

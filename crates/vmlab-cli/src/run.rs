@@ -111,8 +111,25 @@ fn swap_slots(size: &str, page_bytes: u64) -> Result<u32, CliError> {
     })
 }
 
-/// Runs `vmlab run`.
+/// Runs `vmlab run`; with no workload, the built-in tour.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
+    if args.script.is_none() && !args.workload.is_given() {
+        let machine_flags = args.arch_file.is_some()
+            || args.personality.is_some()
+            || args.swap.is_some()
+            || args.frames.is_some()
+            || args.mem.is_some()
+            || args.tlb.is_some()
+            || args.csv.is_some()
+            || args.json;
+        if machine_flags {
+            return Err(CliError::arg(
+                "run",
+                "expected SCRIPT, --gen SPEC or --trace FILE for the machine flags given (with no flags, `vmlab run` gives the tour)",
+            ));
+        }
+        return print_out(&crate::tour::tour()?);
+    }
     let arch = resolve_arch(&args.arch, args.arch_file.as_deref())?;
     let frames = match (&args.frames, &args.mem) {
         (Some(n), _) => *n,

@@ -14,12 +14,7 @@ use vmlab_workload::trace::TraceFormat;
 #[derive(Args)]
 pub struct WorkloadArgs {
     /// A synthetic workload, e.g. `zipf:pages=1000000,alpha=1.0,n=50000000,seed=1`.
-    #[arg(
-        long,
-        value_name = "SPEC",
-        conflicts_with = "trace",
-        required_unless_present = "trace"
-    )]
+    #[arg(long, value_name = "SPEC", conflicts_with = "trace")]
     gen: Option<String>,
     /// A trace file (lackey text, address list, vmlab-bin, oracleGeneral; gzip or zstd).
     #[arg(long, value_name = "FILE")]
@@ -54,6 +49,11 @@ impl WorkloadArgs {
             format,
             skip_bad_lines: self.skip_bad_lines,
         })
+    }
+
+    /// Whether a generator or a trace was given.
+    pub fn is_given(&self) -> bool {
+        self.gen.is_some() || self.trace.is_some()
     }
 
     /// What reports call the workload: the spec or the trace's path.

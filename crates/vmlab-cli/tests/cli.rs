@@ -556,6 +556,37 @@ fn run_writes_a_time_series_csv() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `vmlab run` with no workload is the tour: one experiment per question,
+/// its numbers worked out by hand here (3 writes: 1000 lines of about
+/// 9 bytes fill the 4 KiB buffer twice, exit flushes the rest; 134 system
+/// calls: open, mmap of the buffer, and twice an lseek and 65 reads of
+/// 64 pages); machine flags without a workload are refused, not ignored.
+#[test]
+fn run_without_a_workload_gives_the_tour() {
+    let out = stdout_of(&["run"]);
+    for expected in [
+        "1. Why virtual memory",
+        "1024 of 1024 read back intact",
+        "16 pages copied on write",
+        "the parent's data is untouched",
+        "2. Paging vs segmentation",
+        "3. Memory-mapped files",
+        "read(2):  134 system calls, 512 KiB copied",
+        "mmap(2):  2 system calls, 0 KiB copied, 64 page faults",
+        "4. System calls vs library functions",
+        "1000 printf calls to a file      : 3 write system calls",
+        "1000 printf calls to the terminal: 1000 write system calls",
+        "1 brk and 1 mmap system calls",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from:\n{out}");
+    }
+    let err = refused(&["run", "--frames", "10"]);
+    assert!(
+        err.contains("expected SCRIPT, --gen SPEC or --trace FILE"),
+        "{err}"
+    );
+}
+
 /// A script file in the test's temporary directory.
 fn script_file(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("vmlab-cli-scripts-{}", std::process::id()));

@@ -163,7 +163,11 @@ fn files_round_trip_through_open_write_lseek_read() {
     "#
     ));
     assert_eq!(out.kernel.export_file("/data").unwrap(), b"hello");
-    assert_eq!(out.kernel.console(), b"done\n", "print writes to descriptor 1");
+    assert_eq!(
+        out.kernel.console(),
+        b"done\n",
+        "print writes to descriptor 1"
+    );
 }
 
 #[test]
