@@ -199,7 +199,7 @@ impl Kernel {
             .get_mut(&pid)
             .and_then(|p| p.swapped.remove(&vpn))
         {
-            return self.swap_in(pid, page, slot, perms, shared);
+            return self.swap_in(pid, page, slot, perms, shared, kind == AccessKind::Write);
         }
         if kind != AccessKind::Write && !shared {
             // A read of untouched private memory maps the shared zero page.
@@ -337,6 +337,7 @@ impl Kernel {
         slot: u32,
         perms: Perms,
         shared: bool,
+        write: bool,
     ) -> Result<(), Signal> {
         if let Some(&frame) = self.swap_cache.get(&slot) {
             // Another mapping brought the page in already: share its frame.
@@ -361,7 +362,20 @@ impl Kernel {
         } else {
             perms - Perms::WRITE
         };
-        self.map_new_frame(pid, page, frame, perms, false)
+        self.map_new_frame(pid, page, frame, perms, false)?;
+        // Linux's `should_try_to_free_swap`: the copy on swap of a page
+        // only this mapping uses is given up at once when the fault is a
+        // write (the page is about to differ from it anyway) or when swap
+        // is more than half full (`vm_swap_full`); otherwise the swap cache
+        // keeps it, so a clean page can be dropped again without a write.
+        // Kept, a working set larger than memory would hold a slot per
+        // page it ever swapped in and run swap out.
+        let swap_full = 2 * self.swap.used() > self.swap.capacity();
+        if exclusive && !shared && (write || swap_full) {
+            self.detach_swap_cache(frame);
+            self.frames.set_dirty(frame, true);
+        }
+        Ok(())
     }
 
     /// A major fault's I/O: a frame for `pid`'s `page` filled from swap

@@ -153,7 +153,7 @@ impl Kernel {
             .get_mut(&pid)
             .and_then(|p| p.swapped.remove(&vpn))
         {
-            return self.swap_in(pid, page, slot, perms, shared);
+            return self.swap_in(pid, page, slot, perms, shared, kind == AccessKind::Write);
         }
         let offset = region.object_offset(page).ok_or_else(|| bus(page))?;
         if offset >= self.fs.size(file) {

@@ -536,3 +536,37 @@ fn context_switches_flush_the_tlb_only_without_asids() {
         assert_eq!((flushes, misses, flushed), (0, 0, 0), "{arch}");
     }
 }
+
+/// Regression: a page swapped in by a write fault kept its swap slot, so a
+/// working set larger than memory held a slot per page it ever swapped in
+/// and ran out of swap (an OOM kill with swap as large as memory). As
+/// Linux's `should_try_to_free_swap`, a write fault's swap-in gives the
+/// slot up at once: 100 pages rewritten three times on 64 frames with 64
+/// swap slots stay intact, and the slots in use never exceed what is not
+/// resident.
+#[test]
+fn write_faults_free_swap_slots_so_a_working_set_larger_than_memory_fits() {
+    let mut c = config("x86-64", 64, "lru");
+    c.swap_slots = 64;
+    let mut k = Kernel::new(c).unwrap();
+    let pid = k.spawn(0).unwrap();
+    let pages = 100;
+    let base = k
+        .mmap_anonymous(pid, 0, pages * PAGE, RW, false, false)
+        .unwrap();
+    for round in 0..3 {
+        for i in 0..pages {
+            k.store(pid, base + i * PAGE, 8, round * 1000 + i).unwrap();
+        }
+        let resident = k.process_counters(pid).unwrap().resident_pages;
+        assert!(
+            u64::from(k.swap().used()) <= pages - resident,
+            "round {round}"
+        );
+    }
+    for i in 0..pages {
+        assert_eq!(k.load(pid, base + i * PAGE, 8), Ok(2000 + i));
+    }
+    assert_eq!(k.counters().oom_kills, 0);
+    assert!(k.counters().swap_ins >= pages);
+}
