@@ -28,7 +28,7 @@ Examples:
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000 --policy clock
   vmlab run --gen loop:pages=120,n=100000 --frames 100 --policy lru --model replacement
   vmlab run --trace prog.lackey.zst --mem 64MiB --policy s3-fifo --json
-  vmlab run --gen phases:pages=2000,phases=4,len=50000 --frames 500 --csv series.csv --every 10000
+  vmlab run --gen phases:pages=2000,ws=400,phase=50000,n=200000 --frames 500 --csv series.csv --every 10000
   vmlab plot series.csv -o series.svg";
 
 /// Arguments of `vmlab run`.
