@@ -12,6 +12,7 @@ mod plot_cmd;
 mod progress;
 mod run;
 mod run_script;
+mod scenarios;
 mod sweep;
 mod table;
 mod tour;
@@ -34,6 +35,8 @@ Examples:
   vmlab sweep --gen zipf:pages=10000,alpha=1.0,n=1000000 --policies lru,fifo,arc \
       --frames 500..5000:500 --model replacement --csv faults.csv --plot faults.svg
   vmlab plot faults.csv -o faults.png
+  vmlab scenarios list
+  vmlab scenarios run cow
   vmlab arch list
   vmlab arch show aarch64-4k";
 
@@ -60,6 +63,9 @@ enum Command {
     /// List the translation schemes or show one.
     #[command(subcommand)]
     Arch(arch_cmd::ArchCommand),
+    /// The built-in scenario library: list, show or run one (each a script with assertions).
+    #[command(subcommand)]
+    Scenarios(scenarios::ScenariosCommand),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +77,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(&args),
         Command::Plot(args) => plot_cmd::run(&args),
         Command::Arch(cmd) => arch_cmd::run(&cmd),
+        Command::Scenarios(cmd) => scenarios::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use vmlab_hw::mmu::MmuCounters;
 use vmlab_kernel::{Kernel, KernelConfig, KernelCounters};
-use vmlab_workload::script::{run_file, ScriptOptions};
+use vmlab_workload::script::{run_source, ScriptOptions};
 
 /// What `--json` prints.
 #[derive(Serialize)]
@@ -34,6 +34,20 @@ struct ScriptReport<'a> {
 
 /// Runs the script at `path` on a machine built from `config`.
 pub fn run(path: &Path, config: KernelConfig, json: bool) -> Result<(), CliError> {
+    let name = path.display().to_string();
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
+    run_source_on(&name, &source, config, json)
+}
+
+/// Runs the script `source` (called `name` in messages) on a machine built
+/// from `config`.
+pub fn run_source_on(
+    name: &str,
+    source: &str,
+    config: KernelConfig,
+    json: bool,
+) -> Result<(), CliError> {
     // The kernel names the setting at fault (frames, tlb, policy): the
     // command line's flag of the same name.
     let kernel = Kernel::new(config).map_err(|e| CliError(format!("--{e}")))?;
@@ -42,10 +56,11 @@ pub fn run(path: &Path, config: KernelConfig, json: bool) -> Result<(), CliError
         echo: !json,
         ..ScriptOptions::default()
     };
-    let outcome = run_file(kernel, path, &options).map_err(|e| CliError(e.to_string()))?;
+    let outcome =
+        run_source(kernel, name, source, &options).map_err(|e| CliError(e.to_string()))?;
     let status = format!("process {} ended: {}", outcome.pid, outcome.status_text());
     let report = ScriptReport {
-        script: path.display().to_string(),
+        script: name.to_string(),
         machine: machine_line(&config),
         arch: config.arch.name(),
         frames: config.frames,

@@ -688,3 +688,27 @@ fn script_flags_are_checked() {
     let err = refused(&["run", COW_SCRIPT, "--gen", "seq:pages=10,n=10"]);
     assert!(err.contains("--gen"), "{err}");
 }
+
+/// The scenario library: `list` names every scenario with its first
+/// sentence, `show` prints the explanation and the script, and `run`
+/// runs each one with its assertions (a failed assertion would exit 2),
+/// so every scenario is checked here; an unknown name is refused by name.
+#[test]
+fn every_built_in_scenario_runs_with_its_assertions() {
+    let list = stdout_of(&["scenarios", "list"]);
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["cow", "mmap-vs-read", "stack-growth", "thrashing"]);
+    let show = stdout_of(&["scenarios", "show", "cow"]);
+    assert!(show.starts_with("Copy-on-write fork:"), "{show}");
+    assert!(show.contains("let pages = 64;"), "{show}");
+    for name in names {
+        let out = stdout_of(&["scenarios", "run", name]);
+        assert!(out.contains(&format!("vmlab run: scenario {name}")), "{out}");
+        assert!(out.contains("process 1 ended: exit 0"), "{name}: {out}");
+    }
+    let err = refused(&["scenarios", "run", "belady"]);
+    assert!(err.contains("scenario: expected one of cow"), "{err}");
+}

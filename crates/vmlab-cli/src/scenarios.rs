@@ -1,0 +1,123 @@
+//! `vmlab scenarios list|show|run NAME`: the built-in library of scenario
+//! scripts, one idea each. Each is a file of `examples/scripts/` compiled
+//! into the binary; its opening comment is its explanation, and its
+//! assertions check its key numbers, so running one is also a test of the
+//! machine (every one runs in CI).
+
+use crate::error::CliError;
+use crate::output::print_out;
+use clap::Subcommand;
+use std::fmt::Write as _;
+use vmlab_hw::arch::presets;
+use vmlab_kernel::KernelConfig;
+
+/// One scenario: its name and its script.
+struct Scenario {
+    name: &'static str,
+    source: &'static str,
+}
+
+/// The library, in the order `list` shows it.
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "cow",
+        source: include_str!("../../../examples/scripts/cow.rhai"),
+    },
+    Scenario {
+        name: "mmap-vs-read",
+        source: include_str!("../../../examples/scripts/mmap_vs_read.rhai"),
+    },
+    Scenario {
+        name: "stack-growth",
+        source: include_str!("../../../examples/scripts/stack_growth.rhai"),
+    },
+    Scenario {
+        name: "thrashing",
+        source: include_str!("../../../examples/scripts/thrashing.rhai"),
+    },
+];
+
+/// Frames of the machine scenarios run on (4 MiB of x86-64 memory).
+const FRAMES: usize = 1024;
+
+impl Scenario {
+    /// The opening comment, without its `//` markers.
+    fn explanation(&self) -> String {
+        self.source
+            .lines()
+            .map_while(|l| l.strip_prefix("//"))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The explanation's first sentence.
+    fn summary(&self) -> String {
+        let text = self.explanation();
+        match text.find(". ") {
+            Some(end) => text[..=end].to_string(),
+            None => text,
+        }
+    }
+}
+
+/// `vmlab scenarios` subcommands.
+#[derive(Subcommand)]
+pub enum ScenariosCommand {
+    /// List the built-in scenarios.
+    List,
+    /// Print a scenario's explanation and script.
+    Show {
+        /// The scenario (`vmlab scenarios list`).
+        name: String,
+    },
+    /// Run a scenario on a 4 MiB x86-64 machine (its assertions included).
+    Run {
+        /// The scenario (`vmlab scenarios list`).
+        name: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn find(name: &str) -> Result<&'static Scenario, CliError> {
+    SCENARIOS.iter().find(|s| s.name == name).ok_or_else(|| {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+        CliError::arg(
+            "scenario",
+            format!("expected one of {}, found {name:?}", names.join(", ")),
+        )
+    })
+}
+
+/// Runs `vmlab scenarios`.
+pub fn run(command: &ScenariosCommand) -> Result<(), CliError> {
+    match command {
+        ScenariosCommand::List => {
+            let mut out = String::new();
+            for s in SCENARIOS {
+                let _ = writeln!(out, "{:<14} {}", s.name, s.summary());
+            }
+            print_out(&out)
+        }
+        ScenariosCommand::Show { name } => {
+            let s = find(name)?;
+            print_out(&format!("{}\n\n{}", s.explanation(), s.source))
+        }
+        ScenariosCommand::Run { name, json } => {
+            let s = find(name)?;
+            let arch = match presets::by_name("x86-64") {
+                Some(Ok(arch)) => arch,
+                _ => return Err(CliError("no x86-64 scheme".into())),
+            };
+            let config = KernelConfig::new(arch, FRAMES);
+            crate::run_script::run_source_on(
+                &format!("scenario {}", s.name),
+                s.source,
+                config,
+                *json,
+            )
+        }
+    }
+}
