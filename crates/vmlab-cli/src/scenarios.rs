@@ -28,6 +28,10 @@ const SCENARIOS: &[Scenario] = &[
         source: include_str!("../../../examples/scripts/mmap_vs_read.rhai"),
     },
     Scenario {
+        name: "shared-library",
+        source: include_str!("../../../examples/scripts/shared_library.rhai"),
+    },
+    Scenario {
         name: "stack-growth",
         source: include_str!("../../../examples/scripts/stack_growth.rhai"),
     },

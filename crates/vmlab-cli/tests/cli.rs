@@ -700,13 +700,27 @@ fn every_built_in_scenario_runs_with_its_assertions() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(names, ["cow", "mmap-vs-read", "stack-growth", "thrashing"]);
+    // Every example script is in the library, under its name with dashes.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/scripts");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .expect("examples/scripts")
+        .filter_map(|e| {
+            let path = e.expect("entry").path();
+            (path.extension()? == "rhai")
+                .then(|| path.file_stem()?.to_str().map(|s| s.replace('_', "-")))?
+        })
+        .collect();
+    files.sort();
+    assert_eq!(names, files);
     let show = stdout_of(&["scenarios", "show", "cow"]);
     assert!(show.starts_with("Copy-on-write fork:"), "{show}");
     assert!(show.contains("let pages = 64;"), "{show}");
     for name in names {
         let out = stdout_of(&["scenarios", "run", name]);
-        assert!(out.contains(&format!("vmlab run: scenario {name}")), "{out}");
+        assert!(
+            out.contains(&format!("vmlab run: scenario {name}")),
+            "{out}"
+        );
         assert!(out.contains("process 1 ended: exit 0"), "{name}: {out}");
     }
     let err = refused(&["scenarios", "run", "belady"]);
