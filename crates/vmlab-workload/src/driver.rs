@@ -283,12 +283,17 @@ fn run_replacement(
         on_sample(&sampler.sample(now, None));
     };
     let mut countdown = Countdown::new(every);
+    // References come in runs on one page: only a new page is looked up.
+    let mut last_vpn = None;
     let start = Instant::now();
     for r in stream {
         let r = r.map_err(DriverError::Trace)?;
         for piece in page_pieces(r, page) {
             let vpn = piece.addr / page;
-            seen.insert(vpn, ());
+            if last_vpn != Some(vpn) {
+                seen.insert(vpn, ());
+                last_vpn = Some(vpn);
+            }
             sim.access(vpn, piece.kind == AccessKind::Write);
             if countdown.tick() {
                 sample(&sim);
@@ -354,12 +359,14 @@ fn run_full(
         on_sample(&sampler.sample(now, Some(k.mmu().counters().tlb_hits)));
     };
     let mut countdown = Countdown::new(every);
+    // References come in runs on one page: only a new page is looked up.
+    let mut last_base = None;
     let start = Instant::now();
     for r in stream {
         let r = r.map_err(DriverError::Trace)?;
         for piece in page_pieces(r, page) {
             let base = piece.addr & !(page - 1);
-            if mapped.insert(base, ()).is_none() {
+            if last_base != Some(base) && mapped.insert(base, ()).is_none() {
                 // Trace mode: the page exists on the backing store.
                 k.map_backed(pid, Some(base), page, rwx)
                     .map_err(|e| DriverError::Address {
@@ -370,6 +377,7 @@ fn run_full(
                         ),
                     })?;
             }
+            last_base = Some(base);
             k.access(pid, piece.addr, piece.kind)
                 .map_err(|s| DriverError::Address {
                     addr: piece.addr,

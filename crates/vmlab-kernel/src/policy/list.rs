@@ -124,6 +124,10 @@ impl FrameLists {
     /// Moves `frame` to the back of `list` (from whatever list it was on).
     #[inline]
     pub fn move_to_back(&mut self, list: usize, frame: FrameId) {
+        // Repeated uses of one page find it at the back already.
+        if self.tail[list] == frame && self.on[frame as usize] == list as u8 {
+            return;
+        }
         self.unlink(frame);
         self.push_back(list, frame);
     }
