@@ -821,9 +821,13 @@ impl Kernel {
         if at.is_some() && p.regions.overlapping(start, start + len).next().is_some() {
             return Err(Errno::Eexist);
         }
+        // The backing store is addressed like memory (page `vpn` is block
+        // `vpn`), so a region's offset is its address: mappings of
+        // neighbouring pages then continue each other and merge into one
+        // region, as a trace's pages are mapped one at a time.
         let kind = RegionKind::File {
             file: BACKING_STORE,
-            offset: 0,
+            offset: start,
             shared: true,
         };
         p.regions

@@ -570,3 +570,28 @@ fn write_faults_free_swap_slots_so_a_working_set_larger_than_memory_fits() {
     assert_eq!(k.counters().oom_kills, 0);
     assert!(k.counters().swap_ins >= pages);
 }
+
+/// Regression: trace mode maps a trace's pages one at a time, and every
+/// page used to become a region of its own (a million regions for a
+/// million-page trace, each fault searching them). The backing store is
+/// addressed like memory, so neighbouring pages now continue each other
+/// and merge, in whatever order they are mapped.
+#[test]
+fn backed_pages_mapped_one_at_a_time_merge_into_one_region() {
+    let mut k = boot("x86-64", 64, "lru");
+    let pid = k.spawn(0).unwrap();
+    let base = 0x4000_0000;
+    for i in [2, 0, 1, 4, 3] {
+        k.map_backed(pid, Some(base + i * PAGE), PAGE, RW).unwrap();
+    }
+    let regions: Vec<(u64, u64)> = k
+        .regions(pid)
+        .unwrap()
+        .overlapping(base, base + 5 * PAGE)
+        .map(|r| (r.start, r.end))
+        .collect();
+    assert_eq!(regions, [(base, base + 5 * PAGE)]);
+    for i in 0..5 {
+        assert_eq!(k.load(pid, base + i * PAGE, 8), Ok(0));
+    }
+}
