@@ -11,11 +11,11 @@
 //! the run), streamed to the caller so a long trace keeps constant memory.
 
 use crate::op::{page_pieces, MemRef};
+use crate::pageset::PageSet;
 use crate::trace::TraceError;
 use serde::Serialize;
 use std::fmt;
 use std::time::Instant;
-use vmlab_hw::intmap::IntMap;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::{AccessKind, Arch};
 use vmlab_kernel::policy::sim::ReplacementSim;
@@ -268,7 +268,7 @@ fn run_replacement(
         PolicyParams::default().tick_interval,
     );
     let page = machine.arch.page_bytes();
-    let mut seen: IntMap<()> = IntMap::default();
+    let mut seen = PageSet::new();
     let mut sampler = Sampler::default();
     let mut sample = |sim: &ReplacementSim| {
         let s = sim.stats();
@@ -291,7 +291,7 @@ fn run_replacement(
         for piece in page_pieces(r, page) {
             let vpn = piece.addr / page;
             if last_vpn != Some(vpn) {
-                seen.insert(vpn, ());
+                seen.insert(vpn);
                 last_vpn = Some(vpn);
             }
             sim.access(vpn, piece.kind == AccessKind::Write);
@@ -306,7 +306,7 @@ fn run_replacement(
     let stats = sim.stats();
     let mut out = report(machine, Model::Replacement);
     out.references = stats.references;
-    out.distinct_pages = seen.len() as u64;
+    out.distinct_pages = seen.len();
     out.faults = stats.faults;
     out.fault_rate = stats.miss_ratio();
     out.evictions = stats.evictions;
@@ -344,7 +344,7 @@ fn run_full(
     }
     let page = k.page_bytes();
     let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
-    let mut mapped: IntMap<()> = IntMap::default();
+    let mut mapped = PageSet::new();
     let mut sampler = Sampler::default();
     let mut sample = |k: &Kernel| {
         let c = k.counters();
@@ -366,7 +366,7 @@ fn run_full(
         let r = r.map_err(DriverError::Trace)?;
         for piece in page_pieces(r, page) {
             let base = piece.addr & !(page - 1);
-            if last_base != Some(base) && mapped.insert(base, ()).is_none() {
+            if last_base != Some(base) && mapped.insert(base / page) {
                 // Trace mode: the page exists on the backing store.
                 k.map_backed(pid, Some(base), page, rwx)
                     .map_err(|e| DriverError::Address {
@@ -395,7 +395,7 @@ fn run_full(
     let mmu = k.mmu().counters();
     let mut out = report(machine, Model::Full);
     out.references = c.references;
-    out.distinct_pages = mapped.len() as u64;
+    out.distinct_pages = mapped.len();
     out.faults = c.minor_faults + c.major_faults;
     out.fault_rate = if c.references == 0 {
         0.0

@@ -7,6 +7,7 @@
 //! - [`driver`]: runs a stream on a machine, full or replacement-only.
 //! - [`op`]: [`MemRef`](op::MemRef), the one element of every stream, and
 //!   splitting an access that crosses pages.
+//! - [`pageset`]: the set of pages a stream touched, as a sparse bitmap.
 //! - [`gen`]: seeded synthetic generators (sequential, strided, uniform,
 //!   Zipf, loops, phases, matrix multiply, list chasing, stack, heap) and
 //!   their command-line spec.
@@ -23,6 +24,7 @@ pub mod driver;
 pub mod gen;
 pub mod mrc;
 pub mod op;
+pub mod pageset;
 pub mod script;
 pub mod sweep;
 pub mod trace;

@@ -1,0 +1,95 @@
+//! [`PageSet`]: the set of page numbers a stream has touched, as a sparse
+//! bitmap: blocks of 32 768 pages (one 4 KiB bitmap each) found through a
+//! hash map keyed by block, with the last block used remembered. A trace's
+//! pages cluster (text, heap, stack, mapped files), so a million distinct
+//! pages live in a few dozen blocks and a membership test is a bit test
+//! on a cached block, where a hash set of pages would miss the cache on
+//! almost every reference.
+
+use vmlab_hw::intmap::IntMap;
+
+/// Pages per block (bits in one block's bitmap).
+const BLOCK_PAGES: u64 = 1 << 15;
+const WORDS: usize = (BLOCK_PAGES / 64) as usize;
+
+/// A set of page numbers.
+#[derive(Default)]
+pub struct PageSet {
+    /// Block number → index in `bitmaps`.
+    blocks: IntMap<u32>,
+    bitmaps: Vec<Box<[u64; WORDS]>>,
+    /// The block and bitmap index the last call used.
+    last: Option<(u64, u32)>,
+    len: u64,
+}
+
+impl PageSet {
+    /// An empty set.
+    pub fn new() -> PageSet {
+        PageSet::default()
+    }
+
+    /// Adds `page`; true if it was not there.
+    #[inline]
+    pub fn insert(&mut self, page: u64) -> bool {
+        let block = page / BLOCK_PAGES;
+        let index = match self.last {
+            Some((b, i)) if b == block => i,
+            _ => {
+                let next = self.bitmaps.len() as u32;
+                let i = *self.blocks.entry(block).or_insert(next);
+                if i == next {
+                    self.bitmaps.push(Box::new([0; WORDS]));
+                }
+                self.last = Some((block, i));
+                i
+            }
+        };
+        let bit = page % BLOCK_PAGES;
+        let word = &mut self.bitmaps[index as usize][(bit / 64) as usize];
+        let mask = 1u64 << (bit % 64);
+        let new = *word & mask == 0;
+        *word |= mask;
+        self.len += u64::from(new);
+        new
+    }
+
+    /// Pages in the set.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Agrees with a plain hash set on pages spread over blocks, repeats
+    /// included, and at the ends of the page-number range.
+    #[test]
+    fn agrees_with_a_hash_set() {
+        let mut set = PageSet::new();
+        let mut model = HashSet::new();
+        let mut x = 12345u64;
+        let specials = [0, 1, BLOCK_PAGES - 1, BLOCK_PAGES, u64::MAX, u64::MAX - 1];
+        for step in 0..20_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let page = match step % 7 {
+                0 => specials[(x >> 60) as usize % specials.len()],
+                1..=3 => (x >> 40) % 70_000,
+                _ => x >> 20,
+            };
+            assert_eq!(set.insert(page), model.insert(page), "page {page}");
+        }
+        assert_eq!(set.len(), model.len() as u64);
+        assert!(!set.is_empty());
+    }
+}
