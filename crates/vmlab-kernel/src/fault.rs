@@ -12,17 +12,19 @@
 
 use crate::frames::{FrameUse, Owner, Pid};
 use crate::kernel::{
-    bus, kill_signal, page_key, perms_for, segv, Errno, Kernel, ReplacementScope, TableFrames,
+    bus, kill_signal, page_key, perms_for, segv, Errno, Kernel, KernelCounters, ReplacementScope,
+    TableFrames,
 };
 use crate::policy::{FrameId, ReferenceBits, ReplacementPolicy};
-use crate::process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};
+use crate::process::{ExitStatus, Personality, Process, Signal, SignalCode, SignalKind};
 use crate::region::{Prot, Region, RegionKind};
 use crate::shmem::{ShmemKey, ShmemPage};
 use crate::swap::SlotId;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use vmlab_hw::arch::pte::LeafAttrs;
 use vmlab_hw::arch::AdUpdate;
-use vmlab_hw::{AccessKind, PageFault, PageFaultCause, Perms};
+use vmlab_hw::{AccessKind, Mmu, PageFault, PageFaultCause, Perms};
 
 /// The hardware state the replacement policy may consult, reached through
 /// the reverse map.
@@ -55,6 +57,21 @@ impl ReferenceBits for KernelRefs<'_> {
     fn now(&self) -> u64 {
         self.kernel.counters.references.saturating_sub(1)
     }
+}
+
+/// Invalidates the TLB entry of `pid`'s `page` (under its ASID) after the
+/// page-table entry changed, counting the shootdown:
+/// [`Kernel::shootdown`] for callers that cannot lend the whole kernel.
+fn shoot_down(
+    procs: &BTreeMap<Pid, Process>,
+    mmu: &mut Mmu,
+    counters: &mut KernelCounters,
+    pid: Pid,
+    page: u64,
+) {
+    let asid = procs.get(&pid).map_or(0, |p| p.asid);
+    mmu.tlb_mut().flush_page(page, Some(asid));
+    counters.tlb_shootdowns += 1;
 }
 
 /// Whether a region's protection allows an access, by Linux's rules: any
@@ -536,9 +553,7 @@ impl Kernel {
 
     /// Invalidates `pid`'s TLB entry for `page` after its entry changed.
     pub(crate) fn shootdown(&mut self, pid: Pid, page: u64) {
-        let asid = self.procs.get(&pid).map_or(0, |p| p.asid);
-        self.mmu.tlb_mut().flush_page(page, Some(asid));
-        self.counters.tlb_shootdowns += 1;
+        shoot_down(&self.procs, &mut self.mmu, &mut self.counters, pid, page);
     }
 
     /// Flushes every TLB entry of `pid`.
@@ -609,11 +624,15 @@ impl Kernel {
                 continue;
             }
             let _ = self.mem.store(pte_addr, bytes, new);
-            let asid = self.procs.get(&owner.pid).map_or(0, |p| p.asid);
-            self.mmu
-                .tlb_mut()
-                .flush_page(owner.vpn << shift, Some(asid));
-            self.counters.tlb_shootdowns += 1;
+            // The reverse map is borrowed for the walk, so the shootdown
+            // takes only the fields it needs.
+            shoot_down(
+                &self.procs,
+                &mut self.mmu,
+                &mut self.counters,
+                owner.pid,
+                owner.vpn << shift,
+            );
         }
     }
 
