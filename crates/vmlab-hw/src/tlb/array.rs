@@ -59,13 +59,19 @@ pub(super) struct TlbArray {
     /// hit, so it is already the most recently used of its set and a
     /// repeat hit leaves LRU and tree-PLRU state exactly as it is.
     recent_fresh: bool,
-    /// Valid entries of the first page size and of the others. A size with
-    /// none is not probed: hardware probes every size at once, and a
-    /// simulator that searches sets one size at a time would otherwise pay
-    /// for the 2 MiB and 1 GiB arrays on every miss of a machine that maps
-    /// only 4 KiB pages.
-    live_first: u32,
-    live_more: u32,
+    /// Valid entries of the first page size (index 0) and of the others
+    /// (index 1; see [`live_index`]). A size with none is not probed:
+    /// hardware probes every size at once, and a simulator that searches
+    /// sets one size at a time would otherwise pay for the 2 MiB and 1 GiB
+    /// arrays on every miss of a machine that maps only 4 KiB pages.
+    live: [u32; 2],
+}
+
+/// Which of [`TlbArray`]'s live counts an entry of `page_shift` belongs to,
+/// in an array whose first page size is `first_shift`.
+#[inline]
+fn live_index(first_shift: u8, page_shift: u8) -> usize {
+    usize::from(page_shift != first_shift)
 }
 
 /// Where an entry sits in an array.
@@ -211,8 +217,7 @@ impl TlbArray {
             policy: Policy::new(config.replacement, config.entries),
             recent: Position::default(),
             recent_fresh: false,
-            live_first: 0,
-            live_more: 0,
+            live: [0; 2],
         }
     }
 
@@ -222,11 +227,7 @@ impl TlbArray {
         if page_shift == EMPTY {
             return;
         }
-        let live = if page_shift == self.shift {
-            &mut self.live_first
-        } else {
-            &mut self.live_more
-        };
+        let live = &mut self.live[live_index(self.shift, page_shift)];
         if present {
             *live += 1;
         } else {
@@ -314,7 +315,7 @@ impl TlbArray {
             }
             return Some((recent, e));
         }
-        let first = if self.live_first > 0 {
+        let first = if self.live[0] > 0 {
             self.find(self.shift, vaddr, asid)
         } else {
             None
@@ -325,7 +326,7 @@ impl TlbArray {
                 self.recent_fresh = true;
                 found
             }
-            None if self.live_more == 0 => return None,
+            None if self.live[1] == 0 => return None,
             None => {
                 let found = self
                     .more_shifts
@@ -478,22 +479,16 @@ impl TlbArray {
 
     /// Empties every valid entry `doomed` selects; returns how many.
     pub(super) fn invalidate_if(&mut self, doomed: impl Fn(&TlbEntry) -> bool) -> u64 {
-        let mut count = 0;
-        let (mut first, mut more) = (0, 0);
+        let mut removed = [0; 2];
         for e in &mut self.slots {
             if e.page_shift != EMPTY && doomed(e) {
-                if e.page_shift == self.shift {
-                    first += 1;
-                } else {
-                    more += 1;
-                }
+                removed[live_index(self.shift, e.page_shift)] += 1;
                 *e = EMPTY_ENTRY;
-                count += 1;
             }
         }
-        self.live_first -= first;
-        self.live_more -= more;
-        count
+        self.live[0] -= removed[0];
+        self.live[1] -= removed[1];
+        u64::from(removed[0] + removed[1])
     }
 
     /// Empties the entries of every size held that map `vaddr`, for `asid`
@@ -503,16 +498,13 @@ impl TlbArray {
         let mut count = 0;
         for k in 0..self.shift_count() {
             let shift = self.shift_at(k);
-            let live = if k == 0 {
-                self.live_first
-            } else {
-                self.live_more
-            };
-            if live == 0 {
+            let live = live_index(self.shift, shift);
+            if self.live[live] == 0 {
                 continue;
             }
             let vpn = vaddr >> shift;
             let base = self.set_of(vpn) * ways;
+            let mut removed = 0;
             for e in &mut self.slots[base..base + ways] {
                 let space = match asid {
                     Some(a) => e.global || e.asid == a,
@@ -520,14 +512,11 @@ impl TlbArray {
                 };
                 if e.page_shift == shift && e.vpn == vpn && space {
                     *e = EMPTY_ENTRY;
-                    count += 1;
-                    if k == 0 {
-                        self.live_first -= 1;
-                    } else {
-                        self.live_more -= 1;
-                    }
+                    removed += 1;
                 }
             }
+            self.live[live] -= removed;
+            count += u64::from(removed);
         }
         count
     }
@@ -588,7 +577,7 @@ mod tests {
             let first = a.valid().filter(|(_, _, e)| e.page_shift == 12).count();
             let more = a.valid().count() - first;
             assert_eq!(
-                (a.live_first as usize, a.live_more as usize),
+                (a.live[0] as usize, a.live[1] as usize),
                 (first, more),
                 "step {step}"
             );
