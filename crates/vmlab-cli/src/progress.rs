@@ -1,6 +1,7 @@
 //! A one-line progress bar with an ETA on standard error, drawn only when
 //! standard error is a terminal (so logs and pipes get nothing), and safe
-//! to tick from any thread.
+//! to tick from any thread. Steps are a sweep's configurations or a run's
+//! references; with no known total (a trace) it shows the count and rate.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -9,25 +10,28 @@ use std::time::Instant;
 /// Width of the bar in characters.
 const WIDTH: usize = 30;
 
-/// Progress through `total` steps.
+/// Progress through `total` steps called `unit`.
 pub struct Progress {
     /// `None` when nothing is drawn.
     state: Option<Mutex<State>>,
 }
 
 struct State {
-    done: usize,
-    total: usize,
+    done: u64,
+    total: Option<u64>,
+    unit: &'static str,
     started: Instant,
 }
 
 impl Progress {
-    /// A bar over `total` steps, drawn if standard error is a terminal.
-    pub fn on_terminal(total: usize) -> Progress {
+    /// A bar over `total` steps (`None`: not known in advance) called
+    /// `unit`, drawn if standard error is a terminal.
+    pub fn on_terminal(total: Option<u64>, unit: &'static str) -> Progress {
         let state = std::io::stderr().is_terminal().then(|| {
             Mutex::new(State {
                 done: 0,
                 total,
+                unit,
                 started: Instant::now(),
             })
         });
@@ -36,9 +40,20 @@ impl Progress {
         p
     }
 
+    /// Whether anything is drawn (callers skip the work of reporting
+    /// progress when nothing would show it).
+    pub fn is_drawn(&self) -> bool {
+        self.state.is_some()
+    }
+
     /// One more step done.
     pub fn tick(&self) {
         self.draw(|s| s.done += 1);
+    }
+
+    /// `done` steps done so far.
+    pub fn set(&self, done: u64) {
+        self.draw(|s| s.done = done);
     }
 
     /// Ends the line so later output starts on a fresh one.
@@ -54,7 +69,11 @@ impl Progress {
         // are still the best there is.
         let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
         update(&mut s);
-        let line = bar_line(s.done, s.total, s.started.elapsed().as_secs_f64());
+        let elapsed = s.started.elapsed().as_secs_f64();
+        let line = match s.total {
+            Some(total) => bar_line(s.done, total, s.unit, elapsed),
+            None => count_line(s.done, s.unit, elapsed),
+        };
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r{line}");
         let _ = err.flush();
@@ -63,8 +82,11 @@ impl Progress {
 
 /// `[#####.....] 5/10 configurations, 2.0 s, ETA 2 s`: the ETA assumes the
 /// remaining steps take as long on average as the finished ones.
-fn bar_line(done: usize, total: usize, elapsed: f64) -> String {
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
+fn bar_line(done: u64, total: u64, unit: &str, elapsed: f64) -> String {
+    // In u128 so that a total of billions of references cannot overflow.
+    let filled = (u128::from(done.min(total)) * WIDTH as u128)
+        .checked_div(u128::from(total))
+        .map_or(WIDTH, |f| f as usize);
     let eta = if done == 0 {
         "ETA ?".to_string()
     } else {
@@ -72,10 +94,21 @@ fn bar_line(done: usize, total: usize, elapsed: f64) -> String {
         format!("ETA {left:.0} s")
     };
     format!(
-        "[{}{}] {done}/{total} configurations, {elapsed:.1} s, {eta}",
+        "[{}{}] {done}/{total} {unit}, {elapsed:.1} s, {eta}",
         "#".repeat(filled),
         ".".repeat(WIDTH - filled)
     )
+}
+
+/// `12.5 M references, 2.0 s, 6.2 M/s`: for a stream of unknown length.
+fn count_line(done: u64, unit: &str, elapsed: f64) -> String {
+    let millions = done as f64 / 1e6;
+    let rate = if elapsed > 0.0 {
+        format!("{:.1} M/s", millions / elapsed)
+    } else {
+        "? M/s".to_string()
+    };
+    format!("{millions:.1} M {unit}, {elapsed:.1} s, {rate}")
 }
 
 #[cfg(test)]
@@ -85,18 +118,37 @@ mod tests {
     #[test]
     fn bar_fills_in_proportion_and_eta_extrapolates() {
         assert_eq!(
-            bar_line(0, 4, 0.0),
+            bar_line(0, 4, "configurations", 0.0),
             format!("[{}] 0/4 configurations, 0.0 s, ETA ?", ".".repeat(30))
         );
         assert_eq!(
-            bar_line(1, 4, 2.0),
+            bar_line(1, 4, "configurations", 2.0),
             format!(
                 "[{}{}] 1/4 configurations, 2.0 s, ETA 6 s",
                 "#".repeat(7),
                 ".".repeat(23)
             )
         );
-        assert!(bar_line(4, 4, 8.0).starts_with(&format!("[{}]", "#".repeat(30))));
-        assert!(bar_line(4, 4, 8.0).ends_with("ETA 0 s"));
+        assert!(bar_line(4, 4, "configurations", 8.0).starts_with(&format!("[{}]", "#".repeat(30))));
+        assert!(bar_line(4, 4, "configurations", 8.0).ends_with("ETA 0 s"));
+    }
+
+    #[test]
+    fn bar_of_billions_of_references_does_not_overflow() {
+        let line = bar_line(5_000_000_000, 10_000_000_000, "references", 10.0);
+        assert!(line.starts_with(&format!("[{}{}]", "#".repeat(15), ".".repeat(15))));
+        assert!(line.ends_with("references, 10.0 s, ETA 10 s"));
+    }
+
+    #[test]
+    fn unknown_total_shows_count_and_rate() {
+        assert_eq!(
+            count_line(12_500_000, "references", 2.0),
+            "12.5 M references, 2.0 s, 6.2 M/s"
+        );
+        assert_eq!(
+            count_line(0, "references", 0.0),
+            "0.0 M references, 0.0 s, ? M/s"
+        );
     }
 }

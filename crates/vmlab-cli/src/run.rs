@@ -10,6 +10,7 @@ use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
 use crate::numbers::parse_size;
 use crate::output::{commit, print_out, temp_beside};
+use crate::progress::Progress;
 use crate::workload::{ModelArg, WorkloadArgs};
 use clap::{Args, ValueEnum};
 use std::fmt::Write as _;
@@ -30,6 +31,10 @@ Examples:
   vmlab run --trace prog.lackey.zst --mem 64MiB --policy s3-fifo --json
   vmlab run --gen phases:pages=2000,ws=400,phase=50000,n=200000 --frames 500 --csv series.csv --every 10000
   vmlab plot series.csv -o series.svg";
+
+/// References between redraws of the progress bar: often enough to move
+/// a few times a second, rare enough to cost nothing measurable.
+const PROGRESS_EVERY: u64 = 1 << 20;
 
 /// Arguments of `vmlab run`.
 #[derive(Args)]
@@ -183,12 +188,21 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     }
     let model = Model::from(args.model);
     let source = args.workload.source()?;
+    let progress = Progress::on_terminal(source.references(), "references");
     let report = match &args.csv {
-        Some(path) => run_with_series(&source, &machine, model, args.every, path)?,
+        Some(path) => run_with_series(&source, &machine, model, args.every, path, &progress),
+        None if progress.is_drawn() => source
+            .run_sampled(&machine, model, PROGRESS_EVERY, &mut |s| {
+                progress.set(s.references)
+            })
+            .map_err(|e| CliError(e.to_string())),
         None => source
             .run(&machine, model)
-            .map_err(|e| CliError(e.to_string()))?,
+            .map_err(|e| CliError(e.to_string())),
     };
+    // Before any error, so that its message starts on a line of its own.
+    progress.finish();
+    let report = report?;
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError(format!("cannot render JSON: {e}")))?;
@@ -200,13 +214,14 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
 
 /// Runs `source`, writing its time series to `path` whole: rows stream
 /// into a temporary file beside it, renamed into place once the run has
-/// succeeded (a failed run leaves no file).
+/// succeeded (a failed run leaves no file). Each row also moves `progress`.
 fn run_with_series(
     source: &Source,
     machine: &Machine,
     model: Model,
     every: u64,
     path: &Path,
+    progress: &Progress,
 ) -> Result<RunReport, CliError> {
     let temp = temp_beside(path);
     let cannot = |e: std::io::Error| {
@@ -217,6 +232,7 @@ fn run_with_series(
     let mut out = BufWriter::new(file);
     let mut failure = writeln!(out, "{}", Sample::CSV_HEADER).err();
     let run = source.run_sampled(machine, model, every, &mut |s| {
+        progress.set(s.references);
         if failure.is_none() {
             failure = writeln!(out, "{}", s.csv_row()).err();
         }

@@ -155,7 +155,7 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             memory,
         };
         let configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
-        let progress = Progress::on_terminal(configs.len());
+        let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
         let rows = sweeps::run(&source, &configs, &|| progress.tick());
         progress.finish();
         rows.map_err(|e| sweep_error(&e))?

@@ -365,6 +365,11 @@ impl GenSpec {
         }
     }
 
+    /// How many references the stream yields (the spec's `n`).
+    pub fn references(&self) -> u64 {
+        self.n
+    }
+
     /// The kind of generator.
     pub fn kind(&self) -> GenKind {
         self.kind

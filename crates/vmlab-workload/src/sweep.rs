@@ -45,6 +45,15 @@ pub enum Source {
 }
 
 impl Source {
+    /// How many references the stream holds, when that is known before
+    /// reading it (a generator's `n`; not a trace's).
+    pub fn references(&self) -> Option<u64> {
+        match self {
+            Source::Generator(spec) => Some(spec.references()),
+            Source::Trace { .. } => None,
+        }
+    }
+
     /// Runs the whole stream on `machine` under `model`.
     pub fn run(&self, machine: &Machine, model: Model) -> Result<RunReport, DriverError> {
         self.run_sampled(machine, model, 0, &mut |_| {})

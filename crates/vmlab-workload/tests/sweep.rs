@@ -218,3 +218,32 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
         .all(|r| r.skipped_lines == 1 && r.references == 2));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_generator_knows_its_length_and_a_trace_does_not() {
+    let gen = Source::Generator("loop:pages=10,n=12345".parse::<GenSpec>().unwrap());
+    assert_eq!(gen.references(), Some(12345));
+    assert_eq!(
+        gen.references(),
+        Some(
+            gen.run(&machine_for_length(), Model::Replacement)
+                .unwrap()
+                .references
+        )
+    );
+    let trace = Source::Trace {
+        path: PathBuf::from("any.trace"),
+        format: None,
+        skip_bad_lines: false,
+    };
+    assert_eq!(trace.references(), None);
+}
+
+fn machine_for_length() -> vmlab_workload::driver::Machine {
+    vmlab_workload::driver::Machine {
+        arch: presets::by_name("x86-64").unwrap().unwrap(),
+        frames: 4,
+        policy: "lru".to_string(),
+        tlb: None,
+    }
+}
