@@ -5,6 +5,7 @@
 mod arch_cmd;
 mod compare;
 mod error;
+mod generate;
 mod numbers;
 mod output;
 mod plot;
@@ -56,6 +57,8 @@ enum Command {
     Run(run::RunArgs),
     /// Compare paging and segmentation on one allocation workload.
     Compare(compare::CompareArgs),
+    /// Write a generator's stream to a trace file (vmlab-bin, optionally zstd).
+    Generate(generate::GenerateArgs),
     /// Run one workload over many configurations in parallel; table, CSV, JSON, plot.
     Sweep(sweep::SweepArgs),
     /// Plot a saved sweep CSV or a time series as SVG or PNG.
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Translate(args) => translate::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::run(&args),
+        Command::Generate(args) => generate::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::Plot(args) => plot_cmd::run(&args),
         Command::Arch(cmd) => arch_cmd::run(&cmd),

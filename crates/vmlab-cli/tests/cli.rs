@@ -726,3 +726,44 @@ fn every_built_in_scenario_runs_with_its_assertions() {
     let err = refused(&["scenarios", "run", "belady"]);
     assert!(err.contains("scenario: expected one of cow"), "{err}");
 }
+
+#[test]
+fn a_generated_trace_replays_exactly_as_its_generator_runs() {
+    let dir = scratch("generate");
+    let spec = "zipf:pages=500,alpha=0.9,n=20000,write=0.3,seed=7";
+    let run_json = |source: &[&str]| -> serde_json::Value {
+        let mut argv = vec!["run"];
+        argv.extend_from_slice(source);
+        argv.extend_from_slice(&["--frames", "50", "--policy", "clock", "--json"]);
+        let mut doc: serde_json::Value = serde_json::from_str(&stdout_of(&argv)).expect("json");
+        doc.as_object_mut().expect("object").remove("seconds");
+        doc
+    };
+    let expected = run_json(&["--gen", spec]);
+    for name in ["zipf.vmt", "zipf.vmt.zst"] {
+        let path = dir.join(name);
+        let p = path.to_str().expect("utf-8 path");
+        stdout_of(&["generate", spec, "-o", p]);
+        let bytes = std::fs::read(&path).expect("trace written");
+        // The zstd frame magic (RFC 8878) exactly when the name asks for it.
+        assert_eq!(
+            bytes.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]),
+            name.ends_with(".zst")
+        );
+        assert_eq!(run_json(&["--trace", p]), expected, "{name}");
+    }
+    // A bad spec names the argument and leaves no file behind.
+    let bad = dir.join("bad.vmt");
+    let err = refused(&[
+        "generate",
+        "zipf:pages=10",
+        "-o",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        err.contains("SPEC: zipf:pages=10: expected the key alpha"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,99 @@
+//! `vmlab generate SPEC -o FILE`: writes a generator's stream to a trace
+//! file in vmlab's binary format (zstd-compressed when FILE ends in
+//! `.zst`), so that a stream can be shared, replayed by `vmlab run
+//! --trace`, or timed without the cost of generating it (`scripts/bench.sh`
+//! does that). The file is written whole or not at all.
+
+use crate::error::CliError;
+use crate::output::{commit, temp_beside};
+use crate::progress::Progress;
+use clap::Args;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use vmlab_workload::gen::GenSpec;
+use vmlab_workload::trace::bin::BinWriter;
+
+const EXAMPLES: &str = "\
+Examples:
+  vmlab generate zipf:pages=1000000,alpha=1.0,n=50000000,seed=1 -o zipf.vmt
+  vmlab generate matmul:dim=64,order=tiled,n=1000000 -o matmul.vmt.zst
+  vmlab run --trace zipf.vmt --frames 100000 --policy clock";
+
+/// zstd level for `.zst` output: the library's default balance of speed
+/// and size (level 3).
+const ZSTD_LEVEL: i32 = 3;
+
+/// References between redraws of the progress bar.
+const PROGRESS_EVERY: u64 = 1 << 20;
+
+/// Arguments of `vmlab generate`.
+#[derive(Args)]
+#[command(after_help = EXAMPLES)]
+pub struct GenerateArgs {
+    /// The generator, e.g. `zipf:pages=1000000,alpha=1.0,n=50000000,seed=1`.
+    #[arg(value_name = "SPEC")]
+    spec: String,
+    /// The trace file to write (vmlab-bin; zstd-compressed if it ends in `.zst`).
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+}
+
+/// Runs `vmlab generate`.
+pub fn run(args: &GenerateArgs) -> Result<(), CliError> {
+    let spec: GenSpec = args.spec.parse().map_err(|e| CliError::arg("SPEC", e))?;
+    let path = &args.output;
+    let temp = temp_beside(path);
+    let progress = Progress::on_terminal(Some(spec.references()), "references");
+    let written =
+        File::create(&temp).and_then(|file| write_stream(&spec, file, compresses(path), &progress));
+    progress.finish();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(CliError::arg(
+            "--output",
+            format!("{}: cannot write: {e}", path.display()),
+        ));
+    }
+    commit(&temp, path)
+}
+
+/// Writes every reference of `spec` to `file`, through zstd if `compress`.
+fn write_stream(spec: &GenSpec, file: File, compress: bool, progress: &Progress) -> io::Result<()> {
+    if compress {
+        let encoder = zstd::Encoder::new(file, ZSTD_LEVEL)?;
+        let encoder = write_records(spec, encoder, progress)?;
+        encoder.finish()?.sync_all()
+    } else {
+        write_records(spec, file, progress)?.sync_all()
+    }
+}
+
+/// The records of `spec` on `out`; returns `out` flushed.
+fn write_records<W: Write>(spec: &GenSpec, out: W, progress: &Progress) -> io::Result<W> {
+    let mut writer = BinWriter::new(out)?;
+    for (i, r) in spec.stream().enumerate() {
+        writer.write(&r)?;
+        if (i as u64 + 1) % PROGRESS_EVERY == 0 {
+            progress.set(i as u64 + 1);
+        }
+    }
+    writer.finish()
+}
+
+/// Whether `path` names a file this command compresses.
+fn compresses(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "zst")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_zst_names_are_compressed() {
+        assert!(compresses(Path::new("a.vmt.zst")));
+        assert!(!compresses(Path::new("a.vmt")));
+        assert!(!compresses(Path::new("zst")));
+    }
+}
