@@ -277,19 +277,22 @@ fn oracle_record(clock: u32, obj: u64, size: u32, next: i64) -> Vec<u8> {
 }
 
 #[test]
-fn oracle_general_records_map_objects_to_pages() {
-    let mut bytes = oracle_record(1, 5, 4096, 2);
-    bytes.extend(oracle_record(1, 7, 100, -1));
-    bytes.extend(oracle_record(2, 5, 4096, i64::MAX));
+fn oracle_general_objects_get_pages_in_order_of_first_appearance() {
+    // Hashed ids spread over 64 bits, as real traces have them.
+    let (a, b) = (0x9c86_c933_b542_e3a1, 0x0000_0000_0000_0007);
+    let mut bytes = oracle_record(1, a, 4096, 2);
+    bytes.extend(oracle_record(1, b, 100, -1));
+    bytes.extend(oracle_record(2, a, 4096, i64::MAX));
     let refs: Vec<MemRef> = OracleReader::new(&bytes[..], "o", ReadOptions::default())
         .map(Result::unwrap)
         .collect();
+    let first = vmlab_workload::trace::oracle::FIRST_OBJECT_ADDR;
     assert_eq!(
         refs,
         vec![
-            MemRef::read(5 * 4096, 1),
-            MemRef::read(7 * 4096, 1),
-            MemRef::read(5 * 4096, 1)
+            MemRef::read(first, 1),
+            MemRef::read(first + 4096, 1),
+            MemRef::read(first, 1)
         ]
     );
     bytes.extend_from_slice(&[0; 10]);

@@ -12,17 +12,27 @@
 //!  16  i64  next_access_vtime  (the oracle's next use; ignored)
 //! ```
 //!
-//! Object `i` becomes a 1-byte read at `i * page_size` (wrapping, so an id
-//! keeps its low `64 - log2(page_size)` bits: ids differing only in their
-//! top bits share a page, which for hashed ids is as rare as a hash
-//! collision). Cache studies treat every object as one unit, which is what
-//! a page is to the replacement policy.
+//! Each object becomes a 1-byte read of a page of its own. Pages are
+//! numbered in the order objects first appear, from [`FIRST_OBJECT_ADDR`]
+//! up: ids are usually hashes spread over all 64 bits, which as addresses
+//! would fall outside any user address space and cost a page-table page
+//! (and a bitmap block of the driver's page set) per object; numbered
+//! densely they make a compact address space whose page tables and
+//! bookkeeping grow with the objects, like any cache simulator's index.
+//! Only the equality of ids matters to a replacement policy, and that is
+//! kept exactly. Cache studies treat every object as one unit, which is
+//! what a page is to the replacement policy.
 
 use super::input::Input;
 use super::{ReadOptions, TraceError};
 use crate::op::MemRef;
 use std::io::Read;
 use std::sync::Arc;
+use vmlab_hw::intmap::IntMap;
+
+/// The address of the first object's page: above the null page and the
+/// low addresses a program's text takes, where vmlab's generators start.
+pub const FIRST_OBJECT_ADDR: u64 = 0x1000_0000;
 
 /// Bytes per oracleGeneral record.
 pub const RECORD_LEN: usize = 24;
@@ -32,6 +42,8 @@ pub struct OracleReader<R> {
     input: Input<R>,
     name: Arc<str>,
     page_size: u64,
+    /// Object id → page index, in order of first appearance.
+    page_of: IntMap<u64>,
     done: bool,
 }
 
@@ -46,7 +58,7 @@ impl<R> std::fmt::Debug for OracleReader<R> {
 
 impl<R: Read> OracleReader<R> {
     /// A reader of `src`, which error messages call `name`; objects map to
-    /// pages of `opts.page_size` bytes.
+    /// pages of `opts.page_size` bytes, numbered as they first appear.
     pub fn new(src: R, name: impl Into<Arc<str>>, opts: ReadOptions) -> OracleReader<R> {
         OracleReader::from_input(Input::new(src), name.into(), opts)
     }
@@ -56,6 +68,7 @@ impl<R: Read> OracleReader<R> {
             input,
             name,
             page_size: opts.page_size,
+            page_of: IntMap::default(),
             done: false,
         }
     }
@@ -96,6 +109,11 @@ impl<R: Read> Iterator for OracleReader<R> {
         let rec = &self.input.available()[..RECORD_LEN];
         let obj_id = u64::from_le_bytes(rec[4..12].try_into().ok()?);
         self.input.consume(RECORD_LEN);
-        Some(Ok(MemRef::read(obj_id.wrapping_mul(self.page_size), 1)))
+        let next = self.page_of.len() as u64;
+        let page = *self.page_of.entry(obj_id).or_insert(next);
+        // No overflow: the index is below the number of records read, far
+        // fewer than 2^64 / page_size.
+        let addr = FIRST_OBJECT_ADDR + page * self.page_size;
+        Some(Ok(MemRef::read(addr, 1)))
     }
 }
