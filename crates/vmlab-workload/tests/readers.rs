@@ -286,7 +286,7 @@ fn oracle_general_objects_get_pages_in_order_of_first_appearance() {
     let refs: Vec<MemRef> = OracleReader::new(&bytes[..], "o", ReadOptions::default())
         .map(Result::unwrap)
         .collect();
-    let first = vmlab_workload::trace::oracle::FIRST_OBJECT_ADDR;
+    let first = trace::oracle::FIRST_OBJECT_ADDR;
     assert_eq!(
         refs,
         vec![
