@@ -1,26 +1,45 @@
 //! [`PageSet`]: the set of page numbers a stream has touched, as a sparse
 //! bitmap: blocks of 32 768 pages (one 4 KiB bitmap each) found through a
-//! hash map keyed by block, with the last block used remembered. A trace's
-//! pages cluster (text, heap, stack, mapped files), so a million distinct
-//! pages live in a few dozen blocks and a membership test is a bit test
-//! on a cached block, where a hash set of pages would miss the cache on
-//! almost every reference.
+//! hash map keyed by block, with the blocks used lately remembered in a
+//! small direct-mapped cache in front of it. A trace's pages cluster
+//! (text, heap, stack, mapped files), so a million distinct pages live in
+//! a few dozen blocks and a membership test is a bit test on a cached
+//! block, where a hash set of pages would miss the cache on almost every
+//! reference.
 
 use vmlab_hw::intmap::IntMap;
 
 /// Pages per block (bits in one block's bitmap).
 const BLOCK_PAGES: u64 = 1 << 15;
 const WORDS: usize = (BLOCK_PAGES / 64) as usize;
+/// Slots of the block cache: enough for the dozens of blocks a trace or a
+/// random stream over a million pages moves between, small enough to stay
+/// in the L1 cache.
+const RECENT: usize = 64;
+/// Marks an empty cache slot: block numbers are `page / BLOCK_PAGES`, so
+/// never this large.
+const NO_BLOCK: u64 = u64::MAX;
 
 /// A set of page numbers.
-#[derive(Default)]
 pub struct PageSet {
     /// Block number → index in `bitmaps`.
     blocks: IntMap<u32>,
     bitmaps: Vec<Box<[u64; WORDS]>>,
-    /// The block and bitmap index the last call used.
-    last: Option<(u64, u32)>,
+    /// Direct-mapped cache of `blocks`: slot `block % RECENT` holds a
+    /// block and its bitmap index, or [`NO_BLOCK`].
+    recent: [(u64, u32); RECENT],
     len: u64,
+}
+
+impl Default for PageSet {
+    fn default() -> PageSet {
+        PageSet {
+            blocks: IntMap::default(),
+            bitmaps: Vec::new(),
+            recent: [(NO_BLOCK, 0); RECENT],
+            len: 0,
+        }
+    }
 }
 
 impl PageSet {
@@ -33,15 +52,16 @@ impl PageSet {
     #[inline]
     pub fn insert(&mut self, page: u64) -> bool {
         let block = page / BLOCK_PAGES;
-        let index = match self.last {
-            Some((b, i)) if b == block => i,
+        let slot = (block % RECENT as u64) as usize;
+        let index = match self.recent[slot] {
+            (b, i) if b == block => i,
             _ => {
                 let next = self.bitmaps.len() as u32;
                 let i = *self.blocks.entry(block).or_insert(next);
                 if i == next {
                     self.bitmaps.push(Box::new([0; WORDS]));
                 }
-                self.last = Some((block, i));
+                self.recent[slot] = (block, i);
                 i
             }
         };
