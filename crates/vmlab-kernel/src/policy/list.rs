@@ -125,11 +125,31 @@ impl FrameLists {
     #[inline]
     pub fn move_to_back(&mut self, list: usize, frame: FrameId) {
         // Repeated uses of one page find it at the back already.
-        if self.tail[list] == frame && self.on[frame as usize] == list as u8 {
+        let f = frame as usize;
+        if self.on[f] != list as u8 {
+            self.unlink(frame);
+            self.push_back(list, frame);
             return;
         }
-        self.unlink(frame);
-        self.push_back(list, frame);
+        let tail = self.tail[list];
+        if tail == frame {
+            return;
+        }
+        // Already on `list` and not last: relink it after the tail in
+        // place; the list's membership and length do not change.
+        let Link { prev: p, next: n } = self.links[f];
+        match p {
+            NIL => self.head[list] = n,
+            p => self.links[p as usize].next = n,
+        }
+        // `n` is not NIL: the frame is not the tail.
+        self.links[n as usize].prev = p;
+        self.links[tail as usize].next = frame;
+        self.links[f] = Link {
+            prev: tail,
+            next: NIL,
+        };
+        self.tail[list] = frame;
     }
 
     /// Removes and returns the front of `list`.
@@ -177,5 +197,65 @@ mod tests {
         assert_eq!((l.len(0), l.len(1)), (0, 2));
         assert_eq!(l.list_of(3), None);
         l.unlink(3);
+    }
+
+    /// Walks `list` from its tail through the `prev` links.
+    fn contents_backward(l: &FrameLists, list: usize) -> Vec<FrameId> {
+        let mut out = Vec::new();
+        let mut at = l.tail[list];
+        while at != NIL {
+            out.push(at);
+            at = l.links[at as usize].prev;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Random pushes, unlinks, pops and moves (within a list, from head,
+    /// middle and tail, and across lists) agree with a plain model, in
+    /// both link directions.
+    #[test]
+    fn agrees_with_a_model_of_vectors() {
+        const FRAMES: u32 = 12;
+        let mut l = FrameLists::new(FRAMES as usize, 3);
+        let mut model: Vec<Vec<FrameId>> = vec![Vec::new(); 3];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let frame = (x % u64::from(FRAMES)) as FrameId;
+            let list = ((x >> 8) % 3) as usize;
+            let on = model.iter().position(|m| m.contains(&frame));
+            match (x >> 16) % 4 {
+                0 if on.is_none() => {
+                    l.push_back(list, frame);
+                    model[list].push(frame);
+                }
+                1 => {
+                    l.unlink(frame);
+                    if let Some(o) = on {
+                        model[o].retain(|&f| f != frame);
+                    }
+                }
+                2 => {
+                    let popped = l.pop_front(list);
+                    let expected = (!model[list].is_empty()).then(|| model[list].remove(0));
+                    assert_eq!(popped, expected);
+                }
+                _ => {
+                    l.move_to_back(list, frame);
+                    if let Some(o) = on {
+                        model[o].retain(|&f| f != frame);
+                    }
+                    model[list].push(frame);
+                }
+            }
+            for (i, m) in model.iter().enumerate() {
+                assert_eq!(contents(&l, i), *m);
+                assert_eq!(contents_backward(&l, i), *m);
+                assert_eq!(l.len(i), m.len());
+            }
+        }
     }
 }

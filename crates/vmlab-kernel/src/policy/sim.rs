@@ -69,6 +69,10 @@ pub struct ReplacementSim {
     policy: Box<dyn ReplacementPolicy>,
     touch: bool,
     tick_interval: u64,
+    /// The reference before which the next tick falls (`u64::MAX`: ticks
+    /// are off); compared rather than `now % tick_interval`, a division
+    /// on every reference.
+    next_tick: u64,
     frame_of: KeyMap<FrameId>,
     page_in: Vec<PageKey>,
     free: Vec<FrameId>,
@@ -86,6 +90,11 @@ impl ReplacementSim {
             touch: policy.wants_touch(),
             policy,
             tick_interval,
+            next_tick: if tick_interval == 0 {
+                u64::MAX
+            } else {
+                tick_interval
+            },
             frame_of,
             page_in: vec![0; capacity],
             // Frames are handed out lowest first.
@@ -106,7 +115,9 @@ impl ReplacementSim {
         let now = self.stats.references;
         self.bits.now = now;
         self.stats.references += 1;
-        if self.tick_interval != 0 && now != 0 && now % self.tick_interval == 0 {
+        if now == self.next_tick {
+            // Before references `tick_interval`, `2 * tick_interval`, ...
+            self.next_tick = now.saturating_add(self.tick_interval);
             self.policy.tick(&mut self.bits);
         }
         if let Some(&frame) = self.frame_of.get(&page) {
@@ -261,5 +272,56 @@ mod tests {
             next_uses(&[1, 2, 1, 3, 2]),
             vec![2, 4, u64::MAX, u64::MAX, u64::MAX]
         );
+    }
+
+    /// FIFO that also notes the virtual time of every tick.
+    struct TickLog {
+        fifo: Box<dyn ReplacementPolicy>,
+        ticks: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+    }
+
+    impl ReplacementPolicy for TickLog {
+        fn name(&self) -> &'static str {
+            "tick-log"
+        }
+        fn insert(&mut self, frame: FrameId, page: PageKey, refs: &mut dyn ReferenceBits) {
+            self.fifo.insert(frame, page, refs);
+        }
+        fn touch(&mut self, _frame: FrameId, _refs: &mut dyn ReferenceBits) {}
+        fn wants_touch(&self) -> bool {
+            false
+        }
+        fn tick(&mut self, refs: &mut dyn ReferenceBits) {
+            self.ticks.lock().unwrap().push(refs.now());
+        }
+        fn remove(&mut self, frame: FrameId) {
+            self.fifo.remove(frame);
+        }
+        fn evict(&mut self, refs: &mut dyn ReferenceBits) -> Option<FrameId> {
+            self.fifo.evict(refs)
+        }
+    }
+
+    #[test]
+    fn ticks_fall_before_every_multiple_of_the_interval() {
+        let ticks = std::sync::Arc::default();
+        let policy = TickLog {
+            fifo: by_name("fifo", 2, &PolicyParams::default()).unwrap(),
+            ticks: std::sync::Arc::clone(&ticks),
+        };
+        let mut sim = ReplacementSim::new(Box::new(policy), 2, 4);
+        for r in 0..13 {
+            sim.access(r % 3, false);
+        }
+        assert_eq!(*ticks.lock().unwrap(), vec![4, 8, 12]);
+        let off = TickLog {
+            fifo: by_name("fifo", 2, &PolicyParams::default()).unwrap(),
+            ticks: std::sync::Arc::clone(&ticks),
+        };
+        let mut never = ReplacementSim::new(Box::new(off), 2, 0);
+        for r in 0..10 {
+            never.access(r, false);
+        }
+        assert_eq!(ticks.lock().unwrap().len(), 3, "interval 0: no ticks");
     }
 }
