@@ -285,11 +285,13 @@ fn run_replacement(
     let mut countdown = Countdown::new(every);
     // References come in runs on one page: only a new page is looked up.
     let mut last_vpn = None;
+    // A shift, not a division per reference: pages are powers of two.
+    let page_shift = page.trailing_zeros();
     let start = Instant::now();
     for r in stream {
         let r = r.map_err(DriverError::Trace)?;
         for piece in page_pieces(r, page) {
-            let vpn = piece.addr / page;
+            let vpn = piece.addr >> page_shift;
             if last_vpn != Some(vpn) {
                 seen.insert(vpn);
                 last_vpn = Some(vpn);
@@ -366,7 +368,7 @@ fn run_full(
         let r = r.map_err(DriverError::Trace)?;
         for piece in page_pieces(r, page) {
             let base = piece.addr & !(page - 1);
-            if last_base != Some(base) && mapped.insert(base / page) {
+            if last_base != Some(base) && mapped.insert(base >> page.trailing_zeros()) {
                 // Trace mode: the page exists on the backing store.
                 k.map_backed(pid, Some(base), page, rwx)
                     .map_err(|e| DriverError::Address {

@@ -90,10 +90,12 @@ impl Source {
     /// page piece of the stream, in order; returns the malformed lines
     /// skipped.
     fn for_each_page(&self, page: u64, mut each: impl FnMut(u64)) -> Result<u64, DriverError> {
+        // A shift, not a division per reference: pages are powers of two.
+        let shift = page.trailing_zeros();
         match self {
             Source::Generator(spec) => {
                 for r in spec.stream() {
-                    page_pieces(r, page).for_each(|p| each(p.addr / page));
+                    page_pieces(r, page).for_each(|p| each(p.addr >> shift));
                 }
                 Ok(0)
             }
@@ -105,7 +107,7 @@ impl Source {
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
                 for r in &mut reader {
                     let r = r.map_err(DriverError::Trace)?;
-                    page_pieces(r, page).for_each(|p| each(p.addr / page));
+                    page_pieces(r, page).for_each(|p| each(p.addr >> shift));
                 }
                 Ok(reader.skipped())
             }
