@@ -4,6 +4,7 @@
 //! forgotten first); membership and removal are O(1); the storage is sized
 //! once, so nothing is allocated after construction.
 
+use super::key_index::KeyIndex;
 use super::PageKey;
 
 /// A `HashMap` keyed by page keys.
@@ -15,7 +16,7 @@ const NIL: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub struct GhostList {
     capacity: usize,
-    slot_of: KeyMap<u32>,
+    slot_of: KeyIndex,
     keys: Vec<PageKey>,
     prev: Vec<u32>,
     next: Vec<u32>,
@@ -27,11 +28,9 @@ pub struct GhostList {
 impl GhostList {
     /// An empty list that remembers at most `capacity` keys.
     pub fn new(capacity: usize) -> GhostList {
-        let mut slot_of = KeyMap::default();
-        slot_of.reserve(capacity);
         GhostList {
             capacity,
-            slot_of,
+            slot_of: KeyIndex::with_capacity(capacity),
             keys: vec![0; capacity],
             prev: vec![NIL; capacity],
             next: vec![NIL; capacity],
@@ -54,7 +53,7 @@ impl GhostList {
     /// Whether `key` is remembered.
     #[inline]
     pub fn contains(&self, key: PageKey) -> bool {
-        self.slot_of.contains_key(&key)
+        self.slot_of.contains(key)
     }
 
     /// Remembers `key` as the newest, forgetting the oldest when full.
@@ -87,7 +86,7 @@ impl GhostList {
 
     /// Forgets `key`; returns whether it was remembered.
     pub fn remove(&mut self, key: PageKey) -> bool {
-        let Some(slot) = self.slot_of.remove(&key) else {
+        let Some(slot) = self.slot_of.remove(key) else {
             return false;
         };
         let s = slot as usize;

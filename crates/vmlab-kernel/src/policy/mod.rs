@@ -24,6 +24,7 @@ pub mod arc;
 pub mod clock;
 pub mod fifo;
 pub mod ghost;
+pub mod key_index;
 pub mod lfu;
 pub mod linux;
 pub mod list;

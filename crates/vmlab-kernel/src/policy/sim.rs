@@ -7,6 +7,7 @@
 //! count, and what the policy tests run.
 
 use super::ghost::KeyMap;
+use super::key_index::KeyIndex;
 use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 use serde::Serialize;
 
@@ -73,7 +74,7 @@ pub struct ReplacementSim {
     /// are off); compared rather than `now % tick_interval`, a division
     /// on every reference.
     next_tick: u64,
-    frame_of: KeyMap<FrameId>,
+    frame_of: KeyIndex,
     page_in: Vec<PageKey>,
     free: Vec<FrameId>,
     bits: FrameBits,
@@ -84,8 +85,6 @@ impl ReplacementSim {
     /// `policy` over `capacity` empty frames, ticking every
     /// `tick_interval` references (0: never).
     pub fn new(policy: Box<dyn ReplacementPolicy>, capacity: usize, tick_interval: u64) -> Self {
-        let mut frame_of = KeyMap::default();
-        frame_of.reserve(capacity);
         ReplacementSim {
             touch: policy.wants_touch(),
             policy,
@@ -95,7 +94,7 @@ impl ReplacementSim {
             } else {
                 tick_interval
             },
-            frame_of,
+            frame_of: KeyIndex::with_capacity(capacity),
             page_in: vec![0; capacity],
             // Frames are handed out lowest first.
             free: (0..capacity as FrameId).rev().collect(),
@@ -120,7 +119,7 @@ impl ReplacementSim {
             self.next_tick = now.saturating_add(self.tick_interval);
             self.policy.tick(&mut self.bits);
         }
-        if let Some(&frame) = self.frame_of.get(&page) {
+        if let Some(frame) = self.frame_of.get(page) {
             self.stats.hits += 1;
             if self.touch {
                 self.policy.touch(frame, &mut self.bits);
@@ -141,7 +140,7 @@ impl ReplacementSim {
                 if std::mem::replace(&mut self.bits.dirty[victim as usize], false) {
                     self.stats.write_backs += 1;
                 }
-                self.frame_of.remove(&self.page_in[victim as usize]);
+                self.frame_of.remove(self.page_in[victim as usize]);
                 victim
             }
         };
@@ -173,7 +172,7 @@ impl ReplacementSim {
     /// Pages resident now, in frame order.
     pub fn resident(&self) -> Vec<PageKey> {
         let mut frames: Vec<(FrameId, PageKey)> =
-            self.frame_of.iter().map(|(&p, &f)| (f, p)).collect();
+            self.frame_of.iter().map(|(p, f)| (f, p)).collect();
         frames.sort_unstable();
         frames.into_iter().map(|(_, p)| p).collect()
     }
