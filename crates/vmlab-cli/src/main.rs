@@ -10,6 +10,7 @@ mod output;
 mod plot;
 mod plot_cmd;
 mod progress;
+mod record;
 mod run;
 mod run_script;
 mod scenarios;
@@ -37,6 +38,8 @@ Examples:
   vmlab plot faults.csv -o faults.png
   vmlab scenarios list
   vmlab scenarios run cow
+  vmlab record -- ls -l /                  trace a real program (needs Valgrind)
+  vmlab run --trace ls.vmtrace.zst         replay its accesses and address-space calls
   vmlab arch list
   vmlab arch show aarch64-4k";
 
@@ -56,6 +59,8 @@ enum Command {
     Run(run::RunArgs),
     /// Compare paging and segmentation on one allocation workload.
     Compare(compare::CompareArgs),
+    /// Trace a real program under Valgrind: accesses and address-space system calls.
+    Record(record::RecordArgs),
     /// Run one workload over many configurations in parallel; table, CSV, JSON, plot.
     Sweep(sweep::SweepArgs),
     /// Plot a saved sweep CSV or a time series as SVG or PNG.
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         Command::Translate(args) => translate::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::run(&args),
+        Command::Record(args) => record::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::Plot(args) => plot_cmd::run(&args),
         Command::Arch(cmd) => arch_cmd::run(&cmd),

@@ -58,7 +58,9 @@ pub struct ReplayReport {
     /// Calls whose replayed result differed from the recorded one.
     pub differing: u64,
     /// Pages outside every recorded mapping (the loader's), mapped as
-    /// backed memory on first access or when a call needed them.
+    /// backed memory on first access or when a call needed them, from the
+    /// first system call on (pages touched before it were mapped by trace
+    /// mode alike and are not counted here).
     pub loader_pages: u64,
     /// Accesses the regions refused (SIGSEGV in the program), skipped.
     pub refused_accesses: u64,

@@ -17,10 +17,12 @@
 //! expected; with [`ReadOptions::skip_bad_lines`] text readers count bad
 //! lines ([`TraceReader::skipped`]) and go on instead.
 //!
-//! Files: [`text`] (lackey and address lists), [`bin`], [`oracle`], and
-//! `input` (the shared buffer).
+//! Files: [`text`] (lackey and address lists), [`bin`], [`oracle`],
+//! [`convert`] (any trace to zstd-compressed vmlab-bin), and `input` (the
+//! shared buffer).
 
 pub mod bin;
+pub mod convert;
 mod input;
 pub mod oracle;
 pub mod text;
@@ -456,9 +458,9 @@ pub fn decompress(mut src: DynRead) -> io::Result<DynRead> {
 
 /// Recognises a (decompressed) trace's format from its first bytes: the
 /// vmlab-bin magic; text whose first record line is lackey-shaped (`I  `,
-/// ` L `, ` S `, ` M `, `SB `, `SYSCALL[`) or starts with a digit (an address list); any
-/// other bytes containing a NUL are taken to be oracleGeneral, which has no
-/// header of its own. `None` when nothing fits.
+/// ` L `, ` S `, ` M `, `SB `, `SYSCALL[`) or starts with a digit (an
+/// address list); any other bytes containing a NUL are taken to be
+/// oracleGeneral, which has no header of its own. `None` when nothing fits.
 pub fn detect(head: &[u8]) -> Option<TraceFormat> {
     if head.starts_with(&bin::MAGIC) {
         return Some(TraceFormat::VmlabBin);
