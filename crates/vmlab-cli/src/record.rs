@@ -189,6 +189,11 @@ pub fn write_replay(out: &mut String, r: &ReplayReport) {
     }
     let _ = writeln!(
         out,
+        "fault kinds     {} minor (demand-zero heap and anonymous pages), {} major (backed pages read in)",
+        r.minor_faults, r.major_faults
+    );
+    let _ = writeln!(
+        out,
         "loader pages    {} (outside every recorded mapping; backed, as in trace mode)",
         r.loader_pages
     );

@@ -463,7 +463,7 @@ fn run_full(
     out.tlb_hits = Some(mmu.tlb_hits);
     out.walks = Some(mmu.walks);
     out.page_table_bytes = k.page_table_bytes(pid);
-    out.replay = replay.map(Replay::into_report);
+    out.replay = replay.map(|r| r.into_report(&k));
     out.seconds = start.elapsed().as_secs_f64();
     Ok(out)
 }

@@ -62,6 +62,11 @@ pub struct ReplayReport {
     /// first system call on (pages touched before it were mapped by trace
     /// mode alike and are not counted here).
     pub loader_pages: u64,
+    /// Faults resolved without I/O over the whole run: demand-zero pages
+    /// of the heap and anonymous mappings, chiefly.
+    pub minor_faults: u64,
+    /// Faults that read a page in: backed (loader and file) pages.
+    pub major_faults: u64,
     /// Accesses the regions refused (SIGSEGV in the program), skipped.
     pub refused_accesses: u64,
     /// The first refused access's address.
@@ -116,9 +121,15 @@ impl Replay {
         }
     }
 
-    /// What the replay did.
-    pub fn into_report(self) -> ReplayReport {
-        self.report
+    /// What the replay did, with the fault split of `k`, the kernel it
+    /// ran on.
+    pub fn into_report(self, k: &Kernel) -> ReplayReport {
+        let c = k.counters();
+        ReplayReport {
+            minor_faults: c.minor_faults,
+            major_faults: c.major_faults,
+            ..self.report
+        }
     }
 
     /// Applies one recorded call to `pid`. A call that failed in the
