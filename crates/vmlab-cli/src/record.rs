@@ -45,7 +45,10 @@ pub struct RecordArgs {
 /// Runs `vmlab record`.
 pub fn run(args: &RecordArgs) -> Result<(), CliError> {
     let Some(program) = args.command.first() else {
-        return Err(CliError::arg("CMD", "expected a program to record after --"));
+        return Err(CliError::arg(
+            "CMD",
+            "expected a program to record after --",
+        ));
     };
     let output = match &args.output {
         Some(path) => path.clone(),
@@ -77,7 +80,11 @@ enum Failure {
     BadLog(CliError),
 }
 
-fn record(args: &RecordArgs, log: &Path, output: &Path) -> Result<(ExitStatus, Converted), Failure> {
+fn record(
+    args: &RecordArgs,
+    log: &Path,
+    output: &Path,
+) -> Result<(ExitStatus, Converted), Failure> {
     let mut log_flag = OsString::from("--log-file=");
     log_flag.push(log);
     let status = Command::new(&args.valgrind)
@@ -95,7 +102,10 @@ fn record(args: &RecordArgs, log: &Path, output: &Path) -> Result<(ExitStatus, C
                     ),
                 )
             } else {
-                CliError::arg("--valgrind", format!("cannot run {}: {e}", args.valgrind.display()))
+                CliError::arg(
+                    "--valgrind",
+                    format!("cannot run {}: {e}", args.valgrind.display()),
+                )
             })
         })?;
     if !log.exists() {
@@ -109,7 +119,10 @@ fn record(args: &RecordArgs, log: &Path, output: &Path) -> Result<(ExitStatus, C
         .map_err(|e| Failure::BadLog(CliError(e.to_string())))?;
     let temp = temp_beside(output);
     let cannot = |e: std::io::Error| {
-        CliError::arg("--output", format!("{}: cannot write: {e}", output.display()))
+        CliError::arg(
+            "--output",
+            format!("{}: cannot write: {e}", output.display()),
+        )
     };
     let file = std::fs::File::create(&temp).map_err(|e| Failure::Cli(cannot(e)))?;
     let converted = to_vmlab_bin_zst(&mut reader, std::io::BufWriter::new(file));
@@ -125,9 +138,9 @@ fn record(args: &RecordArgs, log: &Path, output: &Path) -> Result<(ExitStatus, C
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
             return Err(match e {
-                ConvertError::Read(e) => Failure::BadLog(CliError(format!(
-                    "{e} (Valgrind's log, kept for a look)"
-                ))),
+                ConvertError::Read(e) => {
+                    Failure::BadLog(CliError(format!("{e} (Valgrind's log, kept for a look)")))
+                }
                 ConvertError::Write(e) => Failure::Cli(cannot(e)),
             });
         }

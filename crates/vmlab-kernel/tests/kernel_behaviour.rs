@@ -608,5 +608,8 @@ fn place_heap_moves_an_empty_heap_and_brk_grows_from_there() {
     assert_eq!((heap.start, heap.end), (at, at + 3 * PAGE));
     // Below the placed start the break cannot go; a grown heap stays put.
     assert_eq!(k.brk(pid, at - PAGE).unwrap(), at + 3 * PAGE);
-    assert_eq!(k.place_heap(pid, 0x800_0000), Err(vmlab_kernel::Errno::Einval));
+    assert_eq!(
+        k.place_heap(pid, 0x800_0000),
+        Err(vmlab_kernel::Errno::Einval)
+    );
 }

@@ -404,7 +404,9 @@ fn run_full(
         let r = match op.map_err(DriverError::Trace)? {
             Op::Access(r) => r,
             Op::Syscall(call) => {
-                replay.get_or_insert_with(Replay::new).apply(&mut k, pid, &call);
+                replay
+                    .get_or_insert_with(Replay::new)
+                    .apply(&mut k, pid, &call);
                 // The call may have changed the current page's region.
                 last_base = None;
                 continue;

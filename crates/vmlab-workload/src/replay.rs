@@ -277,7 +277,9 @@ impl Replay {
             holes.push((at, end));
         }
         for (start, stop) in holes {
-            if k.map_backed(pid, Some(start), stop - start, LOADER_PROT).is_ok() {
+            if k.map_backed(pid, Some(start), stop - start, LOADER_PROT)
+                .is_ok()
+            {
                 self.report.loader_pages += (stop - start) / page;
             }
         }

@@ -70,8 +70,7 @@ impl Source {
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
-                let mut report =
-                    run_ops_sampled(reader.ops(), machine, model, every, on_sample)?;
+                let mut report = run_ops_sampled(reader.ops(), machine, model, every, on_sample)?;
                 report.skipped_lines = reader.skipped();
                 Ok(report)
             }

@@ -260,8 +260,14 @@ mod tests {
     fn a_descriptor_printed_unsigned_is_minus_one() {
         let c = AddressCall::from_args(1, [0, 4096, 3, 0x22, 4294967295, 0]);
         assert!(matches!(c, Ok(AddressCall::Mmap { fd: -1, .. })));
-        assert_eq!(AddressCall::from_args(1, [0, 1, 1 << 40, 0, 0, 0]), Err(Some(2)));
-        assert_eq!(AddressCall::from_args(1, [0, 1, 0, 0, 1 << 40, 0]), Err(Some(4)));
+        assert_eq!(
+            AddressCall::from_args(1, [0, 1, 1 << 40, 0, 0, 0]),
+            Err(Some(2))
+        );
+        assert_eq!(
+            AddressCall::from_args(1, [0, 1, 0, 0, 1 << 40, 0]),
+            Err(Some(4))
+        );
         assert_eq!(AddressCall::from_args(9, [0; 6]), Err(None));
     }
 }

@@ -138,7 +138,12 @@ mod replay {
             // The loader's page, before any call: trace mode backs it.
             touch(0x40_0000, AccessKind::Fetch),
             call(AddressCall::Brk { addr: 0 }, Ok(HEAP)),
-            call(AddressCall::Brk { addr: HEAP + 3 * PAGE }, Ok(HEAP + 3 * PAGE)),
+            call(
+                AddressCall::Brk {
+                    addr: HEAP + 3 * PAGE,
+                },
+                Ok(HEAP + 3 * PAGE),
+            ),
             call(anon(0, 8 * PAGE, 3), Ok(MAP)),
             // A call that failed when recorded changes nothing.
             call(anon(1, PAGE, 99), Err(22)),
@@ -187,7 +192,12 @@ mod replay {
             touch(0x3000_1000, AccessKind::Read),
             // Shrinking the heap frees its top page; a store there is then
             // outside every mapping again.
-            call(AddressCall::Brk { addr: HEAP + 2 * PAGE }, Ok(HEAP + 2 * PAGE)),
+            call(
+                AddressCall::Brk {
+                    addr: HEAP + 2 * PAGE,
+                },
+                Ok(HEAP + 2 * PAGE),
+            ),
         ]);
         let report = run_ops_sampled(
             ops.into_iter().map(Ok),
@@ -198,14 +208,20 @@ mod replay {
         )
         .unwrap();
         let r = report.replay.unwrap();
-        assert_eq!((r.syscalls, r.brk, r.mmap, r.munmap, r.mprotect), (8, 3, 3, 1, 1));
+        assert_eq!(
+            (r.syscalls, r.brk, r.mmap, r.munmap, r.mprotect),
+            (8, 3, 3, 1, 1)
+        );
         assert_eq!(r.failed_in_recording, 1);
         assert_eq!(r.differing, 0);
         // 3 heap pages and 8 anonymous ones: one demand-zero fault each.
         assert_eq!(r.minor_faults, 11);
         // The loader's page, the unmapped one, the file's two.
         assert_eq!(r.major_faults, 4);
-        assert_eq!(r.loader_pages, 1, "the unmapped page (the first came before any call)");
+        assert_eq!(
+            r.loader_pages, 1,
+            "the unmapped page (the first came before any call)"
+        );
         assert_eq!((r.refused_accesses, r.first_refused), (1, Some(MAP + 8)));
         assert_eq!(report.faults, 15);
     }
@@ -213,7 +229,8 @@ mod replay {
     #[test]
     fn a_stream_without_calls_runs_in_trace_mode() {
         let ops = (16..20).map(|i| Ok(touch(i * PAGE, AccessKind::Read)));
-        let report = run_ops_sampled(ops, &machine("lru", 64), Model::Full, 0, &mut |_| {}).unwrap();
+        let report =
+            run_ops_sampled(ops, &machine("lru", 64), Model::Full, 0, &mut |_| {}).unwrap();
         assert!(report.replay.is_none());
         assert_eq!(report.faults, 4);
     }

@@ -503,10 +503,7 @@ fn lackey_keeps_address_space_calls_in_order() {
     // The plain iterator gives the accesses alone.
     assert_eq!(
         ok(lackey(LACKEY_SYSCALLS)),
-        vec![
-            MemRef::fetch(0x0401_ab70, 3),
-            MemRef::write(0x0483_7000, 8)
-        ]
+        vec![MemRef::fetch(0x0401_ab70, 3), MemRef::write(0x0483_7000, 8)]
     );
     let head = LACKEY_SYSCALLS.lines().nth(2).unwrap();
     assert_eq!(detect(head.as_bytes()), Some(TraceFormat::Lackey));
@@ -578,7 +575,9 @@ fn binary_syscalls_round_trip_and_layout() {
     let ops = syscall_ops();
     let bytes = bin_ops(&ops);
     let mut r = BinReader::new(&bytes[..], "t.bin");
-    let back: Vec<Op> = std::iter::from_fn(|| r.next_op()).map(Result::unwrap).collect();
+    let back: Vec<Op> = std::iter::from_fn(|| r.next_op())
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(back, ops);
     // The brk record, right after the header and the first access.
     let rec = &bytes[32..96];
@@ -629,10 +628,7 @@ fn binary_syscall_errors() {
     // A v1 file still reads (the plain iterator skips calls in v2 ones).
     let mut w = bin_bytes(&sample_refs());
     w[8] = 1;
-    assert_eq!(
-        ok(BinReader::new(&w[..], "t.bin").collect()),
-        sample_refs()
-    );
+    assert_eq!(ok(BinReader::new(&w[..], "t.bin").collect()), sample_refs());
     assert_eq!(
         ok(BinReader::new(&bytes[..], "t.bin").collect()),
         vec![MemRef::fetch(0x0401_ab70, 3)]

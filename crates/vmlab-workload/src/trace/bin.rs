@@ -277,7 +277,11 @@ impl<R: Read> BinReader<R> {
             u64::from_le_bytes(b)
         };
         let result = word(0);
-        let (flags, code, reserved) = (rec[13], rec[14], [rec[8], rec[9], rec[10], rec[11], rec[15]]);
+        let (flags, code, reserved) = (
+            rec[13],
+            rec[14],
+            [rec[8], rec[9], rec[10], rec[11], rec[15]],
+        );
         let mut args = [0u64; 6];
         for (i, a) in args.iter_mut().enumerate() {
             *a = word(16 + 8 * i);
@@ -292,17 +296,27 @@ impl<R: Read> BinReader<R> {
             Ok(call) => call,
             Err(None) => {
                 let found = code.to_string();
-                return Err(self.fail(at + 14, "a call of 0 to 4 (brk, mmap, munmap, mprotect, mremap)", found));
+                return Err(self.fail(
+                    at + 14,
+                    "a call of 0 to 4 (brk, mmap, munmap, mprotect, mremap)",
+                    found,
+                ));
             }
             Err(Some(i)) => {
                 let found = format!("{:#x}", args[i]);
-                return Err(self.fail(16 + at + 8 * i as u64, "an argument that fits 32 bits", found));
+                return Err(self.fail(
+                    16 + at + 8 * i as u64,
+                    "an argument that fits 32 bits",
+                    found,
+                ));
             }
         };
         let result = if flags & FLAG_FAILED != 0 {
             match i32::try_from(result as i64) {
                 Ok(errno) => Err(errno),
-                Err(_) => return Err(self.fail(at, "an errno that fits 32 bits", format!("{result:#x}"))),
+                Err(_) => {
+                    return Err(self.fail(at, "an errno that fits 32 bits", format!("{result:#x}")))
+                }
             }
         } else {
             Ok(result)

@@ -57,7 +57,8 @@ pub fn to_vmlab_bin_zst<W: Write>(
     reader: &mut TraceReader,
     out: W,
 ) -> Result<(Converted, W), ConvertError> {
-    let encoder = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(ConvertError::Write)?;
+    let encoder =
+        zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(ConvertError::Write)?;
     let mut writer = BinWriter::new(encoder).map_err(ConvertError::Write)?;
     let mut counts = Converted::default();
     while let Some(op) = reader.next_op() {
