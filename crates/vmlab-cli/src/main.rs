@@ -11,6 +11,7 @@ mod output;
 mod plot;
 mod plot_cmd;
 mod progress;
+mod record;
 mod run;
 mod run_script;
 mod scenarios;
@@ -38,6 +39,8 @@ Examples:
   vmlab plot faults.csv -o faults.png
   vmlab scenarios list
   vmlab scenarios run cow
+  vmlab record -- ls -l /                  trace a real program (needs Valgrind)
+  vmlab run --trace ls.vmtrace.zst         replay its accesses and address-space calls
   vmlab arch list
   vmlab arch show aarch64-4k";
 
@@ -59,6 +62,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Write a generator's stream to a trace file (vmlab-bin, optionally zstd).
     Generate(generate::GenerateArgs),
+    /// Trace a real program under Valgrind: accesses and address-space system calls.
+    Record(record::RecordArgs),
     /// Run one workload over many configurations in parallel; table, CSV, JSON, plot.
     Sweep(sweep::SweepArgs),
     /// Plot a saved sweep CSV or a time series as SVG or PNG.
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Record(args) => record::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::Plot(args) => plot_cmd::run(&args),
         Command::Arch(cmd) => arch_cmd::run(&cmd),

@@ -256,9 +256,12 @@ fn run_with_series(
 
 /// The human report.
 fn summary(source: &str, r: &RunReport) -> String {
-    let model = match r.model {
-        Model::Full => "full model (TLB, page walk, fault handler; trace mode)",
-        Model::Replacement => "replacement-only model",
+    let model = match (r.model, &r.replay) {
+        (Model::Full, None) => "full model (TLB, page walk, fault handler; trace mode)",
+        (Model::Full, Some(_)) => {
+            "full model (TLB, page walk, fault handler; replaying the trace's system calls)"
+        }
+        (Model::Replacement, _) => "replacement-only model",
     };
     let mut out = String::new();
     let _ = writeln!(out, "vmlab run: {source}");
@@ -285,6 +288,9 @@ fn summary(source: &str, r: &RunReport) -> String {
     }
     if let Some(bytes) = r.page_table_bytes {
         let _ = writeln!(out, "page tables     {bytes} bytes");
+    }
+    if let Some(replay) = &r.replay {
+        crate::record::write_replay(&mut out, replay);
     }
     let rate = if r.seconds > 0.0 {
         r.references as f64 / r.seconds / 1e6

@@ -911,6 +911,20 @@ impl Kernel {
         Ok(self.live(pid)?.brk)
     }
 
+    /// Starts `pid`'s heap, still empty, at `start`: where a loader leaves
+    /// the break after a program's data, and where a replayed trace's
+    /// first brk says it was. EINVAL once the heap has grown.
+    pub fn place_heap(&mut self, pid: Pid, start: u64) -> Result<(), Errno> {
+        self.live(pid)?;
+        let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
+        if p.brk != p.brk_start {
+            return Err(Errno::Einval);
+        }
+        p.brk_start = start;
+        p.brk = start;
+        Ok(())
+    }
+
     /// Creates a child sharing the parent's pages copy-on-write (shared
     /// mappings stay shared) and its swap slots; returns the child's pid.
     pub fn fork(&mut self, parent: Pid) -> Result<Pid, Errno> {

@@ -595,3 +595,21 @@ fn backed_pages_mapped_one_at_a_time_merge_into_one_region() {
         assert_eq!(k.load(pid, base + i * PAGE, 8), Ok(0));
     }
 }
+
+#[test]
+fn place_heap_moves_an_empty_heap_and_brk_grows_from_there() {
+    let mut k = boot("x86-64", 64, "lru");
+    let pid = k.spawn(0).unwrap();
+    let at = 0x403_5000;
+    k.place_heap(pid, at).unwrap();
+    assert_eq!(k.current_brk(pid).unwrap(), at);
+    assert_eq!(k.brk(pid, at + 3 * PAGE).unwrap(), at + 3 * PAGE);
+    let heap = k.regions(pid).unwrap().find(at).copied().unwrap();
+    assert_eq!((heap.start, heap.end), (at, at + 3 * PAGE));
+    // Below the placed start the break cannot go; a grown heap stays put.
+    assert_eq!(k.brk(pid, at - PAGE).unwrap(), at + 3 * PAGE);
+    assert_eq!(
+        k.place_heap(pid, 0x800_0000),
+        Err(vmlab_kernel::Errno::Einval)
+    );
+}

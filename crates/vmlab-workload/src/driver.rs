@@ -6,12 +6,20 @@
 //! already exists; `Replacement` models only which pages are resident.
 //! Both use the same policies, so the fault counts agree.
 //!
+//! A stream of [`Op`]s ([`run_ops_sampled`]) may also carry a real
+//! program's address-space system calls: from the first one on, the full
+//! model replays them ([`crate::replay`]) so the process has the program's
+//! regions, and only pages outside them are trace mode's backed memory;
+//! [`RunReport::replay`] says so. The replacement model has no regions and
+//! ignores the calls.
+//!
 //! [`run_sampled`] also reports a [`Sample`] every `every` references: the
 //! time series behind `vmlab run --csv` (fault rate and resident set over
 //! the run), streamed to the caller so a long trace keeps constant memory.
 
-use crate::op::{page_pieces, MemRef};
+use crate::op::{page_pieces, MemRef, Op};
 use crate::pageset::PageSet;
+use crate::replay::{Replay, ReplayReport};
 use crate::trace::TraceError;
 use serde::Serialize;
 use std::fmt;
@@ -80,6 +88,10 @@ pub struct RunReport {
     /// Malformed trace lines skipped (with the reader's skip mode; the
     /// caller fills it in from its reader).
     pub skipped_lines: u64,
+    /// What replaying the stream's system calls did (full model, streams
+    /// with system calls only; otherwise the run was in trace mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayReport>,
 }
 
 /// The machine's state after `references` references, and what happened
@@ -229,8 +241,31 @@ pub fn run_sampled(
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
     match model {
-        Model::Full => run_full(stream, machine, every, on_sample),
+        Model::Full => run_full(stream.map(|r| r.map(Op::Access)), machine, every, on_sample),
         Model::Replacement => run_replacement(stream, machine, every, on_sample),
+    }
+}
+
+/// Like [`run_sampled`], for a stream that may carry system calls (a real
+/// program's trace): the full model replays them, the replacement model
+/// skips them.
+pub fn run_ops_sampled(
+    ops: impl Iterator<Item = Result<Op, TraceError>>,
+    machine: &Machine,
+    model: Model,
+    every: u64,
+    on_sample: &mut dyn FnMut(&Sample),
+) -> Result<RunReport, DriverError> {
+    match model {
+        Model::Full => run_full(ops, machine, every, on_sample),
+        Model::Replacement => {
+            let accesses = ops.filter_map(|op| match op {
+                Ok(Op::Access(r)) => Some(Ok(r)),
+                Ok(Op::Syscall(_)) => None,
+                Err(e) => Some(Err(e)),
+            });
+            run_replacement(accesses, machine, every, on_sample)
+        }
     }
 }
 
@@ -251,6 +286,7 @@ fn report(machine: &Machine, model: Model) -> RunReport {
         page_table_bytes: None,
         seconds: 0.0,
         skipped_lines: 0,
+        replay: None,
     }
 }
 
@@ -318,7 +354,7 @@ fn run_replacement(
 }
 
 fn run_full(
-    stream: impl Iterator<Item = Result<MemRef, TraceError>>,
+    stream: impl Iterator<Item = Result<Op, TraceError>>,
     machine: &Machine,
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
@@ -363,23 +399,45 @@ fn run_full(
     let mut countdown = Countdown::new(every);
     // References come in runs on one page: only a new page is looked up.
     let mut last_base = None;
+    // Replaying system calls, from the stream's first one on.
+    let mut replay: Option<Replay> = None;
     let start = Instant::now();
-    for r in stream {
-        let r = r.map_err(DriverError::Trace)?;
+    for op in stream {
+        let r = match op.map_err(DriverError::Trace)? {
+            Op::Access(r) => r,
+            Op::Syscall(call) => {
+                replay
+                    .get_or_insert_with(Replay::new)
+                    .apply(&mut k, pid, &call);
+                // The call may have changed the current page's region.
+                last_base = None;
+                continue;
+            }
+        };
         for piece in page_pieces(r, page) {
             let base = piece.addr & !(page - 1);
-            if last_base != Some(base) && mapped.insert(base >> page.trailing_zeros()) {
-                // Trace mode: the page exists on the backing store.
-                k.map_backed(pid, Some(base), page, rwx)
-                    .map_err(|e| DriverError::Address {
-                        addr: piece.addr,
-                        message: format!(
-                            "cannot be mapped on {} ({e}): outside its user address space or clashing with the stack",
-                            machine.arch.name()
-                        ),
-                    })?;
+            if last_base != Some(base) {
+                let first_touch = mapped.insert(base >> page.trailing_zeros());
+                let backed = match replay.as_mut() {
+                    Some(replay) => replay.enter_page(&mut k, pid, base),
+                    // Trace mode: the page exists on the backing store.
+                    None if first_touch => k.map_backed(pid, Some(base), page, rwx).map(drop),
+                    None => Ok(()),
+                };
+                backed.map_err(|e| DriverError::Address {
+                    addr: piece.addr,
+                    message: format!(
+                        "cannot be mapped on {} ({e}): outside its user address space or clashing with the stack",
+                        machine.arch.name()
+                    ),
+                })?;
             }
             last_base = Some(base);
+            if let Some(replay) = replay.as_mut() {
+                if !replay.admits(piece.addr, piece.kind) {
+                    continue;
+                }
+            }
             k.access(pid, piece.addr, piece.kind)
                 .map_err(|s| DriverError::Address {
                     addr: piece.addr,
@@ -409,6 +467,7 @@ fn run_full(
     out.tlb_hits = Some(mmu.tlb_hits);
     out.walks = Some(mmu.walks);
     out.page_table_bytes = k.page_table_bytes(pid);
+    out.replay = replay.map(|r| r.into_report(&k));
     out.seconds = start.elapsed().as_secs_f64();
     Ok(out)
 }

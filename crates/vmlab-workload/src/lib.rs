@@ -6,7 +6,12 @@
 //!   (fragmentation, table memory, translation cost, compaction cost).
 //! - [`driver`]: runs a stream on a machine, full or replacement-only.
 //! - [`op`]: [`MemRef`](op::MemRef), the one element of every stream, and
-//!   splitting an access that crosses pages.
+//!   splitting an access that crosses pages; [`Op`](op::Op), an access or
+//!   a system call.
+//! - [`syscall`]: the address-space system calls a real program's trace
+//!   keeps (brk, mmap, munmap, mprotect, mremap) with their results.
+//! - [`replay`]: applying those calls to a process during a run, so the
+//!   replay has the regions the program had.
 //! - [`pageset`]: the set of pages a stream touched, as a sparse bitmap.
 //! - [`gen`]: seeded synthetic generators (sequential, strided, uniform,
 //!   Zipf, loops, phases, matrix multiply, list chasing, stack, heap) and
@@ -25,6 +30,8 @@ pub mod gen;
 pub mod mrc;
 pub mod op;
 pub mod pageset;
+pub mod replay;
 pub mod script;
 pub mod sweep;
+pub mod syscall;
 pub mod trace;

@@ -1,13 +1,28 @@
 //! The element every workload stream is made of: [`MemRef`], one memory
 //! access, and [`page_pieces`], which splits an access that crosses page
-//! boundaries into the per-page accesses the hardware would perform.
+//! boundaries into the per-page accesses the hardware would perform;
+//! [`Op`], an access or a recorded system call, for streams that carry
+//! both (a real program's trace).
 //!
 //! Streams are plain iterators so that they are consumed lazily and a
 //! 10 GB trace runs in constant memory: generators are
 //! `Iterator<Item = MemRef>` (they cannot fail), trace readers are
 //! `Iterator<Item = Result<MemRef, TraceError>>` (see [`crate::trace`]).
 
+use crate::syscall::Syscall;
 use vmlab_hw::AccessKind;
+
+/// One step of a stream that carries system calls as well as accesses, in
+/// the order the program made them. Accesses stay [`MemRef`]s: a reader's
+/// plain `Iterator<Item = MemRef>` side skips the calls, so consumers that
+/// only count pages pay one branch for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// A memory access.
+    Access(MemRef),
+    /// An address-space system call and its recorded result.
+    Syscall(Syscall),
+}
 
 /// One memory access: `size` bytes at virtual address `addr`.
 ///

@@ -14,7 +14,7 @@
 //! Rows carry no wall-clock time, so the same sweep gives the same table
 //! bit for bit.
 
-use crate::driver::{run_sampled, DriverError, Machine, Model, RunReport, Sample};
+use crate::driver::{run_ops_sampled, run_sampled, DriverError, Machine, Model, RunReport, Sample};
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
 use crate::op::page_pieces;
@@ -79,7 +79,7 @@ impl Source {
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
-                let mut report = run_sampled(&mut reader, machine, model, every, on_sample)?;
+                let mut report = run_ops_sampled(reader.ops(), machine, model, every, on_sample)?;
                 report.skipped_lines = reader.skipped();
                 Ok(report)
             }

@@ -137,3 +137,141 @@ fn oracle_general_trace_with_hashed_ids_runs_in_both_models() {
     // Dense pages: one leaf table and its three ancestors.
     assert_eq!(tables, 4);
 }
+
+mod replay {
+    //! A hand-made program's stream of accesses and system calls, with
+    //! the counts each call implies worked out by hand.
+    use super::machine;
+    use vmlab_hw::AccessKind;
+    use vmlab_workload::driver::{run_ops_sampled, Model};
+    use vmlab_workload::op::{MemRef, Op};
+    use vmlab_workload::syscall::{AddressCall, Syscall};
+
+    const PAGE: u64 = 4096;
+    const HEAP: u64 = 0x1000_0000;
+    const MAP: u64 = 0x2000_0000;
+
+    fn call(call: AddressCall, result: Result<u64, i32>) -> Op {
+        Op::Syscall(Syscall { call, result })
+    }
+
+    fn touch(addr: u64, kind: AccessKind) -> Op {
+        Op::Access(MemRef {
+            addr,
+            size: 8,
+            kind,
+            value: None,
+        })
+    }
+
+    #[test]
+    fn replay_builds_the_programs_regions() {
+        let anon = |addr, len, prot| AddressCall::Mmap {
+            addr,
+            len,
+            prot,
+            flags: 0x22,
+            fd: -1,
+            offset: 0,
+        };
+        let mut ops = vec![
+            // The loader's page, before any call: trace mode backs it.
+            touch(0x40_0000, AccessKind::Fetch),
+            call(AddressCall::Brk { addr: 0 }, Ok(HEAP)),
+            call(
+                AddressCall::Brk {
+                    addr: HEAP + 3 * PAGE,
+                },
+                Ok(HEAP + 3 * PAGE),
+            ),
+            call(anon(0, 8 * PAGE, 3), Ok(MAP)),
+            // A call that failed when recorded changes nothing.
+            call(anon(1, PAGE, 99), Err(22)),
+        ];
+        for i in 0..3 {
+            ops.push(touch(HEAP + i * PAGE, AccessKind::Write));
+        }
+        for i in 0..8 {
+            ops.push(touch(MAP + i * PAGE, AccessKind::Write));
+            ops.push(touch(MAP + i * PAGE + 64, AccessKind::Read));
+        }
+        ops.extend([
+            call(
+                AddressCall::Mprotect {
+                    addr: MAP,
+                    len: PAGE,
+                    prot: 1,
+                },
+                Ok(0),
+            ),
+            // Now read-only: the program would have had SIGSEGV.
+            touch(MAP + 8, AccessKind::Write),
+            touch(MAP + 16, AccessKind::Read),
+            call(
+                AddressCall::Munmap {
+                    addr: MAP + 4 * PAGE,
+                    len: 4 * PAGE,
+                },
+                Ok(0),
+            ),
+            // Unmapped: outside every recorded mapping, so a loader page.
+            touch(MAP + 5 * PAGE, AccessKind::Read),
+            // A file mapping: backed pages, read in on first touch.
+            call(
+                AddressCall::Mmap {
+                    addr: 0,
+                    len: 2 * PAGE,
+                    prot: 1,
+                    flags: 0x2,
+                    fd: 3,
+                    offset: 0,
+                },
+                Ok(0x3000_0000),
+            ),
+            touch(0x3000_0000, AccessKind::Read),
+            touch(0x3000_1000, AccessKind::Read),
+            // Shrinking the heap frees its top page; a store there is then
+            // outside every mapping again.
+            call(
+                AddressCall::Brk {
+                    addr: HEAP + 2 * PAGE,
+                },
+                Ok(HEAP + 2 * PAGE),
+            ),
+        ]);
+        let report = run_ops_sampled(
+            ops.into_iter().map(Ok),
+            &machine("lru", 64),
+            Model::Full,
+            0,
+            &mut |_| {},
+        )
+        .unwrap();
+        let r = report.replay.unwrap();
+        assert_eq!(
+            (r.syscalls, r.brk, r.mmap, r.munmap, r.mprotect),
+            (8, 3, 3, 1, 1)
+        );
+        assert_eq!(r.failed_in_recording, 1);
+        assert_eq!(r.differing, 0);
+        // 3 heap pages and 8 anonymous ones: one demand-zero fault each.
+        assert_eq!(r.minor_faults, 11);
+        // The loader's page, the unmapped one, the file's two.
+        assert_eq!(r.major_faults, 4);
+        assert_eq!(
+            r.loader_pages, 1,
+            "the unmapped page (the first came before any call)"
+        );
+        assert_eq!((r.refused_accesses, r.first_refused), (1, Some(MAP + 8)));
+        assert_eq!(report.faults, 15);
+    }
+
+    #[test]
+    fn a_stream_without_calls_runs_in_trace_mode() {
+        let ops = (16..20).map(|i| Ok(touch(i * PAGE, AccessKind::Read)));
+        let report =
+            run_ops_sampled(ops, &machine("lru", 64), Model::Full, 0, &mut |_| {}).unwrap();
+        assert!(report.replay.is_none());
+        assert_eq!(report.faults, 4);
+    }
+}

@@ -204,7 +204,7 @@ fn binary_layout_is_as_documented() {
             ..MemRef::fetch(1, 2)
         },
     ]);
-    let mut want = b"\x89VMT\r\n\x1a\n\x01\x00\x10\x00\x00\x00\x00\x00".to_vec();
+    let mut want = b"\x89VMT\r\n\x1a\n\x02\x00\x10\x00\x00\x00\x00\x00".to_vec();
     want.extend_from_slice(&[8, 7, 6, 5, 4, 3, 2, 1, 8, 0, 0, 0, 1, 0, 0, 0]);
     want.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2, 1, 0, 0]);
     want.extend_from_slice(&[7, 0, 0, 0, 0, 0, 0, 0]);
@@ -220,11 +220,11 @@ fn binary_errors() {
         error_of(read(b"not a trace at all")),
         "t.bin: byte 0: expected the vmlab-bin magic 89 56 4d 54 0d 0a 1a 0a, found [6e, 6f, 74, 20, 61, 20, 74, 72]"
     );
-    let mut v2 = good.clone();
-    v2[8] = 2;
+    let mut v3 = good.clone();
+    v3[8] = 3;
     assert_eq!(
-        error_of(read(&v2)),
-        "t.bin: byte 8: expected format version 1, found version 2"
+        error_of(read(&v3)),
+        "t.bin: byte 8: expected format version 1 or 2, found version 3"
     );
     let cut = &good[..good.len() - 3];
     assert_eq!(
@@ -235,7 +235,7 @@ fn binary_errors() {
     bad_kind[16 + 12] = 9;
     assert_eq!(
         error_of(read(&bad_kind)),
-        "t.bin: byte 28: expected a kind of 0, 1 or 2, found 9"
+        "t.bin: byte 28: expected a kind of 0, 1, 2 or 3, found 9"
     );
     let mut bad_flags = good.clone();
     bad_flags[16 + 13] = 4;
@@ -406,4 +406,234 @@ fn records_straddling_buffer_refills_decode() {
     let bin = bin_bytes(&refs);
     let back: Vec<MemRef> = BinReader::new(&bin[..], "b").map(Result::unwrap).collect();
     assert_eq!(back, refs);
+}
+
+// System calls in traces: Valgrind's --trace-syscalls lines (copied from
+// a real `valgrind --tool=lackey --trace-syscalls=yes` run, 3.19) and
+// vmlab-bin version 2 records.
+
+use vmlab_workload::op::Op;
+use vmlab_workload::syscall::{AddressCall, Syscall};
+
+const LACKEY_SYSCALLS: &str = "\
+==23559== Command: ./t
+I  0401ab70,3
+SYSCALL[23559,1](12) sys_brk ( 0x0 ) --> [pre-success] Success(0x4035000) 
+SYSCALL[23559,1](257) sys_openat ( 4294967196, 0x4034bb0(/usr/libexec/valgrind/vgpreload_core-amd64-linux.so), 524288 ) --> [async] ... 
+SYSCALL[23559,1](257) ... [async] --> Success(0x4) 
+SYSCALL[23559,1](9) sys_mmap ( 0x0, 16400, 1, 2050, 4, 0 ) --> [pre-success] Success(0x4837000) 
+ S 04837000,8
+SYSCALL[23559,1](334) unimplemented (by the kernel) syscall: 334! (ni_syscall)
+ --> [pre-fail] Failure(0x26) 
+SYSCALL[23559,1](10) sys_mprotect ( 0x4a14000, 16384, 1 )[sync] --> Success(0x0) 
+SYSCALL[23559,1](11) sys_munmap ( 0x483c000, 33699 )[sync] --> Success(0x0) 
+SYSCALL[26380,1](25) sys_mremap ( 0x483c000, 32768, 262144, 0x1 ) --> [pre-success] Success(0x4b2b000) 
+SYSCALL[26380,1](9) sys_mmap ( 0x1, 4096, 99, 2, 77, 0 ) --> [pre-fail] Failure(0x16) 
+SYSCALL[23559,1](231) exit_group( 0 ) --> [pre-success] Success(0x0) 
+";
+
+fn lackey_ops(text: &str) -> Vec<Result<Op, TraceError>> {
+    let mut r = LackeyReader::new(text.as_bytes(), "t.lackey", ReadOptions::default());
+    std::iter::from_fn(|| r.next_op()).collect()
+}
+
+fn sys(call: AddressCall, result: Result<u64, i32>) -> Op {
+    Op::Syscall(Syscall { call, result })
+}
+
+fn syscall_ops() -> Vec<Op> {
+    vec![
+        Op::Access(MemRef::fetch(0x0401_ab70, 3)),
+        sys(AddressCall::Brk { addr: 0 }, Ok(0x403_5000)),
+        sys(
+            AddressCall::Mmap {
+                addr: 0,
+                len: 16400,
+                prot: 1,
+                flags: 2050,
+                fd: 4,
+                offset: 0,
+            },
+            Ok(0x483_7000),
+        ),
+        Op::Access(MemRef::write(0x0483_7000, 8)),
+        sys(
+            AddressCall::Mprotect {
+                addr: 0x4a1_4000,
+                len: 16384,
+                prot: 1,
+            },
+            Ok(0),
+        ),
+        sys(
+            AddressCall::Munmap {
+                addr: 0x483_c000,
+                len: 33699,
+            },
+            Ok(0),
+        ),
+        sys(
+            AddressCall::Mremap {
+                old_addr: 0x483_c000,
+                old_len: 32768,
+                new_len: 262_144,
+                flags: 1,
+                new_addr: 0,
+            },
+            Ok(0x4b2_b000),
+        ),
+        sys(
+            AddressCall::Mmap {
+                addr: 1,
+                len: 4096,
+                prot: 99,
+                flags: 2,
+                fd: 77,
+                offset: 0,
+            },
+            Err(22),
+        ),
+    ]
+}
+
+#[test]
+fn lackey_keeps_address_space_calls_in_order() {
+    let ops: Vec<Op> = lackey_ops(LACKEY_SYSCALLS)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(ops, syscall_ops());
+    // The plain iterator gives the accesses alone.
+    assert_eq!(
+        ok(lackey(LACKEY_SYSCALLS)),
+        vec![MemRef::fetch(0x0401_ab70, 3), MemRef::write(0x0483_7000, 8)]
+    );
+    let head = LACKEY_SYSCALLS.lines().nth(2).unwrap();
+    assert_eq!(detect(head.as_bytes()), Some(TraceFormat::Lackey));
+}
+
+#[test]
+fn malformed_syscall_lines_name_line_and_column() {
+    let cases = [
+        (
+            "SYSCALL[1,1](9) sys_mmap ( 0x0, zz, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x1000)",
+            "t.lackey:1:33: expected a number (hex with 0x, or decimal), found \"zz\"",
+        ),
+        (
+            "SYSCALL[1,1](11) sys_munmap ( 0x1000 )[sync] --> Success(0x0)",
+            "t.lackey:1:38: expected munmap's 2 arguments, found \")[sync]\"",
+        ),
+        (
+            "SYSCALL[1,1](12) sys_brk ( 0x0 ) --> [async] ... ",
+            "t.lackey:1:46: expected Success(HEX) or Failure(HEX) (these calls complete at once), found \"...\"",
+        ),
+        (
+            "SYSCALL[1,1](12) sys_brk ( 0x0 )",
+            "t.lackey:1:33: expected \"-->\" and the call's result, found end of line",
+        ),
+        (
+            "SYSCALL[1,1](10) sys_mprotect ( 0x1000, 4096; 1 ) --> Success(0x0)",
+            "t.lackey:1:45: expected \",\" or \")\" after an argument, found \";\"",
+        ),
+        (
+            "SYSCALL[1,1](10) sys_mprotect ( 0x1000, 4096, 0x100000000 ) --> Success(0x0)",
+            "t.lackey:1:47: expected a value that fits the argument (32 bits for prot, flags and fd), found \"0x100000000\"",
+        ),
+        (
+            "SYSCALL[1,1](12) sys_brk ( 0x0 ) --> Success(0x10",
+            "t.lackey:1:50: expected \")\" after the result, found end of line",
+        ),
+        (
+            "SYSCALL[1,1](12) sys_brk ( 0x0 ) --> Success(0x1000) junk",
+            "t.lackey:1:54: expected end of line, found \"junk\"",
+        ),
+        (
+            "SYSCALL[oops",
+            "t.lackey:1:9: expected \"PID,TID](NUMBER)\" after SYSCALL[, found \"oops\"",
+        ),
+    ];
+    for (line, message) in cases {
+        let text = format!("I  0401ab70,3\n{line}\n");
+        let err = lackey_ops(&text).pop().unwrap().unwrap_err();
+        let err = err.to_string().replace(":2:", ":1:");
+        assert_eq!(err, message, "line {line:?}");
+    }
+    // Skip mode counts a bad call line like any other.
+    let text = "SYSCALL[1,1](12) sys_brk ( ) --> Success(0x0)\nI  10,1\n";
+    let mut r = LackeyReader::new(text.as_bytes(), "t", skip());
+    assert_eq!(r.next().unwrap().unwrap(), MemRef::fetch(16, 1));
+    assert_eq!(r.skipped(), 1);
+}
+
+fn bin_ops(ops: &[Op]) -> Vec<u8> {
+    let mut w = BinWriter::new(Vec::new()).unwrap();
+    for op in ops {
+        w.write_op(op).unwrap();
+    }
+    w.finish().unwrap()
+}
+
+#[test]
+fn binary_syscalls_round_trip_and_layout() {
+    let ops = syscall_ops();
+    let bytes = bin_ops(&ops);
+    let mut r = BinReader::new(&bytes[..], "t.bin");
+    let back: Vec<Op> = std::iter::from_fn(|| r.next_op())
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(back, ops);
+    // The brk record, right after the header and the first access.
+    let rec = &bytes[32..96];
+    assert_eq!(&rec[..8], &0x403_5000u64.to_le_bytes());
+    assert_eq!(rec[8..16], [0, 0, 0, 0, 3, 0, 0, 0]);
+    assert!(rec[16..].iter().all(|&b| b == 0));
+    // The failed mmap: flags bit 1, errno 22, fd 77.
+    let last = &bytes[bytes.len() - 64..];
+    assert_eq!((last[0], last[12], last[13], last[14]), (22, 3, 2, 1));
+    assert_eq!(&last[48..56], &77u64.to_le_bytes());
+    // Through the format-detecting, zstd-undoing path as well.
+    let mut r = open_bytes(zstd(&bytes), None, ReadOptions::default()).unwrap();
+    let back: Vec<Op> = r.ops().map(Result::unwrap).collect();
+    assert_eq!(back, ops);
+}
+
+#[test]
+fn binary_syscall_errors() {
+    let bytes = bin_ops(&syscall_ops()[..2]);
+    let read = |b: &[u8]| -> Vec<Result<Op, TraceError>> {
+        let mut r = BinReader::new(b, "t.bin");
+        std::iter::from_fn(|| r.next_op()).collect()
+    };
+    let err = |b: &[u8]| read(b).pop().unwrap().unwrap_err().to_string();
+    // Version 1 files have no system calls: kind 3 is unknown there.
+    let mut v1 = bytes.clone();
+    v1[8] = 1;
+    assert_eq!(
+        err(&v1),
+        "t.bin: byte 44: expected a kind of 0, 1 or 2 (version 1 has no system calls), found 3"
+    );
+    assert_eq!(
+        err(&bytes[..bytes.len() - 1]),
+        "t.bin: byte 32: expected a whole 64-byte system call record, found 63 trailing bytes"
+    );
+    let mut bad_call = bytes.clone();
+    bad_call[32 + 14] = 7;
+    assert_eq!(
+        err(&bad_call),
+        "t.bin: byte 46: expected a call of 0 to 4 (brk, mmap, munmap, mprotect, mremap), found 7"
+    );
+    let mut bad_flags = bytes.clone();
+    bad_flags[32 + 13] = 1;
+    assert_eq!(
+        err(&bad_flags),
+        "t.bin: byte 45: expected system call flags of 0 or 2, found 1"
+    );
+    // A v1 file still reads (the plain iterator skips calls in v2 ones).
+    let mut w = bin_bytes(&sample_refs());
+    w[8] = 1;
+    assert_eq!(ok(BinReader::new(&w[..], "t.bin").collect()), sample_refs());
+    assert_eq!(
+        ok(BinReader::new(&bytes[..], "t.bin").collect()),
+        vec![MemRef::fetch(0x0401_ab70, 3)]
+    );
 }

@@ -7,39 +7,57 @@
 //! ```text
 //! header, 16 bytes:
 //!   0  [u8; 8]  magic  89 56 4D 54 0D 0A 1A 0A  ("\x89VMT\r\n\x1a\n")
-//!   8  u16      version, 1
+//!   8  u16      version, 2 (1 is read too: the same without system calls)
 //!  10  u16      header length in bytes, 16 (later versions may append
 //!               fields; a reader skips what it does not know)
 //!  12  u32      reserved, 0
-//! record, 16 bytes, repeated to the end of the stream:
+//! access record, 16 bytes, repeated to the end of the stream:
 //!   0  u64      address
 //!   8  u32      size in bytes (at least 1)
 //!  12  u8       kind: 0 read, 1 write, 2 instruction fetch
 //!  13  u8       flags: bit 0 = an 8-byte value follows; other bits 0
 //!  14  u16      reserved, 0
 //!  16  u64      value (only when flags bit 0 is set)
+//! system call record (version 2), 64 bytes, in order with the accesses:
+//!   0  u64      result: the value returned, or the errno when flags bit 1
+//!               is set
+//!   8  u32      reserved, 0
+//!  12  u8       kind: 3 system call
+//!  13  u8       flags: bit 1 = the call failed; other bits 0
+//!  14  u8       call: 0 brk, 1 mmap, 2 munmap, 3 mprotect, 4 mremap
+//!  15  u8       reserved, 0
+//!  16  [u64; 6] arguments in Linux's order, unused ones 0 (mmap:
+//!               addr, len, prot, flags, fd sign-extended, offset; mremap:
+//!               old_addr, old_len, new_len, flags, new_addr)
 //! ```
 //!
 //! The magic follows PNG's: a high-bit byte catches 7-bit channels, and
-//! the CR LF and LF catch newline translation. Unknown kinds, flags or a
-//! newer version are errors, not guesses. Compress the whole file with
-//! zstd or gzip for storage; the readers undo that transparently.
+//! the CR LF and LF catch newline translation. Unknown kinds, flags, calls
+//! or a newer version are errors, not guesses (a system call record in a
+//! version 1 file is an unknown kind). Compress the whole file with zstd
+//! or gzip for storage; the readers undo that transparently.
 
 use super::input::Input;
 use super::TraceError;
-use crate::op::MemRef;
+use crate::op::{MemRef, Op};
+use crate::syscall::{AddressCall, Syscall};
 use std::io::{self, BufWriter, Read, Write};
 use std::sync::Arc;
 use vmlab_hw::AccessKind;
 
 /// The first 8 bytes of every vmlab-bin trace.
 pub const MAGIC: [u8; 8] = *b"\x89VMT\r\n\x1a\n";
-/// The format version this module reads and writes.
-pub const VERSION: u16 = 1;
+/// The format version this module writes; it reads this one and 1.
+pub const VERSION: u16 = 2;
+/// The first version with system call records.
+const SYSCALL_VERSION: u16 = 2;
 const HEADER_LEN: usize = 16;
 const RECORD_LEN: usize = 16;
 const VALUE_LEN: usize = 8;
 const FLAG_VALUE: u8 = 1;
+const KIND_SYSCALL: u8 = 3;
+const FLAG_FAILED: u8 = 2;
+const SYSCALL_LEN: usize = 64;
 
 fn kind_code(kind: AccessKind) -> u8 {
     match kind {
@@ -90,6 +108,33 @@ impl<W: Write> BinWriter<W> {
         self.out.write_all(&rec[..len])
     }
 
+    /// Appends one system call.
+    pub fn write_syscall(&mut self, call: &Syscall) -> io::Result<()> {
+        let mut rec = [0u8; SYSCALL_LEN];
+        let (result, failed) = match call.result {
+            Ok(v) => (v, false),
+            // An errno is positive; kept as its 64-bit two's complement
+            // when a hand-made record has a negative one.
+            Err(errno) => (i64::from(errno) as u64, true),
+        };
+        rec[..8].copy_from_slice(&result.to_le_bytes());
+        rec[12] = KIND_SYSCALL;
+        rec[13] = if failed { FLAG_FAILED } else { 0 };
+        rec[14] = call.call.code();
+        for (i, a) in call.call.args().iter().enumerate() {
+            rec[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
+        }
+        self.out.write_all(&rec)
+    }
+
+    /// Appends an access or a system call.
+    pub fn write_op(&mut self, op: &Op) -> io::Result<()> {
+        match op {
+            Op::Access(r) => self.write(r),
+            Op::Syscall(c) => self.write_syscall(c),
+        }
+    }
+
     /// Flushes the buffer and returns the underlying writer (for a
     /// compressor, call its own finish next).
     pub fn finish(self) -> io::Result<W> {
@@ -104,6 +149,8 @@ pub struct BinReader<R> {
     input: Input<R>,
     name: Arc<str>,
     header_checked: bool,
+    /// The file's version, once the header is checked.
+    version: u16,
     done: bool,
 }
 
@@ -127,6 +174,7 @@ impl<R: Read> BinReader<R> {
             input,
             name,
             header_checked: false,
+            version: 0,
             done: false,
         }
     }
@@ -153,9 +201,10 @@ impl<R: Read> BinReader<R> {
         }
         let version = u16::from_le_bytes([h[8], h[9]]);
         let header_len = usize::from(u16::from_le_bytes([h[10], h[11]]));
-        if version != VERSION {
-            return Err(self.fail(8, "format version 1", format!("version {version}")));
+        if version == 0 || version > VERSION {
+            return Err(self.fail(8, "format version 1 or 2", format!("version {version}")));
         }
+        self.version = version;
         if header_len < HEADER_LEN {
             let found = header_len.to_string();
             return Err(self.fail(10, "a header length of at least 16", found));
@@ -193,7 +242,12 @@ impl<R: Read> BinReader<R> {
     fn bad_record(&mut self, rec: [u8; RECORD_LEN]) -> TraceError {
         let at = self.input.offset();
         if rec[12] > 2 {
-            self.fail(at + 12, "a kind of 0, 1 or 2", rec[12].to_string())
+            let expected = if self.version >= SYSCALL_VERSION {
+                "a kind of 0, 1, 2 or 3"
+            } else {
+                "a kind of 0, 1 or 2 (version 1 has no system calls)"
+            };
+            self.fail(at + 12, expected, rec[12].to_string())
         } else if rec[13] & !FLAG_VALUE != 0 {
             self.fail(at + 13, "flags of 0 or 1", rec[13].to_string())
         } else {
@@ -203,11 +257,95 @@ impl<R: Read> BinReader<R> {
     }
 }
 
+impl<R: Read> BinReader<R> {
+    /// Decodes the system call record at the front of the buffer.
+    #[cold]
+    fn syscall(&mut self) -> Result<Syscall, TraceError> {
+        self.refill(SYSCALL_LEN)?;
+        let at = self.input.offset();
+        let avail = self.input.available();
+        let Some(rec) = avail.get(..SYSCALL_LEN) else {
+            let found = format!("{} trailing bytes", avail.len());
+            return Err(self.fail(at, "a whole 64-byte system call record", found));
+        };
+        let mut copy = [0u8; SYSCALL_LEN];
+        copy.copy_from_slice(rec);
+        let rec = copy;
+        let word = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&rec[i..i + 8]);
+            u64::from_le_bytes(b)
+        };
+        let result = word(0);
+        let (flags, code, reserved) = (
+            rec[13],
+            rec[14],
+            [rec[8], rec[9], rec[10], rec[11], rec[15]],
+        );
+        let mut args = [0u64; 6];
+        for (i, a) in args.iter_mut().enumerate() {
+            *a = word(16 + 8 * i);
+        }
+        if flags & !FLAG_FAILED != 0 {
+            return Err(self.fail(at + 13, "system call flags of 0 or 2", flags.to_string()));
+        }
+        if reserved != [0; 5] {
+            return Err(self.fail(at + 8, "reserved bytes of 0", format!("{reserved:02x?}")));
+        }
+        let call = match AddressCall::from_args(code, args) {
+            Ok(call) => call,
+            Err(None) => {
+                let found = code.to_string();
+                return Err(self.fail(
+                    at + 14,
+                    "a call of 0 to 4 (brk, mmap, munmap, mprotect, mremap)",
+                    found,
+                ));
+            }
+            Err(Some(i)) => {
+                let found = format!("{:#x}", args[i]);
+                return Err(self.fail(
+                    16 + at + 8 * i as u64,
+                    "an argument that fits 32 bits",
+                    found,
+                ));
+            }
+        };
+        let result = if flags & FLAG_FAILED != 0 {
+            match i32::try_from(result as i64) {
+                Ok(errno) => Err(errno),
+                Err(_) => {
+                    return Err(self.fail(at, "an errno that fits 32 bits", format!("{result:#x}")))
+                }
+            }
+        } else {
+            Ok(result)
+        };
+        self.input.consume(SYSCALL_LEN);
+        Ok(Syscall { call, result })
+    }
+}
+
+/// The accesses alone; system calls are skipped.
 impl<R: Read> Iterator for BinReader<R> {
     type Item = Result<MemRef, TraceError>;
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            return match self.next_op()? {
+                Ok(Op::Access(r)) => Some(Ok(r)),
+                Ok(Op::Syscall(_)) => continue,
+                Err(e) => Some(Err(e)),
+            };
+        }
+    }
+}
+
+impl<R: Read> BinReader<R> {
+    /// The next access or system call, in the trace's order.
+    #[inline]
+    pub fn next_op(&mut self) -> Option<Result<Op, TraceError>> {
         if self.done {
             return None;
         }
@@ -240,6 +378,9 @@ impl<R: Read> Iterator for BinReader<R> {
             0 => AccessKind::Read,
             1 => AccessKind::Write,
             2 => AccessKind::Fetch,
+            KIND_SYSCALL if self.version >= SYSCALL_VERSION => {
+                return Some(self.syscall().map(Op::Syscall));
+            }
             _ => return Some(Err(self.bad_record(rec))),
         };
         if rec[13] & !FLAG_VALUE != 0 || rec[14] != 0 || rec[15] != 0 {
@@ -259,11 +400,11 @@ impl<R: Read> Iterator for BinReader<R> {
         };
         self.input
             .consume(RECORD_LEN + if value.is_some() { VALUE_LEN } else { 0 });
-        Some(Ok(MemRef {
+        Some(Ok(Op::Access(MemRef {
             addr,
             size,
             kind,
             value,
-        }))
+        })))
     }
 }

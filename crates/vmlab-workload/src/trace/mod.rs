@@ -9,20 +9,25 @@
 //! format given, or one detected from the first block ([`detect`]). Every
 //! reader is an `Iterator<Item = Result<MemRef, TraceError>>` over its own
 //! reusable buffer, so a trace of any size runs in constant memory and the
-//! per-record path allocates nothing. A bad record is a [`TraceError`]
+//! per-record path allocates nothing. Lackey text and vmlab-bin can also
+//! carry a program's address-space system calls; `next_op` (and
+//! [`TraceReader::ops`]) gives them in order with the accesses as
+//! [`Op`]s, while the plain iterator skips them. A bad record is a [`TraceError`]
 //! naming `file:line:column` (text) or the byte offset (binary) and what was
 //! expected; with [`ReadOptions::skip_bad_lines`] text readers count bad
 //! lines ([`TraceReader::skipped`]) and go on instead.
 //!
-//! Files: [`text`] (lackey and address lists), [`bin`], [`oracle`], and
-//! `input` (the shared buffer).
+//! Files: [`text`] (lackey and address lists), [`bin`], [`oracle`],
+//! [`convert`] (any trace to zstd-compressed vmlab-bin), and `input` (the
+//! shared buffer).
 
 pub mod bin;
+pub mod convert;
 mod input;
 pub mod oracle;
 pub mod text;
 
-use crate::op::MemRef;
+use crate::op::{MemRef, Op};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -310,6 +315,39 @@ impl TraceReader {
     }
 }
 
+impl TraceReader {
+    /// The next access or system call, in the trace's order (address
+    /// lists and oracleGeneral have accesses only).
+    #[inline]
+    pub fn next_op(&mut self) -> Option<Result<Op, TraceError>> {
+        match self {
+            TraceReader::Lackey(r) => r.next_op(),
+            TraceReader::VmlabBin(r) => r.next_op(),
+            TraceReader::Addr(r) => r.next().map(|r| r.map(Op::Access)),
+            TraceReader::OracleGeneral(r) => r.next().map(|r| r.map(Op::Access)),
+        }
+    }
+
+    /// The trace as a stream of [`Op`]s: accesses and system calls.
+    pub fn ops(&mut self) -> Ops<'_> {
+        Ops(self)
+    }
+}
+
+/// A [`TraceReader`] read as accesses and system calls; see
+/// [`TraceReader::ops`].
+#[derive(Debug)]
+pub struct Ops<'a>(&'a mut TraceReader);
+
+impl Iterator for Ops<'_> {
+    type Item = Result<Op, TraceError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next_op()
+    }
+}
+
 impl Iterator for TraceReader {
     type Item = Result<MemRef, TraceError>;
 
@@ -420,9 +458,9 @@ pub fn decompress(mut src: DynRead) -> io::Result<DynRead> {
 
 /// Recognises a (decompressed) trace's format from its first bytes: the
 /// vmlab-bin magic; text whose first record line is lackey-shaped (`I  `,
-/// ` L `, ` S `, ` M `, `SB `) or starts with a digit (an address list); any
-/// other bytes containing a NUL are taken to be oracleGeneral, which has no
-/// header of its own. `None` when nothing fits.
+/// ` L `, ` S `, ` M `, `SB `, `SYSCALL[`) or starts with a digit (an
+/// address list); any other bytes containing a NUL are taken to be
+/// oracleGeneral, which has no header of its own. `None` when nothing fits.
 pub fn detect(head: &[u8]) -> Option<TraceFormat> {
     if head.starts_with(&bin::MAGIC) {
         return Some(TraceFormat::VmlabBin);
@@ -439,6 +477,7 @@ pub fn detect(head: &[u8]) -> Option<TraceFormat> {
         if [b"I  ", b" L ", b" S ", b" M ", b"SB "]
             .iter()
             .any(|p| line.starts_with(*p))
+            || line.starts_with(b"SYSCALL[")
         {
             return Some(TraceFormat::Lackey);
         }

@@ -7,10 +7,30 @@
 //! column 1), ` L ADDR,SIZE` (load), ` S ADDR,SIZE` (store) and
 //! ` M ADDR,SIZE` (modify: a load then a store of the same bytes, given as
 //! two [`MemRef`]s), ADDR in hex without `0x`, SIZE in decimal. Lines
-//! starting `==` (Valgrind's own messages) or `--` (its debug and
-//! `--trace-syscalls` output), `SB ADDR` superblock markers and blank lines
-//! are skipped. Leading blanks and the width of the gap are not checked, so
-//! hand-edited traces read too.
+//! starting `==` (Valgrind's own messages) or `--` (its debug output),
+//! `SB ADDR` superblock markers and blank lines are skipped. Leading blanks
+//! and the width of the gap are not checked, so hand-edited traces read
+//! too.
+//!
+//! With `--trace-syscalls=yes` Valgrind also prints one line per system
+//! call (coregrind/m_syswrap/syswrap-main.c and the `PRINT`s of
+//! syswrap-linux.c / syswrap-amd64-linux.c), in order with the accesses:
+//!
+//! ```text
+//! SYSCALL[23559,1](9) sys_mmap ( 0x0, 8192, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x4835000)
+//! SYSCALL[23559,1](10) sys_mprotect ( 0x4a14000, 16384, 1 )[sync] --> Success(0x0)
+//! SYSCALL[23559,1](12) sys_brk ( 0x0 ) --> [pre-success] Success(0x4035000)
+//! SYSCALL[23559,1](25) sys_mremap ( 0x483c000, 32768, 262144, 0x1 ) --> [pre-success] Success(0x4b2b000)
+//! SYSCALL[23559,1](9) sys_mmap ( 0x1, 4096, 99, 2, 77, 0 ) --> [pre-fail] Failure(0x16)
+//! ```
+//!
+//! `sys_brk`, `sys_mmap`, `sys_munmap`, `sys_mprotect` and `sys_mremap`
+//! lines become [`Line::Sys`] records (arguments hex with `0x` or decimal;
+//! the result's number hex, an errno for `Failure`); every other
+//! `SYSCALL[` line, the `... [async] -->` completions of blocking calls and
+//! the ` --> [pre-fail] ...` continuation of an unimplemented call are
+//! skipped. The five kept calls never block, so Valgrind always prints
+//! them whole on one line; one without its result is malformed.
 //!
 //! An address list has one access per line: an address, hex with `0x` or
 //! decimal, then optionally `R`/`r` (read, the default) or `W`/`w`
@@ -23,7 +43,8 @@
 
 use super::input::{Input, NextLine, MAX_LINE};
 use super::{ReadOptions, TraceError};
-use crate::op::MemRef;
+use crate::op::{MemRef, Op};
+use crate::syscall::{AddressCall, Syscall, CALL_NAMES};
 use std::io::Read;
 use std::sync::Arc;
 use vmlab_hw::AccessKind;
@@ -36,6 +57,8 @@ pub enum Line {
     One(MemRef),
     /// Two accesses, in order (lackey's modify).
     Two(MemRef, MemRef),
+    /// An address-space system call.
+    Sys(Syscall),
 }
 
 /// Where a line went wrong: the 0-based byte index, and what should have
@@ -121,7 +144,7 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
     }
 
     #[cold]
-    fn bad_line(&mut self, line: &[u8], bad: Bad) -> Option<Result<MemRef, TraceError>> {
+    fn bad_line(&mut self, line: &[u8], bad: Bad) -> Option<Result<Op, TraceError>> {
         if self.opts.skip_bad_lines {
             self.skipped += 1;
             return None;
@@ -137,13 +160,12 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
     }
 }
 
-impl<R: Read, F: LineFormat> Iterator for TextReader<R, F> {
-    type Item = Result<MemRef, TraceError>;
-
+impl<R: Read, F: LineFormat> TextReader<R, F> {
+    /// The next access or system call, in the trace's order.
     #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
+    pub fn next_op(&mut self) -> Option<Result<Op, TraceError>> {
         if let Some(r) = self.pending.take() {
-            return Some(Ok(r));
+            return Some(Ok(Op::Access(r)));
         }
         while !self.done {
             let (start, end) = match self.input.next_line() {
@@ -171,11 +193,12 @@ impl<R: Read, F: LineFormat> Iterator for TextReader<R, F> {
             self.line += 1;
             match F::parse(&self.input.buf()[start..end]) {
                 Ok(Line::Skip) => {}
-                Ok(Line::One(r)) => return Some(Ok(r)),
+                Ok(Line::One(r)) => return Some(Ok(Op::Access(r))),
                 Ok(Line::Two(a, b)) => {
                     self.pending = Some(b);
-                    return Some(Ok(a));
+                    return Some(Ok(Op::Access(a)));
                 }
+                Ok(Line::Sys(call)) => return Some(Ok(Op::Syscall(call))),
                 Err(bad) => {
                     // Copy out the line only on this cold path.
                     let text = self.input.buf()[start..end].to_vec();
@@ -186,6 +209,22 @@ impl<R: Read, F: LineFormat> Iterator for TextReader<R, F> {
             }
         }
         None
+    }
+}
+
+/// The accesses alone; system calls are skipped.
+impl<R: Read, F: LineFormat> Iterator for TextReader<R, F> {
+    type Item = Result<MemRef, TraceError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            return match self.next_op()? {
+                Ok(Op::Access(r)) => Some(Ok(r)),
+                Ok(Op::Syscall(_)) => continue,
+                Err(e) => Some(Err(e)),
+            };
+        }
     }
 }
 
@@ -311,9 +350,14 @@ impl LineFormat for Lackey {
             b'I' => AccessKind::Fetch,
             b'L' => AccessKind::Read,
             b'S' if line.get(i + 1) == Some(&b'B') => return Ok(Line::Skip),
+            b'S' if line.get(i + 1) == Some(&b'Y') && line[i..].starts_with(SYSCALL) => {
+                return syscall_line(line, i + SYSCALL.len());
+            }
             b'S' => AccessKind::Write,
             b'M' => AccessKind::Read,
             b'=' | b'-' if i == 0 && line.get(1) == Some(&k) => return Ok(Line::Skip),
+            // The second line of an unimplemented call's message.
+            b'-' if line[i..].starts_with(b"-->") => return Ok(Line::Skip),
             _ => {
                 return Err(Bad {
                     at: i,
@@ -367,6 +411,158 @@ impl LineFormat for Lackey {
             Line::One(r)
         })
     }
+}
+
+/// How Valgrind's `--trace-syscalls` lines start.
+const SYSCALL: &[u8] = b"SYSCALL[";
+
+/// The byte index of `needle` in `line` at or after `from`.
+fn find(line: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    line.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| from + p)
+}
+
+/// A number at `i`: hex with `0x`, or decimal.
+fn number(line: &[u8], i: usize) -> Result<(u64, usize), Bad> {
+    if line[i..].starts_with(b"0x") {
+        hex(line, i + 2, "hexadecimal digits after 0x")
+    } else {
+        decimal(
+            line,
+            i,
+            u64::MAX,
+            "a number (hex with 0x, or decimal)",
+            "a number of at most 64 bits",
+        )
+    }
+}
+
+/// The rest of a `SYSCALL[` line from `i` (just after the bracket): the
+/// call's name, its arguments and its result. Calls other than the five
+/// address-space ones are skipped unread.
+#[cold]
+fn syscall_line(line: &[u8], i: usize) -> Result<Line, Bad> {
+    let Some(close) = find(line, i, b"](") else {
+        return Err(Bad {
+            at: i,
+            expected: "\"PID,TID](NUMBER)\" after SYSCALL[",
+        });
+    };
+    let Some(paren) = find(line, close + 2, b")") else {
+        return Err(Bad {
+            at: close + 2,
+            expected: "the system call's number and \")\"",
+        });
+    };
+    let name_at = skip_blanks(line, paren + 1);
+    let name_end = line[name_at..]
+        .iter()
+        .position(|&b| b == b' ' || b == b'(')
+        .map_or(line.len(), |n| name_at + n);
+    let name = &line[name_at..name_end];
+    let Some(code) = name
+        .strip_prefix(b"sys_")
+        .and_then(|n| CALL_NAMES.iter().position(|c| c.as_bytes() == n))
+    else {
+        return Ok(Line::Skip);
+    };
+    // `code` indexes CALL_NAMES, five entries.
+    let code = code as u8;
+    let mut j = skip_blanks(line, name_end);
+    if line.get(j) != Some(&b'(') {
+        return Err(Bad {
+            at: j,
+            expected: "\"(\" and the call's arguments",
+        });
+    }
+    j = skip_blanks(line, j + 1);
+    let mut args = [0u64; 6];
+    let mut count = 0;
+    let mut arg_at = [0usize; 6];
+    while line.get(j) != Some(&b')') {
+        if count == args.len() {
+            return Err(Bad {
+                at: j,
+                expected: "\")\" after at most 6 arguments",
+            });
+        }
+        if count > 0 {
+            if line.get(j) != Some(&b',') {
+                return Err(Bad {
+                    at: j,
+                    expected: "\",\" or \")\" after an argument",
+                });
+            }
+            j = skip_blanks(line, j + 1);
+        }
+        arg_at[count] = j;
+        let (v, k) = number(line, j)?;
+        args[count] = v;
+        count += 1;
+        j = skip_blanks(line, k);
+    }
+    let want = AddressCall::arity(code).unwrap_or_default();
+    // mremap's fifth argument is printed only with MREMAP_FIXED.
+    let fewest = if code == 4 { want - 1 } else { want };
+    if count < fewest || count > want {
+        return Err(Bad {
+            at: j,
+            expected: match code {
+                0 => "brk's 1 argument",
+                1 => "mmap's 6 arguments",
+                2 => "munmap's 2 arguments",
+                3 => "mprotect's 3 arguments",
+                _ => "mremap's 4 or 5 arguments",
+            },
+        });
+    }
+    let call = AddressCall::from_args(code, args).map_err(|arg| Bad {
+        at: arg.map_or(name_at, |a| arg_at[a]),
+        expected: "a value that fits the argument (32 bits for prot, flags and fd)",
+    })?;
+    let Some(arrow) = find(line, j + 1, b"-->") else {
+        return Err(Bad {
+            at: line.len(),
+            expected: "\"-->\" and the call's result",
+        });
+    };
+    let mut r = skip_blanks(line, arrow + 3);
+    if line.get(r) == Some(&b'[') {
+        r = match find(line, r, b"]") {
+            Some(b) => skip_blanks(line, b + 1),
+            None => line.len(),
+        };
+    }
+    let rest = &line[r..];
+    let failed = if rest.starts_with(b"Success(") {
+        false
+    } else if rest.starts_with(b"Failure(") {
+        true
+    } else {
+        return Err(Bad {
+            at: r,
+            expected: "Success(HEX) or Failure(HEX) (these calls complete at once)",
+        });
+    };
+    let (value, k) = number(line, r + b"Success(".len())?;
+    if line.get(k) != Some(&b')') {
+        return Err(Bad {
+            at: k,
+            expected: "\")\" after the result",
+        });
+    }
+    end_of_line(line, k + 1, false)?;
+    let result = if failed {
+        Err(i32::try_from(value).map_err(|_| Bad {
+            at: r + b"Failure(".len(),
+            expected: "an errno below 2^31",
+        })?)
+    } else {
+        Ok(value)
+    };
+    Ok(Line::Sys(Syscall { call, result }))
 }
 
 impl LineFormat for Addr {
