@@ -21,6 +21,8 @@ mod bindings;
 mod bulk;
 pub mod engine;
 pub mod errors;
+mod experiments;
+mod libc_calls;
 mod session;
 
 pub use engine::{run_file, run_source, ScriptOptions, ScriptOutcome};
