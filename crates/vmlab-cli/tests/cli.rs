@@ -723,6 +723,6 @@ fn every_built_in_scenario_runs_with_its_assertions() {
         );
         assert!(out.contains("process 1 ended: exit 0"), "{name}: {out}");
     }
-    let err = refused(&["scenarios", "run", "belady"]);
-    assert!(err.contains("scenario: expected one of cow"), "{err}");
+    let err = refused(&["scenarios", "run", "no-such-scenario"]);
+    assert!(err.contains("scenario: expected one of belady, cow"), "{err}");
 }
