@@ -607,6 +607,12 @@ fn exit_flushes_the_streams_and_underscore_exit_does_not() {
             _exit(0);
         });
         fork(|| {
+            let f = fopen("/flushed", "w");
+            fprintf(f, "flushed by fflush(NULL)");
+            assert_eq(fflush(NULL), 0);
+            _exit(0);
+        });
+        fork(|| {
             let f = fopen("/returned", "w");
             fprintf(f, "a body that returns exits");
         });
@@ -615,6 +621,10 @@ fn exit_flushes_the_streams_and_underscore_exit_does_not() {
     "#);
     assert_eq!(out.kernel.export_file("/kept").unwrap(), b"flushed by exit");
     assert_eq!(out.kernel.export_file("/lost").unwrap(), b"");
+    assert_eq!(
+        out.kernel.export_file("/flushed").unwrap(),
+        b"flushed by fflush(NULL)"
+    );
     assert_eq!(
         out.kernel.export_file("/returned").unwrap(),
         b"a body that returns exits"
