@@ -473,6 +473,7 @@ fn malloc_calloc_realloc_and_free_work_on_the_processs_heap() {
     let out = run(r#"
         let p = malloc(100);
         assert(p != NULL && p % 16 == 0, "16-byte aligned");
+        assert_eq(malloc_usable_size(p), 104, "a 112-byte chunk less its 8-byte header");
         store64(p, 0x1234);
         let q = realloc(p, 5000);
         assert_eq(load64(q), 0x1234, "realloc keeps the contents");

@@ -1,5 +1,5 @@
 //! The C library's functions, callable by their C names with C's
-//! arguments: malloc, free, calloc, realloc; fopen, fclose, fflush, fread,
+//! arguments: malloc, free, calloc, realloc, malloc_usable_size; fopen, fclose, fflush, fread,
 //! fwrite, fputs, fputc, printf, fprintf; memcpy, memset, memcmp, strlen,
 //! strcpy, strcmp; and the streams `stdin`, `stdout` and `stderr` (each
 //! process's own). They run as `vmlab-libc` runs them, as user code of the
@@ -92,6 +92,12 @@ fn register_malloc(engine: &mut Engine, shared: &Shared) {
     let s = shared.clone();
     engine.register_fn("free", move |ptr: INT| -> Result<()> {
         lock(&s)?.library((), |c, pid| c.free(pid, unsigned(ptr)))
+    });
+    let s = shared.clone();
+    engine.register_fn("malloc_usable_size", move |ptr: INT| -> Result<INT> {
+        lock(&s)?.library(0, |c, pid| {
+            c.malloc_usable_size(pid, unsigned(ptr)).map(|n| n as INT)
+        })
     });
     let s = shared.clone();
     engine.register_fn("calloc", move |n: INT, size: INT| -> Result<INT> {
