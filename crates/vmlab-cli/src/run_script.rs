@@ -1,14 +1,17 @@
 //! `vmlab run SCRIPT`: runs a scenario script as a process on a machine
 //! the flags configured, shows what it printed as it prints it, then the
-//! machine, how the script's first process ended and the counters (or all
-//! of it as JSON). A bad script is an error naming `FILE:LINE:COLUMN`,
+//! machine, how the script's first process ended and the counters, the C
+//! library's calls and the cost model's time split (or all of it as
+//! JSON). A bad script is an error naming `FILE:LINE:COLUMN`,
 //! with nothing on stdout when the script does not compile.
 
 use crate::error::CliError;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use vmlab_hw::mmu::MmuCounters;
+use vmlab_kernel::cost::TimeSplit;
 use vmlab_kernel::{Kernel, KernelConfig, KernelCounters};
 use vmlab_workload::script::{run_source, ScriptOptions};
 
@@ -30,6 +33,14 @@ struct ScriptReport<'a> {
     console: String,
     kernel: KernelCounters,
     mmu: MmuCounters,
+    /// Library functions the programs called, by name.
+    library_calls: &'a BTreeMap<&'static str, u64>,
+    /// System calls the programs (and their library) made, by name.
+    system_calls: &'a BTreeMap<&'static str, u64>,
+    /// User/kernel crossings: two per system call and per user-mode fault.
+    mode_switches: u64,
+    /// The cost model's time, in ns.
+    time: TimeSplit,
 }
 
 /// Runs the script at `path` on a machine built from `config`.
@@ -72,6 +83,10 @@ pub fn run_source_on(
         console: String::from_utf8_lossy(&outcome.kernel.console()).into_owned(),
         kernel: outcome.kernel.counters(),
         mmu: outcome.kernel.mmu().counters(),
+        library_calls: &outcome.accounting.library_calls,
+        system_calls: &outcome.accounting.system_calls,
+        mode_switches: outcome.accounting.counts.mode_switches,
+        time: outcome.time,
     };
     if json {
         let text = serde_json::to_string_pretty(&report)
@@ -108,6 +123,23 @@ fn summary(r: &ScriptReport) -> String {
         (
             "system calls",
             format!("{} ({} bytes copied)", k.syscalls, k.user_copy_bytes),
+        ),
+        (
+            "library calls",
+            format!(
+                "{}, {} mode switches",
+                r.library_calls.values().sum::<u64>(),
+                r.mode_switches
+            ),
+        ),
+        (
+            "time",
+            format!(
+                "{:.1} us user, {:.1} us kernel, {:.1} us disk",
+                r.time.user_ns / 1e3,
+                r.time.kernel_ns / 1e3,
+                r.time.disk_ns / 1e3
+            ),
         ),
         ("references", k.references.to_string()),
         (

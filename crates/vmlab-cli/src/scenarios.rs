@@ -20,12 +20,20 @@ struct Scenario {
 /// The library, in the order `list` shows it.
 const SCENARIOS: &[Scenario] = &[
     Scenario {
+        name: "belady",
+        source: include_str!("../../../examples/scripts/belady.rhai"),
+    },
+    Scenario {
         name: "cow",
         source: include_str!("../../../examples/scripts/cow.rhai"),
     },
     Scenario {
         name: "mmap-vs-read",
         source: include_str!("../../../examples/scripts/mmap_vs_read.rhai"),
+    },
+    Scenario {
+        name: "paging-vs-segmentation",
+        source: include_str!("../../../examples/scripts/paging_vs_segmentation.rhai"),
     },
     Scenario {
         name: "shared-library",
@@ -36,8 +44,16 @@ const SCENARIOS: &[Scenario] = &[
         source: include_str!("../../../examples/scripts/stack_growth.rhai"),
     },
     Scenario {
+        name: "syscalls-vs-library-functions",
+        source: include_str!("../../../examples/scripts/syscalls_vs_library_functions.rhai"),
+    },
+    Scenario {
         name: "thrashing",
         source: include_str!("../../../examples/scripts/thrashing.rhai"),
+    },
+    Scenario {
+        name: "why-virtual-memory",
+        source: include_str!("../../../examples/scripts/why_virtual_memory.rhai"),
     },
 ];
 
@@ -100,8 +116,9 @@ pub fn run(command: &ScenariosCommand) -> Result<(), CliError> {
     match command {
         ScenariosCommand::List => {
             let mut out = String::new();
+            let width = SCENARIOS.iter().map(|s| s.name.len()).max().unwrap_or(0);
             for s in SCENARIOS {
-                let _ = writeln!(out, "{:<14} {}", s.name, s.summary());
+                let _ = writeln!(out, "{:<width$} {}", s.name, s.summary());
             }
             print_out(&out)
         }

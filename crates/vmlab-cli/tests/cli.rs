@@ -611,12 +611,16 @@ fn run_script_prints_its_transcript_and_the_counters() {
         out.contains("machine: x86-64, 1024 frames, lru replacement, 1024 swap slots, linux rules")
     );
     assert!(out.contains("process 1 ended: exit 0\n"));
-    // 8 pages copied by the child, and its print copied the stdout buffer
-    // it shared with the parent.
+    // 8 pages copied by the child, and its print (printf to stdout)
+    // copied the stdout buffer it shared with the parent and the page of
+    // the library's data holding the stream.
     assert!(
-        out.contains("copy-on-write   9 copies, 65 reuses\n"),
+        out.contains("copy-on-write   10 copies, 66 reuses\n"),
         "{out}"
     );
+    // Three prints (printf), fork, wait, and both processes' exit(3).
+    assert!(out.contains("library calls   7, "), "{out}");
+    assert!(out.contains(" us user, "), "{out}");
 }
 
 #[test]
@@ -625,8 +629,12 @@ fn run_script_as_json() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(v["status"], "process 1 ended: exit 0");
     assert_eq!(v["frames"], 512);
-    assert_eq!(v["kernel"]["cow_copies"], 9);
+    assert_eq!(v["kernel"]["cow_copies"], 10);
     assert!(v["transcript"].as_str().unwrap().contains("8 copies"));
+    assert_eq!(v["library_calls"]["printf"], 3);
+    assert_eq!(v["library_calls"]["fork"], 1);
+    assert_eq!(v["system_calls"]["wait4"], 1);
+    assert!(v["time"]["kernel_ns"].as_f64().unwrap() > 0.0);
 }
 
 #[test]
@@ -723,8 +731,11 @@ fn every_built_in_scenario_runs_with_its_assertions() {
         );
         assert!(out.contains("process 1 ended: exit 0"), "{name}: {out}");
     }
-    let err = refused(&["scenarios", "run", "belady"]);
-    assert!(err.contains("scenario: expected one of cow"), "{err}");
+    let err = refused(&["scenarios", "run", "no-such-scenario"]);
+    assert!(
+        err.contains("scenario: expected one of belady, cow"),
+        "{err}"
+    );
 }
 
 #[test]

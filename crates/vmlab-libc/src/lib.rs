@@ -18,6 +18,8 @@
 //! - [`account`]: library calls, system calls, mode switches and user
 //!   accesses, turned into time by the kernel's cost model.
 //! - `sys`: the system-call wrappers, where system calls are counted.
+//! - `program`: the program's own system calls and accesses, counted
+//!   alongside the library's.
 //!
 //! One [`Libc`] serves every process of its kernel. [`Libc::start`] is
 //! what a C program's startup code does (map the library's data, learn
@@ -33,6 +35,7 @@
 
 pub mod account;
 pub mod malloc;
+mod program;
 pub mod stdio;
 pub mod string;
 mod sys;

@@ -9,7 +9,7 @@ use vmlab_kernel::{Errno, ExitStatus, Kernel};
 
 impl Libc {
     /// Runs `call` as the system call `name`.
-    fn syscall<T>(
+    pub(crate) fn syscall<T>(
         &mut self,
         name: &'static str,
         call: impl FnOnce(&mut Kernel) -> Result<T, Errno>,
@@ -71,7 +71,7 @@ impl Libc {
 
     /// A call that copies the bytes it returns between user memory and
     /// the kernel.
-    fn copying(
+    pub(crate) fn copying(
         &mut self,
         name: &'static str,
         call: impl FnOnce(&mut Kernel) -> Result<u64, Errno>,

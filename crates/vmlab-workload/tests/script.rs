@@ -463,3 +463,283 @@ fn counters_and_machine_describe_the_run() {
     "#);
     assert!(out.kernel.counters().syscalls >= 6);
 }
+
+fn console(out: &ScriptOutcome) -> String {
+    String::from_utf8_lossy(&out.kernel.console()).into_owned()
+}
+
+#[test]
+fn malloc_calloc_realloc_and_free_work_on_the_processs_heap() {
+    let out = run(r#"
+        let p = malloc(100);
+        assert(p != NULL && p % 16 == 0, "16-byte aligned");
+        assert_eq(malloc_usable_size(p), 104, "a 112-byte chunk less its 8-byte header");
+        store64(p, 0x1234);
+        let q = realloc(p, 5000);
+        assert_eq(load64(q), 0x1234, "realloc keeps the contents");
+        let z = calloc(10, 8);
+        assert_eq(load64(z + 72), 0, "calloc zeroes");
+        free(q);
+        free(z);
+        free(NULL);
+        let c = counters();
+        assert_eq(c.library_calls.malloc, 1);
+        assert_eq(c.library_calls.free, 3);
+        assert_eq(c.system_calls.brk, 2, "startup's brk(0), then the first malloc's");
+        assert_eq(malloc(1 << 62), NULL, "too large");
+        assert_eq(errno(), ENOMEM);
+    "#);
+    assert_eq!(out.accounting.library("realloc"), 1);
+    assert_eq!(out.accounting.library("calloc"), 1);
+}
+
+#[test]
+fn freeing_a_pointer_malloc_did_not_return_is_a_script_error() {
+    let (line, column, message) = error_of(
+        "let p = malloc(32);\nfree(p + 8);",
+        &ScriptOptions::default(),
+    );
+    assert_eq!((line, column), (2, 1));
+    assert!(message.starts_with("free(): invalid pointer"), "{message}");
+}
+
+#[test]
+fn stdio_writes_and_reads_a_file_through_its_buffer() {
+    let mut out = run(r#"
+        let f = fopen("/notes", "w");
+        assert(f != NULL);
+        let s = malloc(16);
+        store_str(s, "pages\x00");
+        assert_eq(fputs(s, f), 0);
+        assert_eq(fputc(0x21, f), 0x21);
+        assert_eq(fprintf(f, " %d %s %x|", 42, "frames", 255), 14);
+        assert_eq(fwrite(s, 1, 5, f), 5);
+        let c = counters();
+        assert_eq(c.system_calls.write, 0, "nothing written while the buffer has room");
+        assert_eq(fflush(f), 0);
+        assert_eq(counters().system_calls.write, 1);
+        assert_eq(fclose(f), 0);
+
+        let f = fopen("/notes", "r");
+        let buf = calloc(1, 64);
+        assert_eq(fread(buf, 1, 64, f), 25, "fewer items at the end of the file");
+        assert_eq(load_str(buf, 25), "pages! 42 frames ff|pages");
+        assert_eq(fclose(f), 0);
+        assert_eq(fopen("/missing", "r"), NULL);
+        assert_eq(errno(), ENOENT);
+        assert_eq(fclose(f), EOF, "a closed stream");
+        assert_eq(counters().library_calls.fopen, 3);
+    "#);
+    assert_eq!(
+        out.kernel.export_file("/notes").unwrap(),
+        b"pages! 42 frames ff|pages"
+    );
+}
+
+#[test]
+fn printf_writes_a_line_at_a_time_to_the_terminal() {
+    let out = run(r#"
+        let before = counters();
+        printf("%d pages of %s\n", 3, "memory");
+        printf("%d%% of %s", [50, "frames"]);
+        fprintf(stdout, " and %c\n", 'x');
+        fprintf(stderr, "unbuffered %p", 0);
+        let c = counters();
+        assert_eq(c.library_calls.printf - before.library_calls.printf, 2);
+        assert_eq(c.library_calls.fprintf, 2);
+        assert_eq(c.system_calls.write - before.system_calls.write, 3);
+        print("the script's print is printf too");
+        assert_eq(counters().library_calls.printf - c.library_calls.printf, 1);
+    "#);
+    assert_eq!(
+        console(&out),
+        "3 pages of memory\n50% of frames and x\nunbuffered (nil)the script's print is printf too\n"
+    );
+    assert_eq!(out.transcript, "the script's print is printf too\n");
+}
+
+#[test]
+fn a_format_that_disagrees_with_its_arguments_is_a_script_error() {
+    let (line, _, message) = error_of(
+        "print(\"ok\");\nprintf(\"%d\\n\", \"x\");",
+        &ScriptOptions::default(),
+    );
+    assert_eq!(line, 2);
+    assert_eq!(
+        message,
+        "printf: format byte 0: %d takes an integer, not a string"
+    );
+}
+
+#[test]
+fn string_routines_run_on_simulated_memory() {
+    let out = run(r#"
+        let a = malloc(64);
+        let b = malloc(64);
+        store_str(a, "virtual\x00");
+        assert_eq(strlen(a), 7);
+        assert_eq(strcpy(b, a), b);
+        assert_eq(strcmp(a, b), 0);
+        store8(b, 0x77);
+        assert(strcmp(a, b) < 0, "'v' < 'w'");
+        assert_eq(memset(b, 0x41, 3), b);
+        assert_eq(load_str(b, 4), "AAAt");
+        assert_eq(memcpy(b, a, 8), b);
+        assert_eq(memcmp(a, b, 8), 0);
+        assert_eq(load_str(b, 7), "virtual");
+    "#);
+    for name in ["strlen", "strcpy", "memset", "memcpy", "memcmp"] {
+        assert!(out.accounting.library(name) >= 1, "{name}");
+    }
+    assert_eq!(out.accounting.library("strcmp"), 2);
+}
+
+#[test]
+fn exit_flushes_the_streams_and_underscore_exit_does_not() {
+    let mut out = run(r#"
+        fork(|| {
+            let f = fopen("/kept", "w");
+            fprintf(f, "flushed by exit");
+            exit(0);
+        });
+        fork(|| {
+            let f = fopen("/lost", "w");
+            fprintf(f, "lost by _exit");
+            _exit(0);
+        });
+        fork(|| {
+            let f = fopen("/flushed", "w");
+            fprintf(f, "flushed by fflush(NULL)");
+            assert_eq(fflush(NULL), 0);
+            _exit(0);
+        });
+        fork(|| {
+            let f = fopen("/returned", "w");
+            fprintf(f, "a body that returns exits");
+        });
+        printf("no newline yet");
+        _exit(0);
+    "#);
+    assert_eq!(out.kernel.export_file("/kept").unwrap(), b"flushed by exit");
+    assert_eq!(out.kernel.export_file("/lost").unwrap(), b"");
+    assert_eq!(
+        out.kernel.export_file("/flushed").unwrap(),
+        b"flushed by fflush(NULL)"
+    );
+    assert_eq!(
+        out.kernel.export_file("/returned").unwrap(),
+        b"a body that returns exits"
+    );
+    assert_eq!(console(&out), "");
+}
+
+#[test]
+fn output_buffered_before_fork_is_written_by_parent_and_child() {
+    let out = run(r#"
+        printf("hello ");
+        let child = fork(|| {});
+        waitpid(child);
+        printf("world\n");
+    "#);
+    assert_eq!(console(&out), "hello hello world\n");
+}
+
+#[test]
+fn counters_split_system_calls_library_calls_and_time() {
+    let out = run(r#"
+        let buf = malloc(16);
+        store_str(buf, "x\n");
+        let before = counters();
+        for i in 0..10 { write(1, buf, 2); }
+        let after = counters();
+        assert_eq(after.system_calls.write - before.system_calls.write, 10, "raw calls are counted by name");
+        assert_eq(after.mode_switches - before.mode_switches, 20, "two crossings per call");
+        assert(after.kernel_ns > before.kernel_ns);
+        assert_eq(after.time_ns, after.user_ns + after.kernel_ns + after.disk_ns);
+        assert_eq(after.library_calls.malloc, 1, "write is a system call, not a library call");
+    "#);
+    assert_eq!(
+        out.accounting.syscall_total(),
+        out.accounting.system_calls.values().sum::<u64>()
+    );
+    assert!(out.time.user_ns > 0.0 && out.time.kernel_ns > 0.0);
+}
+
+#[test]
+fn posix_spawn_starts_a_fresh_library_and_execve_restarts_it() {
+    run(r#"
+        let p = malloc(16);
+        posix_spawn(|| {
+            let before = counters().system_calls.brk;
+            malloc(16);
+            assert_eq(counters().system_calls.brk - before, 1, "a new program's heap starts empty");
+        });
+        assert_eq(execve(), 0);
+        let q = malloc(16);
+        assert(q != NULL);
+    "#);
+}
+
+#[test]
+fn a_reference_string_runs_on_a_fresh_replacement_model() {
+    run(r#"
+        let refs = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
+        let r = run_reference_string(#{policy: "fifo", frames: 3}, refs);
+        assert_eq(r.faults, 9);
+        assert_eq(r.hits, 3);
+        assert_eq(r.references, 12);
+        assert_eq(r.evictions, 6);
+        assert_eq(r.faulted, [true, true, true, true, true, true, true, false, false, true, true, false]);
+        assert_eq(r.resident, [5, 3, 4], "by frame: 5 took 4's frame, 3 took 1's, 4 took 2's");
+        assert_eq(run_reference_string(#{policy: "fifo", frames: 4}, refs).faults, 10);
+        assert_eq(run_reference_string(#{policy: "opt", frames: 3}, refs).faults, 7);
+        assert_eq(run_reference_string(#{frames: 4}, refs).policy, "lru");
+    "#);
+    let options = ScriptOptions::default();
+    let (_, _, message) = error_of("run_reference_string(#{frames: 0}, [1]);", &options);
+    assert_eq!(
+        message,
+        "run_reference_string: frames: expected an integer of at least 1, found 0"
+    );
+    let (_, _, message) = error_of("run_reference_string(#{frames: 2}, [1, -2]);", &options);
+    assert_eq!(
+        message,
+        "run_reference_string: reference 1: expected a page number, found -2"
+    );
+    let (_, _, message) = error_of(
+        "run_reference_string(#{policy: \"mru\", frames: 2}, [1]);",
+        &options,
+    );
+    assert!(
+        message.starts_with("run_reference_string: policy: unknown replacement policy"),
+        "{message}"
+    );
+}
+
+#[test]
+fn compare_schemes_runs_an_allocation_workload_under_both_schemes() {
+    run(r#"
+        let r = compare_schemes("allocs:n=300,min=1K,max=8K,live=20,seed=3",
+                                #{mem: "1M", allocators: ["first"], page_sizes: [4096]});
+        assert_eq(r.len(), 2);
+        assert_eq(r[0].scheme, "segmentation");
+        assert_eq(r[1].scheme, "paging");
+        assert_eq(r[0].allocations, 300);
+        assert_eq(r[0].last.internal_bytes, 0, "a segment is exactly the object");
+        assert(r[1].last.internal_bytes > 0, "a page rounds the object up");
+    "#);
+    let options = ScriptOptions::default();
+    let (_, _, message) = error_of(
+        "compare_schemes(\"allocs:n=1,min=1,max=1,live=1\", #{page_sizes: [3000]});",
+        &options,
+    );
+    assert_eq!(
+        message,
+        "compare_schemes: page_sizes: expected page sizes the machine's scheme (x86-64) has, found 3000"
+    );
+    let (_, _, message) = error_of("compare_schemes(\"allocs:n=1\", #{});", &options);
+    assert!(
+        message.starts_with("compare_schemes: workload:"),
+        "{message}"
+    );
+}

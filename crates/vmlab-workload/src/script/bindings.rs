@@ -157,6 +157,7 @@ pub(crate) fn register(engine: &mut Engine, shared: &Shared, page_bytes: u64) {
     register_bulk(engine, shared);
     register_checks(engine, shared);
     register_machine(engine, shared);
+    super::libc_calls::register(engine, shared);
     let s = shared.clone();
     engine.on_print(move |text| {
         if let Ok(mut session) = s.lock() {
@@ -209,15 +210,20 @@ fn register_processes(engine: &mut Engine, shared: &Shared) {
         let child = (pid != -1).then(|| u32::try_from(pid).unwrap_or(u32::MAX));
         lock(&s)?.wait(child)
     });
-    let s = shared.clone();
-    engine.register_fn("exit", move |status: INT| -> Result<()> {
-        Err(lock(&s)?.exit(status))
-    });
-    let s = shared.clone();
-    engine.register_fn("exit", move || -> Result<()> { Err(lock(&s)?.exit(0)) });
+    // exit(3) flushes the process's streams; _exit(2) does not.
+    for (name, flush) in [("exit", true), ("_exit", false)] {
+        let s = shared.clone();
+        engine.register_fn(name, move |status: INT| -> Result<()> {
+            Err(lock(&s)?.exit(status, flush))
+        });
+        let s = shared.clone();
+        engine.register_fn(name, move || -> Result<()> {
+            Err(lock(&s)?.exit(0, flush))
+        });
+    }
     let s = shared.clone();
     engine.register_fn("getpid", move || -> Result<INT> {
-        lock(&s)?.syscall(|k, pid| k.sys_getpid(pid).map(INT::from))
+        lock(&s)?.syscall("getpid", |k, pid| k.sys_getpid(pid).map(INT::from))
     });
     let s = shared.clone();
     engine.register_fn("execve", move || -> Result<INT> { lock(&s)?.execve() });
@@ -235,7 +241,7 @@ fn register_files(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "open",
         move |path: &str, oflag: INT, mode: INT| -> Result<INT> {
-            lock(&s)?.syscall(|k, pid| {
+            lock(&s)?.syscall("open", |k, pid| {
                 k.sys_open(pid, path, flags(oflag), flags(mode))
                     .map(INT::from)
             })
@@ -243,35 +249,35 @@ fn register_files(engine: &mut Engine, shared: &Shared) {
     );
     let s = shared.clone();
     engine.register_fn("open", move |path: &str, oflag: INT| -> Result<INT> {
-        lock(&s)?.syscall(|k, pid| k.sys_open(pid, path, flags(oflag), 0).map(INT::from))
+        lock(&s)?.syscall("open", |k, pid| {
+            k.sys_open(pid, path, flags(oflag), 0).map(INT::from)
+        })
     });
     let s = shared.clone();
     engine.register_fn("close", move |d: INT| -> Result<INT> {
-        lock(&s)?.syscall(|k, pid| k.sys_close(pid, fd(d)).map(|()| 0))
+        lock(&s)?.syscall("close", |k, pid| k.sys_close(pid, fd(d)).map(|()| 0))
     });
     let s = shared.clone();
     engine.register_fn("unlink", move |path: &str| -> Result<INT> {
-        lock(&s)?.syscall(|k, pid| k.sys_unlink(pid, path).map(|()| 0))
+        lock(&s)?.syscall("unlink", |k, pid| k.sys_unlink(pid, path).map(|()| 0))
     });
     let s = shared.clone();
     engine.register_fn("read", move |d: INT, buf: INT, n: INT| -> Result<INT> {
-        lock(&s)?.syscall(|k, pid| {
+        lock(&s)?.copying_syscall("read", |k, pid| {
             k.sys_read(pid, fd(d), buf as u64, n as u64)
-                .map(|n| n as INT)
         })
     });
     let s = shared.clone();
     engine.register_fn("write", move |d: INT, buf: INT, n: INT| -> Result<INT> {
-        lock(&s)?.syscall(|k, pid| {
+        lock(&s)?.copying_syscall("write", |k, pid| {
             k.sys_write(pid, fd(d), buf as u64, n as u64)
-                .map(|n| n as INT)
         })
     });
     let s = shared.clone();
     engine.register_fn(
         "lseek",
         move |d: INT, offset: INT, whence: INT| -> Result<INT> {
-            lock(&s)?.syscall(|k, pid| {
+            lock(&s)?.syscall("lseek", |k, pid| {
                 k.sys_lseek(pid, fd(d), offset, flags(whence))
                     .map(|at| at as INT)
             })
@@ -279,7 +285,9 @@ fn register_files(engine: &mut Engine, shared: &Shared) {
     );
     let s = shared.clone();
     engine.register_fn("ftruncate", move |d: INT, len: INT| -> Result<INT> {
-        lock(&s)?.syscall(|k, pid| k.sys_ftruncate(pid, fd(d), len).map(|()| 0))
+        lock(&s)?.syscall("ftruncate", |k, pid| {
+            k.sys_ftruncate(pid, fd(d), len).map(|()| 0)
+        })
     });
 }
 
@@ -288,7 +296,7 @@ fn register_memory_calls(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "mmap",
         move |addr: INT, len: INT, prot: INT, flag: INT, d: INT, offset: INT| -> Result<INT> {
-            lock(&s)?.syscall(|k, pid| {
+            lock(&s)?.syscall("mmap", |k, pid| {
                 k.sys_mmap(
                     pid,
                     addr as u64,
@@ -304,7 +312,9 @@ fn register_memory_calls(engine: &mut Engine, shared: &Shared) {
     );
     let s = shared.clone();
     engine.register_fn("munmap", move |addr: INT, len: INT| -> Result<INT> {
-        lock(&s)?.syscall(|k, pid| k.sys_munmap(pid, addr as u64, len as u64).map(|()| 0))
+        lock(&s)?.syscall("munmap", |k, pid| {
+            k.sys_munmap(pid, addr as u64, len as u64).map(|()| 0)
+        })
     });
     // The calls on a range with one more argument and no value.
     type RangeCall = fn(&mut Kernel, Pid, u64, u64, u32) -> std::result::Result<(), Errno>;
@@ -315,13 +325,16 @@ fn register_memory_calls(engine: &mut Engine, shared: &Shared) {
     ] {
         let s = shared.clone();
         engine.register_fn(name, move |addr: INT, len: INT, arg: INT| -> Result<INT> {
-            lock(&s)?
-                .syscall(|k, pid| call(k, pid, addr as u64, len as u64, flags(arg)).map(|()| 0))
+            lock(&s)?.syscall(name, |k, pid| {
+                call(k, pid, addr as u64, len as u64, flags(arg)).map(|()| 0)
+            })
         });
     }
     let s = shared.clone();
     engine.register_fn("brk", move |addr: INT| -> Result<INT> {
-        lock(&s)?.syscall(|k, pid| k.sys_brk(pid, addr as u64).map(|at| at as INT))
+        lock(&s)?.syscall("brk", |k, pid| {
+            k.sys_brk(pid, addr as u64).map(|at| at as INT)
+        })
     });
 }
 
@@ -334,16 +347,16 @@ fn register_loads_and_stores(engine: &mut Engine, shared: &Shared) {
     ] {
         let s = shared.clone();
         engine.register_fn(load, move |addr: INT| -> Result<INT> {
-            lock(&s)?.memory(|k, pid| k.load(pid, addr as u64, size).map(|v| v as INT))
+            lock(&s)?.memory(|c, pid| c.load(pid, addr as u64, size).map(|v| v as INT))
         });
         let s = shared.clone();
         engine.register_fn(store, move |addr: INT, value: INT| -> Result<()> {
-            lock(&s)?.memory(|k, pid| k.store(pid, addr as u64, size, value as u64))
+            lock(&s)?.memory(|c, pid| c.store(pid, addr as u64, size, value as u64))
         });
     }
     let s = shared.clone();
     engine.register_fn("store_str", move |addr: INT, text: &str| -> Result<INT> {
-        lock(&s)?.memory(|k, pid| k.write_user(pid, addr as u64, text.as_bytes()))?;
+        lock(&s)?.memory(|c, pid| c.write_bytes(pid, addr as u64, text.as_bytes()))?;
         Ok(text.len() as INT)
     });
     let s = shared.clone();
@@ -354,7 +367,7 @@ fn register_loads_and_stores(engine: &mut Engine, shared: &Shared) {
             .filter(|&n| n <= MAX_STRING)
             .ok_or_else(|| format!("load_str: at most {MAX_STRING} bytes at a time"))?;
         let mut bytes = vec![0; n];
-        lock(&s)?.memory(|k, pid| k.read_user(pid, addr as u64, &mut bytes))?;
+        lock(&s)?.memory(|c, pid| c.read_bytes(pid, addr as u64, &mut bytes))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     });
 }
@@ -368,7 +381,7 @@ fn register_bulk(engine: &mut Engine, shared: &Shared) {
             let byte =
                 u8::try_from(byte).map_err(|_| format!("fill: byte {byte} is not in 0..=255"))?;
             let mut session = lock(&s)?;
-            let page = session.kernel.page_bytes();
+            let page = session.kernel().page_bytes();
             session.charge("fill", pieces(len, page))?;
             session.memory(|k, pid| bulk::fill(k, pid, addr as u64, len, byte))
         },
@@ -377,7 +390,7 @@ fn register_bulk(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("copy", move |dst: INT, src: INT, len: INT| -> Result<()> {
         let len = length("copy", len)?;
         let mut session = lock(&s)?;
-        let page = session.kernel.page_bytes();
+        let page = session.kernel().page_bytes();
         session.charge("copy", 2 * pieces(len, page))?;
         session.memory(|k, pid| bulk::copy(k, pid, dst as u64, src as u64, len))
     });
@@ -385,7 +398,7 @@ fn register_bulk(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("compare", move |a: INT, b: INT, len: INT| -> Result<INT> {
         let len = length("compare", len)?;
         let mut session = lock(&s)?;
-        let page = session.kernel.page_bytes();
+        let page = session.kernel().page_bytes();
         session.charge("compare", 2 * pieces(len, page))?;
         session.memory(|k, pid| bulk::compare(k, pid, a as u64, b as u64, len))
     });
@@ -469,7 +482,7 @@ fn register_machine(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("resident_pages", move || -> Result<INT> {
         let session = lock(&s)?;
         let pid = session.current()?;
-        let counters = session.kernel.process_counters(pid).unwrap_or_default();
+        let counters = session.kernel().process_counters(pid).unwrap_or_default();
         Ok(counters.resident_pages as INT)
     });
     let s = shared.clone();
@@ -480,7 +493,7 @@ fn register_machine(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("set_stack_pointer", move |sp: INT| -> Result<()> {
         let mut session = lock(&s)?;
         let pid = session.current()?;
-        let _ = session.kernel.set_stack_pointer(pid, sp as u64);
+        let _ = session.libc.kernel_mut().set_stack_pointer(pid, sp as u64);
         Ok(())
     });
 }

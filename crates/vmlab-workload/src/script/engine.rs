@@ -6,12 +6,15 @@
 
 use super::bindings::{self, Shared, MAX_STRING};
 use super::errors::ScriptError;
+use super::experiments;
 use super::session::{describe, ended_pid, Session};
 use rhai::Engine;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use vmlab_kernel::cost::{CostModel, TimeSplit};
 use vmlab_kernel::frames::Pid;
 use vmlab_kernel::{ExitStatus, Kernel};
+use vmlab_libc::account::Accounting;
 
 /// How a script runs.
 #[derive(Clone, Debug)]
@@ -44,6 +47,12 @@ impl Default for ScriptOptions {
 pub struct ScriptOutcome {
     /// The machine, for its counters.
     pub kernel: Kernel,
+    /// The C library's numbers: library calls and system calls by name,
+    /// and the counts its cost model prices.
+    pub accounting: Accounting,
+    /// The run's time under the default cost model, split into user,
+    /// kernel and disk time.
+    pub time: TimeSplit,
     /// The script's first process.
     pub pid: Pid,
     /// How that process ended (`exit 0` when the script ran to its end).
@@ -83,6 +92,7 @@ pub fn run_source(
     options: &ScriptOptions,
 ) -> Result<ScriptOutcome, ScriptError> {
     let page_bytes = kernel.page_bytes();
+    let arch = kernel.config().arch.clone();
     let (session, pid) = Session::new(kernel, options.echo, options.max_bulk_accesses)
         .map_err(|e| ScriptError::Machine(format!("cannot start the script's process: {e}")))?;
     let shared: Shared = Arc::new(Mutex::new(session));
@@ -93,6 +103,7 @@ pub fn run_source(
         .set_max_string_size(MAX_STRING)
         .on_debug(|text, _, pos| eprintln!("debug at {pos}: {text}"));
     bindings::register(&mut engine, &shared, page_bytes);
+    experiments::register(&mut engine, arch);
     let ast = engine
         .compile(source)
         .map_err(|e| ScriptError::parse(name, &e))?;
@@ -105,15 +116,13 @@ pub fn run_source(
         .ok_or_else(|| ScriptError::Machine("the machine's state was lost".into()))?;
     let mut session = session;
     match result {
-        Ok(()) => {
-            if session.kernel.is_live(pid) {
-                let _ = session.kernel.sys_exit(pid, 0);
-            }
-        }
+        // The end of the script is the return from main: exit(0).
+        Ok(()) => session.end_program(pid),
         Err(e) if ended_pid(&e) == Some(pid) => {}
         Err(e) => return Err(ScriptError::runtime(name, &e)),
     }
-    let status = match session.kernel.sys_wait(0, Some(pid)) {
+    // The shell collects the script's process: not the program's call.
+    let status = match session.libc.kernel_mut().sys_wait(0, Some(pid)) {
         Ok(Some((_, status))) => status,
         _ => {
             return Err(ScriptError::Machine(
@@ -121,10 +130,14 @@ pub fn run_source(
             ))
         }
     };
+    let accounting = session.libc.accounting();
+    let time = session.libc.time(&CostModel::default());
     Ok(ScriptOutcome {
         pid,
         status,
         transcript: session.transcript,
-        kernel: session.kernel,
+        accounting,
+        time,
+        kernel: session.libc.into_kernel(),
     })
 }

@@ -1,18 +1,26 @@
-//! The simulated side of a script run: the kernel, which process runs the
-//! script's code at this moment, and the per-process state a C library
-//! would keep (errno, the stdout buffer). Every binding goes through
-//! [`Session`], which turns the kernel's answers into script values: a
-//! system call's result or `-errno`, a load's value, or the end of the
-//! current process (a signal or `exit`), which unwinds the script's code
-//! up to the `fork`/`posix_spawn` that started that process.
+//! The simulated side of a script run: the C library (which owns the
+//! kernel), which process runs the script's code at this moment, and the
+//! errno each process's library keeps. Every binding goes through
+//! [`Session`], which turns the answers into script values: a system
+//! call's result or `-errno`, a library function's result or C's failure
+//! value (with errno set), a load's value, or the end of the current
+//! process (a signal or `exit`), which unwinds the script's code up to
+//! the `fork`/`posix_spawn` that started that process.
+//!
+//! Every process runs [`Libc::start`] first, as a C program's startup
+//! code does, so library calls, the script's own system calls and its
+//! accesses are all counted by the library's accounting, and stdio's
+//! buffers live in each process's memory (fork copies them, unflushed
+//! output included).
 
 use rhai::{Dynamic, EvalAltResult, Map, Position, INT};
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use vmlab_kernel::abi::{MAP_ANONYMOUS, MAP_PRIVATE};
+use vmlab_kernel::cost::CostModel;
 use vmlab_kernel::frames::Pid;
-use vmlab_kernel::region::{RegionKind, PROT_READ, PROT_WRITE};
-use vmlab_kernel::{Errno, ExitStatus, Kernel, Personality, Signal, SignalKind};
+use vmlab_kernel::region::RegionKind;
+use vmlab_kernel::{Errno, ExitStatus, Kernel, Personality, SignalKind};
+use vmlab_libc::{Libc, LibcError, MallocConfig};
 
 /// The value a script-side unwinding carries: the process that ended.
 #[derive(Clone, Copy, Debug)]
@@ -60,18 +68,69 @@ pub(crate) fn describe(status: ExitStatus) -> String {
     }
 }
 
-/// The kernel and the script's processes.
+/// The library functions a script reaches, by the names the library's
+/// accounting counts them under.
+const LIBRARY_FUNCTIONS: [&str; 25] = [
+    "malloc",
+    "free",
+    "calloc",
+    "realloc",
+    "fopen",
+    "fclose",
+    "fflush",
+    "fread",
+    "fwrite",
+    "fputs",
+    "fputc",
+    "printf",
+    "fprintf",
+    "exit",
+    "_exit",
+    "memcpy",
+    "memset",
+    "memcmp",
+    "strlen",
+    "strcpy",
+    "strcmp",
+    "fork",
+    "execve",
+    "wait",
+    "malloc_usable_size",
+];
+
+/// The system calls a script or its library makes, by the names strace
+/// gives them.
+const SYSTEM_CALLS: [&str; 19] = [
+    "mmap",
+    "munmap",
+    "mprotect",
+    "msync",
+    "madvise",
+    "brk",
+    "open",
+    "close",
+    "read",
+    "write",
+    "lseek",
+    "ftruncate",
+    "unlink",
+    "ioctl",
+    "fork",
+    "execve",
+    "wait4",
+    "exit_group",
+    "getpid",
+];
+
+/// The library (and its kernel) and the script's processes.
 pub(crate) struct Session {
-    pub(crate) kernel: Kernel,
+    pub(crate) libc: Libc,
     /// The processes whose code is running, the current one last: a
     /// child's body runs to its end inside its parent's `fork`.
     running: Vec<Pid>,
     /// Each process's errno, as the C library keeps it.
     errno: BTreeMap<Pid, i32>,
-    /// Each process's stdout buffer (one page, mapped by its first print,
-    /// inherited by fork as the C library's buffer is).
-    stdout_buffer: BTreeMap<Pid, u64>,
-    /// Everything printed, in order.
+    /// Everything the script's `print` printed, in order.
     pub(crate) transcript: String,
     /// Whether printing also goes to the real stdout as it happens.
     echo: bool,
@@ -81,57 +140,108 @@ pub(crate) struct Session {
     bulk_left: u64,
 }
 
+/// A failed call that does not end the process: the errno a C library
+/// would set.
+type Failure = Errno;
+
 impl Session {
-    /// A machine with the script's first process, on the terminal.
+    /// A machine with the script's first process, on the terminal, its C
+    /// library started.
     pub(crate) fn new(
-        mut kernel: Kernel,
+        kernel: Kernel,
         echo: bool,
         bulk_limit: u64,
-    ) -> Result<(Session, Pid), Errno> {
-        let pid = kernel.spawn(0)?;
-        let mut session = Session {
-            kernel,
+    ) -> Result<(Session, Pid), LibcError> {
+        let mut libc = Libc::new(kernel, MallocConfig::default());
+        let pid = libc.kernel_mut().spawn(0)?;
+        // Descriptors 0, 1 and 2 on the terminal, as a shell gives them.
+        libc.kernel_mut().attach_terminal(pid)?;
+        libc.start(pid)?;
+        let session = Session {
+            libc,
             running: vec![pid],
             errno: BTreeMap::new(),
-            stdout_buffer: BTreeMap::new(),
             transcript: String::new(),
             echo,
             bulk_left: bulk_limit,
         };
-        // Descriptors 0, 1 and 2 on the terminal, as a shell gives them.
-        session.kernel.attach_terminal(pid)?;
         Ok((session, pid))
+    }
+
+    /// The kernel.
+    pub(crate) fn kernel(&self) -> &Kernel {
+        self.libc.kernel()
     }
 
     /// The process running the script's code now; its end when it has
     /// ended (killed by the OOM killer while another process ran).
     pub(crate) fn current(&self) -> Result<Pid, Box<EvalAltResult>> {
         let pid = self.running.last().copied().unwrap_or(0);
-        if self.kernel.is_live(pid) {
+        if self.libc.kernel().is_live(pid) {
             Ok(pid)
         } else {
             Err(ended(pid))
         }
     }
 
-    /// A system call by the current process (the kernel counts it): its
-    /// value, or `-errno` (and errno set) as Linux's raw system-call ABI
-    /// returns it.
+    /// What a call by `pid` came to: its value, or the errno of a
+    /// failure the process survives; the end of the process when a
+    /// signal (or anything else) ended it during the call; a script error
+    /// for a misuse glibc would abort on (freeing a bad pointer, a format
+    /// that disagrees with its arguments).
+    fn settle<T>(
+        &mut self,
+        pid: Pid,
+        result: Result<T, LibcError>,
+    ) -> Result<Result<T, Failure>, Box<EvalAltResult>> {
+        // The call may have ended the caller (the OOM killer's victim).
+        self.current()?;
+        match result {
+            Ok(value) => Ok(Ok(value)),
+            Err(LibcError::Errno(e)) => {
+                self.errno.insert(pid, e.number());
+                Ok(Err(e))
+            }
+            Err(LibcError::Signal(_)) => Err(ended(pid)),
+            Err(other) => Err(other.to_string().into()),
+        }
+    }
+
+    /// The system call `name` by the current process, through its C
+    /// wrapper (the library counts it): its value, or `-errno` (and errno
+    /// set) as Linux's raw system-call ABI returns it.
     pub(crate) fn syscall(
         &mut self,
+        name: &'static str,
         call: impl FnOnce(&mut Kernel, Pid) -> Result<INT, Errno>,
     ) -> Result<INT, Box<EvalAltResult>> {
         let pid = self.current()?;
-        let result = call(&mut self.kernel, pid);
-        // The call may have ended the caller (the OOM killer's victim).
-        self.current()?;
-        Ok(match result {
-            Ok(value) => value,
-            Err(e) => {
-                self.errno.insert(pid, e.number());
-                -INT::from(e.number())
-            }
-        })
+        let result = self.libc.system_call(name, |k| call(k, pid));
+        Ok(raw(self.settle(pid, result)?))
+    }
+
+    /// read(2) or write(2) by the current process: like
+    /// [`Session::syscall`], the bytes moved counted as copied.
+    pub(crate) fn copying_syscall(
+        &mut self,
+        name: &'static str,
+        call: impl FnOnce(&mut Kernel, Pid) -> Result<u64, Errno>,
+    ) -> Result<INT, Box<EvalAltResult>> {
+        let pid = self.current()?;
+        let result = self.libc.copying_system_call(name, |k| call(k, pid));
+        Ok(raw(self.settle(pid, result)?.map(|n| n as INT)))
+    }
+
+    /// A library function called by the current process: its value, or
+    /// C's failure value `failed` (NULL, -1, EOF, 0 items) with errno set.
+    pub(crate) fn library<T>(
+        &mut self,
+        failed: T,
+        call: impl FnOnce(&mut Libc, Pid) -> Result<T, LibcError>,
+    ) -> Result<T, Box<EvalAltResult>> {
+        let pid = self.current()?;
+        let result = call(&mut self.libc, pid);
+        Ok(self.settle(pid, result)?.unwrap_or(failed))
     }
 
     /// The current process's errno (0 before any call failed).
@@ -140,14 +250,17 @@ impl Session {
         Ok(INT::from(self.errno.get(&pid).copied().unwrap_or(0)))
     }
 
-    /// A memory operation by the current process; a signal has ended the
-    /// process (the kernel delivered it), which ends its script code.
+    /// A memory operation by the current process's own code; a signal has
+    /// ended the process (the kernel delivered it), which ends its script
+    /// code.
     pub(crate) fn memory<T>(
         &mut self,
-        op: impl FnOnce(&mut Kernel, Pid) -> Result<T, Signal>,
+        op: impl FnOnce(&mut Libc, Pid) -> Result<T, LibcError>,
     ) -> Result<T, Box<EvalAltResult>> {
         let pid = self.current()?;
-        op(&mut self.kernel, pid).map_err(|_| ended(pid))
+        let result = op(&mut self.libc, pid);
+        self.settle(pid, result)?
+            .map_err(|e| format!("memory access: {e}").into())
     }
 
     /// Takes `accesses` from the bulk operations' budget before `what`
@@ -166,12 +279,19 @@ impl Session {
         }
     }
 
-    /// exit(2) for the current process.
-    pub(crate) fn exit(&mut self, status: INT) -> Box<EvalAltResult> {
+    /// exit(3) for the current process (`flush`: its streams are flushed
+    /// first) or _exit(2) (its buffered output is lost).
+    pub(crate) fn exit(&mut self, status: INT, flush: bool) -> Box<EvalAltResult> {
         match self.current() {
             Ok(pid) => {
-                // The low byte, as exit(3) keeps; the process is live.
-                let _ = self.kernel.sys_exit(pid, (status & 0xff) as i32);
+                // The low byte, as exit(3) keeps; the process is live and
+                // started, and a stream that fails does not stop exit.
+                let status = (status & 0xff) as i32;
+                let _ = if flush {
+                    self.libc.exit(pid, status)
+                } else {
+                    self.libc._exit(pid, status)
+                };
                 ended(pid)
             }
             Err(e) => e,
@@ -179,8 +299,9 @@ impl Session {
     }
 
     /// Starts a child of the current process: a fork (sharing its pages
-    /// copy-on-write and its descriptors), or with `fresh` a new program
-    /// (an empty address space on the terminal, as posix_spawn of
+    /// copy-on-write, its descriptors and its library's state, unflushed
+    /// buffers included), or with `fresh` a new program (an empty address
+    /// space on the terminal, its library started, as posix_spawn of
     /// another program gives). The child becomes the current process.
     /// `Ok(Err(-errno))` when the kernel refused.
     pub(crate) fn start_child(
@@ -189,20 +310,13 @@ impl Session {
     ) -> Result<Result<Pid, INT>, Box<EvalAltResult>> {
         let parent = self.current()?;
         let child = if fresh {
-            self.kernel.spawn(parent).and_then(|child| {
-                self.kernel.attach_terminal(child)?;
-                Ok(child)
-            })
+            self.spawn_program(parent)
         } else {
-            self.kernel.sys_fork(parent)
+            self.libc.fork(parent)
         };
-        self.current()?;
-        match child {
+        match self.settle(parent, child)? {
             Ok(child) => {
                 if !fresh {
-                    if let Some(&buffer) = self.stdout_buffer.get(&parent) {
-                        self.stdout_buffer.insert(child, buffer);
-                    }
                     if let Some(&errno) = self.errno.get(&parent) {
                         self.errno.insert(child, errno);
                     }
@@ -210,14 +324,21 @@ impl Session {
                 self.running.push(child);
                 Ok(Ok(child))
             }
-            Err(e) => {
-                self.errno.insert(parent, e.number());
-                Ok(Err(-INT::from(e.number())))
-            }
+            Err(e) => Ok(Err(-INT::from(e.number()))),
         }
     }
 
-    /// Ends the child's turn: a body that returned exits with status 0;
+    /// A new program as a child of `parent`, on the terminal, started.
+    fn spawn_program(&mut self, parent: Pid) -> Result<Pid, LibcError> {
+        let kernel = self.libc.kernel_mut();
+        let child = kernel.spawn(parent)?;
+        kernel.attach_terminal(child)?;
+        self.libc.start(child)?;
+        Ok(child)
+    }
+
+    /// Ends the child's turn: a body that returned exits with status 0
+    /// (as returning from main calls exit, which flushes the streams);
     /// one that ended by exit or a signal already has; any other error is
     /// the script's and goes on up.
     pub(crate) fn finish_child(
@@ -227,35 +348,33 @@ impl Session {
     ) -> Result<INT, Box<EvalAltResult>> {
         self.running.pop();
         match body {
-            Ok(_) => {
-                if self.kernel.is_live(child) {
-                    let _ = self.kernel.sys_exit(child, 0);
-                }
-            }
+            Ok(_) => self.end_program(child),
             Err(e) if ended_pid(&e) == Some(child) => {}
             Err(e) => return Err(e),
         }
-        self.stdout_buffer.remove(&child);
         self.errno.remove(&child);
         Ok(INT::from(child))
+    }
+
+    /// The end of a program whose code ran to its end: exit(0), streams
+    /// flushed, unless it has already ended.
+    pub(crate) fn end_program(&mut self, pid: Pid) {
+        if self.libc.kernel().is_live(pid) {
+            let _ = self.libc.exit(pid, 0);
+        }
     }
 
     /// wait4(2) for `child` (any child for `None`): a map with `pid` (the
     /// raw result: the child, 0 when none has ended, or -errno), `status`
     /// (Linux's status word) and `reason` (how it ended, in words).
     pub(crate) fn wait(&mut self, child: Option<Pid>) -> Result<Map, Box<EvalAltResult>> {
-        let mut reason = String::new();
-        let mut status = 0;
-        let pid = self.syscall(|k, pid| {
-            Ok(match k.sys_wait(pid, child)? {
-                Some((child, how)) => {
-                    status = status_word(how);
-                    reason = describe(how);
-                    INT::from(child)
-                }
-                None => 0,
-            })
-        })?;
+        let pid = self.current()?;
+        let result = self.libc.wait(pid, child);
+        let (pid, status, reason) = match self.settle(pid, result)? {
+            Ok(Some((child, how))) => (INT::from(child), status_word(how), describe(how)),
+            Ok(None) => (0, 0, String::new()),
+            Err(e) => (-INT::from(e.number()), 0, String::new()),
+        };
         let mut map = Map::new();
         map.insert("pid".into(), pid.into());
         map.insert("status".into(), status.into());
@@ -263,22 +382,19 @@ impl Session {
         Ok(map)
     }
 
-    /// execve(2): the current process gets a fresh address space (its
-    /// stdout buffer goes with the old one).
+    /// execve(3): the current process gets a fresh address space, its
+    /// library started anew (unflushed buffers go with the old one).
     pub(crate) fn execve(&mut self) -> Result<INT, Box<EvalAltResult>> {
         let pid = self.current()?;
-        let result = self.syscall(|k, pid| k.sys_execve(pid).map(|()| 0))?;
-        if result == 0 {
-            self.stdout_buffer.remove(&pid);
-        }
-        Ok(result)
+        let result = self.libc.execve(pid);
+        Ok(raw(self.settle(pid, result)?.map(|()| 0)))
     }
 
     /// The top of the current process's stack (its highest address, exclusive).
     pub(crate) fn stack_top(&self) -> Result<INT, Box<EvalAltResult>> {
         let pid = self.current()?;
         let top = self
-            .kernel
+            .kernel()
             .regions(pid)
             .and_then(|map| {
                 map.iter()
@@ -290,12 +406,16 @@ impl Session {
         Ok(top as INT)
     }
 
-    /// The machine's counters (the kernel's, system calls included, then
-    /// the MMU's), by name.
+    /// The machine's counters by name: the kernel's (system calls
+    /// included) and the MMU's; then the C library's accounting since the
+    /// script started: `library_calls` and `system_calls` (maps from a
+    /// function's name to its calls), `mode_switches`, `user_accesses`,
+    /// and the cost model's time split `user_ns`, `kernel_ns`, `disk_ns`
+    /// and `time_ns` (their sum).
     pub(crate) fn counters(&self) -> Map {
         let mut map = Map::new();
-        let kernel = serde_json::to_value(self.kernel.counters());
-        let mmu = serde_json::to_value(self.kernel.mmu().counters());
+        let kernel = serde_json::to_value(self.kernel().counters());
+        let mmu = serde_json::to_value(self.kernel().mmu().counters());
         for value in [kernel, mmu].into_iter().flatten() {
             if let serde_json::Value::Object(fields) = value {
                 for (name, count) in fields {
@@ -304,13 +424,39 @@ impl Session {
                 }
             }
         }
+        let accounting = self.libc.accounting();
+        // Every function a script can reach has its count, 0 until called,
+        // so a script can subtract counts without checking they exist.
+        let by_name = |known: &[&str], calls: &BTreeMap<&'static str, u64>| -> Map {
+            let mut counts: Map = known.iter().map(|&name| (name.into(), 0.into())).collect();
+            for (&name, &n) in calls {
+                counts.insert(name.into(), (n as INT).into());
+            }
+            counts
+        };
+        map.insert(
+            "library_calls".into(),
+            by_name(&LIBRARY_FUNCTIONS, &accounting.library_calls).into(),
+        );
+        map.insert(
+            "system_calls".into(),
+            by_name(&SYSTEM_CALLS, &accounting.system_calls).into(),
+        );
+        let c = &accounting.counts;
+        map.insert("mode_switches".into(), (c.mode_switches as INT).into());
+        map.insert("user_accesses".into(), (c.memory_accesses as INT).into());
+        let time = self.libc.time(&CostModel::default());
+        map.insert("user_ns".into(), time.user_ns.into());
+        map.insert("kernel_ns".into(), time.kernel_ns.into());
+        map.insert("disk_ns".into(), time.disk_ns.into());
+        map.insert("time_ns".into(), time.total_ns().into());
         map
     }
 
     /// The machine's make-up: scheme, page size, frames, swap slots,
     /// policy and personality.
     pub(crate) fn machine(&self) -> Map {
-        let config = self.kernel.config();
+        let config = self.kernel().config();
         let personality = match config.personality {
             Personality::Linux => "linux",
             Personality::Pintos => "pintos",
@@ -318,7 +464,10 @@ impl Session {
         };
         let mut map = Map::new();
         map.insert("arch".into(), config.arch.name().into());
-        map.insert("page_size".into(), (self.kernel.page_bytes() as INT).into());
+        map.insert(
+            "page_size".into(),
+            (self.kernel().page_bytes() as INT).into(),
+        );
         map.insert("frames".into(), (config.frames as INT).into());
         map.insert("swap_slots".into(), INT::from(config.swap_slots).into());
         map.insert("policy".into(), config.policy.clone().into());
@@ -327,10 +476,11 @@ impl Session {
     }
 
     /// Prints one line: to the transcript (and the real stdout when
-    /// echoing), and as the simulated program does, through its stdout
-    /// buffer in user memory and write(1, ...). A failure to write is
-    /// ignored as printf's result usually is; a signal (the buffer made
-    /// inaccessible) ends the process.
+    /// echoing), and as the simulated program does, with printf to its
+    /// stdout (on the terminal, line buffered: one write per line). A
+    /// failure is ignored as printf's result usually is; a signal (the
+    /// buffer made inaccessible) ends the process, which the script's
+    /// next step sees.
     pub(crate) fn print(&mut self, text: &str) {
         let Ok(pid) = self.current() else {
             return;
@@ -340,34 +490,14 @@ impl Session {
         if self.echo {
             let _ = writeln!(std::io::stdout().lock(), "{text}");
         }
-        let mut line = text.as_bytes().to_vec();
-        line.push(b'\n');
-        let page = self.kernel.page_bytes();
-        let buffer = match self.stdout_buffer.get(&pid) {
-            Some(&buffer) => buffer,
-            None => {
-                let rw = PROT_READ | PROT_WRITE;
-                let mapped =
-                    self.kernel
-                        .sys_mmap(pid, 0, page, rw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-                let Ok(buffer) = mapped else {
-                    return;
-                };
-                self.stdout_buffer.insert(pid, buffer);
-                buffer
-            }
-        };
-        for piece in line.chunks(page as usize) {
-            if self.kernel.write_user(pid, buffer, piece).is_err() {
-                return;
-            }
-            if self
-                .kernel
-                .sys_write(pid, 1, buffer, piece.len() as u64)
-                .is_err()
-            {
-                return;
-            }
-        }
+        // The text is the program's literal: a format with no conversion.
+        let format = format!("{}\n", text.replace('%', "%%"));
+        let _ = self.libc.printf(pid, &format, &[]);
     }
+}
+
+/// A call's value, or `-errno` as Linux's raw system-call ABI returns a
+/// failure.
+fn raw(result: Result<INT, Failure>) -> INT {
+    result.unwrap_or_else(|e| -INT::from(e.number()))
 }
