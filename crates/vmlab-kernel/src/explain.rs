@@ -280,6 +280,9 @@ pub enum KernelEvent {
         from: u32,
         /// The new private frame.
         to: u32,
+        /// The shared frame was the zero page (the first write to memory
+        /// only read so far): the copy is a zeroed frame.
+        zero_page: bool,
     },
     /// Copy-on-write without a copy: the writer was the page's only user,
     /// so its entry was simply made writable.

@@ -540,10 +540,12 @@ impl Kernel {
             }
             self.counters.cow_copies += 1;
         }
+        let zero_page = frame == self.zero_frame;
         self.note(pid, || KernelEvent::CowCopy {
             vaddr: page,
             from: frame,
             to: new,
+            zero_page,
         });
         self.shootdown(pid, page);
         self.map_new_frame(pid, page, new, perms, true)?;

@@ -252,6 +252,7 @@ impl Kernel {
             vaddr: page,
             from: frame,
             to: copy,
+            zero_page: false,
         });
         self.map_new_frame(pid, page, copy, perms, true)
     }

@@ -18,6 +18,7 @@ use std::fmt;
 use std::time::Instant;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::{AccessKind, Arch};
+use vmlab_kernel::explain::ExplainLog;
 use vmlab_kernel::policy::sim::ReplacementSim;
 use vmlab_kernel::policy::{by_name, PolicyParams};
 use vmlab_kernel::region::Prot;
@@ -229,7 +230,7 @@ pub fn run_sampled(
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
     match model {
-        Model::Full => run_full(stream, machine, every, on_sample),
+        Model::Full => run_full(stream, machine, every, on_sample, None).map(|(report, _)| report),
         Model::Replacement => run_replacement(stream, machine, every, on_sample),
     }
 }
@@ -315,12 +316,28 @@ fn run_replacement(
     Ok(out)
 }
 
+/// Runs `stream` on `machine` in the full model with the explanation
+/// `log` installed, until the log has its window (what `vmlab explain`
+/// narrates); returns the report of the part run, and the log.
+pub fn run_explained(
+    stream: impl Iterator<Item = Result<MemRef, TraceError>>,
+    machine: &Machine,
+    log: ExplainLog,
+) -> Result<(RunReport, ExplainLog), DriverError> {
+    let (report, log) = run_full(stream, machine, 0, &mut |_| {}, Some(log))?;
+    let log = log.ok_or_else(|| DriverError::Config("the explanation log was lost".into()))?;
+    Ok((report, log))
+}
+
+/// The full model; with `explain`, the run records into it and stops
+/// once it wants no more events.
 fn run_full(
     stream: impl Iterator<Item = Result<MemRef, TraceError>>,
     machine: &Machine,
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
-) -> Result<RunReport, DriverError> {
+    explain: Option<ExplainLog>,
+) -> Result<(RunReport, Option<ExplainLog>), DriverError> {
     let mut config = KernelConfig::new(machine.arch.clone(), machine.frames);
     config.policy = machine.policy.clone();
     if let Some(tlb) = &machine.tlb {
@@ -342,6 +359,8 @@ fn run_full(
         k.munmap(pid, start, len)
             .map_err(|e| DriverError::Config(format!("cannot clear the process: {e}")))?;
     }
+    let explaining = explain.is_some();
+    k.set_explain(explain);
     let page = k.page_bytes();
     let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
     let mut mapped = PageSet::new();
@@ -362,9 +381,12 @@ fn run_full(
     // References come in runs on one page: only a new page is looked up.
     let mut last_base = None;
     let start = Instant::now();
-    for r in stream {
+    'stream: for r in stream {
         let r = r.map_err(DriverError::Trace)?;
         for piece in page_pieces(r, page) {
+            if explaining && !k.explaining() {
+                break 'stream;
+            }
             let base = piece.addr & !(page - 1);
             if last_base != Some(base) && mapped.insert(base / page) {
                 // Trace mode: the page exists on the backing store.
@@ -408,5 +430,5 @@ fn run_full(
     out.walks = Some(mmu.walks);
     out.page_table_bytes = k.page_table_bytes(pid);
     out.seconds = start.elapsed().as_secs_f64();
-    Ok(out)
+    Ok((out, k.set_explain(None)))
 }

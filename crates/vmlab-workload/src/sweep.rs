@@ -77,6 +77,31 @@ impl Source {
         }
     }
 
+    /// Runs the stream on `machine` in the full model with the explanation
+    /// `log` installed, until the log has its window.
+    pub fn explain(
+        &self,
+        machine: &Machine,
+        log: vmlab_kernel::explain::ExplainLog,
+    ) -> Result<(RunReport, vmlab_kernel::explain::ExplainLog), DriverError> {
+        match self {
+            Source::Generator(spec) => {
+                crate::driver::run_explained(spec.stream().map(Ok), machine, log)
+            }
+            Source::Trace {
+                path,
+                format,
+                skip_bad_lines,
+            } => {
+                let page = machine.arch.page_bytes();
+                let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
+                let (mut report, log) = crate::driver::run_explained(&mut reader, machine, log)?;
+                report.skipped_lines = reader.skipped();
+                Ok((report, log))
+            }
+        }
+    }
+
     /// Calls `each` with the page number (at `page` bytes a page) of every
     /// page piece of the stream, in order; returns the malformed lines
     /// skipped.
