@@ -207,10 +207,7 @@ impl<'a> Narrator<'a> {
             Explained::Hardware(_) => ("  ", self.hardware(&record.event)),
             Explained::Kernel(k) => ("", kernel_step(k)),
         };
-        format!(
-            "{:>6}  pid {:<3} {indent}{words}",
-            record.seq, record.pid
-        )
+        format!("{:>6}  pid {:<3} {indent}{words}", record.seq, record.pid)
     }
 
     fn hardware(&mut self, event: &Explained) -> String {
@@ -243,8 +240,9 @@ impl<'a> Narrator<'a> {
                 format!("segment: offset {offset:#x} -> linear {linear:#x}")
             }
             Event::SegmentFault(fault) => format!("=> segmentation fault: {fault}"),
-            step => hardware_step(self.arch, self.tlb, self.mode, self.kind, step)
-                .unwrap_or_default(),
+            step => {
+                hardware_step(self.arch, self.tlb, self.mode, self.kind, step).unwrap_or_default()
+            }
         }
     }
 }
@@ -258,7 +256,7 @@ fn call(name: &str, args: &[CallArg]) -> String {
     format!("{name}({})", args.join(", "))
 }
 
-/// One kernel or library step in words.
+/// One kernel step in words.
 pub fn kernel_step(event: &KernelEvent) -> String {
     match event {
         KernelEvent::Fault {
@@ -418,20 +416,116 @@ pub fn kernel_step(event: &KernelEvent) -> String {
         KernelEvent::OomKill { victim, reason } => {
             format!("out-of-memory killer: process {victim} is killed: {reason}")
         }
-        KernelEvent::LibraryCall { name, args } => {
-            format!("library call {}", call(name, args))
-        }
-        KernelEvent::LibraryReturn {
-            name,
-            result,
-            syscalls,
-        } => {
-            let made = if syscalls.is_empty() {
-                "no system call".to_string()
-            } else {
-                format!("system calls: {}", syscalls.join(", "))
-            };
-            format!("{name} returned {result} ({made})")
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vmlab_kernel::region::Prot;
+    use vmlab_kernel::KernelConfig;
+
+    /// A 16-frame x86-64 machine with an explanation log over everything.
+    fn machine() -> Kernel {
+        let arch = vmlab_hw::arch::presets::by_name("x86-64")
+            .and_then(Result::ok)
+            .expect("x86-64 preset");
+        let mut k = Kernel::new(KernelConfig::new(arch, 16)).expect("machine");
+        k.set_explain(Some(ExplainLog::window(1, 100_000)));
+        k
+    }
+
+    /// The kernel steps recorded so far, in words.
+    fn kernel_lines(k: &Kernel) -> Vec<String> {
+        k.explain_log()
+            .expect("log installed")
+            .records()
+            .iter()
+            .filter_map(|r| match &r.event {
+                Explained::Kernel(e) => Some(kernel_step(e)),
+                Explained::Hardware(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_first_write_to_anonymous_memory_is_a_demand_zero_fault() {
+        let mut k = machine();
+        let pid = k.spawn(0).expect("process");
+        let rw = Prot::READ | Prot::WRITE;
+        let addr = k
+            .mmap_anonymous(pid, 0, 4096, rw, false, false)
+            .expect("mmap");
+        k.store(pid, addr, 8, 42).expect("store");
+        let lines = kernel_lines(&k);
+        let fault = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("page fault on a write at {addr:#x}")))
+            .expect("the fault is told");
+        assert!(lines[fault].contains("the entry is not present; in the anonymous region"));
+        assert!(lines[fault].contains("rw-"));
+        assert!(
+            lines[fault + 1].starts_with("resolved: demand-zero page: frame ")
+                && lines[fault + 1].ends_with(&format!("is zeroed and mapped at {addr:#x}")),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_write_after_fork_copies_the_shared_page() {
+        let mut k = machine();
+        let parent = k.spawn(0).expect("process");
+        let rw = Prot::READ | Prot::WRITE;
+        let addr = k
+            .mmap_anonymous(parent, 0, 4096, rw, false, false)
+            .expect("mmap");
+        k.store(parent, addr, 8, 1).expect("store");
+        let child = k.fork(parent).expect("fork");
+        let before = kernel_lines(&k).len();
+        k.store(child, addr, 8, 2).expect("child's store");
+        let lines = kernel_lines(&k)[before..].to_vec();
+        // The child's entry is read-only since fork: a protection fault,
+        // resolved by a copy, then the old translation is shot down.
+        let fault = lines
+            .iter()
+            .position(|l| {
+                l.starts_with(&format!(
+                    "page fault on a write at {addr:#x}: the page does not allow this access"
+                ))
+            })
+            .expect("a protection fault");
+        assert!(
+            lines[fault + 1].starts_with("resolved: copy-on-write: frame ")
+                && lines[fault + 1].contains("is shared, so the writer gets its own copy in frame"),
+            "{lines:?}"
+        );
+        assert!(lines[fault + 2].starts_with(&format!(
+            "TLB shootdown: pid {child}'s cached translation of {addr:#x}"
+        )));
+        // The parent's next write finds itself the only user: no copy.
+        let before = kernel_lines(&k).len();
+        k.store(parent, addr, 8, 3).expect("parent's store");
+        let lines = kernel_lines(&k)[before..].to_vec();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("resolved: copy-on-write without a copy")),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn system_calls_are_told_with_c_arguments_and_errno_names() {
+        let mut k = machine();
+        let pid = k.spawn(0).expect("process");
+        let _ = k.sys_mmap(pid, 0, 4096, 3, 0x22, -1, 0).expect("mmap");
+        assert_eq!(k.sys_munmap(pid, 1, 4096), Err(vmlab_kernel::Errno::Einval));
+        let lines = kernel_lines(&k);
+        assert!(lines.contains(&"system call mmap(addr=0x0, length=4096, prot=PROT_READ|PROT_WRITE, flags=MAP_PRIVATE|MAP_ANONYMOUS, fd=-1, offset=0x0)".to_string()), "{lines:?}");
+        assert!(lines.iter().any(|l| l.starts_with("mmap returned 0x")));
+        assert!(
+            lines.contains(&"munmap failed: EINVAL (errno 22)".to_string()),
+            "{lines:?}"
+        );
     }
 }

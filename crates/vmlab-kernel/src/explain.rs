@@ -1,8 +1,8 @@
 //! The explanation stream of the kernel and the layers above it: what the
 //! fault handler found and did, which page the replacement policy evicted
 //! and why (in the policy's own words), write-backs and swap-outs, TLB
-//! shootdowns and flushes, each system call's entry and result, signals,
-//! and the C library's calls, interleaved with the hardware's own steps
+//! shootdowns and flushes, each system call's entry and result and
+//! signals, interleaved with the hardware's own steps
 //! ([`vmlab_hw::Event`]) in the order they happened.
 //!
 //! Explaining is off unless a [`ExplainLog`] is installed
@@ -29,7 +29,7 @@ use vmlab_hw::{AccessKind, Event, EventSink, PageFaultCause};
 pub enum Explained {
     /// A step of the hardware (TLB probe, walk step, flag update, fill).
     Hardware(Event),
-    /// A step of the kernel or of the C library.
+    /// A step of the kernel.
     Kernel(KernelEvent),
 }
 
@@ -41,8 +41,6 @@ pub enum Layer {
     Hardware,
     /// The kernel: faults, replacement, swap, system calls.
     Kernel,
-    /// The C library (vmlab-libc).
-    Library,
 }
 
 /// A numbered step, as `vmlab explain` shows it.
@@ -205,7 +203,7 @@ impl RegionInfo {
     }
 }
 
-/// One step of the kernel or the C library.
+/// One step of the kernel.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum KernelEvent {
@@ -399,22 +397,6 @@ pub enum KernelEvent {
         /// Why.
         reason: String,
     },
-    /// A C library function was called.
-    LibraryCall {
-        /// Its name (`malloc`).
-        name: &'static str,
-        /// Its arguments.
-        args: Vec<CallArg>,
-    },
-    /// A C library function returned.
-    LibraryReturn {
-        /// Its name.
-        name: &'static str,
-        /// What it returned (or the error it ended in).
-        result: String,
-        /// The system calls it made, in order.
-        syscalls: Vec<&'static str>,
-    },
 }
 
 /// Why TLB entries were flushed wholesale.
@@ -427,16 +409,6 @@ pub enum FlushReason {
     ContextSwitch,
     /// The process's address space went away (exit, execve).
     AddressSpaceGone,
-}
-
-impl KernelEvent {
-    /// The layer the step belongs to.
-    pub fn layer(&self) -> Layer {
-        match self {
-            KernelEvent::LibraryCall { .. } | KernelEvent::LibraryReturn { .. } => Layer::Library,
-            _ => Layer::Kernel,
-        }
-    }
 }
 
 /// A window of the explanation stream: events `from ..= from + count - 1`
@@ -479,7 +451,7 @@ impl ExplainLog {
         if (self.from..=self.last).contains(&self.seen) {
             let layer = match &event {
                 Explained::Hardware(_) => Layer::Hardware,
-                Explained::Kernel(k) => k.layer(),
+                Explained::Kernel(_) => Layer::Kernel,
             };
             self.kept.push(Record {
                 seq: self.seen,
@@ -600,9 +572,8 @@ impl Kernel {
         self.explain.as_ref().is_some_and(|l| l.wants())
     }
 
-    /// Records the kernel or library step `make` builds, for `pid`; builds
-    /// nothing when no event is wanted. The C library reports its calls
-    /// through this.
+    /// Records the kernel step `make` builds, for `pid`; builds nothing
+    /// when no event is wanted.
     #[inline]
     pub fn note(&mut self, pid: Pid, make: impl FnOnce() -> KernelEvent) {
         if let Some(log) = self.explain.as_mut().filter(|l| l.wants()) {
