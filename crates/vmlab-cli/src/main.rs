@@ -5,7 +5,9 @@
 mod arch_cmd;
 mod compare;
 mod error;
+mod explain;
 mod generate;
+mod narrate;
 mod numbers;
 mod output;
 mod plot;
@@ -33,6 +35,7 @@ Examples:
   vmlab translate --arch riscv-sv39 --map 0x40200000=0x80600000:rw:2M 0x40200abc:w
   vmlab run examples/scripts/cow.rhai      run a scenario script as a process
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000
+  vmlab explain --gen loop:pages=5,n=20 --frames 6 --policy clock
   vmlab compare --mem 8M --allocators first,best,buddy --page-sizes 4K,2M --compact
   vmlab sweep --gen zipf:pages=10000,alpha=1.0,n=1000000 --policies lru,fifo,arc \
       --frames 500..5000:500 --model replacement --csv faults.csv --plot faults.svg
@@ -58,6 +61,8 @@ enum Command {
     Translate(translate::TranslateArgs),
     /// Run a workload (a script, a generator or a trace) through a machine and count.
     Run(run::RunArgs),
+    /// Run a workload step by step and tell each event in plain words (or JSON lines).
+    Explain(explain::ExplainArgs),
     /// Compare paging and segmentation on one allocation workload.
     Compare(compare::CompareArgs),
     /// Write a generator's stream to a trace file (vmlab-bin, optionally zstd).
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
     let result: Result<(), CliError> = match cli.command {
         Command::Translate(args) => translate::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Explain(args) => explain::run(&args),
         Command::Compare(args) => compare::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Record(args) => record::run(&args),

@@ -111,6 +111,11 @@ fn find(name: &str) -> Result<&'static Scenario, CliError> {
     })
 }
 
+/// The script of the scenario called `name`.
+pub fn source(name: &str) -> Result<&'static str, CliError> {
+    find(name).map(|s| s.source)
+}
+
 /// Runs `vmlab scenarios`.
 pub fn run(command: &ScenariosCommand) -> Result<(), CliError> {
     match command {

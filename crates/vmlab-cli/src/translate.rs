@@ -6,6 +6,7 @@
 
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
+use crate::narrate::{hardware_step, tlb_name};
 use crate::numbers::{parse_page_size, parse_u64};
 use crate::output::print_out;
 use clap::{Args, ValueEnum};
@@ -13,9 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use vmlab_hw::arch::pte::{LeafAttrs, PteKind};
+use vmlab_hw::arch::pte::LeafAttrs;
 use vmlab_hw::arch::AdUpdate;
-use vmlab_hw::events::InvalidateReason;
 use vmlab_hw::pagetable::format_page_size;
 use vmlab_hw::physmem::MAX_PHYS_BYTES;
 use vmlab_hw::tlb::TlbConfig;
@@ -506,30 +506,6 @@ fn split_json(arch: &Arch, vaddr: u64) -> serde_json::Value {
     serde_json::Value::Array(parts)
 }
 
-/// Names of the flag bits set in `raw`, in the manual's words.
-fn flag_names(arch: &Arch, raw: u64) -> String {
-    let names: Vec<&str> = arch
-        .pte()
-        .named_bits()
-        .into_iter()
-        .filter(|&(_, pos)| raw >> pos & 1 == 1)
-        .map(|(name, _)| name)
-        .collect();
-    if names.is_empty() {
-        "no flags".into()
-    } else {
-        names.join(" ")
-    }
-}
-
-fn hex_entry(arch: &Arch, raw: u64) -> String {
-    format!(
-        "{:#0width$x}",
-        raw,
-        width = usize::from(arch.pte().bytes) * 2 + 2
-    )
-}
-
 #[allow(clippy::too_many_arguments)]
 fn narrate(
     out: &mut String,
@@ -548,92 +524,16 @@ fn narrate(
     }
     split.push(format!("offset {:#x}", vaddr & (arch.page_bytes() - 1)));
     let _ = writeln!(out, "  split: {}", split.join(" | "));
-    let tlb_name = |level: usize| {
-        mmu.tlb()
-            .config()
-            .levels
-            .get(level)
-            .map_or("TLB".to_string(), |l| format!("TLB {}", l.name))
-    };
+    let tlb = mmu.tlb().config();
     for event in events {
-        match event {
-            Event::TlbProbe { level, hit, .. } => {
-                let what = match hit {
-                    Some(e) => format!(
-                        "hit: page {:#x} -> frame {:#x} ({}, {})",
-                        e.vpn << e.page_shift,
-                        e.frame_base,
-                        format_page_size(e.page_shift),
-                        e.perms
-                    ),
-                    None => "miss".into(),
-                };
-                let _ = writeln!(out, "  {}: {what}", tlb_name(*level));
-            }
-            Event::TlbInvalidate { level, reason, .. } => {
-                let why = match reason {
-                    InvalidateReason::Rights => format!("does not allow this {mode} {kind}"),
-                    InvalidateReason::Clean => {
-                        "is clean, and a write must set the dirty flag in memory".into()
-                    }
-                };
-                let _ = writeln!(
-                    out,
-                    "  {}: the cached entry {why}: dropped, walking the tables",
-                    tlb_name(*level)
-                );
-            }
-            Event::WalkStep {
-                level,
-                index,
-                pte_addr,
-                raw,
-                decoded,
-            } => {
-                let name = &arch.levels()[*level].name;
-                let meaning = match decoded.kind {
-                    PteKind::Invalid => "not present".to_string(),
-                    PteKind::Table => format!("table at {:#x}", decoded.addr),
-                    PteKind::Leaf => format!(
-                        "{} page at {:#x}, {}",
-                        format_page_size(arch.level_shift(*level)),
-                        decoded.addr & !((1u64 << arch.level_shift(*level)) - 1),
-                        decoded.perms
-                    ),
-                };
-                let _ = writeln!(
-                    out,
-                    "  walk {name}[{index:#x}] at {pte_addr:#x} = {}: {meaning} ({})",
-                    hex_entry(arch, *raw),
-                    flag_names(arch, *raw)
-                );
-            }
-            Event::FlagUpdate {
-                level, old, new, ..
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  set {} in the {} entry: {} -> {}",
-                    flag_names(arch, new & !old),
-                    arch.levels()[*level].name,
-                    hex_entry(arch, *old),
-                    hex_entry(arch, *new)
-                );
-            }
-            Event::TlbFill { level, evicted, .. } => {
-                let ev = match evicted {
-                    Some(e) => format!(", evicting page {:#x}", e.vpn << e.page_shift),
-                    None => String::new(),
-                };
-                let _ = writeln!(out, "  {}: filled{ev}", tlb_name(*level));
-            }
-            _ => {}
+        if let Some(line) = hardware_step(arch, tlb, mode, kind, event) {
+            let _ = writeln!(out, "  {line}");
         }
     }
     match outcome {
         Ok(a) => {
             let via = match a.tlb_level {
-                Some(l) => format!("{} hit, no walk", tlb_name(l)),
+                Some(l) => format!("{} hit, no walk", tlb_name(tlb, l)),
                 None => format!("{} table read(s)", a.cost.walk_reads),
             };
             let _ = writeln!(

@@ -10,6 +10,7 @@
 //! [`KernelRefs`], which goes through the reverse map to every page-table
 //! entry mapping a frame and invalidates the TLB entry it clears.
 
+use crate::explain::{ExplainLog, FlushReason, KernelEvent, RegionInfo};
 use crate::frames::{FrameUse, Owner, Pid};
 use crate::kernel::{
     bus, kill_signal, page_key, perms_for, segv, Errno, Kernel, KernelCounters, ReplacementScope,
@@ -66,12 +67,20 @@ fn shoot_down(
     procs: &BTreeMap<Pid, Process>,
     mmu: &mut Mmu,
     counters: &mut KernelCounters,
+    explain: &mut Option<Box<ExplainLog>>,
     pid: Pid,
     page: u64,
 ) {
     let asid = procs.get(&pid).map_or(0, |p| p.asid);
     mmu.tlb_mut().flush_page(page, Some(asid));
     counters.tlb_shootdowns += 1;
+    if let Some(log) = explain.as_mut().filter(|l| l.wants()) {
+        let event = KernelEvent::Shootdown {
+            target: pid,
+            vaddr: page,
+        };
+        log.push(pid, crate::explain::Explained::Kernel(event));
+    }
 }
 
 /// Whether a region's protection allows an access, by Linux's rules: any
@@ -98,7 +107,14 @@ impl Kernel {
         if cause == PageFaultCause::NonCanonical {
             return Err(segv(vaddr, SignalCode::SegvMaperr));
         }
-        let region = match self.procs[&pid].regions.find(vaddr).copied() {
+        let found = self.procs[&pid].regions.find(vaddr).copied();
+        self.note(pid, || KernelEvent::Fault {
+            vaddr,
+            access: kind,
+            cause,
+            region: found.as_ref().map(RegionInfo::of),
+        });
+        let region = match found {
             Some(region) => region,
             None => self.grow_stack(pid, vaddr)?,
         };
@@ -119,6 +135,10 @@ impl Kernel {
             PageFaultCause::AccessFlag | PageFaultCause::DirtyFlag => {
                 // Software-managed flags: set what the hardware would have.
                 let dirty = (kind == AccessKind::Write).then_some(true);
+                self.note(pid, || KernelEvent::FlagsSet {
+                    vaddr: page,
+                    dirty: dirty.is_some(),
+                });
                 self.set_flags(pid, page, Some(true), dirty);
                 self.count_minor(pid);
                 Ok(())
@@ -140,6 +160,7 @@ impl Kernel {
                     perms
                 };
                 let _ = p.page_table.protect(&arch, &mut self.mem, page, perms);
+                self.note(pid, || KernelEvent::RightsRefreshed { vaddr: page });
                 self.shootdown(pid, page);
                 Ok(())
             }
@@ -173,7 +194,12 @@ impl Kernel {
             return Err(maperr);
         }
         self.counters.stack_growths += 1;
-        p.regions.find(vaddr).copied().ok_or(maperr)
+        let region = p.regions.find(vaddr).copied().ok_or(maperr)?;
+        self.note(pid, || KernelEvent::StackGrowth {
+            vaddr,
+            new_start: region.start,
+        });
+        Ok(region)
     }
 
     pub(crate) fn count_minor(&mut self, pid: Pid) {
@@ -223,6 +249,7 @@ impl Kernel {
             self.map_frame(pid, page, self.zero_frame, perms - Perms::WRITE, false)
                 .map_err(|_| kill_signal(page))?;
             self.counters.zero_page_maps += 1;
+            self.note(pid, || KernelEvent::ZeroPageMapped { vaddr: page });
             self.count_minor(pid);
             return Ok(());
         }
@@ -230,6 +257,7 @@ impl Kernel {
         let at = u64::from(frame) << self.page_shift();
         let _ = self.mem.zero(at, self.page_bytes());
         self.counters.zero_fills += 1;
+        self.note(pid, || KernelEvent::DemandZero { vaddr: page, frame });
         self.map_new_frame(pid, page, frame, perms, kind == AccessKind::Write)?;
         self.count_minor(pid);
         Ok(())
@@ -246,6 +274,7 @@ impl Kernel {
     ) -> Result<(), Signal> {
         match self.shmem.get(key) {
             Some(ShmemPage::Resident(frame)) => {
+                self.note(pid, || KernelEvent::SharedPageMapped { vaddr: page, frame });
                 self.map_frame(pid, page, frame, perms, false)
                     .map_err(|_| kill_signal(page))?;
                 self.count_minor(pid);
@@ -254,6 +283,12 @@ impl Kernel {
             Some(ShmemPage::Swapped(slot)) => {
                 // The object's reference on the slot becomes the cache's.
                 let frame = self.read_from_swap(pid, page, slot)?;
+                self.note(pid, || KernelEvent::SwapIn {
+                    vaddr: page,
+                    slot,
+                    frame,
+                    cached: false,
+                });
                 self.frames.set_use(frame, FrameUse::Shmem);
                 self.shmem.set_resident(key, frame);
                 self.map_new_frame(pid, page, frame, perms, false)
@@ -264,6 +299,7 @@ impl Kernel {
                     .mem
                     .zero(u64::from(frame) << self.page_shift(), self.page_bytes());
                 self.counters.zero_fills += 1;
+                self.note(pid, || KernelEvent::DemandZero { vaddr: page, frame });
                 self.frames.set_use(frame, FrameUse::Shmem);
                 self.shmem.set_resident(key, frame);
                 self.map_new_frame(pid, page, frame, perms, true)?;
@@ -288,6 +324,7 @@ impl Kernel {
         self.frames.set_use(frame, FrameUse::Backed);
         self.backing.read(page >> self.page_shift(), 1);
         self.counters.backing_reads += 1;
+        self.note(pid, || KernelEvent::BackingRead { vaddr: page, frame });
         self.counters.major_faults += 1;
         if let Some(p) = self.procs.get_mut(&pid) {
             p.counters.major_faults += 1;
@@ -366,6 +403,12 @@ impl Kernel {
             } else {
                 perms - Perms::WRITE
             };
+            self.note(pid, || KernelEvent::SwapIn {
+                vaddr: page,
+                slot,
+                frame,
+                cached: true,
+            });
             self.map_frame(pid, page, frame, perms, false)
                 .map_err(|_| kill_signal(page))?;
             self.count_minor(pid);
@@ -373,6 +416,12 @@ impl Kernel {
         }
         // The faulting entry's reference on the slot becomes the cache's.
         let frame = self.read_from_swap(pid, page, slot)?;
+        self.note(pid, || KernelEvent::SwapIn {
+            vaddr: page,
+            slot,
+            frame,
+            cached: false,
+        });
         let exclusive = shared || self.swap.refcount(SlotId(slot)) <= 1;
         let perms = if exclusive {
             perms
@@ -452,6 +501,7 @@ impl Kernel {
                 let _ = p.page_table.protect(&arch, &mut self.mem, page, perms);
             }
             self.counters.cow_reuses += 1;
+            self.note(pid, || KernelEvent::CowReuse { vaddr: page, frame });
             self.shootdown(pid, page);
             self.count_minor(pid);
             return Ok(());
@@ -490,6 +540,13 @@ impl Kernel {
             }
             self.counters.cow_copies += 1;
         }
+        let zero_page = frame == self.zero_frame;
+        self.note(pid, || KernelEvent::CowCopy {
+            vaddr: page,
+            from: frame,
+            to: new,
+            zero_page,
+        });
         self.shootdown(pid, page);
         self.map_new_frame(pid, page, new, perms, true)?;
         self.count_minor(pid);
@@ -553,18 +610,31 @@ impl Kernel {
 
     /// Invalidates `pid`'s TLB entry for `page` after its entry changed.
     pub(crate) fn shootdown(&mut self, pid: Pid, page: u64) {
-        shoot_down(&self.procs, &mut self.mmu, &mut self.counters, pid, page);
+        shoot_down(
+            &self.procs,
+            &mut self.mmu,
+            &mut self.counters,
+            &mut self.explain,
+            pid,
+            page,
+        );
     }
 
     /// Flushes every TLB entry of `pid`.
     pub(crate) fn flush_process(&mut self, pid: Pid) {
+        let mut flushed = None;
         if self.arch().asid_bits() == 0 {
             self.mmu.tlb_mut().flush_all();
         } else if let Some(p) = self.procs.get(&pid) {
             let asid = p.asid;
             self.mmu.tlb_mut().flush_asid(asid);
+            flushed = Some(asid);
         }
         self.counters.tlb_flushes += 1;
+        self.note(pid, || KernelEvent::TlbFlush {
+            asid: flushed,
+            reason: FlushReason::AddressSpaceGone,
+        });
     }
 
     /// Sets or clears accessed/dirty in `pid`'s entry for `page`.
@@ -630,6 +700,7 @@ impl Kernel {
                 &self.procs,
                 &mut self.mmu,
                 &mut self.counters,
+                &mut self.explain,
                 owner.pid,
                 owner.vpn << shift,
             );
@@ -671,6 +742,7 @@ impl Kernel {
         written.map_err(|_| ())?;
         self.frames.set_dirty(frame, false);
         self.counters.swap_outs += 1;
+        self.note(0, || KernelEvent::SwapOut { frame, slot });
         Ok(slot)
     }
 
@@ -700,6 +772,7 @@ impl Kernel {
             self.write_to_swap(frame)?
         } else {
             self.counters.clean_drops += 1;
+            self.note(0, || KernelEvent::CleanDrop { frame });
             self.frames.swap_slot(frame).ok_or(())?
         };
         // A shared object's page is found through the object, not through
@@ -730,10 +803,16 @@ impl Kernel {
         if dirty {
             if let Some((owner, _)) = self.frames.first_owner(frame) {
                 self.backing.write(owner.vpn, 1);
+                self.note(owner.pid, || KernelEvent::WriteBack {
+                    frame,
+                    file: crate::kernel::BACKING_STORE,
+                    index: owner.vpn,
+                });
             }
             self.counters.write_backs += 1;
         } else {
             self.counters.clean_drops += 1;
+            self.note(0, || KernelEvent::CleanDrop { frame });
         }
         self.unmap_everywhere(frame);
         self.frames.free(frame);
@@ -840,11 +919,15 @@ impl Kernel {
         let mut skipped = None;
         let mut evicted = false;
         // Every tracked frame may be tried once before giving up.
+        let explaining = self.explaining();
         for _ in 0..self.frames.len() {
             let chosen = self.with_policy(owner, None, |policy, refs| {
-                policy.evict_for(page_key_hint, refs)
+                let victim = policy.evict_for(page_key_hint, refs)?;
+                // Asked only while explaining: the reason is a string.
+                let why = explaining.then(|| (policy.name(), policy.victim_reason(victim)));
+                Some((victim, why))
             });
-            let Some(victim) = chosen else {
+            let Some((victim, why)) = chosen else {
                 break;
             };
             if !self.frames.used_for(victim).is_user() {
@@ -855,6 +938,17 @@ impl Kernel {
                 // offer it again in this search.
                 skipped = Some(victim);
                 continue;
+            }
+            if let Some((policy, reason)) = why {
+                let owners = self.frames.owners(victim).collect();
+                let dirty = self.owner_flags(victim).1;
+                self.note(0, || KernelEvent::Eviction {
+                    frame: victim,
+                    owners,
+                    dirty,
+                    policy,
+                    reason,
+                });
             }
             if self.evict_frame(victim).is_ok() {
                 evicted = true;
@@ -965,6 +1059,11 @@ impl Kernel {
             "out of memory: no free frame for {wanted} of process {faulting}, nothing evictable and swap full; killed process {pid} ({resident} resident pages)"
         ));
         self.counters.oom_kills += 1;
+        let reason = self.oom_reason.clone().unwrap_or_default();
+        self.note(faulting, || KernelEvent::OomKill {
+            victim: pid,
+            reason,
+        });
         let signal = Signal {
             kind: SignalKind::Sigkill,
             code: SignalCode::Kernel,

@@ -10,6 +10,7 @@
 //! stored at that address in that address space.
 
 use crate::blockdev::{BlockDevice, BlockDeviceConfig};
+use crate::explain::{ExplainLog, FlushReason, KernelEvent, LogSink};
 use crate::frames::{FrameTable, FrameUse, Owner, Pid};
 use crate::policy::{self, FrameId, PolicyParams, ReplacementPolicy};
 use crate::process::{
@@ -305,6 +306,9 @@ pub struct Kernel {
     pub(crate) fs: crate::fs::FileSystem,
     /// Cached file pages.
     pub(crate) page_cache: crate::pagecache::PageCache,
+    /// The explanation log, when `vmlab explain` (or a test) listens;
+    /// boxed so the kernel stays small when nobody does.
+    pub(crate) explain: Option<Box<ExplainLog>>,
 }
 
 /// Hands page-table frames out of the frame table.
@@ -411,6 +415,7 @@ impl Kernel {
             page_buf: vec![0; page as usize],
             fs: crate::fs::FileSystem::new(file_disk),
             page_cache: Default::default(),
+            explain: None,
             config,
         })
     }
@@ -592,15 +597,26 @@ impl Kernel {
         };
         self.current_ctx = Context { root, asid };
         self.counters.context_switches += 1;
+        self.note(pid, || KernelEvent::ContextSwitch { to: pid, asid });
         let owner = &mut self.asid_owner[usize::from(asid)];
-        if self.config.arch.asid_bits() == 0 {
+        let flushed = if self.config.arch.asid_bits() == 0 {
             self.mmu.tlb_mut().flush_all();
             self.counters.tlb_flushes += 1;
+            Some(None)
         } else if *owner != pid {
             self.mmu.tlb_mut().flush_asid(asid);
             self.counters.tlb_flushes += 1;
-        }
+            Some(Some(asid))
+        } else {
+            None
+        };
         *owner = pid;
+        if let Some(asid) = flushed {
+            self.note(pid, || KernelEvent::TlbFlush {
+                asid,
+                reason: FlushReason::ContextSwitch,
+            });
+        }
         self.current = Some(pid);
         Ok(())
     }
@@ -626,10 +642,21 @@ impl Kernel {
         // every new page straight to ARC's T2).
         let mut faulted = false;
         for _ in 0..4 {
-            match self
-                .mmu
-                .access(&mut self.mem, ctx, vaddr, kind, Mode::User, &mut NoEvents)
-            {
+            // Explaining costs this one branch when off.
+            let outcome = match self.explain.as_deref_mut().filter(|l| l.wants()) {
+                Some(log) => self.mmu.access(
+                    &mut self.mem,
+                    ctx,
+                    vaddr,
+                    kind,
+                    Mode::User,
+                    &mut LogSink { log, pid },
+                ),
+                None => self
+                    .mmu
+                    .access(&mut self.mem, ctx, vaddr, kind, Mode::User, &mut NoEvents),
+            };
+            match outcome {
                 Ok(access) => {
                     let frame = (access.paddr >> self.page_shift) as FrameId;
                     if self.touch_policy && !faulted && self.frames.used_for(frame).is_user() {
@@ -736,6 +763,10 @@ impl Kernel {
     /// with exit status -1) and returns the signal for the caller.
     pub(crate) fn deliver(&mut self, pid: Pid, signal: Signal) -> Signal {
         if self.is_live(pid) {
+            self.note(pid, || KernelEvent::Signal {
+                signal,
+                reason: crate::explain::signal_reason(signal).to_string(),
+            });
             self.counters.segfaults += u64::from(signal.kind != SignalKind::Sigkill);
             let status = match self.config.personality {
                 Personality::Linux => ExitStatus::Signaled(signal),
@@ -963,12 +994,18 @@ impl Kernel {
         }
         // The parent's cached writable translations are stale now.
         let asid = self.procs[&parent].asid;
-        if self.config.arch.asid_bits() == 0 {
+        let flushed = if self.config.arch.asid_bits() == 0 {
             self.mmu.tlb_mut().flush_all();
+            None
         } else {
             self.mmu.tlb_mut().flush_asid(asid);
-        }
+            Some(asid)
+        };
         self.counters.tlb_flushes += 1;
+        self.note(parent, || KernelEvent::TlbFlush {
+            asid: flushed,
+            reason: FlushReason::Fork,
+        });
         Ok(child)
     }
 

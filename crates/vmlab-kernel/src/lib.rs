@@ -30,13 +30,17 @@
 //! - [`pagecache`]: file pages in frames, shared by read/write and file
 //!   mappings, with dirty tracking and write-back.
 //! - [`syscall`]: Linux's system calls with their errno results, on top of
-//!   the kernel API.
+//!   the kernel API; [`syscall_entry`]: their entry points, which report
+//!   each call to the explanation stream.
 //! - [`region`]: a process's address space as Linux keeps it, sorted
 //!   non-overlapping regions split and merged by mmap, munmap, mprotect,
 //!   brk and stack growth, and where a new mapping goes.
+//! - [`explain`]: the explanation stream (faults and how they were
+//!   resolved, evictions and why, system calls, signals), off by default.
 pub mod abi;
 pub mod blockdev;
 pub mod cost;
+pub mod explain;
 pub mod fault;
 pub mod frames;
 pub mod freespace;
@@ -49,6 +53,7 @@ pub mod region;
 pub mod shmem;
 pub mod swap;
 pub mod syscall;
+pub mod syscall_entry;
 pub mod tty;
 
 pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope, BACKING_STORE};

@@ -161,6 +161,13 @@ impl Kernel {
         }
         let index = offset >> self.page_shift();
         let (frame, read) = self.cached_page(pid, file, index)?;
+        self.note(pid, || crate::explain::KernelEvent::FilePage {
+            vaddr: page,
+            file,
+            index,
+            frame,
+            read,
+        });
         if read {
             self.counters.major_faults += 1;
             if let Some(p) = self.procs.get_mut(&pid) {
@@ -241,6 +248,12 @@ impl Kernel {
             .write_bytes(u64::from(copy) << self.page_shift(), &buf);
         self.page_buf = buf;
         self.counters.cow_copies += 1;
+        self.note(pid, || crate::explain::KernelEvent::CowCopy {
+            vaddr: page,
+            from: frame,
+            to: copy,
+            zero_page: false,
+        });
         self.map_new_frame(pid, page, copy, perms, true)
     }
 
@@ -272,6 +285,11 @@ impl Kernel {
         self.fs.write_page(file, index, &buf);
         self.page_buf = buf;
         self.counters.write_backs += 1;
+        self.note(0, || crate::explain::KernelEvent::WriteBack {
+            frame,
+            file,
+            index,
+        });
         self.frames.set_dirty(frame, false);
         self.clear_owner_flags(frame, None, Some(false));
     }
@@ -284,6 +302,7 @@ impl Kernel {
             self.write_back_cached(frame);
         } else {
             self.counters.clean_drops += 1;
+            self.note(0, || crate::explain::KernelEvent::CleanDrop { frame });
         }
         self.counters.evictions += 1;
         self.uncache(frame);

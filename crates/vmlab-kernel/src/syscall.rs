@@ -18,6 +18,9 @@
 //!
 //! File data moves through the page cache ([`crate::pagecache`]): read(2)
 //! and write(2) copy between it and user memory, file mappings map it.
+//!
+//! The public entry points (`Kernel::sys_*`) are in [`crate::syscall_entry`],
+//! which reports each call to the explanation stream around these.
 
 use crate::abi::{
     LEGACY_MAP_MASK, MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
@@ -96,7 +99,7 @@ impl Kernel {
     }
 
     /// getpid(2).
-    pub fn sys_getpid(&mut self, pid: Pid) -> Result<Pid, Errno> {
+    pub(crate) fn getpid_call(&mut self, pid: Pid) -> Result<Pid, Errno> {
         self.counters.syscalls += 1;
         self.files_of(pid).map(|_| pid)
     }
@@ -104,7 +107,13 @@ impl Kernel {
     /// open(2): opens (with `O_CREAT`, creates) the file `path`; returns
     /// the lowest free descriptor. `mode` is accepted as Linux takes it
     /// and not kept (vmlab checks no permissions).
-    pub fn sys_open(&mut self, pid: Pid, path: &str, flags: u32, mode: u32) -> Result<i32, Errno> {
+    pub(crate) fn open_call(
+        &mut self,
+        pid: Pid,
+        path: &str,
+        flags: u32,
+        mode: u32,
+    ) -> Result<i32, Errno> {
         self.counters.syscalls += 1;
         let _ = mode;
         self.files_of(pid)?;
@@ -122,7 +131,7 @@ impl Kernel {
     }
 
     /// close(2).
-    pub fn sys_close(&mut self, pid: Pid, fd: i32) -> Result<(), Errno> {
+    pub(crate) fn close_call(&mut self, pid: Pid, fd: i32) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         self.files_of(pid)?;
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
@@ -132,7 +141,7 @@ impl Kernel {
     }
 
     /// unlink(2).
-    pub fn sys_unlink(&mut self, pid: Pid, path: &str) -> Result<(), Errno> {
+    pub(crate) fn unlink_call(&mut self, pid: Pid, path: &str) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         self.files_of(pid)?;
         self.fs.unlink(path)?;
@@ -142,7 +151,13 @@ impl Kernel {
 
     /// read(2): up to `count` bytes from `fd` into user memory at `buf`;
     /// returns the bytes read (0 at the end of the file).
-    pub fn sys_read(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
+    pub(crate) fn read_call(
+        &mut self,
+        pid: Pid,
+        fd: i32,
+        buf: u64,
+        count: u64,
+    ) -> Result<u64, Errno> {
         self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (id, open) = self.fs.reading(table, fd)?;
@@ -169,7 +184,13 @@ impl Kernel {
 
     /// write(2): `count` bytes of user memory at `buf` to `fd`; returns
     /// the bytes written.
-    pub fn sys_write(&mut self, pid: Pid, fd: i32, buf: u64, count: u64) -> Result<u64, Errno> {
+    pub(crate) fn write_call(
+        &mut self,
+        pid: Pid,
+        fd: i32,
+        buf: u64,
+        count: u64,
+    ) -> Result<u64, Errno> {
         self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (id, open, at) = self.fs.writing(table, fd)?;
@@ -197,7 +218,13 @@ impl Kernel {
     }
 
     /// lseek(2); returns the new offset.
-    pub fn sys_lseek(&mut self, pid: Pid, fd: i32, offset: i64, whence: u32) -> Result<u64, Errno> {
+    pub(crate) fn lseek_call(
+        &mut self,
+        pid: Pid,
+        fd: i32,
+        offset: i64,
+        whence: u32,
+    ) -> Result<u64, Errno> {
         self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let table = table.clone();
@@ -205,7 +232,7 @@ impl Kernel {
     }
 
     /// ftruncate(2).
-    pub fn sys_ftruncate(&mut self, pid: Pid, fd: i32, length: i64) -> Result<(), Errno> {
+    pub(crate) fn ftruncate_call(&mut self, pid: Pid, fd: i32, length: i64) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         let table = self.files_of(pid)?;
         let (file, size) = self.fs.truncating(table, fd, length)?;
@@ -220,7 +247,7 @@ impl Kernel {
     /// mmap(2) with Linux's flags and its checks in Linux's order
     /// (`ksys_mmap_pgoff`, `do_mmap`); returns the address.
     #[allow(clippy::too_many_arguments)]
-    pub fn sys_mmap(
+    pub(crate) fn mmap_call(
         &mut self,
         pid: Pid,
         addr: u64,
@@ -353,7 +380,7 @@ impl Kernel {
     }
 
     /// munmap(2).
-    pub fn sys_munmap(&mut self, pid: Pid, addr: u64, len: u64) -> Result<(), Errno> {
+    pub(crate) fn munmap_call(&mut self, pid: Pid, addr: u64, len: u64) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         let top = task_size(self.arch());
         if addr > top || len > top - addr {
@@ -370,7 +397,13 @@ impl Kernel {
     /// PROT_GROWSDOWN extends the change down to the start of a grows-down
     /// stack (EINVAL for any other region, as PROT_GROWSUP is for regions
     /// that do not grow up).
-    pub fn sys_mprotect(&mut self, pid: Pid, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+    pub(crate) fn mprotect_call(
+        &mut self,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        prot: u32,
+    ) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         self.files_of(pid)?;
         let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
@@ -437,7 +470,13 @@ impl Kernel {
     /// shared file mappings in the range (MS_ASYNC has nothing to start:
     /// the cache tracks dirty pages anyway, as Linux's does). ENOMEM for a
     /// range with unmapped parts, after syncing what is mapped.
-    pub fn sys_msync(&mut self, pid: Pid, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
+    pub(crate) fn msync_call(
+        &mut self,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        flags: u32,
+    ) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         self.files_of(pid)?;
         if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
@@ -484,7 +523,13 @@ impl Kernel {
     /// faults ([`crate::KernelConfig::read_ahead_pages`]). Other advice is
     /// EINVAL. A range with unmapped parts is advised where mapped and
     /// then ENOMEM.
-    pub fn sys_madvise(&mut self, pid: Pid, addr: u64, len: u64, advice: u32) -> Result<(), Errno> {
+    pub(crate) fn madvise_call(
+        &mut self,
+        pid: Pid,
+        addr: u64,
+        len: u64,
+        advice: u32,
+    ) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         self.files_of(pid)?;
         let known = matches!(
@@ -530,19 +575,19 @@ impl Kernel {
     /// brk(2) as the system call (not glibc's wrapper): returns the new
     /// break, or the old one when the request is refused or below the
     /// heap's start (so `sys_brk(pid, 0)` asks for the current break).
-    pub fn sys_brk(&mut self, pid: Pid, addr: u64) -> Result<u64, Errno> {
+    pub(crate) fn brk_call(&mut self, pid: Pid, addr: u64) -> Result<u64, Errno> {
         self.counters.syscalls += 1;
         self.brk(pid, addr)
     }
 
     /// fork(2): returns the child's pid.
-    pub fn sys_fork(&mut self, pid: Pid) -> Result<Pid, Errno> {
+    pub(crate) fn fork_call(&mut self, pid: Pid) -> Result<Pid, Errno> {
         self.counters.syscalls += 1;
         self.fork(pid)
     }
 
     /// execve(2): a fresh address space; open descriptors stay open.
-    pub fn sys_execve(&mut self, pid: Pid) -> Result<(), Errno> {
+    pub(crate) fn execve_call(&mut self, pid: Pid) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         self.execve(pid)?;
         self.collect_files();
@@ -550,14 +595,14 @@ impl Kernel {
     }
 
     /// exit(2).
-    pub fn sys_exit(&mut self, pid: Pid, status: i32) -> Result<(), Errno> {
+    pub(crate) fn exit_call(&mut self, pid: Pid, status: i32) -> Result<(), Errno> {
         self.counters.syscalls += 1;
         self.exit(pid, status & 0xff)
     }
 
     /// wait4(2) for `child` (any child for `None`), without blocking: the
     /// ended child and how it ended, `None` while none has ended.
-    pub fn sys_wait(
+    pub(crate) fn wait_call(
         &mut self,
         pid: Pid,
         child: Option<Pid>,

@@ -26,6 +26,7 @@ use std::fmt;
 use std::time::Instant;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::{AccessKind, Arch};
+use vmlab_kernel::explain::ExplainLog;
 use vmlab_kernel::policy::sim::ReplacementSim;
 use vmlab_kernel::policy::{by_name, PolicyParams};
 use vmlab_kernel::region::Prot;
@@ -241,7 +242,14 @@ pub fn run_sampled(
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
     match model {
-        Model::Full => run_full(stream.map(|r| r.map(Op::Access)), machine, every, on_sample),
+        Model::Full => run_full(
+            stream.map(|r| r.map(Op::Access)),
+            machine,
+            every,
+            on_sample,
+            None,
+        )
+        .map(|(report, _)| report),
         Model::Replacement => run_replacement(stream, machine, every, on_sample),
     }
 }
@@ -257,7 +265,7 @@ pub fn run_ops_sampled(
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
     match model {
-        Model::Full => run_full(ops, machine, every, on_sample),
+        Model::Full => run_full(ops, machine, every, on_sample, None).map(|(report, _)| report),
         Model::Replacement => {
             let accesses = ops.filter_map(|op| match op {
                 Ok(Op::Access(r)) => Some(Ok(r)),
@@ -353,12 +361,28 @@ fn run_replacement(
     Ok(out)
 }
 
+/// Runs `stream` on `machine` in the full model with the explanation
+/// `log` installed, until the log has its window (what `vmlab explain`
+/// narrates); returns the report of the part run, and the log.
+pub fn run_explained(
+    stream: impl Iterator<Item = Result<Op, TraceError>>,
+    machine: &Machine,
+    log: ExplainLog,
+) -> Result<(RunReport, ExplainLog), DriverError> {
+    let (report, log) = run_full(stream, machine, 0, &mut |_| {}, Some(log))?;
+    let log = log.ok_or_else(|| DriverError::Config("the explanation log was lost".into()))?;
+    Ok((report, log))
+}
+
+/// The full model; with `explain`, the run records into it and stops
+/// once it wants no more events.
 fn run_full(
     stream: impl Iterator<Item = Result<Op, TraceError>>,
     machine: &Machine,
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
-) -> Result<RunReport, DriverError> {
+    explain: Option<ExplainLog>,
+) -> Result<(RunReport, Option<ExplainLog>), DriverError> {
     let mut config = KernelConfig::new(machine.arch.clone(), machine.frames);
     config.policy = machine.policy.clone();
     if let Some(tlb) = &machine.tlb {
@@ -380,6 +404,8 @@ fn run_full(
         k.munmap(pid, start, len)
             .map_err(|e| DriverError::Config(format!("cannot clear the process: {e}")))?;
     }
+    let explaining = explain.is_some();
+    k.set_explain(explain);
     let page = k.page_bytes();
     let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
     let mut mapped = PageSet::new();
@@ -402,7 +428,7 @@ fn run_full(
     // Replaying system calls, from the stream's first one on.
     let mut replay: Option<Replay> = None;
     let start = Instant::now();
-    for op in stream {
+    'stream: for op in stream {
         let r = match op.map_err(DriverError::Trace)? {
             Op::Access(r) => r,
             Op::Syscall(call) => {
@@ -415,6 +441,9 @@ fn run_full(
             }
         };
         for piece in page_pieces(r, page) {
+            if explaining && !k.explaining() {
+                break 'stream;
+            }
             let base = piece.addr & !(page - 1);
             if last_base != Some(base) {
                 let first_touch = mapped.insert(base >> page.trailing_zeros());
@@ -469,5 +498,5 @@ fn run_full(
     out.page_table_bytes = k.page_table_bytes(pid);
     out.replay = replay.map(|r| r.into_report(&k));
     out.seconds = start.elapsed().as_secs_f64();
-    Ok(out)
+    Ok((out, k.set_explain(None)))
 }

@@ -17,7 +17,7 @@
 use crate::driver::{run_ops_sampled, run_sampled, DriverError, Machine, Model, RunReport, Sample};
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
-use crate::op::page_pieces;
+use crate::op::{page_pieces, Op};
 use crate::trace::{self, ReadOptions, TraceFormat};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -82,6 +82,31 @@ impl Source {
                 let mut report = run_ops_sampled(reader.ops(), machine, model, every, on_sample)?;
                 report.skipped_lines = reader.skipped();
                 Ok(report)
+            }
+        }
+    }
+
+    /// Runs the stream on `machine` in the full model with the explanation
+    /// `log` installed, until the log has its window.
+    pub fn explain(
+        &self,
+        machine: &Machine,
+        log: vmlab_kernel::explain::ExplainLog,
+    ) -> Result<(RunReport, vmlab_kernel::explain::ExplainLog), DriverError> {
+        match self {
+            Source::Generator(spec) => {
+                crate::driver::run_explained(spec.stream().map(|r| Ok(Op::Access(r))), machine, log)
+            }
+            Source::Trace {
+                path,
+                format,
+                skip_bad_lines,
+            } => {
+                let page = machine.arch.page_bytes();
+                let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
+                let (mut report, log) = crate::driver::run_explained(reader.ops(), machine, log)?;
+                report.skipped_lines = reader.skipped();
+                Ok((report, log))
             }
         }
     }

@@ -39,6 +39,8 @@ pub struct TickCounters {
     stamp: Vec<u64>,
     tracked: Vec<bool>,
     next_stamp: u64,
+    /// The counter of the last page evicted (for the explanation).
+    last_counter: u64,
     /// Pages loaded since the last tick, oldest first; their counter is 0.
     fresh: FrameLists,
     /// (counter, stamp, frame) of the pages resident at the last tick.
@@ -53,6 +55,7 @@ impl TickCounters {
             stamp: vec![0; capacity],
             tracked: vec![false; capacity],
             next_stamp: 0,
+            last_counter: 0,
             fresh: FrameLists::new(capacity, 1),
             // One entry per tracked frame at most (rebuilt at each tick).
             heap: BinaryHeap::with_capacity(capacity),
@@ -62,6 +65,11 @@ impl TickCounters {
     /// The counter of `frame` (0 if it holds no page).
     pub fn counter(&self, frame: FrameId) -> u64 {
         self.counter[frame as usize]
+    }
+
+    /// The counter the last evicted page had.
+    pub fn last_counter(&self) -> u64 {
+        self.last_counter
     }
 
     /// A page was loaded into `frame`: counter 0, newest.
@@ -125,6 +133,7 @@ impl TickCounters {
         } else {
             self.fresh.pop_front(0)?
         };
+        self.last_counter = self.counter[frame as usize];
         self.remove(frame);
         Some(frame)
     }
@@ -178,6 +187,13 @@ impl ReplacementPolicy for Aging {
     }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.counters.evict()
+    }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!(
+            "smallest aging counter: frame {victim}'s was {:#0width$b} (each tick shifts the referenced bit in from the left), the oldest load among equals",
+            self.counters.last_counter(),
+            width = usize::from(self.bits) + 2
+        )
     }
 }
 

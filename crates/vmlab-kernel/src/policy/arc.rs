@@ -96,6 +96,8 @@ pub struct ArcPolicy {
     /// Target size of `T1`, `0 ≤ p ≤ c`.
     p: f64,
     pending: Option<Pending>,
+    /// The list the last victim left (for the explanation).
+    last_from_t1: bool,
 }
 
 impl ArcPolicy {
@@ -109,6 +111,7 @@ impl ArcPolicy {
             b2: GhostList::new(2 * capacity + 1),
             p: 0.0,
             pending: None,
+            last_from_t1: false,
         }
     }
 
@@ -167,6 +170,7 @@ impl ArcPolicy {
         } else {
             self.replace(in_b2)?
         };
+        self.last_from_t1 = !matches!(ghosted, Ghosted::B2);
         let victim = self.page_of[frame as usize];
         match ghosted {
             Ghosted::B1 => {
@@ -281,6 +285,17 @@ impl ReplacementPolicy for ArcPolicy {
         self.lists.unlink(frame);
     }
 
+    fn victim_reason(&self, victim: FrameId) -> String {
+        let list = if self.last_from_t1 {
+            "T1 (pages seen once recently)"
+        } else {
+            "T2 (pages seen at least twice)"
+        };
+        format!(
+            "frame {victim} was the least recently used page of {list}; REPLACE chose that list against the target size p = {:.1} of T1",
+            self.p
+        )
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.choose(None)
     }

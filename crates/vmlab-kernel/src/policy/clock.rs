@@ -13,6 +13,8 @@ pub struct Clock {
     present: Vec<bool>,
     tracked: usize,
     hand: usize,
+    /// Referenced bits the last search cleared (for the explanation).
+    cleared: u64,
 }
 
 impl Clock {
@@ -22,6 +24,7 @@ impl Clock {
             present: vec![false; capacity],
             tracked: 0,
             hand: 0,
+            cleared: 0,
         }
     }
 
@@ -53,6 +56,7 @@ impl ReplacementPolicy for Clock {
             return None;
         }
         let n = self.present.len();
+        self.cleared = 0;
         loop {
             let frame = self.hand as FrameId;
             self.hand = (self.hand + 1) % n;
@@ -66,6 +70,13 @@ impl ReplacementPolicy for Clock {
                 self.tracked -= 1;
                 return Some(frame);
             }
+            self.cleared += 1;
         }
+    }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!(
+            "the hand found the referenced bit clear at frame {victim} after clearing {} referenced bit(s) (second chances)",
+            self.cleared
+        )
     }
 }

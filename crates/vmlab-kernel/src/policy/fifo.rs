@@ -36,4 +36,7 @@ impl ReplacementPolicy for Fifo {
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.queue.pop_front(0)
     }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!("oldest resident: frame {victim} was loaded before every other page (first in, first out)")
+    }
 }

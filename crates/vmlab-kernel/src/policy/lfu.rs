@@ -38,6 +38,8 @@ pub struct Lfu {
     first: u32,
     /// Unused node slots (a stack filled at construction; never grows).
     spare: Vec<u32>,
+    /// The count of the last page evicted (for the explanation).
+    last_count: u64,
 }
 
 impl Lfu {
@@ -54,6 +56,7 @@ impl Lfu {
             node_next: vec![NIL; capacity],
             first: NIL,
             spare: (0..capacity as u32).rev().collect(),
+            last_count: 0,
         }
     }
 
@@ -205,12 +208,19 @@ impl ReplacementPolicy for Lfu {
             self.drop_node(n);
         }
     }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!(
+            "least frequently used: frame {victim} had the fewest references ({}), and the oldest last reference among equals",
+            self.last_count
+        )
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         if self.first == NIL {
             return None;
         }
         // Lowest count, and on it the page whose last reference is oldest.
         let victim = self.head[self.first as usize];
+        self.last_count = self.freq[self.first as usize];
         self.remove(victim);
         Some(victim)
     }

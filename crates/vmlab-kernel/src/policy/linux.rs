@@ -147,6 +147,9 @@ impl ReplacementPolicy for LinuxLists {
     /// reclaimable. Ends: no accesses happen meanwhile, so a kept page has
     /// a clear accessed bit on its next visit and is reclaimed, and an
     /// activated one comes back through deactivation with its bit clear.
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!("frame {victim} reached the tail of the inactive list and no page-table entry had referenced it since it was last checked")
+    }
     fn evict(&mut self, refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         loop {
             while self.inactive_is_low() {

@@ -39,4 +39,7 @@ impl ReplacementPolicy for Lru {
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.order.pop_front(0)
     }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!("least recently used: frame {victim}'s last reference is older than every other resident page's")
+    }
 }

@@ -113,6 +113,13 @@ pub trait ReplacementPolicy: Send {
         let _ = page;
         self.evict(refs)
     }
+
+    /// Why the last [`evict`](ReplacementPolicy::evict) chose `victim`, in
+    /// the policy's own terms ("least recently used", "the hand found the
+    /// referenced bit clear at frame 7 after clearing 2"). Asked only while
+    /// explaining, right after the choice, so a policy keeps at most a few
+    /// numbers about its last search.
+    fn victim_reason(&self, victim: FrameId) -> String;
 }
 
 /// Knobs some policies take. Every policy is deterministic for given

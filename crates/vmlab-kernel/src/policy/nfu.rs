@@ -53,6 +53,12 @@ impl ReplacementPolicy for Nfu {
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.counters.evict()
     }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!(
+            "not frequently used: frame {victim} had the smallest count of ticks it was referenced in ({}), the oldest load among equals",
+            self.counters.last_counter()
+        )
+    }
 }
 
 #[cfg(test)]

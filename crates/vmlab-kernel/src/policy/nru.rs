@@ -31,6 +31,9 @@ pub struct Nru {
     present: Vec<bool>,
     tracked: usize,
     rng: SplitMix64,
+    /// The class the last victim came from and how many pages it held
+    /// (for the explanation).
+    last_class: (usize, u64),
 }
 
 /// NRU's class of the page in `frame`: 2·R + M.
@@ -46,6 +49,7 @@ impl Nru {
             present: vec![false; capacity],
             tracked: 0,
             rng: SplitMix64::new(seed),
+            last_class: (0, 0),
         }
     }
 
@@ -97,6 +101,7 @@ impl ReplacementPolicy for Nru {
         }
         // tracked > 0, so some class is non-empty.
         let lowest = count.iter().position(|&c| c > 0)?;
+        self.last_class = (lowest, count[lowest]);
         let mut k = self.rng.below(count[lowest]);
         let mut victim = None;
         for f in 0..self.present.len() {
@@ -112,6 +117,15 @@ impl ReplacementPolicy for Nru {
         let victim = victim?;
         self.remove(victim);
         Some(victim)
+    }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        let (class, size) = self.last_class;
+        let bit = |on: bool| if on { "set" } else { "clear" };
+        format!(
+            "not recently used: frame {victim} is in class {class} (referenced {}, modified {}), the lowest class with pages, drawn at random among its {size}",
+            bit(class >= 2),
+            bit(class % 2 == 1)
+        )
     }
 }
 

@@ -113,6 +113,15 @@ impl ReplacementPolicy for Opt {
         // Its heap entry goes stale and is skipped later.
         self.tracked[frame as usize] = false;
     }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        match self.next[victim as usize] {
+            u64::MAX => format!("optimal: frame {victim}'s page is never used again"),
+            next => format!(
+                "optimal: frame {victim}'s page is next used at reference {}, farther ahead than any other resident page's",
+                next + 1
+            ),
+        }
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         while let Some(top) = self.heap.pop() {
             if self.live(&top) {
@@ -237,6 +246,9 @@ mod tests {
         fn remove(&mut self, frame: FrameId) {
             self.tracked[frame as usize] = false;
             self.inner.remove(frame);
+        }
+        fn victim_reason(&self, victim: FrameId) -> String {
+            self.inner.victim_reason(victim)
         }
         fn evict(&mut self, refs: &mut dyn ReferenceBits) -> Option<FrameId> {
             let got = self.inner.evict(refs);

@@ -117,6 +117,12 @@ impl ReplacementPolicy for RandomPolicy {
         let i = self.rng.below(self.dense.len() as u64) as usize;
         Some(self.take(i))
     }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!(
+            "drawn uniformly at random (seeded): frame {victim}, one of {} resident pages",
+            self.dense.len() + 1
+        )
+    }
 }
 
 #[cfg(test)]

@@ -56,6 +56,8 @@ pub struct S3Fifo {
     ghost: GhostList,
     /// The smallest `|S|` with `|S| ≥ fraction · c`.
     small_share: usize,
+    /// The last victim came from the small queue (for the explanation).
+    last_from_small: bool,
 }
 
 impl S3Fifo {
@@ -70,6 +72,7 @@ impl S3Fifo {
             page_of: vec![0; capacity],
             ghost: GhostList::new(capacity - small_share),
             small_share,
+            last_from_small: false,
         }
     }
 
@@ -103,6 +106,7 @@ impl S3Fifo {
             } else {
                 self.lists.unlink(t);
                 self.ghost.push(self.page_of[t as usize]);
+                self.last_from_small = true;
                 return Some(t);
             }
         }
@@ -119,6 +123,7 @@ impl S3Fifo {
                 self.lists.move_to_back(MAIN, t);
             } else {
                 self.lists.unlink(t);
+                self.last_from_small = false;
                 return Some(t);
             }
         }
@@ -156,6 +161,13 @@ impl ReplacementPolicy for S3Fifo {
         self.lists.unlink(frame);
     }
 
+    fn victim_reason(&self, victim: FrameId) -> String {
+        if self.last_from_small {
+            format!("frame {victim} left the small FIFO queue without being referenced again since it entered (its key goes to the ghost queue)")
+        } else {
+            format!("frame {victim} reached the front of the main FIFO queue with its frequency counter worn down to 0")
+        }
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         if self.lists.len(SMALL) >= self.small_share && !self.lists.is_empty(SMALL) {
             if let Some(victim) = self.evict_small() {
@@ -453,6 +465,9 @@ mod cross_policy {
         fn remove(&mut self, frame: FrameId) {
             assert!(self.tracked.remove(&frame));
             self.inner.remove(frame);
+        }
+        fn victim_reason(&self, victim: FrameId) -> String {
+            self.inner.victim_reason(victim)
         }
         fn evict(&mut self, refs: &mut dyn ReferenceBits) -> Option<FrameId> {
             let v = self.inner.evict(refs);

@@ -20,6 +20,9 @@ use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 /// Frames in load order, the oldest at the front.
 pub struct SecondChance {
     queue: FrameLists,
+    /// Referenced pages the last search sent to the back (for the
+    /// explanation).
+    requeued: u64,
 }
 
 impl SecondChance {
@@ -27,6 +30,7 @@ impl SecondChance {
     pub fn new(capacity: usize) -> SecondChance {
         SecondChance {
             queue: FrameLists::new(capacity, 1),
+            requeued: 0,
         }
     }
 }
@@ -48,16 +52,24 @@ impl ReplacementPolicy for SecondChance {
     fn evict(&mut self, refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         // At most one full pass moves pages: each move clears a bit, so
         // after `len` moves the front page's bit is clear.
+        self.requeued = 0;
         loop {
             let front = self.queue.front(0)?;
             if refs.test_and_clear_referenced(front) {
                 // Treated as newly loaded: to the back of the queue.
                 self.queue.move_to_back(0, front);
+                self.requeued += 1;
             } else {
                 self.queue.unlink(front);
                 return Some(front);
             }
         }
+    }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!(
+            "oldest page with its referenced bit clear: frame {victim} was at the front of the queue after {} referenced page(s) got a second chance at the back",
+            self.requeued
+        )
     }
 }
 

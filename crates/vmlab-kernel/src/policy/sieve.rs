@@ -34,6 +34,8 @@ pub struct Sieve {
     visited: Vec<bool>,
     /// Where the next eviction starts; `None`: at the tail.
     hand: Option<FrameId>,
+    /// Visited bits the last search cleared (for the explanation).
+    cleared: u64,
 }
 
 impl Sieve {
@@ -43,6 +45,7 @@ impl Sieve {
             queue: FrameLists::new(capacity, 1),
             visited: vec![false; capacity],
             hand: None,
+            cleared: 0,
         }
     }
 
@@ -90,13 +93,21 @@ impl ReplacementPolicy for Sieve {
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         let mut o = self.hand.or_else(|| self.queue.front(QUEUE))?;
         // After one full turn every bit is clear, so this ends.
+        self.cleared = 0;
         while self.visited[o as usize] {
             self.visited[o as usize] = false;
+            self.cleared += 1;
             o = self.towards_head(o)?;
         }
         self.hand = self.queue.next(o);
         self.queue.unlink(o);
         Some(o)
+    }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        format!(
+            "the hand, moving from the oldest page towards the newest, found frame {victim} not visited after clearing {} visited bit(s); visited pages stay in place",
+            self.cleared
+        )
     }
 }
 

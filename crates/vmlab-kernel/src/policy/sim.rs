@@ -299,6 +299,9 @@ mod tests {
         fn evict(&mut self, refs: &mut dyn ReferenceBits) -> Option<FrameId> {
             self.fifo.evict(refs)
         }
+        fn victim_reason(&self, victim: FrameId) -> String {
+            self.fifo.victim_reason(victim)
+        }
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct TwoQ {
     a1out: GhostList,
     kin: usize,
     kout: usize,
+    /// The last victim came from `A1in` (for the explanation).
+    last_from_a1in: bool,
 }
 
 impl TwoQ {
@@ -57,6 +59,7 @@ impl TwoQ {
             a1out: GhostList::new(kout + 1),
             kin,
             kout,
+            last_from_a1in: false,
         }
     }
 
@@ -127,8 +130,16 @@ impl ReplacementPolicy for TwoQ {
     }
 
     /// `reclaimfor` with no free slot.
+    fn victim_reason(&self, victim: FrameId) -> String {
+        if self.last_from_a1in {
+            format!("frame {victim} was the oldest page of A1in (pages seen once), which was over its share Kin = {} or Am was empty; its key goes to A1out", self.kin)
+        } else {
+            format!("frame {victim} was the least recently used page of Am (pages referenced again after their first stay)")
+        }
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
-        if self.lists.len(A1IN) > self.kin || self.lists.is_empty(AM) {
+        self.last_from_a1in = self.lists.len(A1IN) > self.kin || self.lists.is_empty(AM);
+        if self.last_from_a1in {
             let y = self.lists.pop_front(A1IN)?;
             // "add identifier of Y to the head of A1out"; the trim to Kout
             // waits for `insert`.

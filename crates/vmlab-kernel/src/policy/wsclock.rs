@@ -41,6 +41,21 @@ pub struct WsClock {
     last_use: Vec<u64>,
     hand: usize,
     tau: u64,
+    /// Which rule chose the last victim (for the explanation).
+    last_rule: WsRule,
+}
+
+/// The rule of WSClock's search that found a victim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WsRule {
+    /// Unreferenced for longer than τ and clean, in the first turn.
+    OldClean,
+    /// Unreferenced for longer than τ, written back in the first turn.
+    OldWritten,
+    /// Nothing old: the first clean page the hand passed.
+    FirstClean,
+    /// Nothing old or clean: the page at the hand.
+    AtHand,
 }
 
 impl WsClock {
@@ -53,6 +68,7 @@ impl WsClock {
             last_use: vec![0; capacity],
             hand: 0,
             tau,
+            last_rule: WsRule::AtHand,
         }
     }
 
@@ -114,6 +130,7 @@ impl ReplacementPolicy for WsClock {
                 self.last_use[f] = now;
             } else if now.saturating_sub(self.last_use[f]) > self.tau {
                 if !refs.dirty(frame) {
+                    self.last_rule = WsRule::OldClean;
                     return Some(self.take(frame));
                 }
                 refs.write_back(frame);
@@ -135,11 +152,13 @@ impl ReplacementPolicy for WsClock {
                     && now.saturating_sub(self.last_use[f]) > self.tau
                     && !refs.dirty(frame)
                 {
+                    self.last_rule = WsRule::OldWritten;
                     return Some(self.take(frame));
                 }
             }
         }
         if let Some(frame) = first_clean {
+            self.last_rule = WsRule::FirstClean;
             return Some(self.take(frame));
         }
         // All dirty and in the working set (or writes that did not clean,
@@ -147,7 +166,17 @@ impl ReplacementPolicy for WsClock {
         let frame = (0..n)
             .map(|step| ((start + step) % n) as FrameId)
             .find(|&f| self.present[f as usize])?;
+        self.last_rule = WsRule::AtHand;
         Some(self.take(frame))
+    }
+    fn victim_reason(&self, victim: FrameId) -> String {
+        let tau = self.tau;
+        match self.last_rule {
+            WsRule::OldClean => format!("frame {victim} is out of the working set (not referenced for more than τ = {tau} references) and clean"),
+            WsRule::OldWritten => format!("frame {victim} is out of the working set (not referenced for more than τ = {tau} references); it was dirty, so the hand scheduled its write and took it once clean"),
+            WsRule::FirstClean => format!("every page is in the working set (referenced within τ = {tau} references): frame {victim} is the first clean page the hand passed"),
+            WsRule::AtHand => format!("every page is dirty and in the working set: frame {victim} is the page at the hand"),
+        }
     }
 }
 

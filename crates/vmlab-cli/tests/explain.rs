@@ -1,0 +1,368 @@
+//! `vmlab explain` end to end: hand-worked evictions under FIFO, LRU and
+//! Clock on a tiny machine (which victim, and the policy's reason), the
+//! window (`--from`, `--count`) in text and JSON, the JSON lines against
+//! the documented schema (docs/explain-events.md, which must name every
+//! event kind the code has), bad flags, and snapshots of the text output
+//! of `vmlab explain` and `vmlab run` for small inputs.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{refused, stdout_of};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// A trace file of page references A B C A D (pages 0, 1, 2, 0, 3 at
+/// 0x10000000), the textbook case where FIFO and LRU disagree.
+fn abcad_trace() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vmlab-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("abcad.txt");
+    let text = "0x10000000\n0x10001000\n0x10002000\n0x10000000\n0x10003000\n";
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `vmlab explain` of the A B C A D trace on x86-64 with 8 frames: the
+/// zero page and four tables leave three frames for pages.
+fn explain_abcad(policy: &str, extra: &[&str]) -> String {
+    let trace = abcad_trace();
+    let mut args = vec![
+        "explain",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--format",
+        "addr",
+        "--frames",
+        "8",
+        "--policy",
+        policy,
+    ];
+    if !extra.contains(&"--count") {
+        args.extend_from_slice(&["--count", "1000"]);
+    }
+    args.extend_from_slice(extra);
+    stdout_of(&args)
+}
+
+/// The eviction lines of a text explanation.
+fn evictions(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| l.contains("evict frame")).collect()
+}
+
+#[test]
+fn fifo_evicts_the_page_loaded_first() {
+    let text = explain_abcad("fifo", &[]);
+    let ev = evictions(&text);
+    assert_eq!(ev.len(), 1, "{text}");
+    // A (page 0x10000) was loaded first, even though it was used again.
+    assert!(ev[0].contains("pid 1 page 0x10000;"), "{}", ev[0]);
+    assert!(
+        ev[0].contains("fifo chose it: oldest resident"),
+        "{}",
+        ev[0]
+    );
+}
+
+#[test]
+fn lru_evicts_the_page_used_longest_ago() {
+    let text = explain_abcad("lru", &[]);
+    let ev = evictions(&text);
+    assert_eq!(ev.len(), 1, "{text}");
+    // A was used again at the fourth reference: B (0x10001) is least recent.
+    assert!(ev[0].contains("pid 1 page 0x10001;"), "{}", ev[0]);
+    assert!(
+        ev[0].contains("lru chose it: least recently used"),
+        "{}",
+        ev[0]
+    );
+}
+
+#[test]
+fn clock_clears_every_referenced_bit_then_takes_the_first_frame() {
+    let text = explain_abcad("clock", &[]);
+    let ev = evictions(&text);
+    assert_eq!(ev.len(), 1, "{text}");
+    // All three pages were referenced: the hand clears three bits, comes
+    // round to A's frame and takes it.
+    assert!(ev[0].contains("pid 1 page 0x10000;"), "{}", ev[0]);
+    assert!(
+        ev[0].contains("after clearing 3 referenced bit(s)"),
+        "{}",
+        ev[0]
+    );
+    // Clearing a bit invalidates the cached translation.
+    assert!(text.contains("TLB shootdown: pid 1's cached translation of 0x10001000"));
+}
+
+#[test]
+fn a_first_touch_reads_the_page_in_and_the_walk_is_told_step_by_step() {
+    let text = explain_abcad("fifo", &["--count", "12"]);
+    let lines: Vec<&str> = text.lines().collect();
+    // Heading, then events 1 to 12, then the note.
+    assert_eq!(lines.len(), 2 + 12 + 1, "{text}");
+    assert!(lines[2].trim_start().starts_with("1  pid 1"));
+    assert!(text.contains("user read at 0x10000000"));
+    assert!(text.contains("walk PML4[0x0]"), "{text}");
+    assert!(text.contains("not present"));
+    assert!(text.contains(
+        "page fault on a read at 0x10000000: the entry is not present; in the backed region"
+    ));
+    assert!(text.contains("resolved: page 0x10000000 read in from the backing store"));
+    assert!(
+        lines[14].contains("more events follow: add --from 13"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_window_shows_the_same_events_in_text_and_json() {
+    let all = explain_abcad("lru", &[]);
+    let window = explain_abcad("lru", &["--from", "5", "--count", "3"]);
+    let numbered = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(' ') && !l.starts_with("..."))
+            .map(str::to_string)
+            .collect()
+    };
+    let all_lines = numbered(&all);
+    assert_eq!(numbered(&window), all_lines[4..7].to_vec());
+    assert!(window.contains("more events follow: add --from 8"));
+    let json = explain_abcad("lru", &["--from", "5", "--count", "3", "--json"]);
+    let seqs: Vec<u64> = json
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, [5, 6, 7]);
+    // Past the end: said so, not an empty success.
+    let past = explain_abcad("lru", &["--from", "100000"]);
+    assert!(past.contains("the run has only"), "{past}");
+    assert!(all.contains("end of the run:"));
+}
+
+/// The documented fields of each event kind: `### \`kind\`` headings and
+/// the `| \`field\` |` rows of the table under each.
+fn documented() -> BTreeMap<String, BTreeSet<String>> {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/explain-events.md"
+    ))
+    .unwrap();
+    let mut kinds = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in doc.lines() {
+        if let Some(rest) = line.strip_prefix("### `") {
+            let name = rest.trim_end_matches('`').to_string();
+            kinds.insert(name.clone(), BTreeSet::new());
+            current = Some(name);
+        } else if line.starts_with("## ") || line.starts_with("### ") {
+            current = None;
+        } else if let (Some(kind), Some(rest)) = (&current, line.strip_prefix("| `")) {
+            let field = rest.split('`').next().unwrap().to_string();
+            kinds.get_mut(kind).unwrap().insert(field);
+        }
+    }
+    kinds
+}
+
+/// The variants of `pub enum NAME {` in `source`, in snake case.
+fn variants(source: &str, name: &str) -> Vec<String> {
+    let start = source.find(&format!("pub enum {name} {{")).unwrap();
+    let body = &source[start..];
+    let body = &body[..body.find("\n}").unwrap()];
+    body.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let l = l.strip_prefix("    ")?;
+            let first = l.chars().next()?;
+            if !first.is_ascii_uppercase() {
+                return None;
+            }
+            let ident: String = l.chars().take_while(|c| c.is_alphanumeric()).collect();
+            let mut snake = String::new();
+            for (i, c) in ident.chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            }
+            Some(snake)
+        })
+        .collect()
+}
+
+#[test]
+fn every_event_kind_in_the_code_is_documented() {
+    let doc = documented();
+    let hw = include_str!("../../vmlab-hw/src/events.rs");
+    let kernel = include_str!("../../vmlab-kernel/src/explain.rs");
+    let mut kinds = variants(hw, "Event");
+    kinds.extend(variants(kernel, "KernelEvent"));
+    assert!(kinds.len() > 30, "{kinds:?}");
+    for kind in &kinds {
+        assert!(
+            doc.contains_key(kind),
+            "{kind} is not in docs/explain-events.md"
+        );
+    }
+    let extra: Vec<&String> = doc.keys().filter(|k| !kinds.contains(k)).collect();
+    assert!(
+        extra.is_empty(),
+        "documented but not in the code: {extra:?}"
+    );
+}
+
+#[test]
+fn json_lines_have_exactly_the_documented_fields() {
+    let doc = documented();
+    let common = ["seq", "layer", "pid", "event"];
+    let mut seen = BTreeSet::new();
+    let runs = [
+        stdout_of(&[
+            "explain",
+            "--scenario",
+            "cow",
+            "--json",
+            "--count",
+            "100000",
+        ]),
+        explain_abcad("clock", &["--json"]),
+    ];
+    for out in &runs {
+        for line in out.lines() {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            let obj = value.as_object().unwrap();
+            let kind = obj["event"].as_str().unwrap();
+            let fields: BTreeSet<String> = obj
+                .keys()
+                .filter(|k| !common.contains(&k.as_str()))
+                .cloned()
+                .collect();
+            assert_eq!(Some(&fields), doc.get(kind), "fields of {kind}: {line}");
+            for c in common {
+                assert!(obj.contains_key(c), "{line}");
+            }
+            seen.insert(kind.to_string());
+        }
+    }
+    // The two runs between them show the main kinds.
+    for kind in [
+        "access",
+        "tlb_probe",
+        "walk_step",
+        "flag_update",
+        "tlb_fill",
+        "page_fault",
+        "translated",
+        "fault",
+        "demand_zero",
+        "cow_copy",
+        "eviction",
+        "backing_read",
+        "syscall_enter",
+        "syscall_exit",
+        "shootdown",
+        "context_switch",
+    ] {
+        assert!(seen.contains(kind), "no {kind} event: {seen:?}");
+    }
+}
+
+#[test]
+fn bad_flags_are_refused_naming_the_flag() {
+    assert!(refused(&["explain"])
+        .contains("expected SCRIPT, --scenario NAME, --gen SPEC or --trace FILE"));
+    assert!(refused(&["explain", "--gen", "seq:pages=1,n=1", "--count", "0"]).contains("--count"));
+    assert!(refused(&["explain", "--gen", "bogus:n=1"]).contains("--gen"));
+    assert!(refused(&["explain", "--gen", "seq:pages=1,n=1", "--swap", "1M"]).contains("--swap"));
+    assert!(refused(&["explain", "--scenario", "nope"]).contains("scenario"));
+    assert!(
+        refused(&["explain", "--gen", "seq:pages=1,n=1", "--policy", "nope"]).contains("policy")
+    );
+}
+
+/// `text` with `path` (a temporary or checkout path, which differs from
+/// machine to machine) replaced by its file name.
+fn redact(text: &str, path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    text.replace(path, name)
+}
+
+#[test]
+fn snapshot_explain_of_the_fifo_case() {
+    let trace = abcad_trace();
+    let text = explain_abcad("fifo", &[]);
+    insta::assert_snapshot!("explain_abcad_fifo", redact(&text, trace.to_str().unwrap()));
+}
+
+#[test]
+fn snapshot_explain_of_a_generator_on_a_teaching_machine() {
+    let out = stdout_of(&[
+        "explain",
+        "--gen",
+        "loop:pages=3,n=5",
+        "--arch",
+        "x86-32",
+        "--frames",
+        "5",
+        "--policy",
+        "clock",
+        "--count",
+        "60",
+    ]);
+    insta::assert_snapshot!("explain_loop_clock_x86_32", out);
+}
+
+/// `vmlab run`'s report without its wall-clock line.
+/// `vmlab run`'s report without what differs between checkouts and runs:
+/// the wall-clock line, and the checkout's directory in a script's path.
+fn run_report(args: &[&str]) -> String {
+    let checkout = concat!(env!("CARGO_MANIFEST_DIR"), "/../../");
+    stdout_of(args)
+        .lines()
+        .filter(|l| !l.starts_with("time "))
+        .map(|l| format!("{}\n", l.replace(checkout, "")))
+        .collect()
+}
+
+#[test]
+fn snapshot_run_reports() {
+    insta::assert_snapshot!(
+        "run_loop_clock",
+        run_report(&[
+            "run",
+            "--gen",
+            "loop:pages=12,n=2000",
+            "--frames",
+            "16",
+            "--policy",
+            "clock"
+        ])
+    );
+    insta::assert_snapshot!(
+        "run_zipf_lru_replacement",
+        run_report(&[
+            "run",
+            "--gen",
+            "zipf:pages=500,alpha=1.0,n=5000,seed=3",
+            "--frames",
+            "64",
+            "--model",
+            "replacement",
+        ])
+    );
+    insta::assert_snapshot!(
+        "run_cow_script",
+        run_report(&[
+            "run",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../examples/scripts/cow.rhai"
+            ),
+        ])
+    );
+}
