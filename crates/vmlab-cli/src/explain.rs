@@ -23,7 +23,7 @@ use vmlab_workload::script::{run_source, ScriptOptions};
 
 const EXAMPLES: &str = "\
 Examples:
-  vmlab explain --gen seq:pages=4,n=8 --frames 8 --policy fifo
+  vmlab explain --gen stride:pages=4,stride=4096,n=8 --frames 8 --policy fifo
   vmlab explain --gen loop:pages=5,n=20 --frames 6 --policy clock --from 60 --count 40
   vmlab explain examples/scripts/cow.rhai --count 500
   vmlab explain --scenario cow --json > cow.jsonl

@@ -603,3 +603,97 @@ impl Kernel {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::NAMES;
+    use crate::KernelConfig;
+
+    /// A machine of `frames` frames on x86-64 under `policy`, explained.
+    fn machine(frames: usize, policy: &str, log: ExplainLog) -> Kernel {
+        let arch = vmlab_hw::arch::presets::by_name("x86-64")
+            .and_then(Result::ok)
+            .expect("x86-64 preset");
+        let mut config = KernelConfig::new(arch, frames);
+        config.policy = policy.into();
+        let mut k = Kernel::new(config).expect("machine");
+        k.set_explain(Some(log));
+        k
+    }
+
+    #[test]
+    fn the_window_keeps_its_events_and_counts_one_past_it() {
+        let mut log = ExplainLog::window(3, 2);
+        for vaddr in 0..10 {
+            log.push(1, Explained::Kernel(KernelEvent::RightsRefreshed { vaddr }));
+        }
+        let kept: Vec<u64> = log.records().iter().map(|r| r.seq).collect();
+        assert_eq!(kept, [3, 4]);
+        // The fifth event was counted (so the caller knows more follow),
+        // nothing after it.
+        assert_eq!(log.seen(), 5);
+        assert!(log.more());
+        assert!(!log.wants());
+        let mut short = ExplainLog::window(1, 100);
+        short.push(
+            1,
+            Explained::Kernel(KernelEvent::RightsRefreshed { vaddr: 0 }),
+        );
+        assert!(!short.more());
+        assert_eq!(short.records()[0].layer, Layer::Kernel);
+    }
+
+    #[test]
+    fn every_policy_names_its_victim_and_says_why() {
+        for &policy in NAMES.iter().filter(|&&p| p != "opt") {
+            // Eight frames: the zero page, four tables, three pages.
+            let mut k = machine(8, policy, ExplainLog::window(1, u64::MAX));
+            let pid = k.spawn(0).expect("process");
+            let base = k
+                .map_backed(pid, None, 6 * 4096, Prot::READ | Prot::WRITE)
+                .expect("mapping");
+            for round in 0..3u64 {
+                for page in 0..6 {
+                    k.access(pid, base + page * 4096, AccessKind::Read)
+                        .unwrap_or_else(|s| panic!("{policy}: {s} in round {round}"));
+                }
+            }
+            let log = k.explain_log().expect("log");
+            let evictions: Vec<(u32, &str, &str)> = log
+                .records()
+                .iter()
+                .filter_map(|r| match &r.event {
+                    Explained::Kernel(KernelEvent::Eviction {
+                        frame,
+                        policy,
+                        reason,
+                        ..
+                    }) => Some((*frame, *policy, reason.as_str())),
+                    _ => None,
+                })
+                .collect();
+            assert!(!evictions.is_empty(), "{policy} evicted nothing");
+            for (frame, name, reason) in evictions {
+                assert_eq!(name, policy);
+                assert!(
+                    reason.contains(&format!("frame {frame}")),
+                    "{policy}'s reason does not name frame {frame}: {reason}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nothing_is_recorded_without_a_log() {
+        let mut k = machine(8, "lru", ExplainLog::window(1, 10));
+        assert!(k.set_explain(None).is_some());
+        let pid = k.spawn(0).expect("process");
+        let addr = k
+            .mmap_anonymous(pid, 0, 4096, Prot::READ | Prot::WRITE, false, false)
+            .expect("mmap");
+        k.store(pid, addr, 8, 7).expect("store");
+        assert!(k.explain_log().is_none());
+        assert!(!k.explaining());
+    }
+}

@@ -642,17 +642,14 @@ impl Kernel {
         // every new page straight to ARC's T2).
         let mut faulted = false;
         for _ in 0..4 {
-            // Explaining costs this one branch when off.
-            let outcome = match self.explain.as_deref_mut().filter(|l| l.wants()) {
-                Some(log) => self.mmu.access(
-                    &mut self.mem,
-                    ctx,
-                    vaddr,
-                    kind,
-                    Mode::User,
-                    &mut LogSink { log, pid },
-                ),
-                None => self
+            // Explaining costs this one branch when off; the recording
+            // access is out of line, so the hot path's code stays as it was
+            // (one call site of the NoEvents access, inlined).
+            let outcome = match self.explain.as_deref_mut() {
+                Some(log) if log.wants() => {
+                    access_recorded(&mut self.mmu, &mut self.mem, log, pid, ctx, vaddr, kind)
+                }
+                _ => self
                     .mmu
                     .access(&mut self.mem, ctx, vaddr, kind, Mode::User, &mut NoEvents),
             };
@@ -1175,6 +1172,22 @@ impl Kernel {
             self.current = None;
         }
     }
+}
+
+/// One user access of `pid` through `mmu` with `log` recording the
+/// hardware's steps: the explaining side of [`Kernel::translate`]'s branch.
+#[cold]
+#[inline(never)]
+fn access_recorded(
+    mmu: &mut Mmu,
+    mem: &mut PhysMem,
+    log: &mut ExplainLog,
+    pid: Pid,
+    ctx: Context,
+    vaddr: u64,
+    kind: AccessKind,
+) -> Result<vmlab_hw::Access, vmlab_hw::MmuFault> {
+    mmu.access(mem, ctx, vaddr, kind, Mode::User, &mut LogSink { log, pid })
 }
 
 /// SIGSEGV at `addr` with `code`.
