@@ -5,6 +5,7 @@
 mod arch_cmd;
 mod compare;
 mod error;
+mod machine;
 mod numbers;
 mod output;
 mod plot;

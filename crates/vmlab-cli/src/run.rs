@@ -6,17 +6,14 @@
 //! script runs on the same machine as a process of its own
 //! ([`crate::run_script`]).
 
-use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
-use crate::numbers::parse_size;
+use crate::machine::MachineArgs;
 use crate::output::{commit, print_out, temp_beside};
 use crate::workload::{ModelArg, WorkloadArgs};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::fmt::Write as _;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
-use vmlab_hw::tlb::TlbConfig;
-use vmlab_kernel::{KernelConfig, Personality};
 use vmlab_workload::driver::{Machine, Model, RunReport, Sample};
 use vmlab_workload::sweep::Source;
 
@@ -28,6 +25,8 @@ Examples:
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000 --policy clock
   vmlab run --gen loop:pages=120,n=100000 --frames 100 --policy lru --model replacement
   vmlab run --trace prog.lackey.zst --mem 64MiB --policy s3-fifo --json
+  vmlab run examples/scripts/tlb_reach.rhai --machine examples/scripts/tlb_reach.toml
+  vmlab run examples/scripts/cow.rhai --machine big.toml --policy clock   (flags override the file)
   vmlab run --gen phases:pages=2000,ws=400,phase=50000,n=200000 --frames 500 --csv series.csv --every 10000
   vmlab plot series.csv -o series.svg";
 
@@ -40,35 +39,12 @@ pub struct RunArgs {
     script: Option<PathBuf>,
     #[command(flatten)]
     workload: WorkloadArgs,
-    /// Translation scheme (`vmlab arch list`).
-    #[arg(long, default_value = "x86-64")]
-    arch: String,
-    /// A scheme defined in a TOML file (overrides --arch).
-    #[arg(long, value_name = "FILE")]
-    arch_file: Option<PathBuf>,
-    /// Physical memory in frames.
-    #[arg(long, conflicts_with = "mem")]
-    frames: Option<usize>,
-    /// Physical memory in bytes (`64MiB`, `1G`), instead of --frames.
-    #[arg(long, value_name = "SIZE")]
-    mem: Option<String>,
-    /// Replacement policy.
-    #[arg(long, default_value = "lru")]
-    policy: String,
+    #[command(flatten)]
+    machine: MachineArgs,
     /// How much of the machine to model (traces and generators; a script
     /// always runs on the full machine).
     #[arg(long, value_enum, default_value_t = ModelArg::Full, conflicts_with = "script")]
     model: ModelArg,
-    /// Whose rules the kernel follows where kernels differ (scripts;
-    /// default: linux).
-    #[arg(long, value_enum)]
-    personality: Option<PersonalityArg>,
-    /// Swap space (`64MiB`, `1G`, `0` for none; scripts; default: as much as memory).
-    #[arg(long, value_name = "SIZE")]
-    swap: Option<String>,
-    /// TLB geometry, e.g. `l1d:64:4,l1i:64:4,l2:1536:12` or `none`.
-    #[arg(long, value_name = "SPEC")]
-    tlb: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -87,41 +63,10 @@ pub struct RunArgs {
     every: u64,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum PersonalityArg {
-    Linux,
-    Pintos,
-    Xv6,
-}
-
-/// Swap slots for `--swap SIZE` on pages of `page_bytes`.
-fn swap_slots(size: &str, page_bytes: u64) -> Result<u32, CliError> {
-    let bytes = parse_size(size).map_err(|e| CliError::arg("--swap", e))?;
-    if bytes != 0 && bytes < page_bytes {
-        return Err(CliError::arg(
-            "--swap",
-            format!("{size} is less than one page of {page_bytes} bytes (0 for no swap)"),
-        ));
-    }
-    u32::try_from(bytes / page_bytes).map_err(|_| {
-        CliError::arg(
-            "--swap",
-            format!("{size} is more swap slots than vmlab keeps"),
-        )
-    })
-}
-
 /// Runs `vmlab run`; with no workload, the built-in tour.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
     if args.script.is_none() && !args.workload.is_given() {
-        let machine_flags = args.arch_file.is_some()
-            || args.personality.is_some()
-            || args.swap.is_some()
-            || args.frames.is_some()
-            || args.mem.is_some()
-            || args.tlb.is_some()
-            || args.csv.is_some()
-            || args.json;
+        let machine_flags = args.machine.is_given() || args.csv.is_some() || args.json;
         if machine_flags {
             return Err(CliError::arg(
                 "run",
@@ -130,57 +75,22 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         }
         return print_out(&crate::tour::tour()?);
     }
-    let arch = resolve_arch(&args.arch, args.arch_file.as_deref())?;
-    let frames = match (&args.frames, &args.mem) {
-        (Some(n), _) => *n,
-        (None, Some(mem)) => {
-            let bytes = parse_size(mem).map_err(|e| CliError::arg("--mem", e))?;
-            usize::try_from(bytes / arch.page_bytes()).unwrap_or(usize::MAX)
-        }
-        (None, None) => 1024,
-    };
-    if frames == 0 {
-        return Err(CliError::arg("--frames", "expected at least 1 frame"));
+    let spec = args.machine.spec()?;
+    if let Some(path) = &args.script {
+        return crate::run_script::run(path, &spec, args.json);
     }
-    let tlb = match &args.tlb {
-        Some(spec) => Some(
-            TlbConfig::parse_spec(spec, arch.page_shift())
-                .map_err(|e| CliError::arg("--tlb", e))?,
-        ),
-        None => None,
-    };
-    let machine = Machine {
-        arch,
-        frames,
-        policy: args.policy.clone(),
-        tlb,
-    };
     // A trace or generator run has no processes of its own to apply
     // these to (clap's `requires` is not enforced next to a conflict).
-    if args.script.is_none() {
-        if args.personality.is_some() {
-            return Err(CliError::arg("--personality", "applies to a SCRIPT only"));
-        }
-        if args.swap.is_some() {
-            return Err(CliError::arg("--swap", "applies to a SCRIPT only"));
-        }
+    if let Some(flag) = args.machine.kernel_only_flags().first() {
+        return Err(CliError::arg(flag, "applies to a SCRIPT only"));
     }
-    if let Some(path) = &args.script {
-        let mut config = KernelConfig::new(machine.arch.clone(), machine.frames);
-        config.policy = machine.policy.clone();
-        if let Some(tlb) = machine.tlb {
-            config.tlb = tlb;
-        }
-        config.personality = match args.personality {
-            None | Some(PersonalityArg::Linux) => Personality::Linux,
-            Some(PersonalityArg::Pintos) => Personality::Pintos,
-            Some(PersonalityArg::Xv6) => Personality::Xv6,
-        };
-        if let Some(size) = &args.swap {
-            config.swap_slots = swap_slots(size, config.arch.page_bytes())?;
-        }
-        return crate::run_script::run(path, config, args.json);
-    }
+    let config = crate::machine::config(&spec)?;
+    let machine = Machine {
+        arch: config.arch,
+        frames: config.frames,
+        policy: config.policy,
+        tlb: Some(config.tlb),
+    };
     let model = Model::from(args.model);
     let source = args.workload.source()?;
     let report = match &args.csv {

@@ -8,8 +8,7 @@ use crate::error::CliError;
 use crate::output::print_out;
 use clap::Subcommand;
 use std::fmt::Write as _;
-use vmlab_hw::arch::presets;
-use vmlab_kernel::KernelConfig;
+use vmlab_kernel::machine::MachineSpec;
 
 /// One scenario: its name and its script.
 struct Scenario {
@@ -40,9 +39,6 @@ const SCENARIOS: &[Scenario] = &[
         source: include_str!("../../../examples/scripts/thrashing.rhai"),
     },
 ];
-
-/// Frames of the machine scenarios run on (4 MiB of x86-64 memory).
-const FRAMES: usize = 1024;
 
 impl Scenario {
     /// The opening comment, without its `//` markers.
@@ -111,15 +107,11 @@ pub fn run(command: &ScenariosCommand) -> Result<(), CliError> {
         }
         ScenariosCommand::Run { name, json } => {
             let s = find(name)?;
-            let arch = match presets::by_name("x86-64") {
-                Some(Ok(arch)) => arch,
-                _ => return Err(CliError("no x86-64 scheme".into())),
-            };
-            let config = KernelConfig::new(arch, FRAMES);
+            // The default machine: 4 MiB of x86-64 memory.
             crate::run_script::run_source_on(
                 &format!("scenario {}", s.name),
                 s.source,
-                config,
+                &MachineSpec::default(),
                 *json,
             )
         }

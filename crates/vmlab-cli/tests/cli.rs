@@ -675,7 +675,10 @@ fn script_flags_are_checked() {
     let err = refused(&["run", COW_SCRIPT, "--swap", "3K"]);
     assert!(err.contains("--swap"), "{err}");
     let err = refused(&["run", COW_SCRIPT, "--swap", "1K"]);
-    assert!(err.contains("--swap: 1K is less than one page"), "{err}");
+    assert!(
+        err.contains("--swap: 1024 bytes is less than one page"),
+        "{err}"
+    );
     let err = refused(&["run", "--gen", "seq:pages=10,n=10", "--personality", "xv6"]);
     assert!(
         err.contains("--personality: applies to a SCRIPT only"),

@@ -77,6 +77,10 @@ pub struct KernelConfig {
     /// madvise steers it per region: MADV_NORMAL reads around the
     /// faulting page, MADV_SEQUENTIAL ahead of it, MADV_RANDOM not at all.
     pub read_ahead_pages: u64,
+    /// Huge pages reserved at boot for MAP_HUGETLB mappings (Linux's
+    /// `nr_hugepages`, 0 by default there too), each of the scheme's next
+    /// page size above the base page (2 MiB on x86-64).
+    pub huge_pages: usize,
 }
 
 impl KernelConfig {
@@ -96,6 +100,7 @@ impl KernelConfig {
             stack_limit: 8 << 20,
             watermarks: (0, 0),
             read_ahead_pages: 0,
+            huge_pages: 0,
         }
     }
 }

@@ -31,6 +31,9 @@
 //!   mappings, with dirty tracking and write-back.
 //! - [`syscall`]: Linux's system calls with their errno results, on top of
 //!   the kernel API.
+//! - [`machine`]: machine files, a whole [`KernelConfig`] in TOML, and
+//!   settings laid over one another with where each was given.
+//! - [`units`]: the integers and sizes (`64MiB`) users type.
 //! - [`region`]: a process's address space as Linux keeps it, sorted
 //!   non-overlapping regions split and merged by mmap, munmap, mprotect,
 //!   brk and stack growth, and where a new mapping goes.
@@ -42,6 +45,7 @@ pub mod frames;
 pub mod freespace;
 pub mod fs;
 pub mod kernel;
+pub mod machine;
 pub mod pagecache;
 pub mod policy;
 pub mod process;
@@ -50,6 +54,7 @@ pub mod shmem;
 pub mod swap;
 pub mod syscall;
 pub mod tty;
+pub mod units;
 
 pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope, BACKING_STORE};
 pub use process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};
