@@ -222,8 +222,11 @@ pub struct KernelCounters {
     pub major_faults: u64,
     /// Reads of untouched anonymous memory served by the zero page.
     pub zero_page_maps: u64,
-    /// Frames zeroed for first writes.
+    /// Frames zeroed for first writes (a huge page counts once).
     pub zero_fills: u64,
+    /// Faults that mapped a huge page of the MAP_HUGETLB pool (also
+    /// counted as minor faults).
+    pub huge_faults: u64,
     /// Copy-on-write faults that copied the page.
     pub cow_copies: u64,
     /// Copy-on-write faults that reused the only copy.
@@ -300,8 +303,8 @@ pub struct Kernel {
     asid_owner: Vec<Pid>,
     pub(crate) zero_frame: FrameId,
     pub(crate) counters: KernelCounters,
-    /// The last shared anonymous object handed out.
-    next_object: u64,
+    /// The last shared anonymous or huge-page object handed out.
+    pub(crate) next_object: u64,
     /// Why the last out-of-memory kill happened.
     pub(crate) oom_reason: Option<String>,
     /// Reusable one-page buffer for copies to and from swap.
@@ -310,6 +313,8 @@ pub struct Kernel {
     pub(crate) fs: crate::fs::FileSystem,
     /// Cached file pages.
     pub(crate) page_cache: crate::pagecache::PageCache,
+    /// The huge-page pool and the huge-page objects' pages.
+    pub(crate) huge: crate::hugetlb::HugePool,
 }
 
 /// Hands page-table frames out of the frame table.
@@ -382,6 +387,7 @@ impl Kernel {
         let swap = SwapDevice::new(config.swap_slots, page as usize, device)
             .map_err(|e| ConfigError(format!("swap: {e}")))?;
         let mut frames = FrameTable::new(config.frames);
+        let huge = crate::hugetlb::HugePool::boot(&arch, &mut frames, config.huge_pages)?;
         let zero_frame = frames
             .alloc(FrameUse::Zero)
             .ok_or_else(|| ConfigError("frames: no frame for the zero page".into()))?;
@@ -416,6 +422,7 @@ impl Kernel {
             page_buf: vec![0; page as usize],
             fs: crate::fs::FileSystem::new(file_disk),
             page_cache: Default::default(),
+            huge,
             config,
         })
     }
@@ -850,6 +857,7 @@ impl Kernel {
             return Err(Errno::Einval);
         }
         let len = len.checked_next_multiple_of(page).ok_or(Errno::Einval)?;
+        let len = self.huge_unmap_len(pid, addr, len)?;
         self.unmap_range(pid, addr, len)
     }
 
@@ -979,7 +987,9 @@ impl Kernel {
             for r in stack {
                 let _ = c.regions.unmap(r.start, r.end - r.start);
             }
-            for r in &regions {
+            // A private huge-page region gets a copy of its own
+            // (`fork_huge`), never the parent's object, even for a moment.
+            for r in regions.iter().filter(|r| !r.is_private_huge()) {
                 c.regions.insert(*r).map_err(|_| Errno::Enomem)?;
             }
             c.brk_start = brk_start;
@@ -988,6 +998,10 @@ impl Kernel {
             c.stack_pointer = sp;
         }
         for r in &regions {
+            if let RegionKind::HugeTlb { .. } = r.kind {
+                self.fork_huge(child, r)?;
+                continue;
+            }
             let shared = r.kind.is_shared();
             let mappings = {
                 let p = &self.procs[&parent];

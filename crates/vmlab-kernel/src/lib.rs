@@ -31,6 +31,8 @@
 //!   mappings, with dirty tracking and write-back.
 //! - [`syscall`]: Linux's system calls with their errno results, on top of
 //!   the kernel API.
+//! - [`hugetlb`]: the huge-page pool reserved at boot and MAP_HUGETLB
+//!   mappings of it.
 //! - [`machine`]: machine files, a whole [`KernelConfig`] in TOML, and
 //!   settings laid over one another with where each was given.
 //! - [`units`]: the integers and sizes (`64MiB`) users type.
@@ -44,6 +46,7 @@ pub mod fault;
 pub mod frames;
 pub mod freespace;
 pub mod fs;
+pub mod hugetlb;
 pub mod kernel;
 pub mod machine;
 pub mod pagecache;
