@@ -8,7 +8,8 @@ use crate::error::CliError;
 use crate::output::print_out;
 use clap::Subcommand;
 use std::fmt::Write as _;
-use vmlab_kernel::machine::MachineSpec;
+use std::path::Path;
+use vmlab_kernel::machine::{parse_machine_toml, MachineSpec};
 
 /// One scenario: its name and its script.
 struct Scenario {
@@ -38,7 +39,20 @@ const SCENARIOS: &[Scenario] = &[
         name: "thrashing",
         source: include_str!("../../../examples/scripts/thrashing.rhai"),
     },
+    Scenario {
+        name: "tlb-reach",
+        source: include_str!("../../../examples/scripts/tlb_reach.rhai"),
+    },
 ];
+
+/// The scenarios that bring their own machine: a machine file beside the
+/// script (`examples/scripts/NAME.toml`, `docs/machine-file.md`). The rest
+/// run on the default machine, 4 MiB of x86-64 memory.
+const MACHINES: &[(&str, &str, &str)] = &[(
+    "tlb-reach",
+    "examples/scripts/tlb_reach.toml",
+    include_str!("../../../examples/scripts/tlb_reach.toml"),
+)];
 
 impl Scenario {
     /// The opening comment, without its `//` markers.
@@ -71,7 +85,8 @@ pub enum ScenariosCommand {
         /// The scenario (`vmlab scenarios list`).
         name: String,
     },
-    /// Run a scenario on a 4 MiB x86-64 machine (its assertions included).
+    /// Run a scenario (its assertions included) on its own machine, or
+    /// on 4 MiB of x86-64 memory.
     Run {
         /// The scenario (`vmlab scenarios list`).
         name: String,
@@ -79,6 +94,16 @@ pub enum ScenariosCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The machine `scenario` runs on.
+fn machine_of(scenario: &Scenario) -> Result<MachineSpec, CliError> {
+    match MACHINES.iter().find(|(name, ..)| *name == scenario.name) {
+        Some((_, path, text)) => {
+            parse_machine_toml(text, path, Path::new("")).map_err(|e| CliError(e.to_string()))
+        }
+        None => Ok(MachineSpec::default()),
+    }
 }
 
 fn find(name: &str) -> Result<&'static Scenario, CliError> {
@@ -103,15 +128,18 @@ pub fn run(command: &ScenariosCommand) -> Result<(), CliError> {
         }
         ScenariosCommand::Show { name } => {
             let s = find(name)?;
-            print_out(&format!("{}\n\n{}", s.explanation(), s.source))
+            let mut out = format!("{}\n\n{}", s.explanation(), s.source);
+            if let Some((_, path, text)) = MACHINES.iter().find(|(n, ..)| *n == s.name) {
+                let _ = write!(out, "\n// The machine it runs on ({path}):\n{text}");
+            }
+            print_out(&out)
         }
         ScenariosCommand::Run { name, json } => {
             let s = find(name)?;
-            // The default machine: 4 MiB of x86-64 memory.
             crate::run_script::run_source_on(
                 &format!("scenario {}", s.name),
                 s.source,
-                &MachineSpec::default(),
+                &machine_of(s)?,
                 *json,
             )
         }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{refused, stdout_of};
+use common::{refused, stdout_of, vmlab};
 use std::path::PathBuf;
 
 const COW_SCRIPT: &str = concat!(
@@ -115,4 +115,34 @@ fn kernel_only_flags_are_refused_on_a_generator_run() {
         err.contains("--read-ahead: applies to a SCRIPT only"),
         "{err}"
     );
+}
+
+#[test]
+fn a_scenario_brings_its_own_machine() {
+    let show = stdout_of(&["scenarios", "show", "tlb-reach"]);
+    assert!(
+        show.contains("// The machine it runs on (examples/scripts/tlb_reach.toml):"),
+        "{show}"
+    );
+    assert!(show.contains("huge-pages = 8"), "{show}");
+    let v = json(&["scenarios", "run", "tlb-reach", "--json"]);
+    assert_eq!(v["frames"], 16384, "64 MiB from its machine file");
+    assert_eq!(v["kernel"]["huge_faults"], 4);
+    // `vmlab run` takes the same machine file; with the pool overridden
+    // to nothing, MAP_HUGETLB is ENOMEM and the script's assertion says so.
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/scripts/tlb_reach.rhai"
+    );
+    let machine = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/scripts/tlb_reach.toml"
+    );
+    let out = stdout_of(&["run", script, "--machine", machine]);
+    assert!(out.contains("process 1 ended: exit 0"), "{out}");
+    // (The script's prints before the failed assertion stay on stdout.)
+    let out = vmlab(&["run", script, "--machine", machine, "--huge-pages", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mmap: ENOMEM"), "{err}");
 }
