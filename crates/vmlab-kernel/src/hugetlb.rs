@@ -12,7 +12,8 @@
 //! the whole page and maps one huge leaf, which the TLB then caches as one
 //! entry. Huge pages are never swapped or replaced. munmap needs a
 //! huge-aligned address (EINVAL otherwise) and rounds the length up, as
-//! Linux; a private mapping's pages go back to the pool at once, a shared
+//! Linux (and mprotect may not cut a huge page, EINVAL); a private
+//! mapping's pages go back to the pool at once, a shared
 //! object's when the last process mapping it lets go (munmap or exit).
 //!
 //! fork: a `MAP_SHARED` huge mapping stays shared (the child faults the
@@ -25,7 +26,9 @@
 //!
 //! Left out: MAP_HUGETLB on files (hugetlbfs mounts), the `MAP_HUGE_2MB`
 //! size bits (the one huge size is used), surplus pages
-//! (`nr_overcommit_hugepages`), mprotect or madvise of part of a huge page.
+//! (`nr_overcommit_hugepages`), madvise on huge-page mappings
+//! (MADV_DONTNEED unmaps the leaf but the object keeps its page, where
+//! Linux would free a private one).
 
 use crate::frames::{FrameTable, FrameUse, Pid};
 use crate::kernel::{ConfigError, Errno, Kernel};
@@ -256,6 +259,26 @@ impl Kernel {
             return Err(Errno::Einval);
         }
         len.checked_next_multiple_of(huge).ok_or(Errno::Einval)
+    }
+
+    /// mprotect's check: `[start, end)` may not cut a huge-page region
+    /// inside a huge page (EINVAL, as Linux's `hugetlb_vm_op_split`).
+    pub(crate) fn huge_split_check(&self, pid: Pid, start: u64, end: u64) -> Result<(), Errno> {
+        let huge = self.huge.page_bytes();
+        let Some(p) = self.procs.get(&pid) else {
+            return Ok(());
+        };
+        let cuts = |r: &Region, at: u64| r.start < at && at < r.end && at % huge != 0;
+        let bad = p
+            .regions
+            .overlapping(start, end)
+            .filter(|r| matches!(r.kind, RegionKind::HugeTlb { .. }))
+            .any(|r| cuts(r, start) || cuts(r, end));
+        if bad {
+            Err(Errno::Einval)
+        } else {
+            Ok(())
+        }
     }
 
     /// A not-present fault in a huge-page region: map the object's huge

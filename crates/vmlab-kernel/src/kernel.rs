@@ -874,6 +874,7 @@ impl Kernel {
         if len == 0 {
             return Ok(());
         }
+        self.huge_split_check(pid, addr, addr.saturating_add(len))?;
         let result = {
             let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
             p.regions.protect(addr, len, prot).map_err(|e| match e {

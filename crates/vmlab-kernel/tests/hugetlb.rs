@@ -8,7 +8,7 @@ use vmlab_hw::arch::presets;
 use vmlab_kernel::abi::{MAP_ANONYMOUS, MAP_HUGETLB, MAP_PRIVATE, MAP_SHARED};
 use vmlab_kernel::frames::FrameUse;
 use vmlab_kernel::region::Prot;
-use vmlab_kernel::{Errno, Kernel, KernelConfig};
+use vmlab_kernel::{Errno, Kernel, KernelConfig, SignalCode, SignalKind};
 
 const HUGE: u64 = 2 << 20;
 const RW: u32 = Prot::READ.union(Prot::WRITE).bits();
@@ -211,5 +211,31 @@ fn mmap_hugetlb_of_a_file_is_einval() {
     assert_eq!(
         k.sys_mmap(pid, 0, HUGE, RW, MAP_SHARED | MAP_HUGETLB, fd, 0),
         Err(Errno::Einval)
+    );
+}
+
+#[test]
+fn mprotect_changes_whole_huge_pages_only() {
+    let mut k = boot(2);
+    let pid = k.spawn(0).unwrap();
+    let a = k.sys_mmap(pid, 0, 2 * HUGE, RW, PRIVATE, -1, 0).unwrap();
+    k.store(pid, a + HUGE, 8, 9).unwrap();
+    // Cutting a huge page is EINVAL, as Linux's hugetlb split refuses.
+    assert_eq!(
+        k.sys_mprotect(pid, a + 4096, 4096, Prot::READ.bits()),
+        Err(Errno::Einval)
+    );
+    k.sys_mprotect(pid, a + HUGE, HUGE, Prot::READ.bits())
+        .unwrap();
+    assert_eq!(k.load(pid, a + HUGE, 8).unwrap(), 9);
+    k.store(pid, a, 8, 1).unwrap();
+    k.sys_mprotect(pid, a + HUGE, HUGE, RW).unwrap();
+    k.store(pid, a + HUGE + 64, 8, 2).unwrap();
+    assert_eq!(k.load(pid, a + HUGE + 64, 8).unwrap(), 2);
+    k.sys_mprotect(pid, a, HUGE, Prot::READ.bits()).unwrap();
+    let e = k.store(pid, a + 64, 8, 3).unwrap_err();
+    assert_eq!(
+        (e.kind, e.code),
+        (SignalKind::Sigsegv, SignalCode::SegvAccerr)
     );
 }
