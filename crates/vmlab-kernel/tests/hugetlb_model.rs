@@ -46,23 +46,15 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    // Mostly stores and loads, on the first few mappings, so that loads
+    // meet earlier stores, forks copy stored pages and children read them.
     prop_oneof![
-        (1u64..=3, any::<bool>()).prop_map(|(pages, shared)| Op::Mmap { pages, shared }),
-        (0usize..2, 0usize..4, 0u64..(3 * HUGE / 8), any::<u64>()).prop_map(|(p, m, at, value)| {
-            Op::Store {
-                p,
-                m,
-                at: at * 8,
-                value,
-            }
-        }),
-        (0usize..2, 0usize..4, 0u64..(3 * HUGE / 8)).prop_map(|(p, m, at)| Op::Load {
-            p,
-            m,
-            at: at * 8
-        }),
-        Just(Op::Fork),
-        (0usize..2, 0usize..4).prop_map(|(p, m)| Op::Munmap { p, m }),
+        2 => (1u64..=3, any::<bool>()).prop_map(|(pages, shared)| Op::Mmap { pages, shared }),
+        6 => (0usize..2, 0usize..3, offset(), any::<u64>())
+            .prop_map(|(p, m, at, value)| Op::Store { p, m, at, value }),
+        4 => (0usize..2, 0usize..3, offset()).prop_map(|(p, m, at)| Op::Load { p, m, at }),
+        1 => Just(Op::Fork),
+        1 => (0usize..2, 0usize..3).prop_map(|(p, m)| Op::Munmap { p, m }),
     ]
 }
 
