@@ -9,16 +9,16 @@
 //! millions of steps, so a window is shown: `--from N --count M`.
 
 use crate::error::CliError;
+use crate::machine::MachineArgs;
 use crate::narrate::hardware_step;
 use crate::output::print_out;
-use crate::workload::{MachineArgs, WorkloadArgs};
+use crate::workload::WorkloadArgs;
 use clap::Args;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::{AccessKind, Arch, Event, Mode};
 use vmlab_kernel::explain::{CallArg, ExplainLog, Explained, FlushReason, KernelEvent, Record};
-use vmlab_kernel::Kernel;
 use vmlab_workload::script::{run_source, ScriptOptions};
 
 const EXAMPLES: &str = "\
@@ -89,18 +89,23 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
 /// Runs the input with a log over the window asked for.
 fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
     let log = ExplainLog::window(args.from, args.count);
-    let machine = args.machine.machine()?;
-    let script = match (&args.script, &args.scenario) {
+    // A scenario runs on its own machine, under any flags given.
+    let (scenario, spec) = match &args.scenario {
+        Some(name) => {
+            let (source, machine) = crate::scenarios::script_and_machine(name)?;
+            (Some(source), args.machine.spec()?.over(machine))
+        }
+        None => (None, args.machine.spec()?),
+    };
+    let machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
+    let script = match (&args.script, scenario.zip(args.scenario.as_ref())) {
         (Some(path), _) => {
             let name = path.display().to_string();
             let source = std::fs::read_to_string(path)
                 .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
             Some((name, source))
         }
-        (None, Some(name)) => {
-            let source = crate::scenarios::source(name)?;
-            Some((format!("scenario {name}"), source.to_string()))
-        }
+        (None, Some((source, name))) => Some((format!("scenario {name}"), source.to_string())),
         (None, None) => None,
     };
     let tlb = machine
@@ -116,8 +121,7 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
         log,
     };
     if let Some((name, source)) = script {
-        let config = args.machine.kernel_config(&machine)?;
-        let mut kernel = Kernel::new(config).map_err(|e| CliError(format!("--{e}")))?;
+        let mut kernel = crate::machine::boot(&spec)?;
         kernel.set_explain(Some(log));
         let mut outcome = run_source(kernel, &name, &source, &ScriptOptions::default())
             .map_err(|e| CliError(e.to_string()))?;
@@ -133,7 +137,9 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
             "expected SCRIPT, --scenario NAME, --gen SPEC or --trace FILE",
         ));
     }
-    args.machine.check_no_script_flags()?;
+    if let Some(flag) = args.machine.kernel_only_flags().first() {
+        return Err(CliError::arg(flag, "applies to a SCRIPT only"));
+    }
     let source = args.workload.source()?;
     let (_, log) = source
         .explain(&machine, log)
@@ -423,7 +429,7 @@ pub fn kernel_step(event: &KernelEvent) -> String {
 mod tests {
     use super::*;
     use vmlab_kernel::region::Prot;
-    use vmlab_kernel::KernelConfig;
+    use vmlab_kernel::{Kernel, KernelConfig};
 
     /// A 16-frame x86-64 machine with an explanation log over everything.
     fn machine() -> Kernel {

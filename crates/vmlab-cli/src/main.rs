@@ -7,6 +7,7 @@ mod compare;
 mod error;
 mod explain;
 mod generate;
+mod machine;
 mod narrate;
 mod numbers;
 mod output;

@@ -7,9 +7,10 @@
 //! ([`crate::run_script`]).
 
 use crate::error::CliError;
+use crate::machine::MachineArgs;
 use crate::output::{commit, print_out, temp_beside};
 use crate::progress::Progress;
-use crate::workload::{MachineArgs, ModelArg, WorkloadArgs};
+use crate::workload::{ModelArg, WorkloadArgs};
 use clap::Args;
 use std::fmt::Write as _;
 use std::io::{BufWriter, Write as _};
@@ -25,6 +26,9 @@ Examples:
   vmlab run --gen zipf:pages=100000,alpha=1.0,n=1000000,seed=1 --frames 10000 --policy clock
   vmlab run --gen loop:pages=120,n=100000 --frames 100 --policy lru --model replacement
   vmlab run --trace prog.lackey.zst --mem 64MiB --policy s3-fifo --json
+  vmlab run examples/scripts/tlb_reach.rhai --machine examples/scripts/tlb_reach.toml
+  vmlab run --scenario tlb-reach --json
+  vmlab run examples/scripts/cow.rhai --machine big.toml --policy clock   (flags override the file)
   vmlab run --gen phases:pages=2000,ws=400,phase=50000,n=200000 --frames 500 --csv series.csv --every 10000
   vmlab plot series.csv -o series.svg";
 
@@ -37,22 +41,26 @@ const PROGRESS_EVERY: u64 = 1 << 20;
 #[command(after_help = EXAMPLES)]
 pub struct RunArgs {
     /// A scenario script (Rhai) to run as a process on the machine.
-    #[arg(value_name = "SCRIPT", conflicts_with_all = ["gen", "trace"])]
+    #[arg(value_name = "SCRIPT", conflicts_with_all = ["gen", "trace", "scenario"])]
     script: Option<PathBuf>,
+    /// A built-in scenario (`vmlab scenarios list`), on its own machine
+    /// under any machine flags given.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["gen", "trace"])]
+    scenario: Option<String>,
     #[command(flatten)]
     workload: WorkloadArgs,
     #[command(flatten)]
     machine: MachineArgs,
     /// How much of the machine to model (traces and generators; a script
     /// always runs on the full machine).
-    #[arg(long, value_enum, default_value_t = ModelArg::Full, conflicts_with = "script")]
+    #[arg(long, value_enum, default_value_t = ModelArg::Full, conflicts_with_all = ["script", "scenario"])]
     model: ModelArg,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
     /// Write a time series (fault rate, resident pages, TLB hit rate per
     /// interval) as CSV to FILE; `vmlab plot FILE` draws it.
-    #[arg(long, value_name = "FILE", conflicts_with = "script")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["script", "scenario"])]
     csv: Option<PathBuf>,
     /// References per time-series interval.
     #[arg(
@@ -67,8 +75,14 @@ pub struct RunArgs {
 
 /// Runs `vmlab run`; with no workload, the built-in tour.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
+    if let Some(name) = &args.scenario {
+        let (source, machine) = crate::scenarios::script_and_machine(name)?;
+        let spec = args.machine.spec()?.over(machine);
+        let label = format!("scenario {name}");
+        return crate::run_script::run_source_on(&label, source, &spec, args.json);
+    }
     if args.script.is_none() && !args.workload.is_given() {
-        let machine_flags = args.machine.any_given() || args.csv.is_some() || args.json;
+        let machine_flags = args.machine.is_given() || args.csv.is_some() || args.json;
         if machine_flags {
             return Err(CliError::arg(
                 "run",
@@ -77,12 +91,16 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         }
         return print_out(&crate::tour::tour()?);
     }
-    let machine = args.machine.machine()?;
+    let spec = args.machine.spec()?;
     if let Some(path) = &args.script {
-        let config = args.machine.kernel_config(&machine)?;
-        return crate::run_script::run(path, config, args.json);
+        return crate::run_script::run(path, &spec, args.json);
     }
-    args.machine.check_no_script_flags()?;
+    // A trace or generator run has no processes of its own to apply
+    // these to (clap's `requires` is not enforced next to a conflict).
+    if let Some(flag) = args.machine.kernel_only_flags().first() {
+        return Err(CliError::arg(flag, "applies to a SCRIPT only"));
+    }
+    let machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
     let model = Model::from(args.model);
     let source = args.workload.source()?;
     let progress = Progress::on_terminal(source.references(), "references");

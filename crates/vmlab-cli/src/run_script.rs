@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use vmlab_hw::mmu::MmuCounters;
 use vmlab_kernel::cost::TimeSplit;
-use vmlab_kernel::{Kernel, KernelConfig, KernelCounters};
+use vmlab_kernel::machine::MachineSpec;
+use vmlab_kernel::{KernelConfig, KernelCounters};
 use vmlab_workload::script::{run_source, ScriptOptions};
 
 /// What `--json` prints.
@@ -43,25 +44,23 @@ struct ScriptReport<'a> {
     time: TimeSplit,
 }
 
-/// Runs the script at `path` on a machine built from `config`.
-pub fn run(path: &Path, config: KernelConfig, json: bool) -> Result<(), CliError> {
+/// Runs the script at `path` on the machine `spec` describes.
+pub fn run(path: &Path, spec: &MachineSpec, json: bool) -> Result<(), CliError> {
     let name = path.display().to_string();
     let source = std::fs::read_to_string(path)
         .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
-    run_source_on(&name, &source, config, json)
+    run_source_on(&name, &source, spec, json)
 }
 
-/// Runs the script `source` (called `name` in messages) on a machine built
-/// from `config`.
+/// Runs the script `source` (called `name` in messages) on the machine
+/// `spec` describes.
 pub fn run_source_on(
     name: &str,
     source: &str,
-    config: KernelConfig,
+    spec: &MachineSpec,
     json: bool,
 ) -> Result<(), CliError> {
-    // The kernel names the setting at fault (frames, tlb, policy): the
-    // command line's flag of the same name.
-    let kernel = Kernel::new(config).map_err(|e| CliError(format!("--{e}")))?;
+    let kernel = crate::machine::boot(spec)?;
     let config = kernel.config().clone();
     let options = ScriptOptions {
         echo: !json,

@@ -8,8 +8,8 @@ use crate::error::CliError;
 use crate::output::print_out;
 use clap::Subcommand;
 use std::fmt::Write as _;
-use vmlab_hw::arch::presets;
-use vmlab_kernel::KernelConfig;
+use std::path::Path;
+use vmlab_kernel::machine::{parse_machine_toml, MachineSpec};
 
 /// One scenario: its name and its script.
 struct Scenario {
@@ -52,13 +52,23 @@ const SCENARIOS: &[Scenario] = &[
         source: include_str!("../../../examples/scripts/thrashing.rhai"),
     },
     Scenario {
+        name: "tlb-reach",
+        source: include_str!("../../../examples/scripts/tlb_reach.rhai"),
+    },
+    Scenario {
         name: "why-virtual-memory",
         source: include_str!("../../../examples/scripts/why_virtual_memory.rhai"),
     },
 ];
 
-/// Frames of the machine scenarios run on (4 MiB of x86-64 memory).
-const FRAMES: usize = 1024;
+/// The scenarios that bring their own machine: a machine file beside the
+/// script (`examples/scripts/NAME.toml`, `docs/machine-file.md`). The rest
+/// run on the default machine, 4 MiB of x86-64 memory.
+const MACHINES: &[(&str, &str, &str)] = &[(
+    "tlb-reach",
+    "examples/scripts/tlb_reach.toml",
+    include_str!("../../../examples/scripts/tlb_reach.toml"),
+)];
 
 impl Scenario {
     /// The opening comment, without its `//` markers.
@@ -91,7 +101,8 @@ pub enum ScenariosCommand {
         /// The scenario (`vmlab scenarios list`).
         name: String,
     },
-    /// Run a scenario on a 4 MiB x86-64 machine (its assertions included).
+    /// Run a scenario (its assertions included) on its own machine, or
+    /// on 4 MiB of x86-64 memory.
     Run {
         /// The scenario (`vmlab scenarios list`).
         name: String,
@@ -99,6 +110,16 @@ pub enum ScenariosCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The machine `scenario` runs on.
+fn machine_of(scenario: &Scenario) -> Result<MachineSpec, CliError> {
+    match MACHINES.iter().find(|(name, ..)| *name == scenario.name) {
+        Some((_, path, text)) => {
+            parse_machine_toml(text, path, Path::new("")).map_err(|e| CliError(e.to_string()))
+        }
+        None => Ok(MachineSpec::default()),
+    }
 }
 
 fn find(name: &str) -> Result<&'static Scenario, CliError> {
@@ -111,9 +132,10 @@ fn find(name: &str) -> Result<&'static Scenario, CliError> {
     })
 }
 
-/// The script of the scenario called `name`.
-pub fn source(name: &str) -> Result<&'static str, CliError> {
-    find(name).map(|s| s.source)
+/// The script of the scenario called `name` and the machine it runs on.
+pub fn script_and_machine(name: &str) -> Result<(&'static str, MachineSpec), CliError> {
+    let s = find(name)?;
+    Ok((s.source, machine_of(s)?))
 }
 
 /// Runs `vmlab scenarios`.
@@ -129,19 +151,18 @@ pub fn run(command: &ScenariosCommand) -> Result<(), CliError> {
         }
         ScenariosCommand::Show { name } => {
             let s = find(name)?;
-            print_out(&format!("{}\n\n{}", s.explanation(), s.source))
+            let mut out = format!("{}\n\n{}", s.explanation(), s.source);
+            if let Some((_, path, text)) = MACHINES.iter().find(|(n, ..)| *n == s.name) {
+                let _ = write!(out, "\n// The machine it runs on ({path}):\n{text}");
+            }
+            print_out(&out)
         }
         ScenariosCommand::Run { name, json } => {
             let s = find(name)?;
-            let arch = match presets::by_name("x86-64") {
-                Some(Ok(arch)) => arch,
-                _ => return Err(CliError("no x86-64 scheme".into())),
-            };
-            let config = KernelConfig::new(arch, FRAMES);
             crate::run_script::run_source_on(
                 &format!("scenario {}", s.name),
                 s.source,
-                config,
+                &machine_of(s)?,
                 *json,
             )
         }

@@ -683,7 +683,10 @@ fn script_flags_are_checked() {
     let err = refused(&["run", COW_SCRIPT, "--swap", "3K"]);
     assert!(err.contains("--swap"), "{err}");
     let err = refused(&["run", COW_SCRIPT, "--swap", "1K"]);
-    assert!(err.contains("--swap: 1K is less than one page"), "{err}");
+    assert!(
+        err.contains("--swap: 1024 bytes is less than one page"),
+        "{err}"
+    );
     let err = refused(&["run", "--gen", "seq:pages=10,n=10", "--personality", "xv6"]);
     assert!(
         err.contains("--personality: applies to a SCRIPT only"),
@@ -777,4 +780,29 @@ fn a_generated_trace_replays_exactly_as_its_generator_runs() {
     );
     assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 2);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_scenario_uses_its_machine_file_under_the_flags() {
+    // tlb-reach brings a 64 MiB machine with 8 huge pages; on the default
+    // 4 MiB machine its 4 KiB half would not fit.
+    let doc: serde_json::Value =
+        serde_json::from_str(&stdout_of(&["run", "--scenario", "tlb-reach", "--json"]))
+            .expect("json");
+    assert_eq!(doc["frames"], 16384, "{doc}");
+    // A flag still wins over the scenario's machine file.
+    let doc: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "run",
+        "--scenario",
+        "cow",
+        "--policy",
+        "clock",
+        "--json",
+    ]))
+    .expect("json");
+    assert_eq!(doc["policy"], "clock");
+    let err = refused(&["run", "--scenario", "no-such-scenario"]);
+    assert!(err.contains("expected one of belady, cow"), "{err}");
+    let err = refused(&["run", "--scenario", "cow", "--gen", "seq:pages=1,n=1"]);
+    assert!(err.contains("--gen"), "{err}");
 }

@@ -52,7 +52,7 @@ pub const MAP_NORESERVE: u32 = 0x4000;
 pub const MAP_NONBLOCK: u32 = 0x1_0000;
 /// The mapping is a thread stack (accepted, no effect in vmlab).
 pub const MAP_STACK: u32 = 0x2_0000;
-/// Huge pages (accepted, no effect in vmlab).
+/// Huge pages from the boot-time pool ([`crate::hugetlb`]).
 pub const MAP_HUGETLB: u32 = 0x4_0000;
 /// The huge page size field (bits 26 to 31), as `MAP_HUGE_2MB |
 /// MAP_HUGE_1GB` covers it in Linux's mask.

@@ -177,6 +177,8 @@ pub enum RegionKindName {
     Heap,
     /// A stack.
     Stack,
+    /// Huge pages from the boot-time pool (`MAP_HUGETLB`).
+    HugeTlb,
 }
 
 impl RegionInfo {
@@ -193,6 +195,7 @@ impl RegionInfo {
             RegionKind::File { shared: false, .. } => RegionKindName::PrivateFile,
             RegionKind::Heap => RegionKindName::Heap,
             RegionKind::Stack { .. } => RegionKindName::Stack,
+            RegionKind::HugeTlb { .. } => RegionKindName::HugeTlb,
         };
         RegionInfo {
             start: region.start,

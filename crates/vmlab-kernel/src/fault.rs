@@ -123,6 +123,10 @@ impl Kernel {
         }
         let page = vaddr & !(self.page_bytes() - 1);
         match cause {
+            PageFaultCause::NotPresent if matches!(region.kind, RegionKind::HugeTlb { .. }) => {
+                let tables_present = fault.level + 1 == self.arch.levels().len();
+                self.huge_fault(pid, vaddr, &region, kind, tables_present)
+            }
             PageFaultCause::NotPresent => {
                 // A walk that stopped at the last level found every table
                 // on the way; one that stopped higher needs tables made.
@@ -1077,11 +1081,22 @@ impl Kernel {
     pub(crate) fn unmap_range(&mut self, pid: Pid, start: u64, len: u64) -> Result<(), Errno> {
         let end = start.checked_add(len).ok_or(Errno::Einval)?;
         let file_pages = self.shared_file_pages(pid, start, end);
+        let huge: Vec<Region> = self.procs.get(&pid).map_or(Vec::new(), |p| {
+            p.regions
+                .overlapping(start, end)
+                .filter(|r| matches!(r.kind, RegionKind::HugeTlb { .. }))
+                .copied()
+                .collect()
+        });
         {
             let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
             p.regions.unmap(start, len).map_err(|_| Errno::Einval)?;
         }
         self.release_pages(pid, start, end);
+        for r in &huge {
+            self.release_huge(r, start, end);
+        }
+        self.collect_huge();
         self.collect_shmem();
         self.write_back_unmapped(file_pages);
         Ok(())
@@ -1110,7 +1125,9 @@ impl Kernel {
             }
             self.shootdown(pid, m.vaddr);
             let frame = (m.frame >> shift) as FrameId;
-            if frame == self.zero_frame {
+            // The zero page has no owners; a huge page belongs to the pool
+            // ([`crate::hugetlb`]), which the caller settles with.
+            if frame == self.zero_frame || m.page_shift != shift {
                 continue;
             }
             if let Some(p) = self.procs.get_mut(&pid) {

@@ -32,6 +32,9 @@ pub enum FrameUse {
     /// A file page in the page cache: it belongs to the file and may be
     /// mapped by nobody while cached.
     PageCache,
+    /// Part of the huge-page pool reserved at boot ([`crate::hugetlb`]):
+    /// never on the free list, never replaced or swapped.
+    HugePool,
 }
 
 impl FrameUse {
@@ -163,6 +166,26 @@ impl FrameTable {
             self.frames[f as usize].used_for = used_for;
         }
         Some(start)
+    }
+
+    /// Takes the `count` frames from `start` on out of the free list for
+    /// `used_for` (the huge-page pool at boot); false, taking nothing, when
+    /// one of them is not free.
+    pub fn take_range(&mut self, start: FrameId, count: usize, used_for: FrameUse) -> bool {
+        let range = start as usize..start as usize + count;
+        if self
+            .frames
+            .get(range.clone())
+            .is_none_or(|run| run.len() < count || run.iter().any(|f| f.used_for != FrameUse::Free))
+        {
+            return false;
+        }
+        let end = start + count as FrameId;
+        self.free.retain(|&f| !(start..end).contains(&f));
+        for f in range {
+            self.frames[f].used_for = used_for;
+        }
+        true
     }
 
     /// Changes what an allocated `frame` is used for.

@@ -78,6 +78,10 @@ pub struct KernelConfig {
     /// madvise steers it per region: MADV_NORMAL reads around the
     /// faulting page, MADV_SEQUENTIAL ahead of it, MADV_RANDOM not at all.
     pub read_ahead_pages: u64,
+    /// Huge pages reserved at boot for MAP_HUGETLB mappings (Linux's
+    /// `nr_hugepages`, 0 by default there too), each of the scheme's next
+    /// page size above the base page (2 MiB on x86-64).
+    pub huge_pages: usize,
 }
 
 impl KernelConfig {
@@ -97,6 +101,7 @@ impl KernelConfig {
             stack_limit: 8 << 20,
             watermarks: (0, 0),
             read_ahead_pages: 0,
+            huge_pages: 0,
         }
     }
 }
@@ -218,8 +223,11 @@ pub struct KernelCounters {
     pub major_faults: u64,
     /// Reads of untouched anonymous memory served by the zero page.
     pub zero_page_maps: u64,
-    /// Frames zeroed for first writes.
+    /// Frames zeroed for first writes (a huge page counts once).
     pub zero_fills: u64,
+    /// Faults that mapped a huge page of the MAP_HUGETLB pool (also
+    /// counted as minor faults).
+    pub huge_faults: u64,
     /// Copy-on-write faults that copied the page.
     pub cow_copies: u64,
     /// Copy-on-write faults that reused the only copy.
@@ -296,8 +304,8 @@ pub struct Kernel {
     asid_owner: Vec<Pid>,
     pub(crate) zero_frame: FrameId,
     pub(crate) counters: KernelCounters,
-    /// The last shared anonymous object handed out.
-    next_object: u64,
+    /// The last shared anonymous or huge-page object handed out.
+    pub(crate) next_object: u64,
     /// Why the last out-of-memory kill happened.
     pub(crate) oom_reason: Option<String>,
     /// Reusable one-page buffer for copies to and from swap.
@@ -309,6 +317,8 @@ pub struct Kernel {
     /// The explanation log, when `vmlab explain` (or a test) listens;
     /// boxed so the kernel stays small when nobody does.
     pub(crate) explain: Option<Box<ExplainLog>>,
+    /// The huge-page pool and the huge-page objects' pages.
+    pub(crate) huge: crate::hugetlb::HugePool,
 }
 
 /// Hands page-table frames out of the frame table.
@@ -381,6 +391,7 @@ impl Kernel {
         let swap = SwapDevice::new(config.swap_slots, page as usize, device)
             .map_err(|e| ConfigError(format!("swap: {e}")))?;
         let mut frames = FrameTable::new(config.frames);
+        let huge = crate::hugetlb::HugePool::boot(&arch, &mut frames, config.huge_pages)?;
         let zero_frame = frames
             .alloc(FrameUse::Zero)
             .ok_or_else(|| ConfigError("frames: no frame for the zero page".into()))?;
@@ -416,6 +427,7 @@ impl Kernel {
             fs: crate::fs::FileSystem::new(file_disk),
             page_cache: Default::default(),
             explain: None,
+            huge,
             config,
         })
     }
@@ -873,6 +885,7 @@ impl Kernel {
             return Err(Errno::Einval);
         }
         let len = len.checked_next_multiple_of(page).ok_or(Errno::Einval)?;
+        let len = self.huge_unmap_len(pid, addr, len)?;
         self.unmap_range(pid, addr, len)
     }
 
@@ -889,6 +902,7 @@ impl Kernel {
         if len == 0 {
             return Ok(());
         }
+        self.huge_split_check(pid, addr, addr.saturating_add(len))?;
         let result = {
             let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
             p.regions.protect(addr, len, prot).map_err(|e| match e {
@@ -1022,7 +1036,9 @@ impl Kernel {
             for r in stack {
                 let _ = c.regions.unmap(r.start, r.end - r.start);
             }
-            for r in &regions {
+            // A private huge-page region gets a copy of its own
+            // (`fork_huge`), never the parent's object, even for a moment.
+            for r in regions.iter().filter(|r| !r.is_private_huge()) {
                 c.regions.insert(*r).map_err(|_| Errno::Enomem)?;
             }
             c.brk_start = brk_start;
@@ -1031,6 +1047,10 @@ impl Kernel {
             c.stack_pointer = sp;
         }
         for r in &regions {
+            if let RegionKind::HugeTlb { .. } = r.kind {
+                self.fork_huge(child, r)?;
+                continue;
+            }
             let shared = r.kind.is_shared();
             let mappings = {
                 let p = &self.procs[&parent];

@@ -32,6 +32,11 @@
 //! - [`syscall`]: Linux's system calls with their errno results, on top of
 //!   the kernel API; [`syscall_entry`]: their entry points, which report
 //!   each call to the explanation stream.
+//! - [`hugetlb`]: the huge-page pool reserved at boot and MAP_HUGETLB
+//!   mappings of it.
+//! - [`machine`]: machine files, a whole [`KernelConfig`] in TOML, and
+//!   settings laid over one another with where each was given.
+//! - [`units`]: the integers and sizes (`64MiB`) users type.
 //! - [`region`]: a process's address space as Linux keeps it, sorted
 //!   non-overlapping regions split and merged by mmap, munmap, mprotect,
 //!   brk and stack growth, and where a new mapping goes.
@@ -45,7 +50,9 @@ pub mod fault;
 pub mod frames;
 pub mod freespace;
 pub mod fs;
+pub mod hugetlb;
 pub mod kernel;
+pub mod machine;
 pub mod pagecache;
 pub mod policy;
 pub mod process;
@@ -55,6 +62,7 @@ pub mod swap;
 pub mod syscall;
 pub mod syscall_entry;
 pub mod tty;
+pub mod units;
 
 pub use kernel::{Errno, Kernel, KernelConfig, KernelCounters, ReplacementScope, BACKING_STORE};
 pub use process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};

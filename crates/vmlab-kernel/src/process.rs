@@ -157,11 +157,12 @@ impl Process {
     }
 
     /// Whether the process is live and maps any part of the shared
-    /// anonymous object `object`.
+    /// anonymous or huge-page object `object`.
     pub fn maps_object(&self, object: u64) -> bool {
         self.state == ProcessState::Live
             && self.regions.iter().any(|r| {
-                matches!(r.kind, crate::region::RegionKind::SharedAnonymous { object: o, .. } if o == object)
+                matches!(r.kind, crate::region::RegionKind::SharedAnonymous { object: o, .. }
+                    | crate::region::RegionKind::HugeTlb { object: o, .. } if o == object)
             })
     }
 }

@@ -100,6 +100,19 @@ pub enum RegionKind {
         /// it) rather than `MAP_PRIVATE` (stores are copied on write).
         shared: bool,
     },
+    /// Huge pages from the boot-time pool (`MAP_HUGETLB`,
+    /// [`crate::hugetlb`]), in an object of their own as Linux's anonymous
+    /// hugetlbfs file: `object` names it, `offset` is the object offset of
+    /// the region's start (huge-page aligned).
+    HugeTlb {
+        /// The huge-page object, unique to one mmap call (or one fork of
+        /// a private one).
+        object: u64,
+        /// Object offset of the region's start.
+        offset: u64,
+        /// `MAP_SHARED`: every process mapping the object sees its pages.
+        shared: bool,
+    },
     /// The heap that brk moves.
     Heap,
     /// A stack.
@@ -115,7 +128,9 @@ impl RegionKind {
     pub fn is_shared(self) -> bool {
         matches!(
             self,
-            RegionKind::SharedAnonymous { .. } | RegionKind::File { shared: true, .. }
+            RegionKind::SharedAnonymous { .. }
+                | RegionKind::File { shared: true, .. }
+                | RegionKind::HugeTlb { shared: true, .. }
         )
     }
 
@@ -137,6 +152,15 @@ impl RegionKind {
                 offset: offset + by,
                 shared,
             },
+            RegionKind::HugeTlb {
+                object,
+                offset,
+                shared,
+            } => RegionKind::HugeTlb {
+                object,
+                offset: offset + by,
+                shared,
+            },
             other => other,
         }
     }
@@ -144,9 +168,9 @@ impl RegionKind {
     /// The object offset of the region's start, for kinds with an object.
     fn offset(self) -> Option<u64> {
         match self {
-            RegionKind::SharedAnonymous { offset, .. } | RegionKind::File { offset, .. } => {
-                Some(offset)
-            }
+            RegionKind::SharedAnonymous { offset, .. }
+            | RegionKind::File { offset, .. }
+            | RegionKind::HugeTlb { offset, .. } => Some(offset),
             _ => None,
         }
     }
@@ -214,6 +238,11 @@ impl Region {
         self.start <= addr && addr < self.end
     }
 
+    /// Whether it is a private MAP_HUGETLB mapping.
+    pub fn is_private_huge(&self) -> bool {
+        matches!(self.kind, RegionKind::HugeTlb { shared: false, .. })
+    }
+
     /// The offset of `addr` within the backing file or shmem object, for
     /// regions that have one and contain `addr`.
     pub fn object_offset(&self, addr: u64) -> Option<u64> {
@@ -258,6 +287,16 @@ impl Region {
                     shared: next_shared,
                 },
             ) => a == b && shared == next_shared && offset + self.size() == next_offset,
+            (
+                RegionKind::HugeTlb {
+                    object: a, offset, ..
+                },
+                RegionKind::HugeTlb {
+                    object: b,
+                    offset: next_offset,
+                    ..
+                },
+            ) => a == b && offset + self.size() == next_offset,
             _ => false,
         }
     }

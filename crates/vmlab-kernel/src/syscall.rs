@@ -24,9 +24,9 @@
 
 use crate::abi::{
     LEGACY_MAP_MASK, MADV_DONTNEED, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
-    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_PRIVATE, MAP_SHARED,
-    MAP_SHARED_VALIDATE, MAP_TYPE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_GROWSDOWN, PROT_GROWSUP,
-    PROT_SEM,
+    MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_HUGETLB, MAP_POPULATE, MAP_PRIVATE,
+    MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, PROT_GROWSDOWN,
+    PROT_GROWSUP, PROT_SEM,
 };
 use crate::frames::Pid;
 use crate::kernel::{task_size, Errno, Kernel};
@@ -265,7 +265,12 @@ impl Kernel {
         }
         let file = if flags & MAP_ANONYMOUS == 0 {
             let table = self.files_of(pid)?;
-            Some(self.fs.open_file(table, fd)?)
+            let open = self.fs.open_file(table, fd)?;
+            // vmlab has no hugetlbfs: no file can back huge pages.
+            if flags & MAP_HUGETLB != 0 {
+                return Err(Errno::Einval);
+            }
+            Some(open)
         } else {
             self.files_of(pid)?;
             None
@@ -351,6 +356,13 @@ impl Kernel {
                 .next_multiple_of(page);
             if flags & MAP_POPULATE != 0 {
                 self.populate(pid, start, len.min(in_file), prot, shared);
+            }
+            return Ok(start);
+        }
+        if flags & MAP_HUGETLB != 0 {
+            let start = self.mmap_huge(pid, addr, len, prot, shared, fixed)?;
+            if flags & MAP_POPULATE != 0 {
+                self.populate(pid, start, len, prot, shared);
             }
             return Ok(start);
         }

@@ -173,8 +173,10 @@ fn syntax_message(message: &str) -> String {
     text
 }
 
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+/// The 1-based line and column (in characters) of byte `offset` in `text`
+/// (also used by the kernel's machine files, which report positions the
+/// same way).
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     // An offset past the end or inside a character cannot come from the
     // parser; clamping keeps a bad span from panicking.
     let before = text.get(..offset).unwrap_or(text);

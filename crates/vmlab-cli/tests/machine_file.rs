@@ -1,0 +1,148 @@
+//! `--machine FILE` end to end: a script and a generator run on the
+//! machine a file describes, flags override its keys, and a bad file is
+//! refused naming its line and column, with exit status 2.
+
+mod common;
+
+use common::{refused, stdout_of, vmlab};
+use std::path::PathBuf;
+
+const COW_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/scripts/cow.rhai"
+);
+
+/// Writes `text` to a machine file of its own and returns its path.
+fn machine_file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vmlab-machine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("machine file written");
+    path
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&stdout_of(args)).expect("JSON")
+}
+
+#[test]
+fn a_script_runs_on_the_files_machine_and_flags_override_it() {
+    let file = machine_file(
+        "script.toml",
+        "frames = 600\npolicy = \"clock\"\nswap = \"1MiB\"\npersonality = \"xv6\"\n",
+    );
+    let file = file.to_str().unwrap();
+    let v = json(&["run", COW_SCRIPT, "--machine", file, "--json"]);
+    assert_eq!(v["frames"], 600);
+    assert_eq!(v["policy"], "clock");
+    assert_eq!(v["swap_slots"], 256);
+    assert_eq!(v["personality"], "xv6");
+    // --mem and --frames are one setting; --policy replaces the file's.
+    let v = json(&[
+        "run",
+        COW_SCRIPT,
+        "--machine",
+        file,
+        "--mem",
+        "2MiB",
+        "--policy",
+        "fifo",
+        "--json",
+    ]);
+    assert_eq!(v["frames"], 512);
+    assert_eq!(v["policy"], "fifo");
+    assert_eq!(v["swap_slots"], 256);
+}
+
+#[test]
+fn a_generator_runs_on_the_files_memory_and_policy() {
+    // Kernel-only keys are read but have no effect on a trace-mode run.
+    let file = machine_file(
+        "gen.toml",
+        "frames = 50\npolicy = \"fifo\"\nhuge-pages = 0\n",
+    );
+    let v = json(&[
+        "run",
+        "--gen",
+        "loop:pages=60,n=600",
+        "--machine",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(v["frames"], 50);
+    assert_eq!(v["policy"], "fifo");
+    // A loop over 60 pages in 50 frames under FIFO faults on every reference.
+    assert_eq!(v["faults"], 600);
+}
+
+#[test]
+fn a_bad_machine_file_is_refused_at_its_line_and_column() {
+    let file = machine_file("bad.toml", "frames = 100\npolicy = \"lur\"\n");
+    let err = refused(&["run", COW_SCRIPT, "--machine", file.to_str().unwrap()]);
+    assert!(
+        err.starts_with(&format!(
+            "vmlab: error: {}:2:10: key `policy`: unknown replacement policy \"lur\"",
+            file.display()
+        )),
+        "{err}"
+    );
+    // The kernel's refusal of a value is placed at the value too.
+    let file = machine_file("tiny.toml", "\nframes = 3\n");
+    let err = refused(&["run", COW_SCRIPT, "--machine", file.to_str().unwrap()]);
+    assert!(
+        err.starts_with(&format!(
+            "vmlab: error: {}:2:10: key `frames`: 3 frames cannot hold",
+            file.display()
+        )),
+        "{err}"
+    );
+    // A flag overriding that value is the one named.
+    let err = refused(&["run", COW_SCRIPT, "--frames", "3"]);
+    assert!(err.starts_with("vmlab: error: --frames: 3 frames"), "{err}");
+    let err = refused(&["run", COW_SCRIPT, "--machine", "/nonexistent/m.toml"]);
+    assert!(err.contains("/nonexistent/m.toml: cannot read"), "{err}");
+}
+
+#[test]
+fn kernel_only_flags_are_refused_on_a_generator_run() {
+    let err = refused(&["run", "--gen", "seq:pages=10,n=10", "--huge-pages", "2"]);
+    assert!(
+        err.contains("--huge-pages: applies to a SCRIPT only"),
+        "{err}"
+    );
+    let err = refused(&["run", "--gen", "seq:pages=10,n=10", "--read-ahead", "2"]);
+    assert!(
+        err.contains("--read-ahead: applies to a SCRIPT only"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_scenario_brings_its_own_machine() {
+    let show = stdout_of(&["scenarios", "show", "tlb-reach"]);
+    assert!(
+        show.contains("// The machine it runs on (examples/scripts/tlb_reach.toml):"),
+        "{show}"
+    );
+    assert!(show.contains("huge-pages = 8"), "{show}");
+    let v = json(&["scenarios", "run", "tlb-reach", "--json"]);
+    assert_eq!(v["frames"], 16384, "64 MiB from its machine file");
+    assert_eq!(v["kernel"]["huge_faults"], 4);
+    // `vmlab run` takes the same machine file; with the pool overridden
+    // to nothing, MAP_HUGETLB is ENOMEM and the script's assertion says so.
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/scripts/tlb_reach.rhai"
+    );
+    let machine = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/scripts/tlb_reach.toml"
+    );
+    let out = stdout_of(&["run", script, "--machine", machine]);
+    assert!(out.contains("process 1 ended: exit 0"), "{out}");
+    // (The script's prints before the failed assertion stay on stdout.)
+    let out = vmlab(&["run", script, "--machine", machine, "--huge-pages", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mmap: ENOMEM"), "{err}");
+}
