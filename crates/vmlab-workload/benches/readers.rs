@@ -168,7 +168,9 @@ fn readers(c: &mut Criterion) {
         b.iter(|| {
             let src = Box::new(inputs.text);
             let reader = trace::from_reader(src, "bench", None, opts).unwrap();
-            run(reader, &machine, Model::Replacement).unwrap().references
+            run(reader, &machine, Model::Replacement)
+                .unwrap()
+                .references
         });
     });
     g.finish();
