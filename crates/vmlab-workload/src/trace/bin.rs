@@ -264,6 +264,17 @@ impl<R: Read> BinReader<R> {
 }
 
 impl<R: Read> BinReader<R> {
+    /// A record that is not an access: a system call (version 2), or bad.
+    #[cold]
+    #[inline(never)]
+    fn other_kind(&mut self, rec: [u8; RECORD_LEN]) -> Result<Step, TraceError> {
+        if rec[12] != KIND_SYSCALL || self.version < SYSCALL_VERSION {
+            return Err(self.bad_record(rec));
+        }
+        self.call = self.syscall()?;
+        Ok(Step::Call)
+    }
+
     /// Decodes the system call record at the front of the buffer.
     #[cold]
     fn syscall(&mut self) -> Result<Syscall, TraceError> {
@@ -401,13 +412,8 @@ impl<R: Read> BinReader<R> {
             0 => AccessKind::Read,
             1 => AccessKind::Write,
             2 => AccessKind::Fetch,
-            KIND_SYSCALL if self.version >= SYSCALL_VERSION => {
-                return Some(self.syscall().map(|call| {
-                    self.call = call;
-                    Step::Call
-                }));
-            }
-            _ => return Some(Err(self.bad_record(rec))),
+            // Off the access path: system calls are rare.
+            _ => return Some(self.other_kind(rec)),
         };
         if rec[13] & !FLAG_VALUE != 0 || rec[14] != 0 || rec[15] != 0 {
             return Some(Err(self.bad_record(rec)));
