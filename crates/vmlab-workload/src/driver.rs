@@ -388,6 +388,10 @@ fn run_full(
     if let Some(tlb) = &machine.tlb {
         config.tlb = tlb.clone();
     }
+    // A replayed program's anonymous pages go to swap when evicted; a
+    // trace run has no swap flag, so swap never runs out, as trace mode's
+    // backing store never does (slots cost memory only when used).
+    config.swap_slots = u32::MAX;
     // The kernel names the setting at fault (frames, tlb, policy): the
     // command line's flag of the same name.
     let mut k = Kernel::new(config).map_err(|e| DriverError::Config(format!("--{e}")))?;

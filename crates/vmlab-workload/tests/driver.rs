@@ -267,6 +267,32 @@ mod replay {
     }
 
     #[test]
+    fn anonymous_pages_beyond_memory_swap_instead_of_killing_the_replay() {
+        let mut ops = vec![call(
+            AddressCall::Mmap {
+                addr: 0,
+                len: 64 * PAGE,
+                prot: 3,
+                flags: 0x22,
+                fd: -1,
+                offset: 0,
+            },
+            Ok(MAP),
+        )];
+        ops.extend((0..64).map(|i| touch(MAP + i * PAGE, AccessKind::Write)));
+        let report = run_ops_sampled(
+            ops.into_iter().map(Ok),
+            &machine("lru", 16),
+            Model::Full,
+            0,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(report.replay.unwrap().minor_faults, 64);
+        assert!(report.evictions >= 64 - 16);
+    }
+
+    #[test]
     fn a_stream_without_calls_runs_in_trace_mode() {
         let ops = (16..20).map(|i| Ok(touch(i * PAGE, AccessKind::Read)));
         let report =

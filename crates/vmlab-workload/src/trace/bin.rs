@@ -151,6 +151,8 @@ pub struct BinReader<R> {
     header_checked: bool,
     /// The file's version, once the header is checked.
     version: u16,
+    /// The last system call decoded (a `brk(0)` before the first).
+    call: Syscall,
     done: bool,
 }
 
@@ -175,6 +177,10 @@ impl<R: Read> BinReader<R> {
             name,
             header_checked: false,
             version: 0,
+            call: Syscall {
+                call: AddressCall::Brk { addr: 0 },
+                result: Ok(0),
+            },
             done: false,
         }
     }
@@ -258,6 +264,17 @@ impl<R: Read> BinReader<R> {
 }
 
 impl<R: Read> BinReader<R> {
+    /// A record that is not an access: a system call (version 2), or bad.
+    #[cold]
+    #[inline(never)]
+    fn other_kind(&mut self, rec: [u8; RECORD_LEN]) -> Result<Step, TraceError> {
+        if rec[12] != KIND_SYSCALL || self.version < SYSCALL_VERSION {
+            return Err(self.bad_record(rec));
+        }
+        self.call = self.syscall()?;
+        Ok(Step::Call)
+    }
+
     /// Decodes the system call record at the front of the buffer.
     #[cold]
     fn syscall(&mut self) -> Result<Syscall, TraceError> {
@@ -326,6 +343,14 @@ impl<R: Read> BinReader<R> {
     }
 }
 
+/// What the record at the front decoded to. A system call waits in
+/// [`BinReader::call`], so the access path returns a value no bigger than
+/// a [`MemRef`] (the 64-byte call made binary reading a third slower).
+enum Step {
+    Access(MemRef),
+    Call,
+}
+
 /// The accesses alone; system calls are skipped.
 impl<R: Read> Iterator for BinReader<R> {
     type Item = Result<MemRef, TraceError>;
@@ -333,9 +358,9 @@ impl<R: Read> Iterator for BinReader<R> {
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            return match self.next_op()? {
-                Ok(Op::Access(r)) => Some(Ok(r)),
-                Ok(Op::Syscall(_)) => continue,
+            return match self.step()? {
+                Ok(Step::Access(r)) => Some(Ok(r)),
+                Ok(Step::Call) => continue,
                 Err(e) => Some(Err(e)),
             };
         }
@@ -346,6 +371,15 @@ impl<R: Read> BinReader<R> {
     /// The next access or system call, in the trace's order.
     #[inline]
     pub fn next_op(&mut self) -> Option<Result<Op, TraceError>> {
+        Some(match self.step()? {
+            Ok(Step::Access(r)) => Ok(Op::Access(r)),
+            Ok(Step::Call) => Ok(Op::Syscall(self.call)),
+            Err(e) => Err(e),
+        })
+    }
+
+    #[inline]
+    fn step(&mut self) -> Option<Result<Step, TraceError>> {
         if self.done {
             return None;
         }
@@ -378,10 +412,8 @@ impl<R: Read> BinReader<R> {
             0 => AccessKind::Read,
             1 => AccessKind::Write,
             2 => AccessKind::Fetch,
-            KIND_SYSCALL if self.version >= SYSCALL_VERSION => {
-                return Some(self.syscall().map(Op::Syscall));
-            }
-            _ => return Some(Err(self.bad_record(rec))),
+            // Off the access path: system calls are rare.
+            _ => return Some(self.other_kind(rec)),
         };
         if rec[13] & !FLAG_VALUE != 0 || rec[14] != 0 || rec[15] != 0 {
             return Some(Err(self.bad_record(rec)));
@@ -400,7 +432,7 @@ impl<R: Read> BinReader<R> {
         };
         self.input
             .consume(RECORD_LEN + if value.is_some() { VALUE_LEN } else { 0 });
-        Some(Ok(Op::Access(MemRef {
+        Some(Ok(Step::Access(MemRef {
             addr,
             size,
             kind,

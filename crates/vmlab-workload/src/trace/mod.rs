@@ -362,6 +362,21 @@ impl Iterator for TraceReader {
     }
 }
 
+/// The next access from a stream of [`Op`]s (`next_op`), skipping
+/// system calls: the plain iterators of readers that carry them.
+#[inline]
+fn next_access(
+    mut next_op: impl FnMut() -> Option<Result<Op, TraceError>>,
+) -> Option<Result<MemRef, TraceError>> {
+    loop {
+        match next_op()? {
+            Ok(Op::Access(r)) => return Some(Ok(r)),
+            Ok(Op::Syscall(_)) => {}
+            Err(e) => return Some(Err(e)),
+        }
+    }
+}
+
 /// Opens the trace at `path`: undoes gzip or zstd compression (detected by
 /// magic bytes), then reads it as `format`, or as the format [`detect`]
 /// recognises when `format` is `None`.

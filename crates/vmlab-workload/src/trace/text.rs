@@ -218,13 +218,7 @@ impl<R: Read, F: LineFormat> Iterator for TextReader<R, F> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            return match self.next_op()? {
-                Ok(Op::Access(r)) => Some(Ok(r)),
-                Ok(Op::Syscall(_)) => continue,
-                Err(e) => Some(Err(e)),
-            };
-        }
+        super::next_access(|| self.next_op())
     }
 }
 
