@@ -20,6 +20,7 @@ use vmlab_hw::Arch;
 #[derive(Subcommand)]
 pub enum ArchCommand {
     /// List the built-in schemes.
+    #[command(after_help = "Examples:\n  vmlab arch list\n  vmlab arch list | grep riscv")]
     List,
     /// Show a scheme's address split and entry layout.
     #[command(

@@ -75,10 +75,16 @@ enum Command {
     /// Plot a saved sweep CSV or a time series as SVG or PNG.
     Plot(plot_cmd::PlotArgs),
     /// List the translation schemes or show one.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  vmlab arch list\n  vmlab arch show aarch64-4k"
+    )]
     Arch(arch_cmd::ArchCommand),
     /// The built-in scenario library: list, show or run one (each a script with assertions).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  vmlab scenarios list\n  vmlab scenarios show cow\n  vmlab scenarios run belady"
+    )]
     Scenarios(scenarios::ScenariosCommand),
 }
 

@@ -95,14 +95,21 @@ impl Scenario {
 #[derive(Subcommand)]
 pub enum ScenariosCommand {
     /// List the built-in scenarios.
+    #[command(after_help = "Examples:\n  vmlab scenarios list\n  vmlab scenarios show belady")]
     List,
     /// Print a scenario's explanation and script.
+    #[command(
+        after_help = "Examples:\n  vmlab scenarios show cow\n  vmlab scenarios show tlb-reach   (with the machine file it runs on)"
+    )]
     Show {
         /// The scenario (`vmlab scenarios list`).
         name: String,
     },
     /// Run a scenario (its assertions included) on its own machine, or
     /// on 4 MiB of x86-64 memory.
+    #[command(
+        after_help = "Examples:\n  vmlab scenarios run belady\n  vmlab scenarios run thrashing --json\n  vmlab run --scenario cow --policy clock   (the same, with machine flags)\n  vmlab explain --scenario cow --count 50"
+    )]
     Run {
         /// The scenario (`vmlab scenarios list`).
         name: String,

@@ -806,3 +806,34 @@ fn run_scenario_uses_its_machine_file_under_the_flags() {
     let err = refused(&["run", "--scenario", "cow", "--gen", "seq:pages=1,n=1"]);
     assert!(err.contains("--gen"), "{err}");
 }
+
+#[test]
+fn every_command_help_has_examples() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["translate"],
+        &["run"],
+        &["explain"],
+        &["compare"],
+        &["generate"],
+        &["record"],
+        &["sweep"],
+        &["plot"],
+        &["arch"],
+        &["arch", "list"],
+        &["arch", "show"],
+        &["scenarios"],
+        &["scenarios", "list"],
+        &["scenarios", "show"],
+        &["scenarios", "run"],
+    ];
+    for command in commands {
+        let mut argv = command.to_vec();
+        argv.push("--help");
+        let help = stdout_of(&argv);
+        assert!(
+            help.contains("Examples:\n  vmlab"),
+            "vmlab {command:?} --help: {help}"
+        );
+    }
+}
