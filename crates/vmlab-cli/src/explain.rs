@@ -422,6 +422,9 @@ pub fn kernel_step(event: &KernelEvent) -> String {
         KernelEvent::OomKill { victim, reason } => {
             format!("out-of-memory killer: process {victim} is killed: {reason}")
         }
+        KernelEvent::LibraryCall { name } => format!(
+            "library call {name}(): runs in user mode; any system calls it needs follow"
+        ),
     }
 }
 

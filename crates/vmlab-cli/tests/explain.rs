@@ -376,3 +376,47 @@ fn snapshot_run_reports() {
         ])
     );
 }
+
+/// Library calls are events of their own, and the system calls they make
+/// follow them: printf of a line on the terminal writes it at once.
+#[test]
+fn library_calls_come_before_the_system_calls_they_cause() {
+    let dir = std::env::temp_dir().join(format!("vmlab-explain-libc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("libc.rhai");
+    std::fs::write(
+        &script,
+        "let p = malloc(16);\nprintf(\"hello\\n\");\nfree(p);\n",
+    )
+    .unwrap();
+    let json = stdout_of(&[
+        "explain",
+        script.to_str().unwrap(),
+        "--json",
+        "--count",
+        "100000",
+    ]);
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let position = |event: &str, name: &str| {
+        events
+            .iter()
+            .position(|e| e["event"] == event && e["name"] == name)
+            .unwrap_or_else(|| panic!("no {event} {name} in {json}"))
+    };
+    let malloc = position("library_call", "malloc");
+    let printf = position("library_call", "printf");
+    let free = position("library_call", "free");
+    assert!(malloc < printf && printf < free);
+    let write = events[printf..]
+        .iter()
+        .position(|e| e["event"] == "syscall_enter" && e["name"] == "write")
+        .map(|i| i + printf)
+        .expect("printf's write");
+    assert!(write < free, "the line is written before free is called");
+    let text = stdout_of(&["explain", script.to_str().unwrap(), "--count", "100000"]);
+    assert!(text.contains("library call printf()"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -400,6 +400,12 @@ pub enum KernelEvent {
         /// Why.
         reason: String,
     },
+    /// The program called a C library function (vmlab-libc); the system
+    /// calls it makes follow as their own events.
+    LibraryCall {
+        /// The function's C name.
+        name: &'static str,
+    },
 }
 
 /// Why TLB entries were flushed wholesale.

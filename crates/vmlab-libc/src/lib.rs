@@ -156,6 +156,16 @@ pub(crate) fn words(addr: u64, len: u64) -> u64 {
 }
 
 impl Libc {
+    /// Counts a call of the library function `name` by process `pid` and
+    /// reports it to the explanation stream, if one listens.
+    pub(crate) fn library_call(&mut self, pid: Pid, name: &'static str) {
+        self.meter.call(name);
+        self.kernel
+            .note(pid, || vmlab_kernel::explain::KernelEvent::LibraryCall {
+                name,
+            });
+    }
+
     /// The library for the processes of `kernel`, with malloc's `config`.
     /// Counting starts now.
     pub fn new(kernel: Kernel, config: MallocConfig) -> Libc {
@@ -203,7 +213,7 @@ impl Libc {
     /// fork(3): the child gets a copy of everything, the library's data
     /// and unflushed stream buffers included. Returns the child's pid.
     pub fn fork(&mut self, pid: Pid) -> Result<Pid, LibcError> {
-        self.meter.call("fork");
+        self.library_call(pid, "fork");
         let base = self.image(pid)?;
         let child = self.sys_fork(pid)?;
         self.images.insert(child, base);
@@ -213,7 +223,7 @@ impl Libc {
     /// execve(3) of a new program in `pid`, which starts it: the old
     /// address space goes, unflushed buffers with it.
     pub fn execve(&mut self, pid: Pid) -> Result<(), LibcError> {
-        self.meter.call("execve");
+        self.library_call(pid, "execve");
         self.image(pid)?;
         self.sys_execve(pid)?;
         self.images.remove(&pid);
@@ -227,7 +237,7 @@ impl Libc {
         pid: Pid,
         child: Option<Pid>,
     ) -> Result<Option<(Pid, vmlab_kernel::ExitStatus)>, LibcError> {
-        self.meter.call("wait");
+        self.library_call(pid, "wait");
         self.image(pid)?;
         self.sys_wait(pid, child)
     }

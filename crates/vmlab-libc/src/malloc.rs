@@ -220,14 +220,14 @@ impl Libc {
 
     /// malloc(3): a block of at least `bytes` bytes, 16-byte aligned.
     pub fn malloc(&mut self, pid: Pid, bytes: u64) -> Result<u64, LibcError> {
-        self.meter.call("malloc");
+        self.library_call(pid, "malloc");
         let base = self.image(pid)?;
         self.alloc(pid, base, bytes)
     }
 
     /// free(3). `free(0)` does nothing.
     pub fn free(&mut self, pid: Pid, ptr: u64) -> Result<(), LibcError> {
-        self.meter.call("free");
+        self.library_call(pid, "free");
         let base = self.image(pid)?;
         if ptr == 0 {
             return Ok(());
@@ -251,7 +251,7 @@ impl Libc {
     /// the product overflows). Memory fresh from mmap is zero already and
     /// is not cleared again; a reused chunk is.
     pub fn calloc(&mut self, pid: Pid, count: u64, size: u64) -> Result<u64, LibcError> {
-        self.meter.call("calloc");
+        self.library_call(pid, "calloc");
         let base = self.image(pid)?;
         let bytes = count
             .checked_mul(size)
@@ -269,7 +269,7 @@ impl Libc {
     /// top when it can. `realloc(0, n)` is `malloc(n)`; `realloc(p, 0)`
     /// frees `p` and returns 0, as glibc does.
     pub fn realloc(&mut self, pid: Pid, ptr: u64, bytes: u64) -> Result<u64, LibcError> {
-        self.meter.call("realloc");
+        self.library_call(pid, "realloc");
         let base = self.image(pid)?;
         if ptr == 0 {
             return self.alloc(pid, base, bytes);
@@ -330,7 +330,7 @@ impl Libc {
 
     /// malloc_usable_size(3): the bytes the block at `ptr` may use.
     pub fn malloc_usable_size(&mut self, pid: Pid, ptr: u64) -> Result<u64, LibcError> {
-        self.meter.call("malloc_usable_size");
+        self.library_call(pid, "malloc_usable_size");
         let base = self.image(pid)?;
         let chunk = self.chunk_of(pid, base, ptr, "malloc_usable_size(): invalid pointer")?;
         Ok(chunk.size - if chunk.mmapped { 2 * WORD } else { WORD })
@@ -338,7 +338,7 @@ impl Libc {
 
     /// mallinfo2(3): what the heap holds, found by walking the bins.
     pub fn mallinfo2(&mut self, pid: Pid) -> Result<MallInfo, LibcError> {
-        self.meter.call("mallinfo2");
+        self.library_call(pid, "mallinfo2");
         let base = self.image(pid)?;
         let top = self.ld(pid, base + TOP)?;
         let top_size = if top == 0 {

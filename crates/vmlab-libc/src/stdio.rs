@@ -140,7 +140,7 @@ impl Libc {
     /// fopen(3) with mode `r`, `w`, `a`, each optionally with `+`, `b`
     /// (ignored) and `x` (O_EXCL).
     pub fn fopen(&mut self, pid: Pid, path: &str, mode: &str) -> Result<u64, LibcError> {
-        self.meter.call("fopen");
+        self.library_call(pid, "fopen");
         let base = self.image(pid)?;
         let (flags, stream) = parse_mode(mode)?;
         let fd = self.sys_open(pid, path, flags)?;
@@ -166,7 +166,7 @@ impl Libc {
     /// (for a stream fopen made) the `FILE`. Reports the flush's or the
     /// close's error, after doing all of it.
     pub fn fclose(&mut self, pid: Pid, fp: u64) -> Result<(), LibcError> {
-        self.meter.call("fclose");
+        self.library_call(pid, "fclose");
         let base = self.image(pid)?;
         let flags = self.stream_flags(pid, fp)?;
         let flushed = self.flush(pid, fp);
@@ -200,7 +200,7 @@ impl Libc {
 
     /// fflush(3) of `fp`, or of every stream when `fp` is 0.
     pub fn fflush(&mut self, pid: Pid, fp: u64) -> Result<(), LibcError> {
-        self.meter.call("fflush");
+        self.library_call(pid, "fflush");
         let base = self.image(pid)?;
         if fp == 0 {
             return self.flush_all(pid, base);
@@ -315,7 +315,7 @@ impl Libc {
 
     /// fputs(3): the string at `s`, without its NUL.
     pub fn fputs(&mut self, pid: Pid, s: u64, fp: u64) -> Result<(), LibcError> {
-        self.meter.call("fputs");
+        self.library_call(pid, "fputs");
         let base = self.image(pid)?;
         let bytes = self.read_string(pid, s)?;
         self.begin_write(pid, base, fp)?;
@@ -325,7 +325,7 @@ impl Libc {
 
     /// fputc(3): one character.
     pub fn fputc(&mut self, pid: Pid, c: u8, fp: u64) -> Result<(), LibcError> {
-        self.meter.call("fputc");
+        self.library_call(pid, "fputc");
         let base = self.image(pid)?;
         self.begin_write(pid, base, fp)?;
         self.put(pid, fp, &[c])?;
@@ -334,7 +334,7 @@ impl Libc {
 
     /// printf(3) to `stdout`; returns the bytes output.
     pub fn printf(&mut self, pid: Pid, format: &str, args: &[Arg]) -> Result<u64, LibcError> {
-        self.meter.call("printf");
+        self.library_call(pid, "printf");
         let fp = self.stdout(pid)?;
         self.vfprintf(pid, fp, format, args)
     }
@@ -349,13 +349,13 @@ impl Libc {
         format: &str,
         args: &[Arg],
     ) -> Result<u64, LibcError> {
-        self.meter.call("fprintf");
+        self.library_call(pid, "fprintf");
         self.vfprintf(pid, fp, format, args)
     }
 
     /// exit(3): flushes every stream, then ends the process.
     pub fn exit(&mut self, pid: Pid, status: i32) -> Result<(), LibcError> {
-        self.meter.call("exit");
+        self.library_call(pid, "exit");
         let base = self.image(pid)?;
         // As glibc's _IO_cleanup, a stream that fails does not stop exit.
         let _ = self.flush_all(pid, base);
@@ -364,7 +364,7 @@ impl Libc {
 
     /// _exit(2): ends the process at once; buffered output is lost.
     pub fn _exit(&mut self, pid: Pid, status: i32) -> Result<(), LibcError> {
-        self.meter.call("_exit");
+        self.library_call(pid, "_exit");
         self.image(pid)?;
         self.sys_exit(pid, status)
     }

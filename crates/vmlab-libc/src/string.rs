@@ -18,7 +18,7 @@ impl Libc {
     /// memcpy(3): copies `n` bytes from `src` to `dst` (which must not
     /// overlap); returns `dst`.
     pub fn memcpy(&mut self, pid: Pid, dst: u64, src: u64, n: u64) -> Result<u64, LibcError> {
-        self.meter.call("memcpy");
+        self.library_call(pid, "memcpy");
         self.image(pid)?;
         self.copy(pid, dst, src, n)?;
         Ok(dst)
@@ -26,7 +26,7 @@ impl Libc {
 
     /// memset(3): sets `n` bytes at `dst` to `byte`; returns `dst`.
     pub fn memset(&mut self, pid: Pid, dst: u64, byte: u8, n: u64) -> Result<u64, LibcError> {
-        self.meter.call("memset");
+        self.library_call(pid, "memset");
         self.image(pid)?;
         self.fill(pid, dst, byte, n)?;
         Ok(dst)
@@ -35,7 +35,7 @@ impl Libc {
     /// memcmp(3): the sign of the first differing byte of `a` and `b` as
     /// unsigned chars (0 when the `n` bytes are equal).
     pub fn memcmp(&mut self, pid: Pid, a: u64, b: u64, n: u64) -> Result<i32, LibcError> {
-        self.meter.call("memcmp");
+        self.library_call(pid, "memcmp");
         self.image(pid)?;
         let mut x = vec![0; to_len(n)?];
         let mut y = vec![0; x.len()];
@@ -49,7 +49,7 @@ impl Libc {
 
     /// strlen(3): the bytes before the NUL at or after `s`.
     pub fn strlen(&mut self, pid: Pid, s: u64) -> Result<u64, LibcError> {
-        self.meter.call("strlen");
+        self.library_call(pid, "strlen");
         self.image(pid)?;
         self.string_length(pid, s)
     }
@@ -57,7 +57,7 @@ impl Libc {
     /// strcpy(3): copies the string at `src`, its NUL included, to `dst`;
     /// returns `dst`.
     pub fn strcpy(&mut self, pid: Pid, dst: u64, src: u64) -> Result<u64, LibcError> {
-        self.meter.call("strcpy");
+        self.library_call(pid, "strcpy");
         self.image(pid)?;
         let n = self.string_length(pid, src)?;
         self.copy(pid, dst, src, n + 1)?;
@@ -67,7 +67,7 @@ impl Libc {
     /// strcmp(3): the sign of the first differing byte of the strings at
     /// `a` and `b` as unsigned chars (0 when they are equal).
     pub fn strcmp(&mut self, pid: Pid, a: u64, b: u64) -> Result<i32, LibcError> {
-        self.meter.call("strcmp");
+        self.library_call(pid, "strcmp");
         self.image(pid)?;
         let (mut x, mut y) = ([0u8; STRING_PIECE as usize], [0u8; STRING_PIECE as usize]);
         let mut at = 0;
