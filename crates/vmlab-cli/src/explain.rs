@@ -12,6 +12,7 @@ use crate::error::CliError;
 use crate::machine::MachineArgs;
 use crate::narrate::hardware_step;
 use crate::output::print_out;
+use crate::run_script::ChosenScript;
 use crate::workload::WorkloadArgs;
 use clap::Args;
 use std::fmt::Write as _;
@@ -89,29 +90,18 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
 /// Runs the input with a log over the window asked for.
 fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
     let log = ExplainLog::window(args.from, args.count);
-    // A scenario runs on its own machine, under any flags given.
-    let (scenario, spec) = match &args.scenario {
-        Some(name) => {
-            let (source, machine) = crate::scenarios::script_and_machine(name)?;
-            (Some(source), args.machine.spec()?.over(machine))
-        }
-        None => (None, args.machine.spec()?),
+    let script = crate::run_script::chosen_script(
+        args.script.as_deref(),
+        args.scenario.as_deref(),
+        &args.machine,
+    )?;
+    let spec = match &script {
+        Some(script) => script.spec.clone(),
+        None => args.machine.spec()?,
     };
-    let machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
-    let script = match (&args.script, scenario.zip(args.scenario.as_ref())) {
-        (Some(path), _) => {
-            let name = path.display().to_string();
-            let source = std::fs::read_to_string(path)
-                .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
-            Some((name, source))
-        }
-        (None, Some((source, name))) => Some((format!("scenario {name}"), source.to_string())),
-        (None, None) => None,
-    };
-    let tlb = machine
-        .tlb
-        .clone()
-        .unwrap_or_else(|| vmlab_hw::default_tlb(&machine.arch));
+    let config = crate::machine::config(&spec)?;
+    let machine = crate::machine::driver_machine(&config);
+    let tlb = config.tlb;
     let heading = |label: String, log: ExplainLog| Explanation {
         label,
         arch: machine.arch.clone(),
@@ -120,7 +110,7 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
         policy: machine.policy.clone(),
         log,
     };
-    if let Some((name, source)) = script {
+    if let Some(ChosenScript { name, source, spec }) = script {
         let mut kernel = crate::machine::boot(&spec)?;
         kernel.set_explain(Some(log));
         let mut outcome = run_source(kernel, &name, &source, &ScriptOptions::default())
@@ -137,9 +127,7 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
             "expected SCRIPT, --scenario NAME, --gen SPEC or --trace FILE",
         ));
     }
-    if let Some(flag) = args.machine.kernel_only_flags().first() {
-        return Err(CliError::arg(flag, "applies to a SCRIPT only"));
-    }
+    args.machine.refuse_kernel_only_flags()?;
     let source = args.workload.source()?;
     let (_, log) = source
         .explain(&machine, log)

@@ -68,11 +68,21 @@ impl MachineArgs {
 
     /// The flags given that set what only a kernel with processes uses
     /// (a trace or generator run has none to apply them to).
-    pub fn kernel_only_flags(&self) -> Vec<&'static str> {
+    fn kernel_only_flags(&self) -> Vec<&'static str> {
         self.flag_names()
             .into_iter()
             .filter(|f| ["--personality", "--swap", "--read-ahead", "--huge-pages"].contains(f))
             .collect()
+    }
+
+    /// A trace or generator run has no processes of its own to apply the
+    /// kernel-only flags to (clap's `requires` is not enforced next to a
+    /// conflict): an error naming the first one given.
+    pub fn refuse_kernel_only_flags(&self) -> Result<(), CliError> {
+        match self.kernel_only_flags().first() {
+            Some(flag) => Err(CliError::arg(flag, "applies to a SCRIPT only")),
+            None => Ok(()),
+        }
     }
 
     fn flag_names(&self) -> Vec<&'static str> {

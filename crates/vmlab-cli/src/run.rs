@@ -10,6 +10,7 @@ use crate::error::CliError;
 use crate::machine::MachineArgs;
 use crate::output::{commit, print_out, temp_beside};
 use crate::progress::Progress;
+use crate::run_script::ChosenScript;
 use crate::workload::{ModelArg, WorkloadArgs};
 use clap::Args;
 use std::fmt::Write as _;
@@ -75,13 +76,16 @@ pub struct RunArgs {
 
 /// Runs `vmlab run`; with no workload, the built-in tour.
 pub fn run(args: &RunArgs) -> Result<(), CliError> {
-    if let Some(name) = &args.scenario {
-        let (source, machine) = crate::scenarios::script_and_machine(name)?;
-        let spec = args.machine.spec()?.over(machine);
-        let label = format!("scenario {name}");
-        return crate::run_script::run_source_on(&label, source, &spec, args.json);
+    let script = crate::run_script::chosen_script(
+        args.script.as_deref(),
+        args.scenario.as_deref(),
+        &args.machine,
+    )?;
+    if let Some(script) = script {
+        let ChosenScript { name, source, spec } = script;
+        return crate::run_script::run_source_on(&name, &source, &spec, args.json);
     }
-    if args.script.is_none() && !args.workload.is_given() {
+    if !args.workload.is_given() {
         let machine_flags = args.machine.is_given() || args.csv.is_some() || args.json;
         if machine_flags {
             return Err(CliError::arg(
@@ -91,15 +95,8 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         }
         return print_out(&crate::tour::tour()?);
     }
+    args.machine.refuse_kernel_only_flags()?;
     let spec = args.machine.spec()?;
-    if let Some(path) = &args.script {
-        return crate::run_script::run(path, &spec, args.json);
-    }
-    // A trace or generator run has no processes of its own to apply
-    // these to (clap's `requires` is not enforced next to a conflict).
-    if let Some(flag) = args.machine.kernel_only_flags().first() {
-        return Err(CliError::arg(flag, "applies to a SCRIPT only"));
-    }
     let machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
     let model = Model::from(args.model);
     let source = args.workload.source()?;

@@ -1,11 +1,12 @@
-//! `vmlab run SCRIPT`: runs a scenario script as a process on a machine
-//! the flags configured, shows what it printed as it prints it, then the
+//! `vmlab run SCRIPT` (or `--scenario NAME`): which script, on which
+//! machine; runs it as a process on that machine, shows what it printed as it prints it, then the
 //! machine, how the script's first process ended and the counters, the C
 //! library's calls and the cost model's time split (or all of it as
 //! JSON). A bad script is an error naming `FILE:LINE:COLUMN`,
 //! with nothing on stdout when the script does not compile.
 
 use crate::error::CliError;
+use crate::machine::MachineArgs;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -44,12 +45,41 @@ struct ScriptReport<'a> {
     time: TimeSplit,
 }
 
-/// Runs the script at `path` on the machine `spec` describes.
-pub fn run(path: &Path, spec: &MachineSpec, json: bool) -> Result<(), CliError> {
-    let name = path.display().to_string();
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
-    run_source_on(&name, &source, spec, json)
+/// A script to run: what messages call it, its text, and the machine it
+/// runs on.
+pub struct ChosenScript {
+    /// The file's path, or `scenario NAME`.
+    pub name: String,
+    /// The script's text.
+    pub source: String,
+    /// The machine flags, laid over a scenario's own machine file.
+    pub spec: MachineSpec,
+}
+
+/// The script `vmlab run` or `vmlab explain` was given: the file `path`,
+/// or the built-in scenario `scenario` on its own machine under the
+/// machine flags; `None` when neither was given.
+pub fn chosen_script(
+    path: Option<&Path>,
+    scenario: Option<&str>,
+    machine: &MachineArgs,
+) -> Result<Option<ChosenScript>, CliError> {
+    if let Some(path) = path {
+        let name = path.display().to_string();
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
+        let spec = machine.spec()?;
+        return Ok(Some(ChosenScript { name, source, spec }));
+    }
+    let Some(scenario) = scenario else {
+        return Ok(None);
+    };
+    let (source, own) = crate::scenarios::script_and_machine(scenario)?;
+    Ok(Some(ChosenScript {
+        name: format!("scenario {scenario}"),
+        source: source.to_string(),
+        spec: machine.spec()?.over(own),
+    }))
 }
 
 /// Runs the script `source` (called `name` in messages) on the machine
