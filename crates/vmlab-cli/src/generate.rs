@@ -6,7 +6,7 @@
 
 use crate::error::CliError;
 use crate::output::{commit, temp_beside};
-use crate::progress::Progress;
+use crate::progress::{Progress, REFERENCES_PER_REDRAW};
 use clap::Args;
 use std::fs::File;
 use std::io::{self, Write};
@@ -23,9 +23,6 @@ Examples:
 /// zstd level for `.zst` output: the library's default balance of speed
 /// and size (level 3).
 const ZSTD_LEVEL: i32 = 3;
-
-/// References between redraws of the progress bar.
-const PROGRESS_EVERY: u64 = 1 << 20;
 
 /// Arguments of `vmlab generate`.
 #[derive(Args)]
@@ -74,7 +71,7 @@ fn write_records<W: Write>(spec: &GenSpec, out: W, progress: &Progress) -> io::R
     let mut writer = BinWriter::new(out)?;
     for (i, r) in spec.stream().enumerate() {
         writer.write(&r)?;
-        if (i as u64 + 1) % PROGRESS_EVERY == 0 {
+        if (i as u64 + 1) % REFERENCES_PER_REDRAW == 0 {
             progress.set(i as u64 + 1);
         }
     }

@@ -7,6 +7,10 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// Steps between redraws when the steps are references: often enough to
+/// move a few times a second, rare enough to cost nothing measurable.
+pub const REFERENCES_PER_REDRAW: u64 = 1 << 20;
+
 /// Width of the bar in characters.
 const WIDTH: usize = 30;
 

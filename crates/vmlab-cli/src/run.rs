@@ -9,7 +9,7 @@
 use crate::error::CliError;
 use crate::machine::MachineArgs;
 use crate::output::{commit, print_out, temp_beside};
-use crate::progress::Progress;
+use crate::progress::{Progress, REFERENCES_PER_REDRAW};
 use crate::run_script::ChosenScript;
 use crate::workload::{ModelArg, WorkloadArgs};
 use clap::Args;
@@ -32,10 +32,6 @@ Examples:
   vmlab run examples/scripts/cow.rhai --machine big.toml --policy clock   (flags override the file)
   vmlab run --gen phases:pages=2000,ws=400,phase=50000,n=200000 --frames 500 --csv series.csv --every 10000
   vmlab plot series.csv -o series.svg";
-
-/// References between redraws of the progress bar: often enough to move
-/// a few times a second, rare enough to cost nothing measurable.
-const PROGRESS_EVERY: u64 = 1 << 20;
 
 /// Arguments of `vmlab run`.
 #[derive(Args)]
@@ -104,7 +100,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let report = match &args.csv {
         Some(path) => run_with_series(&source, &machine, model, args.every, path, &progress),
         None if progress.is_drawn() => source
-            .run_sampled(&machine, model, PROGRESS_EVERY, &mut |s| {
+            .run_sampled(&machine, model, REFERENCES_PER_REDRAW, &mut |s| {
                 progress.set(s.references)
             })
             .map_err(|e| CliError(e.to_string())),

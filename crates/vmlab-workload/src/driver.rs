@@ -242,14 +242,10 @@ pub fn run_sampled(
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
     match model {
-        Model::Full => run_full(
-            stream.map(|r| r.map(Op::Access)),
-            machine,
-            every,
-            on_sample,
-            None,
-        )
-        .map(|(report, _)| report),
+        Model::Full => {
+            let ops = stream.map(|r| r.map(Op::Access));
+            run_ops_sampled(ops, machine, model, every, on_sample)
+        }
         Model::Replacement => run_replacement(stream, machine, every, on_sample),
     }
 }

@@ -220,7 +220,7 @@ impl FromStr for GenSpec {
         let mut g = GenSpec {
             kind,
             seed: 1,
-            base: 0x1000_0000,
+            base: crate::op::FIRST_STREAM_ADDR,
             page: 4096,
             n: u64::MAX,
             pages: 0,

@@ -24,6 +24,11 @@ pub enum Op {
     Syscall(Syscall),
 }
 
+/// Where vmlab's synthetic streams put their first page (generators by
+/// default, oracleGeneral objects always): above the null page and the low
+/// addresses a program's text takes.
+pub const FIRST_STREAM_ADDR: u64 = 0x1000_0000;
+
 /// One memory access: `size` bytes at virtual address `addr`.
 ///
 /// Copy and 32 bytes, so streams pass it by value through the hot loop.

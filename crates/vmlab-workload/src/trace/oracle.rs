@@ -30,9 +30,9 @@ use std::io::Read;
 use std::sync::Arc;
 use vmlab_hw::intmap::IntMap;
 
-/// The address of the first object's page: above the null page and the
-/// low addresses a program's text takes, where vmlab's generators start.
-pub const FIRST_OBJECT_ADDR: u64 = 0x1000_0000;
+/// The address of the first object's page: where vmlab's generators
+/// start too.
+pub const FIRST_OBJECT_ADDR: u64 = crate::op::FIRST_STREAM_ADDR;
 
 /// Bytes per oracleGeneral record.
 pub const RECORD_LEN: usize = 24;
