@@ -141,6 +141,45 @@ pub struct MmuCounters {
     pub segment_faults: u64,
 }
 
+/// A repeated-access register: what the entry a first TLB level hit last
+/// through the shortcut grants, kept where the next access to the same page
+/// finds it in a few instructions. There is one for data accesses and one
+/// for fetches, as a program interleaves the two (one L1 TLB each, on most
+/// machines). A register stands for its entry while a hit on it changes
+/// nothing but counters: every path that can change the TLB (an access
+/// that is not a register hit, [`Mmu::tlb_mut`], [`Mmu::segmentation_mut`])
+/// empties both first.
+#[derive(Clone, Copy, Debug)]
+struct RepeatGrant {
+    /// The page's number at its size (`vaddr >> shift`).
+    page: u64,
+    shift: u8,
+    frame_base: u64,
+    /// The address space it was granted in.
+    asid: u16,
+    mode: Mode,
+    /// The access kinds it grants (bit [`kind_bit`]): those of its side
+    /// whose first TLB level is `level` and that the entry allows outright.
+    kinds: u8,
+    /// The TLB level the entry is in.
+    level: usize,
+}
+
+/// An access kind's bit in [`RepeatGrant::kinds`].
+#[inline(always)]
+fn kind_bit(kind: AccessKind) -> u8 {
+    1 << kind as u8
+}
+
+/// The register an access kind uses: 0 for loads and stores, 1 for fetches.
+#[inline(always)]
+fn side(kind: AccessKind) -> usize {
+    match kind {
+        AccessKind::Read | AccessKind::Write => 0,
+        AccessKind::Fetch => 1,
+    }
+}
+
 /// Segmentation, TLBs and the walker for one scheme.
 #[derive(Clone, Debug)]
 pub struct Mmu {
@@ -149,6 +188,8 @@ pub struct Mmu {
     segmentation: Segmentation,
     paging: bool,
     counters: MmuCounters,
+    /// Indexed by [`side`].
+    repeat: [Option<RepeatGrant>; 2],
 }
 
 impl Mmu {
@@ -161,6 +202,7 @@ impl Mmu {
             segmentation: Segmentation::Flat,
             paging: true,
             counters: MmuCounters::default(),
+            repeat: [None; 2],
         })
     }
 
@@ -169,6 +211,7 @@ impl Mmu {
     pub fn with_segmentation(mut self, segmentation: Segmentation, paging: bool) -> Mmu {
         self.segmentation = segmentation;
         self.paging = paging;
+        self.repeat = [None; 2];
         self
     }
 
@@ -184,6 +227,7 @@ impl Mmu {
 
     /// The TLBs, mutably (flushes, shootdowns).
     pub fn tlb_mut(&mut self) -> &mut Tlb {
+        self.repeat = [None; 2];
         &mut self.tlb
     }
 
@@ -194,6 +238,7 @@ impl Mmu {
 
     /// The segmentation stage, mutably (loading segment registers).
     pub fn segmentation_mut(&mut self) -> &mut Segmentation {
+        self.repeat = [None; 2];
         &mut self.segmentation
     }
 
@@ -215,6 +260,7 @@ impl Mmu {
         mode: Mode,
         sink: &mut S,
     ) -> Result<Access, MmuFault> {
+        self.forget_repeats_on_path(kind);
         self.counters.accesses += 1;
         emit!(
             sink,
@@ -240,32 +286,29 @@ impl Mmu {
         }
         // The repeated-access shortcut: the first level's last hit, when it
         // allows the access outright. Anything else takes the full probe.
-        if let Some(&first) = self.tlb.levels_for(kind).first() {
-            if let Some(e) = self.tlb.recent_hit(first, linear, ctx.asid) {
-                let write_ok = kind != AccessKind::Write || e.dirty;
-                if write_ok && access_allowed(&self.arch, e.perms, kind, mode) {
-                    let (paddr, page_shift) = (e.translate(linear), e.page_shift);
-                    emit!(
-                        sink,
-                        Event::TlbProbe {
-                            level: first,
-                            vaddr: linear,
-                            hit: Some(*e),
-                        }
-                    );
-                    self.tlb.count_hit(first);
-                    self.counters.tlb_hits += 1;
-                    return Ok(Access {
-                        paddr,
-                        page_shift,
-                        tlb_level: Some(first),
-                        cost: AccessCost {
-                            tlb_probes: 1,
-                            walk_reads: 0,
-                        },
-                    });
-                }
+        if let Some((first, &e)) = self.recent_grant(linear, ctx.asid, kind, mode) {
+            let (paddr, page_shift) = (e.translate(linear), e.page_shift);
+            if matches!(self.segmentation, Segmentation::Flat) {
+                self.repeat[side(kind)] = Some(self.repeat_grant(kind, first, e, ctx.asid, mode));
             }
+            emit!(
+                sink,
+                Event::TlbProbe {
+                    level: first,
+                    vaddr: linear,
+                    hit: Some(e),
+                }
+            );
+            self.count_recent_hit(first);
+            return Ok(Access {
+                paddr,
+                page_shift,
+                tlb_level: Some(first),
+                cost: AccessCost {
+                    tlb_probes: 1,
+                    walk_reads: 0,
+                },
+            });
         }
         let probes = self.tlb.levels_for(kind).len();
         for depth in 0..probes {
@@ -360,6 +403,107 @@ impl Mmu {
                 })
             }
         }
+    }
+
+    /// The first TLB level's last hit, with that level, when it maps
+    /// `linear` for `asid` and allows an access of `kind` at `mode` outright
+    /// (a write only through an entry cached dirty): a hit on it changes
+    /// nothing but counters.
+    #[inline(always)]
+    fn recent_grant(
+        &self,
+        linear: u64,
+        asid: u16,
+        kind: AccessKind,
+        mode: Mode,
+    ) -> Option<(usize, &TlbEntry)> {
+        let &first = self.tlb.levels_for(kind).first()?;
+        let e = self.tlb.recent_hit(first, linear, asid)?;
+        let write_ok = kind != AccessKind::Write || e.dirty;
+        (write_ok && access_allowed(&self.arch, e.perms, kind, mode)).then_some((first, e))
+    }
+
+    /// Empties the registers an access of `kind` could make stale: its own
+    /// side's, and the other side's if that names a level this access
+    /// probes or fills (a unified first level, say). A data access leaves
+    /// the fetch register of a separate L1i standing, and the reverse.
+    #[inline(always)]
+    fn forget_repeats_on_path(&mut self, kind: AccessKind) {
+        self.repeat[side(kind)] = None;
+        let other = &mut self.repeat[1 - side(kind)];
+        if other.is_some_and(|g| self.tlb.levels_for(kind).contains(&g.level)) {
+            *other = None;
+        }
+    }
+
+    /// The register for `entry`, through which level `level` just granted
+    /// an access of `granted` by the shortcut.
+    fn repeat_grant(
+        &self,
+        granted: AccessKind,
+        level: usize,
+        entry: TlbEntry,
+        asid: u16,
+        mode: Mode,
+    ) -> RepeatGrant {
+        let kinds = [AccessKind::Read, AccessKind::Write, AccessKind::Fetch]
+            .into_iter()
+            .filter(|&kind| {
+                side(kind) == side(granted)
+                    && self.tlb.levels_for(kind).first() == Some(&level)
+                    && (kind != AccessKind::Write || entry.dirty)
+                    && access_allowed(&self.arch, entry.perms, kind, mode)
+            })
+            .fold(0, |kinds, kind| kinds | kind_bit(kind));
+        RepeatGrant {
+            page: entry.vpn,
+            shift: entry.page_shift,
+            frame_base: entry.frame_base,
+            asid,
+            mode,
+            kinds,
+            level,
+        }
+    }
+
+    #[inline(always)]
+    fn count_recent_hit(&mut self, level: usize) {
+        self.tlb.count_hit(level);
+        self.counters.tlb_hits += 1;
+    }
+
+    /// The repeated-access shortcut for the hot loop of a run: when the
+    /// access is to the page a flat machine's first TLB level granted last
+    /// through the shortcut, and that grant covers it (same address space,
+    /// mode, and a kind the entry allows outright), counts the access and
+    /// the TLB hit exactly as [`Mmu::access`] would and returns the
+    /// physical address. Otherwise `None`, counting nothing: the caller
+    /// goes on to `access`. Reports no events (a caller that explains uses
+    /// `access`).
+    #[inline(always)]
+    pub fn repeat_hit(
+        &mut self,
+        ctx: Context,
+        vaddr: u64,
+        kind: AccessKind,
+        mode: Mode,
+    ) -> Option<u64> {
+        let g = match kind {
+            AccessKind::Read | AccessKind::Write => self.repeat[0].as_ref()?,
+            AccessKind::Fetch => self.repeat[1].as_ref()?,
+        };
+        if vaddr >> g.shift != g.page
+            || g.kinds & kind_bit(kind) == 0
+            || g.asid != ctx.asid
+            || g.mode != mode
+        {
+            return None;
+        }
+        let paddr = g.frame_base | (vaddr & ((1u64 << g.shift) - 1));
+        let level = g.level;
+        self.counters.accesses += 1;
+        self.count_recent_hit(level);
+        Some(paddr)
     }
 
     #[inline]

@@ -1235,6 +1235,8 @@ impl Kernel {
         default: R,
         f: impl FnOnce(&mut dyn ReplacementPolicy, &mut KernelRefs<'_>) -> R,
     ) -> R {
+        // Whatever the call does, a touch may matter again.
+        self.touched_last = None;
         let taken = if owner == 0 {
             self.policy.take()
         } else {

@@ -281,6 +281,11 @@ pub struct Kernel {
     pub(crate) policy: Option<Box<dyn ReplacementPolicy>>,
     /// Whether the policy wants every hit reported.
     touch_policy: bool,
+    /// The frame touched last, while touching it again would change nothing
+    /// ([`ReplacementPolicy::repeated_touch_is_noop`]) because the policy
+    /// has had no other call since: every call through
+    /// [`Kernel::with_policy`] clears it.
+    pub(crate) touched_last: Option<FrameId>,
     /// Shared anonymous objects' pages.
     pub(crate) shmem: crate::shmem::ShmemPages,
     /// A frame eviction must not take (the source of a copy-on-write copy
@@ -407,6 +412,7 @@ impl Kernel {
             mmu,
             frames,
             touch_policy: policy.wants_touch(),
+            touched_last: None,
             policy_of: vec![0; config.frames],
             pinned: None,
             shmem: Default::default(),
@@ -643,7 +649,38 @@ impl Kernel {
     }
 
     /// Translates one access that stays within a page, resolving faults.
+    #[inline]
     fn translate(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Result<u64, Signal> {
+        match self.repeat_access(pid, vaddr, kind) {
+            Some(paddr) => Ok(paddr),
+            None => self.translate_through_mmu(pid, vaddr, kind),
+        }
+    }
+
+    /// The hot path of a run of accesses to one page: the first TLB level
+    /// grants the access through the entry it hit last, so the MMU counts a
+    /// hit and nothing else changes. `None` when that is not so, or when
+    /// explaining (the full path reports every step).
+    #[inline(always)]
+    fn repeat_access(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Option<u64> {
+        if self.current != Some(pid) || self.explain.is_some() {
+            return None;
+        }
+        let paddr = self
+            .mmu
+            .repeat_hit(self.current_ctx, vaddr, kind, Mode::User)?;
+        self.counters.references += 1;
+        self.touch_resident(paddr);
+        Some(paddr)
+    }
+
+    /// An access through the whole MMU, and the fault handler as needed.
+    fn translate_through_mmu(
+        &mut self,
+        pid: Pid,
+        vaddr: u64,
+        kind: AccessKind,
+    ) -> Result<u64, Signal> {
         self.switch_to(pid).map_err(|_| kill_signal(vaddr))?;
         let ctx = self.current_ctx;
         self.counters.references += 1;
@@ -667,10 +704,8 @@ impl Kernel {
             };
             match outcome {
                 Ok(access) => {
-                    let frame = (access.paddr >> self.page_shift) as FrameId;
-                    if self.touch_policy && !faulted && self.frames.used_for(frame).is_user() {
-                        let owner = self.policy_of[frame as usize];
-                        self.with_policy(owner, (), |policy, refs| policy.touch(frame, refs));
+                    if !faulted {
+                        self.touch_resident(access.paddr);
                     }
                     return Ok(access.paddr);
                 }
@@ -694,6 +729,27 @@ impl Kernel {
             }
         }
         Err(self.deliver(pid, segv(vaddr, SignalCode::SegvAccerr)))
+    }
+
+    /// Reports a hit on the user page at `paddr` to the policy tracking its
+    /// frame, if the policy wants hits, unless it would change nothing (a
+    /// repeat of the last touch).
+    #[inline(always)]
+    fn touch_resident(&mut self, paddr: u64) {
+        let frame = (paddr >> self.page_shift) as FrameId;
+        if !self.touch_policy
+            || self.touched_last == Some(frame)
+            || !self.frames.used_for(frame).is_user()
+        {
+            return;
+        }
+        let owner = self.policy_of[frame as usize];
+        let noop_again = self.with_policy(owner, false, |policy, refs| {
+            policy.touch(frame, refs);
+            policy.repeated_touch_is_noop()
+        });
+        // After the call, which cleared it.
+        self.touched_last = noop_again.then_some(frame);
     }
 
     /// Copies user memory at `vaddr` into `out`, page piece by page piece.
@@ -742,6 +798,7 @@ impl Kernel {
 
     /// One access of `kind` to the byte at `vaddr`, with no data moved:
     /// what a trace replay does (a fetch goes through the instruction TLB).
+    #[inline]
     pub fn access(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Result<(), Signal> {
         self.translate(pid, vaddr, kind).map(|_| ())
     }

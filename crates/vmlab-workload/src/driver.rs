@@ -17,9 +17,10 @@
 //! time series behind `vmlab run --csv` (fault rate and resident set over
 //! the run), streamed to the caller so a long trace keeps constant memory.
 
-use crate::op::{page_pieces, MemRef, Op};
+use crate::op::{page_pieces, within_page, MemRef, Op};
 use crate::pageset::PageSet;
 use crate::replay::{Replay, ReplayReport};
+use crate::syscall::Syscall;
 use crate::trace::TraceError;
 use serde::Serialize;
 use std::fmt;
@@ -27,6 +28,7 @@ use std::time::Instant;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::{AccessKind, Arch};
 use vmlab_kernel::explain::ExplainLog;
+use vmlab_kernel::frames::Pid;
 use vmlab_kernel::policy::sim::ReplacementSim;
 use vmlab_kernel::policy::{by_name, PolicyParams};
 use vmlab_kernel::region::Prot;
@@ -407,79 +409,50 @@ fn run_full(
     let explaining = explain.is_some();
     k.set_explain(explain);
     let page = k.page_bytes();
-    let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
-    let mut mapped = PageSet::new();
-    let mut sampler = Sampler::default();
-    let mut sample = |k: &Kernel| {
-        let c = k.counters();
-        let now = Sample {
-            references: c.references,
-            faults: c.minor_faults + c.major_faults,
-            resident_pages: k.process_counters(pid).map_or(0, |p| p.resident_pages),
-            evictions: c.evictions,
-            write_backs: c.write_backs,
-            ..Sample::default()
-        };
-        on_sample(&sampler.sample(now, Some(k.mmu().counters().tlb_hits)));
+    let mut run = FullRun {
+        k,
+        pid,
+        machine,
+        page,
+        page_shift: page.trailing_zeros(),
+        explaining,
+        mapped: PageSet::new(),
+        last_base: None,
+        replay: None,
+        countdown: Countdown::new(every),
+        sampler: Sampler::default(),
+        on_sample,
     };
-    let mut countdown = Countdown::new(every);
-    // References come in runs on one page: only a new page is looked up.
-    let mut last_base = None;
-    // Replaying system calls, from the stream's first one on.
-    let mut replay: Option<Replay> = None;
     let start = Instant::now();
-    'stream: for op in stream {
+    for op in stream {
         let r = match op.map_err(DriverError::Trace)? {
             Op::Access(r) => r,
             Op::Syscall(call) => {
-                replay
-                    .get_or_insert_with(Replay::new)
-                    .apply(&mut k, pid, &call);
-                // The call may have changed the current page's region.
-                last_base = None;
+                run.syscall(&call);
                 continue;
             }
         };
-        for piece in page_pieces(r, page) {
-            if explaining && !k.explaining() {
-                break 'stream;
-            }
-            let base = piece.addr & !(page - 1);
-            if last_base != Some(base) {
-                let first_touch = mapped.insert(base >> page.trailing_zeros());
-                let backed = match replay.as_mut() {
-                    Some(replay) => replay.enter_page(&mut k, pid, base),
-                    // Trace mode: the page exists on the backing store.
-                    None if first_touch => k.map_backed(pid, Some(base), page, rwx).map(drop),
-                    None => Ok(()),
-                };
-                backed.map_err(|e| DriverError::Address {
-                    addr: piece.addr,
-                    message: format!(
-                        "cannot be mapped on {} ({e}): outside its user address space or clashing with the stack",
-                        machine.arch.name()
-                    ),
-                })?;
-            }
-            last_base = Some(base);
-            if let Some(replay) = replay.as_mut() {
-                if !replay.admits(piece.addr, piece.kind) {
-                    continue;
-                }
-            }
-            k.access(pid, piece.addr, piece.kind)
-                .map_err(|s| DriverError::Address {
-                    addr: piece.addr,
-                    message: format!("the machine raised {s}"),
-                })?;
-            if countdown.tick() {
-                sample(&k);
-            }
+        // Most accesses stay within their page: no splitting to do.
+        let going = if within_page(&r, page) {
+            run.step(r)?
+        } else {
+            page_pieces(r, page).try_fold(true, |going, piece| {
+                Ok::<_, DriverError>(going && run.step(piece)?)
+            })?
+        };
+        if !going {
+            break;
         }
     }
-    if countdown.pending() {
-        sample(&k);
+    if run.countdown.pending() {
+        run.sample();
     }
+    let FullRun {
+        mut k,
+        mapped,
+        replay,
+        ..
+    } = run;
     let c = k.counters();
     let mmu = k.mmu().counters();
     let mut out = report(machine, Model::Full);
@@ -499,4 +472,103 @@ fn run_full(
     out.replay = replay.map(|r| r.into_report(&k));
     out.seconds = start.elapsed().as_secs_f64();
     Ok((out, k.set_explain(None)))
+}
+
+/// A full-model run between references: the machine, the one process the
+/// stream runs in, and what the driver keeps beside the kernel.
+struct FullRun<'a> {
+    k: Kernel,
+    pid: Pid,
+    machine: &'a Machine,
+    page: u64,
+    page_shift: u32,
+    /// Whether the kernel carries an explanation log.
+    explaining: bool,
+    /// Every page touched: the distinct pages.
+    mapped: PageSet,
+    /// References come in runs on one page: only a new page is looked up.
+    last_base: Option<u64>,
+    /// Replaying system calls, from the stream's first one on.
+    replay: Option<Replay>,
+    countdown: Countdown,
+    sampler: Sampler,
+    on_sample: &'a mut dyn FnMut(&Sample),
+}
+
+impl FullRun<'_> {
+    /// Replays a recorded system call.
+    fn syscall(&mut self, call: &Syscall) {
+        self.replay
+            .get_or_insert_with(Replay::new)
+            .apply(&mut self.k, self.pid, call);
+        // The call may have changed the current page's region.
+        self.last_base = None;
+    }
+
+    /// One access within a page; false once an explanation has its window.
+    #[inline(always)]
+    fn step(&mut self, piece: MemRef) -> Result<bool, DriverError> {
+        if self.explaining && !self.k.explaining() {
+            return Ok(false);
+        }
+        let base = piece.addr & !(self.page - 1);
+        if self.last_base != Some(base) {
+            self.enter_page(piece.addr, base)?;
+        }
+        if let Some(replay) = self.replay.as_mut() {
+            if !replay.admits(piece.addr, piece.kind) {
+                return Ok(true);
+            }
+        }
+        self.k
+            .access(self.pid, piece.addr, piece.kind)
+            .map_err(|s| DriverError::Address {
+                addr: piece.addr,
+                message: format!("the machine raised {s}"),
+            })?;
+        if self.countdown.tick() {
+            self.sample();
+        }
+        Ok(true)
+    }
+
+    /// Moving to the page at `base`: counted, and mapped on first touch
+    /// (trace mode) or looked up in the replayed regions.
+    fn enter_page(&mut self, addr: u64, base: u64) -> Result<(), DriverError> {
+        let first_touch = self.mapped.insert(base >> self.page_shift);
+        let (k, pid) = (&mut self.k, self.pid);
+        let backed = match self.replay.as_mut() {
+            Some(replay) => replay.enter_page(k, pid, base),
+            // Trace mode: the page exists on the backing store.
+            None if first_touch => {
+                let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
+                k.map_backed(pid, Some(base), self.page, rwx).map(drop)
+            }
+            None => Ok(()),
+        };
+        backed.map_err(|e| DriverError::Address {
+            addr,
+            message: format!(
+                "cannot be mapped on {} ({e}): outside its user address space or clashing with the stack",
+                self.machine.arch.name()
+            ),
+        })?;
+        self.last_base = Some(base);
+        Ok(())
+    }
+
+    /// Hands the caller a [`Sample`] of the counters now.
+    fn sample(&mut self) {
+        let k = &self.k;
+        let c = k.counters();
+        let now = Sample {
+            references: c.references,
+            faults: c.minor_faults + c.major_faults,
+            resident_pages: k.process_counters(self.pid).map_or(0, |p| p.resident_pages),
+            evictions: c.evictions,
+            write_backs: c.write_backs,
+            ..Sample::default()
+        };
+        (self.on_sample)(&self.sampler.sample(now, Some(k.mmu().counters().tlb_hits)));
+    }
 }

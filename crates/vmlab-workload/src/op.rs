@@ -110,6 +110,14 @@ pub fn page_pieces(r: MemRef, page_size: u64) -> PagePieces {
     }
 }
 
+/// Whether `r` lies within one page of `page_size` bytes (a power of
+/// two), so [`page_pieces`] would give it back whole: the common case,
+/// checked without building the iterator.
+#[inline]
+pub fn within_page(r: &MemRef, page_size: u64) -> bool {
+    r.size != 0 && (r.addr & (page_size - 1)) + u64::from(r.size) <= page_size
+}
+
 /// Iterator returned by [`page_pieces`]; holds no heap memory.
 #[derive(Clone, Debug)]
 pub struct PagePieces {

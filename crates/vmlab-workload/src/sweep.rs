@@ -18,10 +18,11 @@ use crate::driver::{run_ops_sampled, run_sampled, DriverError, Machine, Model, R
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
 use crate::op::{page_pieces, Op};
-use crate::trace::{self, ReadOptions, TraceFormat};
+use crate::trace::{self, ReadOptions, TraceFormat, TraceReader};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt;
+use std::iter;
 use std::path::PathBuf;
 use std::str::FromStr;
 use vmlab_hw::tlb::TlbConfig;
@@ -79,7 +80,24 @@ impl Source {
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
-                let mut report = run_ops_sampled(reader.ops(), machine, model, every, on_sample)?;
+                // One driver loop per format, so each reader's decoding is
+                // inlined into it instead of dispatched per record.
+                let (m, n) = (machine, model);
+                let mut report = match &mut reader {
+                    TraceReader::Lackey(r) => {
+                        run_ops_sampled(iter::from_fn(|| r.next_op()), m, n, every, on_sample)
+                    }
+                    TraceReader::Addr(r) => {
+                        run_ops_sampled(iter::from_fn(|| r.next_op()), m, n, every, on_sample)
+                    }
+                    TraceReader::VmlabBin(r) => {
+                        run_ops_sampled(iter::from_fn(|| r.next_op()), m, n, every, on_sample)
+                    }
+                    TraceReader::OracleGeneral(r) => {
+                        let ops = r.map(|access| access.map(Op::Access));
+                        run_ops_sampled(ops, m, n, every, on_sample)
+                    }
+                }?;
                 report.skipped_lines = reader.skipped();
                 Ok(report)
             }
@@ -146,7 +164,7 @@ fn open_trace(
     format: Option<TraceFormat>,
     skip_bad_lines: bool,
     page_size: u64,
-) -> Result<trace::TraceReader, DriverError> {
+) -> Result<TraceReader, DriverError> {
     let opts = ReadOptions {
         skip_bad_lines,
         page_size,

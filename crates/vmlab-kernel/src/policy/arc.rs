@@ -281,6 +281,10 @@ impl ReplacementPolicy for ArcPolicy {
         true
     }
 
+    fn repeated_touch_is_noop(&self) -> bool {
+        true
+    }
+
     fn remove(&mut self, frame: FrameId) {
         self.lists.unlink(frame);
     }

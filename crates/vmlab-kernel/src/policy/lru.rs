@@ -33,6 +33,9 @@ impl ReplacementPolicy for Lru {
     fn wants_touch(&self) -> bool {
         true
     }
+    fn repeated_touch_is_noop(&self) -> bool {
+        true
+    }
     fn remove(&mut self, frame: FrameId) {
         self.order.unlink(frame);
     }

@@ -93,6 +93,15 @@ pub trait ReplacementPolicy: Send {
     /// Whether [`touch`](ReplacementPolicy::touch) does anything.
     fn wants_touch(&self) -> bool;
 
+    /// Whether touching a frame again, with no other call on the policy
+    /// since its last touch, changes nothing (the frame is already where a
+    /// touch puts it: LRU's most recent end, SIEVE's visited bit). The
+    /// kernel then skips the repeats of a run of accesses to one page.
+    /// False where every reference counts (LFU, OPT, S3-FIFO's frequency).
+    fn repeated_touch_is_noop(&self) -> bool {
+        false
+    }
+
     /// A periodic clock interrupt (every [`PolicyParams::tick_interval`]
     /// references): aging, NFU and NRU sample and clear reference bits here.
     fn tick(&mut self, _refs: &mut dyn ReferenceBits) {}

@@ -80,6 +80,10 @@ impl ReplacementPolicy for Sieve {
         true
     }
 
+    fn repeated_touch_is_noop(&self) -> bool {
+        true
+    }
+
     fn remove(&mut self, frame: FrameId) {
         if self.hand == Some(frame) {
             // As libCacheSim's Sieve_remove: the hand moves on towards

@@ -125,6 +125,10 @@ impl ReplacementPolicy for TwoQ {
         true
     }
 
+    fn repeated_touch_is_noop(&self) -> bool {
+        true
+    }
+
     fn remove(&mut self, frame: FrameId) {
         self.lists.unlink(frame);
     }

@@ -369,7 +369,7 @@ impl<R: Read> Iterator for BinReader<R> {
 
 impl<R: Read> BinReader<R> {
     /// The next access or system call, in the trace's order.
-    #[inline]
+    #[inline(always)]
     pub fn next_op(&mut self) -> Option<Result<Op, TraceError>> {
         Some(match self.step()? {
             Ok(Step::Access(r)) => Ok(Op::Access(r)),
@@ -378,8 +378,39 @@ impl<R: Read> BinReader<R> {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn step(&mut self) -> Option<Result<Step, TraceError>> {
+        // The common record first: a plain load, store or fetch with no
+        // value, whole in the buffer. Bytes 8..16 read as one word are the
+        // size, then the kind, and zero flags and reserved bytes above.
+        if self.header_checked && !self.done {
+            if let Some(rec) = self.input.available().first_chunk::<RECORD_LEN>() {
+                let (addr, meta) = rec.split_at(8);
+                let addr = u64::from_le_bytes(addr.try_into().ok()?);
+                let meta = u64::from_le_bytes(meta.try_into().ok()?);
+                let kind = match meta >> 32 {
+                    0 => Some(AccessKind::Read),
+                    1 => Some(AccessKind::Write),
+                    2 => Some(AccessKind::Fetch),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    self.input.consume(RECORD_LEN);
+                    return Some(Ok(Step::Access(MemRef {
+                        addr,
+                        size: meta as u32,
+                        kind,
+                        value: None,
+                    })));
+                }
+            }
+        }
+        self.step_any()
+    }
+
+    /// Any record (or the end, or an error), refilling the buffer as needed.
+    #[inline(never)]
+    fn step_any(&mut self) -> Option<Result<Step, TraceError>> {
         if self.done {
             return None;
         }

@@ -75,6 +75,18 @@ pub struct Bad {
 pub trait LineFormat {
     /// Parses one line (without its line ending).
     fn parse(line: &[u8]) -> Result<Line, Bad>;
+
+    /// The fast path for the commonest lines: when `buf` (the unread
+    /// input) starts with a whole line in the grammar's canonical form, the
+    /// access [`parse`](LineFormat::parse) would make of it (with whether
+    /// it is a modify, a load then a store) and the bytes the line takes
+    /// with its `\n`; `None` for anything else (which then goes the
+    /// general way, line ending found first). Never wrong where it answers:
+    /// it accepts a subset of what `parse` accepts.
+    #[inline(always)]
+    fn parse_canonical(_buf: &[u8]) -> Option<(MemRef, bool, usize)> {
+        None
+    }
 }
 
 /// Valgrind lackey's `--trace-mem=yes` lines.
@@ -162,11 +174,30 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
 
 impl<R: Read, F: LineFormat> TextReader<R, F> {
     /// The next access or system call, in the trace's order.
-    #[inline]
+    #[inline(always)]
     pub fn next_op(&mut self) -> Option<Result<Op, TraceError>> {
         if let Some(r) = self.pending.take() {
             return Some(Ok(Op::Access(r)));
         }
+        if let Some((r, modify, used)) = F::parse_canonical(self.input.available()) {
+            self.input.consume(used);
+            self.line += 1;
+            if modify {
+                self.pending = Some(MemRef {
+                    kind: AccessKind::Write,
+                    ..r
+                });
+            }
+            return Some(Ok(Op::Access(r)));
+        }
+        self.next_op_by_line()
+    }
+
+    /// [`TextReader::next_op`] the general way: the line's end found, the
+    /// buffer refilled as needed, then the line parsed; bad lines reported
+    /// or skipped.
+    #[inline(never)]
+    fn next_op_by_line(&mut self) -> Option<Result<Op, TraceError>> {
         while !self.done {
             let (start, end) = match self.input.next_line() {
                 Ok(NextLine::Line { start, end }) => (start, end),
@@ -193,12 +224,7 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
             self.line += 1;
             match F::parse(&self.input.buf()[start..end]) {
                 Ok(Line::Skip) => {}
-                Ok(Line::One(r)) => return Some(Ok(Op::Access(r))),
-                Ok(Line::Two(a, b)) => {
-                    self.pending = Some(b);
-                    return Some(Ok(Op::Access(a)));
-                }
-                Ok(Line::Sys(call)) => return Some(Ok(Op::Syscall(call))),
+                Ok(line) => return self.deliver(line),
                 Err(bad) => {
                     // Copy out the line only on this cold path.
                     let text = self.input.buf()[start..end].to_vec();
@@ -209,6 +235,24 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
             }
         }
         None
+    }
+}
+
+impl<R, F> TextReader<R, F> {
+    /// The first op of a parsed line; a modify's second access waits in
+    /// `pending`. Callers skip [`Line::Skip`] lines themselves (for one,
+    /// this returns `None`).
+    #[inline(always)]
+    fn deliver(&mut self, line: Line) -> Option<Result<Op, TraceError>> {
+        match line {
+            Line::Skip => None,
+            Line::One(r) => Some(Ok(Op::Access(r))),
+            Line::Two(a, b) => {
+                self.pending = Some(b);
+                Some(Ok(Op::Access(a)))
+            }
+            Line::Sys(call) => Some(Ok(Op::Syscall(call))),
+        }
     }
 }
 
@@ -265,6 +309,9 @@ const HEX: [u8; 256] = {
     }
     t
 };
+
+/// Bytes [`Lackey::parse_canonical`] looks at: more than its longest line.
+const CANONICAL_WINDOW: usize = 32;
 
 /// Parses hex digits at `i` (at least one, at most 16); returns the value
 /// and the index after them.
@@ -393,17 +440,74 @@ impl LineFormat for Lackey {
             kind,
             value: None,
         };
-        Ok(if k == b'M' {
-            Line::Two(
-                r,
-                MemRef {
-                    kind: AccessKind::Write,
-                    ..r
-                },
-            )
-        } else {
-            Line::One(r)
-        })
+        Ok(lackey_line(k, r))
+    }
+
+    /// Exactly `I  ADDR,SIZE\n` or ` K ADDR,SIZE\n` (K one of L, S, M):
+    /// 1 to 16 hex digits, a size of 1 to 9 decimal digits that is not 0,
+    /// no blanks beyond lackey's own and no carriage return. Such a line is
+    /// at most 30 bytes; the window read is 32, so a line near the end of
+    /// the buffer goes the general way (which refills it).
+    #[inline(always)]
+    fn parse_canonical(buf: &[u8]) -> Option<(MemRef, bool, usize)> {
+        let w: &[u8; CANONICAL_WINDOW] = buf.first_chunk()?;
+        let (kind, modify) = match [w[0], w[1], w[2]] {
+            [b'I', b' ', b' '] => (AccessKind::Fetch, false),
+            [b' ', b'L', b' '] => (AccessKind::Read, false),
+            [b' ', b'S', b' '] => (AccessKind::Write, false),
+            [b' ', b'M', b' '] => (AccessKind::Read, true),
+            _ => return None,
+        };
+        // Indices below stay under the window's length, so reading the
+        // window needs no bounds checks.
+        let mut addr = 0u64;
+        let mut j = 3;
+        while j < 19 {
+            let d = HEX[usize::from(w[j])];
+            if d > 15 {
+                break;
+            }
+            addr = addr << 4 | u64::from(d);
+            j += 1;
+        }
+        if j == 3 || w[j] != b',' {
+            return None;
+        }
+        j += 1;
+        let digits = j;
+        let mut size = 0u32;
+        // Nine digits always fit 32 bits; longer sizes go the long way.
+        while j < digits + 9 && w[j].is_ascii_digit() {
+            size = size * 10 + u32::from(w[j] - b'0');
+            j += 1;
+        }
+        if size == 0 || w[j] != b'\n' {
+            return None;
+        }
+        let r = MemRef {
+            addr,
+            size,
+            kind,
+            value: None,
+        };
+        Some((r, modify, j + 1))
+    }
+}
+
+/// A lackey access line with kind letter `k`: a modify (`M`) is the load
+/// `r` then a store of the same bytes.
+#[inline(always)]
+fn lackey_line(k: u8, r: MemRef) -> Line {
+    if k == b'M' {
+        Line::Two(
+            r,
+            MemRef {
+                kind: AccessKind::Write,
+                ..r
+            },
+        )
+    } else {
+        Line::One(r)
     }
 }
 
@@ -611,6 +715,100 @@ impl LineFormat for Addr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Lackey-like lines: mostly canonical, with every way of missing the
+    /// canonical form (other blanks, 0 or 17 digits, long or zero sizes,
+    /// `\r`, trailing text, other letters) mixed in.
+    fn lackey_like_line() -> impl Strategy<Value = Vec<u8>> {
+        let head = prop_oneof![
+            Just("I  "),
+            Just(" L "),
+            Just(" S "),
+            Just(" M "),
+            Just("I "),
+            Just("  L "),
+            Just(" L\t"),
+            Just(" X "),
+            Just("SB "),
+        ];
+        let digits = prop_oneof![
+            "[0-9a-f]{1,16}",
+            "[0-9A-F]{8}",
+            Just(String::new()),
+            "[0-9a-f]{17}",
+            "0x[0-9a-f]{4}",
+        ];
+        let size = prop_oneof![
+            "[1-9][0-9]{0,2}",
+            "0",
+            "0[0-9]",
+            "[0-9]{9,11}",
+            Just(String::new())
+        ];
+        let tail = prop_oneof![
+            8 => Just("\n"),
+            1 => Just("\r\n"),
+            1 => Just(" \n"),
+            1 => Just("x\n"),
+            1 => Just(""),
+        ];
+        (head, digits, prop::bool::weighted(0.95), size, tail).prop_map(
+            |(head, digits, comma, size, tail)| {
+                let comma = if comma { "," } else { ";" };
+                format!("{head}{digits}{comma}{size}{tail}").into_bytes()
+            },
+        )
+    }
+
+    proptest! {
+        /// The fast path answers only where the general parser agrees:
+        /// same access, same modify, and the line's whole length.
+        #[test]
+        fn canonical_lackey_lines_parse_as_the_general_parser_does(
+            line in lackey_like_line(),
+            padding in 0..40usize,
+        ) {
+            let mut buf = line.clone();
+            buf.extend(std::iter::repeat_n(b'I', padding));
+            let Some((r, modify, used)) = Lackey::parse_canonical(&buf) else {
+                return Ok(());
+            };
+            prop_assert_eq!(buf.get(used - 1), Some(&b'\n'));
+            let general = Lackey::parse(&buf[..used - 1]);
+            match general {
+                Ok(Line::One(g)) => prop_assert!(!modify && g == r, "{:?}", g),
+                Ok(Line::Two(a, b)) => prop_assert!(
+                    modify && a == r && b == MemRef { kind: AccessKind::Write, ..r },
+                    "{:?} {:?}", a, b
+                ),
+                _ => prop_assert!(false, "general parser disagrees on {:?}", String::from_utf8_lossy(&line)),
+            }
+        }
+    }
+
+    /// The fast path takes the commonest lines, and leaves a line that
+    /// does not fit its window whole to the general way.
+    #[test]
+    fn canonical_lines_take_the_fast_path() {
+        let pad = |s: &str| format!("{s}{}", " ".repeat(CANONICAL_WINDOW));
+        let fast = |s: &str| Lackey::parse_canonical(pad(s).as_bytes());
+        assert_eq!(
+            fast("I  0401ab70,3\n"),
+            Some((MemRef::fetch(0x0401ab70, 3), false, 14))
+        );
+        assert_eq!(
+            fast(" M 1fff000740,8\n"),
+            Some((MemRef::read(0x1fff000740, 8), true, 16))
+        );
+        assert_eq!(
+            fast(" S ffffffffffffffff,123456789\n"),
+            Some((MemRef::write(u64::MAX, 123_456_789), false, 30))
+        );
+        assert_eq!(fast(" L 10,1234567890\n"), None);
+        assert_eq!(fast(" L 10,8\r\n"), None);
+        assert_eq!(Lackey::parse_canonical(b"I  0401ab70,3\n"), None);
+    }
 
     #[test]
     fn lackey_lines() {
