@@ -418,6 +418,7 @@ fn run_full(
         explaining,
         mapped: PageSet::new(),
         last_base: None,
+        entered: [NO_PAGE; ENTERED_SLOTS],
         replay: None,
         countdown: Countdown::new(every),
         sampler: Sampler::default(),
@@ -474,6 +475,11 @@ fn run_full(
     Ok((out, k.set_explain(None)))
 }
 
+/// Slots of [`FullRun::entered`].
+const ENTERED_SLOTS: usize = 16;
+/// An empty slot of [`FullRun::entered`]: no page number is this large.
+const NO_PAGE: u64 = u64::MAX;
+
 /// A full-model run between references: the machine, the one process the
 /// stream runs in, and what the driver keeps beside the kernel.
 struct FullRun<'a> {
@@ -488,6 +494,10 @@ struct FullRun<'a> {
     mapped: PageSet,
     /// References come in runs on one page: only a new page is looked up.
     last_base: Option<u64>,
+    /// Trace mode's pages entered lately, direct-mapped by page number: a
+    /// program alternates between a few pages (code, stack, data), so most
+    /// changes of page find theirs here and need no first-touch look-up.
+    entered: [u64; ENTERED_SLOTS],
     /// Replaying system calls, from the stream's first one on.
     replay: Option<Replay>,
     countdown: Countdown,
@@ -513,7 +523,13 @@ impl FullRun<'_> {
         }
         let base = piece.addr & !(self.page - 1);
         if self.last_base != Some(base) {
-            self.enter_page(piece.addr, base)?;
+            let vpn = base >> self.page_shift;
+            let slot = vpn as usize % ENTERED_SLOTS;
+            if self.replay.is_some() || self.entered[slot] != vpn {
+                self.enter_page(piece.addr, base)?;
+                self.entered[slot] = vpn;
+            }
+            self.last_base = Some(base);
         }
         if let Some(replay) = self.replay.as_mut() {
             if !replay.admits(piece.addr, piece.kind) {
@@ -532,8 +548,9 @@ impl FullRun<'_> {
         Ok(true)
     }
 
-    /// Moving to the page at `base`: counted, and mapped on first touch
-    /// (trace mode) or looked up in the replayed regions.
+    /// Moving to the page at `base` (not entered lately): counted, and
+    /// mapped on first touch (trace mode) or looked up in the replayed
+    /// regions.
     fn enter_page(&mut self, addr: u64, base: u64) -> Result<(), DriverError> {
         let first_touch = self.mapped.insert(base >> self.page_shift);
         let (k, pid) = (&mut self.k, self.pid);
@@ -553,7 +570,6 @@ impl FullRun<'_> {
                 self.machine.arch.name()
             ),
         })?;
-        self.last_base = Some(base);
         Ok(())
     }
 

@@ -104,8 +104,11 @@ pub struct TextReader<R, F> {
     opts: ReadOptions,
     line: u64,
     skipped: u64,
-    /// The second access of a two-access line.
-    pending: Option<MemRef>,
+    /// Accesses parsed ahead and not given yet: `ready[next..]`. Canonical
+    /// lines are parsed [`READ_AHEAD`] at a time, which keeps the parse
+    /// loop tight and `next_op` small; a modify line's store waits here too.
+    ready: Vec<MemRef>,
+    next: usize,
     done: bool,
     _format: std::marker::PhantomData<F>,
 }
@@ -139,7 +142,8 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
             opts,
             line: 0,
             skipped: 0,
-            pending: None,
+            ready: Vec::with_capacity(READ_AHEAD + 1),
+            next: 0,
             done: false,
             _format: std::marker::PhantomData,
         }
@@ -176,21 +180,46 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
     /// The next access or system call, in the trace's order.
     #[inline(always)]
     pub fn next_op(&mut self) -> Option<Result<Op, TraceError>> {
-        if let Some(r) = self.pending.take() {
+        if let Some(&r) = self.ready.get(self.next) {
+            self.next += 1;
             return Some(Ok(Op::Access(r)));
         }
-        if let Some((r, modify, used)) = F::parse_canonical(self.input.available()) {
+        self.next_op_unready()
+    }
+
+    /// [`TextReader::next_op`] once the accesses read ahead are all given:
+    /// reads ahead again, or takes a line the general way.
+    #[inline(never)]
+    fn next_op_unready(&mut self) -> Option<Result<Op, TraceError>> {
+        self.read_ahead();
+        match self.ready.first() {
+            Some(&r) => {
+                self.next = 1;
+                Some(Ok(Op::Access(r)))
+            }
+            None => self.next_op_by_line(),
+        }
+    }
+
+    /// Parses up to [`READ_AHEAD`] canonical lines into `ready`, stopping at
+    /// the first other line (or a line the buffer does not hold whole).
+    fn read_ahead(&mut self) {
+        self.ready.clear();
+        self.next = 0;
+        while self.ready.len() < READ_AHEAD {
+            let Some((r, modify, used)) = F::parse_canonical(self.input.available()) else {
+                break;
+            };
             self.input.consume(used);
             self.line += 1;
+            self.ready.push(r);
             if modify {
-                self.pending = Some(MemRef {
+                self.ready.push(MemRef {
                     kind: AccessKind::Write,
                     ..r
                 });
             }
-            return Some(Ok(Op::Access(r)));
         }
-        self.next_op_by_line()
     }
 
     /// [`TextReader::next_op`] the general way: the line's end found, the
@@ -224,7 +253,16 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
             self.line += 1;
             match F::parse(&self.input.buf()[start..end]) {
                 Ok(Line::Skip) => {}
-                Ok(line) => return self.deliver(line),
+                Ok(Line::One(r)) => return Some(Ok(Op::Access(r))),
+                Ok(Line::Two(a, b)) => {
+                    // The store waits where read-ahead accesses do (all
+                    // given by now).
+                    self.ready.clear();
+                    self.ready.push(b);
+                    self.next = 0;
+                    return Some(Ok(Op::Access(a)));
+                }
+                Ok(Line::Sys(call)) => return Some(Ok(Op::Syscall(call))),
                 Err(bad) => {
                     // Copy out the line only on this cold path.
                     let text = self.input.buf()[start..end].to_vec();
@@ -235,24 +273,6 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
             }
         }
         None
-    }
-}
-
-impl<R, F> TextReader<R, F> {
-    /// The first op of a parsed line; a modify's second access waits in
-    /// `pending`. Callers skip [`Line::Skip`] lines themselves (for one,
-    /// this returns `None`).
-    #[inline(always)]
-    fn deliver(&mut self, line: Line) -> Option<Result<Op, TraceError>> {
-        match line {
-            Line::Skip => None,
-            Line::One(r) => Some(Ok(Op::Access(r))),
-            Line::Two(a, b) => {
-                self.pending = Some(b);
-                Some(Ok(Op::Access(a)))
-            }
-            Line::Sys(call) => Some(Ok(Op::Syscall(call))),
-        }
     }
 }
 
@@ -309,6 +329,9 @@ const HEX: [u8; 256] = {
     }
     t
 };
+
+/// Canonical lines a text reader parses ahead at a time.
+const READ_AHEAD: usize = 256;
 
 /// Bytes [`Lackey::parse_canonical`] looks at: more than its longest line.
 const CANONICAL_WINDOW: usize = 32;
@@ -785,6 +808,53 @@ mod tests {
                 _ => prop_assert!(false, "general parser disagrees on {:?}", String::from_utf8_lossy(&line)),
             }
         }
+    }
+
+    /// Reading ahead in batches changes nothing: a trace longer than
+    /// several batches, with modify lines (two accesses) at batch edges,
+    /// non-canonical lines and a bad line mixed in, reads as line-by-line
+    /// parsing says, and the bad line's error names its own line.
+    #[test]
+    fn reading_ahead_keeps_order_and_line_numbers() {
+        let mut text = String::new();
+        let mut want = Vec::new();
+        let (mut bad_line, mut before_bad) = (0, 0);
+        for i in 0..(3 * READ_AHEAD as u64 + 17) {
+            let line = match i % 7 {
+                0 => format!(" M {:x},8", 0x1000 + i),
+                3 => format!("  L {:x},4 ", 0x2000 + i),
+                _ => format!("I  {:x},3", 0x3000 + i),
+            };
+            if i == 2 * READ_AHEAD as u64 + 5 {
+                text.push_str(" Q 10,1\n");
+                bad_line = i + 1;
+                before_bad = want.len();
+                continue;
+            }
+            match Lackey::parse(line.as_bytes()) {
+                Ok(Line::One(r)) => want.push(r),
+                Ok(Line::Two(a, b)) => want.extend([a, b]),
+                _ => panic!("{line}"),
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        let opts = ReadOptions::default();
+        let mut reader = LackeyReader::new(text.as_bytes(), "t", opts);
+        let got: Vec<MemRef> = reader.by_ref().map_while(Result::ok).collect();
+        assert_eq!(got, want[..before_bad]);
+        let err = LackeyReader::new(text.as_bytes(), "t", opts)
+            .find_map(Result::err)
+            .unwrap();
+        assert_eq!(err.line(), Some(bad_line));
+        let skipping = ReadOptions {
+            skip_bad_lines: true,
+            ..opts
+        };
+        let mut reader = LackeyReader::new(text.as_bytes(), "t", skipping);
+        let all: Vec<MemRef> = reader.by_ref().map(Result::unwrap).collect();
+        assert_eq!(all, want);
+        assert_eq!(reader.skipped(), 1);
     }
 
     /// The fast path takes the commonest lines, and leaves a line that
