@@ -565,13 +565,41 @@ impl RegionMap {
         if !region.max_prot.contains(region.prot) {
             return Err(RegionError::Denied { addr: region.start });
         }
-        if let Some(other) = self.overlapping(region.start, region.end).next() {
-            return Err(RegionError::Overlap {
-                addr: other.start.max(region.start),
-            });
+        // The two neighbours decide everything: the region before `start`
+        // overlaps if it reaches past `start`, the first one at or after
+        // it if it begins before `end`, and only they can merge with the
+        // new region. Finding them once, rather than asking for overlaps
+        // and then merging around, matters when a trace maps its pages one
+        // at a time into a map of many thousands of regions.
+        let prev = self
+            .regions
+            .range(..region.start)
+            .next_back()
+            .map(|(_, r)| *r);
+        if prev.is_some_and(|p| p.end > region.start) {
+            return Err(RegionError::Overlap { addr: region.start });
         }
-        self.regions.insert(region.start, region);
-        self.merge_around(region.start);
+        let next = self.regions.range(region.start..).next().map(|(_, r)| *r);
+        if let Some(next) = next.filter(|n| n.start < region.end) {
+            return Err(RegionError::Overlap { addr: next.start });
+        }
+        let end = match next {
+            Some(next) if region.merges_with(&next) => {
+                self.regions.remove(&next.start);
+                next.end
+            }
+            _ => region.end,
+        };
+        match prev {
+            Some(prev) if prev.merges_with(&region) => {
+                if let Some(p) = self.regions.get_mut(&prev.start) {
+                    p.end = end;
+                }
+            }
+            _ => {
+                self.regions.insert(region.start, Region { end, ..region });
+            }
+        }
         Ok(())
     }
 
