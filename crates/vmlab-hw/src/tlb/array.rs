@@ -116,14 +116,12 @@ impl Stamps {
     /// Oldest way of the set starting at `base`; ties (never-stamped ways)
     /// go to the lowest way.
     fn oldest(&self, base: usize, ways: usize) -> usize {
-        let row = &self.stamp[base..base + ways];
-        let mut best = 0;
-        for (way, &stamp) in row.iter().enumerate() {
-            if stamp < row[best] {
-                best = way;
-            }
-        }
-        best
+        // `min_by_key` keeps the first of equal minima: the lowest way.
+        self.stamp[base..base + ways]
+            .iter()
+            .enumerate()
+            .min_by_key(|&(_, &stamp)| stamp)
+            .map_or(0, |(way, _)| way)
     }
 }
 
@@ -349,28 +347,29 @@ impl TlbArray {
         let ways = self.ways;
         let set = self.set_of(entry.vpn);
         let base = set * ways;
-        let mut same = None;
-        let mut free = None;
-        let mut dropped = 0;
-        // One pass finds both a colliding entry and the lowest invalid way.
-        for (way, e) in self.slots[base..base + ways].iter_mut().enumerate() {
-            if e.vpn == entry.vpn
+        let same_page = |e: &TlbEntry| {
+            e.vpn == entry.vpn
                 && e.page_shift == entry.page_shift
                 && (e.global || entry.global || e.asid == entry.asid)
-            {
-                if same.is_none() {
-                    same = Some(way);
-                } else {
+        };
+        // Separate tight searches (a colliding entry, then the lowest
+        // invalid way only if there is none) cost less than one pass that
+        // tests both on every way: a fill usually finds neither.
+        let row = &mut self.slots[base..base + ways];
+        let same = row.iter().position(same_page);
+        let mut dropped = 0;
+        if let Some(way) = same {
+            for e in &mut row[way + 1..] {
+                if same_page(e) {
                     *e = EMPTY_ENTRY;
                     dropped += 1;
                 }
-            } else if e.page_shift == EMPTY && free.is_none() {
-                free = Some(way);
             }
         }
         let (way, evicted) = match same {
             Some(way) => (way, None),
             None => {
+                let free = row.iter().position(|e| e.page_shift == EMPTY);
                 let way = match free {
                     Some(way) => way,
                     None => self.policy.victim(base, ways),
