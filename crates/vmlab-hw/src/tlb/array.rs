@@ -355,6 +355,7 @@ impl TlbArray {
         // Separate tight searches (a colliding entry, then the lowest
         // invalid way only if there is none) cost less than one pass that
         // tests both on every way: a fill usually finds neither.
+        let entries = self.slots.len();
         let row = &mut self.slots[base..base + ways];
         let same = row.iter().position(same_page);
         let mut dropped = 0;
@@ -369,7 +370,14 @@ impl TlbArray {
         let (way, evicted) = match same {
             Some(way) => (way, None),
             None => {
-                let free = row.iter().position(|e| e.page_shift == EMPTY);
+                // A full array (the usual state once warm) has no free way
+                // in any set; the live counts say so without a search.
+                let full = (self.live[0] + self.live[1]) as usize == entries;
+                let free = if full {
+                    None
+                } else {
+                    row.iter().position(|e| e.page_shift == EMPTY)
+                };
                 let way = match free {
                     Some(way) => way,
                     None => self.policy.victim(base, ways),
@@ -533,6 +541,47 @@ impl TlbArray {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fill takes the lowest free way of its set while the array has a
+    /// hole anywhere, and the LRU victim once every way is full.
+    #[test]
+    fn fills_take_free_ways_before_victims() {
+        let mut a = TlbArray::new(&TlbArrayConfig {
+            entries: 4,
+            ways: 2,
+            page_shifts: vec![12],
+            replacement: TlbReplacement::Lru,
+        });
+        let page = |vpn: u64| TlbEntry {
+            vpn,
+            page_shift: 12,
+            frame_base: vpn << 12,
+            perms: Perms::READ,
+            asid: 0,
+            global: false,
+            dirty: false,
+        };
+        // Pages 0, 2 go to set 0; 1, 3 to set 1: the array is full.
+        for vpn in 0..4 {
+            a.fill(page(vpn));
+        }
+        // Set 0 loses its older way, page 0.
+        let full = a.fill(page(4));
+        assert_eq!((full.set, full.way, full.evicted.map(|e| e.vpn)), (0, 0, Some(0)));
+        // A hole in set 1 (way 0, the older) with the array otherwise full:
+        // a fill in set 1 takes it, a fill in set 0 still evicts.
+        a.take(1, 0);
+        let refill = a.fill(page(5));
+        assert_eq!((refill.set, refill.way, refill.evicted), (1, 0, None));
+        let evict = a.fill(page(6));
+        assert_eq!((evict.set, evict.way, evict.evicted.map(|e| e.vpn)), (0, 1, Some(2)));
+        // A hole in set 0 while set 1 is full: set 1 evicts its LRU way.
+        a.take(0, 0);
+        let evict = a.fill(page(7));
+        assert_eq!((evict.set, evict.way, evict.evicted.map(|e| e.vpn)), (1, 1, Some(3)));
+        let refill = a.fill(page(8));
+        assert_eq!((refill.set, refill.way, refill.evicted), (0, 0, None));
+    }
 
     /// The per-size counts that let probes skip empty sizes stay equal to
     /// a recount through every kind of edit, and a probe still finds every
