@@ -576,24 +576,24 @@ impl RegionMap {
         if !region.max_prot.contains(region.prot) {
             return Err(RegionError::Denied { addr: region.start });
         }
-        // The two neighbours decide everything: the region before `start`
-        // overlaps if it reaches past `start`, the first one at or after
-        // it if it begins before `end`, and only they can merge with the
-        // new region. Finding them once, rather than asking for overlaps
-        // and then merging around, matters when a trace maps its pages one
-        // at a time into a map of many thousands of regions.
+        // The region before `end` and the one at `end` decide everything:
+        // the first overlaps unless it ends by `start` (and is then the
+        // neighbour below), the second is the only one above that can
+        // merge. Two look-ups, rather than asking for overlaps and then
+        // merging around, matter when a trace maps its pages one at a time
+        // into a map of many thousands of regions.
         let prev = self
             .regions
-            .range(..region.start)
+            .range(..region.end)
             .next_back()
             .map(|(_, r)| *r);
         if prev.is_some_and(|p| p.end > region.start) {
-            return Err(RegionError::Overlap { addr: region.start });
+            // Rare: the error names the first overlapping address.
+            let first = self.overlapping(region.start, region.end).next();
+            let addr = first.map_or(region.start, |o| o.start.max(region.start));
+            return Err(RegionError::Overlap { addr });
         }
-        let next = self.regions.range(region.start..).next().map(|(_, r)| *r);
-        if let Some(next) = next.filter(|n| n.start < region.end) {
-            return Err(RegionError::Overlap { addr: next.start });
-        }
+        let next = self.regions.get(&region.end).copied();
         let end = match next {
             Some(next) if region.merges_with(&next) => {
                 self.changing().remove(&next.start);
