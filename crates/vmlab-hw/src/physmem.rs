@@ -449,7 +449,11 @@ mod tests {
         }
         // Untouched chunks between and beyond stored ones read zero and
         // allocate nothing, on either side of the edge.
-        for addr in [CHUNK_BYTES as u64, edge - 2 * CHUNK_BYTES as u64, edge + 2 * CHUNK_BYTES as u64] {
+        for addr in [
+            CHUNK_BYTES as u64,
+            edge - 2 * CHUNK_BYTES as u64,
+            edge + 2 * CHUNK_BYTES as u64,
+        ] {
             assert_eq!(mem.load(addr, 8).unwrap(), 0);
         }
         assert_eq!(mem.resident_bytes(), 5 * CHUNK_BYTES as u64);

@@ -1556,7 +1556,12 @@ mod tests {
         m.unmap(0x30000, P).unwrap();
         assert_eq!(span(&m, 0x30000), None);
         // A stack grown down below where it was inserted.
-        let stack = Region::new(0x40_0000, 0x40_1000, RW, RegionKind::Stack { grows_down: true });
+        let stack = Region::new(
+            0x40_0000,
+            0x40_1000,
+            RW,
+            RegionKind::Stack { grows_down: true },
+        );
         m.insert(stack).unwrap();
         m.grow_stack(0x3f_f000, 1 << 20).unwrap();
         assert_eq!(span(&m, 0x40_0000), Some((0x3f_f000, 0x40_1000, RW)));

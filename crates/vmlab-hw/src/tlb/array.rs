@@ -567,18 +567,27 @@ mod tests {
         }
         // Set 0 loses its older way, page 0.
         let full = a.fill(page(4));
-        assert_eq!((full.set, full.way, full.evicted.map(|e| e.vpn)), (0, 0, Some(0)));
+        assert_eq!(
+            (full.set, full.way, full.evicted.map(|e| e.vpn)),
+            (0, 0, Some(0))
+        );
         // A hole in set 1 (way 0, the older) with the array otherwise full:
         // a fill in set 1 takes it, a fill in set 0 still evicts.
         a.take(1, 0);
         let refill = a.fill(page(5));
         assert_eq!((refill.set, refill.way, refill.evicted), (1, 0, None));
         let evict = a.fill(page(6));
-        assert_eq!((evict.set, evict.way, evict.evicted.map(|e| e.vpn)), (0, 1, Some(2)));
+        assert_eq!(
+            (evict.set, evict.way, evict.evicted.map(|e| e.vpn)),
+            (0, 1, Some(2))
+        );
         // A hole in set 0 while set 1 is full: set 1 evicts its LRU way.
         a.take(0, 0);
         let evict = a.fill(page(7));
-        assert_eq!((evict.set, evict.way, evict.evicted.map(|e| e.vpn)), (1, 1, Some(3)));
+        assert_eq!(
+            (evict.set, evict.way, evict.evicted.map(|e| e.vpn)),
+            (1, 1, Some(3))
+        );
         let refill = a.fill(page(8));
         assert_eq!((refill.set, refill.way, refill.evicted), (0, 0, None));
     }
