@@ -8,6 +8,11 @@
 //! simulated page size: a teaching machine with 32-byte pages simply packs
 //! many of its frames into one chunk. Reads of never-written memory return
 //! zeros without allocating.
+//!
+//! A chunk is found by direct index when it lies in the first
+//! [`DIRECT_CHUNKS`] (the first 4 GiB, where every machine's frames and page
+//! tables start, since frames are handed out lowest first), and by hashing
+//! above that, so a sparse 2^52-byte memory still costs only what it holds.
 
 use crate::intmap::IntMap;
 use std::cell::Cell;
@@ -19,8 +24,16 @@ const CHUNK_SHIFT: u32 = CHUNK_BYTES.trailing_zeros();
 /// The largest physical memory a machine may have: 2^52 bytes, the widest
 /// physical address any preset architecture defines.
 pub const MAX_PHYS_BYTES: u64 = 1 << 52;
-/// Direct-mapped cache of recent chunk look-ups; page walks revisit the same
-/// few table chunks, so this saves most hash probes.
+/// Chunks numbered below this are found through [`PhysMem`]'s direct
+/// table: 4 GiB of memory, for a table of at most 4 MiB, grown only as far
+/// as the highest chunk stored. The walker and the reverse map read entries
+/// of page tables scattered over all of memory; an indexed load finds them
+/// where a hash probe (and a small cache in front of it) missed.
+pub const DIRECT_CHUNKS: u64 = 1 << 20;
+/// Marks a chunk of the direct table never stored to.
+const NO_CHUNK: u32 = u32::MAX;
+/// Direct-mapped cache of recent hashed chunk look-ups; page walks revisit
+/// the same few table chunks, so this saves most hash probes.
 const RECENT_SLOTS: usize = 16;
 
 /// Byte order of multi-byte loads and stores.
@@ -69,7 +82,10 @@ impl std::error::Error for PhysMemError {}
 pub struct PhysMem {
     size: u64,
     endian: Endian,
-    /// Chunk number to its index in `store`.
+    /// Chunk number to its index in `store` ([`NO_CHUNK`] when untouched),
+    /// for chunks below [`DIRECT_CHUNKS`]; as long as the highest one stored.
+    direct: Vec<u32>,
+    /// Chunk number to its index in `store`, for the chunks above.
     index: IntMap<u32>,
     /// Every touched chunk, back to back: chunk `i` is
     /// `store[i * CHUNK_BYTES..][..CHUNK_BYTES]`. One flat vector rather than
@@ -105,6 +121,7 @@ impl PhysMem {
         Ok(PhysMem {
             size,
             endian,
+            direct: Vec::new(),
             index: IntMap::default(),
             store: Vec::new(),
             recent: std::array::from_fn(|_| Cell::new((0, 0))),
@@ -137,8 +154,21 @@ impl PhysMem {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn lookup(&self, chunk: u64) -> Option<u32> {
+        if chunk < DIRECT_CHUNKS {
+            // `chunk` is below 2^20, so it fits a usize.
+            return match self.direct.get(chunk as usize) {
+                Some(&idx) if idx != NO_CHUNK => Some(idx),
+                _ => None,
+            };
+        }
+        self.lookup_hashed(chunk)
+    }
+
+    /// [`lookup`](PhysMem::lookup) of a chunk above the direct table.
+    #[inline]
+    fn lookup_hashed(&self, chunk: u64) -> Option<u32> {
         let slot = &self.recent[(chunk as usize) % RECENT_SLOTS];
         let (tag, idx) = slot.get();
         if tag == chunk + 1 {
@@ -153,17 +183,31 @@ impl PhysMem {
         &self.store[idx as usize * CHUNK_BYTES..][..CHUNK_BYTES]
     }
 
+    #[inline]
     fn chunk_mut(&mut self, chunk: u64) -> &mut [u8] {
         let idx = match self.lookup(chunk) {
             Some(idx) => idx,
-            None => {
-                let idx = (self.store.len() / CHUNK_BYTES) as u32;
-                self.store.resize(self.store.len() + CHUNK_BYTES, 0);
-                self.index.insert(chunk, idx);
-                idx
-            }
+            None => self.new_chunk(chunk),
         };
         &mut self.store[idx as usize * CHUNK_BYTES..][..CHUNK_BYTES]
+    }
+
+    /// Backing store for `chunk`, on its first store: zeroed, at the end
+    /// of `store`. Returns its index.
+    #[cold]
+    fn new_chunk(&mut self, chunk: u64) -> u32 {
+        let idx = (self.store.len() / CHUNK_BYTES) as u32;
+        self.store.resize(self.store.len() + CHUNK_BYTES, 0);
+        if chunk < DIRECT_CHUNKS {
+            let at = chunk as usize;
+            if self.direct.len() <= at {
+                self.direct.resize(at + 1, NO_CHUNK);
+            }
+            self.direct[at] = idx;
+        } else {
+            self.index.insert(chunk, idx);
+        }
+        idx
     }
 
     /// Loads a `width`-byte value (1, 2, 4 or 8) at `addr`.
@@ -215,11 +259,35 @@ impl PhysMem {
     }
 
     /// Stores the low `width` bytes (1, 2, 4 or 8) of `value` at `addr`.
-    #[inline]
+    #[inline(always)]
     pub fn store(&mut self, addr: u64, width: usize, value: u64) -> Result<(), PhysMemError> {
-        if !matches!(width, 1 | 2 | 4 | 8) {
-            return Err(PhysMemError::BadWidth(width));
+        match width {
+            8 => self.store_n::<8>(addr, value),
+            4 => self.store_n::<4>(addr, value),
+            2 => self.store_n::<2>(addr, value),
+            1 => self.store_n::<1>(addr, value),
+            _ => Err(PhysMemError::BadWidth(width)),
         }
+    }
+
+    /// Stores the low `W` bytes (1, 2, 4 or 8) of `value` at `addr`; with
+    /// the width known at compile time the copy is one move, not a call.
+    #[inline(always)]
+    pub fn store_n<const W: usize>(&mut self, addr: u64, value: u64) -> Result<(), PhysMemError> {
+        // Page-table updates: inside memory and inside one chunk.
+        let offset = (addr as usize) & (CHUNK_BYTES - 1);
+        if offset + W <= CHUNK_BYTES && addr <= self.size - W as u64 {
+            let le = self.order(value, W).to_le_bytes();
+            self.chunk_mut(addr >> CHUNK_SHIFT)[offset..offset + W].copy_from_slice(&le[..W]);
+            return Ok(());
+        }
+        self.store_slow(addr, W, value)
+    }
+
+    /// [`store`](PhysMem::store) for an address out of range or a value
+    /// straddling two chunks.
+    #[cold]
+    fn store_slow(&mut self, addr: u64, width: usize, value: u64) -> Result<(), PhysMemError> {
         self.check(addr, width as u64)?;
         let le = self.order(value, width).to_le_bytes();
         let offset = (addr as usize) & (CHUNK_BYTES - 1);
@@ -366,6 +434,29 @@ mod tests {
         assert_eq!(mem.load(109, 1).unwrap(), 0xAA);
         assert_eq!(mem.load(110, 8).unwrap(), 0);
         assert_eq!(mem.load(130, 1).unwrap(), 0xAA);
+    }
+
+    #[test]
+    fn chunks_on_both_sides_of_the_direct_table_keep_their_bytes() {
+        let mut mem = PhysMem::new(MAX_PHYS_BYTES, Endian::Little).unwrap();
+        let edge = DIRECT_CHUNKS * CHUNK_BYTES as u64;
+        let addrs = [edge + 16, 0, edge - 8, 5 * CHUNK_BYTES as u64, edge << 3];
+        for (i, &addr) in addrs.iter().enumerate() {
+            mem.store(addr, 8, i as u64 + 1).unwrap();
+        }
+        for (i, &addr) in addrs.iter().enumerate() {
+            assert_eq!(mem.load(addr, 8).unwrap(), i as u64 + 1, "{addr:#x}");
+        }
+        // Untouched chunks between and beyond stored ones read zero and
+        // allocate nothing, on either side of the edge.
+        for addr in [
+            CHUNK_BYTES as u64,
+            edge - 2 * CHUNK_BYTES as u64,
+            edge + 2 * CHUNK_BYTES as u64,
+        ] {
+            assert_eq!(mem.load(addr, 8).unwrap(), 0);
+        }
+        assert_eq!(mem.resident_bytes(), 5 * CHUNK_BYTES as u64);
     }
 
     #[test]

@@ -386,7 +386,7 @@ fn set_entry<const W: usize, S: EventSink>(
         return;
     }
     // The entry was just read from this address, so the store is in range.
-    if mem.store(pte_addr, W, new).is_ok() {
+    if mem.store_n::<W>(pte_addr, new).is_ok() {
         emit!(
             sink,
             Event::FlagUpdate {

@@ -567,7 +567,11 @@ impl Kernel {
         perms: Perms,
         dirty: bool,
     ) -> Result<(), Errno> {
-        let arch = Arc::clone(&self.arch);
+        let page_shift = self.page_shift();
+        let addr = u64::from(frame) << page_shift;
+        // Borrowed field by field beside the tables it edits (every fault
+        // comes here, and a clone of the Arc is two atomic operations).
+        let arch = &*self.arch;
         let soft_flags = arch.ad_update() == AdUpdate::Fault;
         // Where software manages the flags, a new mapping starts accessed
         // (and dirty for a write), as Linux's fault path makes it young.
@@ -577,8 +581,6 @@ impl Kernel {
             accessed: soft_flags,
             dirty: dirty && soft_flags,
         };
-        let addr = u64::from(frame) << self.page_shift();
-        let page_shift = self.page_shift();
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
         let mut alloc = TableFrames {
             frames: &mut self.frames,
@@ -589,7 +591,7 @@ impl Kernel {
         let mapped = p
             .page_table
             .map(
-                &arch,
+                arch,
                 &mut self.mem,
                 &mut alloc,
                 page,

@@ -915,9 +915,6 @@ impl Kernel {
             .regions
             .find_free(len, at, at.is_some())
             .map_err(|_| Errno::Enomem)?;
-        if at.is_some() && p.regions.overlapping(start, start + len).next().is_some() {
-            return Err(Errno::Eexist);
-        }
         // The backing store is addressed like memory (page `vpn` is block
         // `vpn`), so a region's offset is its address: mappings of
         // neighbouring pages then continue each other and merge into one
@@ -927,9 +924,14 @@ impl Kernel {
             offset: start,
             shared: true,
         };
+        // Only a mapping at a given address can overlap: a placed one
+        // goes where nothing is.
         p.regions
             .insert(Region::new(start, start + len, prot, kind))
-            .map_err(|_| Errno::Enomem)?;
+            .map_err(|e| match e {
+                RegionError::Overlap { .. } => Errno::Eexist,
+                _ => Errno::Enomem,
+            })?;
         Ok(start)
     }
 

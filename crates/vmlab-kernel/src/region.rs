@@ -420,8 +420,14 @@ impl std::error::Error for RegionError {}
 /// One process's regions, kept sorted, non-overlapping and merged.
 #[derive(Clone, Debug)]
 pub struct RegionMap {
-    /// Regions by start address.
+    /// Regions by start address. Changed only through
+    /// [`RegionMap::changing`], which keeps `last_inserted` true.
     regions: BTreeMap<u64, Region>,
+    /// The region the last [`RegionMap::insert`] made (after merging), while
+    /// nothing else has changed the map: a trace maps a page and faults on
+    /// it at once, and this answers that fault's [`RegionMap::find`]
+    /// without a search.
+    last_inserted: Option<Region>,
     page_size: u64,
     mmap_base: u64,
     task_size: u64,
@@ -442,6 +448,7 @@ impl RegionMap {
         }
         let map = RegionMap {
             regions: BTreeMap::new(),
+            last_inserted: None,
             page_size,
             mmap_base,
             task_size,
@@ -522,7 +529,11 @@ impl RegionMap {
     }
 
     /// The region containing `addr`.
+    #[inline]
     pub fn find(&self, addr: u64) -> Option<&Region> {
+        if let Some(last) = self.last_inserted.as_ref().filter(|r| r.contains(addr)) {
+            return Some(last);
+        }
         self.regions
             .range(..=addr)
             .next_back()
@@ -565,13 +576,37 @@ impl RegionMap {
         if !region.max_prot.contains(region.prot) {
             return Err(RegionError::Denied { addr: region.start });
         }
-        if let Some(other) = self.overlapping(region.start, region.end).next() {
-            return Err(RegionError::Overlap {
-                addr: other.start.max(region.start),
-            });
+        // The region before `end` and the one at `end` decide everything:
+        // the first overlaps unless it ends by `start` (and is then the
+        // neighbour below), the second is the only one above that can
+        // merge. Two look-ups, rather than asking for overlaps and then
+        // merging around, matter when a trace maps its pages one at a time
+        // into a map of many thousands of regions.
+        let prev = self
+            .regions
+            .range(..region.end)
+            .next_back()
+            .map(|(_, r)| *r);
+        if prev.is_some_and(|p| p.end > region.start) {
+            // Rare: the error names the first overlapping address.
+            let first = self.overlapping(region.start, region.end).next();
+            let addr = first.map_or(region.start, |o| o.start.max(region.start));
+            return Err(RegionError::Overlap { addr });
         }
-        self.regions.insert(region.start, region);
-        self.merge_around(region.start);
+        let next = self.regions.get(&region.end).copied();
+        let end = match next {
+            Some(next) if region.merges_with(&next) => {
+                self.changing().remove(&next.start);
+                next.end
+            }
+            _ => region.end,
+        };
+        let merged = match prev {
+            Some(prev) if prev.merges_with(&region) => Region { end, ..prev },
+            _ => Region { end, ..region },
+        };
+        self.changing().insert(merged.start, merged);
+        self.last_inserted = Some(merged);
         Ok(())
     }
 
@@ -583,9 +618,10 @@ impl RegionMap {
         let end = self.check_range(start, len)?;
         self.split_at(start);
         self.split_at(end);
-        let mut above = self.regions.split_off(&end);
-        let removed = self.regions.split_off(&start);
-        self.regions.append(&mut above);
+        let regions = self.changing();
+        let mut above = regions.split_off(&end);
+        let removed = regions.split_off(&start);
+        regions.append(&mut above);
         Ok(removed.into_values().collect())
     }
 
@@ -648,7 +684,7 @@ impl RegionMap {
     fn update_piece(&mut self, start: u64, end: u64, change: impl FnOnce(&mut Region)) {
         self.split_at(start);
         self.split_at(end);
-        if let Some(piece) = self.regions.get_mut(&start) {
+        if let Some(piece) = self.changing().get_mut(&start) {
             change(piece);
         }
         self.merge_around(start);
@@ -784,6 +820,13 @@ impl RegionMap {
         Err(RegionError::NoSpace)
     }
 
+    /// The regions, for a change, which may alter or remove the region
+    /// last inserted: [`RegionMap::find`] stops answering from it.
+    fn changing(&mut self) -> &mut BTreeMap<u64, Region> {
+        self.last_inserted = None;
+        &mut self.regions
+    }
+
     /// Errs unless `value` is a multiple of the page size.
     fn check_aligned(&self, what: &'static str, value: u64) -> Result<(), RegionError> {
         if value & (self.page_size - 1) == 0 {
@@ -813,9 +856,9 @@ impl RegionMap {
             Some((&key, region)) if region.end > addr => key,
             _ => return,
         };
-        if let Some(region) = self.regions.get_mut(&key) {
+        if let Some(region) = self.changing().get_mut(&key) {
             let upper = region.split_off(addr);
-            self.regions.insert(addr, upper);
+            self.changing().insert(addr, upper);
         }
     }
 
@@ -833,16 +876,16 @@ impl RegionMap {
                     end: current.end,
                     ..*prev
                 };
-                self.regions.remove(&start);
+                self.changing().remove(&start);
             }
         }
         if let Some(&next) = self.regions.get(&merged.end) {
             if merged.merges_with(&next) {
                 merged.end = next.end;
-                self.regions.remove(&next.start);
+                self.changing().remove(&next.start);
             }
         }
-        self.regions.insert(merged.start, merged);
+        self.changing().insert(merged.start, merged);
     }
 
     /// Whether `[addr, addr + len)` lies in the mappable space, is unmapped,
@@ -909,8 +952,8 @@ impl RegionMap {
         if stack.end - new_start > max_size {
             return Err(RegionError::NoSpace);
         }
-        self.regions.remove(&stack.start);
-        self.regions.insert(
+        self.changing().remove(&stack.start);
+        self.changing().insert(
             new_start,
             Region {
                 start: new_start,
@@ -943,7 +986,7 @@ impl RegionMap {
         if new_end - stack.start > max_size {
             return Err(RegionError::NoSpace);
         }
-        if let Some(region) = self.regions.get_mut(&stack.start) {
+        if let Some(region) = self.changing().get_mut(&stack.start) {
             region.end = new_end;
         }
         Ok(())
@@ -1489,6 +1532,54 @@ mod tests {
             Some(Prot::READ | Prot::EXEC)
         );
         assert_eq!(Prot::from_bits(8), None);
+    }
+
+    #[test]
+    fn find_never_answers_from_a_region_changed_since_its_insert() {
+        let mut m = map();
+        let span = |m: &RegionMap, addr: u64| m.find(addr).map(|r| (r.start, r.end, r.prot));
+        // An insert merged with the region below: found whole.
+        m.insert(anon(0x10000, 0x11000, RW)).unwrap();
+        m.insert(anon(0x11000, 0x12000, RW)).unwrap();
+        assert_eq!(span(&m, 0x10800), Some((0x10000, 0x12000, RW)));
+        // Split by mprotect.
+        m.protect(0x11000, P, Prot::READ).unwrap();
+        assert_eq!(span(&m, 0x10800), Some((0x10000, 0x11000, RW)));
+        assert_eq!(span(&m, 0x11800), Some((0x11000, 0x12000, Prot::READ)));
+        // Advised.
+        m.insert(anon(0x20000, 0x22000, RW)).unwrap();
+        m.advise(0x20000, 0x21000, ReadAdvice::Random).unwrap();
+        assert_eq!(m.find(0x20000).map(|r| r.advice), Some(ReadAdvice::Random));
+        assert_eq!(span(&m, 0x21000), Some((0x21000, 0x22000, RW)));
+        // Unmapped.
+        m.insert(anon(0x30000, 0x31000, RW)).unwrap();
+        m.unmap(0x30000, P).unwrap();
+        assert_eq!(span(&m, 0x30000), None);
+        // A stack grown down below where it was inserted.
+        let stack = Region::new(
+            0x40_0000,
+            0x40_1000,
+            RW,
+            RegionKind::Stack { grows_down: true },
+        );
+        m.insert(stack).unwrap();
+        m.grow_stack(0x3f_f000, 1 << 20).unwrap();
+        assert_eq!(span(&m, 0x40_0000), Some((0x3f_f000, 0x40_1000, RW)));
+        // The heap grown by brk (an insert), then shrunk (an unmap).
+        m.set_brk(0x6_0000, 0x6_2000).unwrap();
+        assert_eq!(span(&m, 0x6_1000), Some((0x6_0000, 0x6_2000, RW)));
+        m.set_brk(0x6_2000, 0x6_1000).unwrap();
+        assert_eq!(span(&m, 0x6_1000), None);
+        // A failed insert changes nothing, the last good one still answers.
+        m.insert(anon(0x50000, 0x51000, RW)).unwrap();
+        assert!(m.insert(anon(0x50000, 0x52000, RW)).is_err());
+        assert_eq!(span(&m, 0x50000), Some((0x50000, 0x51000, RW)));
+        assert_eq!(span(&m, 0x51000), None);
+        // A copy (fork) answers for its own map.
+        let mut copy = m.clone();
+        copy.unmap(0x50000, P).unwrap();
+        assert_eq!(span(&copy, 0x50000), None);
+        assert_eq!(span(&m, 0x50000), Some((0x50000, 0x51000, RW)));
     }
 
     // The reference model: what is mapped at each page of a small space.

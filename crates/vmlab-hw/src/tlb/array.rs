@@ -116,14 +116,12 @@ impl Stamps {
     /// Oldest way of the set starting at `base`; ties (never-stamped ways)
     /// go to the lowest way.
     fn oldest(&self, base: usize, ways: usize) -> usize {
-        let row = &self.stamp[base..base + ways];
-        let mut best = 0;
-        for (way, &stamp) in row.iter().enumerate() {
-            if stamp < row[best] {
-                best = way;
-            }
-        }
-        best
+        // `min_by_key` keeps the first of equal minima: the lowest way.
+        self.stamp[base..base + ways]
+            .iter()
+            .enumerate()
+            .min_by_key(|&(_, &stamp)| stamp)
+            .map_or(0, |(way, _)| way)
     }
 }
 
@@ -349,28 +347,37 @@ impl TlbArray {
         let ways = self.ways;
         let set = self.set_of(entry.vpn);
         let base = set * ways;
-        let mut same = None;
-        let mut free = None;
-        let mut dropped = 0;
-        // One pass finds both a colliding entry and the lowest invalid way.
-        for (way, e) in self.slots[base..base + ways].iter_mut().enumerate() {
-            if e.vpn == entry.vpn
+        let same_page = |e: &TlbEntry| {
+            e.vpn == entry.vpn
                 && e.page_shift == entry.page_shift
                 && (e.global || entry.global || e.asid == entry.asid)
-            {
-                if same.is_none() {
-                    same = Some(way);
-                } else {
+        };
+        // Separate tight searches (a colliding entry, then the lowest
+        // invalid way only if there is none) cost less than one pass that
+        // tests both on every way: a fill usually finds neither.
+        let entries = self.slots.len();
+        let row = &mut self.slots[base..base + ways];
+        let same = row.iter().position(same_page);
+        let mut dropped = 0;
+        if let Some(way) = same {
+            for e in &mut row[way + 1..] {
+                if same_page(e) {
                     *e = EMPTY_ENTRY;
                     dropped += 1;
                 }
-            } else if e.page_shift == EMPTY && free.is_none() {
-                free = Some(way);
             }
         }
         let (way, evicted) = match same {
             Some(way) => (way, None),
             None => {
+                // A full array (the usual state once warm) has no free way
+                // in any set; the live counts say so without a search.
+                let full = (self.live[0] + self.live[1]) as usize == entries;
+                let free = if full {
+                    None
+                } else {
+                    row.iter().position(|e| e.page_shift == EMPTY)
+                };
                 let way = match free {
                     Some(way) => way,
                     None => self.policy.victim(base, ways),
@@ -534,6 +541,56 @@ impl TlbArray {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fill takes the lowest free way of its set while the array has a
+    /// hole anywhere, and the LRU victim once every way is full.
+    #[test]
+    fn fills_take_free_ways_before_victims() {
+        let mut a = TlbArray::new(&TlbArrayConfig {
+            entries: 4,
+            ways: 2,
+            page_shifts: vec![12],
+            replacement: TlbReplacement::Lru,
+        });
+        let page = |vpn: u64| TlbEntry {
+            vpn,
+            page_shift: 12,
+            frame_base: vpn << 12,
+            perms: Perms::READ,
+            asid: 0,
+            global: false,
+            dirty: false,
+        };
+        // Pages 0, 2 go to set 0; 1, 3 to set 1: the array is full.
+        for vpn in 0..4 {
+            a.fill(page(vpn));
+        }
+        // Set 0 loses its older way, page 0.
+        let full = a.fill(page(4));
+        assert_eq!(
+            (full.set, full.way, full.evicted.map(|e| e.vpn)),
+            (0, 0, Some(0))
+        );
+        // A hole in set 1 (way 0, the older) with the array otherwise full:
+        // a fill in set 1 takes it, a fill in set 0 still evicts.
+        a.take(1, 0);
+        let refill = a.fill(page(5));
+        assert_eq!((refill.set, refill.way, refill.evicted), (1, 0, None));
+        let evict = a.fill(page(6));
+        assert_eq!(
+            (evict.set, evict.way, evict.evicted.map(|e| e.vpn)),
+            (0, 1, Some(2))
+        );
+        // A hole in set 0 while set 1 is full: set 1 evicts its LRU way.
+        a.take(0, 0);
+        let evict = a.fill(page(7));
+        assert_eq!(
+            (evict.set, evict.way, evict.evicted.map(|e| e.vpn)),
+            (1, 1, Some(3))
+        );
+        let refill = a.fill(page(8));
+        assert_eq!((refill.set, refill.way, refill.evicted), (0, 0, None));
+    }
 
     /// The per-size counts that let probes skip empty sizes stay equal to
     /// a recount through every kind of edit, and a probe still finds every
