@@ -23,6 +23,7 @@ use crate::replay::{Replay, ReplayReport};
 use crate::syscall::Syscall;
 use crate::trace::TraceError;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Instant;
 use vmlab_hw::tlb::TlbConfig;
@@ -417,6 +418,8 @@ fn run_full(
         page_shift: page.trailing_zeros(),
         explaining,
         mapped: PageSet::new(),
+        mapped_blocks: PageSet::new(),
+        blocks_by_page: BTreeSet::new(),
         last_base: None,
         entered: [NO_PAGE; ENTERED_SLOTS],
         replay: None,
@@ -475,6 +478,10 @@ fn run_full(
     Ok((out, k.set_explain(None)))
 }
 
+/// The unit trace mode maps backing store in: 2 MiB (or the page, if
+/// larger).
+const TRACE_BLOCK_BYTES: u64 = 2 << 20;
+
 /// Slots of [`FullRun::entered`].
 const ENTERED_SLOTS: usize = 16;
 /// An empty slot of [`FullRun::entered`]: no page number is this large.
@@ -492,6 +499,15 @@ struct FullRun<'a> {
     explaining: bool,
     /// Every page touched: the distinct pages.
     mapped: PageSet,
+    /// Trace mode maps backing store a block of [`TRACE_BLOCK_BYTES`] at a
+    /// time, so the address space holds a few large regions rather than
+    /// one per page the trace touched (faults are the same: a page is read
+    /// in when first accessed, whatever is mapped around it). The blocks
+    /// mapped, by block number.
+    mapped_blocks: PageSet,
+    /// Blocks that did not fit whole (the edge of the address space), whose
+    /// pages are mapped one by one.
+    blocks_by_page: BTreeSet<u64>,
     /// References come in runs on one page: only a new page is looked up.
     last_base: Option<u64>,
     /// Trace mode's pages entered lately, direct-mapped by page number: a
@@ -556,10 +572,23 @@ impl FullRun<'_> {
         let (k, pid) = (&mut self.k, self.pid);
         let backed = match self.replay.as_mut() {
             Some(replay) => replay.enter_page(k, pid, base),
-            // Trace mode: the page exists on the backing store.
+            // Trace mode: the page exists on the backing store, mapped with
+            // its whole block the first time the trace enters the block (a
+            // block at the edge of the address space page by page).
             None if first_touch => {
                 let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
-                k.map_backed(pid, Some(base), self.page, rwx).map(drop)
+                let block_bytes = TRACE_BLOCK_BYTES.max(self.page);
+                let block = base & !(block_bytes - 1);
+                if self.blocks_by_page.contains(&block) {
+                    k.map_backed(pid, Some(base), self.page, rwx).map(drop)
+                } else if !self.mapped_blocks.insert(block / block_bytes) {
+                    Ok(())
+                } else if k.map_backed(pid, Some(block), block_bytes, rwx).is_ok() {
+                    Ok(())
+                } else {
+                    self.blocks_by_page.insert(block);
+                    k.map_backed(pid, Some(base), self.page, rwx).map(drop)
+                }
             }
             None => Ok(()),
         };
