@@ -294,6 +294,9 @@ fn report(machine: &Machine, model: Model) -> RunReport {
     }
 }
 
+/// References the replacement model preloads together.
+const BATCH: usize = 16;
+
 fn run_replacement(
     stream: impl Iterator<Item = Result<MemRef, TraceError>>,
     machine: &Machine,
@@ -327,6 +330,22 @@ fn run_replacement(
     let mut last_vpn = None;
     // A shift, not a division per reference: pages are powers of two.
     let page_shift = page.trailing_zeros();
+    // References are simulated in batches of up to BATCH: the simulator
+    // first preloads every page of a batch, so their cache misses are in
+    // flight together instead of one after another.
+    let mut batch = [(0u64, false); BATCH];
+    let mut filled = 0;
+    let mut run_batch = |sim: &mut ReplacementSim, batch: &[(u64, bool)]| {
+        for &(page, _) in batch {
+            sim.preload(page);
+        }
+        for &(page, write) in batch {
+            sim.access(page, write);
+            if countdown.tick() {
+                sample(sim);
+            }
+        }
+    };
     let start = Instant::now();
     for r in stream {
         let r = r.map_err(DriverError::Trace)?;
@@ -336,12 +355,15 @@ fn run_replacement(
                 seen.insert(vpn);
                 last_vpn = Some(vpn);
             }
-            sim.access(vpn, piece.kind == AccessKind::Write);
-            if countdown.tick() {
-                sample(&sim);
+            batch[filled] = (vpn, piece.kind == AccessKind::Write);
+            filled += 1;
+            if filled == BATCH {
+                run_batch(&mut sim, &batch);
+                filled = 0;
             }
         }
     }
+    run_batch(&mut sim, &batch[..filled]);
     if countdown.pending() {
         sample(&sim);
     }
