@@ -333,13 +333,12 @@ fn run_replacement(
     // References are simulated in batches of up to BATCH: the simulator
     // first preloads every page of a batch, so their cache misses are in
     // flight together instead of one after another.
-    let mut batch = [(0u64, false); BATCH];
+    let mut pages = [0u64; BATCH];
+    let mut writes = [false; BATCH];
     let mut filled = 0;
-    let mut run_batch = |sim: &mut ReplacementSim, batch: &[(u64, bool)]| {
-        for &(page, _) in batch {
-            sim.preload(page);
-        }
-        for &(page, write) in batch {
+    let mut run_batch = |sim: &mut ReplacementSim, pages: &[u64], writes: &[bool]| {
+        sim.preload(pages);
+        for (&page, &write) in pages.iter().zip(writes) {
             sim.access(page, write);
             if countdown.tick() {
                 sample(sim);
@@ -355,15 +354,16 @@ fn run_replacement(
                 seen.insert(vpn);
                 last_vpn = Some(vpn);
             }
-            batch[filled] = (vpn, piece.kind == AccessKind::Write);
+            pages[filled] = vpn;
+            writes[filled] = piece.kind == AccessKind::Write;
             filled += 1;
             if filled == BATCH {
-                run_batch(&mut sim, &batch);
+                run_batch(&mut sim, &pages, &writes);
                 filled = 0;
             }
         }
     }
-    run_batch(&mut sim, &batch[..filled]);
+    run_batch(&mut sim, &pages[..filled], &writes[..filled]);
     if countdown.pending() {
         sample(&sim);
     }

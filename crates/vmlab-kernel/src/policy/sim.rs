@@ -108,13 +108,15 @@ impl ReplacementSim {
         }
     }
 
-    /// Starts loading what a reference to `page` a few references from now
-    /// will read (its residency index slot), so that its cache miss
-    /// overlaps the references before it instead of stalling its own.
-    /// Changes nothing: results are the same with or without it.
+    /// Loads the residency index slots that references to `pages`,
+    /// coming next, will read, so that their cache misses are in flight
+    /// together instead of each stalling its own reference. Changes
+    /// nothing: results are the same with or without it.
     #[inline]
-    pub fn preload(&self, page: PageKey) {
-        self.frame_of.preload(page);
+    pub fn preload(&self, pages: &[PageKey]) {
+        for &page in pages {
+            self.frame_of.preload(page);
+        }
     }
 
     /// One reference to `page` (a store when `write`); true on a hit.
