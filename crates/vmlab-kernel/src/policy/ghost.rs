@@ -36,9 +36,17 @@ pub struct GhostList {
 impl GhostList {
     /// An empty list that remembers at most `capacity` keys.
     pub fn new(capacity: usize) -> GhostList {
+        GhostList::expecting(capacity, capacity)
+    }
+
+    /// An empty list that remembers at most `capacity` keys and usually
+    /// holds no more than `usual`: its index is sized for `usual` (a
+    /// smaller table, more of it in the cache) and grows only if the list
+    /// does outgrow that.
+    pub fn expecting(capacity: usize, usual: usize) -> GhostList {
         GhostList {
             capacity,
-            slot_of: KeyIndex::with_capacity(capacity),
+            slot_of: KeyIndex::with_capacity(usual.min(capacity)),
             entries: vec![
                 Entry {
                     key: 0,
@@ -151,6 +159,13 @@ mod tests {
         assert!(g.is_empty());
         let mut none = GhostList::new(0);
         assert_eq!(none.push(1), Some(1));
+        // Outgrowing the usual size loses nothing.
+        let mut small = GhostList::expecting(100, 2);
+        for k in 0..150 {
+            small.push(k);
+        }
+        assert_eq!(small.len(), 100);
+        assert!((50..150).all(|k| small.contains(k)) && !small.contains(49));
     }
 
     /// Random pushes, removals and pops agree with a plain queue of keys
