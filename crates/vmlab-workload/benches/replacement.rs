@@ -37,8 +37,12 @@ fn main() {
         };
         let mut sim = ReplacementSim::new(p, frames, 0);
         let start = Instant::now();
-        for &page in &stream {
-            sim.access(page, false);
+        // As the driver does: each batch's index slots preloaded together.
+        for batch in stream.chunks(16) {
+            sim.preload(batch);
+            for &page in batch {
+                sim.access(page, false);
+            }
         }
         let secs = start.elapsed().as_secs_f64();
         println!(

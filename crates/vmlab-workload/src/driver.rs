@@ -297,6 +297,9 @@ fn report(machine: &Machine, model: Model) -> RunReport {
     }
 }
 
+/// References the replacement model preloads together.
+const BATCH: usize = 16;
+
 fn run_replacement(
     stream: impl Iterator<Item = Result<MemRef, TraceError>>,
     machine: &Machine,
@@ -330,6 +333,21 @@ fn run_replacement(
     let mut last_vpn = None;
     // A shift, not a division per reference: pages are powers of two.
     let page_shift = page.trailing_zeros();
+    // References are simulated in batches of up to BATCH: the simulator
+    // first preloads every page of a batch, so their cache misses are in
+    // flight together instead of one after another.
+    let mut pages = [0u64; BATCH];
+    let mut writes = [false; BATCH];
+    let mut filled = 0;
+    let mut run_batch = |sim: &mut ReplacementSim, pages: &[u64], writes: &[bool]| {
+        sim.preload(pages);
+        for (&page, &write) in pages.iter().zip(writes) {
+            sim.access(page, write);
+            if countdown.tick() {
+                sample(sim);
+            }
+        }
+    };
     let start = Instant::now();
     for r in stream {
         let r = r.map_err(DriverError::Trace)?;
@@ -339,12 +357,16 @@ fn run_replacement(
                 seen.insert(vpn);
                 last_vpn = Some(vpn);
             }
-            sim.access(vpn, piece.kind == AccessKind::Write);
-            if countdown.tick() {
-                sample(&sim);
+            pages[filled] = vpn;
+            writes[filled] = piece.kind == AccessKind::Write;
+            filled += 1;
+            if filled == BATCH {
+                run_batch(&mut sim, &pages, &writes);
+                filled = 0;
             }
         }
     }
+    run_batch(&mut sim, &pages[..filled], &writes[..filled]);
     if countdown.pending() {
         sample(&sim);
     }

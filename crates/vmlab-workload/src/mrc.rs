@@ -23,10 +23,9 @@
 //! [`mean_absolute_error`] measures what the sampling cost against the
 //! exact curve.
 
-use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 use std::fmt;
-use vmlab_hw::intmap::IntMap;
+use vmlab_kernel::policy::key_index::KeyIndex;
 
 /// References whose page lookups [`LruMrc::access_all`] issues together.
 const BATCH: usize = 64;
@@ -70,8 +69,9 @@ const FIRST: u32 = u32::MAX;
 /// the page map alone would need 16 GiB before that).
 #[derive(Clone, Debug)]
 pub struct StackDistances {
-    /// Page → slot of its latest reference.
-    last: IntMap<u32>,
+    /// Page → slot of its latest reference: open addressing, one cache
+    /// line a look-up, which a batch loads for all its pages first.
+    last: KeyIndex,
     /// Bit `s % 64` of word `s / 64` is set when slot `s` is a hole.
     holes: Vec<u64>,
     /// Fenwick tree of each word's holes; index `w + 1` covers word `w`,
@@ -92,8 +92,7 @@ impl Default for StackDistances {
 impl StackDistances {
     /// Room for `pages` distinct pages before anything grows.
     pub fn with_capacity(pages: usize) -> Self {
-        let mut last = IntMap::default();
-        last.reserve(pages);
+        let last = KeyIndex::with_capacity(pages);
         // At least two batches of slots, so that a renumbering always
         // leaves room for a batch.
         let words = pages
@@ -123,16 +122,8 @@ impl StackDistances {
         }
         let now = self.now;
         self.now += 1;
-        match self.last.entry(page) {
-            Entry::Vacant(v) => {
-                v.insert(now);
-                None
-            }
-            Entry::Occupied(mut o) => {
-                let prev = o.insert(now);
-                Some(u64::from(self.distance(prev, now)))
-            }
-        }
+        let prev = self.last.insert(page, now)?;
+        Some(u64::from(self.distance(prev, now)))
     }
 
     /// The distances of `pages` (at most [`BATCH`]) into `distances`, 0
@@ -144,14 +135,12 @@ impl StackDistances {
         }
         let start = self.now;
         let mut prevs = [FIRST; BATCH];
+        // Every page's slot first: the batch's cache misses overlap.
+        for &page in pages {
+            self.last.preload(page);
+        }
         for ((&page, prev), now) in pages.iter().zip(&mut prevs).zip(start..) {
-            *prev = match self.last.entry(page) {
-                Entry::Vacant(v) => {
-                    v.insert(now);
-                    FIRST
-                }
-                Entry::Occupied(mut o) => o.insert(now),
-            };
+            *prev = self.last.insert(page, now).unwrap_or(FIRST);
         }
         self.now += pages.len() as u32;
         for ((&prev, distance), now) in prevs[..pages.len()].iter().zip(distances).zip(start..) {
@@ -176,7 +165,7 @@ impl StackDistances {
     /// distances no longer count it, and its next reference is a first
     /// one. SHARDS's fixed-size variant uses this to drop sampled pages.
     pub fn forget(&mut self, page: u64) {
-        if let Some(prev) = self.last.remove(&page) {
+        if let Some(prev) = self.last.remove(page) {
             self.add_hole(prev);
         }
     }
@@ -227,11 +216,12 @@ impl StackDistances {
             };
             live += (!holes & in_use).count_ones();
         }
-        for slot in self.last.values_mut() {
-            let (word, bit) = (*slot as usize / 64, *slot % 64);
-            let live_below = !self.holes[word] & ((1 << bit) - 1);
-            *slot = self.tree[word] + live_below.count_ones();
-        }
+        let (holes, tree) = (&self.holes, &self.tree);
+        self.last.renumber(|slot| {
+            let (word, bit) = (slot as usize / 64, slot % 64);
+            let live_below = !holes[word] & ((1 << bit) - 1);
+            tree[word] + live_below.count_ones()
+        });
         assert!(
             live < 1 << 30,
             "stack distances support fewer than 2^30 distinct pages"

@@ -49,7 +49,9 @@ impl PageSet {
     }
 
     /// Adds `page`; true if it was not there.
-    #[inline]
+    // Always: called once a reference from a large loop, where the
+    // compiler otherwise keeps it a call.
+    #[inline(always)]
     pub fn insert(&mut self, page: u64) -> bool {
         let block = page / BLOCK_PAGES;
         let slot = (block % RECENT as u64) as usize;

@@ -108,7 +108,9 @@ impl ArcPolicy {
             lists: FrameLists::new(capacity, 2),
             page_of: vec![0; capacity],
             b1: GhostList::new(capacity + 1),
-            b2: GhostList::new(2 * capacity + 1),
+            // |T1| + |T2| + |B1| + |B2| <= 2c (the paper's invariant) and
+            // the cache is full whenever B2 grows, so B2 stays near c.
+            b2: GhostList::expecting(2 * capacity + 1, capacity + 1),
             p: 0.0,
             pending: None,
             last_from_t1: false,

@@ -12,14 +12,22 @@ pub type KeyMap<V> = vmlab_hw::intmap::IntMap<V>;
 
 const NIL: u32 = u32::MAX;
 
+/// A remembered key and its neighbours in insertion order, side by side:
+/// forgetting or pushing touches one cache line per entry involved, not
+/// one per array.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    key: PageKey,
+    prev: u32,
+    next: u32,
+}
+
 /// Up to `capacity` page keys in insertion order.
 #[derive(Clone, Debug)]
 pub struct GhostList {
     capacity: usize,
     slot_of: KeyIndex,
-    keys: Vec<PageKey>,
-    prev: Vec<u32>,
-    next: Vec<u32>,
+    entries: Vec<Entry>,
     head: u32,
     tail: u32,
     free: Vec<u32>,
@@ -28,12 +36,25 @@ pub struct GhostList {
 impl GhostList {
     /// An empty list that remembers at most `capacity` keys.
     pub fn new(capacity: usize) -> GhostList {
+        GhostList::expecting(capacity, capacity)
+    }
+
+    /// An empty list that remembers at most `capacity` keys and usually
+    /// holds no more than `usual`: its index is sized for `usual` (a
+    /// smaller table, more of it in the cache) and grows only if the list
+    /// does outgrow that.
+    pub fn expecting(capacity: usize, usual: usize) -> GhostList {
         GhostList {
             capacity,
-            slot_of: KeyIndex::with_capacity(capacity),
-            keys: vec![0; capacity],
-            prev: vec![NIL; capacity],
-            next: vec![NIL; capacity],
+            slot_of: KeyIndex::with_capacity(usual.min(capacity)),
+            entries: vec![
+                Entry {
+                    key: 0,
+                    prev: NIL,
+                    next: NIL
+                };
+                capacity
+            ],
             head: NIL,
             tail: NIL,
             free: (0..capacity as u32).rev().collect(),
@@ -71,13 +92,14 @@ impl GhostList {
         let Some(slot) = self.free.pop() else {
             return forgotten;
         };
-        let s = slot as usize;
-        self.keys[s] = key;
-        self.prev[s] = self.tail;
-        self.next[s] = NIL;
+        self.entries[slot as usize] = Entry {
+            key,
+            prev: self.tail,
+            next: NIL,
+        };
         match self.tail {
             NIL => self.head = slot,
-            t => self.next[t as usize] = slot,
+            t => self.entries[t as usize].next = slot,
         }
         self.tail = slot;
         self.slot_of.insert(key, slot);
@@ -89,15 +111,16 @@ impl GhostList {
         let Some(slot) = self.slot_of.remove(key) else {
             return false;
         };
-        let s = slot as usize;
-        let (p, n) = (self.prev[s], self.next[s]);
+        let Entry {
+            prev: p, next: n, ..
+        } = self.entries[slot as usize];
         match p {
             NIL => self.head = n,
-            p => self.next[p as usize] = n,
+            p => self.entries[p as usize].next = n,
         }
         match n {
             NIL => self.tail = p,
-            n => self.prev[n as usize] = p,
+            n => self.entries[n as usize].prev = p,
         }
         self.free.push(slot);
         true
@@ -108,7 +131,7 @@ impl GhostList {
         if self.head == NIL {
             return None;
         }
-        let key = self.keys[self.head as usize];
+        let key = self.entries[self.head as usize].key;
         self.remove(key);
         Some(key)
     }
@@ -136,5 +159,49 @@ mod tests {
         assert!(g.is_empty());
         let mut none = GhostList::new(0);
         assert_eq!(none.push(1), Some(1));
+        // Outgrowing the usual size loses nothing.
+        let mut small = GhostList::expecting(100, 2);
+        for k in 0..150 {
+            small.push(k);
+        }
+        assert_eq!(small.len(), 100);
+        assert!((50..150).all(|k| small.contains(k)) && !small.contains(49));
+    }
+
+    /// Random pushes, removals and pops agree with a plain queue of keys
+    /// (oldest first), through wrap-around of the entry slots.
+    #[test]
+    fn agrees_with_a_plain_queue() {
+        for capacity in [1, 3, 17] {
+            let mut g = GhostList::new(capacity);
+            let mut model: std::collections::VecDeque<PageKey> = Default::default();
+            let mut x = 0x2545_F491_4F6C_DD1Du64;
+            for _ in 0..20_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let key = x % 40;
+                match x >> 62 {
+                    0 | 1 => {
+                        model.retain(|&k| k != key);
+                        let forgotten = (model.len() == capacity)
+                            .then(|| model.pop_front())
+                            .flatten();
+                        model.push_back(key);
+                        assert_eq!(g.push(key), forgotten);
+                    }
+                    2 => {
+                        let had = model.contains(&key);
+                        model.retain(|&k| k != key);
+                        assert_eq!(g.remove(key), had);
+                    }
+                    _ => assert_eq!(g.pop_oldest(), model.pop_front()),
+                }
+                assert_eq!(g.len(), model.len());
+                for k in 0..40 {
+                    assert_eq!(g.contains(k), model.contains(&k), "key {k}");
+                }
+            }
+        }
     }
 }
