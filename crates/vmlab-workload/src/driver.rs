@@ -603,9 +603,10 @@ impl FullRun<'_> {
                 let block = base & !(block_bytes - 1);
                 if self.blocks_by_page.contains(&block) {
                     k.map_backed(pid, Some(base), self.page, rwx).map(drop)
-                } else if !self.mapped_blocks.insert(block / block_bytes) {
-                    Ok(())
-                } else if k.map_backed(pid, Some(block), block_bytes, rwx).is_ok() {
+                } else if !self.mapped_blocks.insert(block / block_bytes)
+                    || k.map_backed(pid, Some(block), block_bytes, rwx).is_ok()
+                {
+                    // Mapped before, or now.
                     Ok(())
                 } else {
                     self.blocks_by_page.insert(block);
