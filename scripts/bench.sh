@@ -14,6 +14,8 @@
 #   `vmlab run --model full` and `--model replacement` for LRU, FIFO,
 #   Clock, ARC, SIEVE and S3-FIFO;
 # - the exact one-pass LRU miss-ratio curve: `vmlab sweep --mrc exact`;
+# - a real program's lackey text trace (`sort -n` under Valgrind lackey,
+#   recorded once), read and simulated in both models, in lines/s;
 # - a sweep's speed-up on all cores over one (RAYON_NUM_THREADS=1): the
 #   six policies at four memory sizes, replacement model, BENCH_REFS / 10
 #   references each.
@@ -55,10 +57,11 @@ median_seconds() {
     done | sort -n | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e9 }'
 }
 
-# One line of the report: what, references, seconds, references per second.
+# One line of the report: what, how many (references, or the UNIT given
+# fourth), seconds, and how many per second.
 report() {
-    awk -v what="$1" -v refs="$2" -v secs="$3" 'BEGIN {
-        printf "%-44s %11d refs %8.3f s %9.2f M refs/s\n", what, refs, secs, refs / secs / 1e6 }'
+    awk -v what="$1" -v refs="$2" -v secs="$3" -v unit="${4:-refs}" 'BEGIN {
+        printf "%-44s %11d %-5s %8.3f s %9.2f M %s/s\n", what, refs, unit, secs, refs / secs / 1e6, unit }'
 }
 
 echo "vmlab end-to-end benchmark: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%FT%TZ)"
@@ -77,6 +80,32 @@ for model in full replacement; do
         report "Zipf(1.0) $policy, $model model" "$refs" "$secs"
     done
 done
+
+# A real program's Valgrind lackey trace (`sort -n` of 6000 numbers,
+# recorded once, untimed), read and simulated at page granularity in both
+# models: lines of text per second. Valgrind is installed with apt-get if
+# missing (as root); without it the line is skipped.
+lackey="$dir/sort-n-6000.lackey"
+if [ ! -s "$lackey" ]; then
+    if ! command -v valgrind >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -qq valgrind >&2
+    fi
+    if command -v valgrind >/dev/null; then
+        seq 6000 -1 1 >"$dir/numbers.txt"
+        valgrind --tool=lackey --trace-mem=yes --log-file="$lackey.part" \
+            sort -n "$dir/numbers.txt" >/dev/null
+        mv "$lackey.part" "$lackey"
+    fi
+fi
+if [ -s "$lackey" ]; then
+    lines=$(wc -l <"$lackey")
+    for model in full replacement; do
+        secs=$(median_seconds "$vmlab" run --trace "$lackey" --model "$model")
+        report "lackey trace of sort -n, $model model" "$lines" "$secs" lines
+    done
+else
+    echo "lackey trace of sort -n: skipped (no valgrind)"
+fi
 
 secs=$(median_seconds "$vmlab" sweep --trace "$zipf" --frames "$frames" --mrc exact)
 report "Zipf(1.0) exact one-pass LRU MRC" "$refs" "$secs"

@@ -18,7 +18,7 @@
 //! the run), streamed to the caller so a long trace keeps constant memory.
 
 use crate::op::{page_pieces, within_page, MemRef, Op};
-use crate::pageset::PageSet;
+use crate::pageset::{PageSet, RecentPages};
 use crate::replay::{Replay, ReplayReport};
 use crate::syscall::Syscall;
 use crate::trace::TraceError;
@@ -329,8 +329,9 @@ fn run_replacement(
         on_sample(&sampler.sample(now, None));
     };
     let mut countdown = Countdown::new(every);
-    // References come in runs on one page: only a new page is looked up.
-    let mut last_vpn = None;
+    // References come in runs on a few pages: only a page not entered
+    // lately is looked up.
+    let mut entered = RecentPages::default();
     // A shift, not a division per reference: pages are powers of two.
     let page_shift = page.trailing_zeros();
     // References are simulated in batches of up to BATCH: the simulator
@@ -349,21 +350,26 @@ fn run_replacement(
         }
     };
     let start = Instant::now();
+    let mut add = |piece: MemRef| {
+        let vpn = piece.addr >> page_shift;
+        if !entered.enter(vpn) {
+            seen.insert(vpn);
+        }
+        pages[filled] = vpn;
+        writes[filled] = piece.kind == AccessKind::Write;
+        filled += 1;
+        if filled == BATCH {
+            run_batch(&mut sim, &pages, &writes);
+            filled = 0;
+        }
+    };
     for r in stream {
         let r = r.map_err(DriverError::Trace)?;
-        for piece in page_pieces(r, page) {
-            let vpn = piece.addr >> page_shift;
-            if last_vpn != Some(vpn) {
-                seen.insert(vpn);
-                last_vpn = Some(vpn);
-            }
-            pages[filled] = vpn;
-            writes[filled] = piece.kind == AccessKind::Write;
-            filled += 1;
-            if filled == BATCH {
-                run_batch(&mut sim, &pages, &writes);
-                filled = 0;
-            }
+        // Most accesses stay within their page: no splitting to do.
+        if within_page(&r, page) {
+            add(r);
+        } else {
+            page_pieces(r, page).for_each(&mut add);
         }
     }
     run_batch(&mut sim, &pages[..filled], &writes[..filled]);
@@ -443,7 +449,7 @@ fn run_full(
         mapped_blocks: PageSet::new(),
         blocks_by_page: BTreeSet::new(),
         last_base: None,
-        entered: [NO_PAGE; ENTERED_SLOTS],
+        entered: RecentPages::default(),
         replay: None,
         countdown: Countdown::new(every),
         sampler: Sampler::default(),
@@ -504,11 +510,6 @@ fn run_full(
 /// larger).
 const TRACE_BLOCK_BYTES: u64 = 2 << 20;
 
-/// Slots of [`FullRun::entered`].
-const ENTERED_SLOTS: usize = 16;
-/// An empty slot of [`FullRun::entered`]: no page number is this large.
-const NO_PAGE: u64 = u64::MAX;
-
 /// A full-model run between references: the machine, the one process the
 /// stream runs in, and what the driver keeps beside the kernel.
 struct FullRun<'a> {
@@ -532,10 +533,10 @@ struct FullRun<'a> {
     blocks_by_page: BTreeSet<u64>,
     /// References come in runs on one page: only a new page is looked up.
     last_base: Option<u64>,
-    /// Trace mode's pages entered lately, direct-mapped by page number: a
-    /// program alternates between a few pages (code, stack, data), so most
-    /// changes of page find theirs here and need no first-touch look-up.
-    entered: [u64; ENTERED_SLOTS],
+    /// Trace mode's pages entered lately: a program alternates between a
+    /// few pages (code, stack, data), so most changes of page find theirs
+    /// here and need no first-touch look-up.
+    entered: RecentPages,
     /// Replaying system calls, from the stream's first one on.
     replay: Option<Replay>,
     countdown: Countdown,
@@ -561,11 +562,9 @@ impl FullRun<'_> {
         }
         let base = piece.addr & !(self.page - 1);
         if self.last_base != Some(base) {
-            let vpn = base >> self.page_shift;
-            let slot = vpn as usize % ENTERED_SLOTS;
-            if self.replay.is_some() || self.entered[slot] != vpn {
+            let entered_lately = self.entered.enter(base >> self.page_shift);
+            if self.replay.is_some() || !entered_lately {
                 self.enter_page(piece.addr, base)?;
-                self.entered[slot] = vpn;
             }
             self.last_base = Some(base);
         }

@@ -6,6 +6,10 @@
 //! a few dozen blocks and a membership test is a bit test on a cached
 //! block, where a hash set of pages would miss the cache on almost every
 //! reference.
+//!
+//! [`RecentPages`] sits in front of it in the drivers: the last few pages
+//! entered, so the run of a program moving between its code, stack and
+//! data pages asks the set nothing.
 
 use vmlab_hw::intmap::IntMap;
 
@@ -19,6 +23,36 @@ const RECENT: usize = 64;
 /// Marks an empty cache slot: block numbers are `page / BLOCK_PAGES`, so
 /// never this large.
 const NO_BLOCK: u64 = u64::MAX;
+
+/// Slots of [`RecentPages`].
+const RECENT_PAGES: usize = 16;
+/// Marks an empty [`RecentPages`] slot: no page number is this large.
+const NO_PAGE: u64 = u64::MAX;
+
+/// The pages entered lately, direct-mapped by page number: a filter that
+/// answers "seen just now" for the few pages a program alternates between.
+#[derive(Clone, Debug)]
+pub struct RecentPages {
+    slots: [u64; RECENT_PAGES],
+}
+
+impl Default for RecentPages {
+    fn default() -> RecentPages {
+        RecentPages {
+            slots: [NO_PAGE; RECENT_PAGES],
+        }
+    }
+}
+
+impl RecentPages {
+    /// Remembers `page`; true if it was remembered already (a page can be
+    /// forgotten when another takes its slot, never wrongly remembered).
+    #[inline(always)]
+    pub fn enter(&mut self, page: u64) -> bool {
+        let slot = &mut self.slots[page as usize % RECENT_PAGES];
+        std::mem::replace(slot, page) == page
+    }
+}
 
 /// A set of page numbers.
 pub struct PageSet {
