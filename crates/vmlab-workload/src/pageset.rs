@@ -126,6 +126,21 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    /// Remembers the last page of each slot, and nothing it was not given:
+    /// pages 16 apart share a slot and push each other out.
+    #[test]
+    fn recent_pages_remember_only_what_they_were_given() {
+        let mut recent = RecentPages::default();
+        assert!(!recent.enter(0), "an empty filter remembers nothing");
+        assert!(!recent.enter(1));
+        assert!(recent.enter(0) && recent.enter(1));
+        assert!(!recent.enter(16), "page 16 takes page 0's slot");
+        assert!(!recent.enter(0));
+        assert!(recent.enter(1));
+        assert!(!recent.enter(u64::MAX - 1));
+        assert!(recent.enter(u64::MAX - 1));
+    }
+
     /// Agrees with a plain hash set on pages spread over blocks, repeats
     /// included, and at the ends of the page-number range.
     #[test]
