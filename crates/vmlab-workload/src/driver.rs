@@ -446,7 +446,7 @@ fn run_full(
         page_shift: page.trailing_zeros(),
         explaining,
         mapped: PageSet::new(),
-        mapped_blocks: PageSet::new(),
+        mapped_blocks: BTreeSet::new(),
         blocks_by_page: BTreeSet::new(),
         last_base: None,
         entered: RecentPages::default(),
@@ -460,7 +460,7 @@ fn run_full(
         let r = match op.map_err(DriverError::Trace)? {
             Op::Access(r) => r,
             Op::Syscall(call) => {
-                run.syscall(&call);
+                run.syscall(&call)?;
                 continue;
             }
         };
@@ -526,8 +526,8 @@ struct FullRun<'a> {
     /// time, so the address space holds a few large regions rather than
     /// one per page the trace touched (faults are the same: a page is read
     /// in when first accessed, whatever is mapped around it). The blocks
-    /// mapped, by block number.
-    mapped_blocks: PageSet,
+    /// mapped, by first address.
+    mapped_blocks: BTreeSet<u64>,
     /// Blocks that did not fit whole (the edge of the address space), whose
     /// pages are mapped one by one.
     blocks_by_page: BTreeSet<u64>,
@@ -546,12 +546,48 @@ struct FullRun<'a> {
 
 impl FullRun<'_> {
     /// Replays a recorded system call.
-    fn syscall(&mut self, call: &Syscall) {
+    fn syscall(&mut self, call: &Syscall) -> Result<(), DriverError> {
+        if self.replay.is_none() {
+            self.trim_blocks()?;
+        }
         self.replay
             .get_or_insert_with(Replay::new)
             .apply(&mut self.k, self.pid, call);
         // The call may have changed the current page's region.
         self.last_base = None;
+        Ok(())
+    }
+
+    /// Before the first replayed system call: trace mode mapped whole
+    /// blocks around the pages touched so far (a program's loader pages),
+    /// but the program's own calls expect the rest of its address space
+    /// free, as it was when recorded. The blocks shrink back to the pages
+    /// touched; untouched pages were never resident, so nothing else
+    /// changes.
+    fn trim_blocks(&mut self) -> Result<(), DriverError> {
+        let block_pages = TRACE_BLOCK_BYTES.max(self.page) / self.page;
+        for block in std::mem::take(&mut self.mapped_blocks) {
+            let first = block / self.page;
+            let mut vpn = first;
+            while vpn < first + block_pages {
+                if self.mapped.contains(vpn) {
+                    vpn += 1;
+                    continue;
+                }
+                let hole = vpn;
+                while vpn < first + block_pages && !self.mapped.contains(vpn) {
+                    vpn += 1;
+                }
+                let (addr, len) = (hole * self.page, (vpn - hole) * self.page);
+                self.k
+                    .munmap(self.pid, addr, len)
+                    .map_err(|e| DriverError::Address {
+                        addr,
+                        message: format!("cannot give back untouched trace pages ({e})"),
+                    })?;
+            }
+        }
+        Ok(())
     }
 
     /// One access within a page; false once an explanation has its window.
@@ -595,14 +631,16 @@ impl FullRun<'_> {
             Some(replay) => replay.enter_page(k, pid, base),
             // Trace mode: the page exists on the backing store, mapped with
             // its whole block the first time the trace enters the block (a
-            // block at the edge of the address space page by page).
+            // block at the edge of the address space page by page). An
+            // explanation maps page by page, so the backed region it
+            // narrates is exactly the pages touched so far.
             None if first_touch => {
                 let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
                 let block_bytes = TRACE_BLOCK_BYTES.max(self.page);
                 let block = base & !(block_bytes - 1);
-                if self.blocks_by_page.contains(&block) {
+                if self.explaining || self.blocks_by_page.contains(&block) {
                     k.map_backed(pid, Some(base), self.page, rwx).map(drop)
-                } else if !self.mapped_blocks.insert(block / block_bytes)
+                } else if !self.mapped_blocks.insert(block)
                     || k.map_backed(pid, Some(block), block_bytes, rwx).is_ok()
                 {
                     // Mapped before, or now.

@@ -110,6 +110,14 @@ impl PageSet {
         new
     }
 
+    /// Whether `page` is in the set.
+    pub fn contains(&self, page: u64) -> bool {
+        let bit = page % BLOCK_PAGES;
+        self.blocks.get(&(page / BLOCK_PAGES)).is_some_and(|&i| {
+            self.bitmaps[i as usize][(bit / 64) as usize] & (1u64 << (bit % 64)) != 0
+        })
+    }
+
     /// Pages in the set.
     pub fn len(&self) -> u64 {
         self.len
@@ -142,7 +150,8 @@ mod tests {
     }
 
     /// Agrees with a plain hash set on pages spread over blocks, repeats
-    /// included, and at the ends of the page-number range.
+    /// included, and at the ends of the page-number range; so does
+    /// `contains` on pages near them.
     #[test]
     fn agrees_with_a_hash_set() {
         let mut set = PageSet::new();
@@ -158,7 +167,10 @@ mod tests {
                 1..=3 => (x >> 40) % 70_000,
                 _ => x >> 20,
             };
+            let probe = page ^ (x & 3);
+            assert_eq!(set.contains(probe), model.contains(&probe), "page {probe}");
             assert_eq!(set.insert(page), model.insert(page), "page {page}");
+            assert!(set.contains(page));
         }
         assert_eq!(set.len(), model.len() as u64);
         assert!(!set.is_empty());

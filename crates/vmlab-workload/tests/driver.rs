@@ -277,6 +277,36 @@ mod replay {
         assert_eq!(report.faults, 15);
     }
 
+    /// Trace mode maps backing store in 2 MiB blocks until the first
+    /// call; the program's calls then find the rest of each block free, as
+    /// it was when recorded: a heap placed and grown just after the
+    /// loader's pages, in the same block, gets the recorded break.
+    #[test]
+    fn calls_find_free_what_the_trace_never_touched() {
+        let heap = 0x40_8000;
+        let ops = vec![
+            touch(0x40_0000, AccessKind::Fetch),
+            touch(0x40_3000, AccessKind::Read),
+            call(AddressCall::Brk { addr: 0 }, Ok(heap)),
+            call(AddressCall::Brk { addr: heap + PAGE }, Ok(heap + PAGE)),
+            touch(heap, AccessKind::Write),
+            touch(0x40_3000, AccessKind::Read),
+        ];
+        let report = run_ops_sampled(
+            ops.into_iter().map(Ok),
+            &machine("lru", 64),
+            Model::Full,
+            0,
+            &mut |_| {},
+        )
+        .unwrap();
+        let r = report.replay.unwrap();
+        assert_eq!((r.differing, r.refused_accesses), (0, 0));
+        // The two loader pages from disk, the heap page demand-zero.
+        assert_eq!((r.major_faults, r.minor_faults), (2, 1));
+        assert_eq!(report.faults, 3);
+    }
+
     #[test]
     fn anonymous_pages_beyond_memory_swap_instead_of_killing_the_replay() {
         let mut ops = vec![call(
