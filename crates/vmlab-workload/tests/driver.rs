@@ -166,6 +166,18 @@ mod replay {
         Op::Syscall(Syscall { call, result })
     }
 
+    /// `ops` through the full model on `frames` frames under LRU.
+    fn run_full(ops: Vec<Op>, frames: usize) -> vmlab_workload::driver::RunReport {
+        run_ops_sampled(
+            ops.into_iter().map(Ok),
+            &machine("lru", frames),
+            Model::Full,
+            0,
+            &mut |_| {},
+        )
+        .unwrap()
+    }
+
     fn touch(addr: u64, kind: AccessKind) -> Op {
         Op::Access(MemRef {
             addr,
@@ -250,14 +262,7 @@ mod replay {
                 Ok(HEAP + 2 * PAGE),
             ),
         ]);
-        let report = run_ops_sampled(
-            ops.into_iter().map(Ok),
-            &machine("lru", 64),
-            Model::Full,
-            0,
-            &mut |_| {},
-        )
-        .unwrap();
+        let report = run_full(ops, 64);
         let r = report.replay.unwrap();
         assert_eq!(
             (r.syscalls, r.brk, r.mmap, r.munmap, r.mprotect),
@@ -292,14 +297,7 @@ mod replay {
             touch(heap, AccessKind::Write),
             touch(0x40_3000, AccessKind::Read),
         ];
-        let report = run_ops_sampled(
-            ops.into_iter().map(Ok),
-            &machine("lru", 64),
-            Model::Full,
-            0,
-            &mut |_| {},
-        )
-        .unwrap();
+        let report = run_full(ops, 64);
         let r = report.replay.unwrap();
         assert_eq!((r.differing, r.refused_accesses), (0, 0));
         // The two loader pages from disk, the heap page demand-zero.
@@ -321,14 +319,7 @@ mod replay {
             Ok(MAP),
         )];
         ops.extend((0..64).map(|i| touch(MAP + i * PAGE, AccessKind::Write)));
-        let report = run_ops_sampled(
-            ops.into_iter().map(Ok),
-            &machine("lru", 16),
-            Model::Full,
-            0,
-            &mut |_| {},
-        )
-        .unwrap();
+        let report = run_full(ops, 16);
         assert_eq!(report.replay.unwrap().minor_faults, 64);
         assert!(report.evictions >= 64 - 16);
     }
