@@ -6,6 +6,14 @@
 //! The set index is the low bits of the virtual page number (the CS:APP
 //! convention: TLBI = low VPN bits, TLBT = the rest), by mask when the set
 //! count is a power of two and by remainder otherwise.
+//!
+//! Beside the entries sits a compact tag array, one `u32` per way: a
+//! fingerprint of each slot's page number and size ([`tag_of`]). A probe
+//! scans the set's tags (a 12-way set's fit in one cache line, its entries
+//! take five) and reads a full entry only where the tag matches, to confirm
+//! page, size and address space. Every write to a slot rewrites its tag, so
+//! `tags[i] == tag_of(slots[i])` always holds; equal tags are only a hint,
+//! never a match by themselves.
 
 use super::config::{TlbArrayConfig, TlbReplacement};
 use super::{TlbEntry, TlbSlotError};
@@ -24,6 +32,20 @@ const EMPTY_ENTRY: TlbEntry = TlbEntry {
     global: false,
     dirty: false,
 };
+
+/// The fingerprint of a page `vpn` of size `2^page_shift` kept in the tag
+/// array: the page number folded to 32 bits with the size mixed in. Pages of
+/// one set share their low (index) bits, so the fold keeps the high half's
+/// bits too; a collision costs one needless entry compare, never a wrong
+/// match.
+#[inline(always)]
+const fn tag_of(vpn: u64, page_shift: u8) -> u32 {
+    // Truncation is the fold; `as` widening keeps the function const.
+    (vpn ^ (vpn >> 32) ^ ((page_shift as u64) << 26)) as u32
+}
+
+/// The tag of an empty way.
+const EMPTY_TAG: u32 = tag_of(EMPTY_ENTRY.vpn, EMPTY_ENTRY.page_shift);
 
 /// Where a fill landed and what it displaced.
 pub(super) struct ArrayFill {
@@ -52,6 +74,8 @@ pub(super) struct TlbArray {
     sets: usize,
     /// Entry of (set, way) at `set * ways + way`.
     slots: Vec<TlbEntry>,
+    /// [`tag_of`] each slot, indexed like `slots`.
+    tags: Vec<u32>,
     policy: Policy,
     /// The slot of the last hit at the first page size.
     recent: Position,
@@ -212,6 +236,7 @@ impl TlbArray {
             set_mask: (sets as u64).wrapping_sub(1),
             sets,
             slots: vec![EMPTY_ENTRY; config.entries],
+            tags: vec![EMPTY_TAG; config.entries],
             policy: Policy::new(config.replacement, config.entries),
             recent: Position::default(),
             recent_fresh: false,
@@ -266,14 +291,25 @@ impl TlbArray {
         let vpn = vaddr >> shift;
         let set = self.set_of(vpn);
         let base = set * self.ways;
-        self.slots[base..base + self.ways]
+        let tag = tag_of(vpn, shift);
+        self.tags[base..base + self.ways]
             .iter()
-            .position(|e| e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid))
+            .zip(&self.slots[base..base + self.ways])
+            .position(|(&t, e)| {
+                t == tag && e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid)
+            })
             .map(|way| Position {
                 index: base + way,
                 set,
                 way,
             })
+    }
+
+    /// Writes `entry` into slot `index` with its tag; returns what was there.
+    #[inline(always)]
+    fn write_slot(&mut self, index: usize, entry: TlbEntry) -> TlbEntry {
+        self.tags[index] = tag_of(entry.vpn, entry.page_shift);
+        std::mem::replace(&mut self.slots[index], entry)
     }
 
     /// The entry that hit last, if it maps `vaddr` for `asid` and is still
@@ -354,15 +390,17 @@ impl TlbArray {
         };
         // Separate tight searches (a colliding entry, then the lowest
         // invalid way only if there is none) cost less than one pass that
-        // tests both on every way: a fill usually finds neither.
+        // tests both on every way: a fill usually finds neither. Both go by
+        // the tags, reading an entry only where its tag matches.
+        let tag = tag_of(entry.vpn, entry.page_shift);
         let entries = self.slots.len();
-        let row = &mut self.slots[base..base + ways];
-        let same = row.iter().position(same_page);
+        let same = (0..ways)
+            .find(|&way| self.tags[base + way] == tag && same_page(&self.slots[base + way]));
         let mut dropped = 0;
         if let Some(way) = same {
-            for e in &mut row[way + 1..] {
-                if same_page(e) {
-                    *e = EMPTY_ENTRY;
+            for other in base + way + 1..base + ways {
+                if self.tags[other] == tag && same_page(&self.slots[other]) {
+                    self.write_slot(other, EMPTY_ENTRY);
                     dropped += 1;
                 }
             }
@@ -376,7 +414,10 @@ impl TlbArray {
                 let free = if full {
                     None
                 } else {
-                    row.iter().position(|e| e.page_shift == EMPTY)
+                    (0..ways).find(|&way| {
+                        self.tags[base + way] == EMPTY_TAG
+                            && self.slots[base + way].page_shift == EMPTY
+                    })
                 };
                 let way = match free {
                     Some(way) => way,
@@ -386,7 +427,7 @@ impl TlbArray {
                 (way, (old.page_shift != EMPTY).then_some(old))
             }
         };
-        let replaced = std::mem::replace(&mut self.slots[base + way], entry);
+        let replaced = self.write_slot(base + way, entry);
         self.count_entry(replaced.page_shift, false);
         self.count_entry(entry.page_shift, true);
         // Dropped duplicates have the new entry's size.
@@ -450,7 +491,7 @@ impl TlbArray {
         if let Some((other, _)) = duplicate {
             return Err(TlbSlotError::Duplicate { way: other });
         }
-        let old = std::mem::replace(&mut self.slots[base + way], entry);
+        let old = self.write_slot(base + way, entry);
         self.count_entry(old.page_shift, false);
         self.count_entry(entry.page_shift, true);
         self.policy.on_fill(base, way, self.ways);
@@ -465,17 +506,27 @@ impl TlbArray {
             .filter(|e| e.page_shift != EMPTY)
     }
 
-    /// The valid entry at (set, way), to change in place.
-    pub(super) fn get_mut(&mut self, set: usize, way: usize) -> Option<&mut TlbEntry> {
-        self.index(set, way)
+    /// Marks the valid entry at (set, way) dirty; returns whether there was
+    /// one. (Only the dirty bit may change in place: the tag covers the
+    /// rest.)
+    pub(super) fn set_dirty(&mut self, set: usize, way: usize) -> bool {
+        match self
+            .index(set, way)
             .map(|i| &mut self.slots[i])
             .filter(|e| e.page_shift != EMPTY)
+        {
+            Some(e) => {
+                e.dirty = true;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Empties (set, way); returns what was there if valid.
     pub(super) fn take(&mut self, set: usize, way: usize) -> Option<TlbEntry> {
         let i = self.index(set, way)?;
-        let old = std::mem::replace(&mut self.slots[i], EMPTY_ENTRY);
+        let old = self.write_slot(i, EMPTY_ENTRY);
         self.count_entry(old.page_shift, false);
         (old.page_shift != EMPTY).then_some(old)
     }
@@ -487,10 +538,11 @@ impl TlbArray {
     /// Empties every valid entry `doomed` selects; returns how many.
     pub(super) fn invalidate_if(&mut self, doomed: impl Fn(&TlbEntry) -> bool) -> u64 {
         let mut removed = [0; 2];
-        for e in &mut self.slots {
+        for (e, tag) in self.slots.iter_mut().zip(&mut self.tags) {
             if e.page_shift != EMPTY && doomed(e) {
                 removed[live_index(self.shift, e.page_shift)] += 1;
                 *e = EMPTY_ENTRY;
+                *tag = EMPTY_TAG;
             }
         }
         self.live[0] -= removed[0];
@@ -511,14 +563,19 @@ impl TlbArray {
             }
             let vpn = vaddr >> shift;
             let base = self.set_of(vpn) * ways;
+            let tag = tag_of(vpn, shift);
             let mut removed = 0;
-            for e in &mut self.slots[base..base + ways] {
+            for index in base..base + ways {
+                if self.tags[index] != tag {
+                    continue;
+                }
+                let e = &self.slots[index];
                 let space = match asid {
                     Some(a) => e.global || e.asid == a,
                     None => true,
                 };
                 if e.page_shift == shift && e.vpn == vpn && space {
-                    *e = EMPTY_ENTRY;
+                    self.write_slot(index, EMPTY_ENTRY);
                     removed += 1;
                 }
             }
@@ -631,6 +688,30 @@ mod tests {
                     a.invalidate_if(|e| e.asid == asid && e.vpn % 3 == 0);
                 }
             }
+            assert!(
+                a.slots
+                    .iter()
+                    .zip(&a.tags)
+                    .all(|(e, &t)| t == tag_of(e.vpn, e.page_shift)),
+                "step {step}: a tag disagrees with its entry"
+            );
+            // Any address, found by the tags exactly as by a plain scan of
+            // every valid entry, the first page size before the other.
+            let probe_shift = if (r >> 32) & 1 == 0 { 12 } else { 21 };
+            let vaddr = ((r >> 40) % 24) << probe_shift;
+            let probe_asid = ((r >> 48) % 2) as u16;
+            let plain = [12, 21]
+                .into_iter()
+                .find_map(|shift| {
+                    a.valid().find(|(_, _, e)| {
+                        e.page_shift == shift
+                            && e.vpn == vaddr >> shift
+                            && (e.global || e.asid == probe_asid)
+                    })
+                })
+                .map(|(set, way, _)| (set, way));
+            let found = a.lookup(vaddr, probe_asid).map(|(p, _)| (p.set, p.way));
+            assert_eq!(found, plain, "step {step}: probe of {vaddr:#x}");
             let first = a.valid().filter(|(_, _, e)| e.page_shift == 12).count();
             let more = a.valid().count() - first;
             assert_eq!(
@@ -646,6 +727,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Two pages whose tags collide in one set are told apart by their
+    /// entries: neither's probe finds the other, and filling one keeps the
+    /// other.
+    #[test]
+    fn colliding_tags_never_match_by_themselves() {
+        let mut a = TlbArray::new(&TlbArrayConfig {
+            entries: 4,
+            ways: 4,
+            page_shifts: vec![12],
+            replacement: TlbReplacement::Lru,
+        });
+        let (one, two) = (0x10, (1 << 32) | 0x11);
+        assert_eq!(tag_of(one, 12), tag_of(two, 12));
+        let page = |vpn: u64| TlbEntry {
+            vpn,
+            page_shift: 12,
+            frame_base: 0x1000,
+            perms: Perms::READ,
+            asid: 0,
+            global: false,
+            dirty: false,
+        };
+        a.fill(page(one));
+        assert!(a.lookup(two << 12, 0).is_none());
+        let second = a.fill(page(two));
+        assert_eq!((second.way, second.evicted, second.dropped), (1, None, 0));
+        assert_eq!(a.lookup(one << 12, 0).map(|(p, _)| p.way), Some(0));
+        assert_eq!(a.lookup(two << 12, 0).map(|(p, _)| p.way), Some(1));
+        assert_eq!(a.flush_page(two << 12, Some(0)), 1);
+        assert_eq!(a.lookup(one << 12, 0).map(|(p, _)| p.way), Some(0));
     }
 
     #[test]

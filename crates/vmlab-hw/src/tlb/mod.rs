@@ -400,17 +400,9 @@ impl Tlb {
     /// dirty bit for a write that hit a clean entry. Returns whether a valid
     /// entry was there.
     pub fn set_dirty(&mut self, slot: TlbSlot) -> bool {
-        let entry = self
-            .level_arrays_mut(slot.level)
+        self.level_arrays_mut(slot.level)
             .get_mut(slot.array)
-            .and_then(|a| a.get_mut(slot.set, slot.way));
-        match entry {
-            Some(e) => {
-                e.dirty = true;
-                true
-            }
-            None => false,
-        }
+            .is_some_and(|a| a.set_dirty(slot.set, slot.way))
     }
 
     /// Drops the entry at `slot` (say, one whose cached permissions no
