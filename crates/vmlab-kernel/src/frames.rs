@@ -71,35 +71,35 @@ struct RmapEntry {
     /// The next (older) mapping's slot, [`NIL`] after the last, or
     /// [`VACANT`] in a home slot that holds none.
     next: u32,
+    /// In a home slot, the number of page-table entries mapping the frame
+    /// (the length of its chain), where unmapping finds it without another
+    /// load; stale in chain slots.
+    mapcount: u32,
 }
 
 const VACANT_ENTRY: RmapEntry = RmapEntry {
     owner: Owner { pid: 0, vpn: 0 },
     pte_addr: 0,
     next: VACANT,
+    mapcount: 0,
 };
-
-#[derive(Clone, Copy, Debug)]
-struct Frame {
-    /// Number of page-table entries mapping the frame.
-    mapcount: u32,
-    /// Swap slot holding a copy of this page (the swap cache), if any.
-    swap_slot: Option<u32>,
-    /// The page is newer than any copy on swap although no entry mapping it
-    /// says so: a dirty entry was removed or write-protected (Linux's
-    /// PG_dirty, set when a PTE's dirty bit is given up).
-    dirty: bool,
-}
 
 /// Every frame of physical memory.
 #[derive(Clone, Debug)]
 pub struct FrameTable {
-    /// What each frame holds, apart from the rest of its record: every TLB
-    /// hit on a user page asks it (to tell the policy), so it is kept one
-    /// byte a frame, where a hundred thousand frames' worth stays in the
-    /// host's cache rather than a line of twenty-byte records per frame.
+    /// What each frame holds. The frame table is kept field by field, not
+    /// as one record per frame: every TLB hit on a user page asks this (to
+    /// tell the policy), and at one byte a frame a hundred thousand
+    /// frames' worth stays in the host's cache where records would not.
     uses: Vec<FrameUse>,
-    frames: Vec<Frame>,
+    /// Per frame: the page is newer than any copy on swap although no entry
+    /// mapping it says so: a dirty entry was removed or write-protected
+    /// (Linux's PG_dirty, set when a PTE's dirty bit is given up). A byte
+    /// a frame for the same reason as `uses`: eviction asks it first.
+    dirty: Vec<bool>,
+    /// Per frame: the swap slot holding a copy of the page (the swap
+    /// cache), if any.
+    swap_slots: Vec<Option<u32>>,
     /// Free frames; popped from the end, so the lowest frames go first.
     free: Vec<FrameId>,
     rmap: Vec<RmapEntry>,
@@ -111,14 +111,8 @@ impl FrameTable {
     pub fn new(count: usize) -> FrameTable {
         FrameTable {
             uses: vec![FrameUse::Free; count],
-            frames: vec![
-                Frame {
-                    mapcount: 0,
-                    swap_slot: None,
-                    dirty: false,
-                };
-                count
-            ],
+            dirty: vec![false; count],
+            swap_slots: vec![None; count],
             free: (0..count as FrameId).rev().collect(),
             rmap: vec![VACANT_ENTRY; count],
             rmap_free: NIL,
@@ -127,12 +121,12 @@ impl FrameTable {
 
     /// Number of frames.
     pub fn len(&self) -> usize {
-        self.frames.len()
+        self.uses.len()
     }
 
     /// Whether there are no frames at all.
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.uses.is_empty()
     }
 
     /// Number of free frames.
@@ -206,34 +200,35 @@ impl FrameTable {
         let used = &mut self.uses[frame as usize];
         debug_assert_ne!(*used, FrameUse::Free, "double free");
         *used = FrameUse::Free;
-        let f = &mut self.frames[frame as usize];
-        debug_assert_eq!(f.mapcount, 0, "freeing a mapped frame");
-        f.swap_slot = None;
-        f.dirty = false;
-        self.rmap[frame as usize].next = VACANT;
+        let i = frame as usize;
+        debug_assert_eq!(self.rmap[i].mapcount, 0, "freeing a mapped frame");
+        self.swap_slots[i] = None;
+        self.dirty[i] = false;
+        self.rmap[i] = VACANT_ENTRY;
         self.free.push(frame);
     }
 
     /// Number of page-table entries mapping `frame`.
     pub fn mapcount(&self, frame: FrameId) -> u32 {
-        self.frames[frame as usize].mapcount
+        self.rmap[frame as usize].mapcount
     }
 
     /// Records that `owner` maps `frame` through the leaf entry at
     /// `pte_addr`.
     pub fn add_owner(&mut self, frame: FrameId, owner: Owner, pte_addr: u64) {
         let home = frame as usize;
-        let next = match self.rmap[home].next {
+        let old = self.rmap[home];
+        let next = match old.next {
             VACANT => NIL,
             // The home's mapping moves to a chain slot behind the new one.
-            _ => self.chain_slot(self.rmap[home]),
+            _ => self.chain_slot(old),
         };
         self.rmap[home] = RmapEntry {
             owner,
             pte_addr,
             next,
+            mapcount: old.mapcount + 1,
         };
-        self.frames[home].mapcount += 1;
     }
 
     /// Stores `entry` in a free chain slot; returns the slot.
@@ -260,8 +255,9 @@ impl FrameTable {
         let home = frame as usize;
         let head = self.rmap[home];
         if head.next == VACANT {
-            return self.frames[home].mapcount;
+            return head.mapcount;
         }
+        let left = head.mapcount - 1;
         if head.owner == owner {
             // The next older mapping, if any, moves into the home slot.
             self.rmap[home] = match head.next {
@@ -269,7 +265,10 @@ impl FrameTable {
                 next => {
                     let moved = self.rmap[next as usize];
                     self.free_chain_slot(next);
-                    moved
+                    RmapEntry {
+                        mapcount: left,
+                        ..moved
+                    }
                 }
             };
         } else {
@@ -277,7 +276,7 @@ impl FrameTable {
             let mut at = head.next;
             loop {
                 if at == NIL {
-                    return self.frames[home].mapcount;
+                    return head.mapcount;
                 }
                 let next = self.rmap[at as usize].next;
                 if self.rmap[at as usize].owner == owner {
@@ -289,9 +288,8 @@ impl FrameTable {
                 at = next;
             }
         }
-        let f = &mut self.frames[home];
-        f.mapcount -= 1;
-        f.mapcount
+        self.rmap[home].mapcount = left;
+        left
     }
 
     /// The mappings of `frame`, most recent first.
@@ -316,23 +314,23 @@ impl FrameTable {
 
     /// Whether `frame` holds changes no entry's dirty flag records.
     pub fn dirty(&self, frame: FrameId) -> bool {
-        self.frames[frame as usize].dirty
+        self.dirty[frame as usize]
     }
 
     /// Records (or, once written back, clears) changes to `frame` that no
     /// entry's dirty flag records.
     pub fn set_dirty(&mut self, frame: FrameId, dirty: bool) {
-        self.frames[frame as usize].dirty = dirty;
+        self.dirty[frame as usize] = dirty;
     }
 
     /// The swap slot caching a copy of `frame`, if any.
     pub fn swap_slot(&self, frame: FrameId) -> Option<u32> {
-        self.frames[frame as usize].swap_slot
+        self.swap_slots[frame as usize]
     }
 
     /// Sets (or clears) the swap slot caching a copy of `frame`.
     pub fn set_swap_slot(&mut self, frame: FrameId, slot: Option<u32>) {
-        self.frames[frame as usize].swap_slot = slot;
+        self.swap_slots[frame as usize] = slot;
     }
 }
 
