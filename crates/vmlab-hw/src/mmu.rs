@@ -10,7 +10,7 @@
 
 use crate::access::{AccessKind, Mode};
 use crate::arch::Arch;
-use crate::events::{emit, Event, EventSink, InvalidateReason};
+use crate::events::{emit, enabled, Event, EventSink, InvalidateReason};
 use crate::physmem::PhysMem;
 use crate::segment::x86::{SegReg, SegmentUnit};
 use crate::segment::{BaseBounds, SegmentFault, SegmentTable};
@@ -506,9 +506,13 @@ impl Mmu {
         Some(paddr)
     }
 
+    /// Fills `level` with `entry`, reporting the fill and what it evicted
+    /// when `sink` wants events; otherwise the evicted entry is not read.
     #[inline]
     fn fill<S: EventSink>(tlb: &mut Tlb, level: usize, entry: TlbEntry, sink: &mut S) {
-        if let Some(done) = tlb.fill(level, entry) {
+        if !enabled(sink) {
+            tlb.fill_quietly(level, entry);
+        } else if let Some(done) = tlb.fill(level, entry) {
             emit!(
                 sink,
                 Event::TlbFill {

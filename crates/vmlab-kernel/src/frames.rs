@@ -56,7 +56,10 @@ pub struct Owner {
     pub vpn: u64,
 }
 
+/// Ends a reverse-map chain.
 const NIL: u32 = u32::MAX;
+/// Marks a frame's home slot that holds no mapping.
+const VACANT: u32 = u32::MAX - 1;
 
 #[derive(Clone, Copy, Debug)]
 struct RmapEntry {
@@ -65,28 +68,38 @@ struct RmapEntry {
     /// cannot move or be freed while the entry maps the frame, so the
     /// fault path reads and edits the entry here without a walk.
     pte_addr: u64,
+    /// The next (older) mapping's slot, [`NIL`] after the last, or
+    /// [`VACANT`] in a home slot that holds none.
     next: u32,
+    /// In a home slot, the number of page-table entries mapping the frame
+    /// (the length of its chain), where unmapping finds it without another
+    /// load; stale in chain slots.
+    mapcount: u32,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Frame {
-    used_for: FrameUse,
-    /// Number of page-table entries mapping the frame.
-    mapcount: u32,
-    /// Head of this frame's reverse-map chain in `rmap`.
-    rmap: u32,
-    /// Swap slot holding a copy of this page (the swap cache), if any.
-    swap_slot: Option<u32>,
-    /// The page is newer than any copy on swap although no entry mapping it
-    /// says so: a dirty entry was removed or write-protected (Linux's
-    /// PG_dirty, set when a PTE's dirty bit is given up).
-    dirty: bool,
-}
+const VACANT_ENTRY: RmapEntry = RmapEntry {
+    owner: Owner { pid: 0, vpn: 0 },
+    pte_addr: 0,
+    next: VACANT,
+    mapcount: 0,
+};
 
 /// Every frame of physical memory.
 #[derive(Clone, Debug)]
 pub struct FrameTable {
-    frames: Vec<Frame>,
+    /// What each frame holds. The frame table is kept field by field, not
+    /// as one record per frame: every TLB hit on a user page asks this (to
+    /// tell the policy), and at one byte a frame a hundred thousand
+    /// frames' worth stays in the host's cache where records would not.
+    uses: Vec<FrameUse>,
+    /// Per frame: the page is newer than any copy on swap although no entry
+    /// mapping it says so: a dirty entry was removed or write-protected
+    /// (Linux's PG_dirty, set when a PTE's dirty bit is given up). A byte
+    /// a frame for the same reason as `uses`: eviction asks it first.
+    dirty: Vec<bool>,
+    /// Per frame: the swap slot holding a copy of the page (the swap
+    /// cache), if any.
+    swap_slots: Vec<Option<u32>>,
     /// Free frames; popped from the end, so the lowest frames go first.
     free: Vec<FrameId>,
     rmap: Vec<RmapEntry>,
@@ -97,30 +110,23 @@ impl FrameTable {
     /// `count` free frames.
     pub fn new(count: usize) -> FrameTable {
         FrameTable {
-            frames: vec![
-                Frame {
-                    used_for: FrameUse::Free,
-                    mapcount: 0,
-                    rmap: NIL,
-                    swap_slot: None,
-                    dirty: false,
-                };
-                count
-            ],
+            uses: vec![FrameUse::Free; count],
+            dirty: vec![false; count],
+            swap_slots: vec![None; count],
             free: (0..count as FrameId).rev().collect(),
-            rmap: Vec::new(),
+            rmap: vec![VACANT_ENTRY; count],
             rmap_free: NIL,
         }
     }
 
     /// Number of frames.
     pub fn len(&self) -> usize {
-        self.frames.len()
+        self.uses.len()
     }
 
     /// Whether there are no frames at all.
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.uses.is_empty()
     }
 
     /// Number of free frames.
@@ -130,13 +136,13 @@ impl FrameTable {
 
     /// What `frame` holds.
     pub fn used_for(&self, frame: FrameId) -> FrameUse {
-        self.frames[frame as usize].used_for
+        self.uses[frame as usize]
     }
 
     /// Takes a free frame for `used_for`, lowest first.
     pub fn alloc(&mut self, used_for: FrameUse) -> Option<FrameId> {
         let frame = self.free.pop()?;
-        self.frames[frame as usize].used_for = used_for;
+        self.uses[frame as usize] = used_for;
         Some(frame)
     }
 
@@ -148,8 +154,8 @@ impl FrameTable {
         }
         let mut run = 0;
         let mut start = None;
-        for (i, f) in self.frames.iter().enumerate() {
-            if f.used_for == FrameUse::Free {
+        for (i, &used) in self.uses.iter().enumerate() {
+            if used == FrameUse::Free {
                 run += 1;
                 if run == count {
                     start = Some(i + 1 - count);
@@ -162,9 +168,7 @@ impl FrameTable {
         let start = start? as FrameId;
         let end = start + count as FrameId;
         self.free.retain(|&f| !(start..end).contains(&f));
-        for f in start..end {
-            self.frames[f as usize].used_for = used_for;
-        }
+        self.uses[start as usize..end as usize].fill(used_for);
         Some(start)
     }
 
@@ -174,51 +178,62 @@ impl FrameTable {
     pub fn take_range(&mut self, start: FrameId, count: usize, used_for: FrameUse) -> bool {
         let range = start as usize..start as usize + count;
         if self
-            .frames
+            .uses
             .get(range.clone())
-            .is_none_or(|run| run.len() < count || run.iter().any(|f| f.used_for != FrameUse::Free))
+            .is_none_or(|run| run.len() < count || run.iter().any(|&u| u != FrameUse::Free))
         {
             return false;
         }
         let end = start + count as FrameId;
         self.free.retain(|&f| !(start..end).contains(&f));
-        for f in range {
-            self.frames[f].used_for = used_for;
-        }
+        self.uses[range].fill(used_for);
         true
     }
 
     /// Changes what an allocated `frame` is used for.
     pub fn set_use(&mut self, frame: FrameId, used_for: FrameUse) {
-        self.frames[frame as usize].used_for = used_for;
+        self.uses[frame as usize] = used_for;
     }
 
     /// Returns `frame` to the free list. It must be unmapped.
     pub fn free(&mut self, frame: FrameId) {
-        let f = &mut self.frames[frame as usize];
-        debug_assert_eq!(f.mapcount, 0, "freeing a mapped frame");
-        debug_assert_ne!(f.used_for, FrameUse::Free, "double free");
-        f.used_for = FrameUse::Free;
-        f.swap_slot = None;
-        f.dirty = false;
-        f.rmap = NIL;
+        let used = &mut self.uses[frame as usize];
+        debug_assert_ne!(*used, FrameUse::Free, "double free");
+        *used = FrameUse::Free;
+        let i = frame as usize;
+        debug_assert_eq!(self.rmap[i].mapcount, 0, "freeing a mapped frame");
+        self.swap_slots[i] = None;
+        self.dirty[i] = false;
+        self.rmap[i] = VACANT_ENTRY;
         self.free.push(frame);
     }
 
     /// Number of page-table entries mapping `frame`.
     pub fn mapcount(&self, frame: FrameId) -> u32 {
-        self.frames[frame as usize].mapcount
+        self.rmap[frame as usize].mapcount
     }
 
     /// Records that `owner` maps `frame` through the leaf entry at
     /// `pte_addr`.
     pub fn add_owner(&mut self, frame: FrameId, owner: Owner, pte_addr: u64) {
-        let entry = RmapEntry {
+        let home = frame as usize;
+        let old = self.rmap[home];
+        let next = match old.next {
+            VACANT => NIL,
+            // The home's mapping moves to a chain slot behind the new one.
+            _ => self.chain_slot(old),
+        };
+        self.rmap[home] = RmapEntry {
             owner,
             pte_addr,
-            next: self.frames[frame as usize].rmap,
+            next,
+            mapcount: old.mapcount + 1,
         };
-        let index = if self.rmap_free != NIL {
+    }
+
+    /// Stores `entry` in a free chain slot; returns the slot.
+    fn chain_slot(&mut self, entry: RmapEntry) -> u32 {
+        if self.rmap_free != NIL {
             let i = self.rmap_free;
             self.rmap_free = self.rmap[i as usize].next;
             self.rmap[i as usize] = entry;
@@ -226,34 +241,55 @@ impl FrameTable {
         } else {
             self.rmap.push(entry);
             (self.rmap.len() - 1) as u32
-        };
-        let f = &mut self.frames[frame as usize];
-        f.rmap = index;
-        f.mapcount += 1;
+        }
+    }
+
+    /// Puts chain slot `slot` on the free chain.
+    fn free_chain_slot(&mut self, slot: u32) {
+        self.rmap[slot as usize].next = self.rmap_free;
+        self.rmap_free = slot;
     }
 
     /// Forgets that `owner` maps `frame`; returns the mappings left.
     pub fn remove_owner(&mut self, frame: FrameId, owner: Owner) -> u32 {
-        let mut prev = NIL;
-        let mut at = self.frames[frame as usize].rmap;
-        while at != NIL {
-            let next = self.rmap[at as usize].next;
-            if self.rmap[at as usize].owner == owner {
-                if prev == NIL {
-                    self.frames[frame as usize].rmap = next;
-                } else {
-                    self.rmap[prev as usize].next = next;
-                }
-                self.rmap[at as usize].next = self.rmap_free;
-                self.rmap_free = at;
-                let f = &mut self.frames[frame as usize];
-                f.mapcount -= 1;
-                return f.mapcount;
-            }
-            prev = at;
-            at = next;
+        let home = frame as usize;
+        let head = self.rmap[home];
+        if head.next == VACANT {
+            return head.mapcount;
         }
-        self.frames[frame as usize].mapcount
+        let left = head.mapcount - 1;
+        if head.owner == owner {
+            // The next older mapping, if any, moves into the home slot.
+            self.rmap[home] = match head.next {
+                NIL => VACANT_ENTRY,
+                next => {
+                    let moved = self.rmap[next as usize];
+                    self.free_chain_slot(next);
+                    RmapEntry {
+                        mapcount: left,
+                        ..moved
+                    }
+                }
+            };
+        } else {
+            let mut prev = home;
+            let mut at = head.next;
+            loop {
+                if at == NIL {
+                    return head.mapcount;
+                }
+                let next = self.rmap[at as usize].next;
+                if self.rmap[at as usize].owner == owner {
+                    self.rmap[prev].next = next;
+                    self.free_chain_slot(at);
+                    break;
+                }
+                prev = at as usize;
+                at = next;
+            }
+        }
+        self.rmap[home].mapcount = left;
+        left
     }
 
     /// The mappings of `frame`, most recent first.
@@ -264,10 +300,11 @@ impl FrameTable {
     /// The mappings of `frame` with the address of each one's leaf entry,
     /// most recent first.
     pub fn owner_entries(&self, frame: FrameId) -> OwnerEntries<'_> {
-        OwnerEntries {
-            table: self,
-            at: self.frames[frame as usize].rmap,
-        }
+        let at = match self.rmap[frame as usize].next {
+            VACANT => NIL,
+            _ => frame,
+        };
+        OwnerEntries { table: self, at }
     }
 
     /// The first mapping of `frame` and its leaf entry's address.
@@ -277,23 +314,23 @@ impl FrameTable {
 
     /// Whether `frame` holds changes no entry's dirty flag records.
     pub fn dirty(&self, frame: FrameId) -> bool {
-        self.frames[frame as usize].dirty
+        self.dirty[frame as usize]
     }
 
     /// Records (or, once written back, clears) changes to `frame` that no
     /// entry's dirty flag records.
     pub fn set_dirty(&mut self, frame: FrameId, dirty: bool) {
-        self.frames[frame as usize].dirty = dirty;
+        self.dirty[frame as usize] = dirty;
     }
 
     /// The swap slot caching a copy of `frame`, if any.
     pub fn swap_slot(&self, frame: FrameId) -> Option<u32> {
-        self.frames[frame as usize].swap_slot
+        self.swap_slots[frame as usize]
     }
 
     /// Sets (or clears) the swap slot caching a copy of `frame`.
     pub fn set_swap_slot(&mut self, frame: FrameId, slot: Option<u32>) {
-        self.frames[frame as usize].swap_slot = slot;
+        self.swap_slots[frame as usize] = slot;
     }
 }
 
@@ -336,10 +373,56 @@ mod tests {
         assert_eq!(t.remove_owner(0, b), 0);
         t.free(0);
         assert_eq!(t.free_count(), 3);
-        // The freed rmap entries are reused.
+        // Four home slots and the one chain slot `a` moved to; the freed
+        // chain slot is reused.
+        assert_eq!(t.rmap.len(), 5);
         t.add_owner(1, a, 0x1000);
-        assert_eq!(t.rmap.len(), 2);
+        t.add_owner(1, b, 0x2008);
+        assert_eq!(t.rmap.len(), 5);
+        assert_eq!(t.owners(1).collect::<Vec<_>>(), vec![b, a]);
         assert_eq!(t.alloc(FrameUse::Anon), Some(0));
+    }
+
+    /// Through random adds and removes (removes of owners that are not
+    /// there included), every frame's mappings and count match a plain
+    /// most-recent-first list per frame.
+    #[test]
+    fn reverse_map_matches_a_plain_list() {
+        const FRAMES: u32 = 3;
+        let mut t = FrameTable::new(FRAMES as usize);
+        let mut model: Vec<Vec<(Owner, u64)>> = vec![Vec::new(); FRAMES as usize];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for step in 0..4000 {
+            // xorshift64: any non-zero state, no crate.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let frame = (state % u64::from(FRAMES)) as FrameId;
+            let owner = Owner {
+                pid: ((state >> 8) % 4) as Pid,
+                vpn: (state >> 16) % 3,
+            };
+            let list = &mut model[frame as usize];
+            let mapped = list.iter().position(|&(o, _)| o == owner);
+            match mapped {
+                None if (state >> 32) % 3 != 0 => {
+                    let pte_addr = (state >> 40) << 3;
+                    t.add_owner(frame, owner, pte_addr);
+                    list.insert(0, (owner, pte_addr));
+                }
+                _ => {
+                    if let Some(i) = mapped {
+                        list.remove(i);
+                    }
+                    assert_eq!(t.remove_owner(frame, owner), list.len() as u32);
+                }
+            }
+            for f in 0..FRAMES {
+                let got: Vec<_> = t.owner_entries(f).collect();
+                assert_eq!(got, model[f as usize], "step {step}, frame {f}");
+                assert_eq!(t.mapcount(f) as usize, got.len(), "step {step}");
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,17 @@
 //! The set index is the low bits of the virtual page number (the CS:APP
 //! convention: TLBI = low VPN bits, TLBT = the rest), by mask when the set
 //! count is a power of two and by remainder otherwise.
+//!
+//! Beside the entries sits a compact tag array, one `u32` per way: whether
+//! the slot is valid, its page size, and a fingerprint of its page number
+//! ([`tag_of`]). A probe scans the set's tags (a 12-way set's fit in one
+//! cache line, its entries take five) and reads a full entry only where the
+//! tag matches, to confirm page and address space; a fill learns from the
+//! tags alone whether its victim way is valid and of which size, so it
+//! reads the victim's entry only when the caller wants it reported. Every
+//! write to a slot rewrites its tag, so `tags[i] == tag_of(slots[i])`
+//! always holds; equal tags of valid entries are only a hint, never a match
+//! by themselves.
 
 use super::config::{TlbArrayConfig, TlbReplacement};
 use super::{TlbEntry, TlbSlotError};
@@ -25,11 +36,49 @@ const EMPTY_ENTRY: TlbEntry = TlbEntry {
     dirty: false,
 };
 
+/// Set in the tag of every valid slot.
+const TAG_VALID: u32 = 1 << 31;
+/// Where a tag keeps the page shift (six bits: shifts are below 64).
+const TAG_SHIFT_AT: u32 = 25;
+/// The bits of a tag that fingerprint the page number.
+const TAG_PAGE_MASK: u32 = (1 << TAG_SHIFT_AT) - 1;
+
+/// The tag of a slot holding page `vpn` of size `2^page_shift` (0 for an
+/// empty slot): [`TAG_VALID`], the shift, and the page number folded to 25
+/// bits. Pages of one set share their low (index) bits, so the fold keeps
+/// the high bits too; a collision costs one needless entry compare, never a
+/// wrong match.
+#[inline(always)]
+const fn tag_of(vpn: u64, page_shift: u8) -> u32 {
+    if page_shift == EMPTY {
+        return EMPTY_TAG;
+    }
+    // Truncation is the fold; `as` widening keeps the function const.
+    let fold = (vpn ^ (vpn >> TAG_SHIFT_AT) ^ (vpn >> (2 * TAG_SHIFT_AT))) as u32;
+    TAG_VALID | ((page_shift as u32 & 63) << TAG_SHIFT_AT) | (fold & TAG_PAGE_MASK)
+}
+
+/// The page shift a tag records, [`EMPTY`] for an empty slot's.
+#[inline(always)]
+fn tag_shift(tag: u32) -> u8 {
+    if tag & TAG_VALID == 0 {
+        EMPTY
+    } else {
+        // Six bits.
+        ((tag >> TAG_SHIFT_AT) & 63) as u8
+    }
+}
+
+/// The tag of an empty way.
+const EMPTY_TAG: u32 = 0;
+
 /// Where a fill landed and what it displaced.
 pub(super) struct ArrayFill {
     pub(super) set: usize,
     pub(super) way: usize,
-    /// The valid entry the fill replaced, if it was another page.
+    /// Whether the fill replaced a valid entry for another page.
+    pub(super) displaced: bool,
+    /// That entry, when the fill was asked to report it.
     pub(super) evicted: Option<TlbEntry>,
     /// Further stale entries for the same page that were dropped so no two
     /// entries can match one probe (only after a global/ASID mix-up).
@@ -52,6 +101,8 @@ pub(super) struct TlbArray {
     sets: usize,
     /// Entry of (set, way) at `set * ways + way`.
     slots: Vec<TlbEntry>,
+    /// [`tag_of`] each slot, indexed like `slots`.
+    tags: Vec<u32>,
     policy: Policy,
     /// The slot of the last hit at the first page size.
     recent: Position,
@@ -212,6 +263,7 @@ impl TlbArray {
             set_mask: (sets as u64).wrapping_sub(1),
             sets,
             slots: vec![EMPTY_ENTRY; config.entries],
+            tags: vec![EMPTY_TAG; config.entries],
             policy: Policy::new(config.replacement, config.entries),
             recent: Position::default(),
             recent_fresh: false,
@@ -266,14 +318,27 @@ impl TlbArray {
         let vpn = vaddr >> shift;
         let set = self.set_of(vpn);
         let base = set * self.ways;
-        self.slots[base..base + self.ways]
+        let tag = tag_of(vpn, shift);
+        self.tags[base..base + self.ways]
             .iter()
-            .position(|e| e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid))
+            .zip(&self.slots[base..base + self.ways])
+            .position(|(&t, e)| {
+                t == tag && e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid)
+            })
             .map(|way| Position {
                 index: base + way,
                 set,
                 way,
             })
+    }
+
+    /// Writes `entry` into slot `index` with its tag; returns the old tag.
+    /// The old entry is not read: a fill's victim is usually out of the
+    /// host's cache, and a store need not wait for it as a load would.
+    #[inline(always)]
+    fn write_slot(&mut self, index: usize, entry: TlbEntry) -> u32 {
+        self.slots[index] = entry;
+        std::mem::replace(&mut self.tags[index], tag_of(entry.vpn, entry.page_shift))
     }
 
     /// The entry that hit last, if it maps `vaddr` for `asid` and is still
@@ -342,8 +407,9 @@ impl TlbArray {
 
     /// Installs `entry` (whose size this array holds): over an entry for the
     /// same page that a probe could confuse with it, else in the lowest
-    /// invalid way, else over the policy's victim.
-    pub(super) fn fill(&mut self, entry: TlbEntry) -> ArrayFill {
+    /// invalid way, else over the policy's victim. With `REPORT` the entry
+    /// displaced is returned; without, it is not read.
+    pub(super) fn fill<const REPORT: bool>(&mut self, entry: TlbEntry) -> ArrayFill {
         let ways = self.ways;
         let set = self.set_of(entry.vpn);
         let base = set * ways;
@@ -354,15 +420,17 @@ impl TlbArray {
         };
         // Separate tight searches (a colliding entry, then the lowest
         // invalid way only if there is none) cost less than one pass that
-        // tests both on every way: a fill usually finds neither.
+        // tests both on every way: a fill usually finds neither. Both go by
+        // the tags, reading an entry only where its tag matches.
+        let tag = tag_of(entry.vpn, entry.page_shift);
         let entries = self.slots.len();
-        let row = &mut self.slots[base..base + ways];
-        let same = row.iter().position(same_page);
+        let same = (0..ways)
+            .find(|&way| self.tags[base + way] == tag && same_page(&self.slots[base + way]));
         let mut dropped = 0;
         if let Some(way) = same {
-            for e in &mut row[way + 1..] {
-                if same_page(e) {
-                    *e = EMPTY_ENTRY;
+            for other in base + way + 1..base + ways {
+                if self.tags[other] == tag && same_page(&self.slots[other]) {
+                    self.write_slot(other, EMPTY_ENTRY);
                     dropped += 1;
                 }
             }
@@ -376,18 +444,19 @@ impl TlbArray {
                 let free = if full {
                     None
                 } else {
-                    row.iter().position(|e| e.page_shift == EMPTY)
+                    (0..ways).find(|&way| self.tags[base + way] == EMPTY_TAG)
                 };
                 let way = match free {
                     Some(way) => way,
                     None => self.policy.victim(base, ways),
                 };
-                let old = self.slots[base + way];
-                (way, (old.page_shift != EMPTY).then_some(old))
+                let valid = self.tags[base + way] != EMPTY_TAG;
+                (way, (REPORT && valid).then(|| self.slots[base + way]))
             }
         };
-        let replaced = std::mem::replace(&mut self.slots[base + way], entry);
-        self.count_entry(replaced.page_shift, false);
+        let replaced = self.write_slot(base + way, entry);
+        let displaced = same.is_none() && replaced != EMPTY_TAG;
+        self.count_entry(tag_shift(replaced), false);
         self.count_entry(entry.page_shift, true);
         // Dropped duplicates have the new entry's size.
         for _ in 0..dropped {
@@ -398,6 +467,7 @@ impl TlbArray {
         ArrayFill {
             set,
             way,
+            displaced,
             evicted,
             dropped,
         }
@@ -450,7 +520,8 @@ impl TlbArray {
         if let Some((other, _)) = duplicate {
             return Err(TlbSlotError::Duplicate { way: other });
         }
-        let old = std::mem::replace(&mut self.slots[base + way], entry);
+        let old = self.slots[base + way];
+        self.write_slot(base + way, entry);
         self.count_entry(old.page_shift, false);
         self.count_entry(entry.page_shift, true);
         self.policy.on_fill(base, way, self.ways);
@@ -465,17 +536,28 @@ impl TlbArray {
             .filter(|e| e.page_shift != EMPTY)
     }
 
-    /// The valid entry at (set, way), to change in place.
-    pub(super) fn get_mut(&mut self, set: usize, way: usize) -> Option<&mut TlbEntry> {
-        self.index(set, way)
+    /// Marks the valid entry at (set, way) dirty; returns whether there was
+    /// one. (Only the dirty bit may change in place: the tag covers the
+    /// rest.)
+    pub(super) fn set_dirty(&mut self, set: usize, way: usize) -> bool {
+        match self
+            .index(set, way)
             .map(|i| &mut self.slots[i])
             .filter(|e| e.page_shift != EMPTY)
+        {
+            Some(e) => {
+                e.dirty = true;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Empties (set, way); returns what was there if valid.
     pub(super) fn take(&mut self, set: usize, way: usize) -> Option<TlbEntry> {
         let i = self.index(set, way)?;
-        let old = std::mem::replace(&mut self.slots[i], EMPTY_ENTRY);
+        let old = self.slots[i];
+        self.write_slot(i, EMPTY_ENTRY);
         self.count_entry(old.page_shift, false);
         (old.page_shift != EMPTY).then_some(old)
     }
@@ -487,10 +569,11 @@ impl TlbArray {
     /// Empties every valid entry `doomed` selects; returns how many.
     pub(super) fn invalidate_if(&mut self, doomed: impl Fn(&TlbEntry) -> bool) -> u64 {
         let mut removed = [0; 2];
-        for e in &mut self.slots {
+        for (e, tag) in self.slots.iter_mut().zip(&mut self.tags) {
             if e.page_shift != EMPTY && doomed(e) {
                 removed[live_index(self.shift, e.page_shift)] += 1;
                 *e = EMPTY_ENTRY;
+                *tag = EMPTY_TAG;
             }
         }
         self.live[0] -= removed[0];
@@ -511,14 +594,19 @@ impl TlbArray {
             }
             let vpn = vaddr >> shift;
             let base = self.set_of(vpn) * ways;
+            let tag = tag_of(vpn, shift);
             let mut removed = 0;
-            for e in &mut self.slots[base..base + ways] {
+            for index in base..base + ways {
+                if self.tags[index] != tag {
+                    continue;
+                }
+                let e = &self.slots[index];
                 let space = match asid {
                     Some(a) => e.global || e.asid == a,
                     None => true,
                 };
                 if e.page_shift == shift && e.vpn == vpn && space {
-                    *e = EMPTY_ENTRY;
+                    self.write_slot(index, EMPTY_ENTRY);
                     removed += 1;
                 }
             }
@@ -563,10 +651,10 @@ mod tests {
         };
         // Pages 0, 2 go to set 0; 1, 3 to set 1: the array is full.
         for vpn in 0..4 {
-            a.fill(page(vpn));
+            a.fill::<true>(page(vpn));
         }
         // Set 0 loses its older way, page 0.
-        let full = a.fill(page(4));
+        let full = a.fill::<true>(page(4));
         assert_eq!(
             (full.set, full.way, full.evicted.map(|e| e.vpn)),
             (0, 0, Some(0))
@@ -574,21 +662,21 @@ mod tests {
         // A hole in set 1 (way 0, the older) with the array otherwise full:
         // a fill in set 1 takes it, a fill in set 0 still evicts.
         a.take(1, 0);
-        let refill = a.fill(page(5));
+        let refill = a.fill::<true>(page(5));
         assert_eq!((refill.set, refill.way, refill.evicted), (1, 0, None));
-        let evict = a.fill(page(6));
+        let evict = a.fill::<true>(page(6));
         assert_eq!(
             (evict.set, evict.way, evict.evicted.map(|e| e.vpn)),
             (0, 1, Some(2))
         );
         // A hole in set 0 while set 1 is full: set 1 evicts its LRU way.
         a.take(0, 0);
-        let evict = a.fill(page(7));
+        let evict = a.fill::<true>(page(7));
         assert_eq!(
             (evict.set, evict.way, evict.evicted.map(|e| e.vpn)),
             (1, 1, Some(3))
         );
-        let refill = a.fill(page(8));
+        let refill = a.fill::<true>(page(8));
         assert_eq!((refill.set, refill.way, refill.evicted), (0, 0, None));
     }
 
@@ -611,7 +699,7 @@ mod tests {
             let asid = ((r >> 16) % 2) as u16;
             match (r >> 4) % 5 {
                 0 | 1 => {
-                    a.fill(TlbEntry {
+                    a.fill::<true>(TlbEntry {
                         vpn,
                         page_shift: shift,
                         frame_base: vpn << shift,
@@ -631,6 +719,30 @@ mod tests {
                     a.invalidate_if(|e| e.asid == asid && e.vpn % 3 == 0);
                 }
             }
+            assert!(
+                a.slots
+                    .iter()
+                    .zip(&a.tags)
+                    .all(|(e, &t)| t == tag_of(e.vpn, e.page_shift)),
+                "step {step}: a tag disagrees with its entry"
+            );
+            // Any address, found by the tags exactly as by a plain scan of
+            // every valid entry, the first page size before the other.
+            let probe_shift = if (r >> 32) & 1 == 0 { 12 } else { 21 };
+            let vaddr = ((r >> 40) % 24) << probe_shift;
+            let probe_asid = ((r >> 48) % 2) as u16;
+            let plain = [12, 21]
+                .into_iter()
+                .find_map(|shift| {
+                    a.valid().find(|(_, _, e)| {
+                        e.page_shift == shift
+                            && e.vpn == vaddr >> shift
+                            && (e.global || e.asid == probe_asid)
+                    })
+                })
+                .map(|(set, way, _)| (set, way));
+            let found = a.lookup(vaddr, probe_asid).map(|(p, _)| (p.set, p.way));
+            assert_eq!(found, plain, "step {step}: probe of {vaddr:#x}");
             let first = a.valid().filter(|(_, _, e)| e.page_shift == 12).count();
             let more = a.valid().count() - first;
             assert_eq!(
@@ -646,6 +758,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Two pages whose tags collide in one set are told apart by their
+    /// entries: neither's probe finds the other, and filling one keeps the
+    /// other.
+    #[test]
+    fn colliding_tags_never_match_by_themselves() {
+        let mut a = TlbArray::new(&TlbArrayConfig {
+            entries: 4,
+            ways: 4,
+            page_shifts: vec![12],
+            replacement: TlbReplacement::Lru,
+        });
+        let (one, two) = (0x10, (1 << TAG_SHIFT_AT) | 0x11);
+        assert_eq!(tag_of(one, 12), tag_of(two, 12));
+        let page = |vpn: u64| TlbEntry {
+            vpn,
+            page_shift: 12,
+            frame_base: 0x1000,
+            perms: Perms::READ,
+            asid: 0,
+            global: false,
+            dirty: false,
+        };
+        a.fill::<true>(page(one));
+        assert!(a.lookup(two << 12, 0).is_none());
+        let second = a.fill::<true>(page(two));
+        assert_eq!((second.way, second.evicted, second.dropped), (1, None, 0));
+        assert_eq!(a.lookup(one << 12, 0).map(|(p, _)| p.way), Some(0));
+        assert_eq!(a.lookup(two << 12, 0).map(|(p, _)| p.way), Some(1));
+        assert_eq!(a.flush_page(two << 12, Some(0)), 1);
+        assert_eq!(a.lookup(one << 12, 0).map(|(p, _)| p.way), Some(0));
     }
 
     #[test]

@@ -339,15 +339,7 @@ impl Tlb {
     /// replacement policy's victim. Returns `None`, counting nothing, when
     /// the level holds no pages of that size or does not exist.
     pub fn fill(&mut self, level: usize, entry: TlbEntry) -> Option<TlbFill> {
-        let (array, a) = self
-            .level_arrays_mut(level)
-            .iter_mut()
-            .enumerate()
-            .find(|(_, a)| a.holds(entry.page_shift))?;
-        let done = a.fill(entry);
-        let counters = &mut self.counters[level];
-        counters.fills += 1;
-        counters.evictions += u64::from(done.evicted.is_some()) + done.dropped;
+        let (array, done) = self.fill_array::<true>(level, entry)?;
         Some(TlbFill {
             slot: TlbSlot {
                 level,
@@ -357,6 +349,35 @@ impl Tlb {
             },
             evicted: done.evicted,
         })
+    }
+
+    /// [`fill`](Tlb::fill) with the same effect on entries, replacement
+    /// state and counters, for a caller that does not need to know what
+    /// went where: it never reads the entry it displaces (a likely cache
+    /// miss in a large array), only that way's tag. Returns whether the
+    /// level holds the page's size.
+    pub fn fill_quietly(&mut self, level: usize, entry: TlbEntry) -> bool {
+        self.fill_array::<false>(level, entry).is_some()
+    }
+
+    /// Fills the array of `level` that holds `entry`'s size and counts it;
+    /// the array's index and what the fill did.
+    #[inline(always)]
+    fn fill_array<const REPORT: bool>(
+        &mut self,
+        level: usize,
+        entry: TlbEntry,
+    ) -> Option<(usize, array::ArrayFill)> {
+        let (array, a) = self
+            .level_arrays_mut(level)
+            .iter_mut()
+            .enumerate()
+            .find(|(_, a)| a.holds(entry.page_shift))?;
+        let done = a.fill::<REPORT>(entry);
+        let counters = &mut self.counters[level];
+        counters.fills += 1;
+        counters.evictions += u64::from(done.displaced) + done.dropped;
+        Some((array, done))
     }
 
     /// Writes `entry` at `slot`, for preloading a textbook TLB state or a
@@ -400,17 +421,9 @@ impl Tlb {
     /// dirty bit for a write that hit a clean entry. Returns whether a valid
     /// entry was there.
     pub fn set_dirty(&mut self, slot: TlbSlot) -> bool {
-        let entry = self
-            .level_arrays_mut(slot.level)
+        self.level_arrays_mut(slot.level)
             .get_mut(slot.array)
-            .and_then(|a| a.get_mut(slot.set, slot.way));
-        match entry {
-            Some(e) => {
-                e.dirty = true;
-                true
-            }
-            None => false,
-        }
+            .is_some_and(|a| a.set_dirty(slot.set, slot.way))
     }
 
     /// Drops the entry at `slot` (say, one whose cached permissions no
@@ -622,6 +635,49 @@ mod tests {
         assert_eq!(first, victims(42));
         assert_ne!(first, victims(43));
         assert!(first.iter().filter(|r| matches!(r, Evict(_))).count() > 10);
+    }
+
+    /// A quiet fill leaves entries, replacement state and counters exactly
+    /// as a reporting fill does, for every replacement policy, through
+    /// refills, evictions and flushes.
+    #[test]
+    fn quiet_fills_match_reporting_fills() {
+        for policy in ["lru", "fifo", "plru", "random=5"] {
+            let mut loud = one_level(&format!("16:4:{policy}"));
+            let mut quiet = loud.clone();
+            let mut state = 0x9e37_79b9_u64;
+            for step in 0..3000 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let vpn = state % 40;
+                let mut entry = page(vpn);
+                entry.asid = ((state >> 8) % 2) as u16;
+                entry.global = (state >> 16) % 9 == 0;
+                match (state >> 24) % 6 {
+                    0 => {
+                        loud.flush_page(vpn << 12, Some(entry.asid));
+                        quiet.flush_page(vpn << 12, Some(entry.asid));
+                    }
+                    1 | 2 => {
+                        let a = loud.probe(0, vpn << 12, entry.asid).map(|h| h.slot);
+                        let b = quiet.probe(0, vpn << 12, entry.asid).map(|h| h.slot);
+                        assert_eq!(a, b, "{policy} step {step}");
+                    }
+                    _ => {
+                        assert!(loud.fill(0, entry).is_some());
+                        assert!(quiet.fill_quietly(0, entry));
+                    }
+                }
+                assert_eq!(
+                    loud.entries(0).collect::<Vec<_>>(),
+                    quiet.entries(0).collect::<Vec<_>>(),
+                    "{policy} step {step}"
+                );
+                assert_eq!(loud.counters(), quiet.counters(), "{policy} step {step}");
+            }
+            assert!(loud.counters()[0].evictions > 100, "{policy}");
+        }
     }
 
     /// CS:APP 3e §9.6.4, figure 9.20(b): 16 entries, 4 ways, 4 sets, 64-byte
