@@ -101,9 +101,8 @@ impl PageSet {
                 i
             }
         };
-        let bit = page % BLOCK_PAGES;
-        let word = &mut self.bitmaps[index as usize][(bit / 64) as usize];
-        let mask = 1u64 << (bit % 64);
+        let (word, mask) = bit_of(page);
+        let word = &mut self.bitmaps[index as usize][word];
         let new = *word & mask == 0;
         *word |= mask;
         self.len += u64::from(new);
@@ -112,10 +111,10 @@ impl PageSet {
 
     /// Whether `page` is in the set.
     pub fn contains(&self, page: u64) -> bool {
-        let bit = page % BLOCK_PAGES;
-        self.blocks.get(&(page / BLOCK_PAGES)).is_some_and(|&i| {
-            self.bitmaps[i as usize][(bit / 64) as usize] & (1u64 << (bit % 64)) != 0
-        })
+        let (word, mask) = bit_of(page);
+        self.blocks
+            .get(&(page / BLOCK_PAGES))
+            .is_some_and(|&i| self.bitmaps[i as usize][word] & mask != 0)
     }
 
     /// Pages in the set.
@@ -127,6 +126,13 @@ impl PageSet {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// Where `page` sits in its block's bitmap: the word and the bit's mask.
+#[inline(always)]
+fn bit_of(page: u64) -> (usize, u64) {
+    let bit = page % BLOCK_PAGES;
+    ((bit / 64) as usize, 1u64 << (bit % 64))
 }
 
 #[cfg(test)]
