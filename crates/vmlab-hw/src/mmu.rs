@@ -488,6 +488,9 @@ impl Mmu {
         kind: AccessKind,
         mode: Mode,
     ) -> Option<u64> {
+        // `self.repeat[side(kind)]` says the same, but the compiler then
+        // indexes at run time: callgrind counts 19% more instructions per
+        // reference on a TLB-hit stream than with this match.
         let g = match kind {
             AccessKind::Read | AccessKind::Write => self.repeat[0].as_ref()?,
             AccessKind::Fetch => self.repeat[1].as_ref()?,
