@@ -17,6 +17,7 @@
 //! time series behind `vmlab run --csv` (fault rate and resident set over
 //! the run), streamed to the caller so a long trace keeps constant memory.
 
+use crate::chunk::{Batched, Chunk, ChunkedOps};
 use crate::op::{page_pieces, within_page, MemRef, Op};
 use crate::pageset::{PageSet, RecentPages};
 use crate::replay::{Replay, ReplayReport};
@@ -244,13 +245,8 @@ pub fn run_sampled(
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
-    match model {
-        Model::Full => {
-            let ops = stream.map(|r| r.map(Op::Access));
-            run_ops_sampled(ops, machine, model, every, on_sample)
-        }
-        Model::Replacement => run_replacement(stream, machine, every, on_sample),
-    }
+    let ops = stream.map(|r| r.map(Op::Access));
+    run_ops_sampled(ops, machine, model, every, on_sample)
 }
 
 /// Like [`run_sampled`], for a stream that may carry system calls (a real
@@ -263,16 +259,21 @@ pub fn run_ops_sampled(
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
+    run_chunks_sampled(Batched::new(ops), machine, model, every, on_sample)
+}
+
+/// Like [`run_ops_sampled`], for a stream read a chunk at a time (what
+/// the others come down to).
+pub fn run_chunks_sampled(
+    chunks: impl ChunkedOps,
+    machine: &Machine,
+    model: Model,
+    every: u64,
+    on_sample: &mut dyn FnMut(&Sample),
+) -> Result<RunReport, DriverError> {
     match model {
-        Model::Full => run_full(ops, machine, every, on_sample, None).map(|(report, _)| report),
-        Model::Replacement => {
-            let accesses = ops.filter_map(|op| match op {
-                Ok(Op::Access(r)) => Some(Ok(r)),
-                Ok(Op::Syscall(_)) => None,
-                Err(e) => Some(Err(e)),
-            });
-            run_replacement(accesses, machine, every, on_sample)
-        }
+        Model::Full => run_full(chunks, machine, every, on_sample, None).map(|(report, _)| report),
+        Model::Replacement => run_replacement(chunks, machine, every, on_sample),
     }
 }
 
@@ -300,8 +301,9 @@ fn report(machine: &Machine, model: Model) -> RunReport {
 /// References the replacement model preloads together.
 const BATCH: usize = 16;
 
+/// The replacement model; system calls are skipped.
 fn run_replacement(
-    stream: impl Iterator<Item = Result<MemRef, TraceError>>,
+    mut chunks: impl ChunkedOps,
     machine: &Machine,
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
@@ -363,13 +365,17 @@ fn run_replacement(
             filled = 0;
         }
     };
-    for r in stream {
-        let r = r.map_err(DriverError::Trace)?;
-        // Most accesses stay within their page: no splitting to do.
-        if within_page(&r, page) {
-            add(r);
-        } else {
-            page_pieces(r, page).for_each(&mut add);
+    while let Some(chunk) = chunks.next_chunk() {
+        let Chunk::Accesses(accesses) = chunk.map_err(DriverError::Trace)? else {
+            continue;
+        };
+        for &r in accesses {
+            // Most accesses stay within their page: no splitting to do.
+            if within_page(&r, page) {
+                add(r);
+            } else {
+                page_pieces(r, page).for_each(&mut add);
+            }
         }
     }
     run_batch(&mut sim, &pages[..filled], &writes[..filled]);
@@ -396,7 +402,7 @@ pub fn run_explained(
     machine: &Machine,
     log: ExplainLog,
 ) -> Result<(RunReport, ExplainLog), DriverError> {
-    let (report, log) = run_full(stream, machine, 0, &mut |_| {}, Some(log))?;
+    let (report, log) = run_full(Batched::new(stream), machine, 0, &mut |_| {}, Some(log))?;
     let log = log.ok_or_else(|| DriverError::Config("the explanation log was lost".into()))?;
     Ok((report, log))
 }
@@ -404,7 +410,7 @@ pub fn run_explained(
 /// The full model; with `explain`, the run records into it and stops
 /// once it wants no more events.
 fn run_full(
-    stream: impl Iterator<Item = Result<Op, TraceError>>,
+    mut chunks: impl ChunkedOps,
     machine: &Machine,
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
@@ -456,24 +462,26 @@ fn run_full(
         on_sample,
     };
     let start = Instant::now();
-    for op in stream {
-        let r = match op.map_err(DriverError::Trace)? {
-            Op::Access(r) => r,
-            Op::Syscall(call) => {
+    'stream: while let Some(chunk) = chunks.next_chunk() {
+        let accesses = match chunk.map_err(DriverError::Trace)? {
+            Chunk::Accesses(accesses) => accesses,
+            Chunk::Syscall(call) => {
                 run.syscall(&call)?;
                 continue;
             }
         };
-        // Most accesses stay within their page: no splitting to do.
-        let going = if within_page(&r, page) {
-            run.step(r)?
-        } else {
-            page_pieces(r, page).try_fold(true, |going, piece| {
-                Ok::<_, DriverError>(going && run.step(piece)?)
-            })?
-        };
-        if !going {
-            break;
+        for &r in accesses {
+            // Most accesses stay within their page: no splitting to do.
+            let going = if within_page(&r, page) {
+                run.step(r)?
+            } else {
+                page_pieces(r, page).try_fold(true, |going, piece| {
+                    Ok::<_, DriverError>(going && run.step(piece)?)
+                })?
+            };
+            if !going {
+                break 'stream;
+            }
         }
     }
     if run.countdown.pending() {

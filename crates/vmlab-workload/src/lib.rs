@@ -4,6 +4,8 @@
 //! Module map:
 //! - [`compare`]: paging against segmentation on one allocation workload
 //!   (fragmentation, table memory, translation cost, compaction cost).
+//! - [`chunk`]: a stream read a slice of accesses at a time, the
+//!   driver's hot loop's input.
 //! - [`driver`]: runs a stream on a machine, full or replacement-only.
 //! - [`op`]: [`MemRef`](op::MemRef), the one element of every stream, and
 //!   splitting an access that crosses pages; [`Op`](op::Op), an access or
@@ -24,6 +26,7 @@
 //! - [`sweep`]: one workload over many configurations in parallel, as a
 //!   tidy table of rows; miss-ratio curves as rows of the same table.
 
+pub mod chunk;
 pub mod compare;
 pub mod driver;
 pub mod gen;

@@ -14,7 +14,10 @@
 //! Rows carry no wall-clock time, so the same sweep gives the same table
 //! bit for bit.
 
-use crate::driver::{run_ops_sampled, run_sampled, DriverError, Machine, Model, RunReport, Sample};
+use crate::driver::{
+    run_chunks_sampled, run_ops_sampled, run_sampled, DriverError, Machine, Model, RunReport,
+    Sample,
+};
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
 use crate::op::{page_pieces, Op};
@@ -84,12 +87,8 @@ impl Source {
                 // inlined into it instead of dispatched per record.
                 let (m, n) = (machine, model);
                 let mut report = match &mut reader {
-                    TraceReader::Lackey(r) => {
-                        run_ops_sampled(iter::from_fn(|| r.next_op()), m, n, every, on_sample)
-                    }
-                    TraceReader::Addr(r) => {
-                        run_ops_sampled(iter::from_fn(|| r.next_op()), m, n, every, on_sample)
-                    }
+                    TraceReader::Lackey(r) => run_chunks_sampled(r, m, n, every, on_sample),
+                    TraceReader::Addr(r) => run_chunks_sampled(r, m, n, every, on_sample),
                     TraceReader::VmlabBin(r) => {
                         run_ops_sampled(iter::from_fn(|| r.next_op()), m, n, every, on_sample)
                     }

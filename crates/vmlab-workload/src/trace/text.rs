@@ -43,6 +43,7 @@
 
 use super::input::{Input, NextLine, MAX_LINE};
 use super::{ReadOptions, TraceError};
+use crate::chunk::{Chunk, ChunkedOps};
 use crate::op::{MemRef, Op};
 use crate::syscall::{AddressCall, Syscall, CALL_NAMES};
 use std::io::Read;
@@ -273,6 +274,28 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
             }
         }
         None
+    }
+}
+
+/// The accesses parsed ahead are lent as one slice; a line read the
+/// general way joins them (a modify line's load before its store) or is
+/// its own chunk (a system call, an error).
+impl<R: Read, F: LineFormat> ChunkedOps for TextReader<R, F> {
+    #[inline]
+    fn next_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
+        if self.next >= self.ready.len() {
+            self.read_ahead();
+            if self.ready.is_empty() {
+                match self.next_op_by_line()? {
+                    // `ready` holds a modify line's store, if any.
+                    Ok(Op::Access(r)) => self.ready.insert(0, r),
+                    Ok(Op::Syscall(call)) => return Some(Ok(Chunk::Syscall(call))),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        }
+        let start = std::mem::replace(&mut self.next, self.ready.len());
+        Some(Ok(Chunk::Accesses(&self.ready[start..])))
     }
 }
 
@@ -878,6 +901,52 @@ mod tests {
         assert_eq!(fast(" L 10,1234567890\n"), None);
         assert_eq!(fast(" L 10,8\r\n"), None);
         assert_eq!(Lackey::parse_canonical(b"I  0401ab70,3\n"), None);
+    }
+
+    /// Read a chunk at a time, a lackey trace gives the ops `next_op`
+    /// gives, in order: canonical lines in batches, modify lines (a load
+    /// then a store) read the general way, system calls between slices,
+    /// and the error of a bad line after the accesses before it.
+    #[test]
+    fn chunks_give_what_next_op_gives() {
+        let mut text = String::from("==1== Lackey\n");
+        for i in 0..700u64 {
+            match i % 97 {
+                0 => text.push_str(&format!(" M  {:x},4\n", 0x5000 + i)),
+                3 => text.push_str(&format!(" M {:x},2\n", 0x5000 + i)),
+                1 => text.push_str(&format!(" L  {:x},8\n", 0x6000 + i)),
+                2 => text.push_str(&format!(
+                    "SYSCALL[1,1]({i}) sys_brk ( 0x0 ) --> Success(0x{:x})\n",
+                    0x40_0000 + i
+                )),
+                _ => text.push_str(&format!("I  {:x},3\n", 0x40_1000 + i)),
+            }
+        }
+        text.push_str(" L zz,8\nI  10,1\n");
+        let opts = ReadOptions::default();
+        let mut by_op = LackeyReader::new(text.as_bytes(), "t", opts);
+        let want: Vec<Result<Op, String>> = std::iter::from_fn(|| by_op.next_op())
+            .map(|op| op.map_err(|e| e.to_string()))
+            .collect();
+        let mut by_chunk = LackeyReader::new(text.as_bytes(), "t", opts);
+        let mut got = Vec::new();
+        while let Some(chunk) = by_chunk.next_chunk() {
+            match chunk {
+                Ok(Chunk::Accesses(rs)) => got.extend(rs.iter().map(|&r| Ok(Op::Access(r)))),
+                Ok(Chunk::Syscall(call)) => got.push(Ok(Op::Syscall(call))),
+                Err(e) => got.push(Err(e.to_string())),
+            }
+        }
+        assert!(
+            want.iter()
+                .filter(|op| matches!(op, Ok(Op::Syscall(_))))
+                .count()
+                == 8
+        );
+        assert!(want
+            .last()
+            .is_some_and(|op| op.as_ref().is_err_and(|e| e.contains("t:702:"))));
+        assert_eq!(got, want);
     }
 
     #[test]
