@@ -26,13 +26,13 @@ pub enum Chunk<'a> {
 pub trait ChunkedOps {
     /// The next chunk; `None` at the end. After an error the stream
     /// gives nothing more that means anything.
-    fn next_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>>;
+    fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>>;
 }
 
 impl<T: ChunkedOps + ?Sized> ChunkedOps for &mut T {
     #[inline]
-    fn next_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
-        (**self).next_chunk()
+    fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
+        (**self).read_chunk()
     }
 }
 
@@ -63,7 +63,7 @@ impl<I: Iterator<Item = Result<Op, TraceError>>> Batched<I> {
 
 impl<I: Iterator<Item = Result<Op, TraceError>>> ChunkedOps for Batched<I> {
     #[inline]
-    fn next_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
+    fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
         if let Some(waiting) = self.waiting.take() {
             return Some(waiting.map(Chunk::Syscall));
         }
@@ -105,7 +105,7 @@ mod tests {
     fn flatten(ops: Vec<Result<Op, TraceError>>) -> Vec<Result<Op, String>> {
         let mut chunks = Batched::new(ops.into_iter());
         let mut out = Vec::new();
-        while let Some(chunk) = chunks.next_chunk() {
+        while let Some(chunk) = chunks.read_chunk() {
             match chunk {
                 Ok(Chunk::Accesses(rs)) => {
                     assert!(!rs.is_empty() && rs.len() <= BATCH_ACCESSES);

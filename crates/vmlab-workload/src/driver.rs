@@ -365,7 +365,7 @@ fn run_replacement(
             filled = 0;
         }
     };
-    while let Some(chunk) = chunks.next_chunk() {
+    while let Some(chunk) = chunks.read_chunk() {
         let Chunk::Accesses(accesses) = chunk.map_err(DriverError::Trace)? else {
             continue;
         };
@@ -462,7 +462,7 @@ fn run_full(
         on_sample,
     };
     let start = Instant::now();
-    'stream: while let Some(chunk) = chunks.next_chunk() {
+    'stream: while let Some(chunk) = chunks.read_chunk() {
         let accesses = match chunk.map_err(DriverError::Trace)? {
             Chunk::Accesses(accesses) => accesses,
             Chunk::Syscall(call) => {

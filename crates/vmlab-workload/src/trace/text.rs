@@ -282,7 +282,7 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
 /// its own chunk (a system call, an error).
 impl<R: Read, F: LineFormat> ChunkedOps for TextReader<R, F> {
     #[inline]
-    fn next_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
+    fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
         if self.next >= self.ready.len() {
             self.read_ahead();
             if self.ready.is_empty() {
@@ -930,7 +930,7 @@ mod tests {
             .collect();
         let mut by_chunk = LackeyReader::new(text.as_bytes(), "t", opts);
         let mut got = Vec::new();
-        while let Some(chunk) = by_chunk.next_chunk() {
+        while let Some(chunk) = by_chunk.read_chunk() {
             match chunk {
                 Ok(Chunk::Accesses(rs)) => got.extend(rs.iter().map(|&r| Ok(Op::Access(r)))),
                 Ok(Chunk::Syscall(call)) => got.push(Ok(Op::Syscall(call))),
