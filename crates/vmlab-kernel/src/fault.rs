@@ -1237,8 +1237,23 @@ impl Kernel {
         default: R,
         f: impl FnOnce(&mut dyn ReplacementPolicy, &mut KernelRefs<'_>) -> R,
     ) -> R {
-        // Whatever the call does, a touch may matter again.
-        self.touched_last = None;
+        // The touches held back go first, so the policy sees every call
+        // in order.
+        if let Some((held_owner, frames)) = self.held_touches.take() {
+            self.lend_policy(held_owner, (), |policy, refs| {
+                frames.for_each(|frame| policy.touch(frame, refs));
+            });
+        }
+        self.lend_policy(owner, default, f)
+    }
+
+    /// [`Kernel::with_policy`] once no touches are held.
+    fn lend_policy<R>(
+        &mut self,
+        owner: Pid,
+        default: R,
+        f: impl FnOnce(&mut dyn ReplacementPolicy, &mut KernelRefs<'_>) -> R,
+    ) -> R {
         let taken = if owner == 0 {
             self.policy.take()
         } else {

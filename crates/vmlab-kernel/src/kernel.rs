@@ -12,6 +12,7 @@
 use crate::blockdev::{BlockDevice, BlockDeviceConfig};
 use crate::explain::{ExplainLog, FlushReason, KernelEvent, LogSink};
 use crate::frames::{FrameTable, FrameUse, Owner, Pid};
+use crate::held_touches::HeldTouches;
 use crate::policy::{self, FrameId, PolicyParams, ReplacementPolicy};
 use crate::process::{
     ExitStatus, Personality, Process, ProcessCounters, ProcessState, Signal, SignalCode, SignalKind,
@@ -281,11 +282,12 @@ pub struct Kernel {
     pub(crate) policy: Option<Box<dyn ReplacementPolicy>>,
     /// Whether the policy wants every hit reported.
     touch_policy: bool,
-    /// The frame touched last, while touching it again would change nothing
-    /// ([`ReplacementPolicy::repeated_touch_is_noop`]) because the policy
-    /// has had no other call since: every call through
-    /// [`Kernel::with_policy`] clears it.
-    pub(crate) touched_last: Option<FrameId>,
+    /// Whether its touches collapse
+    /// ([`ReplacementPolicy::touches_collapse`]), so they are held.
+    touches_collapse: bool,
+    /// Touches not yet handed to the policy: every call through
+    /// [`Kernel::with_policy`] hands them over first.
+    pub(crate) held_touches: HeldTouches,
     /// Shared anonymous objects' pages.
     pub(crate) shmem: crate::shmem::ShmemPages,
     /// A frame eviction must not take (the source of a copy-on-write copy
@@ -412,7 +414,8 @@ impl Kernel {
             mmu,
             frames,
             touch_policy: policy.wants_touch(),
-            touched_last: None,
+            touches_collapse: policy.touches_collapse(),
+            held_touches: HeldTouches::default(),
             policy_of: vec![0; config.frames],
             pinned: None,
             shmem: Default::default(),
@@ -732,24 +735,26 @@ impl Kernel {
     }
 
     /// Reports a hit on the user page at `paddr` to the policy tracking its
-    /// frame, if the policy wants hits, unless it would change nothing (a
-    /// repeat of the last touch).
+    /// frame, if the policy wants hits: at once, or held back where the
+    /// policy's touches collapse (a repeat of the last touch is dropped).
     #[inline(always)]
     fn touch_resident(&mut self, paddr: u64) {
         let frame = (paddr >> self.page_shift) as FrameId;
         if !self.touch_policy
-            || self.touched_last == Some(frame)
+            || self.held_touches.is_last(frame)
             || !self.frames.used_for(frame).is_user()
         {
             return;
         }
         let owner = self.policy_of[frame as usize];
-        let noop_again = self.with_policy(owner, false, |policy, refs| {
-            policy.touch(frame, refs);
-            policy.repeated_touch_is_noop()
-        });
-        // After the call, which cleared it.
-        self.touched_last = noop_again.then_some(frame);
+        if !self.touches_collapse {
+            self.with_policy(owner, (), |policy, refs| policy.touch(frame, refs));
+        } else if !self.held_touches.hold(owner, frame) {
+            // Full, or another owner's: those go first (a call with
+            // nothing else to do), then this one is held.
+            self.with_policy(owner, (), |_, _| {});
+            self.held_touches.hold(owner, frame);
+        }
     }
 
     /// Copies user memory at `vaddr` into `out`, page piece by page piece.

@@ -32,6 +32,8 @@
 //! - [`syscall`]: Linux's system calls with their errno results, on top of
 //!   the kernel API; [`syscall_entry`]: their entry points, which report
 //!   each call to the explanation stream.
+//! - `held_touches`: touches held back from a policy whose touches
+//!   collapse, handed over before its next other call.
 //! - [`hugetlb`]: the huge-page pool reserved at boot and MAP_HUGETLB
 //!   mappings of it.
 //! - [`machine`]: machine files, a whole [`KernelConfig`] in TOML, and
@@ -50,6 +52,7 @@ pub mod fault;
 pub mod frames;
 pub mod freespace;
 pub mod fs;
+mod held_touches;
 pub mod hugetlb;
 pub mod kernel;
 pub mod machine;

@@ -283,7 +283,7 @@ impl ReplacementPolicy for ArcPolicy {
         true
     }
 
-    fn repeated_touch_is_noop(&self) -> bool {
+    fn touches_collapse(&self) -> bool {
         true
     }
 

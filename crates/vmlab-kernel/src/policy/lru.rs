@@ -33,7 +33,7 @@ impl ReplacementPolicy for Lru {
     fn wants_touch(&self) -> bool {
         true
     }
-    fn repeated_touch_is_noop(&self) -> bool {
+    fn touches_collapse(&self) -> bool {
         true
     }
     fn remove(&mut self, frame: FrameId) {

@@ -93,12 +93,17 @@ pub trait ReplacementPolicy: Send {
     /// Whether [`touch`](ReplacementPolicy::touch) does anything.
     fn wants_touch(&self) -> bool;
 
-    /// Whether touching a frame again, with no other call on the policy
-    /// since its last touch, changes nothing (the frame is already where a
-    /// touch puts it: LRU's most recent end, SIEVE's visited bit). The
-    /// kernel then skips the repeats of a run of accesses to one page.
-    /// False where every reference counts (LFU, OPT, S3-FIFO's frequency).
-    fn repeated_touch_is_noop(&self) -> bool {
+    /// Whether touches collapse: a run of touches with no other call
+    /// between leaves the policy as touching each frame once, in the order
+    /// of its last touch, would. So it is where a touch only moves its
+    /// frame to the most recent end of a list it names or sets a flag (LRU,
+    /// ARC's T2, 2Q's Am, SIEVE's visited bit), and touching a frame twice
+    /// in a row changes nothing. The kernel then holds touches back
+    /// (dropping repeats, keeping each frame's last) until the policy's
+    /// next other call, and the replacement model skips the repeats of a
+    /// run of references to one page. False where every reference counts
+    /// (LFU, OPT, S3-FIFO's frequency).
+    fn touches_collapse(&self) -> bool {
         false
     }
 

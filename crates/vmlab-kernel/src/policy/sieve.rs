@@ -80,7 +80,7 @@ impl ReplacementPolicy for Sieve {
         true
     }
 
-    fn repeated_touch_is_noop(&self) -> bool {
+    fn touches_collapse(&self) -> bool {
         true
     }
 

@@ -95,7 +95,7 @@ impl ReplacementSim {
     pub fn new(policy: Box<dyn ReplacementPolicy>, capacity: usize, tick_interval: u64) -> Self {
         ReplacementSim {
             touch: policy.wants_touch(),
-            repeat_is_free: !policy.wants_touch() || policy.repeated_touch_is_noop(),
+            repeat_is_free: !policy.wants_touch() || policy.touches_collapse(),
             repeat: None,
             policy,
             tick_interval,

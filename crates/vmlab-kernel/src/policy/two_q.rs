@@ -125,7 +125,7 @@ impl ReplacementPolicy for TwoQ {
         true
     }
 
-    fn repeated_touch_is_noop(&self) -> bool {
+    fn touches_collapse(&self) -> bool {
         true
     }
 
