@@ -25,7 +25,6 @@ use crate::trace::{self, ReadOptions, TraceFormat, TraceReader};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt;
-use std::iter;
 use std::path::PathBuf;
 use std::str::FromStr;
 use vmlab_hw::tlb::TlbConfig;
@@ -89,9 +88,7 @@ impl Source {
                 let mut report = match &mut reader {
                     TraceReader::Lackey(r) => run_chunks_sampled(r, m, n, every, on_sample),
                     TraceReader::Addr(r) => run_chunks_sampled(r, m, n, every, on_sample),
-                    TraceReader::VmlabBin(r) => {
-                        run_ops_sampled(iter::from_fn(|| r.next_op()), m, n, every, on_sample)
-                    }
+                    TraceReader::VmlabBin(r) => run_chunks_sampled(r, m, n, every, on_sample),
                     TraceReader::OracleGeneral(r) => {
                         let ops = r.map(|access| access.map(Op::Access));
                         run_ops_sampled(ops, m, n, every, on_sample)

@@ -6,6 +6,7 @@
 use proptest::prelude::*;
 use std::io::Write;
 use vmlab_hw::AccessKind;
+use vmlab_workload::chunk::{Chunk, ChunkedOps, BATCH_ACCESSES};
 use vmlab_workload::op::MemRef;
 use vmlab_workload::trace::{
     self, detect, AddrReader, BinReader, BinWriter, LackeyReader, OracleReader, ReadOptions,
@@ -595,6 +596,65 @@ fn binary_syscalls_round_trip_and_layout() {
     let mut r = open_bytes(zstd(&bytes), None, ReadOptions::default()).unwrap();
     let back: Vec<Op> = r.ops().map(Result::unwrap).collect();
     assert_eq!(back, ops);
+}
+
+/// Read a chunk at a time, a vmlab-bin trace gives what `next_op` gives:
+/// plain records in batches (across batch and buffer edges), records with
+/// a value and system calls the one-record way, and an error after the
+/// accesses before it.
+#[test]
+fn binary_chunks_give_what_next_op_gives() {
+    let mut ops = Vec::new();
+    for i in 0..3000u64 {
+        let r = match i % 3 {
+            0 => MemRef::read(i * 8, 8),
+            1 => MemRef::write(i * 8, 4),
+            _ => MemRef::fetch(i * 8, 2),
+        };
+        ops.push(Op::Access(if i % 700 == 5 {
+            MemRef {
+                value: Some(i),
+                ..r
+            }
+        } else {
+            r
+        }));
+        if i % 900 == 300 || i == 256 {
+            ops.extend(
+                syscall_ops()
+                    .into_iter()
+                    .filter(|op| matches!(op, Op::Syscall(_))),
+            );
+        }
+    }
+    let mut bytes = bin_ops(&ops);
+    // A record of an unknown kind at the end.
+    bytes.extend([0u8; 12].iter().chain(&[9, 0, 0, 0]));
+    let collect_ops = |bytes: &[u8]| -> Vec<Result<Op, String>> {
+        let mut r = BinReader::new(bytes, "t.bin");
+        std::iter::from_fn(|| r.next_op())
+            .map(|op| op.map_err(|e| e.to_string()))
+            .collect()
+    };
+    let collect_chunks = |bytes: &[u8]| -> Vec<Result<Op, String>> {
+        let mut r = BinReader::new(bytes, "t.bin");
+        let mut out = Vec::new();
+        while let Some(chunk) = r.read_chunk() {
+            match chunk {
+                Ok(Chunk::Accesses(rs)) => {
+                    assert!(!rs.is_empty() && rs.len() <= BATCH_ACCESSES);
+                    out.extend(rs.iter().map(|&r| Ok(Op::Access(r))));
+                }
+                Ok(Chunk::Syscall(call)) => out.push(Ok(Op::Syscall(call))),
+                Err(e) => out.push(Err(e.to_string())),
+            }
+        }
+        out
+    };
+    let want = collect_ops(&bytes);
+    assert_eq!(want.len(), ops.len() + 1);
+    assert!(want.last().unwrap().is_err());
+    assert_eq!(collect_chunks(&bytes), want);
 }
 
 #[test]

@@ -39,6 +39,7 @@
 
 use super::input::Input;
 use super::TraceError;
+use crate::chunk::{Chunk, ChunkedOps, BATCH_ACCESSES};
 use crate::op::{MemRef, Op};
 use crate::syscall::{AddressCall, Syscall};
 use std::io::{self, BufWriter, Read, Write};
@@ -154,6 +155,8 @@ pub struct BinReader<R> {
     /// The last system call decoded (a `brk(0)` before the first).
     call: Syscall,
     done: bool,
+    /// The accesses of the chunk given last ([`ChunkedOps`]).
+    batch: Vec<MemRef>,
 }
 
 impl<R> std::fmt::Debug for BinReader<R> {
@@ -182,6 +185,7 @@ impl<R: Read> BinReader<R> {
                 result: Ok(0),
             },
             done: false,
+            batch: Vec::with_capacity(BATCH_ACCESSES),
         }
     }
 
@@ -343,6 +347,60 @@ impl<R: Read> BinReader<R> {
     }
 }
 
+/// The common record: a plain load, store or fetch with no value. Bytes
+/// 8..16 read as one word are the size, then the kind, and zero flags and
+/// reserved bytes above; anything else is `None`, for the general decoder.
+#[inline(always)]
+fn plain_access(rec: &[u8; RECORD_LEN]) -> Option<MemRef> {
+    let (addr, meta) = rec.split_at(8);
+    let addr = u64::from_le_bytes(addr.try_into().ok()?);
+    let meta = u64::from_le_bytes(meta.try_into().ok()?);
+    let kind = match meta >> 32 {
+        0 => AccessKind::Read,
+        1 => AccessKind::Write,
+        2 => AccessKind::Fetch,
+        _ => return None,
+    };
+    Some(MemRef {
+        addr,
+        size: meta as u32,
+        kind,
+        value: None,
+    })
+}
+
+/// Plain access records are decoded straight from the buffer, up to
+/// [`BATCH_ACCESSES`] at a time; any other record (with a value, a system
+/// call, a bad one) and the buffer's end go the one-record way.
+impl<R: Read> ChunkedOps for BinReader<R> {
+    #[inline]
+    fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
+        self.batch.clear();
+        if self.header_checked && !self.done {
+            let mut used = 0;
+            for rec in self.input.available().chunks_exact(RECORD_LEN) {
+                let Some(r) = rec.first_chunk().and_then(plain_access) else {
+                    break;
+                };
+                self.batch.push(r);
+                used += RECORD_LEN;
+                if self.batch.len() == BATCH_ACCESSES {
+                    break;
+                }
+            }
+            self.input.consume(used);
+        }
+        if self.batch.is_empty() {
+            match self.step_any()? {
+                Ok(Step::Access(r)) => self.batch.push(r),
+                Ok(Step::Call) => return Some(Ok(Chunk::Syscall(self.call))),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(Chunk::Accesses(&self.batch)))
+    }
+}
+
 /// What the record at the front decoded to. A system call waits in
 /// [`BinReader::call`], so the access path returns a value no bigger than
 /// a [`MemRef`] (the 64-byte call made binary reading a third slower).
@@ -384,25 +442,9 @@ impl<R: Read> BinReader<R> {
         // value, whole in the buffer. Bytes 8..16 read as one word are the
         // size, then the kind, and zero flags and reserved bytes above.
         if self.header_checked && !self.done {
-            if let Some(rec) = self.input.available().first_chunk::<RECORD_LEN>() {
-                let (addr, meta) = rec.split_at(8);
-                let addr = u64::from_le_bytes(addr.try_into().ok()?);
-                let meta = u64::from_le_bytes(meta.try_into().ok()?);
-                let kind = match meta >> 32 {
-                    0 => Some(AccessKind::Read),
-                    1 => Some(AccessKind::Write),
-                    2 => Some(AccessKind::Fetch),
-                    _ => None,
-                };
-                if let Some(kind) = kind {
-                    self.input.consume(RECORD_LEN);
-                    return Some(Ok(Step::Access(MemRef {
-                        addr,
-                        size: meta as u32,
-                        kind,
-                        value: None,
-                    })));
-                }
+            if let Some(r) = self.input.available().first_chunk().and_then(plain_access) {
+                self.input.consume(RECORD_LEN);
+                return Some(Ok(Step::Access(r)));
             }
         }
         self.step_any()
