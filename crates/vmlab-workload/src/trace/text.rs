@@ -207,12 +207,17 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
     fn read_ahead(&mut self) {
         self.ready.clear();
         self.next = 0;
+        // The buffer's position and the line count are kept in locals and
+        // stored once, after the batch.
+        let available = self.input.available();
+        let (mut used, mut lines) = (0, 0);
         while self.ready.len() < READ_AHEAD {
-            let Some((r, modify, used)) = F::parse_canonical(self.input.available()) else {
+            let rest = available.get(used..).unwrap_or_default();
+            let Some((r, modify, n)) = F::parse_canonical(rest) else {
                 break;
             };
-            self.input.consume(used);
-            self.line += 1;
+            used += n;
+            lines += 1;
             self.ready.push(r);
             if modify {
                 self.ready.push(MemRef {
@@ -221,6 +226,8 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
                 });
             }
         }
+        self.input.consume(used);
+        self.line += lines;
     }
 
     /// [`TextReader::next_op`] the general way: the line's end found, the
