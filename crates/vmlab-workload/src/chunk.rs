@@ -36,6 +36,22 @@ impl<T: ChunkedOps + ?Sized> ChunkedOps for &mut T {
     }
 }
 
+/// Every op of `chunks` in order, errors included: the stream taken apart
+/// again, one op per access (what a reader's `next_op` gives).
+pub fn ops_of(mut chunks: impl ChunkedOps) -> Vec<Result<Op, TraceError>> {
+    let mut ops = Vec::new();
+    while let Some(chunk) = chunks.read_chunk() {
+        match chunk {
+            Ok(Chunk::Accesses(accesses)) => {
+                ops.extend(accesses.iter().map(|&r| Ok(Op::Access(r))));
+            }
+            Ok(Chunk::Syscall(call)) => ops.push(Ok(Op::Syscall(call))),
+            Err(e) => ops.push(Err(e)),
+        }
+    }
+    ops
+}
+
 /// Accesses a [`Batched`] stream gathers before handing them on.
 pub const BATCH_ACCESSES: usize = 256;
 
@@ -103,19 +119,21 @@ mod tests {
 
     /// The chunks of `ops` flattened back into ops, errors as their text.
     fn flatten(ops: Vec<Result<Op, TraceError>>) -> Vec<Result<Op, String>> {
-        let mut chunks = Batched::new(ops.into_iter());
-        let mut out = Vec::new();
-        while let Some(chunk) = chunks.read_chunk() {
-            match chunk {
-                Ok(Chunk::Accesses(rs)) => {
-                    assert!(!rs.is_empty() && rs.len() <= BATCH_ACCESSES);
-                    out.extend(rs.iter().map(|&r| Ok(Op::Access(r))));
-                }
-                Ok(Chunk::Syscall(c)) => out.push(Ok(Op::Syscall(c))),
-                Err(e) => out.push(Err(e.to_string())),
-            }
+        ops_of(Batched::new(ops.into_iter()))
+            .into_iter()
+            .map(|op| op.map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn accesses_are_gathered_a_batch_at_a_time() {
+        let ops = (0..1000u64).map(|i| Ok(Op::Access(MemRef::read(i, 1))));
+        let mut chunks = Batched::new(ops);
+        let mut lengths = Vec::new();
+        while let Some(Ok(Chunk::Accesses(rs))) = chunks.read_chunk() {
+            lengths.push(rs.len());
         }
-        out
+        assert_eq!(lengths, [256, 256, 256, 232]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 use std::io::Write;
 use vmlab_hw::AccessKind;
-use vmlab_workload::chunk::{Chunk, ChunkedOps, BATCH_ACCESSES};
+use vmlab_workload::chunk::ops_of;
 use vmlab_workload::op::MemRef;
 use vmlab_workload::trace::{
     self, detect, AddrReader, BinReader, BinWriter, LackeyReader, OracleReader, ReadOptions,
@@ -637,19 +637,10 @@ fn binary_chunks_give_what_next_op_gives() {
             .collect()
     };
     let collect_chunks = |bytes: &[u8]| -> Vec<Result<Op, String>> {
-        let mut r = BinReader::new(bytes, "t.bin");
-        let mut out = Vec::new();
-        while let Some(chunk) = r.read_chunk() {
-            match chunk {
-                Ok(Chunk::Accesses(rs)) => {
-                    assert!(!rs.is_empty() && rs.len() <= BATCH_ACCESSES);
-                    out.extend(rs.iter().map(|&r| Ok(Op::Access(r))));
-                }
-                Ok(Chunk::Syscall(call)) => out.push(Ok(Op::Syscall(call))),
-                Err(e) => out.push(Err(e.to_string())),
-            }
-        }
-        out
+        ops_of(BinReader::new(bytes, "t.bin"))
+            .into_iter()
+            .map(|op| op.map_err(|e| e.to_string()))
+            .collect()
     };
     let want = collect_ops(&bytes);
     assert_eq!(want.len(), ops.len() + 1);

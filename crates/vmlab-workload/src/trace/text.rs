@@ -935,15 +935,11 @@ mod tests {
         let want: Vec<Result<Op, String>> = std::iter::from_fn(|| by_op.next_op())
             .map(|op| op.map_err(|e| e.to_string()))
             .collect();
-        let mut by_chunk = LackeyReader::new(text.as_bytes(), "t", opts);
-        let mut got = Vec::new();
-        while let Some(chunk) = by_chunk.read_chunk() {
-            match chunk {
-                Ok(Chunk::Accesses(rs)) => got.extend(rs.iter().map(|&r| Ok(Op::Access(r)))),
-                Ok(Chunk::Syscall(call)) => got.push(Ok(Op::Syscall(call))),
-                Err(e) => got.push(Err(e.to_string())),
-            }
-        }
+        let got: Vec<Result<Op, String>> =
+            crate::chunk::ops_of(LackeyReader::new(text.as_bytes(), "t", opts))
+                .into_iter()
+                .map(|op| op.map_err(|e| e.to_string()))
+                .collect();
         assert!(
             want.iter()
                 .filter(|op| matches!(op, Ok(Op::Syscall(_))))
