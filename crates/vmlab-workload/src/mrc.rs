@@ -23,9 +23,11 @@
 //! [`mean_absolute_error`] measures what the sampling cost against the
 //! exact curve.
 
+mod last_use;
+
+use last_use::LastUse;
 use std::collections::BinaryHeap;
 use std::fmt;
-use vmlab_kernel::policy::key_index::KeyIndex;
 
 /// References whose page lookups [`LruMrc::access_all`] issues together.
 const BATCH: usize = 64;
@@ -46,16 +48,18 @@ const FIRST: u32 = u32::MAX;
 /// Holes are bits, 64 slots to a word, with a Fenwick tree over the words
 /// counting their holes: counting is one popcount plus O(log(slots / 64))
 /// additions, and the whole structure is 3/16 of a byte per slot, so for
-/// a million pages it stays in the L2 cache and the page map's cache
-/// misses are the only ones left.
+/// a million pages it takes under a megabyte and stays in the L2 cache.
 ///
 /// Memory stays proportional to the distinct pages however long the trace:
 /// when the slots run out, the live slots (one per page) are renumbered
 /// `0..pages` in their order, which keeps every distance, and the holes
-/// are forgotten. If the pages then fill more than half the slots, the
-/// slots double first, so each renumbering (O(slots / 64 + pages)) is paid
-/// for by at least `slots / 2` references: amortized O(1) per reference,
-/// and at most `max(128, 2 × pages + 63)` slots.
+/// are forgotten. If the pages then fill more than a quarter of the slots,
+/// the slots grow to four times the pages first, so each renumbering
+/// (O(slots / 64 + pages)) is paid for by at least `3 × slots / 4`
+/// references: amortized O(1) per reference, and at most
+/// `max(128, 4 × pages + 63)` slots, and never more than 2³¹ (where a
+/// quarter would not fit `u32` slot numbers, half still does). (Half, as first written, renumbered
+/// a million pages every million references: 7% of a long pass.)
 ///
 /// A lookup in a map of a million pages misses the cache, and the tree's
 /// work after it fills the processor's window of instructions in flight,
@@ -69,9 +73,10 @@ const FIRST: u32 = u32::MAX;
 /// the page map alone would need 16 GiB before that).
 #[derive(Clone, Debug)]
 pub struct StackDistances {
-    /// Page → slot of its latest reference: open addressing, one cache
-    /// line a look-up, which a batch loads for all its pages first.
-    last: KeyIndex,
+    /// Page → slot of its latest reference: 4 bytes a page when pages
+    /// come in runs (see [`LastUse`]), which a batch loads for all its
+    /// pages first.
+    last: LastUse,
     /// Bit `s % 64` of word `s / 64` is set when slot `s` is a hole.
     holes: Vec<u64>,
     /// Fenwick tree of each word's holes; index `w + 1` covers word `w`,
@@ -92,11 +97,11 @@ impl Default for StackDistances {
 impl StackDistances {
     /// Room for `pages` distinct pages before anything grows.
     pub fn with_capacity(pages: usize) -> Self {
-        let last = KeyIndex::with_capacity(pages);
+        let last = LastUse::with_capacity(pages);
         // At least two batches of slots, so that a renumbering always
         // leaves room for a batch.
         let words = pages
-            .saturating_mul(2)
+            .saturating_mul(4)
             .div_ceil(64)
             .clamp(2 * BATCH / 64, 1 << 25);
         StackDistances {
@@ -198,8 +203,8 @@ impl StackDistances {
     }
 
     /// Renumbers the live slots `0..pages`, keeping their order, and
-    /// forgets the holes (doubling the slots if the pages would fill more
-    /// than half of them).
+    /// forgets the holes (growing the slots to four times the pages if
+    /// these would fill more than a quarter of them).
     #[cold]
     fn compact(&mut self) {
         // The tree's first entries become each word's first new slot
@@ -226,7 +231,10 @@ impl StackDistances {
             live < 1 << 30,
             "stack distances support fewer than 2^30 distinct pages"
         );
-        let words = self.holes.len().max((2 * live as usize).div_ceil(64));
+        let words = self
+            .holes
+            .len()
+            .max((4 * live as usize).min(1 << 31).div_ceil(64));
         self.holes.clear();
         self.holes.resize(words, 0);
         self.tree.clear();
@@ -242,7 +250,14 @@ pub struct LruMrc {
     stack: StackDistances,
     /// References at each stack distance; index 0 unused. One entry per
     /// distinct page, since no distance exceeds the pages seen.
-    histogram: Vec<u64>,
+    ///
+    /// Counts are kept modulo 2³², with `wrapped` saying how often each
+    /// wrapped: the histogram is read at a random distance for most
+    /// references to a large footprint, and at 4 bytes an entry it takes
+    /// half the cache lines of `u64` counts.
+    histogram: Vec<u32>,
+    /// A distance each time its count wrapped to 0 (adds 2³² to it).
+    wrapped: Vec<u32>,
     cold: u64,
     references: u64,
 }
@@ -261,6 +276,7 @@ impl LruMrc {
         LruMrc {
             stack: StackDistances::with_capacity(pages),
             histogram,
+            wrapped: Vec::new(),
             cold: 0,
             references: 0,
         }
@@ -271,7 +287,7 @@ impl LruMrc {
     pub fn access(&mut self, page: u64) {
         self.references += 1;
         match self.stack.access(page) {
-            Some(distance) => self.histogram[distance as usize] += 1,
+            Some(distance) => self.count(distance as u32),
             None => {
                 self.cold += 1;
                 self.histogram.push(0);
@@ -293,16 +309,30 @@ impl LruMrc {
                     self.cold += 1;
                     self.histogram.push(0);
                 } else {
-                    self.histogram[distance as usize] += 1;
+                    self.count(distance);
                 }
             }
         }
         self.references += pages.len() as u64;
     }
 
+    /// One more reference at `distance`.
+    #[inline]
+    fn count(&mut self, distance: u32) {
+        let count = &mut self.histogram[distance as usize];
+        *count = count.wrapping_add(1);
+        if *count == 0 {
+            self.wrapped.push(distance);
+        }
+    }
+
     /// The curve of the references so far.
     pub fn curve(&self) -> MissRatioCurve {
-        MissRatioCurve::new(self.histogram.clone(), self.cold, self.references)
+        let mut histogram: Vec<u64> = self.histogram.iter().map(|&c| u64::from(c)).collect();
+        for &distance in &self.wrapped {
+            histogram[distance as usize] += 1 << 32;
+        }
+        MissRatioCurve::new(histogram, self.cold, self.references)
     }
 }
 
@@ -643,4 +673,24 @@ pub fn mean_absolute_error(exact: &MissRatioCurve, approx: &SampledCurve, sizes:
         .map(|&f| (exact.miss_ratio(f) - approx.miss_ratio(f)).abs())
         .sum();
     sum / sizes.len() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A count past `u32::MAX` comes out whole: one page referenced over
+    /// and over, its count set just below the wrap as 2³² references
+    /// would leave it.
+    #[test]
+    fn histogram_counts_past_u32_come_out_whole() {
+        let mut mrc = LruMrc::new();
+        mrc.access_all(&[7, 7]);
+        mrc.histogram[1] = u32::MAX;
+        mrc.references = 1 << 32;
+        mrc.access_all(&[7, 7, 7]);
+        let curve = mrc.curve();
+        assert_eq!(curve.histogram(), &[0, (1 << 32) + 2]);
+        assert_eq!(curve.misses(1), 1);
+    }
 }

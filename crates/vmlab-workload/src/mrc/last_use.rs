@@ -1,0 +1,258 @@
+//! [`LastUse`]: page → slot of its latest reference, the look-up every
+//! reference of a stack-distance pass makes.
+//!
+//! Page numbers come in runs (a program's text, heap and stack; a
+//! generator's `base + rank`), so a two-level table like a page table
+//! serves them with 4 bytes a page: a small map from each group of
+//! [`GROUP`] pages to its leaf, then the leaf's entry. A hash map of
+//! (page, slot) pairs kept half full takes 32 bytes a page, eight times
+//! the cache lines, and its look-ups are what a pass over a large
+//! footprint waits for. Pages scattered one or two a group would make
+//! the leaves mostly empty, so when they would hold more than
+//! [`SPARSE`] entries per page the table turns into that hash map for
+//! good: memory stays within a small factor of the hash map's in every
+//! case.
+
+use vmlab_kernel::policy::key_index::KeyIndex;
+
+/// Pages a leaf covers (a power of two).
+const GROUP: usize = 512;
+
+/// Leaf entries per tracked page beyond which the pages are too scattered
+/// for leaves (8 × 4 bytes: the hash map's 32 bytes a page).
+const SPARSE: usize = 8;
+
+/// Leaves always allowed (8 MiB), however few the pages: the first
+/// references to a dense range of pages touch most of its groups long
+/// before they fill them (Zipf over a million pages touches all 2048
+/// groups within its first few thousand pages), so judging by the pages
+/// seen so far would switch a range that ends up full.
+const FEW_LEAVES: usize = 4096;
+
+/// An empty leaf entry (no slot is this large).
+const EMPTY: u32 = u32::MAX;
+
+/// A map from pages to slots below `u32::MAX`.
+#[derive(Clone, Debug)]
+pub(super) enum LastUse {
+    /// Groups of pages in leaves.
+    Grouped(Grouped),
+    /// One hash map entry a page.
+    Scattered(KeyIndex),
+}
+
+/// The two-level table.
+#[derive(Clone, Debug)]
+pub(super) struct Grouped {
+    /// Page group (`page / GROUP`) → its leaf's number.
+    leaf_of: KeyIndex,
+    /// Leaf `n` is `entries[n * GROUP..(n + 1) * GROUP]`.
+    entries: Vec<u32>,
+    len: usize,
+}
+
+impl LastUse {
+    /// An empty map with room for about `pages` pages.
+    pub(super) fn with_capacity(pages: usize) -> Self {
+        LastUse::Grouped(Grouped {
+            leaf_of: KeyIndex::with_capacity(pages / GROUP),
+            entries: Vec::new(),
+            len: 0,
+        })
+    }
+
+    /// Pages stored.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            LastUse::Grouped(g) => g.len,
+            LastUse::Scattered(k) => k.len(),
+        }
+    }
+
+    /// Reads where `page`'s entry lives without using it, so that a
+    /// look-up issued soon after finds it loaded (see
+    /// [`KeyIndex::preload`]).
+    #[inline]
+    pub(super) fn preload(&self, page: u64) {
+        match self {
+            LastUse::Grouped(g) => {
+                if let Some(leaf) = g.leaf_of.get(page / GROUP as u64) {
+                    std::hint::black_box(g.entries[entry(leaf, page)]);
+                }
+            }
+            LastUse::Scattered(k) => k.preload(page),
+        }
+    }
+
+    /// Stores `slot` for `page`; returns the slot stored before.
+    #[inline]
+    pub(super) fn insert(&mut self, page: u64, slot: u32) -> Option<u32> {
+        debug_assert_ne!(slot, EMPTY);
+        let g = match self {
+            LastUse::Grouped(g) => g,
+            LastUse::Scattered(k) => return k.insert(page, slot),
+        };
+        let Some(leaf) = g.leaf_of.get(page / GROUP as u64) else {
+            // The first page of its group: a new leaf, or the hash map if
+            // the leaves are too empty (both cold, and apart so that this
+            // path inlines into the caller's loop).
+            if g.add_leaf(page, slot) {
+                return None;
+            }
+            let mut pages = g.scattered();
+            let before = pages.insert(page, slot);
+            *self = LastUse::Scattered(pages);
+            return before;
+        };
+        let before = std::mem::replace(&mut g.entries[entry(leaf, page)], slot);
+        if before == EMPTY {
+            g.len += 1;
+            None
+        } else {
+            Some(before)
+        }
+    }
+
+    /// Removes `page`; returns its slot.
+    pub(super) fn remove(&mut self, page: u64) -> Option<u32> {
+        match self {
+            LastUse::Grouped(g) => {
+                let leaf = g.leaf_of.get(page / GROUP as u64)?;
+                let before = std::mem::replace(&mut g.entries[entry(leaf, page)], EMPTY);
+                (before != EMPTY).then(|| {
+                    g.len -= 1;
+                    before
+                })
+            }
+            LastUse::Scattered(k) => k.remove(page),
+        }
+    }
+
+    /// Replaces every stored slot `s` by `renumber(s)`.
+    pub(super) fn renumber(&mut self, mut renumber: impl FnMut(u32) -> u32) {
+        match self {
+            LastUse::Grouped(g) => {
+                for slot in g.entries.iter_mut().filter(|s| **s != EMPTY) {
+                    *slot = renumber(*slot);
+                }
+            }
+            LastUse::Scattered(k) => k.renumber(renumber),
+        }
+    }
+
+    /// Whether the pages went into the hash map (for tests).
+    #[cfg(test)]
+    fn is_scattered(&self) -> bool {
+        matches!(self, LastUse::Scattered(_))
+    }
+}
+
+impl Grouped {
+    /// Stores `slot` for `page`, the first of its group, in a new leaf;
+    /// false, storing nothing, if the leaves are too empty for one more.
+    #[cold]
+    fn add_leaf(&mut self, page: u64, slot: u32) -> bool {
+        let leaves = self.entries.len() / GROUP;
+        if leaves >= FEW_LEAVES && (leaves + 1) * GROUP > SPARSE * (self.len + 1) {
+            return false;
+        }
+        self.entries.resize(self.entries.len() + GROUP, EMPTY);
+        self.leaf_of.insert(page / GROUP as u64, leaves as u32);
+        self.entries[entry(leaves as u32, page)] = slot;
+        self.len += 1;
+        true
+    }
+
+    /// Every page in a hash map.
+    #[cold]
+    fn scattered(&self) -> KeyIndex {
+        let mut pages = KeyIndex::with_capacity(self.len.max(1) * 2);
+        for (group, leaf) in self.leaf_of.iter() {
+            let start = leaf as usize * GROUP;
+            for (offset, &slot) in self.entries[start..start + GROUP].iter().enumerate() {
+                if slot != EMPTY {
+                    pages.insert(group * GROUP as u64 + offset as u64, slot);
+                }
+            }
+        }
+        pages
+    }
+}
+
+/// Where `page`'s slot lives in the entries, given its group's leaf.
+#[inline]
+fn entry(leaf: u32, page: u64) -> usize {
+    leaf as usize * GROUP + (page % GROUP as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Random inserts, overwrites and removals agree with a `HashMap`,
+    /// both on pages in runs (leaves throughout) and on scattered pages
+    /// (which must switch to the hash map and keep every entry).
+    #[test]
+    fn agrees_with_a_hash_map() {
+        for (key_space, scattered) in [(3_000u64, false), (u64::MAX, true)] {
+            let mut map = LastUse::with_capacity(16);
+            let mut model = HashMap::new();
+            let mut x = 0x2545_F491_4F6C_DD1Du64;
+            for slot in 0..60_000u32 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let page = if key_space == u64::MAX {
+                    x
+                } else {
+                    (x % key_space) + (1 << 40)
+                };
+                if x >> 62 == 0 {
+                    assert_eq!(map.remove(page), model.remove(&page), "remove {page}");
+                } else {
+                    map.preload(page);
+                    assert_eq!(map.insert(page, slot), model.insert(page, slot));
+                }
+                assert_eq!(map.len(), model.len());
+            }
+            assert_eq!(map.is_scattered(), scattered);
+            map.renumber(|s| s / 2 + 1);
+            for (&page, &slot) in &model {
+                assert_eq!(map.remove(page), Some(slot / 2 + 1), "page {page}");
+            }
+            assert_eq!(map.len(), 0);
+        }
+    }
+
+    /// A dense range whose first pages land one a group (as a Zipf
+    /// stream's do) stays in leaves while it fills in.
+    #[test]
+    fn a_dense_range_touched_sparsely_first_keeps_its_leaves() {
+        let mut map = LastUse::with_capacity(0);
+        let pages = 2048 * GROUP as u64;
+        for page in (0..pages).step_by(GROUP) {
+            map.insert(page + 0x10000, 1);
+        }
+        for page in 0..pages {
+            map.insert(page + 0x10000, 2);
+        }
+        assert!(!map.is_scattered());
+        assert_eq!(map.len(), pages as usize);
+    }
+
+    /// A few pages far apart stay in leaves; the switch needs both many
+    /// leaves and few pages per leaf.
+    #[test]
+    fn few_scattered_pages_keep_their_leaves() {
+        let mut map = LastUse::with_capacity(0);
+        for i in 0..FEW_LEAVES as u64 {
+            map.insert(i << 30, i as u32);
+        }
+        assert!(!map.is_scattered());
+        map.insert(u64::MAX, 7);
+        assert!(map.is_scattered());
+        assert_eq!(map.insert(3 << 30, 9), Some(3));
+        assert_eq!(map.len(), FEW_LEAVES + 1);
+    }
+}
