@@ -16,6 +16,8 @@
 //!
 //! [`StackDistances`] finds each distance in O(log n) with a Fenwick tree
 //! over virtual time; its documentation says how memory stays bounded.
+//! Each page's latest reference is found in `last_use` (a two-level table
+//! for pages in runs, a hash map for scattered ones).
 //! [`Shards`] feeds it only the pages whose hash falls below a threshold
 //! (Waldspurger, Park, Garthwaite and Ahmad, "Efficient MRC Construction
 //! with SHARDS", FAST 2015), so its memory is a fixed fraction of the
