@@ -9,8 +9,8 @@
 //! before the first recorded call and are not in the trace.
 //!
 //! Arguments are kept as numbers in Linux's order so the trace formats can
-//! store any call as one fixed-size record ([`Syscall::args`],
-//! [`Syscall::from_args`]).
+//! store any call as one fixed-size record ([`AddressCall::args`],
+//! [`AddressCall::from_args`]).
 
 use std::fmt;
 
