@@ -249,6 +249,16 @@ fn binary_errors() {
         error_of(read(no_value)),
         "t.bin: byte 64: expected the record's 8-byte value, found 4 trailing bytes"
     );
+    // An access of no bytes would silently vanish from the run.
+    let mut zero_size = good.clone();
+    zero_size[16 + 8..16 + 12].fill(0);
+    let expected = "t.bin: byte 24: expected a size of at least 1, found 0";
+    assert_eq!(error_of(read(&zero_size)), expected);
+    let by_chunks = ops_of(BinReader::new(&zero_size[..], "t.bin"));
+    assert_eq!(
+        by_chunks.last().unwrap().as_ref().unwrap_err().to_string(),
+        expected
+    );
 }
 
 proptest! {

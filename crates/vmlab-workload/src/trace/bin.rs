@@ -347,9 +347,10 @@ impl<R: Read> BinReader<R> {
     }
 }
 
-/// The common record: a plain load, store or fetch with no value. Bytes
-/// 8..16 read as one word are the size, then the kind, and zero flags and
-/// reserved bytes above; anything else is `None`, for the general decoder.
+/// The common record: a plain load, store or fetch of at least one byte,
+/// with no value. Bytes 8..16 read as one word are the size, then the
+/// kind, and zero flags and reserved bytes above; anything else is
+/// `None`, for the general decoder.
 #[inline(always)]
 fn plain_access(rec: &[u8; RECORD_LEN]) -> Option<MemRef> {
     let (addr, meta) = rec.split_at(8);
@@ -361,9 +362,10 @@ fn plain_access(rec: &[u8; RECORD_LEN]) -> Option<MemRef> {
         2 => AccessKind::Fetch,
         _ => return None,
     };
-    Some(MemRef {
+    let size = meta as u32;
+    (size != 0).then_some(MemRef {
         addr,
-        size: meta as u32,
+        size,
         kind,
         value: None,
     })
@@ -490,6 +492,10 @@ impl<R: Read> BinReader<R> {
         };
         if rec[13] & !FLAG_VALUE != 0 || rec[14] != 0 || rec[15] != 0 {
             return Some(Err(self.bad_record(rec)));
+        }
+        if size == 0 {
+            let at = self.input.offset() + 8;
+            return Some(Err(self.fail(at, "a size of at least 1", "0".to_owned())));
         }
         let value = if rec[13] & FLAG_VALUE != 0 {
             match avail.get(RECORD_LEN..RECORD_LEN + VALUE_LEN) {
