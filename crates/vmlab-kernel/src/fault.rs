@@ -1239,12 +1239,17 @@ impl Kernel {
     ) -> R {
         // The touches held back go first, so the policy sees every call
         // in order.
-        if let Some((held_owner, frames)) = self.held_touches.take() {
-            self.lend_policy(held_owner, (), |policy, refs| {
+        self.hand_over_touches();
+        self.lend_policy(owner, default, f)
+    }
+
+    /// Hands the touches held back to their policy, oldest first.
+    pub(crate) fn hand_over_touches(&mut self) {
+        if let Some((owner, frames)) = self.held_touches.take() {
+            self.lend_policy(owner, (), |policy, refs| {
                 frames.for_each(|frame| policy.touch(frame, refs));
             });
         }
-        self.lend_policy(owner, default, f)
     }
 
     /// [`Kernel::with_policy`] once no touches are held.

@@ -750,9 +750,9 @@ impl Kernel {
         if !self.touches_collapse {
             self.with_policy(owner, (), |policy, refs| policy.touch(frame, refs));
         } else if !self.held_touches.hold(owner, frame) {
-            // Full, or another owner's: those go first (a call with
-            // nothing else to do), then this one is held.
-            self.with_policy(owner, (), |_, _| {});
+            // Full, or another owner's: those go first, then this one is
+            // held.
+            self.hand_over_touches();
             self.held_touches.hold(owner, frame);
         }
     }
