@@ -384,6 +384,76 @@ fn open_reads_files_and_reports_skips() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Every op of `r` with errors as their messages, and the skip count.
+fn ops_and_skips(mut r: TraceReader) -> (Vec<Result<Op, String>>, u64) {
+    let ops = std::iter::from_fn(|| r.next_op())
+        .map(|op| op.map_err(|e| e.to_string()))
+        .collect();
+    (ops, r.skipped())
+}
+
+/// `trace::open` reads a regular file in place (mapped); the same bytes
+/// read as a stream must give the same ops, errors and skips: lines and
+/// records across the whole file (past several of the mapping's 2 MiB
+/// release steps), an overlong line, a bad line, a last line with no
+/// newline, system calls, format detection.
+#[test]
+fn files_read_in_place_decode_as_streams_do() {
+    let dir = std::env::temp_dir().join(format!("vmlab-mapped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut lackey = String::from(LACKEY_SYSCALLS);
+    for i in 0..400_000u64 {
+        lackey.push_str(&format!(" L {:x},{}\n", i * 0x1_0001, 1 + i % 8));
+        if i % 1000 == 0 {
+            lackey.push_str("I  0401ab70,3\n M 0421d7c0,2\n");
+        }
+    }
+    lackey.push_str(&"7".repeat(3 << 20));
+    lackey.push_str("\n L zz,4\n S 04222cac,4");
+    let refs: Vec<MemRef> = (0..700_000u64)
+        .map(|i| MemRef::write(i * 0x1001, 1 + (i % 8) as u32))
+        .collect();
+    let mut long_last = b"0x10\n".to_vec();
+    long_last.extend(std::iter::repeat_n(b'1', 2 << 20));
+    // Detection looks at the same first bytes either way: a NUL byte far
+    // in is a bad line, not a sign of a binary format.
+    let mut nul_late = " L 10,4\n".repeat(40_000).into_bytes();
+    nul_late.extend_from_slice(b" L \0,4\n");
+    let files: [(&str, Vec<u8>, Option<TraceFormat>); 5] = [
+        ("big.lackey", lackey.into_bytes(), None),
+        ("nul-late.lackey", nul_late, None),
+        ("big.vmt", bin_bytes(&refs), None),
+        ("syscalls.vmt", bin_ops(&syscall_ops()), None),
+        ("long-last.addr", long_last, Some(TraceFormat::Addr)),
+    ];
+    for (name, bytes, format) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        for opts in [ReadOptions::default(), skip()] {
+            let mapped = ops_and_skips(trace::open(&path, format, opts).unwrap());
+            let file = std::fs::File::open(&path).unwrap();
+            let shown = path.display().to_string();
+            let streamed =
+                ops_and_skips(trace::from_reader(Box::new(file), shown, format, opts).unwrap());
+            assert!(!mapped.0.is_empty(), "{name}");
+            assert_eq!(mapped, streamed, "{name}");
+        }
+        let chunked = match trace::open(&path, format, ReadOptions::default()).unwrap() {
+            TraceReader::Lackey(r) => ops_of(r),
+            TraceReader::Addr(r) => ops_of(r),
+            TraceReader::VmlabBin(r) => ops_of(r),
+            TraceReader::OracleGeneral(_) => unreachable!("no oracleGeneral file here"),
+        };
+        let chunked: Vec<_> = chunked
+            .into_iter()
+            .map(|op| op.map_err(|e| e.to_string()))
+            .collect();
+        let by_op = ops_and_skips(trace::open(&path, format, ReadOptions::default()).unwrap()).0;
+        assert_eq!(chunked, by_op, "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn the_checked_in_sample_reads() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/small.lackey");

@@ -1,7 +1,9 @@
 //! [`Input`]: the one reusable byte buffer every trace reader decodes from,
 //! refilled in large blocks so the per-record path is a bounds check and a
-//! slice, and so format detection can peek at the first block.
+//! slice, and so format detection can peek at the first block. A trace
+//! file is instead mapped whole ([`MappedFile`]): its buffer is the file.
 
+use super::mapped::MappedFile;
 use std::io::{self, Read};
 
 /// Bytes read from the source per refill, and the buffer's starting size.
@@ -22,12 +24,18 @@ pub(crate) enum NextLine {
 /// A byte source with its own buffer.
 pub(crate) struct Input<R> {
     src: R,
+    /// The bytes read so far, unless the source is `mapped`.
     buf: Vec<u8>,
+    /// The whole source, when it is a file mapped into memory.
+    mapped: Option<MappedFile>,
     pos: usize,
     end: usize,
     eof: bool,
     /// Offset in the (decompressed) stream of `buf[0]`.
     base: u64,
+    /// Where `consume` next gives decoded bytes of `mapped` back
+    /// (`usize::MAX`: never, or not mapped).
+    release_at: usize,
 }
 
 impl<R: Read> Input<R> {
@@ -35,23 +43,60 @@ impl<R: Read> Input<R> {
         Input {
             src,
             buf: vec![0; BLOCK],
+            mapped: None,
             pos: 0,
             end: 0,
             eof: false,
             base: 0,
+            release_at: usize::MAX,
+        }
+    }
+
+    /// An input whose bytes are all of `mapped`; `src` is never read.
+    pub(crate) fn mapped(src: R, mapped: MappedFile) -> Input<R> {
+        Input {
+            src,
+            buf: Vec::new(),
+            pos: 0,
+            end: mapped.bytes().len(),
+            eof: true,
+            base: 0,
+            release_at: mapped.next_release(),
+            mapped: Some(mapped),
+        }
+    }
+
+    /// The buffer: the mapped file, or the bytes read.
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match &self.mapped {
+            Some(m) => m.bytes(),
+            None => &self.buf,
         }
     }
 
     /// The buffered, unconsumed bytes.
     #[inline]
     pub(crate) fn available(&self) -> &[u8] {
-        &self.buf[self.pos..self.end]
+        &self.bytes()[self.pos..self.end]
     }
 
     /// Marks `n` available bytes as used.
     #[inline]
     pub(crate) fn consume(&mut self, n: usize) {
         self.pos += n;
+        if self.pos >= self.release_at {
+            self.release_consumed();
+        }
+    }
+
+    /// Gives the mapped bytes consumed so far back to the kernel.
+    #[cold]
+    fn release_consumed(&mut self) {
+        if let Some(m) = &mut self.mapped {
+            m.release_before(self.pos);
+            self.release_at = m.next_release();
+        }
     }
 
     /// Stream offset of the first available byte.
@@ -62,13 +107,17 @@ impl<R: Read> Input<R> {
     /// The buffer, for [`NextLine::Line`] ranges.
     #[inline]
     pub(crate) fn buf(&self) -> &[u8] {
-        &self.buf
+        self.bytes()
     }
 
     /// Reads until at least `want` bytes (at most the buffer's size) are
     /// available or the source ends.
     #[cold]
     pub(crate) fn fill(&mut self, want: usize) -> io::Result<()> {
+        if self.mapped.is_some() {
+            // All of it is there already.
+            return Ok(());
+        }
         if self.pos > 0 {
             // Only a partial record or line is left; moving it is cheap.
             self.buf.copy_within(self.pos..self.end, 0);
@@ -92,12 +141,17 @@ impl<R: Read> Input<R> {
     pub(crate) fn next_line(&mut self) -> io::Result<NextLine> {
         let mut searched = 0;
         loop {
-            let avail = &self.buf[self.pos + searched..self.end];
+            let avail = &self.bytes()[self.pos + searched..self.end];
             if let Some(i) = find_newline(avail) {
                 let start = self.pos;
                 let mut end = self.pos + searched + i;
                 self.pos = end + 1;
-                if end > start && self.buf[end - 1] == b'\r' {
+                if end - start >= MAX_LINE {
+                    // Found whole only because the buffer is large (a
+                    // mapped file): still too long.
+                    return Ok(NextLine::TooLong);
+                }
+                if end > start && self.bytes()[end - 1] == b'\r' {
                     end -= 1;
                 }
                 return Ok(NextLine::Line { start, end });
@@ -109,6 +163,9 @@ impl<R: Read> Input<R> {
                 }
                 let start = self.pos;
                 self.pos = self.end;
+                if searched >= MAX_LINE {
+                    return Ok(NextLine::TooLong);
+                }
                 return Ok(NextLine::Line {
                     start,
                     end: self.end,

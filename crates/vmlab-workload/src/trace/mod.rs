@@ -24,10 +24,13 @@
 pub mod bin;
 pub mod convert;
 mod input;
+mod mapped;
 pub mod oracle;
 pub mod text;
 
 use crate::op::{MemRef, Op};
+use input::Input;
+use mapped::MappedFile;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -387,6 +390,15 @@ pub fn open(
 ) -> Result<TraceReader, TraceError> {
     let name: Arc<str> = path.display().to_string().into();
     let file = File::open(path).map_err(|e| TraceError::io(&name, e))?;
+    // A regular file is read in place, unless compressed: the decoder
+    // reads it as a stream.
+    if let Some(mapped) = MappedFile::map(&file).map_err(|e| TraceError::io(&name, e))? {
+        if !is_compressed(mapped.bytes()) {
+            check_options(&name, &opts)?;
+            let input = Input::mapped(Box::new(io::empty()) as DynRead, mapped);
+            return reader_of(input, name, format, opts);
+        }
+    }
     from_reader(Box::new(file), name, format, opts)
 }
 
@@ -399,22 +411,39 @@ pub fn from_reader(
     opts: ReadOptions,
 ) -> Result<TraceReader, TraceError> {
     let name = name.into();
+    check_options(&name, &opts)?;
+    let src = decompress(src).map_err(|e| TraceError::io(&name, e))?;
+    reader_of(Input::new(src), name, format, opts)
+}
+
+/// Checks what the readers assume of `opts`.
+fn check_options(name: &Arc<str>, opts: &ReadOptions) -> Result<(), TraceError> {
     if !opts.page_size.is_power_of_two() {
         return Err(TraceError::whole_file(
-            &name,
+            name,
             "a page size that is a power of two",
             opts.page_size.to_string(),
         ));
     }
-    let src = decompress(src).map_err(|e| TraceError::io(&name, e))?;
-    let mut input = input::Input::new(src);
+    Ok(())
+}
+
+/// The reader of `format` (or of the format [`detect`] recognises) over
+/// `input`, uncompressed by now.
+fn reader_of(
+    mut input: Input<DynRead>,
+    name: Arc<str>,
+    format: Option<TraceFormat>,
+    opts: ReadOptions,
+) -> Result<TraceReader, TraceError> {
     let format = match format {
         Some(f) => f,
         None => {
             input
                 .fill(DETECT_BYTES)
                 .map_err(|e| TraceError::io(&name, e))?;
-            detect(input.available()).ok_or_else(|| {
+            let head = input.available();
+            detect(&head[..head.len().min(DETECT_BYTES)]).ok_or_else(|| {
                 TraceError::whole_file(
                     &name,
                     "a trace in a recognisable format (give the format explicitly)",
@@ -433,13 +462,20 @@ pub fn from_reader(
     })
 }
 
-/// How much of a trace [`detect`] looks at.
-const DETECT_BYTES: usize = 4096;
+/// How much of a trace [`detect`] looks at: the same whether the trace is
+/// read as a stream or mapped whole (where looking at all of it would
+/// bring all of it into memory).
+const DETECT_BYTES: usize = 64 << 10;
 
 /// zstd frame magic (RFC 8878 §3.1.1), little-endian 0xFD2FB528.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// gzip member magic (RFC 1952 §2.3.1).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether a source starting with `head` is compressed (zstd or gzip).
+fn is_compressed(head: &[u8]) -> bool {
+    head.starts_with(&ZSTD_MAGIC) || head.starts_with(&GZIP_MAGIC)
+}
 
 /// Wraps `src` in a decompressor when its first bytes are a zstd or gzip
 /// magic number; otherwise returns it as it is.
