@@ -27,7 +27,7 @@ pub use access::{AccessKind, Mode, Perms};
 pub use arch::{Arch, ArchError, ArchSpec};
 pub use events::{Event, EventSink, NoEvents};
 pub use mmu::{
-    default_tlb, Access, AccessCost, Context, Mmu, MmuFault, MmuFaultKind, Segmentation,
+    default_tlb, Access, AccessCost, Context, Mmu, MmuFault, MmuFaultKind, RepeatRun, Segmentation,
 };
 pub use pagetable::{MapError, Mapped, Mapping, PageTable, TableAllocator, TableArena};
 pub use physmem::{Endian, PhysMem, PhysMemError};

@@ -165,6 +165,33 @@ struct RepeatGrant {
     level: usize,
 }
 
+/// What [`Mmu::repeat_run`] counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RepeatRun {
+    /// Accesses granted per register (0: data, 1: fetch).
+    hits: [u64; 2],
+    /// Per register, the physical address of the page it granted.
+    frame_base: [u64; 2],
+    /// The register of the run's last access.
+    last: usize,
+}
+
+impl RepeatRun {
+    /// How many accesses the run took.
+    pub fn accesses(&self) -> u64 {
+        self.hits[0] + self.hits[1]
+    }
+
+    /// The physical pages the run touched, each once, in the order of its
+    /// last access.
+    pub fn pages_touched(&self) -> impl Iterator<Item = u64> + '_ {
+        [1 - self.last, self.last]
+            .into_iter()
+            .filter(|&side| self.hits[side] > 0)
+            .map(|side| self.frame_base[side])
+    }
+}
+
 /// An access kind's bit in [`RepeatGrant::kinds`].
 #[inline(always)]
 fn kind_bit(kind: AccessKind) -> u8 {
@@ -509,7 +536,79 @@ impl Mmu {
         Some(paddr)
     }
 
-    /// Fills `level` with `entry`, reporting the fill and what it evicted
+    /// Whether a repeat register grants an access of `kind` to `vaddr`
+    /// outright, so that [`Mmu::repeat_hit`] or [`Mmu::repeat_run`] would
+    /// take it. Changes nothing: a caller's cheap test before either.
+    #[inline(always)]
+    pub fn repeat_grants(&self, vaddr: u64, kind: AccessKind) -> bool {
+        // A match, not `side(kind)`: see `repeat_hit`.
+        let g = match kind {
+            AccessKind::Read | AccessKind::Write => self.repeat[0].as_ref(),
+            AccessKind::Fetch => self.repeat[1].as_ref(),
+        };
+        g.is_some_and(|g| vaddr >> g.shift == g.page && g.kinds & kind_bit(kind) != 0)
+    }
+
+    /// [`Mmu::repeat_hit`] over a run: counts the longest prefix of
+    /// `items` whose accesses (`access_of` gives an item's address and
+    /// kind, or `None` for one that must take the full path) a repeat
+    /// register grants outright, exactly as that many `repeat_hit` calls
+    /// would, and says which registers' pages the run touched, in the order
+    /// of their last access. Only registers for pages of `1 << page_shift`
+    /// bytes count: the frame a huge page's access touches depends on the
+    /// address. This is the hot loop of a run on a page or two (a program's
+    /// code and data page): a few instructions an access.
+    #[inline(always)]
+    pub fn repeat_run<T>(
+        &mut self,
+        ctx: Context,
+        mode: Mode,
+        page_shift: u32,
+        items: &[T],
+        access_of: impl Fn(&T) -> Option<(u64, AccessKind)>,
+    ) -> RepeatRun {
+        let mut run = RepeatRun::default();
+        // Per side: the page granted (`u64::MAX` matches no address
+        // shifted right by a page shift), and the kinds (0: none).
+        let mut page = [u64::MAX; 2];
+        let mut kinds = [0u8; 2];
+        for (side, g) in self.repeat.iter().enumerate() {
+            if let Some(g) = g {
+                if u32::from(g.shift) == page_shift && g.asid == ctx.asid && g.mode == mode {
+                    page[side] = g.page;
+                    kinds[side] = g.kinds;
+                }
+            }
+        }
+        let mut last = 0;
+        for item in items {
+            let Some((vaddr, kind)) = access_of(item) else {
+                break;
+            };
+            let side = side(kind);
+            if vaddr >> page_shift != page[side] || kinds[side] & kind_bit(kind) == 0 {
+                break;
+            }
+            run.hits[side] += 1;
+            last = side;
+        }
+        let total = run.hits[0] + run.hits[1];
+        if total == 0 {
+            return run;
+        }
+        self.counters.accesses += total;
+        self.counters.tlb_hits += total;
+        for (side, &hits) in run.hits.iter().enumerate() {
+            if let Some(g) = self.repeat[side].filter(|_| hits > 0) {
+                self.tlb.count_hits(g.level, hits);
+                run.frame_base[side] = g.frame_base;
+            }
+        }
+        run.last = last;
+        run
+    }
+
+    /// Fills `level` with `entry`, reporting the fill and what it evicted    /// Fills `level` with `entry`, reporting the fill and what it evicted
     /// when `sink` wants events; otherwise the evicted entry is not read.
     #[inline]
     fn fill<S: EventSink>(tlb: &mut Tlb, level: usize, entry: TlbEntry, sink: &mut S) {

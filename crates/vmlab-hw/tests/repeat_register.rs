@@ -105,6 +105,12 @@ fn perms(i: usize) -> Perms {
     }
 }
 
+/// The frame `Machine::new` maps the page of `va` to, if mapped.
+fn frame_of(va: u64) -> Option<u64> {
+    let i = PAGES[..MAPPED].iter().position(|&p| p == va & !0xfff)?;
+    Some((2 << 20) + 0x1000 * i as u64)
+}
+
 struct Machine {
     arch: Arch,
     mem: PhysMem,
@@ -261,6 +267,111 @@ fn run_case(tlb: &TlbConfig, ops: &[Op]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The accesses of a group of consecutive access ops in one address space
+/// and mode, `times` each: what [`Mmu::repeat_run`] is given at once.
+struct Group {
+    asid: u16,
+    supervisor: bool,
+    /// Address and kind of each access, in order.
+    accesses: Vec<(u64, AccessKind)>,
+}
+
+/// Splits `ops` into groups of accesses and the other ops between them.
+fn groups(ops: &[Op]) -> Vec<Result<Group, Op>> {
+    let mut out: Vec<Result<Group, Op>> = Vec::new();
+    for op in ops {
+        let Op::Access {
+            page,
+            offset,
+            kind,
+            supervisor,
+            asid,
+            times,
+        } = *op
+        else {
+            out.push(Err(op.clone()));
+            continue;
+        };
+        let access = (PAGES[page] + offset, kind);
+        match out.last_mut() {
+            Some(Ok(g)) if g.asid == asid && g.supervisor == supervisor => {
+                g.accesses.extend(std::iter::repeat_n(access, times));
+            }
+            _ => out.push(Ok(Group {
+                asid,
+                supervisor,
+                accesses: vec![access; times],
+            })),
+        }
+    }
+    out
+}
+
+/// One machine takes each group of accesses as runs ([`Mmu::repeat_run`])
+/// where the registers grant them and one full access where not; the
+/// other takes every access the full way. Counters and TLB contents must
+/// agree after every group, and the runs must say which pages they
+/// touched, in the order of their last access.
+fn run_case_in_runs(tlb: &TlbConfig, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut runs = Machine::new(tlb);
+    let mut plain = Machine::new(tlb);
+    for group in groups(ops) {
+        let g = match group {
+            Ok(g) => g,
+            Err(op) => {
+                runs.apply(&op, false);
+                plain.apply(&op, false);
+                continue;
+            }
+        };
+        let ctx = Context {
+            root: runs.table.root(),
+            asid: g.asid,
+        };
+        let mode = if g.supervisor {
+            Mode::Supervisor
+        } else {
+            Mode::User
+        };
+        let mut rest = &g.accesses[..];
+        while let Some((&(va, kind), tail)) = rest.split_first() {
+            let run = runs.mmu.repeat_run(ctx, mode, 12, rest, |&a| Some(a));
+            let taken = run.accesses() as usize;
+            if taken == 0 {
+                let mut sink = vmlab_hw::NoEvents;
+                let _ = runs
+                    .mmu
+                    .access(&mut runs.mem, ctx, va, kind, mode, &mut sink);
+                rest = tail;
+                continue;
+            }
+            // The pages touched: each distinct physical page of the run,
+            // ordered by its last access.
+            let mut want: Vec<u64> = Vec::new();
+            for &(va, _) in &rest[..taken] {
+                let frame = frame_of(va).ok_or_else(|| TestCaseError::fail("a run took a hole"))?;
+                want.retain(|&p| p != frame);
+                want.push(frame);
+            }
+            let got: Vec<u64> = run.pages_touched().collect();
+            let mut got_distinct = got.clone();
+            got_distinct.dedup();
+            prop_assert_eq!(got_distinct, want);
+            rest = &rest[taken..];
+        }
+        for &(va, kind) in &g.accesses {
+            let mut sink = vmlab_hw::NoEvents;
+            let _ = plain
+                .mmu
+                .access(&mut plain.mem, ctx, va, kind, mode, &mut sink);
+        }
+        prop_assert_eq!(runs.mmu.counters(), plain.mmu.counters());
+        prop_assert_eq!(runs.mmu.tlb().counters(), plain.mmu.tlb().counters());
+        prop_assert_eq!(runs.tlb_state(), plain.tlb_state());
+    }
+    Ok(())
+}
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -288,6 +399,27 @@ fn repeat_registers_agree_with_the_full_access_path() {
         });
         let result = runner.run(&prop::collection::vec(op(), 1..200), |ops| {
             run_case(&tlb, &ops)
+        });
+        if let Err(e) = result {
+            panic!("TLB {spec}: {e}");
+        }
+    }
+}
+
+#[test]
+fn runs_through_the_registers_agree_with_the_full_access_path() {
+    for spec in [
+        "l1d:8:2,l1i:4:2,l2:32:4",
+        "8:2,32:4",
+        "l1d:2:1:fifo,l1i:2:1,l2:4:2:plru",
+    ] {
+        let tlb = TlbConfig::parse_spec(spec, 12).unwrap();
+        let mut runner = TestRunner::new(Config {
+            cases: cases(),
+            ..Config::default()
+        });
+        let result = runner.run(&prop::collection::vec(op(), 1..200), |ops| {
+            run_case_in_runs(&tlb, &ops)
         });
         if let Err(e) = result {
             panic!("TLB {spec}: {e}");

@@ -847,6 +847,53 @@ impl Kernel {
         self.translate(pid, vaddr, kind).map(|_| ())
     }
 
+    /// Whether the MMU's repeat registers grant an access of `kind` to
+    /// `vaddr` outright: whether [`Kernel::access_run`] could start a run
+    /// with it. A caller's cheap test, most useful where runs are rare.
+    #[inline(always)]
+    pub fn repeat_grants(&self, vaddr: u64, kind: AccessKind) -> bool {
+        self.mmu.repeat_grants(vaddr, kind)
+    }
+
+    /// [`Kernel::access`] over a run: takes the longest prefix of `items`
+    /// (each an address and kind by `access_of`, or `None` for one that
+    /// needs the full path) that the MMU's repeat registers grant outright,
+    /// counts it exactly as that many `access` calls would, and returns how
+    /// many it took (0 when it took none, or when it cannot: `pid` is not
+    /// the current process, an explanation is being recorded, or the
+    /// policy counts every touch). A run's touches reduce to one per page
+    /// in the order of its last access, which is what touches come to for
+    /// a policy whose touches collapse.
+    #[inline(always)]
+    pub fn access_run<T>(
+        &mut self,
+        pid: Pid,
+        items: &[T],
+        access_of: impl Fn(&T) -> Option<(u64, AccessKind)>,
+    ) -> usize {
+        if self.current != Some(pid)
+            || self.explain.is_some()
+            || (self.touch_policy && !self.touches_collapse)
+        {
+            return 0;
+        }
+        let run = self.mmu.repeat_run(
+            self.current_ctx,
+            Mode::User,
+            u32::from(self.page_shift),
+            items,
+            access_of,
+        );
+        if run.accesses() == 0 {
+            return 0;
+        }
+        self.counters.references += run.accesses();
+        for paddr in run.pages_touched() {
+            self.touch_resident(paddr);
+        }
+        run.accesses() as usize
+    }
+
     /// Loads a `size`-byte (1, 2, 4 or 8) value in the machine's byte order;
     /// an access crossing a page boundary is two accesses.
     pub fn load(&mut self, pid: Pid, vaddr: u64, size: usize) -> Result<u64, Signal> {

@@ -193,6 +193,29 @@ impl Countdown {
         false
     }
 
+    /// References that can go before a sample is due (all, with `every`
+    /// 0).
+    #[inline]
+    fn room(&self) -> u64 {
+        if self.left == 0 {
+            u64::MAX
+        } else {
+            self.left
+        }
+    }
+
+    /// `n` references, at most [`Countdown::room`]; true when a sample is
+    /// due after the last of them.
+    #[inline]
+    fn advance(&mut self, n: u64) -> bool {
+        self.left = self.left.wrapping_sub(n);
+        if self.left == 0 {
+            self.left = self.every;
+            return true;
+        }
+        false
+    }
+
     /// Whether references since the last sample await a final one.
     fn pending(&self) -> bool {
         self.every != 0 && self.left != self.every
@@ -470,7 +493,14 @@ fn run_full(
                 continue;
             }
         };
-        for &r in accesses {
+        let mut rest = accesses;
+        while let Some((&r, tail)) = rest.split_first() {
+            let taken = run.repeat_run(rest);
+            if taken > 0 {
+                rest = &rest[taken..];
+                continue;
+            }
+            rest = tail;
             // Most accesses stay within their page: no splitting to do.
             let going = if within_page(&r, page) {
                 run.step(r)?
@@ -596,6 +626,35 @@ impl FullRun<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Takes the accesses at the front of `rest` that the MMU's repeat
+    /// registers grant outright (a run on the current code and data
+    /// pages), counted all at once and stopping where a sample is due;
+    /// returns how many (0: the next access takes [`FullRun::step`]).
+    /// Replay checks every access against the recorded regions, so it
+    /// takes them one by one.
+    #[inline(always)]
+    fn repeat_run(&mut self, rest: &[MemRef]) -> usize {
+        // Settled on the first access alone when there is no run (every
+        // access of a trace with no locality).
+        let starts_run = rest
+            .first()
+            .is_some_and(|r| within_page(r, self.page) && self.k.repeat_grants(r.addr, r.kind));
+        if !starts_run || self.replay.is_some() {
+            return 0;
+        }
+        let room = usize::try_from(self.countdown.room()).unwrap_or(usize::MAX);
+        let page = self.page;
+        let taken = self
+            .k
+            .access_run(self.pid, &rest[..rest.len().min(room)], |r| {
+                within_page(r, page).then_some((r.addr, r.kind))
+            });
+        if taken > 0 && self.countdown.advance(taken as u64) {
+            self.sample();
+        }
+        taken
     }
 
     /// One access within a page; false once an explanation has its window.

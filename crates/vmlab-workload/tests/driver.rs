@@ -57,6 +57,39 @@ fn models_agree(spec: &str) {
     }
 }
 
+/// A program fetching from its one code page between loads from ten data
+/// pages, all resident, then loading new pages until five of the ten must
+/// go: under LRU the code page is the most recently used throughout, so it
+/// stays, and its last fetch hits (faults: the code page, the ten, the
+/// new). Its fetches between loads reach the kernel as runs through the
+/// MMU's fetch register (`Kernel::access_run`); were a run's touch lost,
+/// LRU would take the code page for unused since its first fetch and
+/// evict it first.
+#[test]
+fn touches_of_register_runs_reach_the_policy() {
+    use vmlab_workload::op::MemRef;
+    let data = |i: u64| MemRef::read(0x1000_0000 + i * 4096, 8);
+    let code = |i: u64| MemRef::fetch(0x40_0000 + (i % 64) * 16, 4);
+    let trace = |new: u64| {
+        let mut refs = vec![code(0)];
+        for i in 0..2000 {
+            refs.push(data(i % 10));
+            refs.push(code(i));
+        }
+        refs.extend((10..10 + new).map(data));
+        refs.push(code(0));
+        refs.into_iter().map(Ok)
+    };
+    let lru = machine("lru", 64);
+    let probe = run(trace(1), &lru, Model::Full).unwrap();
+    let user_frames = 64 - 1 - (probe.page_table_bytes.unwrap() / 4096) as usize;
+    let new = (user_frames - 11 + 5) as u64;
+    let full = run(trace(new), &lru, Model::Full).unwrap();
+    let repl = run(trace(new), &machine("lru", user_frames), Model::Replacement).unwrap();
+    assert_eq!(full.faults, 11 + new);
+    assert_eq!(repl.faults, 11 + new);
+}
+
 #[test]
 fn unknown_policy_names_the_flag() {
     let err = run(

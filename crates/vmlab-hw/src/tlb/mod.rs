@@ -327,9 +327,16 @@ impl Tlb {
     /// [`Tlb::recent_hit`].
     #[inline(always)]
     pub fn count_hit(&mut self, level: usize) {
+        self.count_hits(level, 1);
+    }
+
+    /// Counts `n` probes of `level` that hit, for a run of hits taken
+    /// through [`Tlb::recent_hit`].
+    #[inline(always)]
+    pub fn count_hits(&mut self, level: usize, n: u64) {
         if let Some(c) = self.counters.get_mut(level) {
-            c.probes += 1;
-            c.hits += 1;
+            c.probes += n;
+            c.hits += n;
         }
     }
 
