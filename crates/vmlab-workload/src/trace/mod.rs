@@ -9,7 +9,8 @@
 //! format given, or one detected from the first block ([`detect`]). Every
 //! reader is an `Iterator<Item = Result<MemRef, TraceError>>` over its own
 //! reusable buffer, so a trace of any size runs in constant memory and the
-//! per-record path allocates nothing. Lackey text and vmlab-bin can also
+//! per-record path allocates nothing; an uncompressed file's buffer is the
+//! file itself, mapped, with the pages behind the reader given back. Lackey text and vmlab-bin can also
 //! carry a program's address-space system calls; `next_op` (and
 //! [`TraceReader::ops`]) gives them in order with the accesses as
 //! [`Op`]s, while the plain iterator skips them. A bad record is a [`TraceError`]
@@ -18,8 +19,8 @@
 //! lines ([`TraceReader::skipped`]) and go on instead.
 //!
 //! Files: [`text`] (lackey and address lists), [`bin`], [`oracle`],
-//! [`convert`] (any trace to zstd-compressed vmlab-bin), and `input` (the
-//! shared buffer).
+//! [`convert`] (any trace to zstd-compressed vmlab-bin), `input` (the
+//! shared buffer) and `mapped` (a file mapped as that buffer).
 
 pub mod bin;
 pub mod convert;
@@ -382,7 +383,8 @@ fn next_access(
 
 /// Opens the trace at `path`: undoes gzip or zstd compression (detected by
 /// magic bytes), then reads it as `format`, or as the format [`detect`]
-/// recognises when `format` is `None`.
+/// recognises when `format` is `None`. An uncompressed regular file is
+/// mapped and read in place rather than copied in by read(2).
 pub fn open(
     path: &Path,
     format: Option<TraceFormat>,
