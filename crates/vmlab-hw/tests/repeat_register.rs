@@ -379,27 +379,27 @@ fn cases() -> u32 {
         .unwrap_or(64)
 }
 
-#[test]
-fn repeat_registers_agree_with_the_full_access_path() {
-    let shapes = [
-        // Split L1s and a unified L2, as a current x86-64 core.
-        "l1d:8:2,l1i:4:2,l2:32:4",
-        // One unified L1: fetches and data share its entries.
-        "8:2,32:4",
-        // Tiny, direct-mapped and FIFO, where every fill evicts.
-        "l1d:2:1:fifo,l1i:2:1,l2:4:2:plru",
-        // No TLB: nothing to repeat.
-        "none",
-    ];
-    for spec in shapes {
+/// TLB shapes the agreement tests run on.
+const SHAPES: [&str; 4] = [
+    // Split L1s and a unified L2, as a current x86-64 core.
+    "l1d:8:2,l1i:4:2,l2:32:4",
+    // One unified L1: fetches and data share its entries.
+    "8:2,32:4",
+    // Tiny, direct-mapped and FIFO, where every fill evicts.
+    "l1d:2:1:fifo,l1i:2:1,l2:4:2:plru",
+    // No TLB: nothing to repeat.
+    "none",
+];
+
+/// Runs `case` on random operation lists for every TLB shape.
+fn on_every_shape(case: fn(&TlbConfig, &[Op]) -> Result<(), TestCaseError>) {
+    for spec in SHAPES {
         let tlb = TlbConfig::parse_spec(spec, 12).unwrap();
         let mut runner = TestRunner::new(Config {
             cases: cases(),
             ..Config::default()
         });
-        let result = runner.run(&prop::collection::vec(op(), 1..200), |ops| {
-            run_case(&tlb, &ops)
-        });
+        let result = runner.run(&prop::collection::vec(op(), 1..200), |ops| case(&tlb, &ops));
         if let Err(e) = result {
             panic!("TLB {spec}: {e}");
         }
@@ -407,24 +407,13 @@ fn repeat_registers_agree_with_the_full_access_path() {
 }
 
 #[test]
+fn repeat_registers_agree_with_the_full_access_path() {
+    on_every_shape(run_case);
+}
+
+#[test]
 fn runs_through_the_registers_agree_with_the_full_access_path() {
-    for spec in [
-        "l1d:8:2,l1i:4:2,l2:32:4",
-        "8:2,32:4",
-        "l1d:2:1:fifo,l1i:2:1,l2:4:2:plru",
-    ] {
-        let tlb = TlbConfig::parse_spec(spec, 12).unwrap();
-        let mut runner = TestRunner::new(Config {
-            cases: cases(),
-            ..Config::default()
-        });
-        let result = runner.run(&prop::collection::vec(op(), 1..200), |ops| {
-            run_case_in_runs(&tlb, &ops)
-        });
-        if let Err(e) = result {
-            panic!("TLB {spec}: {e}");
-        }
-    }
+    on_every_shape(run_case_in_runs);
 }
 
 /// Without the registers' emptying on a flush, a page flushed from the TLB
