@@ -354,9 +354,6 @@ fn run_replacement(
         on_sample(&sampler.sample(now, None));
     };
     let mut countdown = Countdown::new(every);
-    // References come in runs on a few pages: only a page not entered
-    // lately is looked up.
-    let mut entered = RecentPages::default();
     // A shift, not a division per reference: pages are powers of two.
     let page_shift = page.trailing_zeros();
     // References are simulated in batches of up to BATCH: the simulator
@@ -365,10 +362,15 @@ fn run_replacement(
     let mut pages = [0u64; BATCH];
     let mut writes = [false; BATCH];
     let mut filled = 0;
+    // A page's first reference is a fault (it cannot be resident yet), so
+    // the distinct pages are counted on faults alone, not looked up on
+    // every hit.
     let mut run_batch = |sim: &mut ReplacementSim, pages: &[u64], writes: &[bool]| {
         sim.preload(pages);
         for (&page, &write) in pages.iter().zip(writes) {
-            sim.access(page, write);
+            if !sim.access(page, write) {
+                seen.insert(page);
+            }
             if countdown.tick() {
                 sample(sim);
             }
@@ -377,9 +379,6 @@ fn run_replacement(
     let start = Instant::now();
     let mut add = |piece: MemRef| {
         let vpn = piece.addr >> page_shift;
-        if !entered.enter(vpn) {
-            seen.insert(vpn);
-        }
         pages[filled] = vpn;
         writes[filled] = piece.kind == AccessKind::Write;
         filled += 1;
