@@ -16,9 +16,10 @@ use std::fs::File;
 use std::io;
 
 /// Decoded bytes are given back to the kernel, and bytes ahead mapped
-/// in, in steps of this many bytes (a multiple of every page size): the
-/// mapping adds at most four steps to the resident set however long the
-/// trace is.
+/// in, in steps of this many bytes (a multiple of every page size, and of
+/// the 2 MiB folios a page cache may hold a file in: 1 MiB steps tripled
+/// the system time, splitting them): the mapping adds about two steps to
+/// the resident set however long the trace is.
 const STEP: usize = 2 << 20;
 
 /// A read-only mapping of a whole regular file.
@@ -61,20 +62,18 @@ impl MappedFile {
     /// The offset from which [`MappedFile::release_before`] next has
     /// something to do.
     pub(crate) fn next_release(&self) -> usize {
-        self.released + 2 * STEP
+        self.released + STEP
     }
 
-    /// Gives the pages of the bytes before `offset` back to the kernel
-    /// (all but the step before `offset`'s, which may hold the line or
-    /// record being decoded), and has the two steps from `offset`'s mapped
-    /// in ahead. Without this the whole file would end up in the process's
-    /// resident set, and every 64 KiB of it would cost a page fault.
-    /// Nothing is lost: a byte given back and read again is faulted in
-    /// again from the page cache.
+    /// Gives the pages of the steps before `offset`'s back to the kernel,
+    /// and has the two steps from `offset`'s mapped in ahead. Without this
+    /// the whole file would end up in the process's resident set, and
+    /// every 64 KiB of it would cost a page fault. Nothing is lost: a byte
+    /// given back and read again (the start of a line that straddles a
+    /// step) is faulted in again from the page cache.
     pub(crate) fn release_before(&mut self, offset: usize) {
         let step_start = offset / STEP * STEP;
-        let upto = step_start.saturating_sub(STEP);
-        if upto > self.released {
+        if step_start > self.released {
             #[cfg(unix)]
             {
                 // SAFETY: DONTNEED on a shared read-only file mapping
@@ -85,11 +84,11 @@ impl MappedFile {
                     self.map.unchecked_advise_range(
                         memmap2::UncheckedAdvice::DontNeed,
                         self.released,
-                        upto - self.released,
+                        step_start - self.released,
                     )
                 };
             }
-            self.released = upto;
+            self.released = step_start;
         }
         let ahead = (step_start + 2 * STEP).min(self.map.len());
         if ahead > self.populated {
