@@ -39,10 +39,13 @@ vmlab="${CARGO_TARGET_DIR:-target}/release/vmlab"
 dir=${BENCH_DIR:-${TMPDIR:-/tmp}/vmlab-bench}
 mkdir -p "$dir"
 
-# The trace file of a generator spec, generated on first use.
+# The trace file of a generator spec, generated on first use, and read
+# once untimed: after a large build the page cache may have dropped it,
+# and the first timed run would then time the disk.
 trace_of() {
     local file="$dir/$(echo "$1" | tr ':,=' '_.-').vmt"
     [ -s "$file" ] || "$vmlab" generate "$1" -o "$file" >&2
+    cat "$file" >/dev/null
     echo "$file"
 }
 
