@@ -608,7 +608,7 @@ impl Mmu {
         run
     }
 
-    /// Fills `level` with `entry`, reporting the fill and what it evicted    /// Fills `level` with `entry`, reporting the fill and what it evicted
+    /// Fills `level` with `entry`, reporting the fill and what it evicted
     /// when `sink` wants events; otherwise the evicted entry is not read.
     #[inline]
     fn fill<S: EventSink>(tlb: &mut Tlb, level: usize, entry: TlbEntry, sink: &mut S) {

@@ -10,13 +10,14 @@
 //! reader is an `Iterator<Item = Result<MemRef, TraceError>>` over its own
 //! reusable buffer, so a trace of any size runs in constant memory and the
 //! per-record path allocates nothing; an uncompressed file's buffer is the
-//! file itself, mapped, with the pages behind the reader given back. Lackey text and vmlab-bin can also
-//! carry a program's address-space system calls; `next_op` (and
-//! [`TraceReader::ops`]) gives them in order with the accesses as
-//! [`Op`]s, while the plain iterator skips them. A bad record is a [`TraceError`]
-//! naming `file:line:column` (text) or the byte offset (binary) and what was
-//! expected; with [`ReadOptions::skip_bad_lines`] text readers count bad
-//! lines ([`TraceReader::skipped`]) and go on instead.
+//! file itself, mapped, with the pages behind the reader given back.
+//! Lackey text and vmlab-bin can also carry a program's address-space
+//! system calls; `next_op` (and [`TraceReader::ops`]) gives them in order
+//! with the accesses as [`Op`]s, while the plain iterator skips them. A
+//! bad record is a [`TraceError`] naming `file:line:column` (text) or the
+//! byte offset (binary) and what was expected; with
+//! [`ReadOptions::skip_bad_lines`] text readers count bad lines
+//! ([`TraceReader::skipped`]) and go on instead.
 //!
 //! Files: [`text`] (lackey and address lists), [`bin`], [`oracle`],
 //! [`convert`] (any trace to zstd-compressed vmlab-bin), `input` (the
