@@ -130,40 +130,39 @@ impl ReplacementSim {
     }
 
     /// One reference to `page` (a store when `write`); true on a hit.
-    /// A run's repeat is settled here, inline in the caller's loop; the
-    /// rest is out of line.
+    /// A run's repeat is settled here, inline in the caller's loop; a
+    /// tick and the look-up are out of line.
     #[inline(always)]
     pub fn access(&mut self, page: PageKey, write: bool) -> bool {
-        match self.repeat {
-            Some((last, frame)) if last == page && self.stats.references != self.next_tick => {
-                self.bits.now = self.stats.references;
-                self.stats.references += 1;
-                self.stats.hits += 1;
-                self.reference(frame, write);
-                true
-            }
-            _ => self.access_looked_up(page, write),
-        }
-    }
-
-    /// [`ReplacementSim::access`] for anything but a repeat between ticks.
-    #[inline(never)]
-    fn access_looked_up(&mut self, page: PageKey, write: bool) -> bool {
         let now = self.stats.references;
         self.bits.now = now;
         self.stats.references += 1;
         if now == self.next_tick {
-            // Before references `tick_interval`, `2 * tick_interval`, ...
-            self.next_tick = now.saturating_add(self.tick_interval);
-            self.policy.tick(&mut self.bits);
+            self.tick(now);
         }
-        if let Some((last, frame)) = self.repeat {
-            if last == page {
+        match self.repeat {
+            Some((last, frame)) if last == page => {
                 self.stats.hits += 1;
                 self.reference(frame, write);
-                return true;
+                true
             }
+            _ => self.look_up(page, write),
         }
+    }
+
+    /// The tick before reference `now`, and the time of the next.
+    #[cold]
+    #[inline(never)]
+    fn tick(&mut self, now: u64) {
+        // Before references `tick_interval`, `2 * tick_interval`, ...
+        self.next_tick = now.saturating_add(self.tick_interval);
+        self.policy.tick(&mut self.bits);
+    }
+
+    /// [`ReplacementSim::access`] past its repeat: the residency look-up,
+    /// then a hit or a fault.
+    #[inline(never)]
+    fn look_up(&mut self, page: PageKey, write: bool) -> bool {
         if let Some(frame) = self.frame_of.get(page) {
             self.stats.hits += 1;
             if self.touch {
