@@ -60,8 +60,9 @@ const FIRST: u32 = u32::MAX;
 /// (O(slots / 64 + pages)) is paid for by at least `3 × slots / 4`
 /// references: amortized O(1) per reference, and at most
 /// `max(128, 4 × pages + 63)` slots, and never more than 2³¹ (where a
-/// quarter would not fit `u32` slot numbers, half still does). (Half, as first written, renumbered
-/// a million pages every million references: 7% of a long pass.)
+/// quarter would not fit `u32` slot numbers, half still does). (Half, as
+/// first written, renumbered a million pages every million references: 7%
+/// of a long pass.)
 ///
 /// A lookup in a map of a million pages misses the cache, and the tree's
 /// work after it fills the processor's window of instructions in flight,
@@ -288,13 +289,8 @@ impl LruMrc {
     #[inline]
     pub fn access(&mut self, page: u64) {
         self.references += 1;
-        match self.stack.access(page) {
-            Some(distance) => self.count(distance as u32),
-            None => {
-                self.cold += 1;
-                self.histogram.push(0);
-            }
-        }
+        let distance = self.stack.access(page).map_or(0, |d| d as u32);
+        self.record(distance);
     }
 
     /// References to each of `pages` in order: the same as [`access`] on
@@ -307,20 +303,21 @@ impl LruMrc {
         for batch in pages.chunks(BATCH) {
             self.stack.access_batch(batch, &mut distances);
             for &distance in &distances[..batch.len()] {
-                if distance == 0 {
-                    self.cold += 1;
-                    self.histogram.push(0);
-                } else {
-                    self.count(distance);
-                }
+                self.record(distance);
             }
         }
         self.references += pages.len() as u64;
     }
 
-    /// One more reference at `distance`.
+    /// One more reference at `distance` (0: a first reference, a cold
+    /// miss, which adds the histogram entry of one more distinct page).
     #[inline]
-    fn count(&mut self, distance: u32) {
+    fn record(&mut self, distance: u32) {
+        if distance == 0 {
+            self.cold += 1;
+            self.histogram.push(0);
+            return;
+        }
         let count = &mut self.histogram[distance as usize];
         *count = count.wrapping_add(1);
         if *count == 0 {
