@@ -384,11 +384,16 @@ fn open_reads_files_and_reports_skips() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `ops` with errors as their messages, to compare.
+fn as_text(ops: impl IntoIterator<Item = Result<Op, TraceError>>) -> Vec<Result<Op, String>> {
+    ops.into_iter()
+        .map(|op| op.map_err(|e| e.to_string()))
+        .collect()
+}
+
 /// Every op of `r` with errors as their messages, and the skip count.
 fn ops_and_skips(mut r: TraceReader) -> (Vec<Result<Op, String>>, u64) {
-    let ops = std::iter::from_fn(|| r.next_op())
-        .map(|op| op.map_err(|e| e.to_string()))
-        .collect();
+    let ops = as_text(std::iter::from_fn(|| r.next_op()));
     (ops, r.skipped())
 }
 
@@ -438,16 +443,14 @@ fn files_read_in_place_decode_as_streams_do() {
             assert!(!mapped.0.is_empty(), "{name}");
             assert_eq!(mapped, streamed, "{name}");
         }
-        let chunked = match trace::open(&path, format, ReadOptions::default()).unwrap() {
-            TraceReader::Lackey(r) => ops_of(r),
-            TraceReader::Addr(r) => ops_of(r),
-            TraceReader::VmlabBin(r) => ops_of(r),
-            TraceReader::OracleGeneral(_) => unreachable!("no oracleGeneral file here"),
-        };
-        let chunked: Vec<_> = chunked
-            .into_iter()
-            .map(|op| op.map_err(|e| e.to_string()))
-            .collect();
+        let chunked = as_text(
+            match trace::open(&path, format, ReadOptions::default()).unwrap() {
+                TraceReader::Lackey(r) => ops_of(r),
+                TraceReader::Addr(r) => ops_of(r),
+                TraceReader::VmlabBin(r) => ops_of(r),
+                TraceReader::OracleGeneral(_) => unreachable!("no oracleGeneral file here"),
+            },
+        );
         let by_op = ops_and_skips(trace::open(&path, format, ReadOptions::default()).unwrap()).0;
         assert_eq!(chunked, by_op, "{name}");
     }
@@ -710,18 +713,11 @@ fn binary_chunks_give_what_next_op_gives() {
     let mut bytes = bin_ops(&ops);
     // A record of an unknown kind at the end.
     bytes.extend([0u8; 12].iter().chain(&[9, 0, 0, 0]));
-    let collect_ops = |bytes: &[u8]| -> Vec<Result<Op, String>> {
+    let collect_ops = |bytes: &[u8]| {
         let mut r = BinReader::new(bytes, "t.bin");
-        std::iter::from_fn(|| r.next_op())
-            .map(|op| op.map_err(|e| e.to_string()))
-            .collect()
+        as_text(std::iter::from_fn(|| r.next_op()))
     };
-    let collect_chunks = |bytes: &[u8]| -> Vec<Result<Op, String>> {
-        ops_of(BinReader::new(bytes, "t.bin"))
-            .into_iter()
-            .map(|op| op.map_err(|e| e.to_string()))
-            .collect()
-    };
+    let collect_chunks = |bytes: &[u8]| as_text(ops_of(BinReader::new(bytes, "t.bin")));
     let want = collect_ops(&bytes);
     assert_eq!(want.len(), ops.len() + 1);
     assert!(want.last().unwrap().is_err());
