@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use vmlab_hw::arch::presets;
-use vmlab_workload::driver::{run, Machine, Model};
+use vmlab_workload::driver::{run, Machine, Model, RunReport};
 use vmlab_workload::gen::GenSpec;
 
 fn machine(policy: &str, frames: usize) -> Machine {
@@ -21,6 +21,12 @@ fn stream(
     spec: &str,
 ) -> impl Iterator<Item = Result<vmlab_workload::op::MemRef, vmlab_workload::trace::TraceError>> {
     spec.parse::<GenSpec>().unwrap().stream().map(Ok)
+}
+
+/// The frames of a full-model run on `frames` left to user pages: all but
+/// the zero page and the page tables.
+fn user_frames(full: &RunReport, frames: usize) -> usize {
+    frames - 1 - (full.page_table_bytes.unwrap() / 4096) as usize
 }
 
 #[test]
@@ -39,8 +45,7 @@ fn full_and_replacement_models_agree() {
 fn models_agree(spec: &str) {
     for policy in ["lru", "fifo", "lfu", "sieve"] {
         let full = run(stream(spec), &machine(policy, 64), Model::Full).unwrap();
-        let tables = (full.page_table_bytes.unwrap() / 4096) as usize;
-        let user_frames = 64 - 1 - tables;
+        let user_frames = user_frames(&full, 64);
         let repl = run(
             stream(spec),
             &machine(policy, user_frames),
@@ -82,7 +87,7 @@ fn touches_of_register_runs_reach_the_policy() {
     };
     let lru = machine("lru", 64);
     let probe = run(trace(1), &lru, Model::Full).unwrap();
-    let user_frames = 64 - 1 - (probe.page_table_bytes.unwrap() / 4096) as usize;
+    let user_frames = user_frames(&probe, 64);
     let new = (user_frames - 11 + 5) as u64;
     let full = run(trace(new), &lru, Model::Full).unwrap();
     let repl = run(trace(new), &machine("lru", user_frames), Model::Replacement).unwrap();
