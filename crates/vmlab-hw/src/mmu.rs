@@ -11,6 +11,7 @@
 use crate::access::{AccessKind, Mode};
 use crate::arch::Arch;
 use crate::events::{emit, enabled, Event, EventSink, InvalidateReason};
+use crate::lookahead::Lookahead;
 use crate::physmem::PhysMem;
 use crate::segment::x86::{SegReg, SegmentUnit};
 use crate::segment::{BaseBounds, SegmentFault, SegmentTable};
@@ -226,6 +227,8 @@ pub struct Mmu {
     counters: MmuCounters,
     /// Indexed by [`side`].
     repeat: [Option<RepeatGrant>; 2],
+    /// The leaf tables look-ahead found lately.
+    lookahead: Lookahead,
 }
 
 impl Mmu {
@@ -233,13 +236,24 @@ impl Mmu {
     pub fn new(arch: Arch, tlb: &TlbConfig) -> Result<Mmu, TlbConfigError> {
         let tlb = Tlb::new(tlb)?;
         Ok(Mmu {
-            arch,
             tlb,
             segmentation: Segmentation::Flat,
             paging: true,
             counters: MmuCounters::default(),
             repeat: [None; 2],
+            lookahead: Lookahead::new(&arch),
+            arch,
         })
+    }
+
+    /// Hints the host cache to load the leaf entry a walk of `vaddr` in
+    /// `ctx` would read (see [`Lookahead`]); nothing behind segmentation or
+    /// without paging. Changes nothing the machine can observe.
+    #[inline]
+    pub fn prefetch_translation(&mut self, mem: &PhysMem, ctx: Context, vaddr: u64) {
+        if self.paging && matches!(self.segmentation, Segmentation::Flat) {
+            self.lookahead.prefetch(&self.arch, mem, ctx.root, vaddr);
+        }
     }
 
     /// Puts `segmentation` in front of translation; with `paging` false the

@@ -210,6 +210,20 @@ impl PhysMem {
         idx
     }
 
+    /// Hints that the bytes at `addr` will be read soon (see
+    /// [`prefetch`](crate::prefetch::prefetch)); nothing for memory never
+    /// stored to or outside memory.
+    #[inline(always)]
+    pub fn prefetch(&self, addr: u64) {
+        if addr >= self.size {
+            return;
+        }
+        if let Some(idx) = self.lookup(addr >> CHUNK_SHIFT) {
+            let at = idx as usize * CHUNK_BYTES + (addr as usize & (CHUNK_BYTES - 1));
+            crate::prefetch::prefetch(&self.store[at]);
+        }
+    }
+
     /// Loads a `width`-byte value (1, 2, 4 or 8) at `addr`.
     #[inline(always)]
     pub fn load(&self, addr: u64, width: usize) -> Result<u64, PhysMemError> {

@@ -156,6 +156,60 @@ pub fn walk<S: EventSink>(
     }
 }
 
+/// The address of the last-level table on `vaddr`'s path, found by
+/// reading the table entries above it, changing nothing and reporting
+/// nothing: the table a walk of `vaddr` will read its leaf entry from.
+/// `None` where a table on the way is missing or an entry above the last
+/// level ends the path (a huge page). For look-ahead (see
+/// [`Lookahead`](crate::lookahead::Lookahead)).
+pub fn leaf_table(arch: &Arch, mem: &PhysMem, root: u64, vaddr: u64) -> Option<u64> {
+    match &arch.pte().encoding {
+        PteEncoding::X86(b) => leaf_table_family(*b, arch, mem, root, vaddr),
+        PteEncoding::RiscV(b) => leaf_table_family(*b, arch, mem, root, vaddr),
+        PteEncoding::AArch64(b) => leaf_table_family(*b, arch, mem, root, vaddr),
+        PteEncoding::Simple(b) => leaf_table_family(*b, arch, mem, root, vaddr),
+    }
+}
+
+#[inline(always)]
+fn leaf_table_family<B: EntryBits>(
+    bits: B,
+    arch: &Arch,
+    mem: &PhysMem,
+    root: u64,
+    vaddr: u64,
+) -> Option<u64> {
+    match arch.pte().bytes {
+        8 => leaf_table_sized::<8, B>(bits, arch, mem, root, vaddr),
+        4 => leaf_table_sized::<4, B>(bits, arch, mem, root, vaddr),
+        2 => leaf_table_sized::<2, B>(bits, arch, mem, root, vaddr),
+        _ => leaf_table_sized::<1, B>(bits, arch, mem, root, vaddr),
+    }
+}
+
+#[inline(always)]
+fn leaf_table_sized<const W: usize, B: EntryBits>(
+    bits: B,
+    arch: &Arch,
+    mem: &PhysMem,
+    root: u64,
+    vaddr: u64,
+) -> Option<u64> {
+    let mut table = root;
+    for plan in arch.plans() {
+        if plan.last {
+            return Some(table);
+        }
+        let pte_addr = table + ((vaddr >> plan.shift) & plan.index_mask) * W as u64;
+        let raw = mem.load_n::<W>(pte_addr).ok()?;
+        if bits.kind(raw, plan.leaf, plan.last) != PteKind::Table {
+            return None;
+        }
+        table = arch.pte().frame_addr(raw, arch.page_shift());
+    }
+    None
+}
+
 /// What one walk is asked to translate.
 #[derive(Clone, Copy)]
 struct Request {

@@ -6,7 +6,8 @@
 //! address inside a mapped page translates as the model says (page size,
 //! frame, offset, rights), every other address faults as not present (or
 //! non-canonical), and unmapping everything gives every table but the root
-//! back to the allocator.
+//! back to the allocator. Look-ahead (`leaf_table`) finds the table each
+//! walk reads its leaf entry from.
 //!
 //! `PROPTEST_CASES` raises the number of cases (default 128 per scheme).
 #![allow(clippy::unwrap_used)]
@@ -18,6 +19,7 @@ use vmlab_hw::arch::presets::{by_name, NAMES};
 use vmlab_hw::arch::pte::LeafAttrs;
 use vmlab_hw::arch::Canonical;
 use vmlab_hw::physmem::MAX_PHYS_BYTES;
+use vmlab_hw::walk::leaf_table;
 use vmlab_hw::{
     walk, AccessKind, Arch, Endian, Mode, NoEvents, PageFaultCause, PageTable, Perms, PhysMem,
     TableAllocator, TableArena,
@@ -238,6 +240,15 @@ fn check_all(
                 };
                 prop_assert_eq!(f.cause, cause, "{:#x}", va);
             }
+        }
+        // Look-ahead reads the same tables without a walk: the table the
+        // walk read its leaf entry from.
+        if let Ok(t) = &got {
+            let last = arch.levels().len() - 1;
+            let entry = leaf_table(arch, mem, pt.root(), va)
+                .map(|table| table + arch.index(va, last) * u64::from(arch.pte().bytes));
+            let want = (t.level == last).then_some(t.pte_addr);
+            prop_assert_eq!(entry, want, "leaf entry of {:#x}", va);
         }
         let q = pt.query(arch, mem, va);
         match (lookup(model, va), q) {

@@ -958,6 +958,7 @@ impl Kernel {
             }
             if self.evict_frame(victim).is_ok() {
                 evicted = true;
+                self.expect_next_victim(owner);
             } else {
                 // Swap is full and the page is dirty: it stays resident.
                 self.reinsert(owner, victim);
@@ -1250,6 +1251,31 @@ impl Kernel {
                 frames.for_each(|frame| policy.touch(frame, refs));
             });
         }
+    }
+
+    /// The replacement policy of `owner` (0: the global one), to read.
+    pub(crate) fn policy_ref(&self, owner: Pid) -> Option<&dyn ReplacementPolicy> {
+        if owner == 0 {
+            self.policy.as_deref()
+        } else {
+            self.procs.get(&owner)?.policy.as_deref()
+        }
+    }
+
+    /// After an eviction from `owner`'s policy: starts loading what the
+    /// next eviction will read (the policy's guess at its victim: the
+    /// victim's reverse-map entry and policy state now, its page-table
+    /// entry at the next look-ahead step).
+    fn expect_next_victim(&mut self, owner: Pid) {
+        let next = self.policy_ref(owner).and_then(|policy| {
+            let next = policy.next_victim()?;
+            policy.prefetch(next);
+            Some(next)
+        });
+        if let Some(next) = next {
+            self.frames.prefetch_owners(next);
+        }
+        self.victim_hint = next;
     }
 
     /// [`Kernel::with_policy`] once no touches are held.

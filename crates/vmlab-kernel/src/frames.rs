@@ -307,6 +307,13 @@ impl FrameTable {
         OwnerEntries { table: self, at }
     }
 
+    /// Hints the host cache to load `frame`'s first reverse-map entry.
+    pub fn prefetch_owners(&self, frame: FrameId) {
+        if let Some(entry) = self.rmap.get(frame as usize) {
+            vmlab_hw::prefetch::prefetch(entry);
+        }
+    }
+
     /// The first mapping of `frame` and its leaf entry's address.
     pub fn first_owner(&self, frame: FrameId) -> Option<(Owner, u64)> {
         self.owner_entries(frame).next()

@@ -288,6 +288,10 @@ pub struct Kernel {
     /// Touches not yet handed to the policy: every call through
     /// [`Kernel::with_policy`] hands them over first.
     pub(crate) held_touches: HeldTouches,
+    /// The frame the policy expects to evict next, noted after an
+    /// eviction so the next look-ahead prefetches its page-table entry
+    /// (see [`Kernel::prefetch_translation`]).
+    pub(crate) victim_hint: Option<FrameId>,
     /// Shared anonymous objects' pages.
     pub(crate) shmem: crate::shmem::ShmemPages,
     /// A frame eviction must not take (the source of a copy-on-write copy
@@ -416,6 +420,7 @@ impl Kernel {
             touch_policy: policy.wants_touch(),
             touches_collapse: policy.touches_collapse(),
             held_touches: HeldTouches::default(),
+            victim_hint: None,
             policy_of: vec![0; config.frames],
             pinned: None,
             shmem: Default::default(),
@@ -845,6 +850,27 @@ impl Kernel {
     #[inline]
     pub fn access(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Result<(), Signal> {
         self.translate(pid, vaddr, kind).map(|_| ())
+    }
+
+    /// Hints the host cache to load the page-table entry an access to
+    /// `vaddr` by `pid` will read on a TLB miss, for a caller that knows
+    /// its accesses some way ahead (a trace), and the entry of the page the
+    /// policy expects to evict next (the eviction reads it for the dirty
+    /// flag; its reverse-map entry was prefetched at the last eviction).
+    /// Changes nothing the machine can observe; nothing unless `pid` is
+    /// current.
+    #[inline]
+    pub fn prefetch_translation(&mut self, pid: Pid, vaddr: u64) {
+        if self.current != Some(pid) {
+            return;
+        }
+        self.mmu
+            .prefetch_translation(&self.mem, self.current_ctx, vaddr);
+        if let Some(victim) = self.victim_hint.take() {
+            if let Some((_, pte_addr)) = self.frames.first_owner(victim) {
+                self.mem.prefetch(pte_addr);
+            }
+        }
     }
 
     /// Whether the MMU's repeat registers grant an access of `kind` to

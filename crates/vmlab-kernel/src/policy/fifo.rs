@@ -33,6 +33,12 @@ impl ReplacementPolicy for Fifo {
     fn remove(&mut self, frame: FrameId) {
         self.queue.unlink(frame);
     }
+    fn prefetch(&self, frame: FrameId) {
+        self.queue.prefetch(frame);
+    }
+    fn next_victim(&self) -> Option<FrameId> {
+        self.queue.front(0)
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.queue.pop_front(0)
     }

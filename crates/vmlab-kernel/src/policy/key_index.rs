@@ -90,14 +90,12 @@ impl KeyIndex {
         (slot.index != EMPTY).then_some(slot.index)
     }
 
-    /// Reads the home slot of `key` without using it: a look-up of `key`
-    /// issued this early finds its first cache line loaded. Safe Rust has
-    /// no prefetch instruction; a plain load whose value is kept alive
-    /// ([`std::hint::black_box`]) overlaps its cache miss with the work
-    /// before the real look-up all the same.
+    /// Hints the host cache to load the home slot of `key` (see
+    /// `vmlab_hw::prefetch`): a look-up issued a little later finds its
+    /// first cache line loaded.
     #[inline]
     pub fn preload(&self, key: PageKey) {
-        std::hint::black_box(self.slots[self.home(key)].index);
+        vmlab_hw::prefetch::prefetch(&self.slots[self.home(key)]);
     }
 
     /// Whether `key` is stored.

@@ -73,6 +73,15 @@ impl FrameLists {
         (h != NIL).then_some(h)
     }
 
+    /// Hints the host cache to load `frame`'s links, which any move of
+    /// `frame` reads first.
+    #[inline]
+    pub fn prefetch(&self, frame: FrameId) {
+        if let Some(link) = self.links.get(frame as usize) {
+            vmlab_hw::prefetch::prefetch(link);
+        }
+    }
+
     /// The frame after `frame` on its list (towards the back).
     #[inline]
     pub fn next(&self, frame: FrameId) -> Option<FrameId> {

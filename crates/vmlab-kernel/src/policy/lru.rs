@@ -39,6 +39,12 @@ impl ReplacementPolicy for Lru {
     fn remove(&mut self, frame: FrameId) {
         self.order.unlink(frame);
     }
+    fn prefetch(&self, frame: FrameId) {
+        self.order.prefetch(frame);
+    }
+    fn next_victim(&self) -> Option<FrameId> {
+        self.order.front(0)
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.order.pop_front(0)
     }

@@ -107,6 +107,19 @@ pub trait ReplacementPolicy: Send {
         false
     }
 
+    /// Hints the host cache to load what touching or evicting `frame` will
+    /// read of the policy's state; changes nothing. A caller that knows
+    /// the frame some accesses ahead calls it so the policy finds its state
+    /// cached (see `vmlab_hw::prefetch`).
+    fn prefetch(&self, _frame: FrameId) {}
+
+    /// The frame the next [`evict`](ReplacementPolicy::evict) would
+    /// choose if nothing happened before it, where the policy can tell
+    /// without changing anything; a hint for prefetching, never relied on.
+    fn next_victim(&self) -> Option<FrameId> {
+        None
+    }
+
     /// A periodic clock interrupt (every [`PolicyParams::tick_interval`]
     /// references): aging, NFU and NRU sample and clear reference bits here.
     fn tick(&mut self, _refs: &mut dyn ReferenceBits) {}

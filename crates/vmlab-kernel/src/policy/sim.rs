@@ -87,6 +87,10 @@ pub struct ReplacementSim {
     /// Whether a touch repeated at once changes nothing for this policy
     /// (or it takes no touches).
     repeat_is_free: bool,
+    /// The frame the policy expects to evict next, noted after an
+    /// eviction: the next [`ReplacementSim::preload`] loads the index slot
+    /// its page will be removed from.
+    victim_hint: Option<FrameId>,
 }
 
 impl ReplacementSim {
@@ -97,6 +101,7 @@ impl ReplacementSim {
             touch: policy.wants_touch(),
             repeat_is_free: !policy.wants_touch() || policy.touches_collapse(),
             repeat: None,
+            victim_hint: None,
             policy,
             tick_interval,
             next_tick: if tick_interval == 0 {
@@ -118,14 +123,17 @@ impl ReplacementSim {
         }
     }
 
-    /// Loads the residency index slots that references to `pages`,
-    /// coming next, will read, so that their cache misses are in flight
-    /// together instead of each stalling its own reference. Changes
-    /// nothing: results are the same with or without it.
+    /// Starts loading the residency index slots that references to
+    /// `pages`, coming next, will read, so that their cache misses are in
+    /// flight together instead of each stalling its own reference, and the
+    /// slot the next eviction will clear. Changes no result.
     #[inline]
-    pub fn preload(&self, pages: &[PageKey]) {
+    pub fn preload(&mut self, pages: &[PageKey]) {
         for &page in pages {
             self.frame_of.preload(page);
+        }
+        if let Some(victim) = self.victim_hint.take() {
+            self.frame_of.preload(self.page_in[victim as usize]);
         }
     }
 
@@ -189,6 +197,7 @@ impl ReplacementSim {
                     self.stats.write_backs += 1;
                 }
                 self.frame_of.remove(self.page_in[victim as usize]);
+                self.expect_next_victim();
                 victim
             }
         };
@@ -202,6 +211,19 @@ impl ReplacementSim {
             self.repeat = Some((page, frame));
         }
         false
+    }
+
+    /// After an eviction: starts loading what the next one will read of
+    /// the policy's expected victim (its policy state and page now, its
+    /// index slot at the next preload).
+    fn expect_next_victim(&mut self) {
+        self.victim_hint = self.policy.next_victim();
+        if let Some(next) = self.victim_hint {
+            self.policy.prefetch(next);
+            if let Some(page) = self.page_in.get(next as usize) {
+                vmlab_hw::prefetch::prefetch(page);
+            }
+        }
     }
 
     #[inline]

@@ -69,7 +69,7 @@ impl LastUse {
         }
     }
 
-    /// Reads where `page`'s entry lives without using it, so that a
+    /// Hints the host cache to load where `page`'s entry lives, so that a
     /// look-up issued soon after finds it loaded (see
     /// [`KeyIndex::preload`]).
     #[inline]
@@ -77,7 +77,7 @@ impl LastUse {
         match self {
             LastUse::Grouped(g) => {
                 if let Some(leaf) = g.leaf_of.get(page / GROUP as u64) {
-                    std::hint::black_box(g.entries[entry(leaf, page)]);
+                    vmlab_hw::prefetch::prefetch(&g.entries[entry(leaf, page)]);
                 }
             }
             LastUse::Scattered(k) => k.preload(page),

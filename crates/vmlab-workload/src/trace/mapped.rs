@@ -3,7 +3,8 @@
 //! having read(2) copy it into a buffer first: for an 800 MB vmlab-bin
 //! trace the copy was 45% of the run (0.37 s of system time in 0.82 s).
 //!
-//! This is the workspace's one use of `unsafe`. Mapping a file is unsafe
+//! This is one of the workspace's two uses of `unsafe` (the other is the
+//! prefetch hint, `vmlab_hw::prefetch`). Mapping a file is unsafe
 //! in Rust because another process may change or truncate it while it is
 //! mapped: the bytes would change under a shared borrow, and a read past
 //! a truncated end raises SIGBUS. vmlab only reads traces, as ripgrep reads

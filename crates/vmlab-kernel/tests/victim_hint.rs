@@ -1,0 +1,107 @@
+//! `ReplacementPolicy::next_victim` is a hint the kernel prefetches by, so
+//! it must never name a frame the next eviction would not choose: for
+//! every policy, on a random stream of insertions, touches and reference
+//! bits, whenever a policy offers a victim before an eviction, the
+//! eviction chooses exactly it. LRU and FIFO, whose victim is the front of
+//! a list, must offer one every time.
+#![allow(clippy::unwrap_used)]
+
+use vmlab_kernel::policy::random::SplitMix64;
+use vmlab_kernel::policy::sim::next_uses;
+use vmlab_kernel::policy::{by_name, FrameId, PolicyParams, ReferenceBits, NAMES};
+
+/// Hardware bits as plain vectors, as the replacement model keeps them.
+struct Bits {
+    referenced: Vec<bool>,
+    dirty: Vec<bool>,
+    now: u64,
+}
+
+impl ReferenceBits for Bits {
+    fn referenced(&mut self, frame: FrameId) -> bool {
+        self.referenced[frame as usize]
+    }
+    fn clear_referenced(&mut self, frame: FrameId) {
+        self.referenced[frame as usize] = false;
+    }
+    fn dirty(&mut self, frame: FrameId) -> bool {
+        self.dirty[frame as usize]
+    }
+    fn write_back(&mut self, frame: FrameId) {
+        self.dirty[frame as usize] = false;
+    }
+    fn now(&self) -> u64 {
+        self.now
+    }
+}
+
+const FRAMES: usize = 16;
+const PAGES: u64 = 40;
+
+#[test]
+fn offered_victims_are_the_ones_evicted() {
+    let mut rng = SplitMix64::new(7);
+    let refs: Vec<u64> = (0..5_000)
+        .map(|_| {
+            if rng.below(2) == 0 {
+                rng.below(PAGES)
+            } else {
+                rng.below(FRAMES as u64 / 2)
+            }
+        })
+        .collect();
+    let params = PolicyParams {
+        next_use: Some(next_uses(&refs).into()),
+        ..PolicyParams::default()
+    };
+    for &name in NAMES {
+        let mut policy = by_name(name, FRAMES, &params).unwrap();
+        let mut bits = Bits {
+            referenced: vec![false; FRAMES],
+            dirty: vec![false; FRAMES],
+            now: 0,
+        };
+        let mut page_in: Vec<Option<u64>> = vec![None; FRAMES];
+        let (mut offered, mut evictions) = (0, 0);
+        for (now, &page) in refs.iter().enumerate() {
+            bits.now = now as u64;
+            if now % 100 == 99 {
+                policy.tick(&mut bits);
+            }
+            let write = page % 3 == 0;
+            let frame = match page_in.iter().position(|&p| p == Some(page)) {
+                Some(frame) => {
+                    if policy.wants_touch() {
+                        policy.touch(frame as FrameId, &mut bits);
+                    }
+                    frame
+                }
+                None => {
+                    let frame = match page_in.iter().position(Option::is_none) {
+                        Some(free) => free,
+                        None => {
+                            let hint = policy.next_victim();
+                            let victim = policy.evict_for(page, &mut bits).unwrap();
+                            evictions += 1;
+                            if let Some(hint) = hint {
+                                offered += 1;
+                                assert_eq!(hint, victim, "{name}: eviction {evictions}");
+                            }
+                            victim as usize
+                        }
+                    };
+                    page_in[frame] = Some(page);
+                    bits.dirty[frame] = false;
+                    policy.insert(frame as FrameId, page, &mut bits);
+                    frame
+                }
+            };
+            bits.referenced[frame] = true;
+            bits.dirty[frame] |= write;
+        }
+        assert!(evictions > 500, "{name}: {evictions} evictions");
+        if matches!(name, "lru" | "fifo") {
+            assert_eq!(offered, evictions, "{name} offers every victim");
+        }
+    }
+}
