@@ -302,6 +302,21 @@ impl ReplacementPolicy for ArcPolicy {
             self.p
         )
     }
+    fn prefetch(&self, frame: FrameId) {
+        self.lists.prefetch(frame);
+    }
+    /// `REPLACE`'s choice for a page that is not a ghost.
+    fn next_victim(&self) -> Option<FrameId> {
+        let t1 = self.lists.len(T1) as f64;
+        let from_t1 = (t1 >= 1.0 && t1 > self.p) || self.lists.is_empty(T2);
+        self.lists.front(if from_t1 { T1 } else { T2 })
+    }
+    fn prefetch_pages(&self, pages: &[PageKey]) {
+        for &page in pages {
+            self.b1.prefetch(page);
+            self.b2.prefetch(page);
+        }
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.choose(None)
     }

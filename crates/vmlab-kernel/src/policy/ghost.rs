@@ -77,6 +77,12 @@ impl GhostList {
         self.slot_of.contains(key)
     }
 
+    /// Hints the host cache to load where a look-up of `key` starts.
+    #[inline]
+    pub fn prefetch(&self, key: PageKey) {
+        self.slot_of.preload(key);
+    }
+
     /// Remembers `key` as the newest, forgetting the oldest when full.
     /// Returns the key forgotten, if any.
     pub fn push(&mut self, key: PageKey) -> Option<PageKey> {
@@ -133,6 +139,11 @@ impl GhostList {
         }
         let key = self.entries[self.head as usize].key;
         self.remove(key);
+        // The next oldest's entry is cached now (its link was just fixed):
+        // start loading its index slot, which its own forgetting reads.
+        if let Some(next) = self.entries.get(self.head as usize) {
+            self.slot_of.preload(next.key);
+        }
         Some(key)
     }
 }

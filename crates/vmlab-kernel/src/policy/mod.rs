@@ -113,9 +113,16 @@ pub trait ReplacementPolicy: Send {
     /// cached (see `vmlab_hw::prefetch`).
     fn prefetch(&self, _frame: FrameId) {}
 
+    /// Hints the host cache to load what a miss on any of `pages`, coming
+    /// next, would read of the policy's history (its ghost lists' index
+    /// slots, where it keeps one); changes nothing.
+    fn prefetch_pages(&self, _pages: &[PageKey]) {}
+
     /// The frame the next [`evict`](ReplacementPolicy::evict) would
-    /// choose if nothing happened before it, where the policy can tell
-    /// without changing anything; a hint for prefetching, never relied on.
+    /// most likely choose if nothing happened before it, where the policy
+    /// can tell without changing anything: a hint to prefetch by, never
+    /// relied on. Exact for LRU and FIFO; ARC's guess misses when the page
+    /// coming in is a ghost that moves its target.
     fn next_victim(&self) -> Option<FrameId> {
         None
     }

@@ -168,6 +168,11 @@ impl ReplacementPolicy for S3Fifo {
             format!("frame {victim} reached the front of the main FIFO queue with its frequency counter worn down to 0")
         }
     }
+    fn prefetch_pages(&self, pages: &[PageKey]) {
+        for &page in pages {
+            self.ghost.prefetch(page);
+        }
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         if self.lists.len(SMALL) >= self.small_share && !self.lists.is_empty(SMALL) {
             if let Some(victim) = self.evict_small() {

@@ -88,8 +88,8 @@ pub struct ReplacementSim {
     /// (or it takes no touches).
     repeat_is_free: bool,
     /// The frame the policy expects to evict next, noted after an
-    /// eviction: the next [`ReplacementSim::preload`] loads the index slot
-    /// its page will be removed from.
+    /// eviction: the next look-up starts loading the index slot its page
+    /// will be removed from.
     victim_hint: Option<FrameId>,
 }
 
@@ -125,16 +125,15 @@ impl ReplacementSim {
 
     /// Starts loading the residency index slots that references to
     /// `pages`, coming next, will read, so that their cache misses are in
-    /// flight together instead of each stalling its own reference, and the
-    /// slot the next eviction will clear. Changes no result.
+    /// flight together instead of each stalling its own reference, and
+    /// what a miss on them would read of the policy's history. Changes no
+    /// result.
     #[inline]
-    pub fn preload(&mut self, pages: &[PageKey]) {
+    pub fn preload(&self, pages: &[PageKey]) {
         for &page in pages {
             self.frame_of.preload(page);
         }
-        if let Some(victim) = self.victim_hint.take() {
-            self.frame_of.preload(self.page_in[victim as usize]);
-        }
+        self.policy.prefetch_pages(pages);
     }
 
     /// One reference to `page` (a store when `write`); true on a hit.
@@ -171,6 +170,14 @@ impl ReplacementSim {
     /// then a hit or a fault.
     #[inline(never)]
     fn look_up(&mut self, page: PageKey, write: bool) -> bool {
+        // The next eviction is a few references away: start loading the
+        // slots its victim's page will be removed from (the residency
+        // index, and the policy's ghosts, which remember it).
+        if let Some(victim) = self.victim_hint.take() {
+            let gone = self.page_in[victim as usize];
+            self.frame_of.preload(gone);
+            self.policy.prefetch_pages(&[gone]);
+        }
         if let Some(frame) = self.frame_of.get(page) {
             self.stats.hits += 1;
             if self.touch {
@@ -215,7 +222,7 @@ impl ReplacementSim {
 
     /// After an eviction: starts loading what the next one will read of
     /// the policy's expected victim (its policy state and page now, its
-    /// index slot at the next preload).
+    /// index slot at the next look-up).
     fn expect_next_victim(&mut self) {
         self.victim_hint = self.policy.next_victim();
         if let Some(next) = self.victim_hint {

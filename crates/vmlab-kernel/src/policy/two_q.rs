@@ -141,6 +141,11 @@ impl ReplacementPolicy for TwoQ {
             format!("frame {victim} was the least recently used page of Am (pages referenced again after their first stay)")
         }
     }
+    fn prefetch_pages(&self, pages: &[PageKey]) {
+        for &page in pages {
+            self.a1out.prefetch(page);
+        }
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.last_from_a1in = self.lists.len(A1IN) > self.kin || self.lists.is_empty(AM);
         if self.last_from_a1in {
