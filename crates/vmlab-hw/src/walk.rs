@@ -163,49 +163,21 @@ pub fn walk<S: EventSink>(
 /// level ends the path (a huge page). For look-ahead (see
 /// [`Lookahead`](crate::lookahead::Lookahead)).
 pub fn leaf_table(arch: &Arch, mem: &PhysMem, root: u64, vaddr: u64) -> Option<u64> {
-    match &arch.pte().encoding {
-        PteEncoding::X86(b) => leaf_table_family(*b, arch, mem, root, vaddr),
-        PteEncoding::RiscV(b) => leaf_table_family(*b, arch, mem, root, vaddr),
-        PteEncoding::AArch64(b) => leaf_table_family(*b, arch, mem, root, vaddr),
-        PteEncoding::Simple(b) => leaf_table_family(*b, arch, mem, root, vaddr),
-    }
-}
-
-#[inline(always)]
-fn leaf_table_family<B: EntryBits>(
-    bits: B,
-    arch: &Arch,
-    mem: &PhysMem,
-    root: u64,
-    vaddr: u64,
-) -> Option<u64> {
-    match arch.pte().bytes {
-        8 => leaf_table_sized::<8, B>(bits, arch, mem, root, vaddr),
-        4 => leaf_table_sized::<4, B>(bits, arch, mem, root, vaddr),
-        2 => leaf_table_sized::<2, B>(bits, arch, mem, root, vaddr),
-        _ => leaf_table_sized::<1, B>(bits, arch, mem, root, vaddr),
-    }
-}
-
-#[inline(always)]
-fn leaf_table_sized<const W: usize, B: EntryBits>(
-    bits: B,
-    arch: &Arch,
-    mem: &PhysMem,
-    root: u64,
-    vaddr: u64,
-) -> Option<u64> {
+    // Off the hot path (look-ahead remembers the tables it finds), so one
+    // copy for every entry format will do.
+    let format = arch.pte();
+    let bytes = usize::from(format.bytes);
     let mut table = root;
     for plan in arch.plans() {
         if plan.last {
             return Some(table);
         }
-        let pte_addr = table + ((vaddr >> plan.shift) & plan.index_mask) * W as u64;
-        let raw = mem.load_n::<W>(pte_addr).ok()?;
-        if bits.kind(raw, plan.leaf, plan.last) != PteKind::Table {
+        let pte_addr = table + ((vaddr >> plan.shift) & plan.index_mask) * bytes as u64;
+        let raw = mem.load(pte_addr, bytes).ok()?;
+        if format.kind(raw, plan.leaf, plan.last) != PteKind::Table {
             return None;
         }
-        table = arch.pte().frame_addr(raw, arch.page_shift());
+        table = format.frame_addr(raw, arch.page_shift());
     }
     None
 }

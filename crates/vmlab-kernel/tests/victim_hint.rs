@@ -5,37 +5,12 @@
 //! the one evicted: always for LRU and FIFO (the front of a list, and they
 //! must offer one every time), and at least 3 times in 4 for a guess
 //! (ARC's, which cannot know whether the page coming in is a ghost: 84%
-//! here, where ghost hits are frequent).
+//! here, where ghost hits are frequent), which must offer most.
 #![allow(clippy::unwrap_used)]
 
 use vmlab_kernel::policy::random::SplitMix64;
-use vmlab_kernel::policy::sim::next_uses;
-use vmlab_kernel::policy::{by_name, FrameId, PolicyParams, ReferenceBits, NAMES};
-
-/// Hardware bits as plain vectors, as the replacement model keeps them.
-struct Bits {
-    referenced: Vec<bool>,
-    dirty: Vec<bool>,
-    now: u64,
-}
-
-impl ReferenceBits for Bits {
-    fn referenced(&mut self, frame: FrameId) -> bool {
-        self.referenced[frame as usize]
-    }
-    fn clear_referenced(&mut self, frame: FrameId) {
-        self.referenced[frame as usize] = false;
-    }
-    fn dirty(&mut self, frame: FrameId) -> bool {
-        self.dirty[frame as usize]
-    }
-    fn write_back(&mut self, frame: FrameId) {
-        self.dirty[frame as usize] = false;
-    }
-    fn now(&self) -> u64 {
-        self.now
-    }
-}
+use vmlab_kernel::policy::sim::{next_uses, FrameBits};
+use vmlab_kernel::policy::{by_name, FrameId, PolicyParams, NAMES};
 
 const FRAMES: usize = 16;
 const PAGES: u64 = 40;
@@ -58,11 +33,7 @@ fn offered_victims_are_the_ones_evicted() {
     };
     for &name in NAMES {
         let mut policy = by_name(name, FRAMES, &params).unwrap();
-        let mut bits = Bits {
-            referenced: vec![false; FRAMES],
-            dirty: vec![false; FRAMES],
-            now: 0,
-        };
+        let mut bits = FrameBits::new(FRAMES);
         let mut page_in: Vec<Option<u64>> = vec![None; FRAMES];
         let (mut offered, mut right, mut evictions) = (0, 0, 0);
         for (now, &page) in refs.iter().enumerate() {
@@ -105,6 +76,9 @@ fn offered_victims_are_the_ones_evicted() {
         if matches!(name, "lru" | "fifo") {
             assert_eq!(offered, evictions, "{name} offers every victim");
             assert_eq!(right, offered, "{name}'s victims are exact");
+        }
+        if name == "arc" {
+            assert!(offered * 2 > evictions, "{name} offers most victims");
         }
         assert!(
             right * 4 >= offered * 3,

@@ -37,12 +37,29 @@ impl SimStats {
     }
 }
 
-/// Per-frame hardware bits and the clock, lent to the policy.
-struct FrameBits {
-    referenced: Vec<bool>,
-    dirty: Vec<bool>,
-    now: u64,
-    write_backs: u64,
+/// Per-frame hardware bits and the clock as plain vectors, lent to the
+/// policy: the replacement model's hardware (and a test's).
+pub struct FrameBits {
+    /// Per frame: referenced since the policy last cleared it.
+    pub referenced: Vec<bool>,
+    /// Per frame: written since last written back.
+    pub dirty: Vec<bool>,
+    /// The time the policy reads (references so far).
+    pub now: u64,
+    /// Dirty frames the policy wrote back.
+    pub write_backs: u64,
+}
+
+impl FrameBits {
+    /// All clear, for `capacity` frames, at time 0.
+    pub fn new(capacity: usize) -> FrameBits {
+        FrameBits {
+            referenced: vec![false; capacity],
+            dirty: vec![false; capacity],
+            now: 0,
+            write_backs: 0,
+        }
+    }
 }
 
 impl ReferenceBits for FrameBits {
@@ -113,12 +130,7 @@ impl ReplacementSim {
             page_in: vec![0; capacity],
             // Frames are handed out lowest first.
             free: (0..capacity as FrameId).rev().collect(),
-            bits: FrameBits {
-                referenced: vec![false; capacity],
-                dirty: vec![false; capacity],
-                now: 0,
-                write_backs: 0,
-            },
+            bits: FrameBits::new(capacity),
             stats: SimStats::default(),
         }
     }
