@@ -200,14 +200,18 @@ impl ArcPolicy {
     /// page of `T2`. The fallbacks to the other list only matter after
     /// [`remove`](ReplacementPolicy::remove) has emptied one.
     fn replace(&mut self, x_in_b2: bool) -> Option<(FrameId, Ghosted)> {
-        let t1 = self.lists.len(T1) as f64;
-        let from_t1 =
-            (t1 >= 1.0 && (t1 > self.p || (x_in_b2 && t1 == self.p))) || self.lists.is_empty(T2);
-        if from_t1 {
+        if self.replace_takes_t1(x_in_b2) {
             Some((self.lists.pop_front(T1)?, Ghosted::B1))
         } else {
             Some((self.lists.pop_front(T2)?, Ghosted::B2))
         }
+    }
+
+    /// Whether `REPLACE` takes from `T1` now, for a page that is (`x_in_b2`)
+    /// or is not a `B2` ghost.
+    fn replace_takes_t1(&self, x_in_b2: bool) -> bool {
+        let t1 = self.lists.len(T1) as f64;
+        (t1 >= 1.0 && (t1 > self.p || (x_in_b2 && t1 == self.p))) || self.lists.is_empty(T2)
     }
 }
 
@@ -307,9 +311,8 @@ impl ReplacementPolicy for ArcPolicy {
     }
     /// `REPLACE`'s choice for a page that is not a ghost.
     fn next_victim(&self) -> Option<FrameId> {
-        let t1 = self.lists.len(T1) as f64;
-        let from_t1 = (t1 >= 1.0 && t1 > self.p) || self.lists.is_empty(T2);
-        self.lists.front(if from_t1 { T1 } else { T2 })
+        self.lists
+            .front(if self.replace_takes_t1(false) { T1 } else { T2 })
     }
     fn prefetch_pages(&self, pages: &[PageKey]) {
         for &page in pages {
