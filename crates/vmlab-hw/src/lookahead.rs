@@ -17,8 +17,8 @@
 //! the tables.
 
 use crate::arch::Arch;
+use crate::pagetable::leaf_table;
 use crate::physmem::PhysMem;
-use crate::walk::leaf_table;
 
 /// Regions remembered: a million pages of 4 KiB need 2 048 last-level
 /// tables, so a Zipf trace over them finds nearly every one here.

@@ -217,6 +217,63 @@ struct Path {
     kind: PteKind,
 }
 
+impl Path {
+    /// Follows `vaddr` from the root table at `root` down to `stop_level`
+    /// at most, or to the first leaf or invalid entry.
+    fn follow(
+        root: u64,
+        arch: &Arch,
+        mem: &PhysMem,
+        vaddr: u64,
+        stop_level: usize,
+    ) -> Result<Path, MapError> {
+        let format = arch.pte();
+        let bytes = usize::from(format.bytes);
+        let last = arch.levels().len() - 1;
+        let mut path = Path {
+            tables: [0; MAX_LEVELS],
+            pte_addrs: [0; MAX_LEVELS],
+            raws: [0; MAX_LEVELS],
+            depth: 0,
+            kind: PteKind::Invalid,
+        };
+        let mut table = root;
+        for (i, level) in arch.levels().iter().enumerate() {
+            let pte_addr = table + arch.index(vaddr, i) * bytes as u64;
+            let raw = mem.load(pte_addr, bytes)?;
+            // Only the kind and the next table's address matter here; a
+            // full decode of rights and flags would be wasted work.
+            let kind = format.kind(raw, level.leaf, i == last);
+            path.tables[i] = table;
+            path.pte_addrs[i] = pte_addr;
+            path.raws[i] = raw;
+            path.depth = i + 1;
+            path.kind = kind;
+            if kind != PteKind::Table || i == stop_level {
+                break;
+            }
+            table = format.frame_addr(raw, arch.page_shift());
+        }
+        Ok(path)
+    }
+}
+
+/// The last-level table on `vaddr`'s path under the root table at `root`,
+/// changing nothing: the table a walk of `vaddr` reads its leaf entry from.
+/// `None` where a table on the way is missing or an entry above the last
+/// level ends the path (a huge page). Reads only the entries above the
+/// leaf: for look-ahead (see [`Lookahead`](crate::lookahead::Lookahead)),
+/// which prefetches the leaf entry rather than waiting for it.
+pub fn leaf_table(arch: &Arch, mem: &PhysMem, root: u64, vaddr: u64) -> Option<u64> {
+    let last = arch.levels().len() - 1;
+    let Some(above) = last.checked_sub(1) else {
+        return Some(root);
+    };
+    let path = Path::follow(root, arch, mem, vaddr, above).ok()?;
+    (path.depth == last && path.kind == PteKind::Table)
+        .then(|| arch.pte().frame_addr(path.raws[above], arch.page_shift()))
+}
+
 /// One address space's page tables.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageTable {
@@ -283,34 +340,7 @@ impl PageTable {
         vaddr: u64,
         stop_level: usize,
     ) -> Result<Path, MapError> {
-        let format = arch.pte();
-        let bytes = usize::from(format.bytes);
-        let last = arch.levels().len() - 1;
-        let mut path = Path {
-            tables: [0; MAX_LEVELS],
-            pte_addrs: [0; MAX_LEVELS],
-            raws: [0; MAX_LEVELS],
-            depth: 0,
-            kind: PteKind::Invalid,
-        };
-        let mut table = self.root;
-        for (i, level) in arch.levels().iter().enumerate() {
-            let pte_addr = table + arch.index(vaddr, i) * bytes as u64;
-            let raw = mem.load(pte_addr, bytes)?;
-            // Only the kind and the next table's address matter here; a
-            // full decode of rights and flags would be wasted work.
-            let kind = format.kind(raw, level.leaf, i == last);
-            path.tables[i] = table;
-            path.pte_addrs[i] = pte_addr;
-            path.raws[i] = raw;
-            path.depth = i + 1;
-            path.kind = kind;
-            if kind != PteKind::Table || i == stop_level {
-                break;
-            }
-            table = format.frame_addr(raw, arch.page_shift());
-        }
-        Ok(path)
+        Path::follow(self.root, arch, mem, vaddr, stop_level)
     }
 
     fn mapping_at(arch: &Arch, vaddr: u64, level: usize, pte_addr: u64, raw: u64) -> Mapping {

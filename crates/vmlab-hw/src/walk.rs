@@ -156,32 +156,6 @@ pub fn walk<S: EventSink>(
     }
 }
 
-/// The address of the last-level table on `vaddr`'s path, found by
-/// reading the table entries above it, changing nothing and reporting
-/// nothing: the table a walk of `vaddr` will read its leaf entry from.
-/// `None` where a table on the way is missing or an entry above the last
-/// level ends the path (a huge page). For look-ahead (see
-/// [`Lookahead`](crate::lookahead::Lookahead)).
-pub fn leaf_table(arch: &Arch, mem: &PhysMem, root: u64, vaddr: u64) -> Option<u64> {
-    // Off the hot path (look-ahead remembers the tables it finds), so one
-    // copy for every entry format will do.
-    let format = arch.pte();
-    let bytes = usize::from(format.bytes);
-    let mut table = root;
-    for plan in arch.plans() {
-        if plan.last {
-            return Some(table);
-        }
-        let pte_addr = table + ((vaddr >> plan.shift) & plan.index_mask) * bytes as u64;
-        let raw = mem.load(pte_addr, bytes).ok()?;
-        if format.kind(raw, plan.leaf, plan.last) != PteKind::Table {
-            return None;
-        }
-        table = format.frame_addr(raw, arch.page_shift());
-    }
-    None
-}
-
 /// What one walk is asked to translate.
 #[derive(Clone, Copy)]
 struct Request {

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use vmlab_hw::arch::presets::{by_name, NAMES};
 use vmlab_hw::arch::pte::LeafAttrs;
 use vmlab_hw::arch::Canonical;
+use vmlab_hw::pagetable::leaf_table;
 use vmlab_hw::physmem::MAX_PHYS_BYTES;
-use vmlab_hw::walk::leaf_table;
 use vmlab_hw::{
     walk, AccessKind, Arch, Endian, Mode, NoEvents, PageFaultCause, PageTable, Perms, PhysMem,
     TableAllocator, TableArena,
