@@ -15,7 +15,8 @@
 #   Clock, ARC, SIEVE and S3-FIFO;
 # - the exact one-pass LRU miss-ratio curve: `vmlab sweep --mrc exact`;
 # - a real program's lackey text trace (`sort -n` under Valgrind lackey,
-#   recorded once), read and simulated in both models, in lines/s;
+#   recorded once), read and simulated in both models, in lines/s, as
+#   `vmlab run` does it (parsing on a second core) and on one core;
 # - a sweep's speed-up on all cores over one (RAYON_NUM_THREADS=1): the
 #   six policies at four memory sizes, replacement model, BENCH_REFS / 10
 #   references each.
@@ -86,8 +87,11 @@ done
 
 # A real program's Valgrind lackey trace (`sort -n` of 6000 numbers,
 # recorded once, untimed), read and simulated at page granularity in both
-# models: lines of text per second. Valgrind is installed with apt-get if
-# missing (as root); without it the line is skipped.
+# models: lines of text per second. `vmlab run` parses a text trace on a
+# second core when it has one; the "one core" lines pin the process to a
+# single CPU (taskset), where it parses and simulates in turn. Valgrind is
+# installed with apt-get if missing (as root); without it the line is
+# skipped.
 lackey="$dir/sort-n-6000.lackey"
 if [ ! -s "$lackey" ]; then
     if ! command -v valgrind >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -105,6 +109,8 @@ if [ -s "$lackey" ]; then
     for model in full replacement; do
         secs=$(median_seconds "$vmlab" run --trace "$lackey" --model "$model")
         report "lackey trace of sort -n, $model model" "$lines" "$secs" lines
+        secs=$(median_seconds taskset -c 0 "$vmlab" run --trace "$lackey" --model "$model")
+        report "lackey trace of sort -n, $model, one core" "$lines" "$secs" lines
     done
 else
     echo "lackey trace of sort -n: skipped (no valgrind)"

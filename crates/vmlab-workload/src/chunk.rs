@@ -7,10 +7,16 @@
 //! [`Batched`] turns any stream of [`Op`]s into chunks through a buffer
 //! of [`BATCH_ACCESSES`]; a reader that already parses ahead into a buffer
 //! (the lackey reader) lends its own slice instead.
+//!
+//! [`read_on_thread`] reads a stream on a thread of its own while the
+//! caller simulates it: [`ThreadedChunks`] hands over the reader's chunks
+//! in order through a bounded channel, so parsing a text trace overlaps
+//! the simulation on a second core, in constant memory.
 
 use crate::op::{MemRef, Op};
 use crate::syscall::Syscall;
 use crate::trace::TraceError;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 
 /// A stretch of a stream: accesses in the stream's order, or one system
 /// call.
@@ -105,6 +111,126 @@ impl<I: Iterator<Item = Result<Op, TraceError>>> ChunkedOps for Batched<I> {
     }
 }
 
+/// Accesses the reader thread gathers into one hand-over: enough that the
+/// channel's cost (and a wake-up of a waiting side) is spread thin.
+pub const THREAD_BATCH_ACCESSES: usize = 8192;
+
+/// Hand-overs in flight between the reader thread and its consumer: the
+/// reader runs at most this far ahead, which bounds the memory.
+const HANDOVERS_IN_FLIGHT: usize = 4;
+
+/// What the reader thread hands over, in the stream's order.
+enum Handover {
+    Accesses(Vec<MemRef>),
+    Syscall(Syscall),
+    Error(TraceError),
+}
+
+/// The consumer's side of [`read_on_thread`]: the chunks the reader
+/// thread read, in order.
+#[derive(Debug)]
+pub struct ThreadedChunks {
+    handovers: Receiver<Handover>,
+    /// Emptied buffers go back to the reader to be filled again.
+    spare: Sender<Vec<MemRef>>,
+    /// The accesses lent by the last [`ChunkedOps::read_chunk`].
+    current: Vec<MemRef>,
+}
+
+impl ChunkedOps for ThreadedChunks {
+    #[inline]
+    fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
+        if !self.current.is_empty() {
+            let mut used = std::mem::take(&mut self.current);
+            used.clear();
+            // The reader may be gone (it stopped at an error or the end).
+            let _ = self.spare.send(used);
+        }
+        // The reader dropping its side is the end of the stream.
+        match self.handovers.recv().ok()? {
+            Handover::Accesses(accesses) => {
+                self.current = accesses;
+                Some(Ok(Chunk::Accesses(&self.current)))
+            }
+            Handover::Syscall(call) => Some(Ok(Chunk::Syscall(call))),
+            Handover::Error(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// Runs `consume` on the chunks of `chunks`, which are read on a thread of
+/// their own meanwhile; returns what `consume` returns. When `consume`
+/// stops early the reader stops at its next hand-over. A reader that
+/// panics panics here, once `consume` has seen the stream end.
+pub fn read_on_thread<C, T>(
+    chunks: C,
+    consume: impl FnOnce(&mut ThreadedChunks) -> T,
+) -> std::io::Result<T>
+where
+    C: ChunkedOps + Send,
+{
+    let (handover, handovers) = mpsc::sync_channel(HANDOVERS_IN_FLIGHT);
+    let (spare, spares) = mpsc::channel();
+    std::thread::scope(|scope| {
+        let reader = std::thread::Builder::new()
+            .name("trace reader".into())
+            .spawn_scoped(scope, move || feed(chunks, &handover, &spares))?;
+        let mut threaded = ThreadedChunks {
+            handovers,
+            spare,
+            current: Vec::new(),
+        };
+        let out = consume(&mut threaded);
+        // A reader still going finds the channel closed at its next send.
+        drop(threaded);
+        if let Err(panic) = reader.join() {
+            std::panic::resume_unwind(panic);
+        }
+        Ok(out)
+    })
+}
+
+/// The reader thread: reads `chunks` to its end, its first error, or until
+/// the consumer hangs up, handing accesses over a buffer at a time.
+fn feed(
+    mut chunks: impl ChunkedOps,
+    handover: &SyncSender<Handover>,
+    spares: &Receiver<Vec<MemRef>>,
+) {
+    let mut buffer = Vec::with_capacity(THREAD_BATCH_ACCESSES);
+    while let Some(chunk) = chunks.read_chunk() {
+        let after = match chunk {
+            Ok(Chunk::Accesses(accesses)) => {
+                buffer.extend_from_slice(accesses);
+                if buffer.len() < THREAD_BATCH_ACCESSES {
+                    continue;
+                }
+                None
+            }
+            Ok(Chunk::Syscall(call)) => Some(Handover::Syscall(call)),
+            Err(e) => Some(Handover::Error(e)),
+        };
+        if !buffer.is_empty() {
+            let next = spares
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(THREAD_BATCH_ACCESSES));
+            let full = std::mem::replace(&mut buffer, next);
+            if handover.send(Handover::Accesses(full)).is_err() {
+                return;
+            }
+        }
+        if let Some(after) = after {
+            let error = matches!(after, Handover::Error(_));
+            if handover.send(after).is_err() || error {
+                return;
+            }
+        }
+    }
+    if !buffer.is_empty() {
+        let _ = handover.send(Handover::Accesses(buffer));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +287,88 @@ mod tests {
         assert_eq!(back.len(), 3);
         assert_eq!(back[1], Ok(Op::Access(MemRef::write(8, 1))));
         assert!(back[2].as_ref().is_err_and(|e| e.contains("t:3:1")));
+    }
+
+    /// Ops spanning several of the reader thread's hand-overs, with system
+    /// calls at and around their edges and an error at the end.
+    fn long_stream() -> Vec<Result<Op, TraceError>> {
+        let mut ops = Vec::new();
+        let edge = THREAD_BATCH_ACCESSES as u64;
+        for i in 0..3 * edge + 100 {
+            ops.push(Ok(Op::Access(MemRef::read(i * 8, 8))));
+            if i % 5000 == 3 || i == edge - 1 || i == edge || i == 2 * edge + 1 {
+                ops.push(Ok(Op::Syscall(call(i))));
+            }
+        }
+        ops.push(Err(TraceError::at_line(
+            &"t".into(),
+            9,
+            2,
+            "an access",
+            "x".into(),
+        )));
+        ops
+    }
+
+    fn as_text(ops: Vec<Result<Op, TraceError>>) -> Vec<Result<Op, String>> {
+        ops.into_iter()
+            .map(|op| op.map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_read_on_a_thread_keeps_every_op_in_order() {
+        let direct = as_text(ops_of(Batched::new(long_stream().into_iter())));
+        let threaded =
+            read_on_thread(Batched::new(long_stream().into_iter()), |c| ops_of(c)).unwrap();
+        assert_eq!(as_text(threaded), direct);
+        assert!(direct
+            .last()
+            .unwrap()
+            .as_ref()
+            .is_err_and(|e| e.contains("t:9:2")));
+    }
+
+    /// A stream with no end.
+    struct Endless(Vec<MemRef>);
+
+    impl ChunkedOps for Endless {
+        fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
+            Some(Ok(Chunk::Accesses(&self.0)))
+        }
+    }
+
+    #[test]
+    fn a_consumer_that_stops_early_stops_the_reader() {
+        let endless = Endless(vec![MemRef::read(0, 1); 100]);
+        let seen = read_on_thread(endless, |chunks| {
+            let mut seen = 0;
+            for _ in 0..3 {
+                if let Some(Ok(Chunk::Accesses(a))) = chunks.read_chunk() {
+                    seen += a.len();
+                }
+            }
+            seen
+        });
+        // Returning at all shows the reader stopped. Each hand-over is
+        // whole chunks of 100, at least a batch.
+        assert_eq!(seen.unwrap(), 3 * THREAD_BATCH_ACCESSES.div_ceil(100) * 100);
+    }
+
+    /// A stream whose reading panics after one chunk.
+    struct Breaks(bool);
+
+    impl ChunkedOps for Breaks {
+        fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
+            assert!(!std::mem::replace(&mut self.0, true), "the reader broke");
+            Some(Ok(Chunk::Syscall(call(1))))
+        }
+    }
+
+    #[test]
+    fn a_reader_that_panics_panics_in_the_consumer() {
+        let outcome = std::panic::catch_unwind(|| read_on_thread(Breaks(false), |c| ops_of(c)));
+        let panic = outcome.unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"the reader broke"));
     }
 }

@@ -14,6 +14,7 @@
 //! Rows carry no wall-clock time, so the same sweep gives the same table
 //! bit for bit.
 
+use crate::chunk::{read_on_thread, ChunkedOps};
 use crate::driver::{
     run_chunks_sampled, run_ops_sampled, run_sampled, DriverError, Machine, Model, RunReport,
     Sample,
@@ -44,6 +45,12 @@ pub enum Source {
         format: Option<TraceFormat>,
         /// Count and skip malformed lines instead of stopping.
         skip_bad_lines: bool,
+        /// Parse a text trace on a thread of its own beside the simulation
+        /// ([`read_on_thread`]): for a single run on a host with a core to
+        /// spare, not for a sweep's runs, which fill the cores already.
+        /// Text is worth it (parsing takes about as long as simulating a
+        /// line); binary records decode faster than a hand-over costs.
+        reader_thread: bool,
     },
 }
 
@@ -79,6 +86,7 @@ impl Source {
                 path,
                 format,
                 skip_bad_lines,
+                reader_thread,
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
@@ -86,6 +94,12 @@ impl Source {
                 // inlined into it instead of dispatched per record.
                 let (m, n) = (machine, model);
                 let mut report = match &mut reader {
+                    TraceReader::Lackey(r) if *reader_thread => {
+                        run_reading_on_thread(r, m, n, every, on_sample)
+                    }
+                    TraceReader::Addr(r) if *reader_thread => {
+                        run_reading_on_thread(r, m, n, every, on_sample)
+                    }
                     TraceReader::Lackey(r) => run_chunks_sampled(r, m, n, every, on_sample),
                     TraceReader::Addr(r) => run_chunks_sampled(r, m, n, every, on_sample),
                     TraceReader::VmlabBin(r) => run_chunks_sampled(r, m, n, every, on_sample),
@@ -115,6 +129,7 @@ impl Source {
                 path,
                 format,
                 skip_bad_lines,
+                ..
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
@@ -142,6 +157,7 @@ impl Source {
                 path,
                 format,
                 skip_bad_lines,
+                ..
             } => {
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
                 for r in &mut reader {
@@ -152,6 +168,20 @@ impl Source {
             }
         }
     }
+}
+
+/// [`run_chunks_sampled`] with `chunks` read on a thread of their own.
+fn run_reading_on_thread(
+    chunks: impl ChunkedOps + Send,
+    machine: &Machine,
+    model: Model,
+    every: u64,
+    on_sample: &mut dyn FnMut(&Sample),
+) -> Result<RunReport, DriverError> {
+    read_on_thread(chunks, |c| {
+        run_chunks_sampled(c, machine, model, every, on_sample)
+    })
+    .map_err(|e| DriverError::Config(format!("cannot start a thread to read the trace: {e}")))?
 }
 
 /// Opens the trace of a [`Source::Trace`] for pages of `page_size` bytes.

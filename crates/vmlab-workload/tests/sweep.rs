@@ -196,6 +196,7 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
         path: path.clone(),
         format: Some("lackey".parse().unwrap()),
         skip_bad_lines: false,
+        reader_thread: false,
     };
     let mut s = sweep();
     s.archs.truncate(1);
@@ -211,6 +212,7 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
         path,
         format: Some("lackey".parse().unwrap()),
         skip_bad_lines: true,
+        reader_thread: false,
     };
     let rows = sweep::run(&skipping, &configs, &|| {}).unwrap();
     assert!(rows
@@ -235,6 +237,7 @@ fn a_generator_knows_its_length_and_a_trace_does_not() {
         path: PathBuf::from("any.trace"),
         format: None,
         skip_bad_lines: false,
+        reader_thread: false,
     };
     assert_eq!(trace.references(), None);
 }
@@ -246,4 +249,66 @@ fn machine_for_length() -> vmlab_workload::driver::Machine {
         policy: "lru".to_string(),
         tlb: None,
     }
+}
+
+/// A lackey trace long enough for several of the reader thread's
+/// hand-overs, with an address-space call, a malformed line and page
+/// crossings.
+fn long_lackey() -> String {
+    let mut text = String::from("==1== Lackey\n");
+    for i in 0..30_000u64 {
+        text.push_str(&format!("I  {:08x},3\n", 0x0040_0000 + (i * 7) % 20_000));
+        match i % 4 {
+            0 => text.push_str(&format!(
+                " L {:08x},8\n",
+                0x0600_0000 + (i * 4093) % 400_000
+            )),
+            1 => text.push_str(&format!(" S {:08x},4\n", 0x0600_0ffe + (i % 64) * 4096)),
+            2 => text.push_str(&format!(" M {:08x},8\n", 0x0610_0000 + i * 64)),
+            _ => {}
+        }
+        if i == 12_345 {
+            text.push_str("SYSCALL[7,1](9) sys_mmap ( 0x0, 8192, 3, 34, 4294967295, 0 ) --> [pre-success] Success(0x4835000)\n");
+        }
+        if i == 20_000 {
+            text.push_str(" L nothex,8\n");
+        }
+    }
+    text
+}
+
+#[test]
+fn a_trace_read_on_a_thread_runs_as_read_in_line() {
+    let dir = std::env::temp_dir().join(format!("vmlab-thread-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path: PathBuf = dir.join("long.lackey");
+    std::fs::write(&path, long_lackey()).unwrap();
+    let source = |skip_bad_lines, reader_thread| Source::Trace {
+        path: path.clone(),
+        format: None,
+        skip_bad_lines,
+        reader_thread,
+    };
+    let mut machine = machine_for_length();
+    machine.frames = 64;
+    for model in [Model::Full, Model::Replacement] {
+        let report = |reader_thread| {
+            let mut r = source(true, reader_thread).run(&machine, model).unwrap();
+            r.seconds = 0.0;
+            serde_json::to_string(&r).unwrap()
+        };
+        let in_line = report(false);
+        assert_eq!(report(true), in_line, "{model:?}");
+        assert!(in_line.contains("\"skipped_lines\":1"), "{in_line}");
+        // Without skipping, the same error at the same place.
+        let error = |reader_thread| {
+            source(false, reader_thread)
+                .run(&machine, model)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(error(true), error(false));
+        assert!(error(true).contains("long.lackey:"), "{}", error(true));
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }
