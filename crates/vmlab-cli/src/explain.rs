@@ -19,8 +19,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::{AccessKind, Arch, Event, Mode};
-use vmlab_kernel::explain::{CallArg, ExplainLog, Explained, FlushReason, KernelEvent, Record};
-use vmlab_workload::script::{run_source, ScriptOptions};
+use vmlab_kernel::explain::{
+    CallArg, ExplainLog, Explained, FlushReason, KernelEvent, Record, VARIADIC,
+};
+use vmlab_workload::script::{run_source_keeping_machine, ScriptOptions};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -66,11 +68,23 @@ struct Explanation {
     frames: usize,
     policy: String,
     log: ExplainLog,
+    /// The error that stopped a script, after the events up to it.
+    failure: Option<String>,
 }
 
-/// Runs `vmlab explain`.
+/// Runs `vmlab explain`. A script that fails is narrated up to its error,
+/// which then ends the command as any error does.
 pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
     let explanation = explain(args)?;
+    show(&explanation, args)?;
+    match explanation.failure {
+        Some(failure) => Err(CliError(failure)),
+        None => Ok(()),
+    }
+}
+
+/// Prints the events, as text or JSON lines.
+fn show(explanation: &Explanation, args: &ExplainArgs) -> Result<(), CliError> {
     if args.json {
         let mut out = String::new();
         for record in explanation.log.records() {
@@ -83,7 +97,7 @@ pub fn run(args: &ExplainArgs) -> Result<(), CliError> {
         }
         print_out(&out)
     } else {
-        print_out(&text(&explanation, args))
+        print_out(&text(explanation, args))
     }
 }
 
@@ -109,17 +123,25 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
         frames: machine.frames,
         policy: machine.policy.clone(),
         log,
+        failure: None,
     };
     if let Some(ChosenScript { name, source, spec }) = script {
         let mut kernel = crate::machine::boot(&spec)?;
         kernel.set_explain(Some(log));
-        let mut outcome = run_source(kernel, &name, &source, &ScriptOptions::default())
-            .map_err(|e| CliError(e.to_string()))?;
-        let log = outcome
-            .kernel
+        let options = ScriptOptions::default();
+        let (mut kernel, failure) =
+            match run_source_keeping_machine(kernel, &name, &source, &options) {
+                Ok(outcome) => (outcome.kernel, None),
+                Err((e, Some(kernel))) => (*kernel, Some(e.to_string())),
+                Err((e, None)) => return Err(CliError(e.to_string())),
+            };
+        let log = kernel
             .set_explain(None)
             .ok_or_else(|| CliError("the explanation log was lost".into()))?;
-        return Ok(heading(name, log));
+        return Ok(Explanation {
+            failure,
+            ..heading(name, log)
+        });
     }
     if !args.workload.is_given() {
         return Err(CliError::arg(
@@ -243,9 +265,13 @@ impl<'a> Narrator<'a> {
 
 /// `name(a=1, b=0x2)`.
 fn call(name: &str, args: &[CallArg]) -> String {
+    // A variadic argument (printf's values) has no name of its own.
     let args: Vec<String> = args
         .iter()
-        .map(|a| format!("{}={}", a.name, a.value))
+        .map(|a| match a.name {
+            VARIADIC => a.value.clone(),
+            name => format!("{name}={}", a.value),
+        })
         .collect();
     format!("{name}({})", args.join(", "))
 }
@@ -410,9 +436,27 @@ pub fn kernel_step(event: &KernelEvent) -> String {
         KernelEvent::OomKill { victim, reason } => {
             format!("out-of-memory killer: process {victim} is killed: {reason}")
         }
-        KernelEvent::LibraryCall { name } => format!(
-            "library call {name}(): runs in user mode; any system calls it needs follow"
+        KernelEvent::LibraryCall { name, args } => format!(
+            "library call {}: runs in user mode; any system calls it needs follow",
+            call(name, args)
         ),
+        KernelEvent::LibraryReturn {
+            name,
+            value,
+            error,
+            system_calls,
+        } => {
+            let outcome = match (value, error) {
+                (_, Some(e)) => format!("{name} failed: {e}"),
+                (Some(v), None) => format!("{name} returned {v}"),
+                (None, None) => format!("{name} returned"),
+            };
+            match system_calls {
+                0 => format!("{outcome}, without a system call: user mode throughout"),
+                1 => format!("{outcome}, after 1 system call"),
+                n => format!("{outcome}, after {n} system calls"),
+            }
+        }
     }
 }
 

@@ -377,8 +377,11 @@ fn snapshot_run_reports() {
     );
 }
 
-/// Library calls are events of their own, and the system calls they make
-/// follow them: printf of a line on the terminal writes it at once.
+/// Library calls are events of their own with their arguments, the
+/// system calls they make follow them, and their return says what they
+/// returned and how many system calls they made: the first malloc grows
+/// the heap with brk, the second fits in it; printf of a line on the
+/// terminal writes it at once; free returns nothing.
 #[test]
 fn library_calls_come_before_the_system_calls_they_cause() {
     let dir = std::env::temp_dir().join(format!("vmlab-explain-libc-{}", std::process::id()));
@@ -386,7 +389,7 @@ fn library_calls_come_before_the_system_calls_they_cause() {
     let script = dir.join("libc.rhai");
     std::fs::write(
         &script,
-        "let p = malloc(16);\nprintf(\"hello\\n\");\nfree(p);\n",
+        "let p = malloc(16);\nlet q = malloc(32);\nprintf(\"hello %d\\n\", 42);\nfree(p);\n",
     )
     .unwrap();
     let json = stdout_of(&[
@@ -416,7 +419,96 @@ fn library_calls_come_before_the_system_calls_they_cause() {
         .map(|i| i + printf)
         .expect("printf's write");
     assert!(write < free, "the line is written before free is called");
+    // Each call's return, after the system calls between, which it counts.
+    let mut returns = Vec::new();
+    let mut called = None;
+    for (at, e) in events.iter().enumerate() {
+        if e["event"] == "library_call" {
+            called = Some(at);
+        }
+        if e["event"] == "library_return" {
+            let from = called.take().expect("a return after its call");
+            let made = events[from..at]
+                .iter()
+                .filter(|e| e["event"] == "syscall_enter")
+                .count() as u64;
+            assert_eq!(e["system_calls"], made, "{e}");
+            returns.push((e["name"].as_str().unwrap(), e["value"].clone(), made));
+        }
+    }
+    let names: Vec<&str> = returns.iter().map(|r| r.0).collect();
+    assert_eq!(names, ["malloc", "malloc", "printf", "free"]);
+    assert!(returns[0].2 >= 1, "the first malloc asks for a heap");
+    assert_eq!(returns[1].2, 0, "the second malloc fits in the heap");
+    // glibc asks whether stdout is a terminal (line buffering), then
+    // writes the line.
+    assert_eq!(returns[2], ("printf", "9".into(), 2), "hello 42\\n");
+    assert_eq!(returns[3].1, serde_json::Value::Null, "free is void");
+    let p = returns[0].1.as_str().unwrap();
+    assert!(p.starts_with("0x"), "a pointer in hex: {p}");
+    assert_eq!(
+        events[printf]["args"],
+        serde_json::json!([
+            {"name": "format", "value": "\"hello %d\\n\""},
+            {"name": "...", "value": "42"}
+        ])
+    );
     let text = stdout_of(&["explain", script.to_str().unwrap(), "--count", "100000"]);
-    assert!(text.contains("library call printf()"), "{text}");
+    assert!(
+        text.contains("library call printf(format=\"hello %d\\n\", 42)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("system call ioctl(fd=1, op=TCGETS)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("printf returned 9, after 2 system calls"),
+        "{text}"
+    );
+    assert!(
+        text.contains("malloc returned 0x")
+            && text.contains(", without a system call: user mode throughout"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("free(ptr={p})")), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A script that fails is narrated up to its error, then ends with the
+/// error's place and status 2 (it used to print the error alone).
+#[test]
+fn a_failing_script_is_narrated_up_to_its_error() {
+    let dir = std::env::temp_dir().join(format!("vmlab-explain-fail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("fails.rhai");
+    std::fs::write(
+        &script,
+        "let p = malloc(16);\nstore64(p, 7);\nassert_eq(load64(p), 8);\nprintf(\"never\\n\");\n",
+    )
+    .unwrap();
+    let path = script.to_str().unwrap();
+    for json in [false, true] {
+        let mut args = vec!["explain", path, "--count", "100000"];
+        if json {
+            args.push("--json");
+        }
+        let out = common::vmlab(&args);
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("fails.rhai:3:1: assertion failed"),
+            "{stderr}"
+        );
+        assert!(
+            stdout.contains("malloc"),
+            "the malloc before the error: {stdout}"
+        );
+        assert!(
+            !stdout.contains("printf"),
+            "nothing after the error: {stdout}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -67,6 +67,10 @@ pub struct CallArg {
     pub value: String,
 }
 
+/// The name of a variadic argument (printf's values after the format),
+/// which the manual does not name.
+pub const VARIADIC: &str = "...";
+
 impl CallArg {
     /// A number in decimal.
     pub fn num(name: &'static str, value: impl std::fmt::Display) -> CallArg {
@@ -401,10 +405,25 @@ pub enum KernelEvent {
         reason: String,
     },
     /// The program called a C library function (vmlab-libc); the system
-    /// calls it makes follow as their own events.
+    /// calls it makes follow as their own events, then its return.
     LibraryCall {
         /// The function's C name.
         name: &'static str,
+        /// Its arguments.
+        args: Vec<CallArg>,
+    },
+    /// A C library function returned to the program (functions that do
+    /// not return, exit and a successful execve, have none).
+    LibraryReturn {
+        /// The function's C name.
+        name: &'static str,
+        /// The value it returned, as C would print it; `None` for a
+        /// `void` function or a failure.
+        value: Option<String>,
+        /// Why it failed (the errno name, or what ended the process).
+        error: Option<String>,
+        /// The system calls it made on the way.
+        system_calls: u64,
     },
 }
 
@@ -527,6 +546,18 @@ pub trait CallValue {
 impl CallValue for () {
     fn describe(&self) -> String {
         "0".into()
+    }
+}
+
+/// `ioctl(fd, TCGETS)`'s answer ([`Kernel::sys_isatty`]): 0 for a
+/// terminal; on Linux, ENOTTY for anything else.
+impl CallValue for bool {
+    fn describe(&self) -> String {
+        if *self {
+            "0 (a terminal)".into()
+        } else {
+            "-1 ENOTTY (not a terminal)".into()
+        }
     }
 }
 

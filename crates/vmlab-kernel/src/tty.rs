@@ -13,6 +13,7 @@
 //! O_TRUNC does not apply, mmap is ENODEV, ftruncate EINVAL and lseek
 //! ESPIPE. Left out: input.
 
+use crate::explain::CallArg;
 use crate::frames::Pid;
 use crate::fs::FileId;
 use crate::kernel::{Errno, Kernel};
@@ -45,8 +46,19 @@ impl Kernel {
     /// `ioctl(fd, TCGETS)`, which isatty(3) asks (EBADF for a descriptor
     /// that is not open).
     pub fn sys_isatty(&mut self, pid: Pid, fd: i32) -> Result<bool, Errno> {
-        self.counters.syscalls += 1;
-        self.terminal_fd(pid, fd)
+        let args = || {
+            vec![
+                CallArg::num("fd", fd),
+                CallArg {
+                    name: "op",
+                    value: "TCGETS".into(),
+                },
+            ]
+        };
+        self.syscall(pid, "ioctl", args, |k| {
+            k.counters.syscalls += 1;
+            k.terminal_fd(pid, fd)
+        })
     }
 
     /// Whether `fd` of `pid` is a terminal (not a system call).

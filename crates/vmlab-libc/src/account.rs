@@ -125,6 +125,11 @@ impl Meter {
         *self.library_calls.entry(name).or_default() += 1;
     }
 
+    /// System calls counted so far.
+    pub(crate) fn system_call_total(&self) -> u64 {
+        self.system_calls.values().sum()
+    }
+
     /// Counts the system call `name`, which took the kernel from `before`
     /// to `after`.
     pub(crate) fn syscall(&mut self, name: &'static str, before: &Snapshot, after: &Snapshot) {

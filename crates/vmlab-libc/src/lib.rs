@@ -44,6 +44,7 @@ use account::Meter;
 use std::collections::BTreeMap;
 use std::fmt;
 use vmlab_kernel::abi::{MAP_ANONYMOUS, MAP_PRIVATE};
+use vmlab_kernel::explain::{CallArg, CallValue, KernelEvent};
 use vmlab_kernel::frames::Pid;
 use vmlab_kernel::region::{PROT_READ, PROT_WRITE};
 use vmlab_kernel::{Errno, Kernel, Signal};
@@ -157,13 +158,46 @@ pub(crate) fn words(addr: u64, len: u64) -> u64 {
 
 impl Libc {
     /// Counts a call of the library function `name` by process `pid` and
-    /// reports it to the explanation stream, if one listens.
-    pub(crate) fn library_call(&mut self, pid: Pid, name: &'static str) {
+    /// reports it, with the arguments `args` builds, to the explanation
+    /// stream, if one listens. For the functions that do not return (exit,
+    /// execve); the others go through [`Libc::library_function`].
+    pub(crate) fn library_call(
+        &mut self,
+        pid: Pid,
+        name: &'static str,
+        args: impl FnOnce() -> Vec<CallArg>,
+    ) {
         self.meter.call(name);
         self.kernel
-            .note(pid, || vmlab_kernel::explain::KernelEvent::LibraryCall {
-                name,
-            });
+            .note(pid, || KernelEvent::LibraryCall { name, args: args() });
+    }
+
+    /// Runs `body` as the library function `name` called by process `pid`
+    /// ([`Libc::library_call`]), then reports its return: the value as
+    /// `describe` gives it (`None` for `void`), or the failure, and how many
+    /// system calls it made. Without an explanation it only counts.
+    pub(crate) fn library_function<T>(
+        &mut self,
+        pid: Pid,
+        name: &'static str,
+        args: impl FnOnce() -> Vec<CallArg>,
+        describe: impl FnOnce(&T) -> Option<String>,
+        body: impl FnOnce(&mut Libc) -> Result<T, LibcError>,
+    ) -> Result<T, LibcError> {
+        self.library_call(pid, name, args);
+        if !self.kernel.explaining() {
+            return body(self);
+        }
+        let before = self.meter.system_call_total();
+        let result = body(self);
+        let system_calls = self.meter.system_call_total() - before;
+        self.kernel.note(pid, || KernelEvent::LibraryReturn {
+            name,
+            value: result.as_ref().ok().and_then(describe),
+            error: result.as_ref().err().map(ToString::to_string),
+            system_calls,
+        });
+        result
     }
 
     /// The library for the processes of `kernel`, with malloc's `config`.
@@ -213,17 +247,24 @@ impl Libc {
     /// fork(3): the child gets a copy of everything, the library's data
     /// and unflushed stream buffers included. Returns the child's pid.
     pub fn fork(&mut self, pid: Pid) -> Result<Pid, LibcError> {
-        self.library_call(pid, "fork");
-        let base = self.image(pid)?;
-        let child = self.sys_fork(pid)?;
-        self.images.insert(child, base);
-        Ok(child)
+        self.library_function(
+            pid,
+            "fork",
+            Vec::new,
+            move |child: &Pid| Some(child.to_string()),
+            |libc| {
+                let base = libc.image(pid)?;
+                let child = libc.sys_fork(pid)?;
+                libc.images.insert(child, base);
+                Ok(child)
+            },
+        )
     }
 
     /// execve(3) of a new program in `pid`, which starts it: the old
     /// address space goes, unflushed buffers with it.
     pub fn execve(&mut self, pid: Pid) -> Result<(), LibcError> {
-        self.library_call(pid, "execve");
+        self.library_call(pid, "execve", Vec::new);
         self.image(pid)?;
         self.sys_execve(pid)?;
         self.images.remove(&pid);
@@ -237,9 +278,16 @@ impl Libc {
         pid: Pid,
         child: Option<Pid>,
     ) -> Result<Option<(Pid, vmlab_kernel::ExitStatus)>, LibcError> {
-        self.library_call(pid, "wait");
-        self.image(pid)?;
-        self.sys_wait(pid, child)
+        self.library_function(
+            pid,
+            "wait",
+            || vec![CallArg::num("pid", child.map_or(-1, i64::from))],
+            move |ended: &Option<(Pid, vmlab_kernel::ExitStatus)>| Some(ended.describe()),
+            |libc| {
+                libc.image(pid)?;
+                libc.sys_wait(pid, child)
+            },
+        )
     }
 
     /// The program's own load of `size` (1, 2, 4 or 8) bytes at `addr`:
@@ -325,5 +373,34 @@ mod tests {
         assert_eq!(words(7, 2), 2);
         assert_eq!(words(8, 16), 2);
         assert_eq!(words(3, 16), 3);
+    }
+}
+
+/// How library functions' results read in an explanation, as C would
+/// print them ([`Libc::library_function`]'s `describe`).
+mod shown {
+    /// A pointer, in hex.
+    pub(crate) fn pointer(p: &u64) -> Option<String> {
+        Some(format!("{p:#x}"))
+    }
+
+    /// A count, in decimal.
+    pub(crate) fn count(n: &u64) -> Option<String> {
+        Some(n.to_string())
+    }
+
+    /// An `int`.
+    pub(crate) fn int(v: &i32) -> Option<String> {
+        Some(v.to_string())
+    }
+
+    /// An `int` that is 0 on success.
+    pub(crate) fn zero(_: &()) -> Option<String> {
+        Some("0".into())
+    }
+
+    /// Nothing (a `void` function).
+    pub(crate) fn void(_: &()) -> Option<String> {
+        None
     }
 }

@@ -50,8 +50,9 @@
 //! [`LibcError::InvalidPointer`] with glibc's diagnostic, where glibc
 //! would abort or the header load would crash.
 
-use crate::{data, Libc, LibcError, WORD};
+use crate::{data, shown, Libc, LibcError, WORD};
 use vmlab_kernel::abi::{MAP_ANONYMOUS, MAP_PRIVATE};
+use vmlab_kernel::explain::CallArg;
 use vmlab_kernel::frames::Pid;
 use vmlab_kernel::region::{PROT_READ, PROT_WRITE};
 use vmlab_kernel::Errno;
@@ -220,19 +221,33 @@ impl Libc {
 
     /// malloc(3): a block of at least `bytes` bytes, 16-byte aligned.
     pub fn malloc(&mut self, pid: Pid, bytes: u64) -> Result<u64, LibcError> {
-        self.library_call(pid, "malloc");
-        let base = self.image(pid)?;
-        self.alloc(pid, base, bytes)
+        self.library_function(
+            pid,
+            "malloc",
+            || vec![CallArg::num("size", bytes)],
+            shown::pointer,
+            |libc| {
+                let base = libc.image(pid)?;
+                libc.alloc(pid, base, bytes)
+            },
+        )
     }
 
     /// free(3). `free(0)` does nothing.
     pub fn free(&mut self, pid: Pid, ptr: u64) -> Result<(), LibcError> {
-        self.library_call(pid, "free");
-        let base = self.image(pid)?;
-        if ptr == 0 {
-            return Ok(());
-        }
-        self.release(pid, base, ptr)
+        self.library_function(
+            pid,
+            "free",
+            || vec![CallArg::addr("ptr", ptr)],
+            shown::void,
+            |libc| {
+                let base = libc.image(pid)?;
+                if ptr == 0 {
+                    return Ok(());
+                }
+                libc.release(pid, base, ptr)
+            },
+        )
     }
 
     /// malloc inside the library (not a call from the program).
@@ -251,17 +266,24 @@ impl Libc {
     /// the product overflows). Memory fresh from mmap is zero already and
     /// is not cleared again; a reused chunk is.
     pub fn calloc(&mut self, pid: Pid, count: u64, size: u64) -> Result<u64, LibcError> {
-        self.library_call(pid, "calloc");
-        let base = self.image(pid)?;
-        let bytes = count
-            .checked_mul(size)
-            .ok_or(LibcError::Errno(Errno::Enomem))?;
-        let p = self.int_malloc(pid, base, request2size(bytes)?)?;
-        let head = self.ld(pid, p + WORD)?;
-        if head & IS_MMAPPED == 0 {
-            self.fill(pid, p + 2 * WORD, 0, (head & !SIZE_BITS) - WORD)?;
-        }
-        Ok(p + 2 * WORD)
+        self.library_function(
+            pid,
+            "calloc",
+            || vec![CallArg::num("nmemb", count), CallArg::num("size", size)],
+            shown::pointer,
+            |libc| {
+                let base = libc.image(pid)?;
+                let bytes = count
+                    .checked_mul(size)
+                    .ok_or(LibcError::Errno(Errno::Enomem))?;
+                let p = libc.int_malloc(pid, base, request2size(bytes)?)?;
+                let head = libc.ld(pid, p + WORD)?;
+                if head & IS_MMAPPED == 0 {
+                    libc.fill(pid, p + 2 * WORD, 0, (head & !SIZE_BITS) - WORD)?;
+                }
+                Ok(p + 2 * WORD)
+            },
+        )
     }
 
     /// realloc(3): a block of `bytes` bytes with the old block's contents
@@ -269,111 +291,138 @@ impl Libc {
     /// top when it can. `realloc(0, n)` is `malloc(n)`; `realloc(p, 0)`
     /// frees `p` and returns 0, as glibc does.
     pub fn realloc(&mut self, pid: Pid, ptr: u64, bytes: u64) -> Result<u64, LibcError> {
-        self.library_call(pid, "realloc");
-        let base = self.image(pid)?;
-        if ptr == 0 {
-            return self.alloc(pid, base, bytes);
-        }
-        let chunk = self.chunk_of(pid, base, ptr, "realloc(): invalid pointer")?;
-        if bytes == 0 {
-            self.free_chunk(pid, base, chunk)?;
-            return Ok(0);
-        }
-        let nb = request2size(bytes)?;
-        if chunk.mmapped {
-            if chunk.size - WORD >= nb {
-                return Ok(ptr);
-            }
-            return self.move_block(pid, base, chunk, nb, chunk.size - 2 * WORD);
-        }
-        let mut size = chunk.size;
-        if size < nb {
-            let next = chunk.at + size;
-            let top = self.ld(pid, base + TOP)?;
-            let next_size = self.ld(pid, next + WORD)? & !SIZE_BITS;
-            if next == top && size + next_size >= nb + MINSIZE {
-                // Grow into the top.
-                self.set_head_size(pid, chunk.at, nb)?;
-                let new_top = chunk.at + nb;
-                self.st(pid, base + TOP, new_top)?;
-                self.st(pid, new_top + WORD, (size + next_size - nb) | PREV_INUSE)?;
-                return Ok(ptr);
-            }
-            let next_free = next != top && !self.in_use(pid, next, next_size)?;
-            if next_free && size + next_size >= nb {
-                // Take the free neighbour in.
-                self.unlink(pid, base, next, next_size)?;
-                size += next_size;
-            } else {
-                return self.move_block(pid, base, chunk, nb, chunk.size - WORD);
-            }
-        }
-        // Keep nb bytes; a remainder big enough to be a chunk is freed.
-        let rest = size - nb;
-        if rest < MINSIZE {
-            self.set_head_size(pid, chunk.at, size)?;
-            self.set_in_use(pid, chunk.at + size)?;
-        } else {
-            self.set_head_size(pid, chunk.at, nb)?;
-            let remainder = chunk.at + nb;
-            self.st(pid, remainder + WORD, rest | PREV_INUSE)?;
-            self.set_in_use(pid, remainder + rest)?;
-            let remainder = Chunk {
-                at: remainder,
-                size: rest,
-                mmapped: false,
-            };
-            self.free_chunk(pid, base, remainder)?;
-        }
-        Ok(ptr)
+        self.library_function(
+            pid,
+            "realloc",
+            || vec![CallArg::addr("ptr", ptr), CallArg::num("size", bytes)],
+            shown::pointer,
+            |libc| {
+                let base = libc.image(pid)?;
+                if ptr == 0 {
+                    return libc.alloc(pid, base, bytes);
+                }
+                let chunk = libc.chunk_of(pid, base, ptr, "realloc(): invalid pointer")?;
+                if bytes == 0 {
+                    libc.free_chunk(pid, base, chunk)?;
+                    return Ok(0);
+                }
+                let nb = request2size(bytes)?;
+                if chunk.mmapped {
+                    if chunk.size - WORD >= nb {
+                        return Ok(ptr);
+                    }
+                    return libc.move_block(pid, base, chunk, nb, chunk.size - 2 * WORD);
+                }
+                let mut size = chunk.size;
+                if size < nb {
+                    let next = chunk.at + size;
+                    let top = libc.ld(pid, base + TOP)?;
+                    let next_size = libc.ld(pid, next + WORD)? & !SIZE_BITS;
+                    if next == top && size + next_size >= nb + MINSIZE {
+                        // Grow into the top.
+                        libc.set_head_size(pid, chunk.at, nb)?;
+                        let new_top = chunk.at + nb;
+                        libc.st(pid, base + TOP, new_top)?;
+                        libc.st(pid, new_top + WORD, (size + next_size - nb) | PREV_INUSE)?;
+                        return Ok(ptr);
+                    }
+                    let next_free = next != top && !libc.in_use(pid, next, next_size)?;
+                    if next_free && size + next_size >= nb {
+                        // Take the free neighbour in.
+                        libc.unlink(pid, base, next, next_size)?;
+                        size += next_size;
+                    } else {
+                        return libc.move_block(pid, base, chunk, nb, chunk.size - WORD);
+                    }
+                }
+                // Keep nb bytes; a remainder big enough to be a chunk is freed.
+                let rest = size - nb;
+                if rest < MINSIZE {
+                    libc.set_head_size(pid, chunk.at, size)?;
+                    libc.set_in_use(pid, chunk.at + size)?;
+                } else {
+                    libc.set_head_size(pid, chunk.at, nb)?;
+                    let remainder = chunk.at + nb;
+                    libc.st(pid, remainder + WORD, rest | PREV_INUSE)?;
+                    libc.set_in_use(pid, remainder + rest)?;
+                    let remainder = Chunk {
+                        at: remainder,
+                        size: rest,
+                        mmapped: false,
+                    };
+                    libc.free_chunk(pid, base, remainder)?;
+                }
+                Ok(ptr)
+            },
+        )
     }
 
     /// malloc_usable_size(3): the bytes the block at `ptr` may use.
     pub fn malloc_usable_size(&mut self, pid: Pid, ptr: u64) -> Result<u64, LibcError> {
-        self.library_call(pid, "malloc_usable_size");
-        let base = self.image(pid)?;
-        let chunk = self.chunk_of(pid, base, ptr, "malloc_usable_size(): invalid pointer")?;
-        Ok(chunk.size - if chunk.mmapped { 2 * WORD } else { WORD })
+        self.library_function(
+            pid,
+            "malloc_usable_size",
+            || vec![CallArg::addr("ptr", ptr)],
+            shown::count,
+            |libc| {
+                let base = libc.image(pid)?;
+                let chunk =
+                    libc.chunk_of(pid, base, ptr, "malloc_usable_size(): invalid pointer")?;
+                Ok(chunk.size - if chunk.mmapped { 2 * WORD } else { WORD })
+            },
+        )
     }
 
     /// mallinfo2(3): what the heap holds, found by walking the bins.
     pub fn mallinfo2(&mut self, pid: Pid) -> Result<MallInfo, LibcError> {
-        self.library_call(pid, "mallinfo2");
-        let base = self.image(pid)?;
-        let top = self.ld(pid, base + TOP)?;
-        let top_size = if top == 0 {
-            0
-        } else {
-            self.ld(pid, top + WORD)? & !SIZE_BITS
-        };
-        let (mut ordblks, mut fordblks) = (u64::from(top != 0), top_size);
-        for i in 2..NBINS {
-            if !self.bin_marked(pid, base, i)? {
-                continue;
-            }
-            let bin = bin_at(base, i);
-            let mut p = self.ld(pid, bin + 2 * WORD)?;
-            while p != bin {
-                ordblks += 1;
-                fordblks += self.ld(pid, p + WORD)? & !SIZE_BITS;
-                p = self.ld(pid, p + 2 * WORD)?;
-            }
-        }
-        let sbrk_base = self.ld(pid, base + SBRK_BASE)?;
-        let arena = if sbrk_base == 0 {
-            0
-        } else {
-            self.ld(pid, base + CURBRK)? - sbrk_base
-        };
-        Ok(MallInfo {
-            arena,
-            ordblks,
-            hblks: self.ld(pid, base + N_MMAPS)?,
-            hblkhd: self.ld(pid, base + MMAPPED_MEM)?,
-            uordblks: arena - fordblks,
-            fordblks,
-            keepcost: top_size,
-        })
+        self.library_function(
+            pid,
+            "mallinfo2",
+            Vec::new,
+            |m: &MallInfo| {
+                Some(format!(
+                    "{{ arena = {}, uordblks = {}, fordblks = {}, hblkhd = {} }}",
+                    m.arena, m.uordblks, m.fordblks, m.hblkhd
+                ))
+            },
+            |libc| {
+                let base = libc.image(pid)?;
+                let top = libc.ld(pid, base + TOP)?;
+                let top_size = if top == 0 {
+                    0
+                } else {
+                    libc.ld(pid, top + WORD)? & !SIZE_BITS
+                };
+                let (mut ordblks, mut fordblks) = (u64::from(top != 0), top_size);
+                for i in 2..NBINS {
+                    if !libc.bin_marked(pid, base, i)? {
+                        continue;
+                    }
+                    let bin = bin_at(base, i);
+                    let mut p = libc.ld(pid, bin + 2 * WORD)?;
+                    while p != bin {
+                        ordblks += 1;
+                        fordblks += libc.ld(pid, p + WORD)? & !SIZE_BITS;
+                        p = libc.ld(pid, p + 2 * WORD)?;
+                    }
+                }
+                let sbrk_base = libc.ld(pid, base + SBRK_BASE)?;
+                let arena = if sbrk_base == 0 {
+                    0
+                } else {
+                    libc.ld(pid, base + CURBRK)? - sbrk_base
+                };
+                Ok(MallInfo {
+                    arena,
+                    ordblks,
+                    hblks: libc.ld(pid, base + N_MMAPS)?,
+                    hblkhd: libc.ld(pid, base + MMAPPED_MEM)?,
+                    uordblks: arena - fordblks,
+                    fordblks,
+                    keepcost: top_size,
+                })
+            },
+        )
     }
 
     /// realloc by allocating `nb`, copying `keep` bytes and freeing.

@@ -31,8 +31,9 @@
 //! Left out: field widths, precision and flags in formats, setvbuf,
 //! ungetc, fseek and input from the terminal.
 
-use crate::{data, Libc, LibcError, WORD};
+use crate::{data, shown, Libc, LibcError, WORD};
 use vmlab_kernel::abi::{O_APPEND, O_CREAT, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SEEK_CUR};
+use vmlab_kernel::explain::{CallArg, VARIADIC};
 use vmlab_kernel::frames::Pid;
 use vmlab_kernel::Errno;
 
@@ -140,73 +141,94 @@ impl Libc {
     /// fopen(3) with mode `r`, `w`, `a`, each optionally with `+`, `b`
     /// (ignored) and `x` (O_EXCL).
     pub fn fopen(&mut self, pid: Pid, path: &str, mode: &str) -> Result<u64, LibcError> {
-        self.library_call(pid, "fopen");
-        let base = self.image(pid)?;
-        let (flags, stream) = parse_mode(mode)?;
-        let fd = self.sys_open(pid, path, flags)?;
-        let fp = match self.alloc(pid, base, FILE_BYTES) {
-            Ok(fp) => fp,
-            Err(e) => {
-                self.sys_close(pid, fd)?;
-                return Err(e);
-            }
-        };
-        self.st(pid, fp + FLAGS, stream)?;
-        self.st(pid, fp + FD, fd as u64)?;
-        for field in [BUF_BASE, BUF_END, WRITE_PTR, READ_PTR, READ_END] {
-            self.st(pid, fp + field, 0)?;
-        }
-        let first = self.ld(pid, base + LIST)?;
-        self.st(pid, fp + CHAIN, first)?;
-        self.st(pid, base + LIST, fp)?;
-        Ok(fp)
+        self.library_function(
+            pid,
+            "fopen",
+            || vec![CallArg::text("pathname", path), CallArg::text("mode", mode)],
+            shown::pointer,
+            |libc| {
+                let base = libc.image(pid)?;
+                let (flags, stream) = parse_mode(mode)?;
+                let fd = libc.sys_open(pid, path, flags)?;
+                let fp = match libc.alloc(pid, base, FILE_BYTES) {
+                    Ok(fp) => fp,
+                    Err(e) => {
+                        libc.sys_close(pid, fd)?;
+                        return Err(e);
+                    }
+                };
+                libc.st(pid, fp + FLAGS, stream)?;
+                libc.st(pid, fp + FD, fd as u64)?;
+                for field in [BUF_BASE, BUF_END, WRITE_PTR, READ_PTR, READ_END] {
+                    libc.st(pid, fp + field, 0)?;
+                }
+                let first = libc.ld(pid, base + LIST)?;
+                libc.st(pid, fp + CHAIN, first)?;
+                libc.st(pid, base + LIST, fp)?;
+                Ok(fp)
+            },
+        )
     }
 
     /// fclose(3): flushes, closes the descriptor, frees the buffer and
     /// (for a stream fopen made) the `FILE`. Reports the flush's or the
     /// close's error, after doing all of it.
     pub fn fclose(&mut self, pid: Pid, fp: u64) -> Result<(), LibcError> {
-        self.library_call(pid, "fclose");
-        let base = self.image(pid)?;
-        let flags = self.stream_flags(pid, fp)?;
-        let flushed = self.flush(pid, fp);
-        let fd = self.ld(pid, fp + FD)? as i32;
-        let closed = self.sys_close(pid, fd);
-        if flags & HAS_BUF != 0 && flags & UNBUFFERED == 0 {
-            let buf = self.ld(pid, fp + BUF_BASE)?;
-            self.release(pid, base, buf)?;
-        }
-        // Off the list.
-        let mut link = base + LIST;
-        loop {
-            let next = self.ld(pid, link)?;
-            if next == fp {
-                let after = self.ld(pid, fp + CHAIN)?;
-                self.st(pid, link, after)?;
-                break;
-            }
-            if next == 0 {
-                break;
-            }
-            link = next + CHAIN;
-        }
-        if flags & STATIC != 0 {
-            self.st(pid, fp + FLAGS, 0)?;
-        } else {
-            self.release(pid, base, fp)?;
-        }
-        flushed.and(closed)
+        self.library_function(
+            pid,
+            "fclose",
+            || vec![CallArg::addr("stream", fp)],
+            shown::zero,
+            |libc| {
+                let base = libc.image(pid)?;
+                let flags = libc.stream_flags(pid, fp)?;
+                let flushed = libc.flush(pid, fp);
+                let fd = libc.ld(pid, fp + FD)? as i32;
+                let closed = libc.sys_close(pid, fd);
+                if flags & HAS_BUF != 0 && flags & UNBUFFERED == 0 {
+                    let buf = libc.ld(pid, fp + BUF_BASE)?;
+                    libc.release(pid, base, buf)?;
+                }
+                // Off the list.
+                let mut link = base + LIST;
+                loop {
+                    let next = libc.ld(pid, link)?;
+                    if next == fp {
+                        let after = libc.ld(pid, fp + CHAIN)?;
+                        libc.st(pid, link, after)?;
+                        break;
+                    }
+                    if next == 0 {
+                        break;
+                    }
+                    link = next + CHAIN;
+                }
+                if flags & STATIC != 0 {
+                    libc.st(pid, fp + FLAGS, 0)?;
+                } else {
+                    libc.release(pid, base, fp)?;
+                }
+                flushed.and(closed)
+            },
+        )
     }
 
     /// fflush(3) of `fp`, or of every stream when `fp` is 0.
     pub fn fflush(&mut self, pid: Pid, fp: u64) -> Result<(), LibcError> {
-        self.library_call(pid, "fflush");
-        let base = self.image(pid)?;
-        if fp == 0 {
-            return self.flush_all(pid, base);
-        }
-        self.stream_flags(pid, fp)?;
-        self.flush(pid, fp)
+        self.library_function(
+            pid,
+            "fflush",
+            || vec![CallArg::addr("stream", fp)],
+            shown::zero,
+            |libc| {
+                let base = libc.image(pid)?;
+                if fp == 0 {
+                    return libc.flush_all(pid, base);
+                }
+                libc.stream_flags(pid, fp)?;
+                libc.flush(pid, fp)
+            },
+        )
     }
 
     /// fwrite(3): `count` items of `size` bytes from `ptr`; returns the
@@ -219,36 +241,44 @@ impl Libc {
         count: u64,
         fp: u64,
     ) -> Result<u64, LibcError> {
-        let Some((base, total)) = self.items_call("fwrite", pid, size, count)? else {
-            return Ok(0);
-        };
-        self.begin_write(pid, base, fp)?;
-        let flags = self.ld(pid, fp + FLAGS)?;
-        let mut done = 0;
-        if flags & (LINE_BUF | UNBUFFERED) == 0 {
-            // glibc's _IO_new_file_xsputn: fill the buffer; if more is
-            // left, write the full buffer, then whole buffers straight
-            // from the caller's memory, and buffer the rest.
-            let (at, end) = (self.ld(pid, fp + WRITE_PTR)?, self.ld(pid, fp + BUF_END)?);
-            let first = (end - at).min(total);
-            self.copy(pid, at, ptr, first)?;
-            self.st(pid, fp + WRITE_PTR, at + first)?;
-            done = first;
-            let left = total - first;
-            if left > 0 {
-                self.flush(pid, fp)?;
-                let buffer = end - self.ld(pid, fp + BUF_BASE)?;
-                let direct = left - left % buffer;
-                let fd = self.ld(pid, fp + FD)? as i32;
-                self.write_all(pid, fp, fd, ptr + done, direct)?;
-                done += direct;
-            }
-        }
-        let mut rest = vec![0; usize::try_from(total - done).map_err(|_| Errno::Enomem)?];
-        self.read_mem(pid, ptr + done, &mut rest)?;
-        self.put(pid, fp, &rest)?;
-        self.end_call(pid, fp)?;
-        Ok(count)
+        self.library_function(
+            pid,
+            "fwrite",
+            || items_args(ptr, size, count, fp),
+            shown::count,
+            |libc| {
+                let Some((base, total)) = libc.items(pid, size, count)? else {
+                    return Ok(0);
+                };
+                libc.begin_write(pid, base, fp)?;
+                let flags = libc.ld(pid, fp + FLAGS)?;
+                let mut done = 0;
+                if flags & (LINE_BUF | UNBUFFERED) == 0 {
+                    // glibc's _IO_new_file_xsputn: fill the buffer; if more is
+                    // left, write the full buffer, then whole buffers straight
+                    // from the caller's memory, and buffer the rest.
+                    let (at, end) = (libc.ld(pid, fp + WRITE_PTR)?, libc.ld(pid, fp + BUF_END)?);
+                    let first = (end - at).min(total);
+                    libc.copy(pid, at, ptr, first)?;
+                    libc.st(pid, fp + WRITE_PTR, at + first)?;
+                    done = first;
+                    let left = total - first;
+                    if left > 0 {
+                        libc.flush(pid, fp)?;
+                        let buffer = end - libc.ld(pid, fp + BUF_BASE)?;
+                        let direct = left - left % buffer;
+                        let fd = libc.ld(pid, fp + FD)? as i32;
+                        libc.write_all(pid, fp, fd, ptr + done, direct)?;
+                        done += direct;
+                    }
+                }
+                let mut rest = vec![0; usize::try_from(total - done).map_err(|_| Errno::Enomem)?];
+                libc.read_mem(pid, ptr + done, &mut rest)?;
+                libc.put(pid, fp, &rest)?;
+                libc.end_call(pid, fp)?;
+                Ok(count)
+            },
+        )
     }
 
     /// fread(3): up to `count` items of `size` bytes into `ptr`; returns
@@ -261,82 +291,111 @@ impl Libc {
         count: u64,
         fp: u64,
     ) -> Result<u64, LibcError> {
-        let Some((base, total)) = self.items_call("fread", pid, size, count)? else {
-            return Ok(0);
-        };
-        let flags = self.stream_flags(pid, fp)?;
-        if flags & READ == 0 {
-            self.mark(pid, fp, ERROR)?;
-            return Err(LibcError::Errno(Errno::Ebadf));
-        }
-        self.setup_buffer(pid, base, fp)?;
-        self.flush(pid, fp)?;
-        let fd = self.ld(pid, fp + FD)? as i32;
-        let buf = self.ld(pid, fp + BUF_BASE)?;
-        let buffer = self.ld(pid, fp + BUF_END)? - buf;
-        let mut got = 0;
-        while got < total {
-            let (at, end) = (self.ld(pid, fp + READ_PTR)?, self.ld(pid, fp + READ_END)?);
-            if at < end {
-                let n = (end - at).min(total - got);
-                self.copy(pid, ptr + got, at, n)?;
-                self.st(pid, fp + READ_PTR, at + n)?;
-                got += n;
-                continue;
-            }
-            let want = total - got;
-            let direct = want >= buffer;
-            // Whole buffers go straight into the caller's memory.
-            let (into, len) = if direct {
-                (ptr + got, want - want % buffer)
-            } else {
-                (buf, buffer)
-            };
-            let n = match self.sys_read(pid, fd, into, len) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.mark(pid, fp, ERROR)?;
-                    return Err(e);
+        self.library_function(
+            pid,
+            "fread",
+            || items_args(ptr, size, count, fp),
+            shown::count,
+            |libc| {
+                let Some((base, total)) = libc.items(pid, size, count)? else {
+                    return Ok(0);
+                };
+                let flags = libc.stream_flags(pid, fp)?;
+                if flags & READ == 0 {
+                    libc.mark(pid, fp, ERROR)?;
+                    return Err(LibcError::Errno(Errno::Ebadf));
                 }
-            };
-            if n == 0 {
-                self.mark(pid, fp, EOF)?;
-                break;
-            }
-            if direct {
-                got += n;
-            } else {
-                self.st(pid, fp + READ_PTR, buf)?;
-                self.st(pid, fp + READ_END, buf + n)?;
-            }
-        }
-        Ok(got / size)
+                libc.setup_buffer(pid, base, fp)?;
+                libc.flush(pid, fp)?;
+                let fd = libc.ld(pid, fp + FD)? as i32;
+                let buf = libc.ld(pid, fp + BUF_BASE)?;
+                let buffer = libc.ld(pid, fp + BUF_END)? - buf;
+                let mut got = 0;
+                while got < total {
+                    let (at, end) = (libc.ld(pid, fp + READ_PTR)?, libc.ld(pid, fp + READ_END)?);
+                    if at < end {
+                        let n = (end - at).min(total - got);
+                        libc.copy(pid, ptr + got, at, n)?;
+                        libc.st(pid, fp + READ_PTR, at + n)?;
+                        got += n;
+                        continue;
+                    }
+                    let want = total - got;
+                    let direct = want >= buffer;
+                    // Whole buffers go straight into the caller's memory.
+                    let (into, len) = if direct {
+                        (ptr + got, want - want % buffer)
+                    } else {
+                        (buf, buffer)
+                    };
+                    let n = match libc.sys_read(pid, fd, into, len) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            libc.mark(pid, fp, ERROR)?;
+                            return Err(e);
+                        }
+                    };
+                    if n == 0 {
+                        libc.mark(pid, fp, EOF)?;
+                        break;
+                    }
+                    if direct {
+                        got += n;
+                    } else {
+                        libc.st(pid, fp + READ_PTR, buf)?;
+                        libc.st(pid, fp + READ_END, buf + n)?;
+                    }
+                }
+                Ok(got / size)
+            },
+        )
     }
 
     /// fputs(3): the string at `s`, without its NUL.
     pub fn fputs(&mut self, pid: Pid, s: u64, fp: u64) -> Result<(), LibcError> {
-        self.library_call(pid, "fputs");
-        let base = self.image(pid)?;
-        let bytes = self.read_string(pid, s)?;
-        self.begin_write(pid, base, fp)?;
-        self.put(pid, fp, &bytes)?;
-        self.end_call(pid, fp)
+        self.library_function(
+            pid,
+            "fputs",
+            || vec![CallArg::addr("s", s), CallArg::addr("stream", fp)],
+            shown::void,
+            |libc| {
+                let base = libc.image(pid)?;
+                let bytes = libc.read_string(pid, s)?;
+                libc.begin_write(pid, base, fp)?;
+                libc.put(pid, fp, &bytes)?;
+                libc.end_call(pid, fp)
+            },
+        )
     }
 
     /// fputc(3): one character.
     pub fn fputc(&mut self, pid: Pid, c: u8, fp: u64) -> Result<(), LibcError> {
-        self.library_call(pid, "fputc");
-        let base = self.image(pid)?;
-        self.begin_write(pid, base, fp)?;
-        self.put(pid, fp, &[c])?;
-        self.end_call(pid, fp)
+        self.library_function(
+            pid,
+            "fputc",
+            || vec![CallArg::num("c", c), CallArg::addr("stream", fp)],
+            move |_: &()| Some(c.to_string()),
+            |libc| {
+                let base = libc.image(pid)?;
+                libc.begin_write(pid, base, fp)?;
+                libc.put(pid, fp, &[c])?;
+                libc.end_call(pid, fp)
+            },
+        )
     }
 
     /// printf(3) to `stdout`; returns the bytes output.
     pub fn printf(&mut self, pid: Pid, format: &str, args: &[Arg]) -> Result<u64, LibcError> {
-        self.library_call(pid, "printf");
-        let fp = self.stdout(pid)?;
-        self.vfprintf(pid, fp, format, args)
+        self.library_function(
+            pid,
+            "printf",
+            || printf_args(None, format, args),
+            shown::count,
+            |libc| {
+                let fp = libc.stdout(pid)?;
+                libc.vfprintf(pid, fp, format, args)
+            },
+        )
     }
 
     /// fprintf(3) to `fp`; returns the bytes output. Conversions: `%d`
@@ -349,13 +408,18 @@ impl Libc {
         format: &str,
         args: &[Arg],
     ) -> Result<u64, LibcError> {
-        self.library_call(pid, "fprintf");
-        self.vfprintf(pid, fp, format, args)
+        self.library_function(
+            pid,
+            "fprintf",
+            || printf_args(Some(fp), format, args),
+            shown::count,
+            |libc| libc.vfprintf(pid, fp, format, args),
+        )
     }
 
     /// exit(3): flushes every stream, then ends the process.
     pub fn exit(&mut self, pid: Pid, status: i32) -> Result<(), LibcError> {
-        self.library_call(pid, "exit");
+        self.library_call(pid, "exit", || vec![CallArg::num("status", status)]);
         let base = self.image(pid)?;
         // As glibc's _IO_cleanup, a stream that fails does not stop exit.
         let _ = self.flush_all(pid, base);
@@ -364,7 +428,7 @@ impl Libc {
 
     /// _exit(2): ends the process at once; buffered output is lost.
     pub fn _exit(&mut self, pid: Pid, status: i32) -> Result<(), LibcError> {
-        self.library_call(pid, "_exit");
+        self.library_call(pid, "_exit", || vec![CallArg::num("status", status)]);
         self.image(pid)?;
         self.sys_exit(pid, status)
     }
@@ -453,16 +517,9 @@ impl Libc {
         Ok(total)
     }
 
-    /// The start of fread or fwrite: counts the call; the library's data
-    /// and the bytes of `count` items of `size`, `None` for none.
-    fn items_call(
-        &mut self,
-        name: &'static str,
-        pid: Pid,
-        size: u64,
-        count: u64,
-    ) -> Result<Option<(u64, u64)>, LibcError> {
-        self.meter.call(name);
+    /// The start of fread or fwrite: the library's data and the bytes of
+    /// `count` items of `size`, `None` for none.
+    fn items(&mut self, pid: Pid, size: u64, count: u64) -> Result<Option<(u64, u64)>, LibcError> {
         let base = self.image(pid)?;
         let total = size.checked_mul(count).ok_or(Errno::Einval)?;
         Ok((total > 0).then_some((base, total)))
@@ -628,6 +685,33 @@ impl Libc {
         }
         result
     }
+}
+
+/// fread's and fwrite's arguments for an explanation.
+fn items_args(ptr: u64, size: u64, count: u64, fp: u64) -> Vec<CallArg> {
+    vec![
+        CallArg::addr("ptr", ptr),
+        CallArg::num("size", size),
+        CallArg::num("nmemb", count),
+        CallArg::addr("stream", fp),
+    ]
+}
+
+/// printf's arguments for an explanation: the stream (fprintf's), the
+/// format, then each value as C passed it.
+fn printf_args(stream: Option<u64>, format: &str, args: &[Arg]) -> Vec<CallArg> {
+    let mut shown: Vec<CallArg> = stream
+        .map(|fp| CallArg::addr("stream", fp))
+        .into_iter()
+        .collect();
+    shown.push(CallArg::text("format", format));
+    shown.extend(args.iter().map(|&arg| match arg {
+        Arg::Int(v) => CallArg::num(VARIADIC, v),
+        Arg::Uint(v) => CallArg::num(VARIADIC, v),
+        Arg::Char(c) => CallArg::num(VARIADIC, c),
+        Arg::Str(p) | Arg::Ptr(p) => CallArg::addr(VARIADIC, p),
+    }));
+    shown
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //! up to the first difference. (glibc's versions use wider vector
 //! registers; a word is the unit vmlab's cost model prices.)
 
-use crate::{words, Libc, LibcError};
+use crate::{shown, words, Libc, LibcError};
+use vmlab_kernel::explain::CallArg;
 use vmlab_kernel::frames::Pid;
 
 /// How far string routines read ahead in one piece, within a page.
@@ -18,74 +19,134 @@ impl Libc {
     /// memcpy(3): copies `n` bytes from `src` to `dst` (which must not
     /// overlap); returns `dst`.
     pub fn memcpy(&mut self, pid: Pid, dst: u64, src: u64, n: u64) -> Result<u64, LibcError> {
-        self.library_call(pid, "memcpy");
-        self.image(pid)?;
-        self.copy(pid, dst, src, n)?;
-        Ok(dst)
+        self.library_function(
+            pid,
+            "memcpy",
+            || {
+                vec![
+                    CallArg::addr("dest", dst),
+                    CallArg::addr("src", src),
+                    CallArg::num("n", n),
+                ]
+            },
+            shown::pointer,
+            |libc| {
+                libc.image(pid)?;
+                libc.copy(pid, dst, src, n)?;
+                Ok(dst)
+            },
+        )
     }
 
     /// memset(3): sets `n` bytes at `dst` to `byte`; returns `dst`.
     pub fn memset(&mut self, pid: Pid, dst: u64, byte: u8, n: u64) -> Result<u64, LibcError> {
-        self.library_call(pid, "memset");
-        self.image(pid)?;
-        self.fill(pid, dst, byte, n)?;
-        Ok(dst)
+        self.library_function(
+            pid,
+            "memset",
+            || {
+                vec![
+                    CallArg::addr("s", dst),
+                    CallArg::num("c", byte),
+                    CallArg::num("n", n),
+                ]
+            },
+            shown::pointer,
+            |libc| {
+                libc.image(pid)?;
+                libc.fill(pid, dst, byte, n)?;
+                Ok(dst)
+            },
+        )
     }
 
     /// memcmp(3): the sign of the first differing byte of `a` and `b` as
     /// unsigned chars (0 when the `n` bytes are equal).
     pub fn memcmp(&mut self, pid: Pid, a: u64, b: u64, n: u64) -> Result<i32, LibcError> {
-        self.library_call(pid, "memcmp");
-        self.image(pid)?;
-        let mut x = vec![0; to_len(n)?];
-        let mut y = vec![0; x.len()];
-        self.kernel.read_user(pid, a, &mut x)?;
-        self.kernel.read_user(pid, b, &mut y)?;
-        let differ = x.iter().zip(&y).position(|(p, q)| p != q);
-        let looked = differ.map_or(n, |i| i as u64 + 1);
-        self.meter.user_accesses += words(a, looked) + words(b, looked);
-        Ok(differ.map_or(0, |i| sign(x[i], y[i])))
+        self.library_function(
+            pid,
+            "memcmp",
+            || {
+                vec![
+                    CallArg::addr("s1", a),
+                    CallArg::addr("s2", b),
+                    CallArg::num("n", n),
+                ]
+            },
+            shown::int,
+            |libc| {
+                libc.image(pid)?;
+                let mut x = vec![0; to_len(n)?];
+                let mut y = vec![0; x.len()];
+                libc.kernel.read_user(pid, a, &mut x)?;
+                libc.kernel.read_user(pid, b, &mut y)?;
+                let differ = x.iter().zip(&y).position(|(p, q)| p != q);
+                let looked = differ.map_or(n, |i| i as u64 + 1);
+                libc.meter.user_accesses += words(a, looked) + words(b, looked);
+                Ok(differ.map_or(0, |i| sign(x[i], y[i])))
+            },
+        )
     }
 
     /// strlen(3): the bytes before the NUL at or after `s`.
     pub fn strlen(&mut self, pid: Pid, s: u64) -> Result<u64, LibcError> {
-        self.library_call(pid, "strlen");
-        self.image(pid)?;
-        self.string_length(pid, s)
+        self.library_function(
+            pid,
+            "strlen",
+            || vec![CallArg::addr("s", s)],
+            shown::count,
+            |libc| {
+                libc.image(pid)?;
+                libc.string_length(pid, s)
+            },
+        )
     }
 
     /// strcpy(3): copies the string at `src`, its NUL included, to `dst`;
     /// returns `dst`.
     pub fn strcpy(&mut self, pid: Pid, dst: u64, src: u64) -> Result<u64, LibcError> {
-        self.library_call(pid, "strcpy");
-        self.image(pid)?;
-        let n = self.string_length(pid, src)?;
-        self.copy(pid, dst, src, n + 1)?;
-        Ok(dst)
+        self.library_function(
+            pid,
+            "strcpy",
+            || vec![CallArg::addr("dst", dst), CallArg::addr("src", src)],
+            shown::pointer,
+            |libc| {
+                libc.image(pid)?;
+                let n = libc.string_length(pid, src)?;
+                libc.copy(pid, dst, src, n + 1)?;
+                Ok(dst)
+            },
+        )
     }
 
     /// strcmp(3): the sign of the first differing byte of the strings at
     /// `a` and `b` as unsigned chars (0 when they are equal).
     pub fn strcmp(&mut self, pid: Pid, a: u64, b: u64) -> Result<i32, LibcError> {
-        self.library_call(pid, "strcmp");
-        self.image(pid)?;
-        let (mut x, mut y) = ([0u8; STRING_PIECE as usize], [0u8; STRING_PIECE as usize]);
-        let mut at = 0;
-        loop {
-            // A piece that stays within both strings' current pages.
-            let n = piece(self.kernel.page_bytes(), a + at)
-                .min(piece(self.kernel.page_bytes(), b + at));
-            let n = n as usize;
-            self.kernel.read_user(pid, a + at, &mut x[..n])?;
-            self.kernel.read_user(pid, b + at, &mut y[..n])?;
-            let end = (0..n).find(|&i| x[i] != y[i] || x[i] == 0);
-            if let Some(i) = end {
-                let looked = at + i as u64 + 1;
-                self.meter.user_accesses += words(a, looked) + words(b, looked);
-                return Ok(sign(x[i], y[i]));
-            }
-            at += n as u64;
-        }
+        self.library_function(
+            pid,
+            "strcmp",
+            || vec![CallArg::addr("s1", a), CallArg::addr("s2", b)],
+            shown::int,
+            |libc| {
+                libc.image(pid)?;
+                let (mut x, mut y) = ([0u8; STRING_PIECE as usize], [0u8; STRING_PIECE as usize]);
+                let mut at = 0;
+                loop {
+                    // A piece that stays within both strings' current pages.
+                    let n = piece(libc.kernel.page_bytes(), a + at)
+                        .min(piece(libc.kernel.page_bytes(), b + at));
+                    let n = n as usize;
+                    libc.kernel.read_user(pid, a + at, &mut x[..n])?;
+                    libc.kernel.read_user(pid, b + at, &mut y[..n])?;
+                    let end = (0..n).find(|&i| x[i] != y[i] || x[i] == 0);
+                    if let Some(i) = end {
+                        let looked = at + i as u64 + 1;
+                        libc.meter.user_accesses += words(a, looked) + words(b, looked);
+                        return Ok(sign(x[i], y[i]));
+                    }
+                    at += n as u64;
+                }
+            },
+        )
     }
 
     /// Copies `n` bytes from `src` to `dst`, counted as memcpy's accesses.

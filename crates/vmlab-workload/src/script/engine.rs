@@ -91,10 +91,23 @@ pub fn run_source(
     source: &str,
     options: &ScriptOptions,
 ) -> Result<ScriptOutcome, ScriptError> {
+    run_source_keeping_machine(kernel, name, source, options).map_err(|(e, _)| e)
+}
+
+/// [`run_source`], which on an error in the running script also gives
+/// back the machine as the error left it: an explanation's events up to
+/// the error are in its log.
+pub fn run_source_keeping_machine(
+    kernel: Kernel,
+    name: &str,
+    source: &str,
+    options: &ScriptOptions,
+) -> Result<ScriptOutcome, (ScriptError, Option<Box<Kernel>>)> {
     let page_bytes = kernel.page_bytes();
     let arch = kernel.config().arch.clone();
     let (session, pid) = Session::new(kernel, options.echo, options.max_bulk_accesses)
-        .map_err(|e| ScriptError::Machine(format!("cannot start the script's process: {e}")))?;
+        .map_err(|e| ScriptError::Machine(format!("cannot start the script's process: {e}")))
+        .map_err(|e| (e, None))?;
     let shared: Shared = Arc::new(Mutex::new(session));
     let mut engine = Engine::new();
     engine
@@ -106,28 +119,35 @@ pub fn run_source(
     experiments::register(&mut engine, arch);
     let ast = engine
         .compile(source)
-        .map_err(|e| ScriptError::parse(name, &e))?;
+        .map_err(|e| (ScriptError::parse(name, &e), None))?;
     let result = engine.run_ast(&ast);
     // The bindings hold the other references to the session.
     drop(engine);
     let session = Arc::try_unwrap(shared)
         .ok()
         .and_then(|m| m.into_inner().ok())
-        .ok_or_else(|| ScriptError::Machine("the machine's state was lost".into()))?;
+        .ok_or_else(|| {
+            (
+                ScriptError::Machine("the machine's state was lost".into()),
+                None,
+            )
+        })?;
     let mut session = session;
     match result {
         // The end of the script is the return from main: exit(0).
         Ok(()) => session.end_program(pid),
         Err(e) if ended_pid(&e) == Some(pid) => {}
-        Err(e) => return Err(ScriptError::runtime(name, &e)),
+        Err(e) => {
+            let machine = Box::new(session.libc.into_kernel());
+            return Err((ScriptError::runtime(name, &e), Some(machine)));
+        }
     }
     // The shell collects the script's process: not the program's call.
     let status = match session.libc.kernel_mut().sys_wait(0, Some(pid)) {
         Ok(Some((_, status))) => status,
         _ => {
-            return Err(ScriptError::Machine(
-                "the script's process did not end".into(),
-            ))
+            let error = ScriptError::Machine("the script's process did not end".into());
+            return Err((error, Some(Box::new(session.libc.into_kernel()))));
         }
     };
     let accounting = session.libc.accounting();
