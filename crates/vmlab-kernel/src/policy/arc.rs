@@ -310,7 +310,7 @@ impl ReplacementPolicy for ArcPolicy {
         self.lists.prefetch(frame);
     }
     /// `REPLACE`'s choice for a page that is not a ghost.
-    fn next_victim(&self) -> Option<FrameId> {
+    fn next_victim(&self, _referenced: Option<&[bool]>) -> Option<FrameId> {
         self.lists
             .front(if self.replace_takes_t1(false) { T1 } else { T2 })
     }

@@ -7,6 +7,9 @@
 
 use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 
+/// Frames [`Clock`]'s victim hint looks at from the hand.
+const HINT_REACH: usize = 64;
+
 /// The circle of frames and the hand.
 pub struct Clock {
     /// Whether each frame holds a page this policy tracks.
@@ -72,6 +75,18 @@ impl ReplacementPolicy for Clock {
             }
             self.cleared += 1;
         }
+    }
+    /// The first tracked frame from the hand whose bit is clear: the
+    /// frame the sweep would stop at, if no reference sets its bit first.
+    /// Looks at most [`HINT_REACH`] frames ahead (a longer sweep is rare,
+    /// and the guess must cost little).
+    fn next_victim(&self, referenced: Option<&[bool]>) -> Option<FrameId> {
+        let referenced = referenced?;
+        let n = self.present.len();
+        (0..HINT_REACH.min(n))
+            .map(|ahead| (self.hand + ahead) % n)
+            .find(|&frame| self.present[frame] && !referenced.get(frame).copied().unwrap_or(true))
+            .map(|frame| frame as FrameId)
     }
     fn victim_reason(&self, victim: FrameId) -> String {
         format!(

@@ -36,7 +36,7 @@ impl ReplacementPolicy for Fifo {
     fn prefetch(&self, frame: FrameId) {
         self.queue.prefetch(frame);
     }
-    fn next_victim(&self) -> Option<FrameId> {
+    fn next_victim(&self, _referenced: Option<&[bool]>) -> Option<FrameId> {
         self.queue.front(0)
     }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {

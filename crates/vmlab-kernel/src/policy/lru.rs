@@ -42,7 +42,7 @@ impl ReplacementPolicy for Lru {
     fn prefetch(&self, frame: FrameId) {
         self.order.prefetch(frame);
     }
-    fn next_victim(&self) -> Option<FrameId> {
+    fn next_victim(&self, _referenced: Option<&[bool]>) -> Option<FrameId> {
         self.order.front(0)
     }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {

@@ -121,9 +121,13 @@ pub trait ReplacementPolicy: Send {
     /// The frame the next [`evict`](ReplacementPolicy::evict) would
     /// most likely choose if nothing happened before it, where the policy
     /// can tell without changing anything: a hint to prefetch by, never
-    /// relied on. Exact for LRU and FIFO; ARC's guess misses when the page
-    /// coming in is a ghost that moves its target.
-    fn next_victim(&self) -> Option<FrameId> {
+    /// relied on. `referenced` is each frame's referenced bit, where the
+    /// caller holds the bits in a plain array (the replacement model; the
+    /// kernel's are in page tables, too far to read for a hint). Exact for
+    /// LRU and FIFO; ARC's guess misses when the page coming in is a ghost
+    /// that moves its target; Clock's needs the bits, and misses when a
+    /// reference sets the guessed frame's bit before the eviction.
+    fn next_victim(&self, _referenced: Option<&[bool]>) -> Option<FrameId> {
         None
     }
 

@@ -236,7 +236,7 @@ impl ReplacementSim {
     /// the policy's expected victim (its policy state and page now, its
     /// index slot at the next look-up).
     fn expect_next_victim(&mut self) {
-        self.victim_hint = self.policy.next_victim();
+        self.victim_hint = self.policy.next_victim(Some(&self.bits.referenced));
         if let Some(next) = self.victim_hint {
             self.policy.prefetch(next);
             if let Some(page) = self.page_in.get(next as usize) {
