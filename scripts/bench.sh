@@ -9,10 +9,12 @@
 # time the simulation, not the generator:
 # - TLB-hit-dominated stream: `seq` over 4 pages with 8-byte accesses, so
 #   511 of every 512 references hit the L1 TLB (there is no dedicated
-#   TLB-hit generator; this is the closest existing stream);
+#   TLB-hit generator; this is the closest existing stream), on one core
+#   (taskset: the target's terms) and as `vmlab run` does it (reading the
+#   trace on a second core);
 # - Zipf(1.0) over BENCH_PAGES pages (1 M) at 10% memory, through
 #   `vmlab run --model full` and `--model replacement` for LRU, FIFO,
-#   Clock, ARC, SIEVE and S3-FIFO;
+#   Clock, ARC, SIEVE and S3-FIFO, on one core;
 # - the exact one-pass LRU miss-ratio curve: `vmlab sweep --mrc exact`;
 # - a real program's lackey text trace (`sort -n` under Valgrind lackey,
 #   recorded once), read and simulated in both models, in lines/s, as
@@ -73,25 +75,31 @@ echo "cores: $(nproc); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "references per measure: $refs; Zipf pages: $pages; frames: $frames; median of $runs run(s)"
 echo
 
+# `vmlab run` reads a trace on a second core when it may use one; the
+# targets of the TLB-hit stream and of Zipf are on one core, so those runs
+# are pinned to one CPU (taskset), which keeps vmlab to a single thread.
+one_core="taskset -c 0"
+
 tlb_stream=$(trace_of "seq:pages=4,n=$refs,seed=1")
+secs=$(median_seconds $one_core "$vmlab" run --trace "$tlb_stream" --frames 1024 --model full)
+report "TLB-hit stream, full model, one core" "$refs" "$secs"
 secs=$(median_seconds "$vmlab" run --trace "$tlb_stream" --frames 1024 --model full)
 report "TLB-hit stream, full model" "$refs" "$secs"
 
 zipf=$(trace_of "zipf:pages=$pages,alpha=1.0,n=$refs,seed=1")
 for model in full replacement; do
     for policy in $policies; do
-        secs=$(median_seconds "$vmlab" run --trace "$zipf" --frames "$frames" --policy "$policy" --model "$model")
-        report "Zipf(1.0) $policy, $model model" "$refs" "$secs"
+        secs=$(median_seconds $one_core "$vmlab" run --trace "$zipf" --frames "$frames" --policy "$policy" --model "$model")
+        report "Zipf(1.0) $policy, $model model, one core" "$refs" "$secs"
     done
 done
 
 # A real program's Valgrind lackey trace (`sort -n` of 6000 numbers,
 # recorded once, untimed), read and simulated at page granularity in both
-# models: lines of text per second. `vmlab run` parses a text trace on a
-# second core when it has one; the "one core" lines pin the process to a
-# single CPU (taskset), where it parses and simulates in turn. Valgrind is
-# installed with apt-get if missing (as root); without it the line is
-# skipped.
+# models: lines of text per second, as `vmlab run` reads it (parsing on a
+# second core) and on one core, where it parses and simulates in turn.
+# Valgrind is installed with apt-get if missing (as root); without it the
+# line is skipped.
 lackey="$dir/sort-n-6000.lackey"
 if [ ! -s "$lackey" ]; then
     if ! command -v valgrind >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -109,7 +117,7 @@ if [ -s "$lackey" ]; then
     for model in full replacement; do
         secs=$(median_seconds "$vmlab" run --trace "$lackey" --model "$model")
         report "lackey trace of sort -n, $model model" "$lines" "$secs" lines
-        secs=$(median_seconds taskset -c 0 "$vmlab" run --trace "$lackey" --model "$model")
+        secs=$(median_seconds $one_core "$vmlab" run --trace "$lackey" --model "$model")
         report "lackey trace of sort -n, $model, one core" "$lines" "$secs" lines
     done
 else

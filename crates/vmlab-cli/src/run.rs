@@ -4,8 +4,9 @@
 //! prints what it counted; with `--csv`, also a time series of the fault
 //! rate and resident set, one row per interval of references. A scenario
 //! script runs on the same machine as a process of its own
-//! ([`crate::run_script`]). A text trace is parsed on a second core, when
-//! the process may use one, while the first simulates.
+//! ([`crate::run_script`]). A trace is read (decompressed, parsed,
+//! decoded) on a second core, when the process may use one, while the
+//! first simulates.
 
 use crate::error::CliError;
 use crate::machine::MachineArgs;
@@ -33,9 +34,9 @@ Examples:
   vmlab run examples/scripts/cow.rhai --machine big.toml --policy clock   (flags override the file)
   vmlab run --gen phases:pages=2000,ws=400,phase=50000,n=200000 --frames 500 --csv series.csv --every 10000
   vmlab plot series.csv -o series.svg
-A text trace (lackey, address list) is parsed on a second core while the
-first simulates, when the process may use two (`taskset -c 0 vmlab run ...`
-keeps it to one).";
+A trace is read (decompressed, parsed) on a second core while the first
+simulates, when the process may use two (`taskset -c 0 vmlab run ...` keeps
+it to one).";
 
 /// Arguments of `vmlab run`.
 #[derive(Args)]
@@ -99,7 +100,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let spec = args.machine.spec()?;
     let machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
     let model = Model::from(args.model);
-    // A single run leaves the other cores idle: one of them parses a text
+    // A single run leaves the other cores idle: one of them reads the
     // trace while this one simulates.
     let spare_core = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
     let source = args.workload.source(spare_core)?;

@@ -14,10 +14,9 @@
 //! Rows carry no wall-clock time, so the same sweep gives the same table
 //! bit for bit.
 
-use crate::chunk::{read_on_thread, ChunkedOps};
+use crate::chunk::{read_on_thread, Batched, ChunkedOps};
 use crate::driver::{
-    run_chunks_sampled, run_ops_sampled, run_sampled, DriverError, Machine, Model, RunReport,
-    Sample,
+    run_chunks_sampled, run_sampled, DriverError, Machine, Model, RunReport, Sample,
 };
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
@@ -45,11 +44,12 @@ pub enum Source {
         format: Option<TraceFormat>,
         /// Count and skip malformed lines instead of stopping.
         skip_bad_lines: bool,
-        /// Parse a text trace on a thread of its own beside the simulation
-        /// ([`read_on_thread`]): for a single run on a host with a core to
-        /// spare, not for a sweep's runs, which fill the cores already.
-        /// Text is worth it (parsing takes about as long as simulating a
-        /// line); binary records decode faster than a hand-over costs.
+        /// Read (decompress, parse, decode) the trace on a thread of its own
+        /// beside the simulation ([`read_on_thread`]): for a single run on a
+        /// host with a core to spare, not for a sweep's runs, which fill the
+        /// cores already. Parsing lackey text takes about as long as
+        /// simulating a line; decoding vmlab-bin, a third of a TLB-hit
+        /// stream's time.
         reader_thread: bool,
     },
 }
@@ -93,19 +93,14 @@ impl Source {
                 // One driver loop per format, so each reader's decoding is
                 // inlined into it instead of dispatched per record.
                 let (m, n) = (machine, model);
+                let thread = *reader_thread;
                 let mut report = match &mut reader {
-                    TraceReader::Lackey(r) if *reader_thread => {
-                        run_reading_on_thread(r, m, n, every, on_sample)
-                    }
-                    TraceReader::Addr(r) if *reader_thread => {
-                        run_reading_on_thread(r, m, n, every, on_sample)
-                    }
-                    TraceReader::Lackey(r) => run_chunks_sampled(r, m, n, every, on_sample),
-                    TraceReader::Addr(r) => run_chunks_sampled(r, m, n, every, on_sample),
-                    TraceReader::VmlabBin(r) => run_chunks_sampled(r, m, n, every, on_sample),
+                    TraceReader::Lackey(r) => run_trace(r, thread, m, n, every, on_sample),
+                    TraceReader::Addr(r) => run_trace(r, thread, m, n, every, on_sample),
+                    TraceReader::VmlabBin(r) => run_trace(r, thread, m, n, every, on_sample),
                     TraceReader::OracleGeneral(r) => {
-                        let ops = r.map(|access| access.map(Op::Access));
-                        run_ops_sampled(ops, m, n, every, on_sample)
+                        let ops = Batched::new(r.map(|access| access.map(Op::Access)));
+                        run_trace(ops, thread, m, n, every, on_sample)
                     }
                 }?;
                 report.skipped_lines = reader.skipped();
@@ -170,14 +165,19 @@ impl Source {
     }
 }
 
-/// [`run_chunks_sampled`] with `chunks` read on a thread of their own.
-fn run_reading_on_thread(
+/// [`run_chunks_sampled`] of a trace's `chunks`, read on a thread of
+/// their own if `on_thread`.
+fn run_trace(
     chunks: impl ChunkedOps + Send,
+    on_thread: bool,
     machine: &Machine,
     model: Model,
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
+    if !on_thread {
+        return run_chunks_sampled(chunks, machine, model, every, on_sample);
+    }
     read_on_thread(chunks, |c| {
         run_chunks_sampled(c, machine, model, every, on_sample)
     })

@@ -4,7 +4,7 @@
 //! by name.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use vmlab_hw::arch::presets;
 use vmlab_workload::driver::{run as drive, Model};
 use vmlab_workload::gen::GenSpec;
@@ -277,32 +277,76 @@ fn long_lackey() -> String {
     text
 }
 
+/// The long lackey trace's accesses and address-space call as vmlab-bin,
+/// compressed with zstd, and its accesses as oracleGeneral records (one
+/// object a page).
+fn long_binaries(lackey: &Path) -> (Vec<u8>, Vec<u8>) {
+    let opts = vmlab_workload::trace::ReadOptions {
+        skip_bad_lines: true,
+        ..Default::default()
+    };
+    let mut reader = vmlab_workload::trace::open(lackey, None, opts).unwrap();
+    let mut bin = vmlab_workload::trace::bin::BinWriter::new(Vec::new()).unwrap();
+    let mut oracle = Vec::new();
+    for (i, op) in reader.ops().enumerate() {
+        let op = op.unwrap();
+        bin.write_op(&op).unwrap();
+        if let vmlab_workload::op::Op::Access(r) = op {
+            oracle.extend_from_slice(&(i as u32).to_le_bytes());
+            oracle.extend_from_slice(&(r.addr >> 12).to_le_bytes());
+            oracle.extend_from_slice(&4096u32.to_le_bytes());
+            oracle.extend_from_slice(&(-1i64).to_le_bytes());
+        }
+    }
+    let bin = zstd::encode_all(&bin.finish().unwrap()[..], 3).unwrap();
+    (bin, oracle)
+}
+
+/// Every format, compressed or not, runs the same read on a thread of its
+/// own (what `vmlab run` does) as read in line: the same report, the same
+/// skipped lines, the same error at the same place.
 #[test]
 fn a_trace_read_on_a_thread_runs_as_read_in_line() {
     let dir = std::env::temp_dir().join(format!("vmlab-thread-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join("long.lackey");
-    std::fs::write(&path, long_lackey()).unwrap();
-    let source = |skip_bad_lines, reader_thread| Source::Trace {
-        path: path.clone(),
-        format: None,
+    let lackey: PathBuf = dir.join("long.lackey");
+    std::fs::write(&lackey, long_lackey()).unwrap();
+    let (bin, oracle) = long_binaries(&lackey);
+    let bin_path = dir.join("long.vmt.zst");
+    std::fs::write(&bin_path, bin).unwrap();
+    let oracle_path = dir.join("long.oracleGeneral");
+    std::fs::write(&oracle_path, oracle).unwrap();
+    let source = |path: &Path, format: Option<&str>, skip_bad_lines, reader_thread| Source::Trace {
+        path: path.to_path_buf(),
+        format: format.map(|f| f.parse().unwrap()),
         skip_bad_lines,
         reader_thread,
     };
     let mut machine = machine_for_length();
     machine.frames = 64;
+    let traces = [
+        (&lackey, None),
+        (&bin_path, None),
+        (&oracle_path, Some("oracle-general")),
+    ];
     for model in [Model::Full, Model::Replacement] {
-        let report = |reader_thread| {
-            let mut r = source(true, reader_thread).run(&machine, model).unwrap();
-            r.seconds = 0.0;
-            serde_json::to_string(&r).unwrap()
-        };
-        let in_line = report(false);
-        assert_eq!(report(true), in_line, "{model:?}");
-        assert!(in_line.contains("\"skipped_lines\":1"), "{in_line}");
+        for (path, format) in traces {
+            let report = |reader_thread| {
+                let mut r = source(path, format, true, reader_thread)
+                    .run(&machine, model)
+                    .unwrap();
+                r.seconds = 0.0;
+                serde_json::to_string(&r).unwrap()
+            };
+            let in_line = report(false);
+            assert_eq!(report(true), in_line, "{model:?} {path:?}");
+            assert!(in_line.contains("\"references\":"), "{in_line}");
+        }
+        let skipped = source(&lackey, None, true, true).run(&machine, model);
+        assert_eq!(skipped.unwrap().skipped_lines, 1);
         // Without skipping, the same error at the same place.
         let error = |reader_thread| {
-            source(false, reader_thread)
+            source(&lackey, None, false, reader_thread)
                 .run(&machine, model)
                 .unwrap_err()
                 .to_string()
