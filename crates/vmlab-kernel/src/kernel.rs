@@ -612,11 +612,19 @@ impl Kernel {
 
     /// Makes `pid` the running process: loads its page-table root and
     /// ASID; without ASIDs (or when another process used the ASID since)
-    /// the TLB is flushed.
+    /// the TLB is flushed. Every access asks; the answer is nearly always
+    /// that `pid` runs already, settled inline.
+    #[inline]
     pub fn switch_to(&mut self, pid: Pid) -> Result<(), Errno> {
         if self.current == Some(pid) {
             return Ok(());
         }
+        self.switch_to_another(pid)
+    }
+
+    /// [`Kernel::switch_to`] a process other than the current one.
+    #[inline(never)]
+    fn switch_to_another(&mut self, pid: Pid) -> Result<(), Errno> {
         let (asid, root) = {
             let p = self.live(pid)?;
             (p.asid, p.page_table.root())
