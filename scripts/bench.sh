@@ -75,7 +75,7 @@ echo "cores: $(nproc); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "references per measure: $refs; Zipf pages: $pages; frames: $frames; median of $runs run(s)"
 echo
 
-# `vmlab run` reads a trace on a second core when it may use one; the
+# `vmlab run` reads its stream on a second core when it may use one; the
 # targets of the TLB-hit stream and of Zipf are on one core, so those runs
 # are pinned to one CPU (taskset), which keeps vmlab to a single thread.
 one_core="taskset -c 0"

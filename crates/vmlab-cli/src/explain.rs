@@ -150,7 +150,7 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
         ));
     }
     args.machine.refuse_kernel_only_flags()?;
-    let source = args.workload.source(false)?;
+    let source = args.workload.source()?;
     let (_, log) = source
         .explain(&machine, log)
         .map_err(|e| CliError(e.to_string()))?;

@@ -5,8 +5,8 @@
 //! rate and resident set, one row per interval of references. A scenario
 //! script runs on the same machine as a process of its own
 //! ([`crate::run_script`]). A trace is read (decompressed, parsed,
-//! decoded) on a second core, when the process may use one, while the
-//! first simulates.
+//! decoded), or a generator's references drawn, on a second core, when the
+//! process may use one, while the first simulates.
 
 use crate::error::CliError;
 use crate::machine::MachineArgs;
@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use vmlab_workload::driver::{Machine, Model, RunReport, Sample};
-use vmlab_workload::sweep::Source;
+use vmlab_workload::sweep::{Reading, Source};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -34,9 +34,9 @@ Examples:
   vmlab run examples/scripts/cow.rhai --machine big.toml --policy clock   (flags override the file)
   vmlab run --gen phases:pages=2000,ws=400,phase=50000,n=200000 --frames 500 --csv series.csv --every 10000
   vmlab plot series.csv -o series.svg
-A trace is read (decompressed, parsed) on a second core while the first
-simulates, when the process may use two (`taskset -c 0 vmlab run ...` keeps
-it to one).";
+A trace is read (decompressed, parsed) or a generator's references drawn on
+a second core while the first simulates, when the process may use two
+(`taskset -c 0 vmlab run ...` keeps it to one).";
 
 /// Arguments of `vmlab run`.
 #[derive(Args)]
@@ -100,20 +100,31 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let spec = args.machine.spec()?;
     let machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
     let model = Model::from(args.model);
+    let source = args.workload.source()?;
     // A single run leaves the other cores idle: one of them reads the
-    // trace while this one simulates.
-    let spare_core = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    let source = args.workload.source(spare_core)?;
+    // stream while this one simulates.
+    let reading = if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+        Reading::OnThread
+    } else {
+        Reading::InLine
+    };
     let progress = Progress::on_terminal(source.references(), "references");
     let report = match &args.csv {
-        Some(path) => run_with_series(&source, &machine, model, args.every, path, &progress),
+        Some(path) => {
+            let every = args.every;
+            run_with_series(&source, &machine, model, reading, every, path, &progress)
+        }
         None if progress.is_drawn() => source
-            .run_sampled(&machine, model, REFERENCES_PER_REDRAW, &mut |s| {
-                progress.set(s.references)
-            })
+            .run_sampled(
+                &machine,
+                model,
+                REFERENCES_PER_REDRAW,
+                &mut |s| progress.set(s.references),
+                reading,
+            )
             .map_err(|e| CliError(e.to_string())),
         None => source
-            .run(&machine, model)
+            .run_sampled(&machine, model, 0, &mut |_| {}, reading)
             .map_err(|e| CliError(e.to_string())),
     };
     // Before any error, so that its message starts on a line of its own.
@@ -135,6 +146,7 @@ fn run_with_series(
     source: &Source,
     machine: &Machine,
     model: Model,
+    reading: Reading,
     every: u64,
     path: &Path,
     progress: &Progress,
@@ -147,12 +159,13 @@ fn run_with_series(
     let file = std::fs::File::create(&temp).map_err(cannot)?;
     let mut out = BufWriter::new(file);
     let mut failure = writeln!(out, "{}", Sample::CSV_HEADER).err();
-    let run = source.run_sampled(machine, model, every, &mut |s| {
+    let mut row = |s: &Sample| {
         progress.set(s.references);
         if failure.is_none() {
             failure = writeln!(out, "{}", s.csv_row()).err();
         }
-    });
+    };
+    let run = source.run_sampled(machine, model, every, &mut row, reading);
     let written = match failure {
         Some(e) => Err(e),
         None => out.flush(),

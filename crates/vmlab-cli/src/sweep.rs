@@ -94,7 +94,7 @@ pub struct SweepArgs {
 
 /// Runs `vmlab sweep`.
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
-    let source = args.workload.source(false)?;
+    let source = args.workload.source()?;
     if let Some(path) = &args.plot {
         // Refused before the sweep runs rather than after.
         plot::format(path).map_err(|e| CliError::arg("--plot", e))?;

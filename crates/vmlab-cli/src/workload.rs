@@ -28,9 +28,8 @@ pub struct WorkloadArgs {
 }
 
 impl WorkloadArgs {
-    /// The generator or trace, checked (a bad spec or format names its flag);
-    /// a text trace is parsed on a thread of its own if `reader_thread`.
-    pub fn source(&self, reader_thread: bool) -> Result<Source, CliError> {
+    /// The generator or trace, checked (a bad spec or format names its flag).
+    pub fn source(&self) -> Result<Source, CliError> {
         if let Some(spec) = &self.gen {
             let gen: GenSpec = spec.parse().map_err(|e| CliError::arg("--gen", e))?;
             return Ok(Source::Generator(gen));
@@ -49,7 +48,6 @@ impl WorkloadArgs {
             path: path.clone(),
             format,
             skip_bad_lines: self.skip_bad_lines,
-            reader_thread,
         })
     }
 

@@ -15,9 +15,7 @@
 //! bit for bit.
 
 use crate::chunk::{read_on_thread, Batched, ChunkedOps};
-use crate::driver::{
-    run_chunks_sampled, run_sampled, DriverError, Machine, Model, RunReport, Sample,
-};
+use crate::driver::{run_chunks_sampled, DriverError, Machine, Model, RunReport, Sample};
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
 use crate::op::{page_pieces, Op};
@@ -44,14 +42,22 @@ pub enum Source {
         format: Option<TraceFormat>,
         /// Count and skip malformed lines instead of stopping.
         skip_bad_lines: bool,
-        /// Read (decompress, parse, decode) the trace on a thread of its own
-        /// beside the simulation ([`read_on_thread`]): for a single run on a
-        /// host with a core to spare, not for a sweep's runs, which fill the
-        /// cores already. Parsing lackey text takes about as long as
-        /// simulating a line; decoding vmlab-bin, a third of a TLB-hit
-        /// stream's time.
-        reader_thread: bool,
     },
+}
+
+/// Where a run's stream is read (a trace decompressed, parsed and decoded;
+/// a generator's references drawn).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// On the simulating thread, in turn with the simulation.
+    InLine,
+    /// On a thread of its own beside the simulation ([`read_on_thread`]):
+    /// for a single run on a host with a core to spare, not for a sweep's
+    /// runs, which fill the cores already. Parsing lackey text takes about
+    /// as long as simulating a line; decoding vmlab-bin, a third of a
+    /// TLB-hit stream's time; drawing Zipf references, a third of the
+    /// replacement model's.
+    OnThread,
 }
 
 impl Source {
@@ -64,43 +70,44 @@ impl Source {
         }
     }
 
-    /// Runs the whole stream on `machine` under `model`.
+    /// Runs the whole stream on `machine` under `model`, reading it in line.
     pub fn run(&self, machine: &Machine, model: Model) -> Result<RunReport, DriverError> {
-        self.run_sampled(machine, model, 0, &mut |_| {})
+        self.run_sampled(machine, model, 0, &mut |_| {}, Reading::InLine)
     }
 
     /// Like [`Source::run`], with a [`Sample`] every `every` references
-    /// (see [`run_sampled`]).
+    /// (see [`run_sampled`]), the stream read as `reading` says.
     pub fn run_sampled(
         &self,
         machine: &Machine,
         model: Model,
         every: u64,
         on_sample: &mut dyn FnMut(&Sample),
+        reading: Reading,
     ) -> Result<RunReport, DriverError> {
+        let (m, n) = (machine, model);
+        let thread = reading == Reading::OnThread;
         match self {
             Source::Generator(spec) => {
-                run_sampled(spec.stream().map(Ok), machine, model, every, on_sample)
+                let ops = Batched::new(spec.stream().map(|r| Ok(Op::Access(r))));
+                run_stream(ops, thread, m, n, every, on_sample)
             }
             Source::Trace {
                 path,
                 format,
                 skip_bad_lines,
-                reader_thread,
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
                 // One driver loop per format, so each reader's decoding is
                 // inlined into it instead of dispatched per record.
-                let (m, n) = (machine, model);
-                let thread = *reader_thread;
                 let mut report = match &mut reader {
-                    TraceReader::Lackey(r) => run_trace(r, thread, m, n, every, on_sample),
-                    TraceReader::Addr(r) => run_trace(r, thread, m, n, every, on_sample),
-                    TraceReader::VmlabBin(r) => run_trace(r, thread, m, n, every, on_sample),
+                    TraceReader::Lackey(r) => run_stream(r, thread, m, n, every, on_sample),
+                    TraceReader::Addr(r) => run_stream(r, thread, m, n, every, on_sample),
+                    TraceReader::VmlabBin(r) => run_stream(r, thread, m, n, every, on_sample),
                     TraceReader::OracleGeneral(r) => {
                         let ops = Batched::new(r.map(|access| access.map(Op::Access)));
-                        run_trace(ops, thread, m, n, every, on_sample)
+                        run_stream(ops, thread, m, n, every, on_sample)
                     }
                 }?;
                 report.skipped_lines = reader.skipped();
@@ -165,9 +172,9 @@ impl Source {
     }
 }
 
-/// [`run_chunks_sampled`] of a trace's `chunks`, read on a thread of
+/// [`run_chunks_sampled`] of a stream's `chunks`, read on a thread of
 /// their own if `on_thread`.
-fn run_trace(
+fn run_stream(
     chunks: impl ChunkedOps + Send,
     on_thread: bool,
     machine: &Machine,
@@ -181,7 +188,7 @@ fn run_trace(
     read_on_thread(chunks, |c| {
         run_chunks_sampled(c, machine, model, every, on_sample)
     })
-    .map_err(|e| DriverError::Config(format!("cannot start a thread to read the trace: {e}")))?
+    .map_err(|e| DriverError::Config(format!("cannot start a thread to read the stream: {e}")))?
 }
 
 /// Opens the trace of a [`Source::Trace`] for pages of `page_size` bytes.

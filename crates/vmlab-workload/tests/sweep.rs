@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use vmlab_hw::arch::presets;
 use vmlab_workload::driver::{run as drive, Model};
 use vmlab_workload::gen::GenSpec;
-use vmlab_workload::sweep::{self, Memory, MrcMethod, Source, Sweep};
+use vmlab_workload::sweep::{self, Memory, MrcMethod, Reading, Source, Sweep};
 
 const SPEC: &str = "zipf:pages=400,alpha=0.9,n=6000,write=0.3,seed=5";
 
@@ -196,7 +196,6 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
         path: path.clone(),
         format: Some("lackey".parse().unwrap()),
         skip_bad_lines: false,
-        reader_thread: false,
     };
     let mut s = sweep();
     s.archs.truncate(1);
@@ -212,7 +211,6 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
         path,
         format: Some("lackey".parse().unwrap()),
         skip_bad_lines: true,
-        reader_thread: false,
     };
     let rows = sweep::run(&skipping, &configs, &|| {}).unwrap();
     assert!(rows
@@ -237,7 +235,6 @@ fn a_generator_knows_its_length_and_a_trace_does_not() {
         path: PathBuf::from("any.trace"),
         format: None,
         skip_bad_lines: false,
-        reader_thread: false,
     };
     assert_eq!(trace.references(), None);
 }
@@ -302,11 +299,12 @@ fn long_binaries(lackey: &Path) -> (Vec<u8>, Vec<u8>) {
     (bin, oracle)
 }
 
-/// Every format, compressed or not, runs the same read on a thread of its
-/// own (what `vmlab run` does) as read in line: the same report, the same
-/// skipped lines, the same error at the same place.
+/// Every trace format, compressed or not, and a generator run the same
+/// read on a thread of their own (what `vmlab run` does) as read in line:
+/// the same report, the same skipped lines, the same error at the same
+/// place.
 #[test]
-fn a_trace_read_on_a_thread_runs_as_read_in_line() {
+fn a_stream_read_on_a_thread_runs_as_read_in_line() {
     let dir = std::env::temp_dir().join(format!("vmlab-thread-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let lackey: PathBuf = dir.join("long.lackey");
@@ -316,43 +314,48 @@ fn a_trace_read_on_a_thread_runs_as_read_in_line() {
     std::fs::write(&bin_path, bin).unwrap();
     let oracle_path = dir.join("long.oracleGeneral");
     std::fs::write(&oracle_path, oracle).unwrap();
-    let source = |path: &Path, format: Option<&str>, skip_bad_lines, reader_thread| Source::Trace {
+    let trace = |path: &Path, format: Option<&str>, skip_bad_lines| Source::Trace {
         path: path.to_path_buf(),
         format: format.map(|f| f.parse().unwrap()),
         skip_bad_lines,
-        reader_thread,
+    };
+    let run = |source: &Source, machine, model, reading| {
+        source.run_sampled(machine, model, 0, &mut |_| {}, reading)
     };
     let mut machine = machine_for_length();
     machine.frames = 64;
-    let traces = [
-        (&lackey, None),
-        (&bin_path, None),
-        (&oracle_path, Some("oracle-general")),
+    let sources = [
+        trace(&lackey, None, true),
+        trace(&bin_path, None, false),
+        trace(&oracle_path, Some("oracle-general"), false),
+        Source::Generator(
+            "zipf:pages=300,alpha=0.8,n=20000,write=0.2,seed=3"
+                .parse()
+                .unwrap(),
+        ),
     ];
     for model in [Model::Full, Model::Replacement] {
-        for (path, format) in traces {
-            let report = |reader_thread| {
-                let mut r = source(path, format, true, reader_thread)
-                    .run(&machine, model)
-                    .unwrap();
+        for source in &sources {
+            let report = |reading| {
+                let mut r = run(source, &machine, model, reading).unwrap();
                 r.seconds = 0.0;
                 serde_json::to_string(&r).unwrap()
             };
-            let in_line = report(false);
-            assert_eq!(report(true), in_line, "{model:?} {path:?}");
+            let in_line = report(Reading::InLine);
+            assert_eq!(report(Reading::OnThread), in_line, "{model:?} {source:?}");
             assert!(in_line.contains("\"references\":"), "{in_line}");
         }
-        let skipped = source(&lackey, None, true, true).run(&machine, model);
+        let skipped = run(&sources[0], &machine, model, Reading::OnThread);
         assert_eq!(skipped.unwrap().skipped_lines, 1);
         // Without skipping, the same error at the same place.
-        let error = |reader_thread| {
-            source(&lackey, None, false, reader_thread)
-                .run(&machine, model)
+        let error = |reading| {
+            run(&trace(&lackey, None, false), &machine, model, reading)
                 .unwrap_err()
                 .to_string()
         };
-        assert_eq!(error(true), error(false));
-        assert!(error(true).contains("long.lackey:"), "{}", error(true));
+        assert_eq!(error(Reading::OnThread), error(Reading::InLine));
+        let error = error(Reading::OnThread);
+        assert!(error.contains("long.lackey:"), "{error}");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
