@@ -14,7 +14,7 @@
 //! Rows carry no wall-clock time, so the same sweep gives the same table
 //! bit for bit.
 
-use crate::chunk::{read_on_thread, Batched, ChunkedOps};
+use crate::chunk::{read_on_thread, Batched, Chunk, ChunkedOps};
 use crate::driver::{run_chunks_sampled, DriverError, Machine, Model, RunReport, Sample};
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
@@ -143,33 +143,70 @@ impl Source {
     }
 
     /// Calls `each` with the page number (at `page` bytes a page) of every
-    /// page piece of the stream, in order; returns the malformed lines
-    /// skipped.
-    fn for_each_page(&self, page: u64, mut each: impl FnMut(u64)) -> Result<u64, DriverError> {
-        // A shift, not a division per reference: pages are powers of two.
-        let shift = page.trailing_zeros();
+    /// page piece of the stream, in order, read as `reading` says; returns
+    /// the malformed lines skipped.
+    fn for_each_page(
+        &self,
+        page: u64,
+        reading: Reading,
+        mut each: impl FnMut(u64),
+    ) -> Result<u64, DriverError> {
+        let each = &mut each;
+        let thread = reading == Reading::OnThread;
         match self {
             Source::Generator(spec) => {
-                for r in spec.stream() {
-                    page_pieces(r, page).for_each(|p| each(p.addr >> shift));
-                }
+                let ops = Batched::new(spec.stream().map(|r| Ok(Op::Access(r))));
+                pages_of(ops, thread, page, each)?;
                 Ok(0)
             }
             Source::Trace {
                 path,
                 format,
                 skip_bad_lines,
-                ..
             } => {
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
-                for r in &mut reader {
-                    let r = r.map_err(DriverError::Trace)?;
-                    page_pieces(r, page).for_each(|p| each(p.addr >> shift));
-                }
+                // One loop per format, as for runs.
+                match &mut reader {
+                    TraceReader::Lackey(r) => pages_of(r, thread, page, each),
+                    TraceReader::Addr(r) => pages_of(r, thread, page, each),
+                    TraceReader::VmlabBin(r) => pages_of(r, thread, page, each),
+                    TraceReader::OracleGeneral(r) => {
+                        let ops = Batched::new(r.map(|access| access.map(Op::Access)));
+                        pages_of(ops, thread, page, each)
+                    }
+                }?;
                 Ok(reader.skipped())
             }
         }
     }
+}
+
+/// [`Source::for_each_page`] of a stream's `chunks`, read on a thread of
+/// their own if `on_thread`; system calls are skipped.
+fn pages_of(
+    mut chunks: impl ChunkedOps + Send,
+    on_thread: bool,
+    page: u64,
+    each: &mut impl FnMut(u64),
+) -> Result<(), DriverError> {
+    // A shift, not a division per reference: pages are powers of two.
+    let shift = page.trailing_zeros();
+    let mut walk = |chunks: &mut dyn ChunkedOps| {
+        while let Some(chunk) = chunks.read_chunk() {
+            if let Chunk::Accesses(accesses) = chunk.map_err(DriverError::Trace)? {
+                for &r in accesses {
+                    page_pieces(r, page).for_each(|p| each(p.addr >> shift));
+                }
+            }
+        }
+        Ok(())
+    };
+    if !on_thread {
+        return walk(&mut chunks);
+    }
+    read_on_thread(chunks, |c| walk(c)).map_err(|e| {
+        DriverError::Config(format!("cannot start a thread to read the stream: {e}"))
+    })?
 }
 
 /// [`run_chunks_sampled`] of a stream's `chunks`, read on a thread of
@@ -651,9 +688,15 @@ pub fn mrc_rows(
     if memory.is_empty() {
         return Err(dimension_error("memory", "expected at least one value"));
     }
+    // Fewer passes than cores leave a core to each pass's reading.
+    let reading = if archs.len() < rayon::current_num_threads() {
+        Reading::OnThread
+    } else {
+        Reading::InLine
+    };
     let per_arch: Vec<Result<MrcOutcome, SweepError>> = archs
         .par_iter()
-        .map(|arch| mrc_one_arch(source, arch, memory, methods))
+        .map(|arch| mrc_one_arch(source, arch, memory, methods, reading))
         .collect();
     let mut all = MrcOutcome::default();
     for outcome in per_arch {
@@ -669,6 +712,7 @@ fn mrc_one_arch(
     arch: &Arch,
     memory: &[Memory],
     methods: &[MrcMethod],
+    reading: Reading,
 ) -> Result<MrcOutcome, SweepError> {
     let page = arch.page_bytes();
     let sizes: Vec<usize> = memory
@@ -686,7 +730,7 @@ fn mrc_one_arch(
     let mut batch = Vec::with_capacity(MRC_BATCH);
     let mut references = 0u64;
     let skipped = source
-        .for_each_page(page, |vpn| {
+        .for_each_page(page, reading, |vpn| {
             references += 1;
             for (_, s) in &mut samplers {
                 s.access(vpn);

@@ -357,5 +357,26 @@ fn a_stream_read_on_a_thread_runs_as_read_in_line() {
         let error = error(Reading::OnThread);
         assert!(error.contains("long.lackey:"), "{error}");
     }
+    // Miss-ratio curves: on two threads, one scheme's pass reads on a
+    // thread of its own, two schemes' passes read in line; the first
+    // scheme's rows are the same either way.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let x86 = presets::by_name("x86-64").unwrap().unwrap();
+    let arm = presets::by_name("aarch64-16k").unwrap().unwrap();
+    let memory = [Memory::Frames(8), Memory::Frames(64)];
+    let methods = [MrcMethod::Exact, MrcMethod::ShardsRate(0.5)];
+    for source in &sources {
+        let rows = |archs: &[vmlab_hw::Arch]| {
+            pool.install(|| sweep::mrc_rows(source, archs, &memory, &methods))
+                .unwrap()
+                .rows
+        };
+        let alone = rows(std::slice::from_ref(&x86));
+        let both = rows(&[x86.clone(), arm.clone()]);
+        assert_eq!(format!("{alone:?}"), format!("{:?}", &both[..alone.len()]));
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }
