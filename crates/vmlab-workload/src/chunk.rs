@@ -10,8 +10,9 @@
 //!
 //! [`read_on_thread`] reads a stream on a thread of its own while the
 //! caller simulates it: [`ThreadedChunks`] hands over the reader's chunks
-//! in order through a bounded channel, so parsing a text trace overlaps
-//! the simulation on a second core, in constant memory.
+//! in order through a bounded channel, so reading (decompressing and
+//! parsing a trace, drawing a generator's references) overlaps the
+//! simulation on a second core, in constant memory.
 
 use crate::op::{MemRef, Op};
 use crate::syscall::Syscall;
@@ -173,7 +174,7 @@ where
     let (spare, spares) = mpsc::channel();
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
-            .name("trace reader".into())
+            .name("stream reader".into())
             .spawn_scoped(scope, move || feed(chunks, &handover, &spares))?;
         let mut threaded = ThreadedChunks {
             handovers,

@@ -9,7 +9,9 @@
 //! configuration, and rows come back in enumeration order whatever the
 //! threads' timing. A trace is opened and decoded once per configuration:
 //! that keeps memory constant in the trace's length and lets every core
-//! decode its own copy.
+//! decode its own copy. A single run ([`Source::run_sampled`] with
+//! [`Reading::OnThread`], what `vmlab run` asks for) and a miss-ratio pass
+//! with a core to spare read their stream on a thread of their own.
 //!
 //! Rows carry no wall-clock time, so the same sweep gives the same table
 //! bit for bit.
@@ -86,11 +88,10 @@ impl Source {
         reading: Reading,
     ) -> Result<RunReport, DriverError> {
         let (m, n) = (machine, model);
-        let thread = reading == Reading::OnThread;
         match self {
             Source::Generator(spec) => {
                 let ops = Batched::new(spec.stream().map(|r| Ok(Op::Access(r))));
-                run_stream(ops, thread, m, n, every, on_sample)
+                run_stream(ops, reading, m, n, every, on_sample)
             }
             Source::Trace {
                 path,
@@ -102,12 +103,12 @@ impl Source {
                 // One driver loop per format, so each reader's decoding is
                 // inlined into it instead of dispatched per record.
                 let mut report = match &mut reader {
-                    TraceReader::Lackey(r) => run_stream(r, thread, m, n, every, on_sample),
-                    TraceReader::Addr(r) => run_stream(r, thread, m, n, every, on_sample),
-                    TraceReader::VmlabBin(r) => run_stream(r, thread, m, n, every, on_sample),
+                    TraceReader::Lackey(r) => run_stream(r, reading, m, n, every, on_sample),
+                    TraceReader::Addr(r) => run_stream(r, reading, m, n, every, on_sample),
+                    TraceReader::VmlabBin(r) => run_stream(r, reading, m, n, every, on_sample),
                     TraceReader::OracleGeneral(r) => {
                         let ops = Batched::new(r.map(|access| access.map(Op::Access)));
-                        run_stream(ops, thread, m, n, every, on_sample)
+                        run_stream(ops, reading, m, n, every, on_sample)
                     }
                 }?;
                 report.skipped_lines = reader.skipped();
@@ -131,7 +132,6 @@ impl Source {
                 path,
                 format,
                 skip_bad_lines,
-                ..
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
@@ -152,11 +152,10 @@ impl Source {
         mut each: impl FnMut(u64),
     ) -> Result<u64, DriverError> {
         let each = &mut each;
-        let thread = reading == Reading::OnThread;
         match self {
             Source::Generator(spec) => {
                 let ops = Batched::new(spec.stream().map(|r| Ok(Op::Access(r))));
-                pages_of(ops, thread, page, each)?;
+                pages_of(ops, reading, page, each)?;
                 Ok(0)
             }
             Source::Trace {
@@ -167,12 +166,12 @@ impl Source {
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
                 // One loop per format, as for runs.
                 match &mut reader {
-                    TraceReader::Lackey(r) => pages_of(r, thread, page, each),
-                    TraceReader::Addr(r) => pages_of(r, thread, page, each),
-                    TraceReader::VmlabBin(r) => pages_of(r, thread, page, each),
+                    TraceReader::Lackey(r) => pages_of(r, reading, page, each),
+                    TraceReader::Addr(r) => pages_of(r, reading, page, each),
+                    TraceReader::VmlabBin(r) => pages_of(r, reading, page, each),
                     TraceReader::OracleGeneral(r) => {
                         let ops = Batched::new(r.map(|access| access.map(Op::Access)));
-                        pages_of(ops, thread, page, each)
+                        pages_of(ops, reading, page, each)
                     }
                 }?;
                 Ok(reader.skipped())
@@ -181,11 +180,11 @@ impl Source {
     }
 }
 
-/// [`Source::for_each_page`] of a stream's `chunks`, read on a thread of
-/// their own if `on_thread`; system calls are skipped.
+/// [`Source::for_each_page`] of a stream's `chunks`, read as `reading`
+/// says; system calls are skipped.
 fn pages_of(
     mut chunks: impl ChunkedOps + Send,
-    on_thread: bool,
+    reading: Reading,
     page: u64,
     each: &mut impl FnMut(u64),
 ) -> Result<(), DriverError> {
@@ -201,31 +200,33 @@ fn pages_of(
         }
         Ok(())
     };
-    if !on_thread {
+    if reading == Reading::InLine {
         return walk(&mut chunks);
     }
-    read_on_thread(chunks, |c| walk(c)).map_err(|e| {
-        DriverError::Config(format!("cannot start a thread to read the stream: {e}"))
-    })?
+    read_on_thread(chunks, |c| walk(c)).map_err(no_reader_thread)?
 }
 
-/// [`run_chunks_sampled`] of a stream's `chunks`, read on a thread of
-/// their own if `on_thread`.
+/// The error when the host refuses [`read_on_thread`] its thread.
+fn no_reader_thread(e: std::io::Error) -> DriverError {
+    DriverError::Config(format!("cannot start a thread to read the stream: {e}"))
+}
+
+/// [`run_chunks_sampled`] of a stream's `chunks`, read as `reading` says.
 fn run_stream(
     chunks: impl ChunkedOps + Send,
-    on_thread: bool,
+    reading: Reading,
     machine: &Machine,
     model: Model,
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
-    if !on_thread {
+    if reading == Reading::InLine {
         return run_chunks_sampled(chunks, machine, model, every, on_sample);
     }
     read_on_thread(chunks, |c| {
         run_chunks_sampled(c, machine, model, every, on_sample)
     })
-    .map_err(|e| DriverError::Config(format!("cannot start a thread to read the stream: {e}")))?
+    .map_err(no_reader_thread)?
 }
 
 /// Opens the trace of a [`Source::Trace`] for pages of `page_size` bytes.
