@@ -10,8 +10,7 @@
 # - TLB-hit-dominated stream: `seq` over 4 pages with 8-byte accesses, so
 #   511 of every 512 references hit the L1 TLB (there is no dedicated
 #   TLB-hit generator; this is the closest existing stream), on one core
-#   (taskset: the target's terms) and as `vmlab run` does it (reading the
-#   trace on a second core);
+#   (taskset: the target's terms);
 # - Zipf(1.0) over BENCH_PAGES pages (1 M) at 10% memory, through
 #   `vmlab run --model full` and `--model replacement` for LRU, FIFO,
 #   Clock, ARC, SIEVE and S3-FIFO, on one core;
@@ -75,7 +74,8 @@ echo "cores: $(nproc); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "references per measure: $refs; Zipf pages: $pages; frames: $frames; median of $runs run(s)"
 echo
 
-# `vmlab run` reads its stream on a second core when it may use one; the
+# `vmlab run` reads a text or compressed trace on a second core when it
+# may use one (an uncompressed vmlab-bin file is decoded in line); the
 # targets of the TLB-hit stream and of Zipf are on one core, so those runs
 # are pinned to one CPU (taskset), which keeps vmlab to a single thread.
 one_core="taskset -c 0"
@@ -83,8 +83,6 @@ one_core="taskset -c 0"
 tlb_stream=$(trace_of "seq:pages=4,n=$refs,seed=1")
 secs=$(median_seconds $one_core "$vmlab" run --trace "$tlb_stream" --frames 1024 --model full)
 report "TLB-hit stream, full model, one core" "$refs" "$secs"
-secs=$(median_seconds "$vmlab" run --trace "$tlb_stream" --frames 1024 --model full)
-report "TLB-hit stream, full model" "$refs" "$secs"
 
 zipf=$(trace_of "zipf:pages=$pages,alpha=1.0,n=$refs,seed=1")
 for model in full replacement; do

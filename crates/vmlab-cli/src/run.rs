@@ -4,9 +4,9 @@
 //! prints what it counted; with `--csv`, also a time series of the fault
 //! rate and resident set, one row per interval of references. A scenario
 //! script runs on the same machine as a process of its own
-//! ([`crate::run_script`]). A trace is read (decompressed, parsed,
-//! decoded), or a generator's references drawn, on a second core, when the
-//! process may use one, while the first simulates.
+//! ([`crate::run_script`]). A text or compressed trace is read (parsed,
+//! decompressed), or a generator's references drawn, on a second core,
+//! when the process may use one, while the first simulates.
 
 use crate::error::CliError;
 use crate::machine::MachineArgs;
@@ -34,9 +34,9 @@ Examples:
   vmlab run examples/scripts/cow.rhai --machine big.toml --policy clock   (flags override the file)
   vmlab run --gen phases:pages=2000,ws=400,phase=50000,n=200000 --frames 500 --csv series.csv --every 10000
   vmlab plot series.csv -o series.svg
-A trace is read (decompressed, parsed) or a generator's references drawn on
-a second core while the first simulates, when the process may use two
-(`taskset -c 0 vmlab run ...` keeps it to one).";
+A text or compressed trace is read (parsed, decompressed), or a generator's
+references drawn, on a second core while the first simulates, when the
+process may use two (`taskset -c 0 vmlab run ...` keeps it to one).";
 
 /// Arguments of `vmlab run`.
 #[derive(Args)]

@@ -56,9 +56,10 @@ pub enum Reading {
     /// On a thread of its own beside the simulation ([`read_on_thread`]):
     /// for a single run on a host with a core to spare, not for a sweep's
     /// runs, which fill the cores already. Parsing lackey text takes about
-    /// as long as simulating a line; decoding vmlab-bin, a third of a
-    /// TLB-hit stream's time; drawing Zipf references, a third of the
-    /// replacement model's.
+    /// as long as simulating a line; drawing Zipf references, a third of
+    /// the replacement model's time. A trace that is
+    /// [cheap to read](TraceReader::cheap_to_read) is read in line all the
+    /// same.
     OnThread,
 }
 
@@ -100,6 +101,7 @@ impl Source {
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
+                let reading = reading_of(&reader, reading);
                 // One driver loop per format, so each reader's decoding is
                 // inlined into it instead of dispatched per record.
                 let mut report = match &mut reader {
@@ -164,6 +166,7 @@ impl Source {
                 skip_bad_lines,
             } => {
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
+                let reading = reading_of(&reader, reading);
                 // One loop per format, as for runs.
                 match &mut reader {
                     TraceReader::Lackey(r) => pages_of(r, reading, page, each),
@@ -204,6 +207,16 @@ fn pages_of(
         return walk(&mut chunks);
     }
     read_on_thread(chunks, |c| walk(c)).map_err(no_reader_thread)?
+}
+
+/// Where to read `reader`'s trace when `asked` says where: in line if it
+/// is cheap to read.
+fn reading_of(reader: &TraceReader, asked: Reading) -> Reading {
+    if reader.cheap_to_read() {
+        Reading::InLine
+    } else {
+        asked
+    }
 }
 
 /// The error when the host refuses [`read_on_thread`] its thread.

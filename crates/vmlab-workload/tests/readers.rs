@@ -435,11 +435,16 @@ fn files_read_in_place_decode_as_streams_do() {
         let path = dir.join(name);
         std::fs::write(&path, &bytes).unwrap();
         for opts in [ReadOptions::default(), skip()] {
-            let mapped = ops_and_skips(trace::open(&path, format, opts).unwrap());
+            let opened = trace::open(&path, format, opts).unwrap();
+            // Only a binary format mapped in place is cheap enough to read
+            // in line beside the simulation.
+            assert_eq!(opened.cheap_to_read(), name.ends_with(".vmt"), "{name}");
+            let mapped = ops_and_skips(opened);
             let file = std::fs::File::open(&path).unwrap();
             let shown = path.display().to_string();
-            let streamed =
-                ops_and_skips(trace::from_reader(Box::new(file), shown, format, opts).unwrap());
+            let streamed = trace::from_reader(Box::new(file), shown, format, opts).unwrap();
+            assert!(!streamed.cheap_to_read(), "{name} through a pipe");
+            let streamed = ops_and_skips(streamed);
             assert!(!mapped.0.is_empty(), "{name}");
             assert_eq!(mapped, streamed, "{name}");
         }

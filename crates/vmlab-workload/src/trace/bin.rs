@@ -174,6 +174,11 @@ impl<R: Read> BinReader<R> {
         BinReader::from_input(Input::new(src), name.into())
     }
 
+    /// Whether the file is read in place (mapped, not decompressed).
+    pub(crate) fn reads_in_place(&self) -> bool {
+        self.input.in_place()
+    }
+
     pub(crate) fn from_input(input: Input<R>, name: Arc<str>) -> BinReader<R> {
         BinReader {
             input,

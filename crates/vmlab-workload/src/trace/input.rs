@@ -66,6 +66,12 @@ impl<R: Read> Input<R> {
         }
     }
 
+    /// Whether the bytes are the file's, mapped in place (not read through
+    /// a decompressor or a pipe).
+    pub(crate) fn in_place(&self) -> bool {
+        self.mapped.is_some()
+    }
+
     /// The buffer: the mapped file, or the bytes read.
     #[inline]
     fn bytes(&self) -> &[u8] {

@@ -309,6 +309,19 @@ impl TraceReader {
         }
     }
 
+    /// Whether reading costs little beside simulating: a binary format
+    /// read in place (not decompressed, not from a pipe), whose records
+    /// decode in a few instructions each, fewer than handing them to
+    /// another thread costs. Text is parsed, and a compressed file
+    /// decompressed, at a cost like the simulation's.
+    pub fn cheap_to_read(&self) -> bool {
+        match self {
+            TraceReader::VmlabBin(r) => r.reads_in_place(),
+            TraceReader::OracleGeneral(r) => r.reads_in_place(),
+            TraceReader::Lackey(_) | TraceReader::Addr(_) => false,
+        }
+    }
+
     /// Malformed lines skipped so far (always 0 unless
     /// [`ReadOptions::skip_bad_lines`]).
     pub fn skipped(&self) -> u64 {

@@ -63,6 +63,11 @@ impl<R: Read> OracleReader<R> {
         OracleReader::from_input(Input::new(src), name.into(), opts)
     }
 
+    /// Whether the file is read in place (mapped, not decompressed).
+    pub(crate) fn reads_in_place(&self) -> bool {
+        self.input.in_place()
+    }
+
     pub(crate) fn from_input(input: Input<R>, name: Arc<str>, opts: ReadOptions) -> Self {
         OracleReader {
             input,
