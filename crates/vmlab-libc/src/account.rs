@@ -178,7 +178,7 @@ impl Libc {
         let m = &self.meter;
         let total = Snapshot::of(&self.kernel).since(&m.start);
         let inside = &m.in_syscalls;
-        let syscalls: u64 = m.system_calls.values().sum();
+        let syscalls = m.system_call_total();
         let user_faults = total.faults() - inside.faults();
         let user_walks = total.walks - inside.walks;
         let counts = CostCounts {

@@ -44,7 +44,7 @@ use account::Meter;
 use std::collections::BTreeMap;
 use std::fmt;
 use vmlab_kernel::abi::{MAP_ANONYMOUS, MAP_PRIVATE};
-use vmlab_kernel::explain::{CallArg, CallValue, KernelEvent};
+use vmlab_kernel::explain::{CallArg, KernelEvent};
 use vmlab_kernel::frames::Pid;
 use vmlab_kernel::region::{PROT_READ, PROT_WRITE};
 use vmlab_kernel::{Errno, Kernel, Signal};
@@ -247,18 +247,12 @@ impl Libc {
     /// fork(3): the child gets a copy of everything, the library's data
     /// and unflushed stream buffers included. Returns the child's pid.
     pub fn fork(&mut self, pid: Pid) -> Result<Pid, LibcError> {
-        self.library_function(
-            pid,
-            "fork",
-            Vec::new,
-            move |child: &Pid| Some(child.to_string()),
-            |libc| {
-                let base = libc.image(pid)?;
-                let child = libc.sys_fork(pid)?;
-                libc.images.insert(child, base);
-                Ok(child)
-            },
-        )
+        self.library_function(pid, "fork", Vec::new, shown::value, |libc| {
+            let base = libc.image(pid)?;
+            let child = libc.sys_fork(pid)?;
+            libc.images.insert(child, base);
+            Ok(child)
+        })
     }
 
     /// execve(3) of a new program in `pid`, which starts it: the old
@@ -282,7 +276,7 @@ impl Libc {
             pid,
             "wait",
             || vec![CallArg::num("pid", child.map_or(-1, i64::from))],
-            move |ended: &Option<(Pid, vmlab_kernel::ExitStatus)>| Some(ended.describe()),
+            shown::value,
             |libc| {
                 libc.image(pid)?;
                 libc.sys_wait(pid, child)
@@ -343,6 +337,33 @@ impl Libc {
     }
 }
 
+/// How library functions' results read in an explanation, as C would
+/// print them ([`Libc::library_function`]'s `describe`).
+mod shown {
+    use vmlab_kernel::explain::CallValue;
+
+    /// A pointer, in hex.
+    pub(crate) fn pointer(p: &u64) -> Option<String> {
+        Some(format!("{p:#x}"))
+    }
+
+    /// A count, in decimal.
+    pub(crate) fn count(n: &u64) -> Option<String> {
+        Some(n.to_string())
+    }
+
+    /// A value as the system calls' results read (an `int`, a pid, 0 for
+    /// an `int` that is 0 on success, a waited-for child).
+    pub(crate) fn value<T: CallValue>(v: &T) -> Option<String> {
+        Some(v.describe())
+    }
+
+    /// Nothing (a `void` function).
+    pub(crate) fn void(_: &()) -> Option<String> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,34 +394,5 @@ mod tests {
         assert_eq!(words(7, 2), 2);
         assert_eq!(words(8, 16), 2);
         assert_eq!(words(3, 16), 3);
-    }
-}
-
-/// How library functions' results read in an explanation, as C would
-/// print them ([`Libc::library_function`]'s `describe`).
-mod shown {
-    /// A pointer, in hex.
-    pub(crate) fn pointer(p: &u64) -> Option<String> {
-        Some(format!("{p:#x}"))
-    }
-
-    /// A count, in decimal.
-    pub(crate) fn count(n: &u64) -> Option<String> {
-        Some(n.to_string())
-    }
-
-    /// An `int`.
-    pub(crate) fn int(v: &i32) -> Option<String> {
-        Some(v.to_string())
-    }
-
-    /// An `int` that is 0 on success.
-    pub(crate) fn zero(_: &()) -> Option<String> {
-        Some("0".into())
-    }
-
-    /// Nothing (a `void` function).
-    pub(crate) fn void(_: &()) -> Option<String> {
-        None
     }
 }

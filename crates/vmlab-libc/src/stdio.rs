@@ -178,7 +178,7 @@ impl Libc {
             pid,
             "fclose",
             || vec![CallArg::addr("stream", fp)],
-            shown::zero,
+            shown::value,
             |libc| {
                 let base = libc.image(pid)?;
                 let flags = libc.stream_flags(pid, fp)?;
@@ -219,7 +219,7 @@ impl Libc {
             pid,
             "fflush",
             || vec![CallArg::addr("stream", fp)],
-            shown::zero,
+            shown::value,
             |libc| {
                 let base = libc.image(pid)?;
                 if fp == 0 {

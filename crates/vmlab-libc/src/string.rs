@@ -72,7 +72,7 @@ impl Libc {
                     CallArg::num("n", n),
                 ]
             },
-            shown::int,
+            shown::value,
             |libc| {
                 libc.image(pid)?;
                 let mut x = vec![0; to_len(n)?];
@@ -125,7 +125,7 @@ impl Libc {
             pid,
             "strcmp",
             || vec![CallArg::addr("s1", a), CallArg::addr("s2", b)],
-            shown::int,
+            shown::value,
             |libc| {
                 libc.image(pid)?;
                 let (mut x, mut y) = ([0u8; STRING_PIECE as usize], [0u8; STRING_PIECE as usize]);

@@ -105,9 +105,11 @@ pub fn run_source_keeping_machine(
 ) -> Result<ScriptOutcome, (ScriptError, Option<Box<Kernel>>)> {
     let page_bytes = kernel.page_bytes();
     let arch = kernel.config().arch.clone();
-    let (session, pid) = Session::new(kernel, options.echo, options.max_bulk_accesses)
-        .map_err(|e| ScriptError::Machine(format!("cannot start the script's process: {e}")))
-        .map_err(|e| (e, None))?;
+    let (session, pid) =
+        Session::new(kernel, options.echo, options.max_bulk_accesses).map_err(|e| {
+            let e = ScriptError::Machine(format!("cannot start the script's process: {e}"));
+            (e, None)
+        })?;
     let shared: Shared = Arc::new(Mutex::new(session));
     let mut engine = Engine::new();
     engine
