@@ -1268,7 +1268,7 @@ impl Kernel {
     /// entry at the next look-ahead step).
     fn expect_next_victim(&mut self, owner: Pid) {
         let next = self.policy_ref(owner).and_then(|policy| {
-            let next = policy.next_victim(None)?;
+            let next = policy.upcoming_victim(None, 0)?;
             policy.prefetch(next);
             Some(next)
         });

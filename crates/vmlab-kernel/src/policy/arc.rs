@@ -309,8 +309,12 @@ impl ReplacementPolicy for ArcPolicy {
     fn prefetch(&self, frame: FrameId) {
         self.lists.prefetch(frame);
     }
-    /// `REPLACE`'s choice for a page that is not a ghost.
-    fn next_victim(&self, _referenced: Option<&[bool]>) -> Option<FrameId> {
+    /// `REPLACE`'s choice for a page that is not a ghost, for the next
+    /// eviction only (the target moves with every ghost hit).
+    fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
+        if ahead > 0 {
+            return None;
+        }
         self.lists
             .front(if self.replace_takes_t1(false) { T1 } else { T2 })
     }

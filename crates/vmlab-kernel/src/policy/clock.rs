@@ -76,16 +76,17 @@ impl ReplacementPolicy for Clock {
             self.cleared += 1;
         }
     }
-    /// The first tracked frame from the hand whose bit is clear: the
-    /// frame the sweep would stop at, if no reference sets its bit first.
-    /// Looks at most [`HINT_REACH`] frames ahead (a longer sweep is rare,
-    /// and the guess must cost little).
-    fn next_victim(&self, referenced: Option<&[bool]>) -> Option<FrameId> {
+    /// The `ahead`-th tracked frame from the hand whose bit is clear: the
+    /// frame that many sweeps from now would stop at, if no reference sets
+    /// a bit first. Looks at most [`HINT_REACH`] frames ahead (a longer
+    /// sweep is rare, and the guess must cost little).
+    fn upcoming_victim(&self, referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
         let referenced = referenced?;
         let n = self.present.len();
         (0..HINT_REACH.min(n))
-            .map(|ahead| (self.hand + ahead) % n)
-            .find(|&frame| self.present[frame] && !referenced.get(frame).copied().unwrap_or(true))
+            .map(|from_hand| (self.hand + from_hand) % n)
+            .filter(|&frame| self.present[frame] && !referenced.get(frame).copied().unwrap_or(true))
+            .nth(ahead)
             .map(|frame| frame as FrameId)
     }
     fn victim_reason(&self, victim: FrameId) -> String {

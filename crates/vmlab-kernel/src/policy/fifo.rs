@@ -36,8 +36,8 @@ impl ReplacementPolicy for Fifo {
     fn prefetch(&self, frame: FrameId) {
         self.queue.prefetch(frame);
     }
-    fn next_victim(&self, _referenced: Option<&[bool]>) -> Option<FrameId> {
-        self.queue.front(0)
+    fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
+        self.queue.nth(0, ahead)
     }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.queue.pop_front(0)

@@ -73,6 +73,16 @@ impl FrameLists {
         (h != NIL).then_some(h)
     }
 
+    /// The `n`-th frame from the front of `list` (0: the front).
+    #[inline]
+    pub fn nth(&self, list: usize, n: usize) -> Option<FrameId> {
+        let mut at = self.front(list)?;
+        for _ in 0..n {
+            at = self.next(at)?;
+        }
+        Some(at)
+    }
+
     /// Hints the host cache to load `frame`'s links, which any move of
     /// `frame` reads first.
     #[inline]
@@ -192,6 +202,10 @@ mod tests {
         }
         l.push_back(1, 2);
         assert_eq!(contents(&l, 0), [3, 1, 4, 5]);
+        assert_eq!(
+            (l.nth(0, 0), l.nth(0, 3), l.nth(0, 4)),
+            (Some(3), Some(5), None)
+        );
         l.unlink(4);
         assert_eq!(contents(&l, 0), [3, 1, 5]);
         l.move_to_back(0, 3);

@@ -162,8 +162,8 @@ impl ReplacementPolicy for Lru {
             vmlab_hw::prefetch::prefetch(last);
         }
     }
-    fn next_victim(&self, _referenced: Option<&[bool]>) -> Option<FrameId> {
-        self.oldest_live().next()
+    fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
+        self.oldest_live().nth(ahead)
     }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         if self.tracked == 0 {
@@ -234,7 +234,9 @@ mod tests {
                 compactions_seen += 1;
             }
             assert_eq!(lru.tracked, model.len());
-            assert_eq!(lru.next_victim(None), model.first().copied());
+            for ahead in 0..3 {
+                assert_eq!(lru.upcoming_victim(None, ahead), model.get(ahead).copied());
+            }
         }
         assert!(
             compactions_seen > 100,

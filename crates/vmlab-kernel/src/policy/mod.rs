@@ -118,16 +118,21 @@ pub trait ReplacementPolicy: Send {
     /// slots, where it keeps one); changes nothing.
     fn prefetch_pages(&self, _pages: &[PageKey]) {}
 
-    /// The frame the next [`evict`](ReplacementPolicy::evict) would
-    /// most likely choose if nothing happened before it, where the policy
+    /// The frame the eviction `ahead` evictions from now would most
+    /// likely choose (0: the next [`evict`](ReplacementPolicy::evict)), if
+    /// nothing happened before it but those evictions, where the policy
     /// can tell without changing anything: a hint to prefetch by, never
-    /// relied on. `referenced` is each frame's referenced bit, where the
-    /// caller holds the bits in a plain array (the replacement model; the
-    /// kernel's are in page tables, too far to read for a hint). Exact for
-    /// LRU and FIFO; ARC's guess misses when the page coming in is a ghost
-    /// that moves its target; Clock's needs the bits, and misses when a
-    /// reference sets the guessed frame's bit before the eviction.
-    fn next_victim(&self, _referenced: Option<&[bool]>) -> Option<FrameId> {
+    /// relied on. A caller that knows victims a few evictions ahead can
+    /// start loading what removing their pages will read in time.
+    /// `referenced` is each frame's referenced bit, where the caller holds
+    /// the bits in a plain array (the replacement model; the kernel's are
+    /// in page tables, too far to read for a hint). Exact for FIFO, and
+    /// for LRU unless a frame ahead is touched first; ARC guesses the next
+    /// victim only, and misses when the page coming in is a ghost that
+    /// moves its target; Clock's guess (the `ahead`-th frame from the hand
+    /// whose bit is clear) needs the bits, and misses when a reference
+    /// sets one before the sweep gets there.
+    fn upcoming_victim(&self, _referenced: Option<&[bool]>, _ahead: usize) -> Option<FrameId> {
         None
     }
 

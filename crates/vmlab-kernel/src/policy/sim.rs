@@ -82,6 +82,14 @@ impl ReferenceBits for FrameBits {
     }
 }
 
+/// How many evictions ahead the replacement model asks for victims to
+/// prefetch by (see [`ReplacementSim::expect_victims`]). With 1 a
+/// removal's index slot starts loading an eviction (a few references)
+/// before it is needed, rather than at the reference after the last
+/// eviction, which was too late: FIFO on Zipf 5 M took 0.92 of the time.
+/// Looking 2 ahead gained nothing more.
+const VICTIMS_AHEAD: usize = 1;
+
 /// A policy driving `capacity` frames over a stream of page references.
 pub struct ReplacementSim {
     policy: Box<dyn ReplacementPolicy>,
@@ -186,9 +194,7 @@ impl ReplacementSim {
         // slots its victim's page will be removed from (the residency
         // index, and the policy's ghosts, which remember it).
         if let Some(victim) = self.victim_hint.take() {
-            let gone = self.page_in[victim as usize];
-            self.frame_of.preload(gone);
-            self.policy.prefetch_pages(&[gone]);
+            self.preload_removal(victim);
         }
         if let Some(frame) = self.frame_of.get(page) {
             self.stats.hits += 1;
@@ -216,7 +222,7 @@ impl ReplacementSim {
                     self.stats.write_backs += 1;
                 }
                 self.frame_of.remove(self.page_in[victim as usize]);
-                self.expect_next_victim();
+                self.expect_victims();
                 victim
             }
         };
@@ -232,17 +238,51 @@ impl ReplacementSim {
         false
     }
 
-    /// After an eviction: starts loading what the next one will read of
-    /// the policy's expected victim (its policy state and page now, its
-    /// index slot at the next look-up).
-    fn expect_next_victim(&mut self) {
-        self.victim_hint = self.policy.next_victim(Some(&self.bits.referenced));
-        if let Some(next) = self.victim_hint {
-            self.policy.prefetch(next);
-            if let Some(page) = self.page_in.get(next as usize) {
-                vmlab_hw::prefetch::prefetch(page);
+    /// After an eviction: starts loading what the evictions to come will
+    /// read. Where the policy can tell the victims [`VICTIMS_AHEAD`]
+    /// evictions ahead, the farthest one's policy state, page and dirty bit
+    /// start loading now, and the index slot of the page of the one before
+    /// it (whose page was loaded so at the last eviction): each removal
+    /// then finds its slot loaded evictions earlier. Otherwise the next
+    /// victim's state and page load now, its slot at the next look-up.
+    fn expect_victims(&mut self) {
+        let referenced = Some(&self.bits.referenced[..]);
+        match self.policy.upcoming_victim(referenced, VICTIMS_AHEAD) {
+            Some(farthest) => {
+                let before = self.policy.upcoming_victim(referenced, VICTIMS_AHEAD - 1);
+                if let Some(before) = before {
+                    self.preload_removal(before);
+                }
+                self.prefetch_victim(farthest);
+            }
+            None => {
+                self.victim_hint = self.policy.upcoming_victim(referenced, 0);
+                if let Some(next) = self.victim_hint {
+                    self.prefetch_victim(next);
+                }
             }
         }
+    }
+
+    /// Starts loading the policy's state of `frame`, the page in it and
+    /// its dirty bit, which evicting it reads.
+    fn prefetch_victim(&self, frame: FrameId) {
+        self.policy.prefetch(frame);
+        if let Some(page) = self.page_in.get(frame as usize) {
+            vmlab_hw::prefetch::prefetch(page);
+        }
+        if let Some(dirty) = self.bits.dirty.get(frame as usize) {
+            vmlab_hw::prefetch::prefetch(dirty);
+        }
+    }
+
+    /// Starts loading the slots that evicting `frame` will change: its
+    /// page's residency index slot, and the policy's ghosts, which will
+    /// remember the page.
+    fn preload_removal(&self, frame: FrameId) {
+        let gone = self.page_in[frame as usize];
+        self.frame_of.preload(gone);
+        self.policy.prefetch_pages(&[gone]);
     }
 
     #[inline]
