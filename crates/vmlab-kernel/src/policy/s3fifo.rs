@@ -47,6 +47,8 @@ const SMALL: usize = 0;
 const MAIN: usize = 1;
 /// The cap of the 2-bit counter.
 const MAX_FREQ: u8 = 3;
+/// Pages of `S` a victim hint looks at, at most.
+const HINT_REACH: usize = 16;
 
 /// S3-FIFO over a fixed number of frames.
 pub struct S3Fifo {
@@ -172,6 +174,36 @@ impl ReplacementPolicy for S3Fifo {
         for &page in pages {
             self.ghost.prefetch(page);
         }
+    }
+    fn prefetch(&self, frame: FrameId) {
+        self.lists.prefetch(frame);
+        if let Some(page) = self.page_of.get(frame as usize) {
+            vmlab_hw::prefetch::prefetch(page);
+        }
+    }
+    /// While `S` holds its share, `EVICTS` takes its victims from `S` in
+    /// order, passing over the pages seen more than once (they move to
+    /// `M`): the `ahead`-th page of `S` not seen more than once, if no
+    /// hit changes a counter first and `S` keeps its share (a miss found
+    /// in `G` enters `M`, and then the next victim may come from `M`).
+    /// Victims from `M` are not guessed.
+    fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
+        if self.lists.len(SMALL) < self.small_share {
+            return None;
+        }
+        let mut at = self.lists.front(SMALL);
+        let mut passed = 0;
+        for _ in 0..HINT_REACH {
+            let frame = at?;
+            if self.freq[frame as usize] <= 1 {
+                if passed == ahead {
+                    return Some(frame);
+                }
+                passed += 1;
+            }
+            at = self.lists.next(frame);
+        }
+        None
     }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         if self.lists.len(SMALL) >= self.small_share && !self.lists.is_empty(SMALL) {
