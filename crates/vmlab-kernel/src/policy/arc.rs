@@ -46,7 +46,7 @@
 //! trimmed as case IV says.
 
 use super::ghost::GhostList;
-use super::list::FrameLists;
+use super::recency::RecencyLogs;
 use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 
 /// Resident pages seen once recently.
@@ -85,7 +85,7 @@ struct Pending {
 pub struct ArcPolicy {
     c: usize,
     /// `T1` and `T2`, each from LRU (front) to MRU (back).
-    lists: FrameLists,
+    lists: RecencyLogs,
     /// The page in each tracked frame, to ghost it on eviction.
     page_of: Vec<PageKey>,
     /// Ghost keys evicted from `T1` and `T2`, LRU first. Sized above the
@@ -105,7 +105,7 @@ impl ArcPolicy {
     pub fn new(capacity: usize) -> ArcPolicy {
         ArcPolicy {
             c: capacity,
-            lists: FrameLists::new(capacity, 2),
+            lists: RecencyLogs::new(capacity, 2),
             page_of: vec![0; capacity],
             b1: GhostList::new(capacity + 1),
             // |T1| + |T2| + |B1| + |B2| <= 2c (the paper's invariant) and
@@ -316,7 +316,7 @@ impl ReplacementPolicy for ArcPolicy {
             return None;
         }
         self.lists
-            .front(if self.replace_takes_t1(false) { T1 } else { T2 })
+            .upcoming(if self.replace_takes_t1(false) { T1 } else { T2 }, 0)
     }
     fn prefetch_pages(&self, pages: &[PageKey]) {
         for &page in pages {
@@ -407,13 +407,11 @@ mod tests {
         }
 
         fn list(&self, list: usize) -> Vec<PageKey> {
-            let mut out = Vec::new();
-            let mut at = self.arc.lists.front(list);
-            while let Some(f) = at {
-                out.push(self.arc.page_of[f as usize]);
-                at = self.arc.lists.next(f);
-            }
-            out
+            self.arc
+                .lists
+                .frames(list)
+                .map(|f| self.arc.page_of[f as usize])
+                .collect()
         }
 
         /// Checks T1, T2 (LRU first), the ghost sets and p.

@@ -1,8 +1,10 @@
 //! Intrusive doubly linked lists over frame ids, the queue structure most
-//! policies are made of (FIFO order, LRU order, ARC's T1/T2, 2Q's A1in/Am,
-//! S3-FIFO's small and main queues). All lists of one [`FrameLists`] share
-//! one link array, and a frame is on at most one list at a time, so every
-//! operation is O(1) and nothing is allocated after construction.
+//! policies are made of (FIFO order, 2Q's A1in/Am, S3-FIFO's small and
+//! main queues, SIEVE's queue). All lists of one
+//! [`FrameLists`] share one link array, and a frame is on at most one list
+//! at a time, so every operation is O(1) and nothing is allocated after
+//! construction. Lists in order of use, where every hit moves a frame
+//! (LRU, ARC's T1/T2), are kept as logs instead (`super::recency`).
 
 use super::FrameId;
 

@@ -33,6 +33,7 @@ pub mod nfu;
 pub mod nru;
 pub mod opt;
 pub mod random;
+pub mod recency;
 pub mod s3fifo;
 pub mod second_chance;
 pub mod sieve;
