@@ -57,6 +57,7 @@ impl ReplacementPolicy for Lru {
 
 #[cfg(test)]
 mod tests {
+    use super::super::random::SplitMix64;
     use super::super::sim::FrameBits;
     use super::*;
 
@@ -71,11 +72,9 @@ mod tests {
         let mut bits = FrameBits::new(FRAMES as usize);
         // Least recently used first.
         let mut model: Vec<FrameId> = Vec::new();
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut rng = SplitMix64::new(11);
         for _ in 0..50_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             let frame = (x % u64::from(FRAMES)) as FrameId;
             let tracked = model.contains(&frame);
             // Mostly touches, which fill the log; few evictions and

@@ -292,6 +292,7 @@ impl RecencyLogs {
 
 #[cfg(test)]
 mod tests {
+    use super::super::random::SplitMix64;
     use super::*;
 
     /// Random pushes, moves (within a list and across lists), unlinks and
@@ -303,12 +304,10 @@ mod tests {
         let mut logs = RecencyLogs::new(FRAMES as usize, 2);
         // Least recently used first.
         let mut model: Vec<Vec<FrameId>> = vec![Vec::new(); 2];
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut rng = SplitMix64::new(11);
         let mut compactions = 0;
         for _ in 0..60_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             let frame = (x % u64::from(FRAMES)) as FrameId;
             let list = ((x >> 8) % 2) as usize;
             let on = model.iter().position(|m| m.contains(&frame));
