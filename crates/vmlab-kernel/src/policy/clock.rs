@@ -76,15 +76,21 @@ impl ReplacementPolicy for Clock {
             self.cleared += 1;
         }
     }
-    /// The `ahead`-th tracked frame from the hand whose bit is clear: the
-    /// frame that many sweeps from now would stop at, if no reference sets
-    /// a bit first. Looks at most [`HINT_REACH`] frames ahead (a longer
-    /// sweep is rare, and the guess must cost little).
+    /// The first tracked frame from the hand whose bit is clear: the
+    /// frame the sweep would stop at, if no reference sets its bit first.
+    /// Looks at most [`HINT_REACH`] frames ahead (a longer sweep is rare,
+    /// and the guess must cost little). The next victim only: guessing
+    /// further (the second clear bit) cost more than it saved (Zipf 5 M,
+    /// 1.06 of the time).
     fn upcoming_victim(&self, referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
         let referenced = referenced?;
-        let n = self.present.len();
-        (0..HINT_REACH.min(n))
-            .map(|from_hand| (self.hand + from_hand) % n)
+        if ahead > 0 {
+            return None;
+        }
+        // From the hand round the circle, without a division a step.
+        let circle = (self.hand..self.present.len()).chain(0..self.hand);
+        circle
+            .take(HINT_REACH)
             .filter(|&frame| self.present[frame] && !referenced.get(frame).copied().unwrap_or(true))
             .nth(ahead)
             .map(|frame| frame as FrameId)

@@ -128,11 +128,11 @@ pub trait ReplacementPolicy: Send {
     /// `referenced` is each frame's referenced bit, where the caller holds
     /// the bits in a plain array (the replacement model; the kernel's are
     /// in page tables, too far to read for a hint). Exact for FIFO, and
-    /// for LRU unless a frame ahead is touched first; ARC guesses the next
-    /// victim only, and misses when the page coming in is a ghost that
-    /// moves its target; Clock's guess (the `ahead`-th frame from the hand
-    /// whose bit is clear) needs the bits, and misses when a reference
-    /// sets one before the sweep gets there.
+    /// for LRU unless a frame ahead is touched first; S3-FIFO names the
+    /// victims it would take from its small queue. ARC and Clock guess the
+    /// next victim only: ARC's misses when the page coming in is a ghost
+    /// that moves its target; Clock's needs the bits, and misses when a
+    /// reference sets the guessed frame's bit before the sweep gets there.
     fn upcoming_victim(&self, _referenced: Option<&[bool]>, _ahead: usize) -> Option<FrameId> {
         None
     }
