@@ -25,7 +25,12 @@
 #
 # Environment: BENCH_REFS (default 50000000), BENCH_PAGES (1000000),
 # BENCH_RUNS (3), BENCH_DIR (${TMPDIR:-/tmp}/vmlab-bench; 16 bytes a
-# reference per trace), CARGO_TARGET_DIR (target). Quick smoke run:
+# reference per trace), CARGO_TARGET_DIR (target), BENCH_BASELINE (the
+# path of another vmlab binary: each command measure then runs it too, in
+# turn with this build, and its line adds the baseline's figure and the
+# ratio of times; on a shared, noisy machine that ratio is what holds
+# from one hour to the next, where a single figure may not; the sweep's
+# speed-up, a ratio already, is this build's alone). Quick smoke run:
 #   BENCH_REFS=1000000 BENCH_RUNS=1 scripts/bench.sh
 set -euo pipefail
 
@@ -69,9 +74,41 @@ report() {
         printf "%-44s %11d %-5s %8.3f s %9.2f M %s/s\n", what, refs, unit, secs, refs / secs / 1e6, unit }'
 }
 
+baseline=${BENCH_BASELINE:-}
+if [ -n "$baseline" ] && [ ! -x "$baseline" ]; then
+    echo "BENCH_BASELINE: $baseline is not an executable vmlab binary" >&2
+    exit 2
+fi
+
+# Times a vmlab command and reports it: WHAT, COUNT and UNIT as for
+# `report`, then the command, with VMLAB where the binary goes. With a
+# baseline, the two binaries run in turn (so both see the same load) and
+# the line adds the baseline's rate and this build's time over its time.
+measure() {
+    local what=$1 count=$2 unit=$3
+    shift 3
+    local cmd=("${@/#VMLAB/$vmlab}")
+    if [ -z "$baseline" ]; then
+        report "$what" "$count" "$(median_seconds "${cmd[@]}")" "$unit"
+        return
+    fi
+    local base=("${@/#VMLAB/$baseline}") ours=() theirs=()
+    for _ in $(seq "$runs"); do
+        ours+=("$(runs=1 median_seconds "${cmd[@]}")")
+        theirs+=("$(runs=1 median_seconds "${base[@]}")")
+    done
+    local secs base_secs
+    secs=$(printf '%s\n' "${ours[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
+    base_secs=$(printf '%s\n' "${theirs[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
+    awk -v line="$(report "$what" "$count" "$secs" "$unit")" -v count="$count" \
+        -v secs="$secs" -v base="$base_secs" -v unit="$unit" 'BEGIN {
+        printf "%s   baseline %8.2f M %s/s, ratio %.2f\n", line, count / base / 1e6, unit, secs / base }'
+}
+
 echo "vmlab end-to-end benchmark: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(date -u +%FT%TZ)"
 echo "cores: $(nproc); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "references per measure: $refs; Zipf pages: $pages; frames: $frames; median of $runs run(s)"
+[ -z "$baseline" ] || echo "baseline: $baseline, run in turn with this build"
 echo
 
 # `vmlab run` reads a text or compressed trace on a second core when it
@@ -81,14 +118,14 @@ echo
 one_core="taskset -c 0"
 
 tlb_stream=$(trace_of "seq:pages=4,n=$refs,seed=1")
-secs=$(median_seconds $one_core "$vmlab" run --trace "$tlb_stream" --frames 1024 --model full)
-report "TLB-hit stream, full model, one core" "$refs" "$secs"
+measure "TLB-hit stream, full model, one core" "$refs" refs \
+    $one_core VMLAB run --trace "$tlb_stream" --frames 1024 --model full
 
 zipf=$(trace_of "zipf:pages=$pages,alpha=1.0,n=$refs,seed=1")
 for model in full replacement; do
     for policy in $policies; do
-        secs=$(median_seconds $one_core "$vmlab" run --trace "$zipf" --frames "$frames" --policy "$policy" --model "$model")
-        report "Zipf(1.0) $policy, $model model, one core" "$refs" "$secs"
+        measure "Zipf(1.0) $policy, $model model, one core" "$refs" refs \
+            $one_core VMLAB run --trace "$zipf" --frames "$frames" --policy "$policy" --model "$model"
     done
 done
 
@@ -113,17 +150,17 @@ fi
 if [ -s "$lackey" ]; then
     lines=$(wc -l <"$lackey")
     for model in full replacement; do
-        secs=$(median_seconds "$vmlab" run --trace "$lackey" --model "$model")
-        report "lackey trace of sort -n, $model model" "$lines" "$secs" lines
-        secs=$(median_seconds $one_core "$vmlab" run --trace "$lackey" --model "$model")
-        report "lackey trace of sort -n, $model, one core" "$lines" "$secs" lines
+        measure "lackey trace of sort -n, $model model" "$lines" lines \
+            VMLAB run --trace "$lackey" --model "$model"
+        measure "lackey trace of sort -n, $model, one core" "$lines" lines \
+            $one_core VMLAB run --trace "$lackey" --model "$model"
     done
 else
     echo "lackey trace of sort -n: skipped (no valgrind)"
 fi
 
-secs=$(median_seconds "$vmlab" sweep --trace "$zipf" --frames "$frames" --mrc exact)
-report "Zipf(1.0) exact one-pass LRU MRC" "$refs" "$secs"
+measure "Zipf(1.0) exact one-pass LRU MRC" "$refs" refs \
+    VMLAB sweep --trace "$zipf" --frames "$frames" --mrc exact
 
 sweep_refs=$((refs / 10))
 sweep_zipf=$(trace_of "zipf:pages=$pages,alpha=1.0,n=$sweep_refs,seed=1")
