@@ -56,15 +56,25 @@ trace_of() {
     echo "$file"
 }
 
+# The wall-clock seconds of one run of a command.
+seconds() {
+    local start end
+    start=$(date +%s%N)
+    "$@" >/dev/null 2>&1
+    end=$(date +%s%N)
+    awk -v ns=$((end - start)) 'BEGIN { printf "%.3f\n", ns / 1e9 }'
+}
+
+# The median of the numbers on standard input, one a line.
+median() {
+    sort -n | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] }'
+}
+
 # The median wall-clock seconds of `runs` runs of a command.
 median_seconds() {
     for _ in $(seq "$runs"); do
-        local start end
-        start=$(date +%s%N)
-        "$@" >/dev/null 2>&1
-        end=$(date +%s%N)
-        echo $((end - start))
-    done | sort -n | awk '{ t[NR] = $1 } END { printf "%.3f", t[int((NR + 1) / 2)] / 1e9 }'
+        seconds "$@"
+    done | median
 }
 
 # One line of the report: what, how many (references, or the UNIT given
@@ -94,12 +104,12 @@ measure() {
     fi
     local base=("${@/#VMLAB/$baseline}") ours=() theirs=()
     for _ in $(seq "$runs"); do
-        ours+=("$(runs=1 median_seconds "${cmd[@]}")")
-        theirs+=("$(runs=1 median_seconds "${base[@]}")")
+        ours+=("$(seconds "${cmd[@]}")")
+        theirs+=("$(seconds "${base[@]}")")
     done
     local secs base_secs
-    secs=$(printf '%s\n' "${ours[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
-    base_secs=$(printf '%s\n' "${theirs[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
+    secs=$(printf '%s\n' "${ours[@]}" | median)
+    base_secs=$(printf '%s\n' "${theirs[@]}" | median)
     awk -v line="$(report "$what" "$count" "$secs" "$unit")" -v count="$count" \
         -v secs="$secs" -v base="$base_secs" -v unit="$unit" 'BEGIN {
         printf "%s   baseline %8.2f M %s/s, ratio %.2f\n", line, count / base / 1e6, unit, secs / base }'

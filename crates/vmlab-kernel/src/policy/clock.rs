@@ -88,11 +88,10 @@ impl ReplacementPolicy for Clock {
             return None;
         }
         // From the hand round the circle, without a division a step.
-        let circle = (self.hand..self.present.len()).chain(0..self.hand);
-        circle
-            .take(HINT_REACH)
-            .filter(|&frame| self.present[frame] && !referenced.get(frame).copied().unwrap_or(true))
-            .nth(ahead)
+        let n = self.present.len();
+        (self.hand..self.hand + HINT_REACH.min(n))
+            .map(|at| if at >= n { at - n } else { at })
+            .find(|&frame| self.present[frame] && !referenced.get(frame).copied().unwrap_or(true))
             .map(|frame| frame as FrameId)
     }
     fn victim_reason(&self, victim: FrameId) -> String {

@@ -37,7 +37,7 @@ impl ReplacementPolicy for Fifo {
         self.queue.prefetch(frame);
     }
     fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
-        self.queue.nth(0, ahead)
+        self.queue.frames(0).nth(ahead)
     }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.queue.pop_front(0)

@@ -1,10 +1,10 @@
 //! Intrusive doubly linked lists over frame ids, the queue structure most
 //! policies are made of (FIFO order, 2Q's A1in/Am, S3-FIFO's small and
-//! main queues, SIEVE's queue). All lists of one
-//! [`FrameLists`] share one link array, and a frame is on at most one list
-//! at a time, so every operation is O(1) and nothing is allocated after
-//! construction. Lists in order of use, where every hit moves a frame
-//! (LRU, ARC's T1/T2), are kept as logs instead (`super::recency`).
+//! main queues, SIEVE's queue). All lists of one [`FrameLists`] share one
+//! link array, and a frame is on at most one list at a time, so every
+//! operation is O(1) and nothing is allocated after construction. Lists
+//! in order of use, where every hit moves a frame (LRU, ARC's T1/T2), are
+//! kept as logs instead (`super::recency`).
 
 use super::FrameId;
 
@@ -75,14 +75,10 @@ impl FrameLists {
         (h != NIL).then_some(h)
     }
 
-    /// The `n`-th frame from the front of `list` (0: the front).
+    /// The frames of `list`, front (oldest) first.
     #[inline]
-    pub fn nth(&self, list: usize, n: usize) -> Option<FrameId> {
-        let mut at = self.front(list)?;
-        for _ in 0..n {
-            at = self.next(at)?;
-        }
-        Some(at)
+    pub fn frames(&self, list: usize) -> impl Iterator<Item = FrameId> + '_ {
+        std::iter::successors(self.front(list), move |&frame| self.next(frame))
     }
 
     /// Hints the host cache to load `frame`'s links, which any move of
@@ -187,13 +183,7 @@ mod tests {
     use super::*;
 
     fn contents(l: &FrameLists, list: usize) -> Vec<FrameId> {
-        let mut out = Vec::new();
-        let mut at = l.front(list);
-        while let Some(f) = at {
-            out.push(f);
-            at = l.next(f);
-        }
-        out
+        l.frames(list).collect()
     }
 
     #[test]
@@ -205,7 +195,7 @@ mod tests {
         l.push_back(1, 2);
         assert_eq!(contents(&l, 0), [3, 1, 4, 5]);
         assert_eq!(
-            (l.nth(0, 0), l.nth(0, 3), l.nth(0, 4)),
+            (l.frames(0).next(), l.frames(0).nth(3), l.frames(0).nth(4)),
             (Some(3), Some(5), None)
         );
         l.unlink(4);

@@ -143,17 +143,24 @@ impl RecencyLogs {
         log.entries[(at & log.mask) as usize] = frame;
         log.back = at + 1;
         self.places[frame as usize] = place(list, at);
-        if self.lists > 1 {
-            self.set_on_second(frame, list == 1);
-        }
+        self.set_on_second(frame, list == 1);
     }
 
-    /// Notes whether `frame` is on list 1.
+    /// Whether `frame` is on list 1, by the bit table.
+    #[inline(always)]
+    fn is_on_second(&self, frame: FrameId) -> bool {
+        self.on_second[frame as usize / 64] >> (frame % 64) & 1 == 1
+    }
+
+    /// Notes whether `frame` is on list 1 (with one list, nothing reads
+    /// the table, so nothing is noted).
     #[inline(always)]
     fn set_on_second(&mut self, frame: FrameId, on: bool) {
-        let (word, bit) = (frame as usize / 64, frame % 64);
-        let w = &mut self.on_second[word];
-        *w = (*w & !(1 << bit)) | (u64::from(on) << bit);
+        if self.lists > 1 {
+            let (word, bit) = (frame as usize / 64, frame % 64);
+            let w = &mut self.on_second[word];
+            *w = (*w & !(1 << bit)) | (u64::from(on) << bit);
+        }
     }
 
     /// Moves `list`'s live entries, in order, to the front of its log;
@@ -182,9 +189,7 @@ impl RecencyLogs {
         let was = std::mem::replace(&mut self.places[frame as usize], UNLISTED);
         if was != UNLISTED {
             self.logs[list_of(was)].len -= 1;
-            if self.lists > 1 {
-                self.set_on_second(frame, false);
-            }
+            self.set_on_second(frame, false);
         }
     }
 
@@ -207,7 +212,7 @@ impl RecencyLogs {
         // left the list, and then its place says so.
         let log = &self.logs[list];
         if log.back > log.front
-            && log.entries[((log.back - 1) & log.mask) as usize] == frame
+            && self.frame_at(list, log.back - 1) == frame
             && self.is_live(list, log.back - 1)
         {
             return;
@@ -216,7 +221,7 @@ impl RecencyLogs {
         // place, which a touch would wait for; with one list, the frame
         // is on it already.
         if self.lists > 1 {
-            let from = usize::from(self.on_second[frame as usize / 64] >> (frame % 64) & 1 == 1);
+            let from = usize::from(self.is_on_second(frame));
             self.logs[from].len -= 1;
             self.logs[list].len += 1;
         }

@@ -191,17 +191,16 @@ impl ReplacementPolicy for S3Fifo {
         if self.lists.len(SMALL) < self.small_share {
             return None;
         }
-        let mut at = self.lists.front(SMALL);
+        // A loop rather than `filter(..).nth(ahead)`, which compiled to
+        // half as many instructions again on this per-eviction path.
         let mut passed = 0;
-        for _ in 0..HINT_REACH {
-            let frame = at?;
+        for frame in self.lists.frames(SMALL).take(HINT_REACH) {
             if self.freq[frame as usize] <= 1 {
                 if passed == ahead {
                     return Some(frame);
                 }
                 passed += 1;
             }
-            at = self.lists.next(frame);
         }
         None
     }
