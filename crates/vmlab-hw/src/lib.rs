@@ -32,5 +32,5 @@ pub use mmu::{
     default_tlb, Access, AccessCost, Context, Mmu, MmuFault, MmuFaultKind, RepeatRun, Segmentation,
 };
 pub use pagetable::{MapError, Mapped, Mapping, PageTable, TableAllocator, TableArena};
-pub use physmem::{Endian, PhysMem, PhysMemError};
+pub use physmem::{ChunkPlace, Endian, PhysMem, PhysMemError};
 pub use walk::{walk, PageFault, PageFaultCause, Translation};

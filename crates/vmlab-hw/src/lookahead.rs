@@ -9,7 +9,10 @@
 //! Finding the entry means reading the levels above, so the tables found
 //! are remembered by region (the span one last-level table maps) in a
 //! direct-mapped memo, and finding one again costs a probe, not a walk of
-//! the upper levels.
+//! the upper levels. A slot keeps where its table's bytes lie in host
+//! memory too ([`ChunkPlace`]), so a prefetch waits for no chunk look-up
+//! (on such a workload the chunk table's entry is itself a likely miss),
+//! and hints that entry for the walk's own look-up.
 //!
 //! The memo is never invalidated, and need not be: nothing but a prefetch
 //! reads it, and a prefetch of a stale table's line (a table since freed,
@@ -18,7 +21,7 @@
 
 use crate::arch::Arch;
 use crate::pagetable::leaf_table;
-use crate::physmem::PhysMem;
+use crate::physmem::{ChunkPlace, PhysMem};
 
 /// Regions remembered: a million pages of 4 KiB need 2 048 last-level
 /// tables, so a Zipf trace over them finds nearly every one here.
@@ -31,12 +34,16 @@ struct Slot {
     /// `vaddr >> region_shift`, plus one so 0 marks an empty slot.
     region: u64,
     table: u64,
+    /// Where the table's bytes lie in host memory: a prefetch through it
+    /// waits for no look-up of its own.
+    place: ChunkPlace,
 }
 
 const EMPTY: Slot = Slot {
     root: 0,
     region: 0,
     table: 0,
+    place: ChunkPlace::NOWHERE,
 };
 
 /// The last-level tables found lately, for prefetching leaf entries.
@@ -76,21 +83,22 @@ impl Lookahead {
         // Regions are consecutive in a program's address space: the low
         // bits spread them over the slots.
         let slot = &mut self.slots[(region as usize) % SLOTS];
-        let table = if slot.region == region && slot.root == root {
-            slot.table
-        } else {
+        if slot.region != region || slot.root != root {
             let Some(table) = leaf_table(arch, mem, root, vaddr) else {
+                return;
+            };
+            let Some(place) = mem.locate(table) else {
                 return;
             };
             *slot = Slot {
                 root,
                 region,
                 table,
+                place,
             };
-            table
-        };
+        }
         let index = (vaddr >> self.leaf_shift) & self.index_mask;
-        mem.prefetch(table + index * self.entry_bytes);
+        mem.prefetch_in(slot.place, slot.table + index * self.entry_bytes);
     }
 }
 

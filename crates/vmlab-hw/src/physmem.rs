@@ -78,6 +78,18 @@ impl fmt::Display for PhysMemError {
 
 impl std::error::Error for PhysMemError {}
 
+/// Where one chunk of a [`PhysMem`] keeps its bytes ([`PhysMem::locate`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkPlace {
+    /// Index of the chunk in the memory's backing store.
+    idx: u32,
+}
+
+impl ChunkPlace {
+    /// A place no chunk has: a prefetch through it hints nothing.
+    pub const NOWHERE: ChunkPlace = ChunkPlace { idx: u32::MAX };
+}
+
 /// Byte-addressed simulated physical memory, allocated lazily.
 pub struct PhysMem {
     size: u64,
@@ -85,6 +97,12 @@ pub struct PhysMem {
     /// Chunk number to its index in `store` ([`NO_CHUNK`] when untouched),
     /// for chunks below [`DIRECT_CHUNKS`]; as long as the highest one stored.
     direct: Vec<u32>,
+    /// One bit per chunk of the direct table, set once the chunk has
+    /// backing store: 32 times denser than `direct`, so asking whether a
+    /// frame about to be zeroed holds anything (in trace mode it never
+    /// does) reads a word that is usually cached, where its `direct` entry
+    /// usually is not.
+    stored: Vec<u64>,
     /// Chunk number to its index in `store`, for the chunks above.
     index: IntMap<u32>,
     /// Every touched chunk, back to back: chunk `i` is
@@ -122,6 +140,7 @@ impl PhysMem {
             size,
             endian,
             direct: Vec::new(),
+            stored: Vec::new(),
             index: IntMap::default(),
             store: Vec::new(),
             recent: std::array::from_fn(|_| Cell::new((0, 0))),
@@ -166,6 +185,20 @@ impl PhysMem {
         self.lookup_hashed(chunk)
     }
 
+    /// Whether `chunk` may have backing store: false only for a chunk of
+    /// the direct table never stored to (see `stored`).
+    #[inline(always)]
+    fn may_be_stored(&self, chunk: u64) -> bool {
+        if chunk >= DIRECT_CHUNKS {
+            return true;
+        }
+        // Below 2^20, so it fits a usize.
+        let at = chunk as usize;
+        self.stored
+            .get(at / 64)
+            .is_some_and(|word| word & (1 << (at % 64)) != 0)
+    }
+
     /// [`lookup`](PhysMem::lookup) of a chunk above the direct table.
     #[inline]
     fn lookup_hashed(&self, chunk: u64) -> Option<u32> {
@@ -204,6 +237,10 @@ impl PhysMem {
                 self.direct.resize(at + 1, NO_CHUNK);
             }
             self.direct[at] = idx;
+            if self.stored.len() <= at / 64 {
+                self.stored.resize(at / 64 + 1, 0);
+            }
+            self.stored[at / 64] |= 1 << (at % 64);
         } else {
             self.index.insert(chunk, idx);
         }
@@ -221,6 +258,39 @@ impl PhysMem {
         if let Some(idx) = self.lookup(addr >> CHUNK_SHIFT) {
             let at = idx as usize * CHUNK_BYTES + (addr as usize & (CHUNK_BYTES - 1));
             crate::prefetch::prefetch(&self.store[at]);
+        }
+    }
+
+    /// Where the backing store of the chunk holding `addr` lies, for a
+    /// caller that will prefetch in that chunk again and again
+    /// ([`PhysMem::prefetch_in`]); `None` for memory never stored to or
+    /// outside memory. A chunk keeps its place for the life of the memory,
+    /// so the answer never goes stale.
+    #[inline]
+    pub fn locate(&self, addr: u64) -> Option<ChunkPlace> {
+        if addr >= self.size {
+            return None;
+        }
+        self.lookup(addr >> CHUNK_SHIFT)
+            .map(|idx| ChunkPlace { idx })
+    }
+
+    /// [`PhysMem::prefetch`] of `addr`, in the chunk `place` located for an
+    /// address of the same chunk, without the look-up: hints the bytes and
+    /// the chunk-table entry the next load of them reads, so neither waits
+    /// for the other. A place of another chunk only wastes the hint.
+    #[inline(always)]
+    pub fn prefetch_in(&self, place: ChunkPlace, addr: u64) {
+        let at = place.idx as usize * CHUNK_BYTES + (addr as usize & (CHUNK_BYTES - 1));
+        if let Some(byte) = self.store.get(at) {
+            crate::prefetch::prefetch(byte);
+        }
+        // A chunk above the direct table has no entry in it to find.
+        if let Some(entry) = usize::try_from(addr >> CHUNK_SHIFT)
+            .ok()
+            .and_then(|chunk| self.direct.get(chunk))
+        {
+            crate::prefetch::prefetch(entry);
         }
     }
 
@@ -373,7 +443,12 @@ impl PhysMem {
         while at < end {
             let offset = (at as usize) & (CHUNK_BYTES - 1);
             let n = ((CHUNK_BYTES - offset) as u64).min(end - at) as usize;
-            if let Some(idx) = self.lookup(at >> CHUNK_SHIFT) {
+            let chunk = at >> CHUNK_SHIFT;
+            if let Some(idx) = self
+                .may_be_stored(chunk)
+                .then(|| self.lookup(chunk))
+                .flatten()
+            {
                 let at = idx as usize * CHUNK_BYTES + offset;
                 self.store[at..at + n].fill(0);
             }
@@ -469,6 +544,14 @@ mod tests {
             edge + 2 * CHUNK_BYTES as u64,
         ] {
             assert_eq!(mem.load(addr, 8).unwrap(), 0);
+        }
+        assert_eq!(mem.resident_bytes(), 5 * CHUNK_BYTES as u64);
+        // Zeroing clears every stored chunk, whichever word of the stored
+        // bitmap holds its bit, and allocates none for untouched ones.
+        for &addr in addrs.iter().chain(&[edge - 3 * CHUNK_BYTES as u64]) {
+            mem.zero(addr & !(CHUNK_BYTES as u64 - 1), CHUNK_BYTES as u64)
+                .unwrap();
+            assert_eq!(mem.load(addr, 8).unwrap(), 0, "{addr:#x}");
         }
         assert_eq!(mem.resident_bytes(), 5 * CHUNK_BYTES as u64);
     }

@@ -475,6 +475,7 @@ fn run_full(
         explaining,
         mapped: PageSet::new(),
         mapped_blocks: BTreeSet::new(),
+        blocks_tried: PageSet::new(),
         blocks_by_page: BTreeSet::new(),
         last_base: None,
         entered: RecentPages::default(),
@@ -575,6 +576,10 @@ struct FullRun<'a> {
     /// in when first accessed, whatever is mapped around it). The blocks
     /// mapped, by first address.
     mapped_blocks: BTreeSet<u64>,
+    /// The blocks of `mapped_blocks` by block number (block address over
+    /// the block size), for the membership test of every first touch: a
+    /// bit test where the tree would cost a search.
+    blocks_tried: PageSet,
     /// Blocks that did not fit whole (the edge of the address space), whose
     /// pages are mapped one by one.
     blocks_by_page: BTreeSet<u64>,
@@ -716,14 +721,18 @@ impl FullRun<'_> {
                 let block = base & !(block_bytes - 1);
                 if self.explaining || self.blocks_by_page.contains(&block) {
                     k.map_backed(pid, Some(base), self.page, rwx).map(drop)
-                } else if !self.mapped_blocks.insert(block)
-                    || k.map_backed(pid, Some(block), block_bytes, rwx).is_ok()
-                {
-                    // Mapped before, or now.
+                } else if !self.blocks_tried.insert(block / block_bytes) {
+                    // Mapped whole before (a block that failed to is in
+                    // `blocks_by_page`).
                     Ok(())
                 } else {
-                    self.blocks_by_page.insert(block);
-                    k.map_backed(pid, Some(base), self.page, rwx).map(drop)
+                    self.mapped_blocks.insert(block);
+                    if k.map_backed(pid, Some(block), block_bytes, rwx).is_ok() {
+                        Ok(())
+                    } else {
+                        self.blocks_by_page.insert(block);
+                        k.map_backed(pid, Some(base), self.page, rwx).map(drop)
+                    }
                 }
             }
             None => Ok(()),
