@@ -375,10 +375,18 @@ impl Kernel {
             self.frames.free(frame);
             return Err(kill_signal(page));
         }
-        let key = page_key(Owner {
-            pid,
-            vpn: page >> self.page_shift(),
-        });
+        // A shared object's page is the object's, not its first mapper's.
+        let object_page = match self.frames.used_for(frame) {
+            FrameUse::Shmem => self.shmem.key_of(frame),
+            _ => None,
+        };
+        let key = match object_page {
+            Some(object_page) => crate::shmem::policy_key(object_page),
+            None => page_key(Owner {
+                pid,
+                vpn: page >> self.page_shift(),
+            }),
+        };
         let owner = match self.config().scope {
             ReplacementScope::Global => 0,
             ReplacementScope::Local => pid,
@@ -539,6 +547,7 @@ impl Kernel {
                 self.frames.set_dirty(frame, true);
             }
             self.frames.remove_owner(frame, owner);
+            self.pass_key_on(frame, owner);
             if let Some(p) = self.procs.get_mut(&pid) {
                 p.counters.resident_pages -= 1;
             }
@@ -725,6 +734,20 @@ impl Kernel {
         }
         self.frames.remove_owner(frame, owner);
         self.shootdown(owner.pid, owner.vpn << self.page_shift());
+    }
+
+    /// After `gone` let go of `frame`, which others still map: a policy that
+    /// knew the page by `gone`'s key knows it by the key of a mapper that
+    /// stays from now on ([`ReplacementPolicy::rekey`]), so that `gone`'s
+    /// next page at that address (after a copy-on-write copy, an unmap or
+    /// an exec) is a page of its own to the policy's ghosts.
+    fn pass_key_on(&mut self, frame: FrameId, gone: Owner) {
+        let Some(heir) = self.frames.owners(frame).next() else {
+            return;
+        };
+        let (from, to) = (page_key(gone), page_key(heir));
+        let owner = self.policy_of[frame as usize];
+        self.with_policy(owner, (), |policy, _| policy.rekey(frame, from, to));
     }
 
     /// Writes `frame` to its swap slot (allocating one, which joins the swap
@@ -1136,13 +1159,14 @@ impl Kernel {
             if let Some(p) = self.procs.get_mut(&pid) {
                 p.counters.resident_pages -= 1;
             }
-            let left = self.frames.remove_owner(
-                frame,
-                Owner {
-                    pid,
-                    vpn: m.vaddr >> shift,
-                },
-            );
+            let owner = Owner {
+                pid,
+                vpn: m.vaddr >> shift,
+            };
+            let left = self.frames.remove_owner(frame, owner);
+            if left > 0 {
+                self.pass_key_on(frame, owner);
+            }
             // A shared object's page outlives its mappings: it stays with the
             // object (dirty state and all) until the object is collected.
             let object_page = self.shmem.key_of(frame).is_some()

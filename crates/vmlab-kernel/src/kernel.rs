@@ -13,7 +13,7 @@ use crate::blockdev::{BlockDevice, BlockDeviceConfig};
 use crate::explain::{ExplainLog, FlushReason, KernelEvent, LogSink};
 use crate::frames::{FrameTable, FrameUse, Owner, Pid};
 use crate::held_touches::HeldTouches;
-use crate::policy::{self, FrameId, PolicyParams, ReplacementPolicy};
+use crate::policy::{self, FrameId, PageKey, PolicyParams, ReplacementPolicy};
 use crate::process::{
     ExitStatus, Personality, Process, ProcessCounters, ProcessState, Signal, SignalCode, SignalKind,
 };
@@ -484,6 +484,14 @@ impl Kernel {
     /// The frame table.
     pub fn frames(&self) -> &FrameTable {
         &self.frames
+    }
+
+    /// The key the replacement policy knows the page in `frame` by, where
+    /// the policy keeps keys (ARC, 2Q and S3-FIFO remember evicted pages by
+    /// key) and tracks the frame; for inspection and tests.
+    pub fn policy_key(&self, frame: FrameId) -> Option<PageKey> {
+        let policy = self.policy_ref(*self.policy_of.get(frame as usize)?)?;
+        policy.key_of(frame)
     }
 
     /// Why the out-of-memory killer last killed, if it did.

@@ -29,6 +29,15 @@ pub(crate) struct ShmemPages {
     key_of_frame: IntMap<ShmemKey>,
 }
 
+/// The key the replacement policy knows an object's page by, whoever maps
+/// it (the page outlives its mappings): apart from every process page's
+/// (whose keys have the pid in bits 48 up, and pids stay far below 2^14)
+/// and the page cache's (bit 63 set and, for the first 2^22 files, bit 62
+/// clear).
+pub(crate) fn policy_key((object, index): ShmemKey) -> u64 {
+    (3 << 62) | ((object << 40) ^ index)
+}
+
 impl ShmemPages {
     /// Where the page `key` is, if it was ever touched.
     pub(crate) fn get(&self, key: ShmemKey) -> Option<ShmemPage> {

@@ -3,8 +3,9 @@
 //! page, swap-in as a major fault and the swap cache's clean drop,
 //! copy-on-write (copy when shared, reuse when alone, shootdowns), stack
 //! growth under the Linux, Pintos and xv6 rules, the OOM killer, execve,
-//! munmap, brk and mprotect, and TLB flushes on context switches with and
-//! without ASIDs.
+//! munmap, brk and mprotect, TLB flushes on context switches with and
+//! without ASIDs, and the keys the replacement policies with ghosts know
+//! shared pages by.
 #![allow(clippy::unwrap_used)]
 
 use vmlab_hw::arch::presets;
@@ -190,6 +191,72 @@ fn copy_on_write_copies_shared_pages_and_reuses_the_last_copy() {
         Some((child, ExitStatus::Exited(0)))
     );
     assert_eq!(anon_frames(&k), user);
+}
+
+/// The keys the replacement policy knows the user pages by, each once.
+fn distinct_policy_keys(k: &Kernel) -> Result<(), String> {
+    let frames = k.frames();
+    let mut seen = std::collections::HashMap::new();
+    for f in (0..frames.len() as u32).filter(|&f| frames.used_for(f).is_user()) {
+        if let Some(key) = k.policy_key(f) {
+            if let Some(other) = seen.insert(key, f) {
+                return Err(format!("frames {other} and {f} share key {key:#x}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Regression: a page shared after fork kept its first owner's key when
+/// that owner let go of it (a copy-on-write copy of its own, an exec, a
+/// partial unmap of a shared mapping), so that owner's next page at the
+/// address had the same key, and ARC, 2Q and S3-FIFO ghosted one for the
+/// other.
+#[test]
+fn pages_left_behind_by_their_key_owner_get_keys_of_their_own() {
+    for policy in ["arc", "2q", "s3-fifo"] {
+        let mut k = boot("x86-64", 64, policy);
+        let parent = k.spawn(0).unwrap();
+        let a = k
+            .mmap_anonymous(parent, 0, 2 * PAGE, RW, false, false)
+            .unwrap();
+        k.store(parent, a, 8, 1).unwrap();
+        k.store(parent, a + PAGE, 8, 2).unwrap();
+        let child = k.fork(parent).unwrap();
+        // The parent copies the first page for itself: the original stays
+        // with the child.
+        k.store(parent, a, 8, 3).unwrap();
+        distinct_policy_keys(&k)
+            .map_err(|e| format!("{policy}, copy: {e}"))
+            .unwrap();
+        // The parent execs and maps new pages where the old ones were: the
+        // second page stays with the child.
+        k.execve(parent).unwrap();
+        let b = k
+            .mmap_anonymous(parent, a, 2 * PAGE, RW, false, true)
+            .unwrap();
+        k.store(parent, b, 8, 4).unwrap();
+        k.store(parent, b + PAGE, 8, 5).unwrap();
+        distinct_policy_keys(&k)
+            .map_err(|e| format!("{policy}, exec: {e}"))
+            .unwrap();
+        assert_eq!(k.load(child, a, 8).unwrap(), 1);
+        assert_eq!(k.load(child, a + PAGE, 8).unwrap(), 2);
+        // A shared object's page outlives the unmap of its address, and a
+        // private page mapped there is another page.
+        let s = k
+            .mmap_anonymous(child, 0, 2 * PAGE, RW, true, false)
+            .unwrap();
+        k.store(child, s, 8, 6).unwrap();
+        k.store(child, s + PAGE, 8, 7).unwrap();
+        k.munmap(child, s + PAGE, PAGE).unwrap();
+        k.mmap_anonymous(child, s + PAGE, PAGE, RW, false, true)
+            .unwrap();
+        k.store(child, s + PAGE, 8, 8).unwrap();
+        distinct_policy_keys(&k)
+            .map_err(|e| format!("{policy}, shared: {e}"))
+            .unwrap();
+    }
 }
 
 #[test]

@@ -941,6 +941,24 @@ impl World {
             }
         }
         prop_assert_eq!(mapped, resident, "reverse-map entries vs resident pages");
+        // A policy that remembers evicted pages by key (ARC, 2Q, S3-FIFO)
+        // must know no two resident pages by one key, or a ghost of one
+        // would stand for the other (after a copy-on-write copy, an unmap
+        // or an exec by the process whose key a shared page had).
+        let mut keys = std::collections::HashMap::new();
+        for f in 0..frames.len() as u32 {
+            if let Some(key) = self
+                .k
+                .policy_key(f)
+                .filter(|_| frames.used_for(f).is_user())
+            {
+                if let Some(other) = keys.insert(key, f) {
+                    return Err(TestCaseError::fail(format!(
+                        "frames {other} and {f} are both known to the policy by key {key:#x}"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 

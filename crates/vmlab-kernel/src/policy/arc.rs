@@ -295,6 +295,23 @@ impl ReplacementPolicy for ArcPolicy {
         self.lists.unlink(frame);
     }
 
+    fn rekey(&mut self, frame: FrameId, from: PageKey, to: PageKey) {
+        let page = &mut self.page_of[frame as usize];
+        if *page == from {
+            *page = to;
+            // The paper's directory holds a page once: in the cache
+            // (T1, T2) or as a ghost (B1, B2). The page now known by `to`
+            // is in the cache (its process came to share it after its own
+            // copy was evicted), so `to` is no ghost.
+            self.b1.remove(to);
+            self.b2.remove(to);
+        }
+    }
+
+    fn key_of(&self, frame: FrameId) -> Option<PageKey> {
+        self.page_of.get(frame as usize).copied()
+    }
+
     fn victim_reason(&self, victim: FrameId) -> String {
         let list = if self.last_from_t1 {
             "T1 (pages seen once recently)"
@@ -609,5 +626,27 @@ mod tests {
             assert_eq!(d.access(2, exact), Some(4));
             d.check(8, &[5], &[2], &[4], &[1], 0.0);
         }
+    }
+
+    /// A resident page renamed to a ghost's key (its process came to share
+    /// it after its own copy was evicted) leaves the ghost list: the
+    /// directory holds each page once. A rename from a key the page does
+    /// not have changes nothing.
+    #[test]
+    fn rekey_to_a_ghost_forgets_the_ghost() {
+        let mut d = Driver::new(2);
+        for x in [1, 4, 4, 6] {
+            d.access(x, true);
+        }
+        d.check(4, &[6], &[4], &[1], &[], 0.0);
+        let six = d.frame_of[&6];
+        d.arc.rekey(six, 4, 9);
+        assert_eq!(d.arc.key_of(six), Some(6));
+        d.check(4, &[6], &[4], &[1], &[], 0.0);
+        d.arc.rekey(six, 6, 1);
+        assert_eq!(d.arc.key_of(six), Some(1));
+        d.frame_of.insert(1, six);
+        d.frame_of.remove(&6);
+        d.check(4, &[1], &[4], &[], &[], 0.0);
     }
 }

@@ -47,8 +47,11 @@ use std::fmt;
 pub type FrameId = u32;
 
 /// Identity of a page, stable across eviction (address space and virtual
-/// page, or file and offset), for policies that remember evicted pages
-/// (ARC's and 2Q's ghost lists, S3-FIFO's ghost queue).
+/// page, file and offset, or shared object and index), for policies that
+/// remember evicted pages (ARC's and 2Q's ghost lists, S3-FIFO's ghost
+/// queue). A page shared after fork has the key of one process that maps
+/// it, passed on when that process lets go ([`ReplacementPolicy::rekey`]),
+/// so no two resident pages share a key.
 pub type PageKey = u64;
 
 /// The hardware state a policy may consult, as the kernel sees it.
@@ -144,6 +147,21 @@ pub trait ReplacementPolicy: Send {
     /// The page in `frame` is gone without eviction (unmapped, process
     /// exit); the frame is free again.
     fn remove(&mut self, frame: FrameId);
+
+    /// If the page in `frame` is known by `from`, it is known by `to` from
+    /// now on: the process whose page it was let go of it (a copy-on-write
+    /// copy of its own, an unmap, an exec) while another still maps it.
+    /// Without this, a later page of that process at that address would
+    /// share the key, and a ghost of either would stand for both. Only a
+    /// policy that remembers evicted pages by key keeps keys (ARC, 2Q,
+    /// S3-FIFO); the rest ignore it.
+    fn rekey(&mut self, _frame: FrameId, _from: PageKey, _to: PageKey) {}
+
+    /// The key the page in `frame` is known by, for a policy that keeps
+    /// keys (see [`rekey`](ReplacementPolicy::rekey)).
+    fn key_of(&self, _frame: FrameId) -> Option<PageKey> {
+        None
+    }
 
     /// Chooses the frame to evict and forgets it. `None` only when the
     /// policy tracks no frame.

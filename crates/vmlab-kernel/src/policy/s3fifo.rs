@@ -163,6 +163,17 @@ impl ReplacementPolicy for S3Fifo {
         self.lists.unlink(frame);
     }
 
+    fn rekey(&mut self, frame: FrameId, from: PageKey, to: PageKey) {
+        let page = &mut self.page_of[frame as usize];
+        if *page == from {
+            *page = to;
+        }
+    }
+
+    fn key_of(&self, frame: FrameId) -> Option<PageKey> {
+        self.page_of.get(frame as usize).copied()
+    }
+
     fn victim_reason(&self, victim: FrameId) -> String {
         if self.last_from_small {
             format!("frame {victim} left the small FIFO queue without being referenced again since it entered (its key goes to the ghost queue)")

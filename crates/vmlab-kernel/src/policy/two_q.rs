@@ -133,6 +133,17 @@ impl ReplacementPolicy for TwoQ {
         self.lists.unlink(frame);
     }
 
+    fn rekey(&mut self, frame: FrameId, from: PageKey, to: PageKey) {
+        let page = &mut self.page_of[frame as usize];
+        if *page == from {
+            *page = to;
+        }
+    }
+
+    fn key_of(&self, frame: FrameId) -> Option<PageKey> {
+        self.page_of.get(frame as usize).copied()
+    }
+
     /// `reclaimfor` with no free slot.
     fn victim_reason(&self, victim: FrameId) -> String {
         if self.last_from_a1in {
