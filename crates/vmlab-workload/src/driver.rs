@@ -501,9 +501,11 @@ fn run_full(
                 continue;
             }
             rest = tail;
-            // The page-table entry of an access some way ahead.
+            // The page-table entry of an access some way ahead, and its
+            // page's bit among the pages touched.
             if let Some(ahead) = rest.get(TRANSLATION_LOOKAHEAD) {
                 run.k.prefetch_translation(run.pid, ahead.addr);
+                run.mapped.prefetch(ahead.addr >> run.page_shift);
             }
 
             // Most accesses stay within their page: no splitting to do.

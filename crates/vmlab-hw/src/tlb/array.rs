@@ -318,18 +318,33 @@ impl TlbArray {
         let vpn = vaddr >> shift;
         let set = self.set_of(vpn);
         let base = set * self.ways;
-        let tag = tag_of(vpn, shift);
-        self.tags[base..base + self.ways]
-            .iter()
-            .zip(&self.slots[base..base + self.ways])
-            .position(|(&t, e)| {
-                t == tag && e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid)
-            })
-            .map(|way| Position {
-                index: base + way,
-                set,
-                way,
-            })
+        self.first_tagged(base, tag_of(vpn, shift), |e| {
+            e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid)
+        })
+        .map(|way| Position {
+            index: base + way,
+            set,
+            way,
+        })
+    }
+
+    /// The lowest way of the set at `base` whose tag is `tag` and whose
+    /// entry `confirm` accepts. The loop reads the set's tags alone; an
+    /// entry is read (and its index checked) only where a tag matches,
+    /// which on a probe that misses or a fill with no twin is nowhere.
+    #[inline(always)]
+    fn first_tagged(
+        &self,
+        base: usize,
+        tag: u32,
+        confirm: impl Fn(&TlbEntry) -> bool,
+    ) -> Option<usize> {
+        let tags = &self.tags[base..base + self.ways];
+        let slots = &self.slots[base..base + self.ways];
+        tags.iter()
+            .enumerate()
+            .find(|&(way, &t)| t == tag && confirm(&slots[way]))
+            .map(|(way, _)| way)
     }
 
     /// Writes `entry` into slot `index` with its tag; returns the old tag.
@@ -424,8 +439,7 @@ impl TlbArray {
         // the tags, reading an entry only where its tag matches.
         let tag = tag_of(entry.vpn, entry.page_shift);
         let entries = self.slots.len();
-        let same = (0..ways)
-            .find(|&way| self.tags[base + way] == tag && same_page(&self.slots[base + way]));
+        let same = self.first_tagged(base, tag, same_page);
         let mut dropped = 0;
         if let Some(way) = same {
             for other in base + way + 1..base + ways {
@@ -444,7 +458,9 @@ impl TlbArray {
                 let free = if full {
                     None
                 } else {
-                    (0..ways).find(|&way| self.tags[base + way] == EMPTY_TAG)
+                    self.tags[base..base + ways]
+                        .iter()
+                        .position(|&t| t == EMPTY_TAG)
                 };
                 let way = match free {
                     Some(way) => way,
@@ -583,12 +599,20 @@ impl TlbArray {
 
     /// Empties the entries of every size held that map `vaddr`, for `asid`
     /// (and global ones) or, with `None`, for every address space.
+    #[inline]
     pub(super) fn flush_page(&mut self, vaddr: u64, asid: Option<u16>) -> u64 {
         // Every eviction flushes its page from every array; on a 4 KiB
-        // workload the huge-page arrays hold nothing to look through.
+        // workload the huge-page arrays hold nothing to look through, and
+        // the test inlined in the caller's loop spares them a call.
         if self.live == [0, 0] {
             return 0;
         }
+        self.flush_page_in_sets(vaddr, asid)
+    }
+
+    /// [`TlbArray::flush_page`] of an array with entries: searches the set
+    /// of each page size it holds entries of.
+    fn flush_page_in_sets(&mut self, vaddr: u64, asid: Option<u16>) -> u64 {
         let ways = self.ways;
         let mut count = 0;
         for k in 0..self.shift_count() {
@@ -601,10 +625,14 @@ impl TlbArray {
             let base = self.set_of(vpn) * ways;
             let tag = tag_of(vpn, shift);
             let mut removed = 0;
-            for index in base..base + ways {
-                if self.tags[index] != tag {
-                    continue;
-                }
+            let mut way = 0;
+            // The tags alone are searched: a match is rare.
+            while let Some(skipped) = self.tags[base + way..base + ways]
+                .iter()
+                .position(|&t| t == tag)
+            {
+                let index = base + way + skipped;
+                way += skipped + 1;
                 let e = &self.slots[index];
                 let space = match asid {
                     Some(a) => e.global || e.asid == a,
