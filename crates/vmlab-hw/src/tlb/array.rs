@@ -380,6 +380,11 @@ impl TlbArray {
     /// emptied since simply fails the check.
     #[inline(always)]
     pub(super) fn lookup(&mut self, vaddr: u64, asid: u16) -> Option<(Position, &TlbEntry)> {
+        // An empty array (the huge-page arrays of a 4 KiB workload, every
+        // level's on each miss) answers from its counts, without a slot read.
+        if self.live == [0, 0] {
+            return None;
+        }
         let recent = self.recent;
         let e = &self.slots[recent.index];
         if e.page_shift == self.shift
