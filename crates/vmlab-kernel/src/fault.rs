@@ -349,7 +349,7 @@ impl Kernel {
                     ShmemPage::Resident(frame) => {
                         if self.frames.mapcount(frame) == 0 {
                             self.detach_swap_cache(frame);
-                            let owner = self.policy_of[frame as usize];
+                            let owner = self.policy_owner(frame);
                             self.with_policy(owner, (), |policy, _| policy.remove(frame));
                             self.frames.free(frame);
                         }
@@ -746,7 +746,7 @@ impl Kernel {
             return;
         };
         let (from, to) = (page_key(gone), page_key(heir));
-        let owner = self.policy_of[frame as usize];
+        let owner = self.policy_owner(frame);
         self.with_policy(owner, (), |policy, _| policy.rekey(frame, from, to));
     }
 
@@ -1176,7 +1176,7 @@ impl Kernel {
             }
             if left == 0 && !object_page {
                 self.detach_swap_cache(frame);
-                let owner = self.policy_of[frame as usize];
+                let owner = self.policy_owner(frame);
                 self.with_policy(owner, (), |policy, _| policy.remove(frame));
                 self.frames.free(frame);
             }

@@ -268,7 +268,7 @@ impl Kernel {
     /// Drops the cached page in `frame` without writing it back (its
     /// bytes are past the end of the file, or the file is gone).
     fn drop_cached(&mut self, frame: FrameId) {
-        let owner = self.policy_of[frame as usize];
+        let owner = self.policy_owner(frame);
         self.with_policy(owner, (), |policy, _| policy.remove(frame));
         self.uncache(frame);
     }
