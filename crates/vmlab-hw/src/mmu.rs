@@ -361,6 +361,9 @@ impl Mmu {
             });
         }
         let probes = self.tlb.levels_for(kind).len();
+        // How many levels from the first are known to hold no entry for
+        // the page now: their fills need not look for one to replace.
+        let mut known_absent = probes;
         for depth in 0..probes {
             let level = self.tlb.levels_for(kind)[depth];
             cost.tlb_probes += 1;
@@ -399,6 +402,8 @@ impl Mmu {
                         reason,
                     }
                 );
+                // The levels below were not probed.
+                known_absent = depth + 1;
                 break;
             }
             self.counters.tlb_hits += 1;
@@ -407,7 +412,7 @@ impl Mmu {
                 let entry = *e;
                 for upper in 0..depth {
                     let upper = self.tlb.levels_for(kind)[upper];
-                    Self::fill(&mut self.tlb, upper, entry, sink);
+                    Self::fill(&mut self.tlb, upper, entry, true, sink);
                 }
             }
             return Ok(Access {
@@ -434,7 +439,7 @@ impl Mmu {
                 };
                 for i in 0..self.tlb.levels_for(kind).len() {
                     let level = self.tlb.levels_for(kind)[i];
-                    Self::fill(&mut self.tlb, level, entry, sink);
+                    Self::fill(&mut self.tlb, level, entry, i < known_absent, sink);
                 }
                 Ok(Access {
                     paddr: t.paddr,
@@ -629,10 +634,18 @@ impl Mmu {
 
     /// Fills `level` with `entry`, reporting the fill and what it evicted
     /// when `sink` wants events; otherwise the evicted entry is not read.
+    /// `after_miss`: the access probed `level` and it holds no entry for
+    /// the page now (see [`Tlb::fill_quietly`]).
     #[inline]
-    fn fill<S: EventSink>(tlb: &mut Tlb, level: usize, entry: TlbEntry, sink: &mut S) {
+    fn fill<S: EventSink>(
+        tlb: &mut Tlb,
+        level: usize,
+        entry: TlbEntry,
+        after_miss: bool,
+        sink: &mut S,
+    ) {
         if !enabled(sink) {
-            tlb.fill_quietly(level, entry);
+            tlb.fill_quietly(level, entry, after_miss);
         } else if let Some(done) = tlb.fill(level, entry) {
             emit!(
                 sink,

@@ -429,7 +429,16 @@ impl TlbArray {
     /// same page that a probe could confuse with it, else in the lowest
     /// invalid way, else over the policy's victim. With `REPORT` the entry
     /// displaced is returned; without, it is not read.
-    pub(super) fn fill<const REPORT: bool>(&mut self, entry: TlbEntry) -> ArrayFill {
+    ///
+    /// With `after_miss` the caller has just probed this array for the
+    /// entry's page in its address space and found nothing, so a twin can
+    /// only be there when the new entry is global (it matches any space):
+    /// otherwise the search for one is skipped.
+    pub(super) fn fill<const REPORT: bool>(
+        &mut self,
+        entry: TlbEntry,
+        after_miss: bool,
+    ) -> ArrayFill {
         let ways = self.ways;
         let set = self.set_of(entry.vpn);
         let base = set * ways;
@@ -444,7 +453,15 @@ impl TlbArray {
         // the tags, reading an entry only where its tag matches.
         let tag = tag_of(entry.vpn, entry.page_shift);
         let entries = self.slots.len();
-        let same = self.first_tagged(base, tag, same_page);
+        let same = if after_miss && !entry.global {
+            debug_assert!(
+                self.first_tagged(base, tag, same_page).is_none(),
+                "a fill after a miss found the page in the array"
+            );
+            None
+        } else {
+            self.first_tagged(base, tag, same_page)
+        };
         let mut dropped = 0;
         if let Some(way) = same {
             for other in base + way + 1..base + ways {
@@ -689,10 +706,10 @@ mod tests {
         };
         // Pages 0, 2 go to set 0; 1, 3 to set 1: the array is full.
         for vpn in 0..4 {
-            a.fill::<true>(page(vpn));
+            a.fill::<true>(page(vpn), false);
         }
         // Set 0 loses its older way, page 0.
-        let full = a.fill::<true>(page(4));
+        let full = a.fill::<true>(page(4), false);
         assert_eq!(
             (full.set, full.way, full.evicted.map(|e| e.vpn)),
             (0, 0, Some(0))
@@ -700,21 +717,21 @@ mod tests {
         // A hole in set 1 (way 0, the older) with the array otherwise full:
         // a fill in set 1 takes it, a fill in set 0 still evicts.
         a.take(1, 0);
-        let refill = a.fill::<true>(page(5));
+        let refill = a.fill::<true>(page(5), false);
         assert_eq!((refill.set, refill.way, refill.evicted), (1, 0, None));
-        let evict = a.fill::<true>(page(6));
+        let evict = a.fill::<true>(page(6), false);
         assert_eq!(
             (evict.set, evict.way, evict.evicted.map(|e| e.vpn)),
             (0, 1, Some(2))
         );
         // A hole in set 0 while set 1 is full: set 1 evicts its LRU way.
         a.take(0, 0);
-        let evict = a.fill::<true>(page(7));
+        let evict = a.fill::<true>(page(7), false);
         assert_eq!(
             (evict.set, evict.way, evict.evicted.map(|e| e.vpn)),
             (1, 1, Some(3))
         );
-        let refill = a.fill::<true>(page(8));
+        let refill = a.fill::<true>(page(8), false);
         assert_eq!((refill.set, refill.way, refill.evicted), (0, 0, None));
     }
 
@@ -737,15 +754,18 @@ mod tests {
             let asid = ((r >> 16) % 2) as u16;
             match (r >> 4) % 5 {
                 0 | 1 => {
-                    a.fill::<true>(TlbEntry {
-                        vpn,
-                        page_shift: shift,
-                        frame_base: vpn << shift,
-                        perms: Perms::READ,
-                        asid,
-                        global: (r >> 20) % 7 == 0,
-                        dirty: false,
-                    });
+                    a.fill::<true>(
+                        TlbEntry {
+                            vpn,
+                            page_shift: shift,
+                            frame_base: vpn << shift,
+                            perms: Perms::READ,
+                            asid,
+                            global: (r >> 20) % 7 == 0,
+                            dirty: false,
+                        },
+                        false,
+                    );
                 }
                 2 => {
                     a.flush_page(vpn << shift, Some(asid));
@@ -820,9 +840,9 @@ mod tests {
             global: false,
             dirty: false,
         };
-        a.fill::<true>(page(one));
+        a.fill::<true>(page(one), false);
         assert!(a.lookup(two << 12, 0).is_none());
-        let second = a.fill::<true>(page(two));
+        let second = a.fill::<true>(page(two), false);
         assert_eq!((second.way, second.evicted, second.dropped), (1, None, 0));
         assert_eq!(a.lookup(one << 12, 0).map(|(p, _)| p.way), Some(0));
         assert_eq!(a.lookup(two << 12, 0).map(|(p, _)| p.way), Some(1));

@@ -346,7 +346,7 @@ impl Tlb {
     /// replacement policy's victim. Returns `None`, counting nothing, when
     /// the level holds no pages of that size or does not exist.
     pub fn fill(&mut self, level: usize, entry: TlbEntry) -> Option<TlbFill> {
-        let (array, done) = self.fill_array::<true>(level, entry)?;
+        let (array, done) = self.fill_array::<true>(level, entry, false)?;
         Some(TlbFill {
             slot: TlbSlot {
                 level,
@@ -361,10 +361,14 @@ impl Tlb {
     /// [`fill`](Tlb::fill) with the same effect on entries, replacement
     /// state and counters, for a caller that does not need to know what
     /// went where: it never reads the entry it displaces (a likely cache
-    /// miss in a large array), only that way's tag. Returns whether the
-    /// level holds the page's size.
-    pub fn fill_quietly(&mut self, level: usize, entry: TlbEntry) -> bool {
-        self.fill_array::<false>(level, entry).is_some()
+    /// miss in a large array), only that way's tag. `after_miss` says the
+    /// caller has just probed `level` for the entry's page and address
+    /// space and found nothing (the MMU's fill after a walk, or an upper
+    /// level's refill from a lower level's hit), so the fill searches for
+    /// a twin only when the entry is global. Returns whether the level
+    /// holds the page's size.
+    pub fn fill_quietly(&mut self, level: usize, entry: TlbEntry, after_miss: bool) -> bool {
+        self.fill_array::<false>(level, entry, after_miss).is_some()
     }
 
     /// Fills the array of `level` that holds `entry`'s size and counts it;
@@ -374,13 +378,14 @@ impl Tlb {
         &mut self,
         level: usize,
         entry: TlbEntry,
+        after_miss: bool,
     ) -> Option<(usize, array::ArrayFill)> {
         let (array, a) = self
             .level_arrays_mut(level)
             .iter_mut()
             .enumerate()
             .find(|(_, a)| a.holds(entry.page_shift))?;
-        let done = a.fill::<REPORT>(entry);
+        let done = a.fill::<REPORT>(entry, after_miss);
         let counters = &mut self.counters[level];
         counters.fills += 1;
         counters.evictions += u64::from(done.displaced) + done.dropped;
@@ -646,7 +651,9 @@ mod tests {
 
     /// A quiet fill leaves entries, replacement state and counters exactly
     /// as a reporting fill does, for every replacement policy, through
-    /// refills, evictions and flushes.
+    /// refills, evictions and flushes, and so does one that knows it
+    /// follows a miss (global entries over another address space's
+    /// included).
     #[test]
     fn quiet_fills_match_reporting_fills() {
         for policy in ["lru", "fifo", "plru", "random=5"] {
@@ -671,9 +678,19 @@ mod tests {
                         let b = quiet.probe(0, vpn << 12, entry.asid).map(|h| h.slot);
                         assert_eq!(a, b, "{policy} step {step}");
                     }
-                    _ => {
+                    3 => {
                         assert!(loud.fill(0, entry).is_some());
-                        assert!(quiet.fill_quietly(0, entry));
+                        assert!(quiet.fill_quietly(0, entry, false));
+                    }
+                    _ => {
+                        // As in the MMU, a fill after a probe that missed.
+                        let a = loud.probe(0, vpn << 12, entry.asid).is_some();
+                        let b = quiet.probe(0, vpn << 12, entry.asid).is_some();
+                        assert_eq!(a, b, "{policy} step {step}");
+                        if !a {
+                            assert!(loud.fill(0, entry).is_some());
+                            assert!(quiet.fill_quietly(0, entry, true));
+                        }
                     }
                 }
                 assert_eq!(
