@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 use vmlab_hw::arch::presets;
-use vmlab_kernel::frames::FrameUse;
+use vmlab_kernel::frames::{FrameUse, Pid};
 use vmlab_kernel::kernel::task_size;
 use vmlab_kernel::region::Prot;
 use vmlab_kernel::{ExitStatus, Kernel, KernelConfig, Personality, Signal, SignalCode, SignalKind};
@@ -35,6 +35,20 @@ fn anon_frames(k: &Kernel) -> usize {
     (0..frames.len() as u32)
         .filter(|&f| frames.used_for(f) == FrameUse::Anon)
         .count()
+}
+
+/// A machine of 64 frames running one process with two pages of private
+/// anonymous memory, written (1 in the first, 2 in the second): the
+/// kernel, the process and the pages' address.
+fn two_written_pages(arch: &str, policy: &str) -> (Kernel, Pid, u64) {
+    let mut k = boot(arch, 64, policy);
+    let pid = k.spawn(0).unwrap();
+    let a = k
+        .mmap_anonymous(pid, 0, 2 * PAGE, RW, false, false)
+        .unwrap();
+    k.store(pid, a, 8, 1).unwrap();
+    k.store(pid, a + PAGE, 8, 2).unwrap();
+    (k, pid, a)
 }
 
 fn segv(addr: u64, code: SignalCode) -> Signal {
@@ -142,13 +156,7 @@ fn swap_in_is_a_major_fault_and_the_swap_cache_drops_clean_pages() {
 
 #[test]
 fn copy_on_write_copies_shared_pages_and_reuses_the_last_copy() {
-    let mut k = boot("riscv-sv39", 64, "clock");
-    let parent = k.spawn(0).unwrap();
-    let a = k
-        .mmap_anonymous(parent, 0, 2 * PAGE, RW, false, false)
-        .unwrap();
-    k.store(parent, a, 8, 1).unwrap();
-    k.store(parent, a + PAGE, 8, 2).unwrap();
+    let (mut k, parent, a) = two_written_pages("riscv-sv39", "clock");
     let user = anon_frames(&k);
     let child = k.fork(parent).unwrap();
     // Fork shares every page: no user frame is copied.
@@ -215,13 +223,7 @@ fn distinct_policy_keys(k: &Kernel) -> Result<(), String> {
 #[test]
 fn pages_left_behind_by_their_key_owner_get_keys_of_their_own() {
     for policy in ["arc", "2q", "s3-fifo"] {
-        let mut k = boot("x86-64", 64, policy);
-        let parent = k.spawn(0).unwrap();
-        let a = k
-            .mmap_anonymous(parent, 0, 2 * PAGE, RW, false, false)
-            .unwrap();
-        k.store(parent, a, 8, 1).unwrap();
-        k.store(parent, a + PAGE, 8, 2).unwrap();
+        let (mut k, parent, a) = two_written_pages("x86-64", policy);
         let child = k.fork(parent).unwrap();
         // The parent copies the first page for itself: the original stays
         // with the child.
