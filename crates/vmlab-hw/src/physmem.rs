@@ -556,6 +556,31 @@ mod tests {
         assert_eq!(mem.resident_bytes(), 5 * CHUNK_BYTES as u64);
     }
 
+    /// A chunk has a place once stored to, on either side of the direct
+    /// table, and the same place from any of its addresses; memory never
+    /// stored to, or outside memory, has none.
+    #[test]
+    fn stored_chunks_have_places_and_only_they() {
+        let mut mem = PhysMem::new(MAX_PHYS_BYTES, Endian::Little).unwrap();
+        let edge = DIRECT_CHUNKS * CHUNK_BYTES as u64;
+        for (i, addr) in [edge - 64, 3 * CHUNK_BYTES as u64, edge + 64]
+            .into_iter()
+            .enumerate()
+        {
+            assert!(mem.locate(addr).is_none(), "{addr:#x}");
+            mem.store(addr, 8, 7).unwrap();
+            let chunk_start = addr & !(CHUNK_BYTES as u64 - 1);
+            let place = mem.locate(addr).unwrap();
+            assert_eq!(place.idx, i as u32, "{addr:#x}");
+            assert_eq!(mem.locate(chunk_start).unwrap().idx, place.idx);
+            // A prefetch through the place changes nothing.
+            mem.prefetch_in(place, addr);
+            assert_eq!(mem.load(addr, 8).unwrap(), 7);
+        }
+        assert!(mem.locate(MAX_PHYS_BYTES).is_none());
+        assert!(mem.locate(CHUNK_BYTES as u64).is_none());
+    }
+
     #[test]
     fn sparse_touches_allocate_one_chunk_each() {
         let mut mem = PhysMem::new(MAX_PHYS_BYTES, Endian::Little).unwrap();

@@ -578,9 +578,10 @@ struct FullRun<'a> {
     /// in when first accessed, whatever is mapped around it). The blocks
     /// mapped, by first address.
     mapped_blocks: BTreeSet<u64>,
-    /// The blocks of `mapped_blocks` by block number (block address over
-    /// the block size), for the membership test of every first touch: a
-    /// bit test where the tree would cost a search.
+    /// Every block trace mode has tried to map whole (`mapped_blocks`,
+    /// until the first replayed call trims them), by block number (block
+    /// address over the block size), for the membership test of every
+    /// first touch: a bit test where the tree would cost a search.
     blocks_tried: PageSet,
     /// Blocks that did not fit whole (the edge of the address space), whose
     /// pages are mapped one by one.
