@@ -10,16 +10,19 @@
 //!   §4.6 (access rights), §4.8 (accessed and dirty flags);
 //! - RISC-V Privileged ISA 20211203 §4.3.2 (translation process), §4.4 (Sv39);
 //! - Arm ARM DDI 0487 D8 (VMSAv8-64 descriptors, APTable, XN, AF, DBM);
-//! - and, through the MMU, an LRU TLB on a textbook reference string and
-//!   the issue's `vmlab translate` example.
+//! - and, through the MMU, an LRU TLB on a textbook reference string, the
+//!   issue's `vmlab translate` example, and an access retried after its
+//!   page fault (counted as a reporting machine counts it).
 #![allow(clippy::unwrap_used)]
 
 use vmlab_hw::arch::presets::by_name;
 use vmlab_hw::arch::pte::LeafAttrs;
 use vmlab_hw::arch::AdUpdate;
-use vmlab_hw::tlb::{TlbArrayConfig, TlbConfig, TlbKind, TlbLevelConfig, TlbReplacement};
+use vmlab_hw::tlb::{
+    TlbArrayConfig, TlbConfig, TlbEntry, TlbKind, TlbLevelConfig, TlbReplacement, TlbSlot,
+};
 use vmlab_hw::{
-    walk, AccessKind, Arch, Context, Endian, Event, Mmu, MmuFaultKind, Mode, PageFault,
+    walk, AccessKind, Arch, Context, Endian, Event, Mmu, MmuFaultKind, Mode, NoEvents, PageFault,
     PageFaultCause, PageTable, Perms, PhysMem, TableArena, Translation,
 };
 
@@ -816,6 +819,72 @@ fn four_entry_lru_tlb_reference_string() {
     let c = mmu.tlb().counters()[0];
     assert_eq!((c.hits, c.misses, c.evictions), (2, 9, 5));
     assert_eq!(mmu.counters().walks, 9);
+}
+
+/// An access that missed every TLB level and faulted is retried once the
+/// page is mapped; the retry counts its probes without searching while no
+/// entry has been added since, and searches once one has (here a preload
+/// of the very page). A machine that reports events, which always
+/// searches, agrees on every result, counter and entry.
+#[test]
+fn a_retried_access_finds_an_entry_added_since_its_fault() {
+    let (arch, mut quiet_mem, mut quiet_pt) = x86_64_mapped(&[], R | W | U);
+    let (_, mut loud_mem, mut loud_pt) = x86_64_mapped(&[], R | W | U);
+    let mut quiet = Mmu::new(arch.clone(), &TlbConfig::x86_64_default()).unwrap();
+    let mut loud = quiet.clone();
+    let ctx = Context {
+        root: quiet_pt.root(),
+        asid: 1,
+    };
+    assert_eq!(ctx.root, loud_pt.root());
+    // Each machine's tables for the new pages come from its own arena.
+    let mut arenas = [0, 1].map(|_| TableArena::new(0x20_0000, 0x30_0000, 0x1000));
+    for (page, preload) in [(0x40_0000, false), (0x40_1000, true)] {
+        let mut events = Vec::new();
+        let a = quiet.access(&mut quiet_mem, ctx, page, Read, User, &mut NoEvents);
+        let b = loud.access(&mut loud_mem, ctx, page, Read, User, &mut events);
+        assert!(a.is_err() && b.is_err(), "{page:#x} is not mapped yet");
+        let machines = [
+            (&mut quiet_mem, &mut quiet_pt),
+            (&mut loud_mem, &mut loud_pt),
+        ];
+        for ((mem, pt), arena) in machines.into_iter().zip(&mut arenas) {
+            let attrs = LeafAttrs::new(R | W | U);
+            pt.map(&arch, mem, arena, page, 0x80_0000 + page, 12, attrs)
+                .unwrap();
+        }
+        if preload {
+            let entry = TlbEntry {
+                vpn: page >> 12,
+                page_shift: 12,
+                frame_base: 0x80_0000 + page,
+                perms: R | W | U,
+                asid: 1,
+                global: false,
+                dirty: false,
+            };
+            // The L1d's 4 KiB array: 16 sets of 4 ways.
+            let slot = TlbSlot {
+                level: 1,
+                array: 0,
+                set: ((page >> 12) % 16) as usize,
+                way: 0,
+            };
+            for mmu in [&mut quiet, &mut loud] {
+                mmu.tlb_mut().insert_at(slot, entry).unwrap();
+            }
+        }
+        let a = quiet.access(&mut quiet_mem, ctx, page, Read, User, &mut NoEvents);
+        let b = loud.access(&mut loud_mem, ctx, page, Read, User, &mut events);
+        assert_eq!(a, b, "{page:#x}");
+        assert_eq!(a.unwrap().tlb_level.is_some(), preload, "{page:#x}");
+        assert_eq!(quiet.counters(), loud.counters(), "{page:#x}");
+        assert_eq!(quiet.tlb().counters(), loud.tlb().counters(), "{page:#x}");
+        for level in 0..3 {
+            let entries = |mmu: &Mmu| mmu.tlb().entries(level).collect::<Vec<_>>();
+            assert_eq!(entries(&quiet), entries(&loud), "{page:#x} level {level}");
+        }
+    }
 }
 
 #[test]

@@ -211,6 +211,9 @@ pub struct Tlb {
     /// Level indices probed for loads and stores, shallowest first.
     data_path: Vec<usize>,
     config: TlbConfig,
+    /// Entries written in so far (fills and preloads; see
+    /// [`Tlb::additions`]).
+    additions: u64,
 }
 
 impl Tlb {
@@ -238,6 +241,7 @@ impl Tlb {
             fetch_path: path(AccessKind::Fetch),
             data_path: path(AccessKind::Read),
             config: config.clone(),
+            additions: 0,
         })
     }
 
@@ -323,6 +327,25 @@ impl Tlb {
         self.arrays[lo].recent_hit(vaddr, asid)
     }
 
+    /// How many entries have been written in (by fills and preloads)
+    /// since construction. Nothing else adds an entry, so while this stands
+    /// still a probe that missed would miss again: the MMU counts the
+    /// probes of an access retried after a page fault without searching.
+    pub fn additions(&self) -> u64 {
+        self.additions
+    }
+
+    /// Counts a probe of `level` that missed, for a probe known to miss
+    /// (see [`Tlb::additions`]) and not searched; an out-of-range level
+    /// counts nothing, as [`Tlb::probe`] does.
+    #[inline]
+    pub fn count_miss(&mut self, level: usize) {
+        if let Some(c) = self.counters.get_mut(level) {
+            c.probes += 1;
+            c.misses += 1;
+        }
+    }
+
     /// Counts a probe of `level` that hit, for a hit taken through
     /// [`Tlb::recent_hit`].
     #[inline(always)]
@@ -386,6 +409,7 @@ impl Tlb {
             .enumerate()
             .find(|(_, a)| a.holds(entry.page_shift))?;
         let done = a.fill::<REPORT>(entry, after_miss);
+        self.additions += 1;
         let counters = &mut self.counters[level];
         counters.fills += 1;
         counters.evictions += u64::from(done.displaced) + done.dropped;
@@ -418,7 +442,9 @@ impl Tlb {
                 array: slot.array,
                 arrays: count,
             })?;
-        array.place(slot.set, slot.way, entry)
+        let replaced = array.place(slot.set, slot.way, entry)?;
+        self.additions += 1;
+        Ok(replaced)
     }
 
     /// The valid entry at `slot`.
