@@ -16,7 +16,7 @@ use crate::kernel::{
     bus, kill_signal, page_key, perms_for, segv, Errno, Kernel, KernelCounters, ReplacementScope,
     TableFrames,
 };
-use crate::policy::{FrameId, ReferenceBits, ReplacementPolicy};
+use crate::policy::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 use crate::process::{ExitStatus, Personality, Process, Signal, SignalCode, SignalKind};
 use crate::region::{Prot, Region, RegionKind};
 use crate::shmem::{ShmemKey, ShmemPage};
@@ -375,18 +375,13 @@ impl Kernel {
             self.frames.free(frame);
             return Err(kill_signal(page));
         }
-        // A shared object's page is the object's, not its first mapper's.
-        let object_page = match self.frames.used_for(frame) {
-            FrameUse::Shmem => self.shmem.key_of(frame),
-            _ => None,
-        };
-        let key = match object_page {
-            Some(object_page) => crate::shmem::policy_key(object_page),
-            None => page_key(Owner {
+        let key = self.policy_key_of(
+            frame,
+            Owner {
                 pid,
                 vpn: page >> self.page_shift(),
-            }),
-        };
+            },
+        );
         let owner = match self.config().scope {
             ReplacementScope::Global => 0,
             ReplacementScope::Local => pid,
@@ -394,6 +389,20 @@ impl Kernel {
         self.policy_of[frame as usize] = owner;
         self.with_policy(owner, (), |policy, refs| policy.insert(frame, key, refs));
         Ok(())
+    }
+
+    /// The key a replacement policy knows the page in `frame` by, mapped
+    /// by `owner`: a shared object's page by the object's (the page
+    /// outlives its mappings), any other by its owner's.
+    fn policy_key_of(&self, frame: FrameId, owner: Owner) -> PageKey {
+        let object_page = match self.frames.used_for(frame) {
+            FrameUse::Shmem => self.shmem.key_of(frame),
+            _ => None,
+        };
+        match object_page {
+            Some(object_page) => crate::shmem::policy_key(object_page),
+            None => page_key(owner),
+        }
     }
 
     pub(crate) fn swap_in(
@@ -937,7 +946,7 @@ impl Kernel {
             };
             self.with_policy(pid, (), |policy, _| policy.remove(frame));
             self.policy_of[frame as usize] = heir.pid;
-            let key = page_key(heir);
+            let key = self.policy_key_of(frame, heir);
             self.with_policy(heir.pid, (), |policy, refs| policy.insert(frame, key, refs));
         }
     }

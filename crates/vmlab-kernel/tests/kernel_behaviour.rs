@@ -12,7 +12,9 @@ use vmlab_hw::arch::presets;
 use vmlab_kernel::frames::{FrameUse, Pid};
 use vmlab_kernel::kernel::task_size;
 use vmlab_kernel::region::Prot;
-use vmlab_kernel::{ExitStatus, Kernel, KernelConfig, Personality, Signal, SignalCode, SignalKind};
+use vmlab_kernel::{
+    ExitStatus, Kernel, KernelConfig, Personality, ReplacementScope, Signal, SignalCode, SignalKind,
+};
 
 const RW: Prot = Prot::READ.union(Prot::WRITE);
 const PAGE: u64 = 4096;
@@ -258,6 +260,40 @@ fn pages_left_behind_by_their_key_owner_get_keys_of_their_own() {
         distinct_policy_keys(&k)
             .map_err(|e| format!("{policy}, shared: {e}"))
             .unwrap();
+    }
+}
+
+/// Regression (found by the reference model's soak): under local
+/// replacement a dead process's frames go to the policy of a process that
+/// maps them, and a shared object's page went with that process's key
+/// instead of the object's, so the process's private page at the same
+/// address later shared it.
+#[test]
+fn adopted_shared_pages_keep_the_objects_key() {
+    for policy in ["arc", "2q", "s3-fifo"] {
+        let mut config = config("x86-64", 64, policy);
+        config.scope = ReplacementScope::Local;
+        let mut k = Kernel::new(config).unwrap();
+        let parent = k.spawn(0).unwrap();
+        let s = k
+            .mmap_anonymous(parent, 0, 2 * PAGE, RW, true, false)
+            .unwrap();
+        k.store(parent, s, 8, 1).unwrap();
+        k.store(parent, s + PAGE, 8, 2).unwrap();
+        let child = k.fork(parent).unwrap();
+        // The parent's policy held the object's pages; the child's adopts
+        // them.
+        k.exit(parent, 0).unwrap();
+        // The second page outlives the child's unmap of it (the object is
+        // still mapped), and a private page takes its address.
+        k.munmap(child, s + PAGE, PAGE).unwrap();
+        k.mmap_anonymous(child, s + PAGE, PAGE, RW, false, true)
+            .unwrap();
+        k.store(child, s + PAGE, 8, 3).unwrap();
+        distinct_policy_keys(&k)
+            .map_err(|e| format!("{policy}: {e}"))
+            .unwrap();
+        assert_eq!(k.load(child, s, 8).unwrap(), 1);
     }
 }
 

@@ -953,8 +953,14 @@ impl World {
                 .filter(|_| frames.used_for(f).is_user())
             {
                 if let Some(other) = keys.insert(key, f) {
+                    let about = |f: u32| {
+                        let owners: Vec<_> = frames.owners(f).collect();
+                        format!("{:?}, mapped by {owners:?}", frames.used_for(f))
+                    };
                     return Err(TestCaseError::fail(format!(
-                        "frames {other} and {f} are both known to the policy by key {key:#x}"
+                        "frames {other} ({}) and {f} ({}) are both known to the policy by key {key:#x}",
+                        about(other),
+                        about(f)
                     )));
                 }
             }
