@@ -45,12 +45,29 @@ fn anon_frames(k: &Kernel) -> usize {
 fn two_written_pages(arch: &str, policy: &str) -> (Kernel, Pid, u64) {
     let mut k = boot(arch, 64, policy);
     let pid = k.spawn(0).unwrap();
-    let a = k
-        .mmap_anonymous(pid, 0, 2 * PAGE, RW, false, false)
-        .unwrap();
-    k.store(pid, a, 8, 1).unwrap();
-    k.store(pid, a + PAGE, 8, 2).unwrap();
+    let a = map_written_pair(&mut k, pid, false, 1);
     (k, pid, a)
+}
+
+/// Maps two pages of anonymous memory (`shared` or private) for `pid` and
+/// writes `first` in the first and `first + 1` in the second; their address.
+fn map_written_pair(k: &mut Kernel, pid: Pid, shared: bool, first: u64) -> u64 {
+    let a = k
+        .mmap_anonymous(pid, 0, 2 * PAGE, RW, shared, false)
+        .unwrap();
+    k.store(pid, a, 8, first).unwrap();
+    k.store(pid, a + PAGE, 8, first + 1).unwrap();
+    a
+}
+
+/// Unmaps the second page of the shared pair at `s` (the object, still
+/// mapped through the first, keeps it) and maps a private page there,
+/// written with `value`.
+fn private_page_over_second(k: &mut Kernel, pid: Pid, s: u64, value: u64) {
+    k.munmap(pid, s + PAGE, PAGE).unwrap();
+    k.mmap_anonymous(pid, s + PAGE, PAGE, RW, false, true)
+        .unwrap();
+    k.store(pid, s + PAGE, 8, value).unwrap();
 }
 
 fn segv(addr: u64, code: SignalCode) -> Signal {
@@ -248,15 +265,8 @@ fn pages_left_behind_by_their_key_owner_get_keys_of_their_own() {
         assert_eq!(k.load(child, a + PAGE, 8).unwrap(), 2);
         // A shared object's page outlives the unmap of its address, and a
         // private page mapped there is another page.
-        let s = k
-            .mmap_anonymous(child, 0, 2 * PAGE, RW, true, false)
-            .unwrap();
-        k.store(child, s, 8, 6).unwrap();
-        k.store(child, s + PAGE, 8, 7).unwrap();
-        k.munmap(child, s + PAGE, PAGE).unwrap();
-        k.mmap_anonymous(child, s + PAGE, PAGE, RW, false, true)
-            .unwrap();
-        k.store(child, s + PAGE, 8, 8).unwrap();
+        let s = map_written_pair(&mut k, child, true, 6);
+        private_page_over_second(&mut k, child, s, 8);
         distinct_policy_keys(&k)
             .map_err(|e| format!("{policy}, shared: {e}"))
             .unwrap();
@@ -275,21 +285,14 @@ fn adopted_shared_pages_keep_the_objects_key() {
         config.scope = ReplacementScope::Local;
         let mut k = Kernel::new(config).unwrap();
         let parent = k.spawn(0).unwrap();
-        let s = k
-            .mmap_anonymous(parent, 0, 2 * PAGE, RW, true, false)
-            .unwrap();
-        k.store(parent, s, 8, 1).unwrap();
-        k.store(parent, s + PAGE, 8, 2).unwrap();
+        let s = map_written_pair(&mut k, parent, true, 1);
         let child = k.fork(parent).unwrap();
         // The parent's policy held the object's pages; the child's adopts
         // them.
         k.exit(parent, 0).unwrap();
         // The second page outlives the child's unmap of it (the object is
         // still mapped), and a private page takes its address.
-        k.munmap(child, s + PAGE, PAGE).unwrap();
-        k.mmap_anonymous(child, s + PAGE, PAGE, RW, false, true)
-            .unwrap();
-        k.store(child, s + PAGE, 8, 3).unwrap();
+        private_page_over_second(&mut k, child, s, 3);
         distinct_policy_keys(&k)
             .map_err(|e| format!("{policy}: {e}"))
             .unwrap();
