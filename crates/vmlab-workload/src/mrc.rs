@@ -16,7 +16,7 @@
 //!
 //! [`StackDistances`] finds each distance in O(log n) with a Fenwick tree
 //! over virtual time; its documentation says how memory stays bounded.
-//! Each page's latest reference is found in `last_use` (a two-level table
+//! Each page's latest reference is found in a [`PageIndex`] (a two-level table
 //! for pages in runs, a hash map for scattered ones).
 //! [`Shards`] feeds it only the pages whose hash falls below a threshold
 //! (Waldspurger, Park, Garthwaite and Ahmad, "Efficient MRC Construction
@@ -25,11 +25,9 @@
 //! [`mean_absolute_error`] measures what the sampling cost against the
 //! exact curve.
 
-mod last_use;
-
-use last_use::LastUse;
 use std::collections::BinaryHeap;
 use std::fmt;
+use vmlab_kernel::policy::page_index::PageIndex;
 
 /// References whose page lookups [`LruMrc::access_all`] issues together.
 const BATCH: usize = 64;
@@ -77,9 +75,9 @@ const FIRST: u32 = u32::MAX;
 #[derive(Clone, Debug)]
 pub struct StackDistances {
     /// Page → slot of its latest reference: 4 bytes a page when pages
-    /// come in runs (see [`LastUse`]), which a batch loads for all its
+    /// come in runs (see [`PageIndex`]), which a batch loads for all its
     /// pages first.
-    last: LastUse,
+    last: PageIndex,
     /// Bit `s % 64` of word `s / 64` is set when slot `s` is a hole.
     holes: Vec<u64>,
     /// Fenwick tree of each word's holes; index `w + 1` covers word `w`,
@@ -100,7 +98,7 @@ impl Default for StackDistances {
 impl StackDistances {
     /// Room for `pages` distinct pages before anything grows.
     pub fn with_capacity(pages: usize) -> Self {
-        let last = LastUse::with_capacity(pages);
+        let last = PageIndex::with_capacity(pages);
         // At least two batches of slots, so that a renumbering always
         // leaves room for a batch.
         let words = pages

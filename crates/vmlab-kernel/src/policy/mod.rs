@@ -32,6 +32,7 @@ pub mod lru;
 pub mod nfu;
 pub mod nru;
 pub mod opt;
+pub mod page_index;
 pub mod random;
 pub mod recency;
 pub mod s3fifo;

@@ -7,7 +7,7 @@
 //! count, and what the policy tests run.
 
 use super::ghost::KeyMap;
-use super::key_index::KeyIndex;
+use super::page_index::PageIndex;
 use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 use serde::Serialize;
 
@@ -99,7 +99,9 @@ pub struct ReplacementSim {
     /// are off); compared rather than `now % tick_interval`, a division
     /// on every reference.
     next_tick: u64,
-    frame_of: KeyIndex,
+    /// Page → its frame: 4 bytes a page for pages in runs, so the pages
+    /// a stream keeps resident stay in few cache lines (see [`PageIndex`]).
+    frame_of: PageIndex,
     page_in: Vec<PageKey>,
     free: Vec<FrameId>,
     bits: FrameBits,
@@ -134,7 +136,7 @@ impl ReplacementSim {
             } else {
                 tick_interval
             },
-            frame_of: KeyIndex::with_capacity(capacity),
+            frame_of: PageIndex::with_capacity(capacity),
             page_in: vec![0; capacity],
             // Frames are handed out lowest first.
             free: (0..capacity as FrameId).rev().collect(),
