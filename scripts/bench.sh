@@ -20,7 +20,9 @@
 #   `vmlab run` does it (parsing on a second core) and on one core;
 # - a sweep's speed-up on all cores over one (RAYON_NUM_THREADS=1): the
 #   six policies at four memory sizes, replacement model, BENCH_REFS / 10
-#   references each.
+#   references each;
+# - peak memory (resident set) of LRU in both models on Zipf at
+#   BENCH_REFS / 10 and BENCH_REFS references: flat as the trace grows.
 # Reading the trace (about 100+ M records/s) is part of every figure.
 #
 # Environment: BENCH_REFS (default 50000000), BENCH_PAGES (1000000),
@@ -186,4 +188,27 @@ report "sweep of 24 configurations, 1 thread" "$sweep_total" "$one"
 report "sweep of 24 configurations, $(nproc) threads" "$sweep_total" "$all"
 awk -v one="$one" -v all="$all" -v cores="$(nproc)" 'BEGIN {
     printf "sweep speed-up on %d cores: %.2f x (%.2f x cores)\n", cores, one / all, one / all / cores }'
+# Peak memory as the trace grows: the Zipf stream of the sweep (a tenth
+# of the references) and the whole one, LRU in both models, as the peak
+# resident set size GNU time reports. A run holds its machine and a
+# bounded window of the trace, never the trace, so the two should match.
+# GNU time is installed with apt-get if missing (as root); without it the
+# lines are skipped.
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -qq time >&2
+fi
+peak_mib() {
+    /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -n 1 | awk '{ printf "%.1f", $1 / 1024 }'
+}
+if [ -x /usr/bin/time ]; then
+    for model in full replacement; do
+        small=$(peak_mib "$vmlab" run --trace "$sweep_zipf" --frames "$frames" --policy lru --model "$model")
+        large=$(peak_mib "$vmlab" run --trace "$zipf" --frames "$frames" --policy lru --model "$model")
+        awk -v model="$model" -v n1="$sweep_refs" -v n2="$refs" -v m1="$small" -v m2="$large" 'BEGIN {
+            printf "peak memory, Zipf(1.0) lru, %s model: %d refs %.1f MiB, %d refs %.1f MiB (%.2f x)\n",
+                model, n1, m1, n2, m2, m2 / m1 }'
+    done
+else
+    echo "peak memory: skipped (no GNU time)"
+fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
