@@ -45,7 +45,7 @@
 //! asks for a victim when memory is full), and the ghost lists are still
 //! trimmed as case IV says.
 
-use super::ghost::GhostList;
+use super::ghost::GhostLists;
 use super::recency::RecencyLogs;
 use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 
@@ -53,6 +53,10 @@ use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 const T1: usize = 0;
 /// Resident pages seen at least twice recently.
 const T2: usize = 1;
+/// Ghosts of pages evicted from `T1`.
+const B1: usize = 0;
+/// Ghosts of pages evicted from `T2`.
+const B2: usize = 1;
 
 /// Where `evict` put the key of the page it evicted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,11 +92,12 @@ pub struct ArcPolicy {
     lists: RecencyLogs,
     /// The page in each tracked frame, to ghost it on eviction.
     page_of: Vec<PageKey>,
-    /// Ghost keys evicted from `T1` and `T2`, LRU first. Sized above the
-    /// paper's bounds (`|B1| ≤ c`, `|B2| ≤ 2c`) so they never forget on
-    /// their own: every trim is the paper's.
-    b1: GhostList,
-    b2: GhostList,
+    /// `B1` and `B2`: ghost keys evicted from `T1` and `T2`, LRU first,
+    /// over one index, so a miss learns which list its page is a ghost of
+    /// (if any) from one look-up. Sized above the paper's bounds
+    /// (`|B1| ≤ c`, `|B2| ≤ 2c`) so they never forget on their own: every
+    /// trim is the paper's.
+    ghosts: GhostLists,
     /// Target size of `T1`, `0 ≤ p ≤ c`.
     p: f64,
     pending: Option<Pending>,
@@ -107,10 +112,12 @@ impl ArcPolicy {
             c: capacity,
             lists: RecencyLogs::new(capacity, 2),
             page_of: vec![0; capacity],
-            b1: GhostList::new(capacity + 1),
             // |T1| + |T2| + |B1| + |B2| <= 2c (the paper's invariant) and
             // the cache is full whenever B2 grows, so B2 stays near c.
-            b2: GhostList::expecting(2 * capacity + 1, capacity + 1),
+            ghosts: GhostLists::new(&[
+                (capacity + 1, capacity + 1),
+                (2 * capacity + 1, capacity + 1),
+            ]),
             p: 0.0,
             pending: None,
             last_from_t1: false,
@@ -127,8 +134,8 @@ impl ArcPolicy {
         (
             self.lists.len(T1),
             self.lists.len(T2),
-            self.b1.len(),
-            self.b2.len(),
+            self.ghosts.len(B1),
+            self.ghosts.len(B2),
         )
     }
 
@@ -159,8 +166,9 @@ impl ArcPolicy {
         if t1 + t2 == 0 {
             return None;
         }
-        let in_b1 = page.is_some_and(|k| self.b1.contains(k));
-        let in_b2 = !in_b1 && page.is_some_and(|k| self.b2.contains(k));
+        let ghost_of = page.and_then(|k| self.ghosts.list_of(k));
+        let in_b1 = ghost_of == Some(B1);
+        let in_b2 = ghost_of == Some(B2);
         let adapted = in_b1 || in_b2;
         if adapted {
             self.adapt(in_b1, b1, b2);
@@ -176,10 +184,10 @@ impl ArcPolicy {
         let victim = self.page_of[frame as usize];
         match ghosted {
             Ghosted::B1 => {
-                self.b1.push(victim);
+                self.ghosts.push(B1, victim);
             }
             Ghosted::B2 => {
-                self.b2.push(victim);
+                self.ghosts.push(B2, victim);
             }
             Ghosted::Dropped => {}
         }
@@ -234,46 +242,51 @@ impl ReplacementPolicy for ArcPolicy {
         };
         let adapted = pending.is_some_and(|p| p.adapted);
         // The victim's key pushed by `evict` is not `page` (that one was
-        // resident), so these membership tests are the paper's.
-        if self.b1.remove(page) {
-            // Case II: x ∈ B1.
-            if !adapted {
-                self.adapt(true, b1, b2);
-            }
-            self.lists.push_back(T2, frame);
-        } else if self.b2.remove(page) {
-            // Case III: x ∈ B2.
-            if !adapted {
-                self.adapt(false, b1, b2);
-            }
-            if let Some(Pending {
-                victim,
-                ghosted: Ghosted::Dropped,
-                ..
-            }) = pending
-            {
-                // `evict` took case IV(A)'s drop from a full T1; the
-                // paper's REPLACE takes the same page (|T1| = c > p) but
-                // remembers it in B1.
-                self.b1.push(victim);
-            }
-            self.lists.push_back(T2, frame);
-        } else {
-            // Case IV: x in no list.
-            if t1 + b1 >= self.c {
-                // (A) |L1| = c. With |T1| < c the LRU ghost of B1 goes
-                // (B1 is non-empty then, so it is the same key before or
-                // after REPLACE pushed one); with |T1| = c the drop
-                // happened in `evict`.
-                if t1 < self.c {
-                    self.b1.pop_oldest();
+        // resident), so this membership test is the paper's.
+        match self.ghosts.remove(page) {
+            Some(B1) => {
+                // Case II: x ∈ B1.
+                if !adapted {
+                    self.adapt(true, b1, b2);
                 }
-            } else if t1 + t2 + b1 + b2 >= 2 * self.c {
-                // (B) |L1| < c and the directory holds 2c pages: the LRU
-                // ghost of B2 goes (B2 is non-empty: |L2| > c ≥ |T2|).
-                self.b2.pop_oldest();
+                self.lists.push_back(T2, frame);
             }
-            self.lists.push_back(T1, frame);
+            Some(_) => {
+                // Case III: x ∈ B2.
+                if !adapted {
+                    self.adapt(false, b1, b2);
+                }
+                if let Some(Pending {
+                    victim,
+                    ghosted: Ghosted::Dropped,
+                    ..
+                }) = pending
+                {
+                    // `evict` took case IV(A)'s drop from a full T1; the
+                    // paper's REPLACE takes the same page (|T1| = c > p)
+                    // but remembers it in B1.
+                    self.ghosts.push(B1, victim);
+                }
+                self.lists.push_back(T2, frame);
+            }
+            None => {
+                // Case IV: x in no list.
+                if t1 + b1 >= self.c {
+                    // (A) |L1| = c. With |T1| < c the LRU ghost of B1 goes
+                    // (B1 is non-empty then, so it is the same key before
+                    // or after REPLACE pushed one); with |T1| = c the drop
+                    // happened in `evict`.
+                    if t1 < self.c {
+                        self.ghosts.pop_oldest(B1);
+                    }
+                } else if t1 + t2 + b1 + b2 >= 2 * self.c {
+                    // (B) |L1| < c and the directory holds 2c pages: the
+                    // LRU ghost of B2 goes (B2 is non-empty: |L2| > c ≥
+                    // |T2|).
+                    self.ghosts.pop_oldest(B2);
+                }
+                self.lists.push_back(T1, frame);
+            }
         }
     }
 
@@ -303,8 +316,7 @@ impl ReplacementPolicy for ArcPolicy {
             // (T1, T2) or as a ghost (B1, B2). The page now known by `to`
             // is in the cache (its process came to share it after its own
             // copy was evicted), so `to` is no ghost.
-            self.b1.remove(to);
-            self.b2.remove(to);
+            self.ghosts.remove(to);
         }
     }
 
@@ -337,8 +349,7 @@ impl ReplacementPolicy for ArcPolicy {
     }
     fn prefetch_pages(&self, pages: &[PageKey]) {
         for &page in pages {
-            self.b1.prefetch(page);
-            self.b2.prefetch(page);
+            self.ghosts.prefetch(page);
         }
     }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
@@ -435,10 +446,11 @@ mod tests {
         fn check(&self, step: usize, t1: &[u64], t2: &[u64], b1: &[u64], b2: &[u64], p: f64) {
             assert_eq!(self.list(T1), t1, "T1 after step {step}");
             assert_eq!(self.list(T2), t2, "T2 after step {step}");
-            assert_eq!(self.arc.b1.len(), b1.len(), "|B1| after step {step}");
-            assert_eq!(self.arc.b2.len(), b2.len(), "|B2| after step {step}");
-            assert!(b1.iter().all(|&k| self.arc.b1.contains(k)), "B1 {step}");
-            assert!(b2.iter().all(|&k| self.arc.b2.contains(k)), "B2 {step}");
+            let ghosts = &self.arc.ghosts;
+            assert_eq!(ghosts.len(B1), b1.len(), "|B1| after step {step}");
+            assert_eq!(ghosts.len(B2), b2.len(), "|B2| after step {step}");
+            assert!(b1.iter().all(|&k| ghosts.contains(B1, k)), "B1 {step}");
+            assert!(b2.iter().all(|&k| ghosts.contains(B2, k)), "B2 {step}");
             assert_eq!(self.arc.target(), p, "p after step {step}");
         }
     }
