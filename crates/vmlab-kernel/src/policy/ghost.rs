@@ -21,6 +21,22 @@ const MAX_LISTS: usize = 2;
 /// The top bit of an index value: the key is on list 1.
 const LIST_BIT: u32 = 1 << 31;
 
+/// The index value of an entry in `slot` on `list`.
+#[inline]
+fn tagged(slot: u32, list: usize) -> u32 {
+    if list == 1 {
+        slot | LIST_BIT
+    } else {
+        slot
+    }
+}
+
+/// The list an index value names.
+#[inline]
+fn list_in(value: u32) -> usize {
+    usize::from(value & LIST_BIT != 0)
+}
+
 /// A remembered key and its neighbours in insertion order, side by side:
 /// forgetting or pushing touches one cache line per entry involved, not
 /// one per array.
@@ -99,9 +115,7 @@ impl GhostLists {
     /// The list `key` is on, if any.
     #[inline]
     pub fn list_of(&self, key: PageKey) -> Option<usize> {
-        self.slot_of
-            .get(key)
-            .map(|value| usize::from(value & LIST_BIT != 0))
+        self.slot_of.get(key).map(list_in)
     }
 
     /// Whether list `list` remembers `key`.
@@ -144,15 +158,14 @@ impl GhostLists {
         }
         queue.tail = slot;
         queue.len += 1;
-        let tag = if list == 1 { LIST_BIT } else { 0 };
-        self.slot_of.insert(key, slot | tag);
+        self.slot_of.insert(key, tagged(slot, list));
         forgotten
     }
 
     /// Forgets `key`; returns the list it was on.
     pub fn remove(&mut self, key: PageKey) -> Option<usize> {
         let value = self.slot_of.remove(key)?;
-        let list = usize::from(value & LIST_BIT != 0);
+        let list = list_in(value);
         let slot = value & !LIST_BIT;
         let Entry {
             prev: p, next: n, ..
@@ -317,8 +330,8 @@ mod tests {
     /// which it was on, and each list keeps its own bound.
     #[test]
     fn two_lists_agree_with_two_plain_queues() {
-        let capacities = [3, 5];
-        let mut g = GhostLists::new(&[(3, 3), (5, 2)]);
+        let bounds = [(3, 3), (5, 2)];
+        let mut g = GhostLists::new(&bounds);
         let mut model: [std::collections::VecDeque<PageKey>; 2] = Default::default();
         let mut x = 0x2545_F491_4F6C_DD1Du64;
         for _ in 0..20_000 {
@@ -332,7 +345,7 @@ mod tests {
                     model[0].retain(|&k| k != key);
                     model[1].retain(|&k| k != key);
                     let queue = &mut model[list];
-                    let forgotten = (queue.len() == capacities[list])
+                    let forgotten = (queue.len() == bounds[list].0)
                         .then(|| queue.pop_front())
                         .flatten();
                     queue.push_back(key);

@@ -1,7 +1,7 @@
-//! [`PageIndex`]: page key → small index (a frame, a ghost slot, the slot
-//! of a page's latest reference), for maps whose keys are page numbers:
-//! the replacement model's residency look-up, the ghost lists, and the
-//! stack-distance pass of the miss-ratio curve.
+//! [`PageIndex`]: page key → small index (a frame, the slot of a page's
+//! latest reference), for maps whose keys are page numbers: the
+//! replacement model's residency look-up and the stack-distance pass of
+//! the miss-ratio curve.
 //!
 //! Page numbers come in runs (a program's text, heap and stack; a
 //! generator's `base + rank`), so a two-level table like a page table
@@ -87,8 +87,7 @@ impl PageIndex {
     pub fn get(&self, page: PageKey) -> Option<u32> {
         match &self.0 {
             Layout::Grouped(g) => {
-                let leaf = g.leaf_of.get(page / GROUP as u64)?;
-                let index = g.entries[entry(leaf, page)];
+                let index = g.entries[entry(g.leaf(page)?, page)];
                 (index != EMPTY).then_some(index)
             }
             Layout::Scattered(k) => k.get(page),
@@ -108,7 +107,7 @@ impl PageIndex {
     pub fn preload(&self, page: PageKey) {
         match &self.0 {
             Layout::Grouped(g) => {
-                if let Some(leaf) = g.leaf_of.get(page / GROUP as u64) {
+                if let Some(leaf) = g.leaf(page) {
                     vmlab_hw::prefetch::prefetch(&g.entries[entry(leaf, page)]);
                 }
             }
@@ -127,7 +126,7 @@ impl PageIndex {
             Layout::Grouped(g) => g,
             Layout::Scattered(k) => return k.insert(page, index),
         };
-        let Some(leaf) = g.leaf_of.get(page / GROUP as u64) else {
+        let Some(leaf) = g.leaf(page) else {
             // The first page of its group: a new leaf, or the hash map if
             // the leaves are too empty (both cold, and apart so that this
             // path inlines into the caller's loop).
@@ -155,7 +154,7 @@ impl PageIndex {
     pub fn remove(&mut self, page: PageKey) -> Option<u32> {
         match &mut self.0 {
             Layout::Grouped(g) => {
-                let leaf = g.leaf_of.get(page / GROUP as u64)?;
+                let leaf = g.leaf(page)?;
                 let before = std::mem::replace(&mut g.entries[entry(leaf, page)], EMPTY);
                 (before != EMPTY).then(|| {
                     g.len -= 1;
@@ -169,14 +168,7 @@ impl PageIndex {
     /// Every (page, index) pair, in no particular order.
     pub fn iter(&self) -> Box<dyn Iterator<Item = (PageKey, u32)> + '_> {
         match &self.0 {
-            Layout::Grouped(g) => Box::new(g.leaf_of.iter().flat_map(move |(group, leaf)| {
-                let start = leaf as usize * GROUP;
-                g.entries[start..start + GROUP]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, &index)| index != EMPTY)
-                    .map(move |(offset, &index)| (group * GROUP as u64 + offset as u64, index))
-            })),
+            Layout::Grouped(g) => Box::new(g.pairs()),
             Layout::Scattered(k) => Box::new(k.iter()),
         }
     }
@@ -205,6 +197,24 @@ impl PageIndex {
 }
 
 impl Grouped {
+    /// The leaf of `page`'s group, if it has one.
+    #[inline]
+    fn leaf(&self, page: PageKey) -> Option<u32> {
+        self.leaf_of.get(page / GROUP as u64)
+    }
+
+    /// Every (page, index) pair in the leaves, in no particular order.
+    fn pairs(&self) -> impl Iterator<Item = (PageKey, u32)> + '_ {
+        self.leaf_of.iter().flat_map(move |(group, leaf)| {
+            let start = leaf as usize * GROUP;
+            self.entries[start..start + GROUP]
+                .iter()
+                .enumerate()
+                .filter(|(_, &index)| index != EMPTY)
+                .map(move |(offset, &index)| (group * GROUP as u64 + offset as u64, index))
+        })
+    }
+
     /// Stores `index` for `page`, the first of its group, in a new leaf;
     /// false, storing nothing, if the leaves are too empty for one more.
     #[cold]
@@ -224,13 +234,8 @@ impl Grouped {
     #[cold]
     fn scattered(&self) -> KeyIndex {
         let mut pages = KeyIndex::with_capacity(self.len.max(1) * 2);
-        for (group, leaf) in self.leaf_of.iter() {
-            let start = leaf as usize * GROUP;
-            for (offset, &index) in self.entries[start..start + GROUP].iter().enumerate() {
-                if index != EMPTY {
-                    pages.insert(group * GROUP as u64 + offset as u64, index);
-                }
-            }
+        for (page, index) in self.pairs() {
+            pages.insert(page, index);
         }
         pages
     }
