@@ -1173,9 +1173,7 @@ impl Kernel {
                 vpn: m.vaddr >> shift,
             };
             let left = self.frames.remove_owner(frame, owner);
-            if left > 0 {
-                self.pass_key_on(frame, owner);
-            }
+            self.pass_key_on(frame, owner);
             // A shared object's page outlives its mappings: it stays with the
             // object (dirty state and all) until the object is collected.
             let object_page = self.shmem.key_of(frame).is_some()

@@ -47,7 +47,7 @@
 
 use super::ghost::GhostLists;
 use super::recency::RecencyLogs;
-use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
+use super::{rename_key, FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 
 /// Resident pages seen once recently.
 const T1: usize = 0;
@@ -309,9 +309,7 @@ impl ReplacementPolicy for ArcPolicy {
     }
 
     fn rekey(&mut self, frame: FrameId, from: PageKey, to: PageKey) {
-        let page = &mut self.page_of[frame as usize];
-        if *page == from {
-            *page = to;
+        if rename_key(&mut self.page_of, frame, from, to) {
             // The paper's directory holds a page once: in the cache
             // (T1, T2) or as a ghost (B1, B2). The page now known by `to`
             // is in the cache (its process came to share it after its own

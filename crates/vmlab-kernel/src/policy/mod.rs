@@ -259,6 +259,19 @@ pub const NAMES: &[&str] = &[
     "s3-fifo",
 ];
 
+/// The renaming half of [`ReplacementPolicy::rekey`] for a policy that
+/// keeps the key of each frame's page in `page_of`: if the page in `frame`
+/// is known by `from`, it is known by `to` from now on. Returns whether it
+/// was renamed.
+fn rename_key(page_of: &mut [PageKey], frame: FrameId, from: PageKey, to: PageKey) -> bool {
+    let page = &mut page_of[frame as usize];
+    let renamed = *page == from;
+    if renamed {
+        *page = to;
+    }
+    renamed
+}
+
 /// The policy called `name` for `capacity` frames.
 pub fn by_name(
     name: &str,

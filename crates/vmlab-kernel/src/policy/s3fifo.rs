@@ -39,7 +39,9 @@
 
 use super::ghost::GhostList;
 use super::list::FrameLists;
-use super::{FrameId, PageKey, PolicyError, PolicyParams, ReferenceBits, ReplacementPolicy};
+use super::{
+    rename_key, FrameId, PageKey, PolicyError, PolicyParams, ReferenceBits, ReplacementPolicy,
+};
 
 /// The small FIFO, oldest (tail) first.
 const SMALL: usize = 0;
@@ -164,10 +166,7 @@ impl ReplacementPolicy for S3Fifo {
     }
 
     fn rekey(&mut self, frame: FrameId, from: PageKey, to: PageKey) {
-        let page = &mut self.page_of[frame as usize];
-        if *page == from {
-            *page = to;
-        }
+        rename_key(&mut self.page_of, frame, from, to);
     }
 
     fn key_of(&self, frame: FrameId) -> Option<PageKey> {

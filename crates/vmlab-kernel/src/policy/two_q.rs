@@ -29,7 +29,9 @@
 
 use super::ghost::GhostList;
 use super::list::FrameLists;
-use super::{FrameId, PageKey, PolicyError, PolicyParams, ReferenceBits, ReplacementPolicy};
+use super::{
+    rename_key, FrameId, PageKey, PolicyError, PolicyParams, ReferenceBits, ReplacementPolicy,
+};
 
 /// FIFO of pages seen once.
 const A1IN: usize = 0;
@@ -134,10 +136,7 @@ impl ReplacementPolicy for TwoQ {
     }
 
     fn rekey(&mut self, frame: FrameId, from: PageKey, to: PageKey) {
-        let page = &mut self.page_of[frame as usize];
-        if *page == from {
-            *page = to;
-        }
+        rename_key(&mut self.page_of, frame, from, to);
     }
 
     fn key_of(&self, frame: FrameId) -> Option<PageKey> {
