@@ -387,7 +387,7 @@ impl Kernel {
             ReplacementScope::Local => pid,
         };
         self.policy_of[frame as usize] = owner;
-        self.with_policy(owner, (), |policy, refs| policy.insert(frame, key, refs));
+        self.track_frame(owner, frame, key);
         Ok(())
     }
 
@@ -947,7 +947,7 @@ impl Kernel {
             self.with_policy(pid, (), |policy, _| policy.remove(frame));
             self.policy_of[frame as usize] = heir.pid;
             let key = self.policy_key_of(frame, heir);
-            self.with_policy(heir.pid, (), |policy, refs| policy.insert(frame, key, refs));
+            self.track_frame(heir.pid, frame, key);
         }
     }
 
@@ -990,7 +990,7 @@ impl Kernel {
             }
             if self.evict_frame(victim).is_ok() {
                 evicted = true;
-                self.expect_next_victim(owner);
+                self.guess_due = Some(owner);
             } else {
                 // Swap is full and the page is dirty: it stays resident.
                 self.reinsert(owner, victim);
@@ -1006,7 +1006,18 @@ impl Kernel {
     /// Gives `frame` back to `owner`'s policy after it was chosen but kept.
     fn reinsert(&mut self, owner: Pid, frame: FrameId) {
         let key = self.frames.owners(frame).next().map_or(0, page_key);
+        self.track_frame(owner, frame, key);
+    }
+
+    /// Hands `frame`, holding the page `key`, to `owner`'s policy (0: the
+    /// global one); after an eviction from that policy, guesses its next
+    /// victim now that the queues hold the new page.
+    pub(crate) fn track_frame(&mut self, owner: Pid, frame: FrameId, key: PageKey) {
         self.with_policy(owner, (), |policy, refs| policy.insert(frame, key, refs));
+        if self.guess_due == Some(owner) {
+            self.guess_due = None;
+            self.expect_next_victim(owner);
+        }
     }
 
     /// Makes sure `count` frames are free (page tables need them), evicting

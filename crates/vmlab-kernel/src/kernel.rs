@@ -292,6 +292,11 @@ pub struct Kernel {
     /// eviction so the next look-ahead prefetches its page-table entry
     /// (see [`Kernel::prefetch_translation`]).
     pub(crate) victim_hint: Option<FrameId>,
+    /// The policy (its owner) that evicted last, until the frame it freed
+    /// is handed to a policy: its next victim is guessed then, as a guess
+    /// made before the new page is in reads a queue that is one short
+    /// (S3-FIFO's small queue, below its share, names no victim).
+    pub(crate) guess_due: Option<Pid>,
     /// Shared anonymous objects' pages.
     pub(crate) shmem: crate::shmem::ShmemPages,
     /// A frame eviction must not take (the source of a copy-on-write copy
@@ -421,6 +426,7 @@ impl Kernel {
             touches_collapse: policy.touches_collapse(),
             held_touches: HeldTouches::default(),
             victim_hint: None,
+            guess_due: None,
             policy_of: vec![0; config.frames],
             pinned: None,
             shmem: Default::default(),

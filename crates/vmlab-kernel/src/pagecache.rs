@@ -130,7 +130,7 @@ impl Kernel {
         self.page_cache.insert((file, index), frame);
         self.policy_of[frame as usize] = 0;
         let key = policy_key((file, index));
-        self.with_policy(0, (), |policy, refs| policy.insert(frame, key, refs));
+        self.track_frame(0, frame, key);
         Ok((frame, true))
     }
 

@@ -211,6 +211,7 @@ impl ReplacementSim {
         // Until this page is in: a repeat after an insertion is the
         // page's first touch, which may matter (ARC's T1 to T2).
         self.repeat = None;
+        let evicted = self.free.is_empty();
         let frame = match self.free.pop() {
             Some(frame) => frame,
             None => {
@@ -224,7 +225,6 @@ impl ReplacementSim {
                     self.stats.write_backs += 1;
                 }
                 self.frame_of.remove(self.page_in[victim as usize]);
-                self.expect_victims();
                 victim
             }
         };
@@ -232,6 +232,11 @@ impl ReplacementSim {
         self.frame_of.insert(page, frame);
         self.bits.referenced[frame as usize] = false;
         self.policy.insert(frame, page, &mut self.bits);
+        // Guessed with the new page in: S3-FIFO's small queue is one
+        // short of its share before, and names no victim then.
+        if evicted {
+            self.expect_victims();
+        }
         // The faulting access itself references the page once loaded.
         self.reference(frame, write);
         if !self.touch {
@@ -240,8 +245,8 @@ impl ReplacementSim {
         false
     }
 
-    /// After an eviction: starts loading what the evictions to come will
-    /// read. Where the policy can tell the victims [`VICTIMS_AHEAD`]
+    /// After an eviction, once the new page is in: starts loading what the
+    /// evictions to come will read. Where the policy can tell the victims [`VICTIMS_AHEAD`]
     /// evictions ahead, the farthest one's policy state, page and dirty bit
     /// start loading now, and the index slot of the page of the one before
     /// it (whose page was loaded so at the last eviction): each removal
