@@ -1,5 +1,6 @@
 //! [`RecencyLogs`]: lists of frames in order of last use, kept as logs of
-//! uses rather than linked lists: LRU's one list, ARC's `T1` and `T2`.
+//! uses rather than linked lists: LRU's one list, ARC's `T1` and `T2`,
+//! S3-FIFO's two queues (a page reinserted is a page used).
 //!
 //! Moving a frame to the newest end of a list appends it to that list's
 //! log and notes where (list and position) in the frame's state; the
@@ -249,14 +250,20 @@ impl RecencyLogs {
         }
     }
 
-    /// Removes and returns the least recently used frame of `list`.
+    /// The least recently used frame of `list`, left on it.
     #[inline(always)]
-    pub fn pop_front(&mut self, list: usize) -> Option<FrameId> {
+    pub fn front(&mut self, list: usize) -> Option<FrameId> {
         if self.logs[list].len == 0 {
             return None;
         }
         self.drop_stale_front(list);
-        let frame = self.frame_at(list, self.logs[list].front);
+        Some(self.frame_at(list, self.logs[list].front))
+    }
+
+    /// Removes and returns the least recently used frame of `list`.
+    #[inline(always)]
+    pub fn pop_front(&mut self, list: usize) -> Option<FrameId> {
+        let frame = self.front(list)?;
         self.logs[list].front += 1;
         self.unlink(frame);
         // The next to leave is at the front again, for hints.
@@ -300,8 +307,8 @@ mod tests {
     use super::super::random::SplitMix64;
     use super::*;
 
-    /// Random pushes, moves (within a list and across lists), unlinks and
-    /// pops on 7 frames over 2 lists agree with plain vectors in order of
+    /// Random pushes, moves (within a list and across lists), unlinks,
+    /// looks at the front and pops on 7 frames over 2 lists agree with plain vectors in order of
     /// use, and so do the hints; the logs (32 entries each) compact often.
     #[test]
     fn agrees_with_lists_in_order_of_use() {
@@ -331,6 +338,7 @@ mod tests {
                     }
                 }
                 9 => {
+                    assert_eq!(logs.front(list), model[list].first().copied());
                     let expected = (!model[list].is_empty()).then(|| model[list].remove(0));
                     assert_eq!(logs.pop_front(list), expected);
                 }

@@ -38,7 +38,7 @@
 //!   before the first eviction.
 
 use super::ghost::GhostList;
-use super::list::FrameLists;
+use super::recency::RecencyLogs;
 use super::{
     rename_key, FrameId, PageKey, PolicyError, PolicyParams, ReferenceBits, ReplacementPolicy,
 };
@@ -54,7 +54,9 @@ const HINT_REACH: usize = 16;
 
 /// S3-FIFO over a fixed number of frames.
 pub struct S3Fifo {
-    lists: FrameLists,
+    /// `S` and `M` as logs, so the victim hint reads the pages next to
+    /// leave in order rather than chasing links from frame to frame.
+    lists: RecencyLogs,
     freq: Vec<u8>,
     page_of: Vec<PageKey>,
     ghost: GhostList,
@@ -71,7 +73,7 @@ impl S3Fifo {
     pub fn new(capacity: usize, small_fraction: f64) -> S3Fifo {
         let small_share = ((small_fraction * capacity as f64).ceil() as usize).min(capacity);
         S3Fifo {
-            lists: FrameLists::new(capacity, 2),
+            lists: RecencyLogs::new(capacity, 2),
             freq: vec![0; capacity],
             page_of: vec![0; capacity],
             ghost: GhostList::new(capacity - small_share),
