@@ -5,6 +5,18 @@
 //! one look-up; [`GhostList`] is the one-list case. Insertion order is kept
 //! (oldest forgotten first); membership and removal are O(1); the storage
 //! is sized once, so nothing is allocated after construction.
+//!
+//! Each list is a log: a ring of keys in insertion order, numbered by
+//! position. The index maps a key to its list and position, and an entry
+//! is live while its position is at or past its list's front. Forgetting
+//! the oldest key, which a full list does on every push, only advances the
+//! front: the key's index entry goes stale where it lies, in a cache line
+//! nothing else needs now, instead of being looked up and deleted. Stale
+//! entries are dropped in bulk (a purge) once there are as many as the
+//! index leaves room for. A key taken off a list from the middle (removed,
+//! or pushed again) leaves a hole in its log, marked in a bit table and
+//! skipped when the front reaches it; a log whose holes fill its ring is
+//! compacted, renumbering its live keys.
 
 use super::key_index::KeyIndex;
 use super::PageKey;
@@ -12,22 +24,35 @@ use super::PageKey;
 /// A `HashMap` keyed by page keys.
 pub type KeyMap<V> = vmlab_hw::intmap::IntMap<V>;
 
-const NIL: u32 = u32::MAX;
-
 /// Lists one [`GhostLists`] can keep: the index stores a key's list in
-/// the top bit of its entry's slot number.
+/// the top bit of its entry's value.
 const MAX_LISTS: usize = 2;
+
+/// Keys one list can remember: its ring, twice as long, must number its
+/// positions well within [`POSITION_MASK`] (see [`PURGE_EVERY`]).
+pub const MAX_KEYS: usize = 1 << 27;
 
 /// The top bit of an index value: the key is on list 1.
 const LIST_BIT: u32 = 1 << 31;
 
-/// The index value of an entry in `slot` on `list`.
+/// The bits of an index value that keep a position, modulo their range.
+/// Thirty rather than thirty-one, so no value is `u32::MAX`, which the
+/// index reserves.
+const POSITION_MASK: u32 = (1 << 30) - 1;
+
+/// Pushes after which stale index entries are purged however few they
+/// are: a stale position then cannot come round, modulo
+/// [`POSITION_MASK`], into its list's live range.
+const PURGE_EVERY: u64 = 1 << 28;
+
+/// The index value of the entry at position `at` of `list`.
 #[inline]
-fn tagged(slot: u32, list: usize) -> u32 {
+fn tagged(at: u64, list: usize) -> u32 {
+    let position = at as u32 & POSITION_MASK;
     if list == 1 {
-        slot | LIST_BIT
+        position | LIST_BIT
     } else {
-        slot
+        position
     }
 }
 
@@ -37,35 +62,75 @@ fn list_in(value: u32) -> usize {
     usize::from(value & LIST_BIT != 0)
 }
 
-/// A remembered key and its neighbours in insertion order, side by side:
-/// forgetting or pushing touches one cache line per entry involved, not
-/// one per array.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    key: PageKey,
-    prev: u32,
-    next: u32,
-}
-
-/// One list's ends, length and bound.
-#[derive(Clone, Copy, Debug)]
-struct Queue {
-    head: u32,
-    tail: u32,
+/// One list: a ring of keys in insertion order, its holes, its ends.
+#[derive(Clone, Debug)]
+struct Log {
+    /// The key at position `at` sits in `keys[at & mask]`.
+    keys: Vec<PageKey>,
+    /// One bit a ring slot, set while its key was taken off the list
+    /// from the middle: the front skips it.
+    holes: Vec<u64>,
+    mask: u64,
+    /// Position of the oldest entry kept, and one past the newest.
+    front: u64,
+    back: u64,
+    /// Live keys.
     len: usize,
     capacity: usize,
+}
+
+impl Log {
+    fn new(capacity: usize) -> Log {
+        // Twice the bound: a compaction finds at least half the ring holes.
+        let slots = (capacity * 2).max(1).next_power_of_two();
+        Log {
+            keys: vec![0; slots],
+            holes: vec![0; slots.div_ceil(64)],
+            mask: slots as u64 - 1,
+            front: 0,
+            back: 0,
+            len: 0,
+            capacity,
+        }
+    }
+
+    /// The absolute position an index value of this list names, if that
+    /// position is live (the index holds live keys' positions exactly, so
+    /// a position in the live range is the key's own).
+    #[inline]
+    fn live_position(&self, value: u32) -> Option<u64> {
+        let behind = (self.back as u32).wrapping_sub(value) & POSITION_MASK;
+        (behind >= 1 && u64::from(behind) <= self.back - self.front)
+            .then(|| self.back - u64::from(behind))
+    }
+
+    #[inline]
+    fn is_hole(&self, at: u64) -> bool {
+        let slot = at & self.mask;
+        self.holes[(slot / 64) as usize] >> (slot % 64) & 1 == 1
+    }
+
+    #[inline]
+    fn set_hole(&mut self, at: u64, hole: bool) {
+        let slot = at & self.mask;
+        let word = &mut self.holes[(slot / 64) as usize];
+        *word = (*word & !(1 << (slot % 64))) | (u64::from(hole) << (slot % 64));
+    }
 }
 
 /// Up to [`MAX_LISTS`] lists of page keys, each in insertion order and
 /// bounded on its own; a key is on one list at most.
 #[derive(Clone, Debug)]
 pub struct GhostLists {
-    /// Key → its entry's slot, with [`LIST_BIT`] set for list 1.
-    slot_of: KeyIndex,
-    /// Every list's entries, from one pool of slots.
-    entries: Vec<Entry>,
-    queues: [Queue; MAX_LISTS],
-    free: Vec<u32>,
+    /// Key → its list ([`LIST_BIT`]) and position; stale for keys
+    /// forgotten as the oldest, until the next purge.
+    index: KeyIndex,
+    logs: [Log; MAX_LISTS],
+    /// Stale index entries allowed before a purge (or half the live ones,
+    /// if more: a purge reads the whole index).
+    stale_room: usize,
+    /// Pushes since the last purge (see [`PURGE_EVERY`]).
+    pushes_since_purge: u64,
 }
 
 impl GhostLists {
@@ -75,47 +140,48 @@ impl GhostLists {
     /// the cache) and grows only if the lists do outgrow them.
     ///
     /// # Panics
-    /// With more than two lists, or more keys in all than the index can
-    /// number.
+    /// With more than two lists, or a list too long for the positions the
+    /// index stores.
     pub fn new(bounds: &[(usize, usize)]) -> GhostLists {
         assert!(bounds.len() <= MAX_LISTS, "at most {MAX_LISTS} ghost lists");
-        let slots: usize = bounds.iter().map(|&(capacity, _)| capacity).sum();
+        assert!(
+            bounds.iter().all(|&(capacity, _)| capacity <= MAX_KEYS),
+            "too many ghost keys to number"
+        );
         let usual: usize = bounds.iter().map(|&(c, usual)| usual.min(c)).sum();
-        assert!(slots < LIST_BIT as usize, "too many ghost keys to number");
-        let mut queues = [Queue {
-            head: NIL,
-            tail: NIL,
-            len: 0,
-            capacity: 0,
-        }; MAX_LISTS];
-        for (queue, &(capacity, _)) in queues.iter_mut().zip(bounds) {
-            queue.capacity = capacity;
+        let mut logs = [Log::new(0), Log::new(0)];
+        for (log, &(capacity, _)) in logs.iter_mut().zip(bounds) {
+            *log = Log::new(capacity);
         }
+        // Stale entries may take what room the index has beyond the usual
+        // live keys, at least as much again as those.
+        let index = KeyIndex::with_capacity(2 * usual.max(64));
         GhostLists {
-            slot_of: KeyIndex::with_capacity(usual),
-            entries: vec![
-                Entry {
-                    key: 0,
-                    prev: NIL,
-                    next: NIL
-                };
-                slots
-            ],
-            queues,
-            free: (0..slots as u32).rev().collect(),
+            stale_room: index.capacity() - usual,
+            index,
+            logs,
+            pushes_since_purge: 0,
         }
     }
 
     /// Number of keys list `list` remembers.
     #[inline]
     pub fn len(&self, list: usize) -> usize {
-        self.queues[list].len
+        self.logs[list].len
+    }
+
+    /// The list `key` is on and its position there, if it is on one.
+    #[inline]
+    fn find(&self, key: PageKey) -> Option<(usize, u64)> {
+        let value = self.index.get(key)?;
+        let list = list_in(value);
+        Some((list, self.logs[list].live_position(value)?))
     }
 
     /// The list `key` is on, if any.
     #[inline]
     pub fn list_of(&self, key: PageKey) -> Option<usize> {
-        self.slot_of.get(key).map(list_in)
+        self.find(key).map(|(list, _)| list)
     }
 
     /// Whether list `list` remembers `key`.
@@ -127,77 +193,109 @@ impl GhostLists {
     /// Hints the host cache to load where a look-up of `key` starts.
     #[inline]
     pub fn prefetch(&self, key: PageKey) {
-        self.slot_of.preload(key);
+        self.index.preload(key);
     }
 
     /// Remembers `key` as the newest of `list` (taking it off any list it
     /// is on), forgetting that list's oldest when it is full. Returns the
     /// key forgotten, if any.
     pub fn push(&mut self, list: usize, key: PageKey) -> Option<PageKey> {
-        if self.queues[list].capacity == 0 {
+        if self.logs[list].capacity == 0 {
             return Some(key);
         }
         self.remove(key);
-        let forgotten = if self.queues[list].len == self.queues[list].capacity {
+        let forgotten = if self.logs[list].len == self.logs[list].capacity {
             self.pop_oldest(list)
         } else {
             None
         };
-        let Some(slot) = self.free.pop() else {
-            return forgotten;
-        };
-        let queue = &mut self.queues[list];
-        self.entries[slot as usize] = Entry {
-            key,
-            prev: queue.tail,
-            next: NIL,
-        };
-        match queue.tail {
-            NIL => queue.head = slot,
-            t => self.entries[t as usize].next = slot,
+        let log = &self.logs[list];
+        if log.back - log.front == log.keys.len() as u64 {
+            self.compact(list);
         }
-        queue.tail = slot;
-        queue.len += 1;
-        self.slot_of.insert(key, tagged(slot, list));
+        let log = &mut self.logs[list];
+        let at = log.back;
+        log.keys[(at & log.mask) as usize] = key;
+        log.set_hole(at, false);
+        log.back = at + 1;
+        log.len += 1;
+        self.index.insert(key, tagged(at, list));
+        self.pushes_since_purge += 1;
+        self.purge_when_due();
         forgotten
     }
 
     /// Forgets `key`; returns the list it was on.
     pub fn remove(&mut self, key: PageKey) -> Option<usize> {
-        let value = self.slot_of.remove(key)?;
-        let list = list_in(value);
-        let slot = value & !LIST_BIT;
-        let Entry {
-            prev: p, next: n, ..
-        } = self.entries[slot as usize];
-        let queue = &mut self.queues[list];
-        match p {
-            NIL => queue.head = n,
-            p => self.entries[p as usize].next = n,
-        }
-        match n {
-            NIL => queue.tail = p,
-            n => self.entries[n as usize].prev = p,
-        }
-        queue.len -= 1;
-        self.free.push(slot);
+        let found = self.find(key);
+        // A stale entry goes too: its slot is loaded now.
+        self.index.remove(key)?;
+        let (list, at) = found?;
+        let log = &mut self.logs[list];
+        log.set_hole(at, true);
+        log.len -= 1;
         Some(list)
     }
 
-    /// Forgets and returns the oldest key of `list`.
+    /// Forgets and returns the oldest key of `list`. Its index entry is
+    /// left stale (see the module doc).
     pub fn pop_oldest(&mut self, list: usize) -> Option<PageKey> {
-        let head = self.queues[list].head;
-        if head == NIL {
+        let log = &mut self.logs[list];
+        if log.len == 0 {
             return None;
         }
-        let key = self.entries[head as usize].key;
-        self.remove(key);
-        // The next oldest's entry is cached now (its link was just fixed):
-        // start loading its index slot, which its own forgetting reads.
-        if let Some(next) = self.entries.get(self.queues[list].head as usize) {
-            self.slot_of.preload(next.key);
+        while log.is_hole(log.front) {
+            log.front += 1;
         }
+        let key = log.keys[(log.front & log.mask) as usize];
+        log.front += 1;
+        log.len -= 1;
+        self.purge_when_due();
         Some(key)
+    }
+
+    /// Moves the live keys of `list`'s full ring to its front, in order,
+    /// numbered on from its back (so every stale position stays behind
+    /// the front), and points their index entries at them.
+    #[cold]
+    fn compact(&mut self, list: usize) {
+        let log = &mut self.logs[list];
+        let (front, back) = (log.front, log.back);
+        let mut kept = 0;
+        for at in front..back {
+            if !log.is_hole(at) {
+                let key = log.keys[(at & log.mask) as usize];
+                // The ring is full, so new position `back + kept` has the
+                // slot of old position `front + kept`, at or before `at`.
+                log.keys[((front + kept) & log.mask) as usize] = key;
+                self.index.insert(key, tagged(back + kept, list));
+                kept += 1;
+            }
+        }
+        log.holes.fill(0);
+        log.front = back;
+        log.back = back + kept;
+    }
+
+    /// Purges once the stale index entries outnumber their room, or
+    /// [`PURGE_EVERY`] pushes after the last purge.
+    #[inline]
+    fn purge_when_due(&mut self) {
+        let live = self.logs[0].len + self.logs[1].len;
+        if self.index.len() - live > self.stale_room.max(live / 2)
+            || self.pushes_since_purge >= PURGE_EVERY
+        {
+            self.purge();
+        }
+    }
+
+    /// Drops the index entries of keys forgotten as the oldest.
+    #[cold]
+    fn purge(&mut self) {
+        let logs = &self.logs;
+        self.index
+            .retain(|_, value| logs[list_in(value)].live_position(value).is_some());
+        self.pushes_since_purge = 0;
     }
 }
 
@@ -289,18 +387,20 @@ mod tests {
     }
 
     /// Random pushes, removals and pops agree with a plain queue of keys
-    /// (oldest first), through wrap-around of the entry slots.
+    /// (oldest first), through wrap-around and compaction of the rings;
+    /// with many keys, through purges of the stale index entries, which
+    /// keep the index from holding every key ever pushed.
     #[test]
     fn agrees_with_a_plain_queue() {
-        for capacity in [1, 3, 17] {
+        for (capacity, keys) in [(1, 40), (3, 40), (17, 40), (17, 400)] {
             let mut g = GhostList::new(capacity);
             let mut model: std::collections::VecDeque<PageKey> = Default::default();
             let mut x = 0x2545_F491_4F6C_DD1Du64;
-            for _ in 0..20_000 {
+            for step in 0..20_000 {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                let key = x % 40;
+                let key = x % keys;
                 match x >> 62 {
                     0 | 1 => {
                         model.retain(|&k| k != key);
@@ -318,10 +418,31 @@ mod tests {
                     _ => assert_eq!(g.pop_oldest(), model.pop_front()),
                 }
                 assert_eq!(g.len(), model.len());
-                for k in 0..40 {
-                    assert_eq!(g.contains(k), model.contains(&k), "key {k}");
+                let stale = g.0.index.len() - g.len();
+                assert!(stale <= g.0.stale_room.max(g.len() / 2), "{stale} stale");
+                if keys <= 40 || step % 16 == 0 {
+                    for k in 0..keys {
+                        assert_eq!(g.contains(k), model.contains(&k), "key {k}");
+                    }
                 }
             }
+        }
+    }
+
+    /// A memory with more frames than the ghost lists can number positions
+    /// for is refused with an error naming the limit (ARC at 10^8 frames
+    /// panicked).
+    #[test]
+    fn ghost_policies_refuse_memories_their_lists_cannot_number() {
+        let params = super::super::PolicyParams::default();
+        let limit = (MAX_KEYS - 1) / 2;
+        for name in ["arc", "2q", "s3-fifo"] {
+            let err = super::super::by_name(name, limit + 1, &params).err();
+            let message = err.expect(name).to_string();
+            assert!(
+                message.contains(&format!("at most {limit} frames")),
+                "{message}"
+            );
         }
     }
 

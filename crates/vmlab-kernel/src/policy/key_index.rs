@@ -47,6 +47,11 @@ impl KeyIndex {
         }
     }
 
+    /// Keys the table holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.slots.len() / 2
+    }
+
     /// Keys stored.
     pub fn len(&self) -> usize {
         self.len
@@ -127,14 +132,22 @@ impl KeyIndex {
     /// Removes `key`; returns the index it had.
     #[inline]
     pub fn remove(&mut self, key: PageKey) -> Option<u32> {
-        let mut hole = self.find(key);
-        let removed = self.slots[hole].index;
+        let at = self.find(key);
+        let removed = self.slots[at].index;
         if removed == EMPTY {
             return None;
         }
+        self.remove_at(at);
+        Some(removed)
+    }
+
+    /// Empties the occupied slot `hole`. Backward shift: pulls later
+    /// entries of the probe run into the hole unless that would put one
+    /// before its home slot; every entry moved comes from further on in
+    /// the run and lands at or after `hole`.
+    #[inline]
+    fn remove_at(&mut self, mut hole: usize) {
         self.len -= 1;
-        // Backward shift: pull later entries of the probe run into the
-        // hole unless that would put one before its home slot.
         let mask = self.mask();
         let mut at = hole;
         loop {
@@ -151,7 +164,28 @@ impl KeyIndex {
             }
         }
         self.slots[hole] = VACANT;
-        Some(removed)
+    }
+
+    /// Keeps only the pairs `keep` accepts, in one pass over the table.
+    pub fn retain(&mut self, mut keep: impl FnMut(PageKey, u32) -> bool) {
+        let mask = self.mask();
+        // The pass starts after an empty slot (the table is at most half
+        // full), so no probe run wraps from its end into its start: a
+        // removal pulls entries only from slots the pass has yet to reach,
+        // one of them into the slot just emptied, which is looked at again.
+        let Some(start) = self.slots.iter().position(|s| s.index == EMPTY) else {
+            return;
+        };
+        let mut step = 1;
+        while step <= self.slots.len() {
+            let at = (start + step) & mask;
+            let slot = self.slots[at];
+            if slot.index != EMPTY && !keep(slot.key, slot.index) {
+                self.remove_at(at);
+            } else {
+                step += 1;
+            }
+        }
     }
 
     /// Every (key, index) pair, in no particular order.
@@ -189,7 +223,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    /// Random inserts, overwrites and removals agree with a `HashMap`,
+    /// Random inserts, overwrites, removals and bulk removals (`retain`)
+    /// agree with a `HashMap`,
     /// with keys that collide in the home slot, wrap around the end of
     /// the table, and outgrow the expected size.
     #[test]
@@ -213,6 +248,15 @@ mod tests {
                     }
                     2 => assert_eq!(index.remove(key), model.remove(&key), "remove {key}"),
                     _ => assert_eq!(index.get(key), model.get(&key).copied(), "get {key}"),
+                }
+                if step % 500 == 0 {
+                    // Drops about a third, runs and wrap-arounds included.
+                    let keep = |k: u64, i: u32| (k ^ u64::from(i)) % 3 != 0;
+                    index.retain(keep);
+                    model.retain(|&k, &mut i| keep(k, i));
+                    for (&k, &i) in &model {
+                        assert_eq!(index.get(k), Some(i), "kept {k}");
+                    }
                 }
                 assert_eq!(index.len(), model.len());
             }

@@ -285,6 +285,13 @@ pub fn by_name(
             u32::MAX
         )));
     }
+    // ARC remembers up to 2c + 1 evicted pages, 2Q and S3-FIFO up to c + 1.
+    if matches!(name, "arc" | "2q" | "s3-fifo") && 2 * capacity + 1 > ghost::MAX_KEYS {
+        return Err(PolicyError(format!(
+            "{name} remembers up to twice as many evicted pages as it has frames, so it takes at most {} frames, not {capacity}",
+            (ghost::MAX_KEYS - 1) / 2
+        )));
+    }
     Ok(match name {
         "fifo" => Box::new(fifo::Fifo::new(capacity)),
         "lru" => Box::new(lru::Lru::new(capacity)),
