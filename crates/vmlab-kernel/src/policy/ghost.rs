@@ -227,10 +227,10 @@ impl GhostLists {
 
     /// Forgets `key`; returns the list it was on.
     pub fn remove(&mut self, key: PageKey) -> Option<usize> {
-        let found = self.find(key);
         // A stale entry goes too: its slot is loaded now.
-        self.index.remove(key)?;
-        let (list, at) = found?;
+        let value = self.index.remove(key)?;
+        let list = list_in(value);
+        let at = self.logs[list].live_position(value)?;
         let log = &mut self.logs[list];
         log.set_hole(at, true);
         log.len -= 1;
