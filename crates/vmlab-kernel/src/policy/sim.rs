@@ -118,6 +118,11 @@ pub struct ReplacementSim {
     /// eviction: the next look-up starts loading the index slot its page
     /// will be removed from.
     victim_hint: Option<FrameId>,
+    /// The victim guessed [`VICTIMS_AHEAD`] evictions ahead at the last
+    /// eviction: at this one it is the guess one eviction nearer, taken
+    /// as it is rather than asked of the policy again (a second scan of
+    /// its queue on every eviction).
+    farthest_guess: Option<FrameId>,
 }
 
 impl ReplacementSim {
@@ -129,6 +134,7 @@ impl ReplacementSim {
             repeat_is_free: !policy.wants_touch() || policy.touches_collapse(),
             repeat: None,
             victim_hint: None,
+            farthest_guess: None,
             policy,
             tick_interval,
             next_tick: if tick_interval == 0 {
@@ -246,23 +252,28 @@ impl ReplacementSim {
     }
 
     /// After an eviction, once the new page is in: starts loading what the
-    /// evictions to come will read. Where the policy can tell the victims [`VICTIMS_AHEAD`]
-    /// evictions ahead, the farthest one's policy state, page and dirty bit
-    /// start loading now, and the index slot of the page of the one before
-    /// it (whose page was loaded so at the last eviction): each removal
-    /// then finds its slot loaded evictions earlier. Otherwise the next
-    /// victim's state and page load now, its slot at the next look-up.
+    /// evictions to come will read. Where the policy can tell the victims
+    /// [`VICTIMS_AHEAD`] evictions ahead, the farthest one's policy state,
+    /// page and dirty bit start loading now, and the index slot of the page
+    /// of the one before it (the farthest guess of the last eviction, whose
+    /// page was loaded then): each removal then finds its slot loaded
+    /// evictions earlier. Otherwise the next victim's state and page load
+    /// now, its slot at the next look-up.
     fn expect_victims(&mut self) {
         let referenced = Some(&self.bits.referenced[..]);
         match self.policy.upcoming_victim(referenced, VICTIMS_AHEAD) {
             Some(farthest) => {
-                let before = self.policy.upcoming_victim(referenced, VICTIMS_AHEAD - 1);
+                let before = self
+                    .farthest_guess
+                    .replace(farthest)
+                    .or_else(|| self.policy.upcoming_victim(referenced, VICTIMS_AHEAD - 1));
                 if let Some(before) = before {
                     self.preload_removal(before);
                 }
                 self.prefetch_victim(farthest);
             }
             None => {
+                self.farthest_guess = None;
                 self.victim_hint = self.policy.upcoming_victim(referenced, 0);
                 if let Some(next) = self.victim_hint {
                     self.prefetch_victim(next);
