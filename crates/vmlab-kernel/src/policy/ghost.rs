@@ -149,10 +149,8 @@ impl GhostLists {
             "too many ghost keys to number"
         );
         let usual: usize = bounds.iter().map(|&(c, usual)| usual.min(c)).sum();
-        let mut logs = [Log::new(0), Log::new(0)];
-        for (log, &(capacity, _)) in logs.iter_mut().zip(bounds) {
-            *log = Log::new(capacity);
-        }
+        // A list not asked for has no room.
+        let logs = std::array::from_fn(|list| Log::new(bounds.get(list).map_or(0, |&(c, _)| c)));
         // Stale entries may take what room the index has beyond the usual
         // live keys, at least as much again as those.
         let index = KeyIndex::with_capacity(2 * usual.max(64));
@@ -170,18 +168,12 @@ impl GhostLists {
         self.logs[list].len
     }
 
-    /// The list `key` is on and its position there, if it is on one.
-    #[inline]
-    fn find(&self, key: PageKey) -> Option<(usize, u64)> {
-        let value = self.index.get(key)?;
-        let list = list_in(value);
-        Some((list, self.logs[list].live_position(value)?))
-    }
-
     /// The list `key` is on, if any.
     #[inline]
     pub fn list_of(&self, key: PageKey) -> Option<usize> {
-        self.find(key).map(|(list, _)| list)
+        let value = self.index.get(key)?;
+        let list = list_in(value);
+        self.logs[list].live_position(value).map(|_| list)
     }
 
     /// Whether list `list` remembers `key`.

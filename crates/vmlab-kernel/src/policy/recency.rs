@@ -308,8 +308,9 @@ mod tests {
     use super::*;
 
     /// Random pushes, moves (within a list and across lists), unlinks,
-    /// looks at the front and pops on 7 frames over 2 lists agree with plain vectors in order of
-    /// use, and so do the hints; the logs (32 entries each) compact often.
+    /// looks at the front and pops on 7 frames over 2 lists agree with
+    /// plain vectors in order of use, and so do the hints; the logs (32
+    /// entries each) compact often.
     #[test]
     fn agrees_with_lists_in_order_of_use() {
         const FRAMES: u32 = 7;
