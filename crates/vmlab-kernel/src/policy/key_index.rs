@@ -224,9 +224,8 @@ mod tests {
     use std::collections::HashMap;
 
     /// Random inserts, overwrites, removals and bulk removals (`retain`)
-    /// agree with a `HashMap`,
-    /// with keys that collide in the home slot, wrap around the end of
-    /// the table, and outgrow the expected size.
+    /// agree with a `HashMap`, with keys that collide in the home slot,
+    /// wrap around the end of the table, and outgrow the expected size.
     #[test]
     fn agrees_with_a_hash_map() {
         for (expected, key_space) in [(4, 40u64), (64, 200), (1000, 3000), (50, u64::MAX)] {
