@@ -961,11 +961,13 @@ impl Kernel {
         for _ in 0..self.frames.len() {
             let chosen = self.with_policy(owner, None, |policy, refs| {
                 let victim = policy.evict_for(page_key_hint, refs)?;
+                // Read now: a victim kept after all goes back under it.
+                let key = policy.key_of(victim).unwrap_or(0);
                 // Asked only while explaining: the reason is a string.
                 let why = explaining.then(|| (policy.name(), policy.victim_reason(victim)));
-                Some((victim, why))
+                Some((victim, key, why))
             });
-            let Some((victim, why)) = chosen else {
+            let Some((victim, key, why)) = chosen else {
                 break;
             };
             if !self.frames.used_for(victim).is_user() {
@@ -974,7 +976,7 @@ impl Kernel {
             if Some(victim) == self.pinned {
                 // Handed back once a victim is found, so the policy cannot
                 // offer it again in this search.
-                skipped = Some(victim);
+                skipped = Some((victim, key));
                 continue;
             }
             if let Some((policy, reason)) = why {
@@ -992,21 +994,20 @@ impl Kernel {
                 evicted = true;
                 self.guess_due = Some(owner);
             } else {
-                // Swap is full and the page is dirty: it stays resident.
-                self.reinsert(owner, victim);
+                // Swap is full and the page is dirty: it stays resident,
+                // back under its own key. A policy that remembered the key
+                // as evicted takes it as a page seen again (ARC's T2, 2Q's
+                // Am, S3-FIFO's main queue), as Linux activates a page it
+                // could not swap out (`activate_locked` in
+                // `shrink_folio_list`).
+                self.track_frame(owner, victim, key);
             }
             break;
         }
-        if let Some(frame) = skipped {
-            self.reinsert(owner, frame);
+        if let Some((frame, key)) = skipped {
+            self.track_frame(owner, frame, key);
         }
         evicted
-    }
-
-    /// Gives `frame` back to `owner`'s policy after it was chosen but kept.
-    fn reinsert(&mut self, owner: Pid, frame: FrameId) {
-        let key = self.frames.owners(frame).next().map_or(0, page_key);
-        self.track_frame(owner, frame, key);
     }
 
     /// Hands `frame`, holding the page `key`, to `owner`'s policy (0: the

@@ -300,6 +300,53 @@ fn adopted_shared_pages_keep_the_objects_key() {
     }
 }
 
+/// The policy's key of every user frame.
+fn policy_keys(k: &Kernel) -> Vec<(u32, Option<u64>)> {
+    let frames = k.frames();
+    (0..frames.len() as u32)
+        .filter(|&f| frames.used_for(f).is_user())
+        .map(|f| (f, k.policy_key(f)))
+        .collect()
+}
+
+/// Regression: a victim the kernel could not evict (dirty, swap full) went
+/// back to its policy under the key of its most recent mapper instead of
+/// the key the policy knew it by: a shared object's page under a process's
+/// key, a page shared after fork under the child's instead of the parent's.
+#[test]
+fn victims_kept_for_want_of_swap_keep_their_keys() {
+    for policy in ["arc", "2q", "s3-fifo"] {
+        let mut config = config("x86-64", 24, policy);
+        config.swap_slots = 0;
+        let mut k = Kernel::new(config).unwrap();
+        // The policy's oldest pages: a shared object's pair, then a
+        // private pair shared with a child through fork.
+        let parent = k.spawn(0).unwrap();
+        let s = map_written_pair(&mut k, parent, true, 1);
+        let a = map_written_pair(&mut k, parent, false, 3);
+        let child = k.fork(parent).unwrap();
+        let before = policy_keys(&k);
+        // A hog fills memory; with no swap the victim is kept and the
+        // killer takes the hog, the largest process. The kept page goes
+        // back as one seen again, so the next hog's victim is the next of
+        // the four.
+        for hogs in 1..=4 {
+            let hog = k.spawn(0).unwrap();
+            let h = k
+                .mmap_anonymous(hog, 0, 64 * PAGE, RW, false, false)
+                .unwrap();
+            let killed = (0..64).find(|&i| k.store(hog, h + i * PAGE, 8, i).is_err());
+            assert!(killed.is_some(), "{policy}: hog {hogs} was never killed");
+            assert_eq!(k.counters().oom_kills, hogs, "{policy}");
+            k.wait(0, Some(hog)).unwrap();
+            let after = policy_keys(&k);
+            assert_eq!(after, before, "{policy}: keys after hog {hogs}");
+        }
+        assert_eq!(k.load(parent, s + PAGE, 8).unwrap(), 2);
+        assert_eq!(k.load(child, a + PAGE, 8).unwrap(), 4);
+    }
+}
+
 #[test]
 fn linux_stack_grows_within_rlimit_stack() {
     let mut k = boot("x86-64", 64, "lru");

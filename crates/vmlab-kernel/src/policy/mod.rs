@@ -159,7 +159,10 @@ pub trait ReplacementPolicy: Send {
     fn rekey(&mut self, _frame: FrameId, _from: PageKey, _to: PageKey) {}
 
     /// The key the page in `frame` is known by, for a policy that keeps
-    /// keys (see [`rekey`](ReplacementPolicy::rekey)).
+    /// keys (see [`rekey`](ReplacementPolicy::rekey)), while it tracks the
+    /// frame and after it chose the frame as a victim, until the frame is
+    /// inserted again: a victim the kernel cannot evict after all (dirty
+    /// with swap full, or pinned) goes back under the key it had.
     fn key_of(&self, _frame: FrameId) -> Option<PageKey> {
         None
     }
