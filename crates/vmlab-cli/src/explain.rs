@@ -22,6 +22,7 @@ use vmlab_hw::{AccessKind, Arch, Event, Mode};
 use vmlab_kernel::explain::{
     CallArg, ExplainLog, Explained, FlushReason, KernelEvent, Record, VARIADIC,
 };
+use vmlab_workload::driver::Model;
 use vmlab_workload::script::{run_source_keeping_machine, ScriptOptions};
 
 const EXAMPLES: &str = "\
@@ -115,6 +116,9 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
     };
     let config = crate::machine::config(&spec)?;
     let machine = crate::machine::driver_machine(&config);
+    if script.is_none() {
+        crate::machine::refuse_unless_run_fits(&spec, &machine, Model::Full)?;
+    }
     let tlb = config.tlb;
     let heading = |label: String, log: ExplainLog| Explanation {
         label,

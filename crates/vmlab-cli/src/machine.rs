@@ -9,9 +9,10 @@ use crate::error::CliError;
 use crate::numbers::parse_size;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
+use vmlab_kernel::kernel::ConfigError;
 use vmlab_kernel::machine::{load_machine_file, ArchSource, Given, MachineSpec, Memory};
 use vmlab_kernel::{Kernel, KernelConfig, Personality};
-use vmlab_workload::driver::Machine;
+use vmlab_workload::driver::{Machine, Model};
 
 /// The machine: a file, flags, or both (flags win).
 #[derive(Args)]
@@ -155,7 +156,34 @@ pub fn config(spec: &MachineSpec) -> Result<KernelConfig, CliError> {
 /// Boots the machine `spec` describes; a refusal names the flag or file
 /// position of the setting at fault.
 pub fn boot(spec: &MachineSpec) -> Result<Kernel, CliError> {
-    Kernel::new(config(spec)?).map_err(|e| CliError(spec.locate(&e).to_string()))
+    let config = config(spec)?;
+    let what = format!("the full model with {}", config.policy);
+    crate::footprint::refuse_unless_it_fits(config.frames, &what, |frames| {
+        Kernel::new(KernelConfig {
+            frames,
+            ..config.clone()
+        })
+        .map(drop)
+    })
+    .map_err(|e| memory_error(spec, &e))?;
+    Kernel::new(config).map_err(|e| CliError(spec.locate(&e).to_string()))
+}
+
+/// Refuses a trace run of `machine` (from `spec`) in `model` whose state
+/// would not fit in this host's memory ([`crate::footprint`]).
+pub fn refuse_unless_run_fits(
+    spec: &MachineSpec,
+    machine: &Machine,
+    model: Model,
+) -> Result<(), CliError> {
+    crate::footprint::refuse_unless_run_fits(machine, model).map_err(|e| memory_error(spec, &e))
+}
+
+/// `message` about the memory setting, named as `spec` had it (its flag or
+/// file position).
+fn memory_error(spec: &MachineSpec, message: &str) -> CliError {
+    let located = spec.locate(&ConfigError(format!("frames: {message}")));
+    CliError(located.to_string())
 }
 
 /// What the trace driver needs of `config`: scheme, frames, policy, TLB.

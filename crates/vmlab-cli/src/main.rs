@@ -6,6 +6,7 @@ mod arch_cmd;
 mod compare;
 mod error;
 mod explain;
+mod footprint;
 mod generate;
 mod machine;
 mod narrate;
@@ -27,6 +28,11 @@ mod workload;
 use clap::{Parser, Subcommand};
 use error::CliError;
 use std::process::ExitCode;
+
+/// Counts the bytes held, so a machine too large for the host is refused
+/// before it is built (see [`footprint`]).
+#[global_allocator]
+static ALLOCATOR: footprint::CountingAllocator = footprint::CountingAllocator;
 
 const EXAMPLES: &str = "\
 Examples:

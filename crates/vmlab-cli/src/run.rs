@@ -100,6 +100,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     let spec = args.machine.spec()?;
     let machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
     let model = Model::from(args.model);
+    crate::machine::refuse_unless_run_fits(&spec, &machine, model)?;
     let source = args.workload.source()?;
     // A single run leaves the other cores idle: one of them reads the
     // stream while this one simulates.

@@ -155,6 +155,10 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             memory,
         };
         let configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
+        for config in &configs {
+            crate::footprint::refuse_unless_run_fits(&config.machine, config.model)
+                .map_err(|e| CliError::arg("--frames/--mem", e))?;
+        }
         let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
         let rows = sweeps::run(&source, &configs, &|| progress.tick());
         progress.finish();

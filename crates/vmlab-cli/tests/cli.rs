@@ -277,6 +277,49 @@ fn run_rejects_bad_input_by_name() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Regression: a machine far larger than the host aborted the program
+/// ("memory allocation of 32000000000 bytes failed", a signal, no flag
+/// named) or thrashed for half a minute first; it is refused up front,
+/// with its projected size, in every command that builds one.
+#[test]
+fn machines_larger_than_the_host_are_refused_by_name() {
+    let gen = ["--gen", "seq:pages=4,n=8"];
+    let huge = ["--frames", "4000000000", "--policy", "arc"];
+    for model in ["replacement", "full"] {
+        let mut run = vec!["run", "--model", model];
+        run.extend(gen);
+        run.extend(huge);
+        let err = refused(&run);
+        let expected =
+            format!("--frames: 4000000000 frames of the {model} model with arc would take about ");
+        assert!(err.contains(&expected), "{err}");
+        assert!(err.contains("more than this machine's"), "{err}");
+    }
+    let err = refused(&["run", "--scenario", "cow", "--mem", "8T"]);
+    assert!(
+        err.contains("--mem: 2147483648 frames of the full model with lru would take about"),
+        "{err}"
+    );
+    let err = refused(&["explain", "--gen", "seq:pages=4,n=8", "--mem", "8T"]);
+    assert!(
+        err.contains("--mem: 2147483648 frames of the full model with lru"),
+        "{err}"
+    );
+    let mut sweep = vec![
+        "sweep",
+        "--frames",
+        "64,4000000000",
+        "--policies",
+        "lru,arc",
+    ];
+    sweep.extend(gen);
+    let err = refused(&sweep);
+    assert!(
+        err.contains("--frames/--mem: 4000000000 frames of the full model with lru"),
+        "{err}"
+    );
+}
+
 /// A fresh directory for one test's files.
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("vmlab-cli-{name}-{}", std::process::id()));

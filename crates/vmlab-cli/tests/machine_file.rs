@@ -96,6 +96,16 @@ fn a_bad_machine_file_is_refused_at_its_line_and_column() {
         )),
         "{err}"
     );
+    // So is a memory larger than the host's.
+    let file = machine_file("huge.toml", "policy = \"arc\"\nframes = 3000000000\n");
+    let err = refused(&["run", COW_SCRIPT, "--machine", file.to_str().unwrap()]);
+    assert!(
+        err.starts_with(&format!(
+            "vmlab: error: {}:2:10: key `frames`: 3000000000 frames of the full model with arc would take about",
+            file.display()
+        )),
+        "{err}"
+    );
     // A flag overriding that value is the one named.
     let err = refused(&["run", COW_SCRIPT, "--frames", "3"]);
     assert!(err.starts_with("vmlab: error: --frames: 3 frames"), "{err}");

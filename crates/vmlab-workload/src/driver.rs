@@ -324,6 +324,29 @@ fn report(machine: &Machine, model: Model) -> RunReport {
 /// References the replacement model preloads together.
 const BATCH: usize = 16;
 
+/// Builds what a run of `machine` in `model` holds before its first
+/// reference (the frame table and the policy's state, all sized by the
+/// frames), and drops it. A program that counts its allocations learns
+/// from two small builds what a large one would hold: the command line
+/// refuses a machine its host cannot hold instead of failing to allocate.
+pub fn build_only(machine: &Machine, model: Model) -> Result<(), DriverError> {
+    match model {
+        Model::Full => full_kernel(machine).map(drop),
+        Model::Replacement => replacement_sim(machine).map(drop),
+    }
+}
+
+/// The replacement model's simulator for `machine`.
+fn replacement_sim(machine: &Machine) -> Result<ReplacementSim, DriverError> {
+    let policy = by_name(&machine.policy, machine.frames, &PolicyParams::default())
+        .map_err(|e| DriverError::Config(format!("--policy: {e}")))?;
+    Ok(ReplacementSim::new(
+        policy,
+        machine.frames,
+        PolicyParams::default().tick_interval,
+    ))
+}
+
 /// The replacement model; system calls are skipped.
 fn run_replacement(
     mut chunks: impl ChunkedOps,
@@ -331,13 +354,7 @@ fn run_replacement(
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
-    let policy = by_name(&machine.policy, machine.frames, &PolicyParams::default())
-        .map_err(|e| DriverError::Config(format!("--policy: {e}")))?;
-    let mut sim = ReplacementSim::new(
-        policy,
-        machine.frames,
-        PolicyParams::default().tick_interval,
-    );
+    let mut sim = replacement_sim(machine)?;
     let page = machine.arch.page_bytes();
     let mut seen = PageSet::new();
     let mut sampler = Sampler::default();
@@ -429,15 +446,8 @@ pub fn run_explained(
     Ok((report, log))
 }
 
-/// The full model; with `explain`, the run records into it and stops
-/// once it wants no more events.
-fn run_full(
-    mut chunks: impl ChunkedOps,
-    machine: &Machine,
-    every: u64,
-    on_sample: &mut dyn FnMut(&Sample),
-    explain: Option<ExplainLog>,
-) -> Result<(RunReport, Option<ExplainLog>), DriverError> {
+/// The full model's kernel for `machine`, in trace mode.
+fn full_kernel(machine: &Machine) -> Result<Kernel, DriverError> {
     let mut config = KernelConfig::new(machine.arch.clone(), machine.frames);
     config.policy = machine.policy.clone();
     if let Some(tlb) = &machine.tlb {
@@ -449,7 +459,19 @@ fn run_full(
     config.swap_slots = u32::MAX;
     // The kernel names the setting at fault (frames, tlb, policy): the
     // command line's flag of the same name.
-    let mut k = Kernel::new(config).map_err(|e| DriverError::Config(format!("--{e}")))?;
+    Kernel::new(config).map_err(|e| DriverError::Config(format!("--{e}")))
+}
+
+/// The full model; with `explain`, the run records into it and stops
+/// once it wants no more events.
+fn run_full(
+    mut chunks: impl ChunkedOps,
+    machine: &Machine,
+    every: u64,
+    on_sample: &mut dyn FnMut(&Sample),
+    explain: Option<ExplainLog>,
+) -> Result<(RunReport, Option<ExplainLog>), DriverError> {
+    let mut k = full_kernel(machine)?;
     let pid = k
         .spawn(0)
         .map_err(|e| DriverError::Config(format!("cannot create the process: {e}")))?;
