@@ -1,12 +1,13 @@
 //! What a machine will hold in this host's memory, found before it is
-//! built. The binary's allocator counts the bytes it holds
-//! ([`CountingAllocator`]); [`refuse_unless_it_fits`] builds the machine
-//! twice at small sizes, projects the bytes a frame costs to the frames
-//! asked for, and refuses a machine larger than the host's memory with an
-//! error that says so, where building it would have aborted on a failed
-//! allocation (or thrashed first). The frame table and every policy's
-//! state grow linearly with the frames; contents of pages a workload
-//! touches come on top, and are the workload's to answer for.
+//! built. The binary's allocator counts the bytes each thread holds
+//! ([`CountingAllocator`]); [`refuse_unless_all_fit`] builds each machine
+//! ([`Planned`]) twice at small sizes, projects the bytes a frame costs to
+//! the frames asked for, and refuses machines larger than the host's
+//! memory, alone or run together, with an error that says so, where
+//! building them would have aborted on a failed allocation (or thrashed
+//! first). The frame table and every policy's state grow linearly with
+//! the frames; contents of pages a workload touches come on top, and are
+//! the workload's to answer for.
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -83,58 +84,99 @@ unsafe impl GlobalAlloc for CountingAllocator {
 /// so that tables rounded up to one are rounded alike at both.
 const PROBES: [usize; 2] = [1 << 14, 1 << 16];
 
-/// Refuses, with a message, a machine of `frames` frames whose state would
-/// not fit in this host's memory; `build` builds (and drops) the machine at
-/// a given number of frames, and `what` names it in the message ("the full
-/// model with lru"). Machines no larger than the probes, hosts whose
-/// memory is unknown, and machines that cannot be built at all (the real
-/// build names the setting at fault) pass unmeasured.
-pub fn refuse_unless_it_fits<E>(
-    frames: usize,
-    what: &str,
-    build: impl Fn(usize) -> Result<(), E>,
-) -> Result<(), String> {
-    if frames <= PROBES[1] {
-        return Ok(());
+/// A machine about to be built: its frames, its name in messages ("the
+/// full model with lru"), and how to build (and drop) it at a given
+/// number of frames, false if it cannot be built.
+pub struct Planned<'a> {
+    /// Frames of the machine asked for.
+    pub frames: usize,
+    /// What the machine is, for the message.
+    pub what: String,
+    /// Builds the machine at a number of frames and drops it.
+    pub build: Box<dyn Fn(usize) -> bool + 'a>,
+}
+
+impl<'a> Planned<'a> {
+    /// A run of the trace driver: `machine` in `model`.
+    pub fn run(machine: &'a Machine, model: Model) -> Planned<'a> {
+        Planned {
+            frames: machine.frames,
+            what: format!("the {} model with {}", model_name(model), machine.policy),
+            build: Box::new(move |frames| {
+                let probe = Machine {
+                    frames,
+                    ..machine.clone()
+                };
+                build_only(&probe, model).is_ok()
+            }),
+        }
     }
+
+    /// The bytes the machine would hold, and the bytes a frame costs;
+    /// `None` (unmeasured) for a machine no larger than the probes, or one
+    /// that cannot be built at all (its real build names the setting at
+    /// fault).
+    fn projection(&self) -> Option<(f64, f64)> {
+        if self.frames <= PROBES[1] {
+            return None;
+        }
+        let [small, large] = PROBES.map(|probe| held_while(|| (self.build)(probe)));
+        let (small, large) = (small? as f64, large? as f64);
+        let per_frame = (large - small).max(0.0) / (PROBES[1] - PROBES[0]) as f64;
+        Some((
+            small + per_frame * (self.frames - PROBES[0]) as f64,
+            per_frame,
+        ))
+    }
+}
+
+/// Refuses, with a message, machines whose state would not fit in this
+/// host's memory: any one of them, or the `at_once` largest together (a
+/// sweep runs that many at a time). Hosts whose memory is unknown pass
+/// them all.
+pub fn refuse_unless_all_fit(planned: &[Planned<'_>], at_once: usize) -> Result<(), String> {
     let Some(host) = host_memory() else {
         return Ok(());
     };
-    let [small, large] = PROBES.map(|probe| held_while(|| build(probe)));
-    let (Some(small), Some(large)) = (small, large) else {
-        return Ok(());
-    };
-    let per_frame = large.saturating_sub(small) as f64 / (PROBES[1] - PROBES[0]) as f64;
-    let needed = small as f64 + per_frame * (frames - PROBES[0]) as f64;
-    if needed <= host as f64 {
-        return Ok(());
-    }
-    Err(format!(
-        "{frames} frames of {what} would take about {} ({per_frame:.0} bytes a frame), more than this machine's {} of memory",
-        gib(needed),
-        gib(host as f64)
-    ))
-}
-
-/// [`refuse_unless_it_fits`] for a run of the trace driver: `machine` in
-/// `model`.
-pub fn refuse_unless_run_fits(machine: &Machine, model: Model) -> Result<(), String> {
-    let what = format!("the {} model with {}", model_name(model), machine.policy);
-    refuse_unless_it_fits(machine.frames, &what, |frames| {
-        let probe = Machine {
-            frames,
-            ..machine.clone()
+    let host = host as f64;
+    let mut needs = Vec::new();
+    for machine in planned {
+        let Some((needed, per_frame)) = machine.projection() else {
+            continue;
         };
-        build_only(&probe, model)
-    })
+        if needed > host {
+            return Err(format!(
+                "{} frames of {} would take about {} ({per_frame:.0} bytes a frame), more than this machine's {} of memory",
+                machine.frames,
+                machine.what,
+                gib(needed),
+                gib(host)
+            ));
+        }
+        needs.push(needed);
+    }
+    needs.sort_by(|a, b| b.total_cmp(a));
+    let largest = &needs[..needs.len().min(at_once)];
+    let together: f64 = largest.iter().sum();
+    if largest.len() > 1 && together > host {
+        return Err(format!(
+            "the {} largest configurations, run at once, would take about {} together, more than this machine's {} of memory (RAYON_NUM_THREADS=1 runs one at a time)",
+            largest.len(),
+            gib(together),
+            gib(host)
+        ));
+    }
+    Ok(())
 }
 
 /// The most bytes held at once, beyond those held before, while `build`
 /// ran; `None` if it failed.
-fn held_while<E>(build: impl FnOnce() -> Result<(), E>) -> Option<usize> {
+fn held_while(build: impl FnOnce() -> bool) -> Option<usize> {
     let before = LIVE.get();
     PEAK.set(before);
-    build().ok()?;
+    if !build() {
+        return None;
+    }
     usize::try_from(PEAK.get() - before).ok()
 }
 
@@ -166,30 +208,59 @@ fn host_memory() -> Option<u64> {
 mod tests {
     use super::*;
 
-    /// A machine of 100 bytes a frame: refused when that exceeds the host,
-    /// passed otherwise, with the size in the message.
+    /// A machine of `per_frame` bytes a frame.
+    fn machine(frames: usize, per_frame: usize) -> Planned<'static> {
+        Planned {
+            frames,
+            what: "a test machine".into(),
+            build: Box::new(move |frames| {
+                std::hint::black_box(vec![1u8; frames * per_frame]);
+                true
+            }),
+        }
+    }
+
+    /// Refused when its projected size exceeds the host, passed otherwise,
+    /// with the size in the message.
     #[test]
     fn a_machine_larger_than_the_host_is_refused_by_its_projected_size() {
-        let host = host_memory().expect("a Linux host says how much memory it has");
-        let build = |frames: usize| {
-            let state = vec![1u8; frames * 100];
-            std::hint::black_box(&state);
-            Ok::<(), ()>(())
-        };
-        let too_many = (host / 100) as usize * 2;
-        let err = refuse_unless_it_fits(too_many, "a test machine", build).unwrap_err();
+        let host = host_memory().expect("a Linux host says how much memory it has") as usize;
+        let too_many = host / 100 * 2;
+        let err = refuse_unless_all_fit(&[machine(too_many, 100)], 1).unwrap_err();
         assert!(err.contains("(100 bytes a frame)"), "{err}");
         assert!(
             err.contains(&format!("{too_many} frames of a test machine")),
             "{err}"
         );
-        let fits = (host / 100) as usize / 4;
-        assert_eq!(refuse_unless_it_fits(fits, "a test machine", build), Ok(()));
+        assert_eq!(
+            refuse_unless_all_fit(&[machine(host / 400, 100)], 1),
+            Ok(())
+        );
+    }
+
+    /// Two machines of 60% of the host each fit one at a time, not two.
+    #[test]
+    fn machines_that_fit_alone_may_not_fit_together() {
+        let host = host_memory().expect("a Linux host says how much memory it has") as usize;
+        let big = || machine(host / 100 * 6 / 10, 100);
+        let small = || machine(1 << 20, 100);
+        assert_eq!(refuse_unless_all_fit(&[big(), big()], 1), Ok(()));
+        assert_eq!(refuse_unless_all_fit(&[big(), small(), small()], 2), Ok(()));
+        let err = refuse_unless_all_fit(&[small(), big(), big()], 2).unwrap_err();
+        assert!(
+            err.starts_with("the 2 largest configurations, run at once"),
+            "{err}"
+        );
     }
 
     /// The real build gives the error, naming the setting at fault.
     #[test]
     fn a_machine_that_cannot_be_built_is_left_to_the_build() {
-        assert_eq!(refuse_unless_it_fits(1 << 40, "x", |_| Err(())), Ok(()));
+        let unbuildable = Planned {
+            frames: 1 << 40,
+            what: "x".into(),
+            build: Box::new(|_| false),
+        };
+        assert_eq!(refuse_unless_all_fit(&[unbuildable], 1), Ok(()));
     }
 }

@@ -6,6 +6,7 @@
 //! flags into settings that name their flag.
 
 use crate::error::CliError;
+use crate::footprint::Planned;
 use crate::numbers::parse_size;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -157,15 +158,18 @@ pub fn config(spec: &MachineSpec) -> Result<KernelConfig, CliError> {
 /// position of the setting at fault.
 pub fn boot(spec: &MachineSpec) -> Result<Kernel, CliError> {
     let config = config(spec)?;
-    let what = format!("the full model with {}", config.policy);
-    crate::footprint::refuse_unless_it_fits(config.frames, &what, |frames| {
-        Kernel::new(KernelConfig {
-            frames,
-            ..config.clone()
-        })
-        .map(drop)
-    })
-    .map_err(|e| memory_error(spec, &e))?;
+    let planned = Planned {
+        frames: config.frames,
+        what: format!("the full model with {}", config.policy),
+        build: Box::new(|frames| {
+            let probe = KernelConfig {
+                frames,
+                ..config.clone()
+            };
+            Kernel::new(probe).is_ok()
+        }),
+    };
+    crate::footprint::refuse_unless_all_fit(&[planned], 1).map_err(|e| memory_error(spec, &e))?;
     Kernel::new(config).map_err(|e| CliError(spec.locate(&e).to_string()))
 }
 
@@ -176,7 +180,8 @@ pub fn refuse_unless_run_fits(
     machine: &Machine,
     model: Model,
 ) -> Result<(), CliError> {
-    crate::footprint::refuse_unless_run_fits(machine, model).map_err(|e| memory_error(spec, &e))
+    crate::footprint::refuse_unless_all_fit(&[Planned::run(machine, model)], 1)
+        .map_err(|e| memory_error(spec, &e))
 }
 
 /// `message` about the memory setting, named as `spec` had it (its flag or

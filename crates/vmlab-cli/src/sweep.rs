@@ -6,6 +6,7 @@
 
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
+use crate::footprint::{refuse_unless_all_fit, Planned};
 use crate::numbers::{parse_list, parse_size, parse_u64};
 use crate::output::print_out;
 use crate::plot;
@@ -155,10 +156,12 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             memory,
         };
         let configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
-        for config in &configs {
-            crate::footprint::refuse_unless_run_fits(&config.machine, config.model)
-                .map_err(|e| CliError::arg("--frames/--mem", e))?;
-        }
+        let planned: Vec<_> = configs
+            .iter()
+            .map(|c| Planned::run(&c.machine, c.model))
+            .collect();
+        refuse_unless_all_fit(&planned, sweeps::parallelism())
+            .map_err(|e| CliError::arg("--frames/--mem", e))?;
         let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
         let rows = sweeps::run(&source, &configs, &|| progress.tick());
         progress.finish();

@@ -578,6 +578,12 @@ fn describe(c: &Configuration) -> String {
     )
 }
 
+/// How many configurations [`run`] runs at once: the size of rayon's
+/// pool.
+pub fn parallelism() -> usize {
+    rayon::current_num_threads()
+}
+
 /// Runs every configuration on `source`, in parallel on rayon's pool
 /// (`RAYON_NUM_THREADS` sets its size); `done` is called once per finished
 /// configuration, from whichever thread ran it. Rows come back in the
