@@ -1,6 +1,6 @@
 //! What a machine will hold in this host's memory, found before it is
 //! built. The binary's allocator counts the bytes each thread holds
-//! ([`CountingAllocator`]); [`refuse_unless_all_fit`] builds each machine
+//! ([`crate::allocator`]); [`refuse_unless_all_fit`] builds each machine
 //! ([`Planned`]) twice at small sizes, projects the bytes a frame costs to
 //! the frames asked for, and refuses machines larger than the host's
 //! memory, alone or run together, with an error that says so, where
@@ -8,77 +8,9 @@
 //! first). The frame table and every policy's state grow linearly with
 //! the frames; contents of pages a workload touches come on top, and are
 //! the workload's to answer for.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use crate::allocator::held_while;
 use vmlab_workload::driver::{build_only, Machine, Model};
 use vmlab_workload::sweep::model_name;
-
-/// The system allocator, counting for each thread the bytes it allocated
-/// less those it freed, and their high-water mark: a machine is built on
-/// one thread, so other threads' allocations do not blur its measure.
-/// (Memory freed by another thread than its allocator's makes one count
-/// too low and the other too high; no build does that.)
-pub struct CountingAllocator;
-
-thread_local! {
-    /// Bytes allocated less bytes freed by this thread; no destructor, so
-    /// readable in the allocator at any time, thread exit included.
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-    /// The most `LIVE` has been since the last [`held_while`] began.
-    static PEAK: Cell<i64> = const { Cell::new(0) };
-}
-
-fn grew(bytes: usize) {
-    let live = LIVE.get() + bytes as i64;
-    LIVE.set(live);
-    PEAK.set(PEAK.get().max(live));
-}
-
-fn shrank(bytes: usize) {
-    LIVE.set(LIVE.get() - bytes as i64);
-}
-
-// SAFETY: every call is passed to `System` unchanged; the counters only
-// observe sizes of calls that succeeded.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract is `System`'s.
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as for `alloc`; `ptr` came from `System`.
-        unsafe { System.dealloc(ptr, layout) };
-        shrank(layout.size());
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            match new_size.checked_sub(layout.size()) {
-                Some(more) => grew(more),
-                None => shrank(layout.size() - new_size),
-            }
-        }
-        p
-    }
-}
 
 /// The two sizes the machine is built at to measure it: powers of two,
 /// so that tables rounded up to one are rounded alike at both.
@@ -167,17 +99,6 @@ pub fn refuse_unless_all_fit(planned: &[Planned<'_>], at_once: usize) -> Result<
         ));
     }
     Ok(())
-}
-
-/// The most bytes held at once, beyond those held before, while `build`
-/// ran; `None` if it failed.
-fn held_while(build: impl FnOnce() -> bool) -> Option<usize> {
-    let before = LIVE.get();
-    PEAK.set(before);
-    if !build() {
-        return None;
-    }
-    usize::try_from(PEAK.get() - before).ok()
 }
 
 fn gib(bytes: f64) -> String {

@@ -2,6 +2,7 @@
 //! lives in its own module; every error reaches the user here, as one line
 //! naming the argument at fault, with exit status 2.
 
+mod allocator;
 mod arch_cmd;
 mod compare;
 mod error;
@@ -30,9 +31,10 @@ use error::CliError;
 use std::process::ExitCode;
 
 /// Counts the bytes held, so a machine too large for the host is refused
-/// before it is built (see [`footprint`]).
+/// before it is built, and backs large tables with huge pages (see
+/// [`allocator`]).
 #[global_allocator]
-static ALLOCATOR: footprint::CountingAllocator = footprint::CountingAllocator;
+static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
 const EXAMPLES: &str = "\
 Examples:
