@@ -440,9 +440,10 @@ fn library_calls_come_before_the_system_calls_they_cause() {
     assert_eq!(names, ["malloc", "malloc", "printf", "free"]);
     assert!(returns[0].2 >= 1, "the first malloc asks for a heap");
     assert_eq!(returns[1].2, 0, "the second malloc fits in the heap");
-    // glibc asks whether stdout is a terminal (line buffering), then
+    // glibc asks what stdout is (fstat), then whether it is a terminal
+    // (line buffering: a character device but no pseudo-terminal), then
     // writes the line.
-    assert_eq!(returns[2], ("printf", "9".into(), 2), "hello 42\\n");
+    assert_eq!(returns[2], ("printf", "9".into(), 3), "hello 42\\n");
     assert_eq!(returns[3].1, serde_json::Value::Null, "free is void");
     let p = returns[0].1.as_str().unwrap();
     assert!(p.starts_with("0x"), "a pointer in hex: {p}");
@@ -458,12 +459,17 @@ fn library_calls_come_before_the_system_calls_they_cause() {
         text.contains("library call printf(format=\"hello %d\\n\", 42)"),
         "{text}"
     );
+    assert!(text.contains("system call fstat(fd=1)"), "{text}");
+    assert!(
+        text.contains("st_mode=S_IFCHR, st_rdev=makedev(5, 0), st_blksize=1024"),
+        "{text}"
+    );
     assert!(
         text.contains("system call ioctl(fd=1, op=TCGETS)"),
         "{text}"
     );
     assert!(
-        text.contains("printf returned 9, after 2 system calls"),
+        text.contains("printf returned 9, after 3 system calls"),
         "{text}"
     );
     assert!(

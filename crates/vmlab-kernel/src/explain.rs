@@ -561,6 +561,23 @@ impl CallValue for bool {
     }
 }
 
+/// fstat(2)'s answer, with the fields stdio reads, as strace shows them.
+impl CallValue for crate::fs::FileStat {
+    fn describe(&self) -> String {
+        if self.char_device {
+            format!(
+                "0 {{st_mode=S_IFCHR, st_rdev=makedev({}, 0), st_blksize={}}}",
+                self.rdev_major, self.blksize
+            )
+        } else {
+            format!(
+                "0 {{st_mode=S_IFREG, st_size={}, st_blksize={}}}",
+                self.size, self.blksize
+            )
+        }
+    }
+}
+
 impl CallValue for u64 {
     fn describe(&self) -> String {
         // Addresses (mmap, brk) read better in hex; counts are small.

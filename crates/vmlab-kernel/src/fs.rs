@@ -28,6 +28,31 @@ use crate::blockdev::{BlockCounters, BlockDevice};
 use crate::kernel::Errno;
 use std::collections::BTreeMap;
 
+/// What fstat(2) tells of an open file: the fields the C library reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    /// `S_ISCHR(st_mode)`: a character device (the terminal), not a
+    /// regular file.
+    pub char_device: bool,
+    /// `major(st_rdev)`: the device number's major half (0 for a file).
+    pub rdev_major: u32,
+    /// `st_size` (0 for the terminal, as Linux reports for a tty).
+    pub size: u64,
+    /// `st_blksize`: the preferred I/O size, the buffer stdio allocates.
+    pub blksize: u32,
+}
+
+/// The terminal's device number's major half: `/dev/tty` is (5, 0) on
+/// Linux (devices.txt), not a pseudo-terminal (136-143).
+pub const TERMINAL_MAJOR: u32 = 5;
+
+/// `st_blksize` of a regular file: the page size, as ext4 and tmpfs
+/// report.
+pub const FILE_BLKSIZE: u32 = 4096;
+
+/// `st_blksize` of the terminal: what Linux's tty devices report.
+pub const TERMINAL_BLKSIZE: u32 = 1024;
+
 /// A file's identity (its inode number); 0 is the trace backing store.
 pub type FileId = u64;
 
@@ -226,6 +251,25 @@ impl FileSystem {
         // In range: sizes are at most MAX_FILE_BYTES.
         bytes.resize(inode.size as usize, 0);
         Some(bytes)
+    }
+
+    /// fstat(2)'s answer for `file`.
+    pub fn stat(&self, file: FileId) -> FileStat {
+        if self.is_terminal(file) {
+            FileStat {
+                char_device: true,
+                rdev_major: TERMINAL_MAJOR,
+                size: 0,
+                blksize: TERMINAL_BLKSIZE,
+            }
+        } else {
+            FileStat {
+                char_device: false,
+                rdev_major: 0,
+                size: self.size(file),
+                blksize: FILE_BLKSIZE,
+            }
+        }
     }
 
     /// The size of `file` (0 for a file that is gone).

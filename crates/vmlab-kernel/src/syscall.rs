@@ -29,6 +29,7 @@ use crate::abi::{
     PROT_GROWSUP, PROT_SEM,
 };
 use crate::frames::Pid;
+use crate::fs::FileStat;
 use crate::kernel::{task_size, Errno, Kernel};
 use crate::process::ExitStatus;
 use crate::region::{Prot, ReadAdvice, Region, RegionError, RegionKind};
@@ -229,6 +230,14 @@ impl Kernel {
         let table = self.files_of(pid)?;
         let table = table.clone();
         self.fs.lseek(&table, fd, offset, whence)
+    }
+
+    /// fstat(2).
+    pub(crate) fn fstat_call(&mut self, pid: Pid, fd: i32) -> Result<FileStat, Errno> {
+        self.counters.syscalls += 1;
+        let table = self.files_of(pid)?;
+        let open = self.fs.open_file(table, fd)?;
+        Ok(self.fs.stat(open.file))
     }
 
     /// ftruncate(2).

@@ -11,6 +11,7 @@ use crate::abi::{
 };
 use crate::explain::CallArg;
 use crate::frames::Pid;
+use crate::fs::FileStat;
 use crate::kernel::{Errno, Kernel};
 use crate::process::ExitStatus;
 
@@ -149,6 +150,13 @@ impl Kernel {
         self.syscall(pid, "lseek", args, |k| {
             k.lseek_call(pid, fd, offset, whence)
         })
+    }
+
+    /// fstat(2): what kind of file `fd` is, its size and its preferred
+    /// I/O size.
+    pub fn sys_fstat(&mut self, pid: Pid, fd: i32) -> Result<FileStat, Errno> {
+        let args = || vec![CallArg::num("fd", fd)];
+        self.syscall(pid, "fstat", args, |k| k.fstat_call(pid, fd))
     }
 
     /// ftruncate(2).

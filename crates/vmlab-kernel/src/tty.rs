@@ -5,8 +5,9 @@
 //! reading it gives end of file.
 //!
 //! It exists for the C library's stdio, whose buffering depends on whether
-//! a stream is a terminal: [`Kernel::sys_isatty`] answers the question
-//! isatty(3) asks Linux with `ioctl(fd, TCGETS)`.
+//! a stream is a terminal: fstat(2) ([`Kernel::sys_fstat`]) says it is a
+//! character device, `/dev/tty`'s (5, 0), and [`Kernel::sys_isatty`]
+//! answers the question isatty(3) then asks Linux with `ioctl(fd, TCGETS)`.
 //!
 //! In the system calls, a terminal differs from a file as on Linux: write
 //! appends to the transcript (no page cache, no disk), read returns 0,
@@ -153,5 +154,33 @@ mod tests {
         // A child inherits the terminal.
         let child = k.sys_fork(pid).unwrap();
         assert_eq!(k.sys_isatty(child, 2), Ok(true));
+    }
+
+    /// fstat tells the terminal (a character device, /dev/tty's 5, 0, with
+    /// a tty's 1024-byte blocks) from a regular file (its size, 4 KiB
+    /// blocks), as Linux does; stdio reads it to choose its buffer.
+    #[test]
+    fn fstat_tells_a_character_device_from_a_file() {
+        let (mut k, pid) = boot();
+        assert_eq!(k.sys_fstat(pid, 0), Err(Errno::Ebadf));
+        k.attach_terminal(pid).unwrap();
+        let tty = k.sys_fstat(pid, 1).unwrap();
+        assert_eq!(
+            (tty.char_device, tty.rdev_major, tty.blksize),
+            (true, 5, 1024)
+        );
+        let fd = k
+            .sys_open(pid, "out", O_RDWR | crate::abi::O_CREAT, 0o644)
+            .unwrap();
+        let buf = k.sys_brk(pid, 0).unwrap();
+        k.sys_brk(pid, buf + 4096).unwrap();
+        assert_eq!(k.sys_write(pid, fd, buf, 100), Ok(100));
+        let calls = k.counters().syscalls;
+        let file = k.sys_fstat(pid, fd).unwrap();
+        assert_eq!(k.counters().syscalls, calls + 1);
+        assert_eq!(
+            (file.char_device, file.rdev_major, file.size, file.blksize),
+            (false, 0, 100, 4096)
+        );
     }
 }

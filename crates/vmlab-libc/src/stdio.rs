@@ -8,15 +8,15 @@
 //! `FILE`, as glibc does.
 //!
 //! Buffering follows glibc. A stream gets its buffer at its first I/O
-//! (glibc's `_IO_file_doallocate`): the library asks the kernel whether
-//! the descriptor is a terminal (isatty's ioctl) and mallocs `st_blksize`
-//! bytes: 4096 for a file (fully buffered: written when full, by fflush,
-//! fclose or exit) and 1024 for a terminal (Linux's pseudo-terminals
-//! report that), which is line buffered: a piece of output is written
-//! through its last newline at once, so each printf of a line is one
-//! write. `stderr` is unbuffered: each call's output is gathered in a
-//! scratch buffer and written by one write at the end of the call (glibc's
-//! `buffered_vfprintf`). An fwrite to a fully buffered stream fills the
+//! (glibc's `_IO_file_doallocate`): the library asks the kernel what the
+//! descriptor is (fstat), asks isatty (its ioctl) only of a character
+//! device that is not a pseudo-terminal, and mallocs `st_blksize` bytes:
+//! 4096 for a file (fully buffered: written when full, by fflush, fclose
+//! or exit) and 1024 for the terminal, which is line buffered: a piece of
+//! output is written through its last newline at once, so each printf of
+//! a line is one write. `stderr` is unbuffered: each call's output is
+//! gathered in a scratch buffer and written by one write at the end of
+//! the call (glibc's `buffered_vfprintf`). An fwrite to a fully buffered stream fills the
 //! buffer, and what does not fit goes out as the full buffer and then
 //! whole buffers straight from the caller's memory; an fread of at least
 //! a buffer's worth reads whole buffers straight into it.
@@ -39,10 +39,13 @@ use vmlab_kernel::Errno;
 
 /// The bytes of a `FILE`.
 pub const FILE_BYTES: u64 = 8 * WORD;
-/// A fully buffered stream's buffer (a file's `st_blksize`).
-pub const FILE_BUFFER: u64 = 4096;
-/// A terminal's buffer (a pseudo-terminal's `st_blksize`).
-pub const TERMINAL_BUFFER: u64 = 1024;
+/// A stream's buffer when fstat fails (glibc's `BUFSIZ`); otherwise the
+/// buffer is the descriptor's `st_blksize`.
+pub const BUFSIZ: u64 = 8192;
+/// Linux's pseudo-terminal majors (`DEV_TTY_LOW_MAJOR` to
+/// `DEV_TTY_HIGH_MAJOR` in glibc's `device-nrs.h`): glibc knows those for
+/// terminals from fstat alone, and asks isatty of other character devices.
+const PTY_MAJORS: std::ops::RangeInclusive<u32> = 136..=143;
 
 // The words of a FILE.
 const FLAGS: u64 = 0;
@@ -557,13 +560,20 @@ impl Libc {
             (base + data::SCRATCH, data::SCRATCH_BYTES)
         } else {
             let fd = self.ld(pid, fp + FD)? as i32;
-            // isatty's failure (a closed descriptor) means "not a terminal".
-            let size = if self.sys_isatty(pid, fd).unwrap_or(false) {
-                flags |= LINE_BUF;
-                TERMINAL_BUFFER
-            } else {
-                FILE_BUFFER
-            };
+            // fstat's failure (a closed descriptor) leaves BUFSIZ and full
+            // buffering, as isatty's leaves "not a terminal".
+            let mut size = BUFSIZ;
+            if let Ok(stat) = self.sys_fstat(pid, fd) {
+                if stat.char_device
+                    && (PTY_MAJORS.contains(&stat.rdev_major)
+                        || self.sys_isatty(pid, fd).unwrap_or(false))
+                {
+                    flags |= LINE_BUF;
+                }
+                if stat.blksize > 0 {
+                    size = u64::from(stat.blksize);
+                }
+            }
             (self.alloc(pid, base, size)?, size)
         };
         self.st(pid, fp + BUF_BASE, buf)?;

@@ -5,6 +5,7 @@
 use crate::account::Snapshot;
 use crate::{Libc, LibcError};
 use vmlab_kernel::frames::Pid;
+use vmlab_kernel::fs::FileStat;
 use vmlab_kernel::{Errno, ExitStatus, Kernel};
 
 impl Libc {
@@ -89,6 +90,10 @@ impl Libc {
         whence: u32,
     ) -> Result<u64, LibcError> {
         self.syscall("lseek", |k| k.sys_lseek(pid, fd, offset, whence))
+    }
+
+    pub(crate) fn sys_fstat(&mut self, pid: Pid, fd: i32) -> Result<FileStat, LibcError> {
+        self.syscall("fstat", |k| k.sys_fstat(pid, fd))
     }
 
     /// isatty(3)'s `ioctl(fd, TCGETS)`.

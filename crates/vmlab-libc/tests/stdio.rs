@@ -28,8 +28,10 @@ fn a_thousand_printfs_to_a_file_are_a_handful_of_writes() {
     let acc = libc.accounting();
     assert_eq!(acc.syscall("write"), 3);
     assert_eq!(acc.library("printf"), 1000);
-    // Deciding the buffering asked isatty once; the buffer came from malloc.
-    assert_eq!(acc.syscall("ioctl"), 1);
+    // Deciding the buffering asked fstat once, and isatty not at all (a
+    // regular file is no terminal); the buffer came from malloc.
+    assert_eq!(acc.syscall("fstat"), 1);
+    assert_eq!(acc.syscall("ioctl"), 0);
     assert_eq!(acc.syscall("brk"), 2);
     assert_eq!(file(&mut libc, "out"), thousand_lines());
 }
@@ -42,6 +44,10 @@ fn a_thousand_printfs_to_a_terminal_are_a_thousand_writes() {
     }
     assert_eq!(libc.accounting().syscall("write"), 1000);
     assert_eq!(libc.kernel().console(), thousand_lines());
+    // The terminal is a character device but no pseudo-terminal: glibc
+    // asks isatty too.
+    assert_eq!(libc.accounting().syscall("fstat"), 1);
+    assert_eq!(libc.accounting().syscall("ioctl"), 1);
 }
 
 #[test]
@@ -66,7 +72,8 @@ fn stderr_is_unbuffered_one_write_per_call() {
     assert_eq!(libc.accounting().syscall("write"), 1);
     libc.fputc(pid, b'!', err).unwrap();
     assert_eq!(libc.accounting().syscall("write"), 2);
-    // No buffer was allocated and no isatty asked.
+    // No buffer was allocated, so nothing was asked of the descriptor.
+    assert_eq!(libc.accounting().syscall("fstat"), 0);
     assert_eq!(libc.accounting().syscall("ioctl"), 0);
     assert_eq!(libc.accounting().syscall("brk"), 1);
 }

@@ -100,7 +100,7 @@ const LIBRARY_FUNCTIONS: [&str; 25] = [
 
 /// The system calls a script or its library makes, by the names strace
 /// gives them.
-const SYSTEM_CALLS: [&str; 19] = [
+const SYSTEM_CALLS: [&str; 20] = [
     "mmap",
     "munmap",
     "mprotect",
@@ -113,6 +113,7 @@ const SYSTEM_CALLS: [&str; 19] = [
     "write",
     "lseek",
     "ftruncate",
+    "fstat",
     "unlink",
     "ioctl",
     "fork",
