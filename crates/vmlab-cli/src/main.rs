@@ -31,8 +31,7 @@ use error::CliError;
 use std::process::ExitCode;
 
 /// Counts the bytes held, so a machine too large for the host is refused
-/// before it is built, and backs large tables with huge pages (see
-/// [`allocator`]).
+/// before it is built (see [`allocator`] and [`footprint`]).
 #[global_allocator]
 static ALLOCATOR: allocator::Allocator = allocator::Allocator;
 
