@@ -18,6 +18,7 @@
 //! skipped when the front reaches it; a log whose holes fill its ring is
 //! compacted, renumbering its live keys.
 
+use super::bit_table::BitTable;
 use super::key_index::KeyIndex;
 use super::PageKey;
 
@@ -69,7 +70,7 @@ struct Log {
     keys: Vec<PageKey>,
     /// One bit a ring slot, set while its key was taken off the list
     /// from the middle: the front skips it.
-    holes: Vec<u64>,
+    holes: BitTable,
     mask: u64,
     /// Position of the oldest entry kept, and one past the newest.
     front: u64,
@@ -85,7 +86,7 @@ impl Log {
         let slots = (capacity * 2).max(1).next_power_of_two();
         Log {
             keys: vec![0; slots],
-            holes: vec![0; slots.div_ceil(64)],
+            holes: BitTable::new(slots),
             mask: slots as u64 - 1,
             front: 0,
             back: 0,
@@ -106,15 +107,12 @@ impl Log {
 
     #[inline]
     fn is_hole(&self, at: u64) -> bool {
-        let slot = at & self.mask;
-        self.holes[(slot / 64) as usize] >> (slot % 64) & 1 == 1
+        self.holes.get((at & self.mask) as usize)
     }
 
     #[inline]
     fn set_hole(&mut self, at: u64, hole: bool) {
-        let slot = at & self.mask;
-        let word = &mut self.holes[(slot / 64) as usize];
-        *word = (*word & !(1 << (slot % 64))) | (u64::from(hole) << (slot % 64));
+        self.holes.set((at & self.mask) as usize, hole);
     }
 }
 
@@ -264,7 +262,7 @@ impl GhostLists {
                 kept += 1;
             }
         }
-        log.holes.fill(0);
+        log.holes.clear();
         log.front = back;
         log.back = back + kept;
     }

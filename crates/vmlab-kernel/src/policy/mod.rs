@@ -21,6 +21,7 @@
 
 pub mod aging;
 pub mod arc;
+pub mod bit_table;
 pub mod clock;
 pub mod fifo;
 pub mod ghost;

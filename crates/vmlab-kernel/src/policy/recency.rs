@@ -13,6 +13,7 @@
 //! be loaded early. A log that fills is compacted: its live entries (at
 //! most one per frame) move to its front.
 
+use super::bit_table::BitTable;
 use super::FrameId;
 
 /// A frame's place, one word: its position in a list's log (the high 56
@@ -77,7 +78,7 @@ pub struct RecencyLogs {
     /// One bit a frame, set while it is on list 1: which list a frame
     /// being moved leaves, from a table small enough to stay cached (12
     /// KiB for 100 000 frames), where its place would wait for memory.
-    on_second: Vec<u64>,
+    on_second: BitTable,
     /// The lists in use are the first `lists`.
     logs: [Log; MAX_LISTS],
     lists: usize,
@@ -90,7 +91,7 @@ impl RecencyLogs {
         let slots = (capacity.max(1) * LOG_PER_FRAME).next_power_of_two();
         RecencyLogs {
             places: vec![UNLISTED; capacity],
-            on_second: vec![0; capacity.div_ceil(64)],
+            on_second: BitTable::new(capacity),
             logs: std::array::from_fn(|list| {
                 // A list not in use has an empty log.
                 let slots = if list < lists { slots } else { 1 };
@@ -150,7 +151,7 @@ impl RecencyLogs {
     /// Whether `frame` is on list 1, by the bit table.
     #[inline(always)]
     fn is_on_second(&self, frame: FrameId) -> bool {
-        self.on_second[frame as usize / 64] >> (frame % 64) & 1 == 1
+        self.on_second.get(frame as usize)
     }
 
     /// Notes whether `frame` is on list 1 (with one list, nothing reads
@@ -158,9 +159,7 @@ impl RecencyLogs {
     #[inline(always)]
     fn set_on_second(&mut self, frame: FrameId, on: bool) {
         if self.lists > 1 {
-            let (word, bit) = (frame as usize / 64, frame % 64);
-            let w = &mut self.on_second[word];
-            *w = (*w & !(1 << bit)) | (u64::from(on) << bit);
+            self.on_second.set(frame as usize, on);
         }
     }
 
