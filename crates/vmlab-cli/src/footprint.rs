@@ -9,6 +9,7 @@
 //! the frames; contents of pages a workload touches come on top, and are
 //! the workload's to answer for.
 use crate::allocator::held_while;
+use vmlab_kernel::{Kernel, KernelConfig};
 use vmlab_workload::driver::{build_only, Machine, Model};
 use vmlab_workload::sweep::model_name;
 
@@ -33,13 +34,28 @@ impl<'a> Planned<'a> {
     pub fn run(machine: &'a Machine, model: Model) -> Planned<'a> {
         Planned {
             frames: machine.frames,
-            what: format!("the {} model with {}", model_name(model), machine.policy),
+            what: name(model, &machine.policy),
             build: Box::new(move |frames| {
                 let probe = Machine {
                     frames,
                     ..machine.clone()
                 };
                 build_only(&probe, model).is_ok()
+            }),
+        }
+    }
+
+    /// A kernel booted from `config` (a script's machine: the full model).
+    pub fn kernel(config: &'a KernelConfig) -> Planned<'a> {
+        Planned {
+            frames: config.frames,
+            what: name(Model::Full, &config.policy),
+            build: Box::new(move |frames| {
+                let probe = KernelConfig {
+                    frames,
+                    ..config.clone()
+                };
+                Kernel::new(probe).is_ok()
             }),
         }
     }
@@ -60,6 +76,11 @@ impl<'a> Planned<'a> {
             per_frame,
         ))
     }
+}
+
+/// A machine's name in messages: "the full model with lru".
+fn name(model: Model, policy: &str) -> String {
+    format!("the {} model with {policy}", model_name(model))
 }
 
 /// Refuses, with a message, machines whose state would not fit in this

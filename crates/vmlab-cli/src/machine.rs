@@ -158,18 +158,8 @@ pub fn config(spec: &MachineSpec) -> Result<KernelConfig, CliError> {
 /// position of the setting at fault.
 pub fn boot(spec: &MachineSpec) -> Result<Kernel, CliError> {
     let config = config(spec)?;
-    let planned = Planned {
-        frames: config.frames,
-        what: format!("the full model with {}", config.policy),
-        build: Box::new(|frames| {
-            let probe = KernelConfig {
-                frames,
-                ..config.clone()
-            };
-            Kernel::new(probe).is_ok()
-        }),
-    };
-    crate::footprint::refuse_unless_all_fit(&[planned], 1).map_err(|e| memory_error(spec, &e))?;
+    crate::footprint::refuse_unless_all_fit(&[Planned::kernel(&config)], 1)
+        .map_err(|e| memory_error(spec, &e))?;
     Kernel::new(config).map_err(|e| CliError(spec.locate(&e).to_string()))
 }
 

@@ -16,10 +16,11 @@
 //! output is written through its last newline at once, so each printf of
 //! a line is one write. `stderr` is unbuffered: each call's output is
 //! gathered in a scratch buffer and written by one write at the end of
-//! the call (glibc's `buffered_vfprintf`). An fwrite to a fully buffered stream fills the
-//! buffer, and what does not fit goes out as the full buffer and then
-//! whole buffers straight from the caller's memory; an fread of at least
-//! a buffer's worth reads whole buffers straight into it.
+//! the call (glibc's `buffered_vfprintf`). An fwrite to a fully buffered
+//! stream fills the buffer, and what does not fit goes out as the full
+//! buffer and then whole buffers straight from the caller's memory; an
+//! fread of at least a buffer's worth reads whole buffers straight into
+//! it.
 //!
 //! `exit` flushes every stream, `_exit` flushes nothing; fork copies the
 //! buffers with the rest of memory, so output not flushed before a fork
