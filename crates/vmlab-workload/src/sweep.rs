@@ -709,7 +709,7 @@ pub fn mrc_rows(
         return Err(dimension_error("memory", "expected at least one value"));
     }
     // Fewer passes than cores leave a core to each pass's reading.
-    let reading = if archs.len() < rayon::current_num_threads() {
+    let reading = if archs.len() < parallelism() {
         Reading::OnThread
     } else {
         Reading::InLine
