@@ -45,7 +45,8 @@ fn placement_errno(e: RegionError) -> Errno {
 }
 
 impl Kernel {
-    fn files_of(&self, pid: Pid) -> Result<&crate::fs::FdTable, Errno> {
+    /// The descriptor table of live process `pid`.
+    pub(crate) fn files_of(&self, pid: Pid) -> Result<&crate::fs::FdTable, Errno> {
         if !self.is_live(pid) {
             return Err(Errno::Esrch);
         }

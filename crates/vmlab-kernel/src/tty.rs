@@ -64,10 +64,7 @@ impl Kernel {
 
     /// Whether `fd` of `pid` is a terminal (not a system call).
     fn terminal_fd(&self, pid: Pid, fd: i32) -> Result<bool, Errno> {
-        if !self.is_live(pid) {
-            return Err(Errno::Esrch);
-        }
-        let open = self.fs.open_file(&self.procs[&pid].files, fd)?;
+        let open = self.fs.open_file(self.files_of(pid)?, fd)?;
         Ok(self.fs.is_terminal(open.file))
     }
 
