@@ -44,7 +44,24 @@ fn placement_errno(e: RegionError) -> Errno {
     }
 }
 
+/// The most bytes read(2) and write(2) move through the host at once:
+/// a transfer of any length goes through one buffer of this size.
+const RW_PIECE: u64 = 1 << 16;
+
+/// The length of the next piece of a transfer with `left` bytes to go.
+fn piece_len(left: u64) -> usize {
+    // At most RW_PIECE, which fits a usize.
+    left.min(RW_PIECE) as usize
+}
+
 impl Kernel {
+    /// `count` as read(2) and write(2) take it: at most Linux's
+    /// `MAX_RW_COUNT` (`INT_MAX & PAGE_MASK`, `rw_verify_area`), so a
+    /// larger request moves that many bytes and says so in its result.
+    fn max_rw_count(&self, count: u64) -> u64 {
+        count.min(i32::MAX as u64 & !(self.page_bytes() - 1))
+    }
+
     /// The descriptor table of live process `pid`.
     pub(crate) fn files_of(&self, pid: Pid) -> Result<&crate::fs::FdTable, Errno> {
         if !self.is_live(pid) {
@@ -167,7 +184,9 @@ impl Kernel {
         if self.fs.is_terminal(open.file) {
             return Ok(0);
         }
-        let available = count.min(self.fs.size(open.file).saturating_sub(open.offset));
+        let available = self
+            .max_rw_count(count)
+            .min(self.fs.size(open.file).saturating_sub(open.offset));
         if available == 0 {
             return Ok(0);
         }
@@ -175,13 +194,22 @@ impl Kernel {
         if n == 0 {
             return Err(Errno::Efault);
         }
-        let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Enomem)?];
-        self.read_cached(pid, open.file, open.offset, &mut data)?;
-        self.write_user(pid, buf, &data)
-            .map_err(|_| Errno::Efault)?;
-        self.counters.user_copy_bytes += n;
-        self.fs.set_offset(id, open.offset + n);
-        Ok(n)
+        let mut data = vec![0; piece_len(n)];
+        let mut done = 0;
+        while done < n {
+            let piece = &mut data[..piece_len(n - done)];
+            self.read_cached(pid, open.file, open.offset + done, piece)?;
+            if self.write_user(pid, buf + done, piece).is_err() {
+                break;
+            }
+            done += piece.len() as u64;
+        }
+        if done == 0 {
+            return Err(Errno::Efault);
+        }
+        self.counters.user_copy_bytes += done;
+        self.fs.set_offset(id, open.offset + done);
+        Ok(done)
     }
 
     /// write(2): `count` bytes of user memory at `buf` to `fd`; returns
@@ -199,7 +227,7 @@ impl Kernel {
         if count == 0 {
             return Ok(0);
         }
-        let n = self.user_prefix(pid, buf, count, AccessKind::Read);
+        let n = self.user_prefix(pid, buf, self.max_rw_count(count), AccessKind::Read);
         if n == 0 {
             return Err(Errno::Efault);
         }
@@ -210,13 +238,22 @@ impl Kernel {
         if at.saturating_add(n) > crate::fs::MAX_FILE_BYTES {
             return Err(Errno::Efbig);
         }
-        let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Enomem)?];
-        self.read_user(pid, buf, &mut data)
-            .map_err(|_| Errno::Efault)?;
-        self.counters.user_copy_bytes += n;
-        self.write_cached(pid, open.file, at, &data)?;
-        self.fs.set_offset(id, at + n);
-        Ok(n)
+        let mut data = vec![0; piece_len(n)];
+        let mut done = 0;
+        while done < n {
+            let piece = &mut data[..piece_len(n - done)];
+            if self.read_user(pid, buf + done, piece).is_err() {
+                break;
+            }
+            self.write_cached(pid, open.file, at + done, piece)?;
+            done += piece.len() as u64;
+        }
+        if done == 0 {
+            return Err(Errno::Efault);
+        }
+        self.counters.user_copy_bytes += done;
+        self.fs.set_offset(id, at + done);
+        Ok(done)
     }
 
     /// lseek(2); returns the new offset.
@@ -631,5 +668,22 @@ impl Kernel {
     ) -> Result<Option<(Pid, ExitStatus)>, Errno> {
         self.counters.syscalls += 1;
         self.wait(pid, child)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Kernel, KernelConfig};
+    use vmlab_hw::arch::presets;
+
+    /// Linux's `MAX_RW_COUNT` is `INT_MAX & PAGE_MASK`: 0x7fff_f000 with
+    /// 4 KiB pages (include/linux/fs.h).
+    #[test]
+    fn transfers_are_capped_at_linuxs_max_rw_count() {
+        let arch = presets::by_name("x86-64").unwrap().unwrap();
+        let k = Kernel::new(KernelConfig::new(arch, 64)).unwrap();
+        assert_eq!(k.max_rw_count(u64::MAX), 0x7fff_f000);
+        assert_eq!(k.max_rw_count(0x7fff_f001), 0x7fff_f000);
+        assert_eq!(k.max_rw_count(5), 5);
     }
 }

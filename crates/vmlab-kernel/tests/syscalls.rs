@@ -127,3 +127,27 @@ fn system_calls_and_user_copies_are_counted() {
     assert_eq!(c.syscalls, 6);
     assert_eq!(c.user_copy_bytes, 5 + 4);
 }
+
+/// read(2) and write(2) move a transfer through one host buffer a piece
+/// at a time (a write of a huge mapped range held a host copy of all of
+/// it, and the process aborted): a transfer several pieces long still
+/// moves every byte, on a machine whose memory (128 frames) holds less
+/// than the two buffers and the file's cached pages.
+#[test]
+fn transfers_longer_than_the_host_buffer_move_every_byte() {
+    let (mut k, pid) = boot();
+    let n = 300_000u64;
+    let anon = MAP_PRIVATE | MAP_ANONYMOUS;
+    let src = k.sys_mmap(pid, 0, n, RW, anon, -1, 0).unwrap();
+    let dst = k.sys_mmap(pid, 0, n, RW, anon, -1, 0).unwrap();
+    let bytes: Vec<u8> = (0..n).map(|i| (i * 13 % 253) as u8).collect();
+    k.write_user(pid, src, &bytes).unwrap();
+    let fd = k.sys_open(pid, "f", O_CREAT | O_RDWR, 0o644).unwrap();
+    assert_eq!(k.sys_write(pid, fd, src, n), Ok(n));
+    k.sys_lseek(pid, fd, 0, SEEK_SET).unwrap();
+    assert_eq!(k.sys_read(pid, fd, dst, u64::MAX), Ok(n));
+    let mut back = vec![0; n as usize];
+    k.read_user(pid, dst, &mut back).unwrap();
+    assert_eq!(back, bytes);
+    assert_eq!(k.counters().user_copy_bytes, 2 * n);
+}

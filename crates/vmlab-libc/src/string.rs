@@ -15,6 +15,11 @@ use vmlab_kernel::frames::Pid;
 /// How far string routines read ahead in one piece, within a page.
 const STRING_PIECE: u64 = 64;
 
+/// The most bytes the bulk routines (memcpy, memset, memcmp) hold on the
+/// host at once: a range of any length moves through one such buffer,
+/// never through a host copy of its own size.
+const BULK_PIECE: usize = 1 << 16;
+
 impl Libc {
     /// memcpy(3): copies `n` bytes from `src` to `dst` (which must not
     /// overlap); returns `dst`.
@@ -75,14 +80,24 @@ impl Libc {
             shown::value,
             |libc| {
                 libc.image(pid)?;
-                let mut x = vec![0; to_len(n)?];
-                let mut y = vec![0; x.len()];
-                libc.kernel.read_user(pid, a, &mut x)?;
-                libc.kernel.read_user(pid, b, &mut y)?;
-                let differ = x.iter().zip(&y).position(|(p, q)| p != q);
-                let looked = differ.map_or(n, |i| i as u64 + 1);
-                libc.meter.user_accesses += words(a, looked) + words(b, looked);
-                Ok(differ.map_or(0, |i| sign(x[i], y[i])))
+                let piece = BULK_PIECE.min(to_len(n)?);
+                let (mut x, mut y) = (vec![0; piece], vec![0; piece]);
+                let mut at = 0;
+                while at < n {
+                    let len = (n - at).min(piece as u64) as usize;
+                    libc.kernel
+                        .read_user(pid, a.wrapping_add(at), &mut x[..len])?;
+                    libc.kernel
+                        .read_user(pid, b.wrapping_add(at), &mut y[..len])?;
+                    if let Some(i) = (0..len).find(|&i| x[i] != y[i]) {
+                        let looked = at + i as u64 + 1;
+                        libc.meter.user_accesses += words(a, looked) + words(b, looked);
+                        return Ok(sign(x[i], y[i]));
+                    }
+                    at += len as u64;
+                }
+                libc.meter.user_accesses += words(a, n) + words(b, n);
+                Ok(0)
             },
         )
     }
@@ -150,16 +165,40 @@ impl Libc {
     }
 
     /// Copies `n` bytes from `src` to `dst`, counted as memcpy's accesses.
+    /// The bytes go through a buffer of [`BULK_PIECE`] bytes, so the host
+    /// holds no copy of a huge range. Overlapping ranges copy as memmove
+    /// would (a piece is read before it is written, last piece first when
+    /// `dst` lies above `src`): memcpy's result there is undefined in C,
+    /// and this keeps it what it was when the whole range was read first.
     pub(crate) fn copy(&mut self, pid: Pid, dst: u64, src: u64, n: u64) -> Result<(), LibcError> {
-        let mut bytes = vec![0; to_len(n)?];
-        self.read_mem(pid, src, &mut bytes)?;
-        self.write_mem(pid, dst, &bytes)
+        self.meter.user_accesses += words(src, n) + words(dst, n);
+        let mut bytes = vec![0; BULK_PIECE.min(to_len(n)?)];
+        let backwards = dst > src && dst - src < n;
+        let mut done = 0;
+        while done < n {
+            let len = (n - done).min(BULK_PIECE as u64);
+            let at = if backwards { n - done - len } else { done };
+            let piece = &mut bytes[..len as usize];
+            self.kernel.read_user(pid, src.wrapping_add(at), piece)?;
+            self.kernel.write_user(pid, dst.wrapping_add(at), piece)?;
+            done += len;
+        }
+        Ok(())
     }
 
-    /// Sets `n` bytes at `dst` to `byte`, counted as memset's stores.
+    /// Sets `n` bytes at `dst` to `byte`, counted as memset's stores,
+    /// [`BULK_PIECE`] bytes at a time.
     pub(crate) fn fill(&mut self, pid: Pid, dst: u64, byte: u8, n: u64) -> Result<(), LibcError> {
-        let bytes = vec![byte; to_len(n)?];
-        self.write_mem(pid, dst, &bytes)
+        self.meter.user_accesses += words(dst, n);
+        let bytes = vec![byte; BULK_PIECE.min(to_len(n)?)];
+        let mut done = 0;
+        while done < n {
+            let len = (n - done).min(BULK_PIECE as u64);
+            self.kernel
+                .write_user(pid, dst.wrapping_add(done), &bytes[..len as usize])?;
+            done += len;
+        }
+        Ok(())
     }
 
     /// The length of the string at `s`, counted as strlen's loads.

@@ -5,6 +5,8 @@
 mod common;
 
 use common::{c_string, on_terminal};
+use vmlab_kernel::region::Prot;
+use vmlab_kernel::SignalKind;
 use vmlab_libc::{LibcError, MallocConfig};
 
 /// Runs `f` and returns the user accesses it made.
@@ -40,6 +42,59 @@ fn memcpy_and_memset_move_bytes_a_word_at_a_time() {
     );
     assert_eq!(libc.accounting().library("memcpy"), 1);
     assert_eq!(libc.accounting().library("memset"), 1);
+}
+
+/// Ranges far longer than the routines' host buffer: every byte moves, an
+/// overlapping copy reads each piece before writing it (memmove's result,
+/// as when the whole range was read first), and the accesses are counted
+/// for the whole range at once.
+#[test]
+fn long_ranges_go_through_the_host_buffer_piece_by_piece() {
+    let (mut libc, pid) = on_terminal(MallocConfig::default());
+    let n = 200_000u64;
+    let src = libc.malloc(pid, n + 16).unwrap();
+    let dst = libc.malloc(pid, n).unwrap();
+    let bytes: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+    libc.write_bytes(pid, src, &bytes).unwrap();
+    let (_, accesses_made) = accesses(&mut libc, |l| l.memcpy(pid, dst, src, n).unwrap());
+    assert_eq!(accesses_made, 2 * n / 8);
+    let mut back = vec![0; n as usize];
+    libc.read_bytes(pid, dst, &mut back).unwrap();
+    assert_eq!(back, bytes);
+    assert_eq!(libc.memcmp(pid, src, dst, n).unwrap(), 0);
+    libc.store(pid, dst + 190_000, 1, 0).unwrap();
+    let (r, looked) = accesses(&mut libc, |l| l.memcmp(pid, src, dst, n).unwrap());
+    assert!(r > 0);
+    assert_eq!(looked, 2 * (190_000 / 8 + 1));
+    // Up by 8 bytes, overlapping: the source as it was before the copy.
+    libc.memcpy(pid, src + 8, src, n).unwrap();
+    libc.read_bytes(pid, src + 8, &mut back).unwrap();
+    assert_eq!(back, bytes);
+    // Down by 8 bytes.
+    libc.memcpy(pid, src, src + 8, n).unwrap();
+    libc.read_bytes(pid, src, &mut back).unwrap();
+    assert_eq!(back, bytes);
+    libc.memset(pid, dst, 0x5a, n).unwrap();
+    libc.read_bytes(pid, dst, &mut back).unwrap();
+    assert!(back.iter().all(|&b| b == 0x5a));
+}
+
+/// memset and memcpy of a terabyte held a host buffer of the whole range
+/// (the process aborted: "memory allocation of 1099511627776 bytes
+/// failed"). The machine's own memory runs out first now, as it would on
+/// Linux: the out-of-memory killer ends the process.
+#[test]
+fn a_terabyte_memset_ends_in_the_oom_killer_not_a_host_abort() {
+    let (mut libc, pid) = on_terminal(MallocConfig::default());
+    let tib = 1u64 << 40;
+    let p = libc
+        .kernel_mut()
+        .mmap_anonymous(pid, 0, 2 * tib, Prot::READ | Prot::WRITE, false, false)
+        .unwrap();
+    match libc.memset(pid, p, 1, tib) {
+        Err(LibcError::Signal(s)) => assert_eq!(s.kind, SignalKind::Sigkill),
+        other => panic!("memset of a terabyte gave {other:?}"),
+    }
 }
 
 #[test]

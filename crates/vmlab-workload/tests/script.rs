@@ -753,3 +753,46 @@ fn compare_schemes_runs_an_allocation_workload_under_both_schemes() {
         "{message}"
     );
 }
+
+/// An array doubled in a loop took the host's memory and the process
+/// aborted ("memory allocation of ... bytes failed"): Rhai's arrays have
+/// a size limit now, reported at the line that passes it.
+#[test]
+fn an_array_doubled_without_end_is_stopped_at_its_line() {
+    let (line, _, message) = error_of(
+        "let a = [0];\nfor i in 0..40 { a = a + a; }",
+        &ScriptOptions::default(),
+    );
+    assert_eq!(line, 2);
+    assert!(message.contains("array"), "{message}");
+    let (line, _, _) = error_of(
+        "let m = #{};\nlet b = blob(1_000_000_000_000);",
+        &ScriptOptions::default(),
+    );
+    assert_eq!(line, 2);
+}
+
+/// The C library's memset, memcpy and memcmp draw on the bulk limit as
+/// fill, copy and compare do: a 4 TiB memset held a host buffer of its
+/// size (an abort), and uncharged it would run for hours.
+#[test]
+fn the_c_librarys_bulk_routines_draw_on_the_bulk_limit() {
+    let source = format!(
+        "let p = mmap(0, 1 << 43, {ANON});\nmemset(p, 7, 1 << 20);\nmemset(p, 7, 1 << 42);"
+    );
+    let (line, column, message) = error_of(&source, &ScriptOptions::default());
+    assert_eq!((line, column), (3, 1));
+    assert!(
+        message.starts_with("memset: 1073741825 accesses exceed what is left"),
+        "{message}"
+    );
+    for call in [
+        "memcpy(p, p + (1 << 42), 1 << 41)",
+        "memcmp(p, p + (1 << 42), 1 << 41)",
+    ] {
+        let source = format!("let p = mmap(0, 1 << 43, {ANON});\n{call};");
+        let (line, _, message) = error_of(&source, &ScriptOptions::default());
+        assert_eq!(line, 2);
+        assert!(message.contains("1073741826 accesses exceed"), "{message}");
+    }
+}

@@ -121,13 +121,6 @@ fn length(what: &str, value: INT) -> Result<u64> {
     u64::try_from(value).map_err(|_| format!("{what}: length {value} is negative").into())
 }
 
-/// The page pieces of `len` bytes at most (a range not page aligned has
-/// one more than its length in pages): what a bulk operation charges per
-/// side.
-fn pieces(len: u64, page_bytes: u64) -> u64 {
-    len.div_ceil(page_bytes) + 1
-}
-
 /// The constants a script sees: the C flags, errno values, signal
 /// numbers, and the machine's page size.
 fn constants(page_bytes: u64) -> Module {
@@ -381,8 +374,7 @@ fn register_bulk(engine: &mut Engine, shared: &Shared) {
             let byte =
                 u8::try_from(byte).map_err(|_| format!("fill: byte {byte} is not in 0..=255"))?;
             let mut session = lock(&s)?;
-            let page = session.kernel().page_bytes();
-            session.charge("fill", pieces(len, page))?;
+            session.charge_ranges("fill", len, 1)?;
             session.memory(|k, pid| bulk::fill(k, pid, addr as u64, len, byte))
         },
     );
@@ -390,16 +382,14 @@ fn register_bulk(engine: &mut Engine, shared: &Shared) {
     engine.register_fn("copy", move |dst: INT, src: INT, len: INT| -> Result<()> {
         let len = length("copy", len)?;
         let mut session = lock(&s)?;
-        let page = session.kernel().page_bytes();
-        session.charge("copy", 2 * pieces(len, page))?;
+        session.charge_ranges("copy", len, 2)?;
         session.memory(|k, pid| bulk::copy(k, pid, dst as u64, src as u64, len))
     });
     let s = shared.clone();
     engine.register_fn("compare", move |a: INT, b: INT, len: INT| -> Result<INT> {
         let len = length("compare", len)?;
         let mut session = lock(&s)?;
-        let page = session.kernel().page_bytes();
-        session.charge("compare", 2 * pieces(len, page))?;
+        session.charge_ranges("compare", len, 2)?;
         session.memory(|k, pid| bulk::compare(k, pid, a as u64, b as u64, len))
     });
     let s = shared.clone();

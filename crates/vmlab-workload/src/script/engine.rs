@@ -16,14 +16,24 @@ use vmlab_kernel::frames::Pid;
 use vmlab_kernel::{ExitStatus, Kernel};
 use vmlab_libc::account::Accounting;
 
+/// The most elements a script's arrays and blobs may hold, nested ones
+/// counted together: about 64 MiB of Rhai values. Without a bound,
+/// `a = a + a` in a loop takes the host's memory and the process aborts.
+const MAX_ARRAY: usize = 1 << 22;
+
+/// The most entries a script's object maps may hold, nested ones counted
+/// together.
+const MAX_MAP: usize = 1 << 20;
+
 /// How a script runs.
 #[derive(Clone, Debug)]
 pub struct ScriptOptions {
     /// Rhai operations (roughly, expressions evaluated) before the script
     /// is stopped as runaway; a native call such as `fill` counts as one.
     pub max_operations: u64,
-    /// Accesses the bulk operations (`fill`, `copy`, `compare`: one per
-    /// page piece; `touch`: one per touch) may make in all.
+    /// Accesses the bulk operations (`fill`, `copy`, `compare` and the C
+    /// library's `memset`, `memcpy`, `memcmp`: one per page piece;
+    /// `touch`: one per touch) may make in all.
     pub max_bulk_accesses: u64,
     /// How deep function calls (and `fork` bodies) may nest.
     pub max_call_levels: usize,
@@ -116,6 +126,8 @@ pub fn run_source_keeping_machine(
         .set_max_operations(options.max_operations)
         .set_max_call_levels(options.max_call_levels)
         .set_max_string_size(MAX_STRING)
+        .set_max_array_size(MAX_ARRAY)
+        .set_max_map_size(MAX_MAP)
         .on_debug(|text, _, pos| eprintln!("debug at {pos}: {text}"));
     bindings::register(&mut engine, &shared, page_bytes);
     experiments::register(&mut engine, arch);

@@ -291,7 +291,9 @@ fn register_printf(engine: &mut Engine, shared: &Shared) {
 fn register_strings(engine: &mut Engine, shared: &Shared) {
     let s = shared.clone();
     engine.register_fn("memcpy", move |dst: INT, src: INT, n: INT| -> Result<INT> {
-        lock(&s)?.library(0, |c, pid| {
+        let mut session = lock(&s)?;
+        session.charge_ranges("memcpy", unsigned(n), 2)?;
+        session.library(0, |c, pid| {
             c.memcpy(pid, unsigned(dst), unsigned(src), unsigned(n))
                 .map(|p| p as INT)
         })
@@ -300,8 +302,10 @@ fn register_strings(engine: &mut Engine, shared: &Shared) {
     engine.register_fn(
         "memset",
         move |dst: INT, byte: INT, n: INT| -> Result<INT> {
+            let mut session = lock(&s)?;
+            session.charge_ranges("memset", unsigned(n), 1)?;
             // C passes an int and stores it as an unsigned char.
-            lock(&s)?.library(0, |c, pid| {
+            session.library(0, |c, pid| {
                 c.memset(pid, unsigned(dst), byte as u8, unsigned(n))
                     .map(|p| p as INT)
             })
@@ -309,7 +313,9 @@ fn register_strings(engine: &mut Engine, shared: &Shared) {
     );
     let s = shared.clone();
     engine.register_fn("memcmp", move |a: INT, b: INT, n: INT| -> Result<INT> {
-        lock(&s)?.library(0, |c, pid| {
+        let mut session = lock(&s)?;
+        session.charge_ranges("memcmp", unsigned(n), 2)?;
+        session.library(0, |c, pid| {
             c.memcmp(pid, unsigned(a), unsigned(b), unsigned(n))
                 .map(INT::from)
         })

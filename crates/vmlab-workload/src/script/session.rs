@@ -264,6 +264,20 @@ impl Session {
             .map_err(|e| format!("memory access: {e}").into())
     }
 
+    /// Charges a bulk operation over `sides` ranges of `len` bytes each
+    /// (memset one, memcpy and memcmp two) the page pieces of its ranges:
+    /// a range not page aligned has one more piece than its length in
+    /// pages.
+    pub(crate) fn charge_ranges(
+        &mut self,
+        what: &str,
+        len: u64,
+        sides: u64,
+    ) -> Result<(), Box<EvalAltResult>> {
+        let pieces = len.div_ceil(self.kernel().page_bytes()) + 1;
+        self.charge(what, pieces.saturating_mul(sides))
+    }
+
     /// Takes `accesses` from the bulk operations' budget before `what`
     /// runs; an error when the budget cannot cover them.
     pub(crate) fn charge(&mut self, what: &str, accesses: u64) -> Result<(), Box<EvalAltResult>> {
