@@ -76,6 +76,11 @@ pub enum GenKind {
 /// Keys every kind accepts.
 const COMMON: &[&str] = &["seed", "base"];
 
+/// The most objects `heap` tracks: its table of addresses (8 bytes an
+/// object) stays within 512 MiB of host memory. A larger count asked the
+/// host for the whole table at once and aborted the process.
+const MAX_HEAP_OBJECTS: u64 = 1 << 26;
+
 /// Name, required keys and optional keys of each kind.
 const KINDS: &[(GenKind, &str, &[&str], &[&str])] = &[
     (
@@ -337,6 +342,13 @@ impl GenSpec {
     fn check(&self, spec: &str) -> Result<(), SpecError> {
         if self.kind == GenKind::Phases && self.ws > self.pages {
             return Err(err(spec, "ws at most pages", format!("ws={}", self.ws)));
+        }
+        if self.kind == GenKind::Heap && self.objects > MAX_HEAP_OBJECTS {
+            return Err(err(
+                spec,
+                format!("objects at most {MAX_HEAP_OBJECTS} (heap keeps a table of every object's address)"),
+                format!("objects={}", self.objects),
+            ));
         }
         let span = match self.kind {
             GenKind::MatMul => self

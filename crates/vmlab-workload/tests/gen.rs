@@ -243,6 +243,7 @@ fn spec_parser_rejects_bad_specs_by_name() {
         ("uniform:pages=4,n=1,write=2", "uniform:write=2: expected a fraction from 0 to 1, found \"2\""),
         ("matmul:dim=2,order=ikj", "matmul:order=ikj: expected naive, transposed or tiled, found \"ikj\""),
         ("phases:pages=4,ws=5,phase=1,n=1", "phases:pages=4,ws=5,phase=1,n=1: expected ws at most pages, found ws=5"),
+        ("heap:objects=1000000000000,n=20,obj=1", "heap:objects=1000000000000,n=20,obj=1: expected objects at most 67108864 (heap keeps a table of every object's address), found objects=1000000000000"),
         ("loop:pages=4503599627370496,n=1", "loop:pages=4503599627370496,n=1: expected a workload that fits in a 64-bit address space, found more"),
         ("fractal:n=1", "fractal:n=1: expected a generator kind (seq, stride, uniform, zipf, loop, phases, matmul, list, stack, heap), found \"fractal\""),
     ];
