@@ -113,6 +113,38 @@ fn a_bad_machine_file_is_refused_at_its_line_and_column() {
     assert!(err.contains("/nonexistent/m.toml: cannot read"), "{err}");
 }
 
+/// A TLB array for a page size the scheme lacks was accepted and never
+/// filled (every data access missed the L1d): refused now, at the file's
+/// key or the flag, on every kind of run.
+#[test]
+fn a_tlb_array_for_a_page_size_the_scheme_lacks_is_refused_where_given() {
+    let file = machine_file(
+        "tlb16k.toml",
+        "frames = 64\ntlb = \"l1d:64:4@16K,l1i:64:4\"\n",
+    );
+    let expected = "key `tlb`: levels[0].arrays[0].page_shifts: level L1d: x86-64 has no 16K pages (its page sizes: 4K, 2M, 1G)";
+    for model in ["full", "replacement"] {
+        let err = refused(&[
+            "run",
+            "--gen",
+            "loop:pages=5,n=20",
+            "--model",
+            model,
+            "--machine",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            err.trim_end(),
+            format!("vmlab: error: {}:2:7: {expected}", file.display())
+        );
+    }
+    let err = refused(&["translate", "--tlb", "l1d:64:4@512G,l1i:64:4"]);
+    assert!(
+        err.starts_with("vmlab: error: --tlb: levels[0].arrays[0].page_shifts: level L1d: x86-64 has no 512G pages"),
+        "{err}"
+    );
+}
+
 #[test]
 fn kernel_only_flags_are_refused_on_a_generator_run() {
     let err = refused(&["run", "--gen", "seq:pages=10,n=10", "--huge-pages", "2"]);

@@ -251,6 +251,7 @@ struct MissedEverywhere {
 impl Mmu {
     /// A paging MMU for `arch` with TLBs built from `tlb`, no segmentation.
     pub fn new(arch: Arch, tlb: &TlbConfig) -> Result<Mmu, TlbConfigError> {
+        tlb.check_page_sizes(&arch)?;
         let tlb = Tlb::new(tlb)?;
         Ok(Mmu {
             tlb,

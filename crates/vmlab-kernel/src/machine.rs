@@ -245,6 +245,10 @@ impl MachineSpec {
         if let Some(given) = &self.tlb {
             config.tlb = TlbConfig::parse_spec(&given.value, config.arch.page_shift())
                 .map_err(|e| given.error(e))?;
+            config
+                .tlb
+                .check_page_sizes(&config.arch)
+                .map_err(|e| given.error(e))?;
         }
         if let Some(given) = &self.swap {
             let bytes = given.value;

@@ -5,6 +5,7 @@
 //! core. The same structures deserialize from TOML.
 
 use crate::access::AccessKind;
+use crate::arch::Arch;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -489,6 +490,40 @@ impl TlbConfig {
         Ok(config)
     }
 
+    /// Checks that every array holds only page sizes `arch` maps: an array
+    /// for a size the scheme lacks could never be filled (`@16K` on
+    /// x86-64 made every data access miss its L1), so it is a mistake in
+    /// the spec, not a TLB.
+    pub fn check_page_sizes(&self, arch: &Arch) -> Result<(), TlbConfigError> {
+        for (li, level) in self.levels.iter().enumerate() {
+            for (ai, array) in level.arrays.iter().enumerate() {
+                let Some(&shift) = array
+                    .page_shifts
+                    .iter()
+                    .find(|&&shift| arch.level_for_page_shift(shift).is_none())
+                else {
+                    continue;
+                };
+                let sizes: Vec<String> = arch
+                    .page_sizes()
+                    .iter()
+                    .map(|&(shift, _)| size_name(shift))
+                    .collect();
+                return Err(TlbConfigError::new(
+                    format!("levels[{li}].arrays[{ai}].page_shifts"),
+                    format!(
+                        "level {}: {} has no {} pages (its page sizes: {})",
+                        level.name,
+                        arch.name(),
+                        size_name(shift),
+                        sizes.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks everything [`Tlb::new`](super::Tlb::new) relies on: each
     /// array's geometry, names unique and levels numbered from 1, no page
     /// size twice in one level, and (unless there are no levels at all)
@@ -749,5 +784,38 @@ mod tests {
         assert_eq!(size_name(30), "1G");
         assert_eq!(size_name(6), "64");
         assert_eq!(parse_size("1g"), Ok(30));
+    }
+
+    /// An array for a page size the scheme lacks was accepted, and never
+    /// filled (`--tlb l1d:64:4@16K,l1i:64:4` on x86-64: every data access
+    /// missed its L1). The scheme's own sizes pass, each scheme's default
+    /// TLB passes, and the error names the array and the sizes there are.
+    #[test]
+    fn arrays_hold_only_page_sizes_the_scheme_maps() {
+        let x86 = crate::arch::presets::by_name("x86-64").unwrap().unwrap();
+        let spec = |s: &str| TlbConfig::parse_spec(s, 12).unwrap();
+        let e = spec("l1d:64:4@16K,l1i:64:4")
+            .check_page_sizes(&x86)
+            .unwrap_err();
+        assert_eq!(e.field, "levels[0].arrays[0].page_shifts");
+        assert_eq!(
+            e.message,
+            "level L1d: x86-64 has no 16K pages (its page sizes: 4K, 2M, 1G)"
+        );
+        let sv32 = crate::arch::presets::by_name("riscv-sv32")
+            .unwrap()
+            .unwrap();
+        let mixed = spec("l1:64:4,l2:512:8@4K+2M");
+        assert!(mixed.check_page_sizes(&x86).is_ok());
+        let e = mixed.check_page_sizes(&sv32).unwrap_err();
+        assert_eq!(e.field, "levels[1].arrays[0].page_shifts");
+        for name in crate::arch::presets::NAMES {
+            let arch = crate::arch::presets::by_name(name).unwrap().unwrap();
+            assert_eq!(
+                crate::default_tlb(&arch).check_page_sizes(&arch),
+                Ok(()),
+                "{name}"
+            );
+        }
     }
 }
