@@ -138,6 +138,23 @@ fn a_tlb_array_for_a_page_size_the_scheme_lacks_is_refused_where_given() {
             format!("vmlab: error: {}:2:7: {expected}", file.display())
         );
     }
+    // The kernel-only keys have no effect on a trace run, but are checked
+    // all the same: a pool larger than memory passed there.
+    let file = machine_file("huge.toml", "frames = 64\nhuge-pages = 100000\n");
+    let err = refused(&[
+        "run",
+        "--gen",
+        "loop:pages=5,n=20",
+        "--machine",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        err.starts_with(&format!(
+            "vmlab: error: {}:2:14: key `huge-pages`: 100000 huge pages of 2M need more than the 64 frames",
+            file.display()
+        )),
+        "{err}"
+    );
     let err = refused(&["translate", "--tlb", "l1d:64:4@512G,l1i:64:4"]);
     assert!(
         err.starts_with("vmlab: error: --tlb: levels[0].arrays[0].page_shifts: level L1d: x86-64 has no 512G pages"),

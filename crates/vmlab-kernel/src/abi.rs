@@ -125,6 +125,8 @@ pub mod errno {
     pub const EBADF: i32 = 9;
     /// No child processes.
     pub const ECHILD: i32 = 10;
+    /// Resource temporarily unavailable.
+    pub const EAGAIN: i32 = 11;
     /// Out of memory.
     pub const ENOMEM: i32 = 12;
     /// Permission denied.

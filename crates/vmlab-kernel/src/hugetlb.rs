@@ -59,6 +59,41 @@ pub struct HugePool {
     reserved: BTreeSet<HugeKey>,
 }
 
+/// The huge page size and the frames a pool of `count` huge pages takes
+/// out of `memory` frames (`None` for no pool), or why `arch` and that
+/// memory cannot have it. Checked at boot, and by a machine file's
+/// settings for runs that boot no kernel of theirs (traces).
+pub(crate) fn reservation(
+    arch: &Arch,
+    memory: usize,
+    count: usize,
+) -> Result<Option<(u8, usize)>, ConfigError> {
+    if count == 0 {
+        return Ok(None);
+    }
+    let base = arch.page_shift();
+    let Some(&(shift, _)) = arch.page_sizes().iter().find(|&&(s, _)| s > base) else {
+        return Err(ConfigError(format!(
+            "huge-pages: {} has one page size, so no huge pages",
+            arch.name()
+        )));
+    };
+    count
+        .checked_mul(1usize << (shift - base))
+        .filter(|&t| t + arch.levels().len() + 2 <= memory)
+        .map(|total| Some((shift, total)))
+        .ok_or_else(|| too_many(memory, count, shift))
+}
+
+/// A pool of `count` huge pages of `2^shift` bytes does not fit.
+fn too_many(memory: usize, count: usize, shift: u8) -> ConfigError {
+    ConfigError(format!(
+        "huge-pages: {count} huge pages of {} need more than the {} frames of memory (and the kernel needs some)",
+        vmlab_hw::pagetable::format_page_size(shift),
+        memory
+    ))
+}
+
 impl HugePool {
     /// Reserves `count` huge pages at boot out of `frames`: as high in
     /// memory as they fit, aligned to their size. Errors name the
@@ -68,29 +103,13 @@ impl HugePool {
         frames: &mut FrameTable,
         count: usize,
     ) -> Result<HugePool, ConfigError> {
-        if count == 0 {
+        let Some((shift, total)) = reservation(arch, frames.len(), count)? else {
             return Ok(HugePool::default());
-        }
-        let base = arch.page_shift();
-        let Some(&(shift, _)) = arch.page_sizes().iter().find(|&&(s, _)| s > base) else {
-            return Err(ConfigError(format!(
-                "huge-pages: {} has one page size, so no huge pages",
-                arch.name()
-            )));
         };
+        let base = arch.page_shift();
         let per_page = 1usize << (shift - base);
         let memory = frames.len();
-        let total = count
-            .checked_mul(per_page)
-            .filter(|&t| t + arch.levels().len() + 2 <= memory);
-        let too_many = || {
-            ConfigError(format!(
-                "huge-pages: {count} huge pages of {} need more than the {} frames of memory (and the kernel needs some)",
-                vmlab_hw::pagetable::format_page_size(shift),
-                memory
-            ))
-        };
-        let total = total.ok_or_else(too_many)?;
+        let too_many = || too_many(memory, count, shift);
         let start = (memory - total) / per_page * per_page;
         let first_frame = FrameId::try_from(start).map_err(|_| too_many())?;
         if !frames.take_range(first_frame, total, FrameUse::HugePool) {

@@ -20,7 +20,7 @@ use crate::process::{
 use crate::region::{Prot, Region, RegionError, RegionKind, RegionMap};
 use crate::swap::{SlotId, SwapDevice};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 use vmlab_hw::arch::Canonical;
@@ -119,6 +119,12 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The most processes that may exist at once, live or ended and not yet
+/// waited for: Linux's default `pid_max` (`PID_MAX_DEFAULT`, 32768), past
+/// which fork(2) fails with EAGAIN. Without a bound a script forking in a
+/// loop grew the process table until the host ran out of memory.
+pub const MAX_PROCESSES: usize = 32_768;
+
 /// An errno result of a kernel call, with Linux's name
 /// ([`Errno::number`] gives its x86-64 Linux value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -134,6 +140,8 @@ pub enum Errno {
     Ebadf,
     /// No child processes.
     Echild,
+    /// Try again: no process can be created (every process id is taken).
+    Eagain,
     /// Out of memory, or the range is not mapped.
     Enomem,
     /// Permission denied (the descriptor's mode or the mapping's limits
@@ -169,6 +177,7 @@ impl Errno {
             Errno::Esrch => "ESRCH",
             Errno::Ebadf => "EBADF",
             Errno::Echild => "ECHILD",
+            Errno::Eagain => "EAGAIN",
             Errno::Enomem => "ENOMEM",
             Errno::Eacces => "EACCES",
             Errno::Efault => "EFAULT",
@@ -192,6 +201,7 @@ impl Errno {
             Errno::Esrch => ESRCH,
             Errno::Ebadf => EBADF,
             Errno::Echild => ECHILD,
+            Errno::Eagain => EAGAIN,
             Errno::Enomem => ENOMEM,
             Errno::Eacces => EACCES,
             Errno::Efault => EFAULT,
@@ -311,6 +321,11 @@ pub struct Kernel {
     /// Swap slot → the frame holding its page (the swap cache).
     pub(crate) swap_cache: BTreeMap<u32, FrameId>,
     pub(crate) procs: BTreeMap<Pid, Process>,
+    /// Each parent's children (0's: the first processes and orphans), so
+    /// that exit reparents and wait finds a child without a scan of every
+    /// process (a loop of forks left tens of thousands of zombies, and each
+    /// exit scanned them all).
+    children: BTreeMap<Pid, BTreeSet<Pid>>,
     next_pid: Pid,
     current: Option<Pid>,
     /// The running process's translation registers (page-table root and
@@ -435,6 +450,7 @@ impl Kernel {
             backing,
             swap_cache: BTreeMap::new(),
             procs: BTreeMap::new(),
+            children: BTreeMap::new(),
             next_pid: 1,
             current: None,
             current_ctx: Context { root: 0, asid: 0 },
@@ -597,8 +613,12 @@ impl Kernel {
     }
 
     /// A new process with an empty address space (a stack page and an
-    /// empty heap), child of `parent` (0 for none).
+    /// empty heap), child of `parent` (0 for none). EAGAIN when
+    /// [`MAX_PROCESSES`] processes (live or not yet waited for) exist.
     pub fn spawn(&mut self, parent: Pid) -> Result<Pid, Errno> {
+        if self.procs.len() >= MAX_PROCESSES {
+            return Err(Errno::Eagain);
+        }
         let (page_table, regions, brk_start, stack_top) = self.new_address_space()?;
         let pid = self.next_pid;
         self.next_pid += 1;
@@ -633,6 +653,7 @@ impl Kernel {
                 files: Default::default(),
             },
         );
+        self.children.entry(parent).or_default().insert(pid);
         Ok(pid)
     }
 
@@ -1203,7 +1224,7 @@ impl Kernel {
             if self.is_live(child) {
                 self.terminate(child, ExitStatus::Exited(-1));
             }
-            self.procs.remove(&child);
+            self.forget(child);
             return Err(e);
         }
         // The child shares the parent's open file descriptions (offsets
@@ -1351,12 +1372,10 @@ impl Kernel {
     ) -> Result<Option<(Pid, ExitStatus)>, Errno> {
         let mut any = false;
         let mut found = None;
-        for (&pid, p) in &self.procs {
-            if p.parent != parent || child.is_some_and(|c| c != pid) {
-                continue;
-            }
+        let children = self.children.get(&parent).into_iter().flatten();
+        for &pid in children.filter(|&&pid| child.is_none_or(|c| c == pid)) {
             any = true;
-            if let ProcessState::Zombie(status) = p.state {
+            if let Some(ProcessState::Zombie(status)) = self.procs.get(&pid).map(|p| p.state) {
                 found = Some((pid, status));
                 break;
             }
@@ -1365,9 +1384,22 @@ impl Kernel {
             return Err(Errno::Echild);
         }
         if let Some((pid, _)) = found {
-            self.procs.remove(&pid);
+            self.forget(pid);
         }
         Ok(found)
+    }
+
+    /// Drops the record of process `pid` (waited for, or a fork that
+    /// failed), and its place among its parent's children.
+    fn forget(&mut self, pid: Pid) {
+        if let Some(p) = self.procs.remove(&pid) {
+            if let Some(siblings) = self.children.get_mut(&p.parent) {
+                siblings.remove(&pid);
+                if siblings.is_empty() {
+                    self.children.remove(&p.parent);
+                }
+            }
+        }
     }
 
     /// Frees everything `pid` holds and leaves it a zombie with `status`;
@@ -1393,10 +1425,11 @@ impl Kernel {
             tables.destroy(&arch, &mut self.mem, &mut alloc);
         }
         self.flush_process(pid);
-        for p in self.procs.values_mut() {
-            if p.parent == pid {
+        for orphan in self.children.remove(&pid).unwrap_or_default() {
+            if let Some(p) = self.procs.get_mut(&orphan) {
                 p.parent = 0;
             }
+            self.children.entry(0).or_default().insert(orphan);
         }
         if self.current == Some(pid) {
             self.current = None;

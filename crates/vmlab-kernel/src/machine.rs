@@ -269,6 +269,10 @@ impl MachineSpec {
         if let Some(given) = &self.huge_pages {
             config.huge_pages =
                 usize::try_from(given.value).map_err(|_| given.error("too many huge pages"))?;
+            // Checked here as well as at boot: a trace run boots no kernel
+            // with the pool, and the file's key is still checked there.
+            crate::hugetlb::reservation(&config.arch, config.frames, config.huge_pages)
+                .map_err(|e| self.locate(&e))?;
         }
         Ok(config)
     }
@@ -311,6 +315,19 @@ pub fn load_machine_file(path: &Path) -> Result<MachineSpec, MachineError> {
     parse_machine_toml(&text, &origin, dir)
 }
 
+/// The key of the `key = value` line holding byte `offset`, when the
+/// offset lies in the value: what a syntax error inside a value names.
+fn key_of_value_at(text: &str, offset: usize) -> Option<&str> {
+    let start = text.get(..offset)?.rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = text.get(start..offset)?.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    .then_some(key)
+}
+
 /// Parses a machine file's `text` (called `origin` in messages); a
 /// relative `arch-file` is taken from `dir`. Only the keys and their
 /// types and ranges are checked here; [`MachineSpec::config`] checks the
@@ -332,12 +349,16 @@ pub fn parse_machine_toml(
     let doc = ImDocument::parse(text).map_err(|e| {
         let offset = e.span().map_or(0, |span| span.start);
         let (line, column) = line_column(text, offset);
+        let mut message = e.message().trim().replace('\n', "; ");
+        // TOML's integers are 64-bit signed; the parser's own words for a
+        // larger one name neither the key nor the limit.
+        if message.contains("too large") {
+            message.push_str(&format!(" (a TOML integer is at most {})", i64::MAX));
+        }
+        let key = key_of_value_at(text, offset).map_or(String::new(), |k| format!("key `{k}`: "));
         MachineError {
             place: None,
-            message: format!(
-                "{origin}:{line}:{column}: {}",
-                e.message().trim().replace('\n', "; ")
-            ),
+            message: format!("{origin}:{line}:{column}: {key}{message}"),
         }
     })?;
     let mut spec = MachineSpec::default();

@@ -181,6 +181,14 @@ fn syntax_errors_give_line_and_column() {
     assert!(e.starts_with("m.toml:2:10: "), "{e}");
     let e = error("frames = 10\nframes = 11\n");
     assert!(e.starts_with("m.toml:2:1: "), "{e}");
+    // A number too large for TOML named neither its key nor the limit.
+    assert_eq!(
+        error("frames = 18446744073709551615\n"),
+        "m.toml:1:10: key `frames`: number too large to fit in target type \
+         (a TOML integer is at most 9223372036854775807)"
+    );
+    let e = error("\nread-ahead = 99999999999999999999\n");
+    assert!(e.starts_with("m.toml:2:14: key `read-ahead`: "), "{e}");
 }
 
 #[test]

@@ -73,6 +73,8 @@ fn errno_values_are_linux_x86_64s() {
     let values = [
         (Errno::Eperm, 1),
         (Errno::Enoent, 2),
+        (Errno::Echild, 10),
+        (Errno::Eagain, 11),
         (Errno::Ebadf, 9),
         (Errno::Enomem, 12),
         (Errno::Eacces, 13),
@@ -150,4 +152,27 @@ fn transfers_longer_than_the_host_buffer_move_every_byte() {
     k.read_user(pid, dst, &mut back).unwrap();
     assert_eq!(back, bytes);
     assert_eq!(k.counters().user_copy_bytes, 2 * n);
+}
+
+/// fork(2) fails with EAGAIN once every process id is taken (Linux's
+/// default pid_max, 32768), ended children not yet waited for included;
+/// waiting for one frees its id. Before, a script forking in a loop grew
+/// the process table until the host ran out of memory.
+#[test]
+fn fork_is_eagain_when_every_process_id_is_taken() {
+    let (mut k, pid) = boot();
+    let mut children = 0;
+    let err = loop {
+        match k.fork(pid) {
+            Ok(child) => {
+                k.exit(child, 0).unwrap();
+                children += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, Errno::Eagain);
+    assert_eq!(children, vmlab_kernel::kernel::MAX_PROCESSES - 1);
+    k.wait(pid, None).unwrap().unwrap();
+    assert!(k.fork(pid).is_ok());
 }

@@ -190,7 +190,14 @@ impl FromStr for AllocSpec {
         let dist = match get("dist").map(|(_, v)| v) {
             None | Some("uniform") => SizeDist::Uniform,
             Some("exp") => {
-                let mean = size("mean")?.unwrap_or((max - min) / 4).max(1);
+                let mean = match (size("mean")?, get("mean")) {
+                    (Some(0), Some((context, v))) => {
+                        return Err(err(&context, "a mean of at least 1 byte", format!("{v:?}")))
+                    }
+                    (Some(mean), _) => mean,
+                    // A range narrower than 4 bytes still has a mean.
+                    (None, _) => ((max - min) / 4).max(1),
+                };
                 SizeDist::Exponential { mean }
             }
             Some("bimodal") => SizeDist::Bimodal {
@@ -419,6 +426,11 @@ mod tests {
         assert!(e("allocs:n=1,min=1,max=2,live=1,dist=pareto").contains("allocs:dist=pareto"));
         assert!(e("allocs:n=1,min=1,max=2,live=1,dist=bimodal,big=2").contains("fraction"));
         assert!(e("allocs:n=1,min=1,max=2,live=1,mean=3").contains("mean only with its dist"));
+        // A mean of 0 ran as a mean of 1.
+        assert_eq!(
+            e("allocs:n=10,min=1K,max=64K,live=2,dist=exp,mean=0"),
+            "allocs:mean=0: expected a mean of at least 1 byte, found \"0\""
+        );
         assert!(e("allocs:n=1,min=1,max=2,live=1,refs").contains("key=value"));
     }
 

@@ -29,12 +29,13 @@ pub(crate) const MAX_STRING: usize = 16 << 20;
 
 /// errno values by Linux name: the script's `E*` constants and
 /// `errno_name`'s table.
-const ERRNOS: [(&str, i32); 17] = [
+const ERRNOS: [(&str, i32); 18] = [
     ("EPERM", errno::EPERM),
     ("ENOENT", errno::ENOENT),
     ("ESRCH", errno::ESRCH),
     ("EBADF", errno::EBADF),
     ("ECHILD", errno::ECHILD),
+    ("EAGAIN", errno::EAGAIN),
     ("ENOMEM", errno::ENOMEM),
     ("EACCES", errno::EACCES),
     ("EFAULT", errno::EFAULT),
