@@ -60,6 +60,8 @@ pub enum PhysMemError {
     },
     /// A load or store width other than 1, 2, 4 or 8 bytes.
     BadWidth(usize),
+    /// A memory size outside what [`PhysMem::new`] builds.
+    BadSize(u64),
 }
 
 impl fmt::Display for PhysMemError {
@@ -72,6 +74,10 @@ impl fmt::Display for PhysMemError {
             PhysMemError::BadWidth(w) => {
                 write!(f, "access width {w} is not one of 1, 2, 4 or 8 bytes")
             }
+            PhysMemError::BadSize(size) => write!(
+                f,
+                "a physical memory of {size} bytes is not one vmlab builds (8 bytes to {MAX_PHYS_BYTES:#x})"
+            ),
         }
     }
 }
@@ -130,11 +136,7 @@ impl PhysMem {
     pub fn new(size: u64, endian: Endian) -> Result<PhysMem, PhysMemError> {
         // At least 8 bytes, so the widest load's bounds check is one compare.
         if !(8..=MAX_PHYS_BYTES).contains(&size) {
-            return Err(PhysMemError::OutOfRange {
-                addr: 0,
-                len: size,
-                size: MAX_PHYS_BYTES,
-            });
+            return Err(PhysMemError::BadSize(size));
         }
         Ok(PhysMem {
             size,
@@ -511,7 +513,18 @@ mod tests {
         ));
         assert!(mem.store(u64::MAX - 1, 8, 0).is_err());
         assert_eq!(mem.load(0, 3), Err(PhysMemError::BadWidth(3)));
-        assert!(PhysMem::new(MAX_PHYS_BYTES + 1, Endian::Little).is_err());
+        // A size it does not build is named as a size (it read "physical
+        // access of 2 byte(s) at 0x0 is outside physical memory of
+        // 0x10000000000000 bytes").
+        let e = PhysMem::new(2, Endian::Little).err().unwrap();
+        assert_eq!(e, PhysMemError::BadSize(2));
+        assert!(e
+            .to_string()
+            .starts_with("a physical memory of 2 bytes is not one vmlab builds"));
+        assert_eq!(
+            PhysMem::new(MAX_PHYS_BYTES + 1, Endian::Little).err(),
+            Some(PhysMemError::BadSize(MAX_PHYS_BYTES + 1))
+        );
         assert!(PhysMem::new(MAX_PHYS_BYTES, Endian::Little).is_ok());
     }
 

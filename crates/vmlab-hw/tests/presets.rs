@@ -989,4 +989,9 @@ fn linear_spec_errors_name_the_field() {
     assert_eq!(field("linear:va=10,page=1024,pa=16"), "linear:page");
     assert_eq!(field("linear:va=48,page=4096,pa=40"), "linear:va");
     assert_eq!(field("linear:va=0,page=2,pa=16"), "linear:va");
+    // A physical space of one page or less: accepted, then every mapping
+    // failed ("outside physical memory of 0x10000000000000 bytes").
+    assert_eq!(field("linear:va=3,page=2,pa=1"), "linear:pa");
+    assert_eq!(field("linear:va=16,page=4096,pa=12"), "linear:pa");
+    assert!(by_name("linear:va=16,page=4096,pa=13").unwrap().is_ok());
 }

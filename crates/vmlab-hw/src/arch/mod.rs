@@ -181,6 +181,17 @@ impl ArchSpec {
                 "expected at least 1 and less than va_bits",
             ));
         }
+        // A physical space of one page (or less) holds no page table and a
+        // page besides: every mapping failed later with a misleading error.
+        if self.pa_bits <= self.page_shift {
+            return Err(err(
+                "pa_bits",
+                format!(
+                    "expected more bits than a page offset ({}): physical memory must hold more than one page",
+                    self.page_shift
+                ),
+            ));
+        }
         if self.levels.is_empty() || self.levels.len() > MAX_LEVELS {
             return Err(err(
                 "levels",
