@@ -62,9 +62,10 @@ pub struct CompareArgs {
     /// e.g. `64:4,1536:12`; default: the scheme's own.
     #[arg(long, value_name = "SPEC")]
     tlb: Option<String>,
-    /// Segment registers caching descriptors (x86 has 6).
-    #[arg(long, value_name = "N", default_value_t = 6)]
-    segment_registers: usize,
+    /// Segment registers caching descriptors (x86 has 6; at least 1).
+    #[arg(long, value_name = "N", default_value_t = 6,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    segment_registers: u64,
     /// Compact the arena when a segment does not fit although enough bytes are free.
     #[arg(long)]
     compact: bool,
@@ -134,6 +135,17 @@ fn config(args: &CompareArgs) -> Result<CompareConfig, CliError> {
         .map(|a| a.trim().to_owned())
         .filter(|a| !a.is_empty() && a != "none")
         .collect();
+    // A repeated entry would run twice and print two identical rows.
+    if let Some(twice) = allocators
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| allocators[..i].contains(a).then_some(a))
+    {
+        return Err(CliError::arg(
+            "--allocators",
+            format!("{twice} is listed twice"),
+        ));
+    }
     let archs = args
         .arch
         .iter()
@@ -145,6 +157,12 @@ fn config(args: &CompareArgs) -> Result<CompareConfig, CliError> {
             continue;
         }
         let shift = parse_page_size(text).map_err(|e| CliError::arg("--page-sizes", e))?;
+        if paging.iter().any(|p: &PagingConfig| p.page_shift == shift) {
+            return Err(CliError::arg(
+                "--page-sizes",
+                format!("{} is listed twice", format_page_size(shift)),
+            ));
+        }
         let arch = archs
             .iter()
             .find(|a| a.level_for_page_shift(shift).is_some())
@@ -184,7 +202,8 @@ fn config(args: &CompareArgs) -> Result<CompareConfig, CliError> {
         allocators,
         paging,
         compact: args.compact,
-        segment_registers: args.segment_registers,
+        // More registers than a usize counts are as many as there are objects.
+        segment_registers: usize::try_from(args.segment_registers).unwrap_or(usize::MAX),
         sample_every: args.every,
     })
 }

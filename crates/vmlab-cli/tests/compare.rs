@@ -209,6 +209,24 @@ fn bad_flags_are_named() {
             &["--mem", "1T", "--page-sizes", "4K", "--arch", "x86-32"],
             "--mem:",
         ),
+        // Repeats ran twice and printed identical rows.
+        (
+            &["--allocators", "first,best,first"],
+            "--allocators: first is listed twice",
+        ),
+        (
+            &["--page-sizes", "4K,2M,4K"],
+            "--page-sizes: 4 KiB is listed twice",
+        ),
+        // Scripts' compare_schemes refused 0 registers; the flag took it.
+        (&["--segment-registers", "0"], "--segment-registers"),
+        (
+            &[
+                "--workload",
+                "allocs:n=10,min=1K,max=64K,live=2,dist=exp,mean=0",
+            ],
+            "--workload: allocs:mean=0: expected a mean of at least 1 byte",
+        ),
     ];
     for (flags, expected) in cases {
         let mut args = vec!["compare"];
@@ -216,4 +234,22 @@ fn bad_flags_are_named() {
         let err = refused(&args);
         assert!(err.contains(expected), "{flags:?}: {err}");
     }
+}
+
+/// 64 TiB of memory: paging's machine was built with a vector of every
+/// frame (128 GiB of host memory) and the process aborted.
+#[test]
+fn a_huge_memory_costs_no_host_memory_per_frame() {
+    let out = stdout_of(&[
+        "compare",
+        "--mem",
+        "64TiB",
+        "--allocators",
+        "none",
+        "--page-sizes",
+        "4K",
+        "--workload",
+        "allocs:n=50,min=1K,max=8K,live=4",
+    ]);
+    assert!(out.contains("paging"), "{out}");
 }
