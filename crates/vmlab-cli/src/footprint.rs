@@ -99,7 +99,7 @@ pub fn refuse_unless_all_fit(planned: &[Planned<'_>], at_once: usize) -> Result<
         };
         if needed > host {
             return Err(format!(
-                "{} frames of {} would take about {} ({per_frame:.0} bytes a frame), more than this machine's {} of memory",
+                "{} frames of {} would take about {} ({per_frame:.0} bytes a frame), more than the {} of memory this process may use",
                 machine.frames,
                 machine.what,
                 gib(needed),
@@ -113,7 +113,7 @@ pub fn refuse_unless_all_fit(planned: &[Planned<'_>], at_once: usize) -> Result<
     let together: f64 = largest.iter().sum();
     if largest.len() > 1 && together > host {
         return Err(format!(
-            "the {} largest configurations, run at once, would take about {} together, more than this machine's {} of memory (RAYON_NUM_THREADS=1 runs one at a time)",
+            "the {} largest configurations, run at once, would take about {} together, more than the {} of memory this process may use (RAYON_NUM_THREADS=1 runs one at a time)",
             largest.len(),
             gib(together),
             gib(host)
@@ -127,7 +127,8 @@ fn gib(bytes: f64) -> String {
 }
 
 /// The memory this process may use: the host's (`MemTotal`), or its
-/// control group's limit if lower. `None` where neither can be read.
+/// control group's limit or its address-space limit if lower. `None`
+/// where the host's cannot be read.
 fn host_memory() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let total_kib: u64 = meminfo
@@ -140,15 +141,47 @@ fn host_memory() -> Option<u64> {
         .ok()?;
     let total = total_kib * 1024;
     // cgroup v2's limit, "max" when there is none.
-    let limit = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+    let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
         .ok()
         .and_then(|text| text.trim().parse::<u64>().ok());
-    Some(limit.map_or(total, |limit| limit.min(total)))
+    // The process's own address-space limit (`ulimit -v`): an allocation
+    // past it fails as surely as one past the host's memory.
+    let address_space = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| address_space_limit(&text));
+    Some(
+        [cgroup, address_space]
+            .into_iter()
+            .flatten()
+            .fold(total, u64::min),
+    )
+}
+
+/// The soft "Max address space" limit in `/proc/self/limits` text, in
+/// bytes; `None` when unlimited.
+fn address_space_limit(limits: &str) -> Option<u64> {
+    limits
+        .lines()
+        .find_map(|line| line.strip_prefix("Max address space"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ulimit -v` bounds what a run may allocate; "unlimited" does not.
+    #[test]
+    fn the_address_space_limit_is_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max address space         4096000000           unlimited            bytes     \n";
+        assert_eq!(address_space_limit(limits), Some(4_096_000_000));
+        let unlimited = limits.replace("4096000000", "unlimited ");
+        assert_eq!(address_space_limit(&unlimited), None);
+    }
 
     /// A machine of `per_frame` bytes a frame.
     fn machine(frames: usize, per_frame: usize) -> Planned<'static> {
