@@ -99,7 +99,8 @@ struct MapRequest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MapsFile {
-    map: Vec<MapEntry>,
+    /// Each entry with where it starts in the file, for its errors.
+    map: Vec<toml::Spanned<MapEntry>>,
 }
 
 #[derive(Deserialize)]
@@ -202,25 +203,25 @@ fn read_maps_file(arch: &Arch, path: &Path) -> Result<Vec<MapRequest>, CliError>
     let name = path.display().to_string();
     let text =
         std::fs::read_to_string(path).map_err(|e| CliError(format!("{name}: cannot read: {e}")))?;
+    let place = |offset: usize| {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("{name}:{line}:{column}")
+    };
     let file: MapsFile = toml::from_str(&text).map_err(|e| {
-        let place = e
-            .span()
-            .map(|span| {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                format!("{name}:{line}:{column}")
-            })
-            .unwrap_or(name.clone());
-        CliError(format!("{place}: {}", e.message()))
+        let at = e.span().map_or(name.clone(), |span| place(span.start));
+        CliError(format!("{at}: {}", e.message()))
     })?;
     file.map
         .into_iter()
         .enumerate()
         .map(|(i, m)| {
+            let at = place(m.span().start);
+            let m = m.into_inner();
             map_request(
                 arch,
-                format!("{name}: map[{i}]"),
+                format!("{at}: map[{i}]"),
                 m.va,
                 m.pa,
                 m.perms.as_deref(),

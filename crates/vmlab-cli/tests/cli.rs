@@ -203,6 +203,28 @@ fn bad_input_names_the_argument() {
     assert!(err.contains("linear:page"));
 }
 
+/// A bad entry of a `--maps` file was named `FILE: map[1]`, with no line
+/// and column; it is placed at the entry's header now.
+#[test]
+fn a_bad_maps_entry_names_its_line() {
+    let dir = std::env::temp_dir().join(format!("vmlab-maps-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("maps.toml");
+    std::fs::write(
+        &file,
+        "[[map]]\nva = 0x1000\npa = 0x2000\n\n[[map]]\nva = 0x3000\npa = 0x4000\nperms = \"rq\"\n",
+    )
+    .unwrap();
+    let err = refused(&["translate", "--maps", file.to_str().unwrap(), "0x1000"]);
+    assert!(
+        err.starts_with(&format!(
+            "vmlab: error: {}:5:1: map[1]: unknown permission letter 'q'",
+            file.display()
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn run_counts_a_generated_workload_in_both_models() {
     let args = |model: &str| {
