@@ -82,6 +82,14 @@ impl fmt::Display for ScriptError {
             ScriptError::Unreadable { file, message } => {
                 write!(f, "{file}: cannot read the script: {message}")
             }
+            // Rhai knows no position for some errors (a limit hit inside
+            // an index assignment): the file alone, not a made-up 0:0.
+            ScriptError::At {
+                file,
+                line: 0,
+                message,
+                ..
+            } => write!(f, "{file}: {message}"),
             ScriptError::At {
                 file,
                 line,
@@ -94,3 +102,22 @@ impl fmt::Display for ScriptError {
 }
 
 impl std::error::Error for ScriptError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error without a position read `map.rhai:0:0: Too many
+    /// operations`.
+    #[test]
+    fn an_error_without_a_position_names_the_file_alone() {
+        let e = at("map.rhai", Position::NONE, "Too many operations".into());
+        assert_eq!(e.to_string(), "map.rhai: Too many operations");
+        let e = at(
+            "map.rhai",
+            Position::new(3, 7),
+            "Too many operations".into(),
+        );
+        assert_eq!(e.to_string(), "map.rhai:3:7: Too many operations");
+    }
+}
