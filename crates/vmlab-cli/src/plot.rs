@@ -8,7 +8,7 @@
 //! `assets/DejaVuSans-LICENSE.txt`), so plots need no installed font.
 
 use crate::error::CliError;
-use crate::output::{commit, temp_beside, write_whole};
+use crate::output::write_whole;
 use crate::table::Csv;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -199,8 +199,8 @@ pub fn time_series_from_csv(csv: &Csv) -> Result<LinePlot, CliError> {
     Ok(time_series(&csv.name, &y_label, series))
 }
 
-/// Draws `plot` into `path`, SVG or PNG by its extension, written whole
-/// (a temporary file renamed into place).
+/// Draws `plot` into `path`, SVG or PNG by its extension, drawn in memory
+/// and then written as an [`Output`](crate::output::Output).
 pub fn render(plot: &LinePlot, path: &Path) -> Result<(), CliError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
@@ -208,7 +208,7 @@ pub fn render(plot: &LinePlot, path: &Path) -> Result<(), CliError> {
         return Err(CliError("the embedded font cannot be read".to_string()));
     }
     let fail = |e: &dyn Display| CliError(format!("{}: cannot draw the plot: {e}", path.display()));
-    match format(path)? {
+    let bytes = match format(path)? {
         Format::Svg => {
             let mut svg = String::new();
             {
@@ -216,23 +216,31 @@ pub fn render(plot: &LinePlot, path: &Path) -> Result<(), CliError> {
                 draw(plot, &root).map_err(|e| fail(&e))?;
                 root.present().map_err(|e| fail(&e))?;
             }
-            write_whole(path, svg.as_bytes())
+            svg.into_bytes()
         }
         Format::Png => {
-            let temp = temp_beside(path);
-            let drawn = {
-                let root = BitMapBackend::new(&temp, SIZE).into_drawing_area();
-                draw(plot, &root)
-                    .map_err(|e| fail(&e))
-                    .and_then(|()| root.present().map_err(|e| fail(&e)))
-            };
-            if let Err(e) = drawn {
-                let _ = std::fs::remove_file(&temp);
-                return Err(e);
+            let mut rgb = vec![0; SIZE.0 as usize * SIZE.1 as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+                draw(plot, &root).map_err(|e| fail(&e))?;
+                root.present().map_err(|e| fail(&e))?;
             }
-            commit(&temp, path)
+            png(&rgb).map_err(|e| fail(&e))?
         }
-    }
+    };
+    write_whole(path, &bytes)
+}
+
+/// `rgb`, a picture of [`SIZE`] with 8-bit red, green and blue, as PNG.
+fn png(rgb: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, SIZE.0, SIZE.1);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(bytes)
 }
 
 /// The image formats a plot is written in.
