@@ -8,7 +8,7 @@
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
 use crate::numbers::parse_page_size;
-use crate::output::{print_out, write_whole};
+use crate::output::{print_out, stdout_unless_json, write_whole};
 use clap::Args;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -75,17 +75,22 @@ pub struct CompareArgs {
     /// Print the whole report, time series included, as JSON.
     #[arg(long)]
     json: bool,
-    /// Write the time series to this CSV file.
+    /// Write the time series to this CSV file (`-` for standard output
+    /// instead of the table).
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
 }
 
 /// Runs `vmlab compare`.
 pub fn run(args: &CompareArgs) -> Result<(), CliError> {
+    let series_to_stdout = stdout_unless_json("--csv", args.csv.as_deref(), args.json)?;
     let report = report(args)?;
     if let Some(path) = &args.csv {
         write_whole(path, series_csv(&report).as_bytes())
             .map_err(|e| CliError::arg("--csv", e.0))?;
+    }
+    if series_to_stdout {
+        return Ok(());
     }
     let text = if args.json {
         let mut json = serde_json::to_string_pretty(&report)

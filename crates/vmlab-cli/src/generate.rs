@@ -2,13 +2,13 @@
 //! file in vmlab's binary format (zstd-compressed when FILE ends in
 //! `.zst`), so that a stream can be shared, replayed by `vmlab run
 //! --trace`, or timed without the cost of generating it (`scripts/bench.sh`
-//! does that). The file is written whole or not at all.
+//! does that). A file is written whole or not at all; `-` is standard
+//! output ([`Output`]).
 
 use crate::error::CliError;
-use crate::output::{commit, temp_beside};
+use crate::output::Output;
 use crate::progress::{Progress, REFERENCES_PER_REDRAW};
 use clap::Args;
-use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use vmlab_workload::gen::GenSpec;
@@ -31,7 +31,8 @@ pub struct GenerateArgs {
     /// The generator, e.g. `zipf:pages=1000000,alpha=1.0,n=50000000,seed=1`.
     #[arg(value_name = "SPEC")]
     spec: String,
-    /// The trace file to write (vmlab-bin; zstd-compressed if it ends in `.zst`).
+    /// The trace file to write (vmlab-bin; zstd-compressed if it ends in
+    /// `.zst`), or `-` for standard output.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
 }
@@ -40,30 +41,29 @@ pub struct GenerateArgs {
 pub fn run(args: &GenerateArgs) -> Result<(), CliError> {
     let spec: GenSpec = args.spec.parse().map_err(|e| CliError::arg("SPEC", e))?;
     let path = &args.output;
-    let temp = temp_beside(path);
+    let flag = |e: CliError| CliError::arg("--output", e);
+    let mut out = Output::create(path).map_err(flag)?;
     let progress = Progress::on_terminal(Some(spec.references()), "references");
-    let written =
-        File::create(&temp).and_then(|file| write_stream(&spec, file, compresses(path), &progress));
+    let written = write_stream(&spec, &mut out, compresses(path), &progress);
     progress.finish();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(CliError::arg(
-            "--output",
-            format!("{}: cannot write: {e}", path.display()),
-        ));
-    }
-    commit(&temp, path)
+    written.map_err(|e| flag(out.cannot(e)))?;
+    out.finish().map_err(flag)
 }
 
-/// Writes every reference of `spec` to `file`, through zstd if `compress`.
-fn write_stream(spec: &GenSpec, file: File, compress: bool, progress: &Progress) -> io::Result<()> {
+/// Writes every reference of `spec` to `out`, through zstd if `compress`.
+fn write_stream(
+    spec: &GenSpec,
+    out: &mut Output,
+    compress: bool,
+    progress: &Progress,
+) -> io::Result<()> {
     if compress {
-        let encoder = zstd::Encoder::new(file, ZSTD_LEVEL)?;
-        let encoder = write_records(spec, encoder, progress)?;
-        encoder.finish()?.sync_all()
+        let encoder = zstd::Encoder::new(out, ZSTD_LEVEL)?;
+        write_records(spec, encoder, progress)?.finish()?;
     } else {
-        write_records(spec, file, progress)?.sync_all()
+        write_records(spec, out, progress)?;
     }
+    Ok(())
 }
 
 /// The records of `spec` on `out`; returns `out` flushed.

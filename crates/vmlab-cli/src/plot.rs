@@ -8,7 +8,7 @@
 //! `assets/DejaVuSans-LICENSE.txt`), so plots need no installed font.
 
 use crate::error::CliError;
-use crate::output::{commit, temp_beside, write_whole};
+use crate::output::write_whole;
 use crate::table::Csv;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -167,14 +167,27 @@ fn group(rows: &[Row], x: Dimension, point: impl Fn(&Row) -> Option<(f64, f64)>)
     series
 }
 
+/// The largest magnitude a plotted value may have. Beyond it the span of
+/// two values, or a margin added to one, can overflow to infinity, and
+/// plotters then never finishes placing the axis's ticks.
+const LARGEST: f64 = 1e300;
+
+/// Whether `v` can be drawn: finite, and no larger than [`LARGEST`].
+fn drawable(v: &f64) -> bool {
+    v.abs() <= LARGEST
+}
+
 /// A time series from a CSV whose first column is `references`: one
 /// series per other column (empty cells are gaps in the data, skipped).
+/// A value that cannot be drawn, or a table with nothing to plot, is an
+/// error naming the file (and the line and column).
 pub fn time_series_from_csv(csv: &Csv) -> Result<LinePlot, CliError> {
-    let number = |s: &str| {
+    let number = |s: &str| s.parse::<f64>().ok().filter(drawable);
+    let number_or_gap = |s: &str| {
         if s.is_empty() {
             Some(None)
         } else {
-            s.parse::<f64>().ok().filter(|v| v.is_finite()).map(Some)
+            number(s).map(Some)
         }
     };
     let mut series: Vec<Series> = csv.header[1..]
@@ -185,12 +198,22 @@ pub fn time_series_from_csv(csv: &Csv) -> Result<LinePlot, CliError> {
         })
         .collect();
     for record in &csv.records {
-        let x = csv.get(record, 0, "a reference count", |s| s.parse::<f64>().ok())?;
+        let x = csv.get(record, 0, "a reference count from -1e300 to 1e300", number)?;
         for (i, s) in series.iter_mut().enumerate() {
-            if let Some(y) = csv.get(record, i + 1, "a number or nothing", number)? {
+            let what = "a number from -1e300 to 1e300 or nothing";
+            if let Some(y) = csv.get(record, i + 1, what, number_or_gap)? {
                 s.points.push((x, y));
             }
         }
+    }
+    if csv.records.is_empty() {
+        return Err(CliError(format!("{}: no rows to plot", csv.name)));
+    }
+    if series.iter().all(|s| s.points.is_empty()) {
+        return Err(CliError(format!(
+            "{}: no values to plot (every cell after the references is empty)",
+            csv.name
+        )));
     }
     let y_label = match csv.header.len() {
         2 => csv.header[1].clone(),
@@ -199,8 +222,8 @@ pub fn time_series_from_csv(csv: &Csv) -> Result<LinePlot, CliError> {
     Ok(time_series(&csv.name, &y_label, series))
 }
 
-/// Draws `plot` into `path`, SVG or PNG by its extension, written whole
-/// (a temporary file renamed into place).
+/// Draws `plot` into `path`, SVG or PNG by its extension, drawn in memory
+/// and then written as an [`Output`](crate::output::Output).
 pub fn render(plot: &LinePlot, path: &Path) -> Result<(), CliError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
@@ -208,7 +231,11 @@ pub fn render(plot: &LinePlot, path: &Path) -> Result<(), CliError> {
         return Err(CliError("the embedded font cannot be read".to_string()));
     }
     let fail = |e: &dyn Display| CliError(format!("{}: cannot draw the plot: {e}", path.display()));
-    match format(path)? {
+    let points = || plot.series.iter().flat_map(|s| &s.points);
+    if !points().all(|(x, y)| drawable(x) && drawable(y)) {
+        return Err(fail(&"expected values from -1e300 to 1e300"));
+    }
+    let bytes = match format(path)? {
         Format::Svg => {
             let mut svg = String::new();
             {
@@ -216,23 +243,31 @@ pub fn render(plot: &LinePlot, path: &Path) -> Result<(), CliError> {
                 draw(plot, &root).map_err(|e| fail(&e))?;
                 root.present().map_err(|e| fail(&e))?;
             }
-            write_whole(path, svg.as_bytes())
+            svg.into_bytes()
         }
         Format::Png => {
-            let temp = temp_beside(path);
-            let drawn = {
-                let root = BitMapBackend::new(&temp, SIZE).into_drawing_area();
-                draw(plot, &root)
-                    .map_err(|e| fail(&e))
-                    .and_then(|()| root.present().map_err(|e| fail(&e)))
-            };
-            if let Err(e) = drawn {
-                let _ = std::fs::remove_file(&temp);
-                return Err(e);
+            let mut rgb = vec![0; SIZE.0 as usize * SIZE.1 as usize * 3];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+                draw(plot, &root).map_err(|e| fail(&e))?;
+                root.present().map_err(|e| fail(&e))?;
             }
-            commit(&temp, path)
+            png(&rgb).map_err(|e| fail(&e))?
         }
-    }
+    };
+    write_whole(path, &bytes)
+}
+
+/// `rgb`, a picture of [`SIZE`] with 8-bit red, green and blue, as PNG.
+fn png(rgb: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, SIZE.0, SIZE.1);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(bytes)
 }
 
 /// The image formats a plot is written in.
@@ -258,7 +293,8 @@ pub fn format(path: &Path) -> Result<Format, CliError> {
     }
 }
 
-/// A range holding `values` with a margin, never empty.
+/// A range holding `values` with a margin, never empty. The values are
+/// [`drawable`], so neither the span nor its margin overflows.
 fn span(values: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
     let (mut lo, mut hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -270,13 +306,17 @@ fn span(values: impl Iterator<Item = f64>, from_zero: bool) -> (f64, f64) {
         lo = lo.min(0.0);
     }
     if hi - lo <= f64::EPSILON * hi.abs().max(1.0) {
-        hi = lo + 1.0;
+        // Wide enough to show for any size of value (a width of 1 is lost
+        // in rounding beside 1e300).
+        hi = lo + hi.abs().max(1.0);
     }
     (lo, hi + (hi - lo) * 0.05)
 }
 
 /// Whether x values spread over so many orders of magnitude (a geometric
-/// range of memory sizes) that a logarithmic x axis reads better.
+/// range of memory sizes) that a logarithmic x axis reads better. Not when
+/// their ratio is beyond [`LARGEST`]: plotters counts a logarithmic axis's
+/// decades from the ratio of its ends, and an infinite one never ends.
 fn wants_log_x(plot: &LinePlot) -> bool {
     let xs = || {
         plot.series
@@ -285,7 +325,7 @@ fn wants_log_x(plot: &LinePlot) -> bool {
     };
     let lo = xs().fold(f64::INFINITY, f64::min);
     let hi = xs().fold(f64::NEG_INFINITY, f64::max);
-    lo > 0.0 && hi / lo >= LOG_X_SPREAD
+    lo > 0.0 && (LOG_X_SPREAD..=LARGEST).contains(&(hi / lo))
 }
 
 /// The spread of x (largest over smallest) from which the axis is
@@ -503,12 +543,43 @@ mod tests {
         assert!(!wants_log_x(&over(&[10.0, 100.0, 999.0])));
         // Zero has no logarithm: a time series from reference 0 stays linear.
         assert!(!wants_log_x(&over(&[0.0, 1000.0, 1e6])));
+        // Nor do ratios that overflow (plotters would count decades for ever).
+        assert!(!wants_log_x(&over(&[1e-300, 1e300])));
+        assert!(!wants_log_x(&over(&[5e-324, 1.0])));
         // Drawing on the logarithmic axis works too.
         let path = temp("log.svg");
         render(&over(&[10.0, 100.0, 1000.0]), &path).unwrap();
         assert!(std::fs::read_to_string(&path)
             .unwrap()
             .contains("\nreferences\n"));
+    }
+
+    /// These once hung in plotters' tick placement: spans and margins that
+    /// overflowed, and logarithmic axes whose ends' ratio did.
+    #[test]
+    fn extreme_values_are_drawn_or_refused_and_never_hang() {
+        let with = |points: Vec<(f64, f64)>| {
+            let series = vec![Series {
+                name: "s".into(),
+                points,
+            }];
+            render(&time_series("t", "v", series), &temp("extreme.svg"))
+        };
+        for points in [
+            vec![(1.0, 1e300), (2.0, -1e300)],
+            vec![(-1e300, 1.0), (1e300, 2.0)],
+            vec![(1e300, 1.0), (1e300, 2.0)],
+            vec![(1.0, 1e300), (2.0, 1e300)],
+            vec![(1e-300, 1.0), (1e300, 2.0)],
+            vec![(5e-324, 1.0), (1.0, 2.0)],
+        ] {
+            with(points.clone()).unwrap_or_else(|e| panic!("{points:?}: {e}"));
+        }
+        for bad in [1e308, f64::INFINITY, f64::NAN] {
+            let e = with(vec![(1.0, 1.0), (2.0, bad)]).err().unwrap().0;
+            assert!(e.ends_with("expected values from -1e300 to 1e300"), "{e}");
+            assert!(with(vec![(bad, 1.0)]).is_err());
+        }
     }
 
     #[test]
@@ -538,7 +609,7 @@ mod tests {
         let e = time_series_from_csv(&bad).err().unwrap().0;
         assert_eq!(
             e,
-            "ts.csv:3:5: column rss: expected a number or nothing, found \"five\""
+            "ts.csv:3:5: column rss: expected a number from -1e300 to 1e300 or nothing, found \"five\""
         );
     }
 }

@@ -4,12 +4,13 @@
 //! brk/mmap/munmap/mprotect/mremap calls in order with its accesses, so
 //! `vmlab run --trace` replays the regions the program had.
 //!
-//! Valgrind writes its log to a temporary directory; the trace is written
-//! beside its destination and renamed into place once whole. A log that
-//! cannot be read is kept, and the error names its line and column.
+//! Valgrind writes its log to a temporary directory; the trace is an
+//! [`Output`] (a file written whole, or `-`, standard output, with the
+//! report on standard error instead). A log that cannot be read is kept,
+//! and the error names its line and column.
 
 use crate::error::CliError;
-use crate::output::{commit, print_out, temp_beside};
+use crate::output::{cannot_write, is_stdout, print_out, Output};
 use clap::Args;
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -30,8 +31,8 @@ Examples:
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub struct RecordArgs {
-    /// Where to write the trace (default: CMD.vmtrace.zst here, CMD's file
-    /// name without its directory).
+    /// Where to write the trace, `-` for standard output (default:
+    /// CMD.vmtrace.zst here, CMD's file name without its directory).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// The Valgrind program to run.
@@ -71,7 +72,13 @@ pub fn run(args: &RecordArgs) -> Result<(), CliError> {
     let (status, counts) = result.map_err(|f| match f {
         Failure::Cli(e) | Failure::BadLog(e) => e,
     })?;
-    print_out(&summary(&args.command, status, &counts, &output))
+    let report = summary(&args.command, status, &counts, &output);
+    if is_stdout(&output) {
+        eprint!("{report}");
+        Ok(())
+    } else {
+        print_out(&report)
+    }
 }
 
 enum Failure {
@@ -117,35 +124,18 @@ fn record(
     let opts = ReadOptions::default();
     let mut reader = trace::open(log, Some(TraceFormat::Lackey), opts)
         .map_err(|e| Failure::BadLog(CliError(e.to_string())))?;
-    let temp = temp_beside(output);
-    let cannot = |e: std::io::Error| {
-        CliError::arg(
-            "--output",
-            format!("{}: cannot write: {e}", output.display()),
-        )
-    };
-    let file = std::fs::File::create(&temp).map_err(|e| Failure::Cli(cannot(e)))?;
-    let converted = to_vmlab_bin_zst(&mut reader, std::io::BufWriter::new(file));
-    let counts = match converted {
-        Ok((counts, mut out)) => {
-            use std::io::Write as _;
-            out.flush().map_err(|e| {
-                let _ = std::fs::remove_file(&temp);
-                Failure::Cli(cannot(e))
-            })?;
-            counts
+    let flag = |e: CliError| Failure::Cli(CliError::arg("--output", e));
+    let out = Output::create(output).map_err(flag)?;
+    let (counts, out) = match to_vmlab_bin_zst(&mut reader, out) {
+        Ok(converted) => converted,
+        Err(ConvertError::Read(e)) => {
+            return Err(Failure::BadLog(CliError(format!(
+                "{e} (Valgrind's log, kept for a look)"
+            ))))
         }
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            return Err(match e {
-                ConvertError::Read(e) => {
-                    Failure::BadLog(CliError(format!("{e} (Valgrind's log, kept for a look)")))
-                }
-                ConvertError::Write(e) => Failure::Cli(cannot(e)),
-            });
-        }
+        Err(ConvertError::Write(e)) => return Err(flag(cannot_write(output, e))),
     };
-    commit(&temp, output).map_err(Failure::Cli)?;
+    out.finish().map_err(flag)?;
     Ok((status, counts))
 }
 

@@ -10,13 +10,13 @@
 
 use crate::error::CliError;
 use crate::machine::MachineArgs;
-use crate::output::{commit, print_out, temp_beside};
+use crate::output::{print_out, stdout_unless_json, Output};
 use crate::progress::{Progress, REFERENCES_PER_REDRAW};
 use crate::run_script::ChosenScript;
 use crate::workload::{ModelArg, WorkloadArgs};
 use clap::Args;
 use std::fmt::Write as _;
-use std::io::{BufWriter, Write as _};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use vmlab_workload::driver::{Machine, Model, RunReport, Sample};
 use vmlab_workload::sweep::{Reading, Source};
@@ -61,7 +61,8 @@ pub struct RunArgs {
     #[arg(long)]
     json: bool,
     /// Write a time series (fault rate, resident pages, TLB hit rate per
-    /// interval) as CSV to FILE; `vmlab plot FILE` draws it.
+    /// interval) as CSV to FILE (`-` for standard output instead of the
+    /// report); `vmlab plot FILE` draws it.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["script", "scenario"])]
     csv: Option<PathBuf>,
     /// References per time-series interval.
@@ -97,6 +98,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         return print_out(&crate::tour::tour()?);
     }
     args.machine.refuse_kernel_only_flags()?;
+    let series_to_stdout = stdout_unless_json("--csv", args.csv.as_deref(), args.json)?;
     let spec = args.machine.spec()?;
     let machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
     let model = Model::from(args.model);
@@ -135,14 +137,17 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError(format!("cannot render JSON: {e}")))?;
         print_out(&format!("{text}\n"))
+    } else if series_to_stdout {
+        Ok(())
     } else {
         print_out(&summary(&args.workload.label(), &report))
     }
 }
 
-/// Runs `source`, writing its time series to `path` whole: rows stream
-/// into a temporary file beside it, renamed into place once the run has
-/// succeeded (a failed run leaves no file). Each row also moves `progress`.
+/// Runs `source`, writing its time series to `path` as an [`Output`]:
+/// rows stream out as the run goes; a file is written whole once the run
+/// has succeeded (a failed run leaves no file). Each row also moves
+/// `progress`.
 fn run_with_series(
     source: &Source,
     machine: &Machine,
@@ -152,13 +157,8 @@ fn run_with_series(
     path: &Path,
     progress: &Progress,
 ) -> Result<RunReport, CliError> {
-    let temp = temp_beside(path);
-    let cannot = |e: std::io::Error| {
-        let _ = std::fs::remove_file(&temp);
-        CliError::arg("--csv", format!("{}: cannot write: {e}", path.display()))
-    };
-    let file = std::fs::File::create(&temp).map_err(cannot)?;
-    let mut out = BufWriter::new(file);
+    let flag = |e: CliError| CliError::arg("--csv", e);
+    let mut out = Output::create(path).map_err(flag)?;
     let mut failure = writeln!(out, "{}", Sample::CSV_HEADER).err();
     let mut row = |s: &Sample| {
         progress.set(s.references);
@@ -166,21 +166,13 @@ fn run_with_series(
             failure = writeln!(out, "{}", s.csv_row()).err();
         }
     };
-    let run = source.run_sampled(machine, model, every, &mut row, reading);
-    let written = match failure {
-        Some(e) => Err(e),
-        None => out.flush(),
-    };
-    drop(out);
-    let report = match run {
-        Ok(report) => report,
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            return Err(CliError(e.to_string()));
-        }
-    };
-    written.map_err(cannot)?;
-    commit(&temp, path)?;
+    let report = source
+        .run_sampled(machine, model, every, &mut row, reading)
+        .map_err(|e| CliError(e.to_string()))?;
+    if let Some(e) = failure {
+        return Err(flag(out.cannot(e)));
+    }
+    out.finish().map_err(flag)?;
     Ok(report)
 }
 

@@ -8,7 +8,7 @@ use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
 use crate::footprint::{refuse_unless_all_fit, Planned};
 use crate::numbers::{parse_list, parse_size, parse_u64};
-use crate::output::print_out;
+use crate::output::{print_out, stdout_unless_json};
 use crate::plot;
 use crate::progress::Progress;
 use crate::table;
@@ -96,6 +96,7 @@ pub struct SweepArgs {
 /// Runs `vmlab sweep`.
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
     let source = args.workload.source()?;
+    let csv_to_stdout = stdout_unless_json("--csv", args.csv.as_deref(), args.json)?;
     if let Some(path) = &args.plot {
         // Refused before the sweep runs rather than after.
         plot::format(path).map_err(|e| CliError::arg("--plot", e))?;
@@ -167,7 +168,7 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
         progress.finish();
         rows.map_err(|e| sweep_error(&e))?
     };
-    output(args, &rows)?;
+    output(args, &rows, csv_to_stdout)?;
     eprintln!(
         "vmlab sweep: {} rows in {:.2} s",
         rows.len(),
@@ -188,9 +189,9 @@ fn sweep_error(e: &sweeps::SweepError) -> CliError {
     }
 }
 
-/// Files first (all of them written whole), then standard output.
-fn output(args: &SweepArgs, rows: &[Row]) -> Result<(), CliError> {
-    let csv_to_stdout = args.csv.as_deref() == Some(std::path::Path::new("-"));
+/// Files first (each an [`Output`](crate::output::Output)), then standard
+/// output, where `--csv -` puts the CSV instead of the text table.
+fn output(args: &SweepArgs, rows: &[Row], csv_to_stdout: bool) -> Result<(), CliError> {
     if let Some(path) = args.csv.as_deref().filter(|_| !csv_to_stdout) {
         crate::output::write_whole(path, table::to_csv(rows).as_bytes())?;
     }

@@ -205,7 +205,9 @@ pub fn rows_from_csv(csv: &Csv) -> Result<Vec<Row>, CliError> {
     }
     let text = |s: &str| Some(s.to_string());
     let int = |s: &str| s.parse::<u64>().ok();
-    let float = |s: &str| s.parse::<f64>().ok();
+    // Rates are per reference: NaN, infinity or a negative rate is no
+    // result of a sweep, and would be plotted as if it were.
+    let rate = |s: &str| s.parse::<f64>().ok().filter(|v| (0.0..=1.0).contains(v));
     let opt_int = |s: &str| {
         if s.is_empty() {
             Some(None)
@@ -213,17 +215,17 @@ pub fn rows_from_csv(csv: &Csv) -> Result<Vec<Row>, CliError> {
             s.parse().ok().map(Some)
         }
     };
-    let opt_float = |s: &str| {
+    let opt_rate = |s: &str| {
         if s.is_empty() {
             Some(None)
         } else {
-            s.parse().ok().map(Some)
+            rate(s).map(Some)
         }
     };
     const INT: &str = "a whole number";
     const OPT_INT: &str = "a whole number or nothing";
-    const RATE: &str = "a number";
-    const OPT_RATE: &str = "a number or nothing";
+    const RATE: &str = "a rate from 0 to 1";
+    const OPT_RATE: &str = "a rate from 0 to 1 or nothing";
     csv.records
         .iter()
         .map(|r| {
@@ -239,11 +241,11 @@ pub fn rows_from_csv(csv: &Csv) -> Result<Vec<Row>, CliError> {
                 references: csv.get(r, 8, INT, int)?,
                 distinct_pages: csv.get(r, 9, OPT_INT, opt_int)?,
                 faults: csv.get(r, 10, INT, int)?,
-                fault_rate: csv.get(r, 11, RATE, float)?,
+                fault_rate: csv.get(r, 11, RATE, rate)?,
                 evictions: csv.get(r, 12, OPT_INT, opt_int)?,
                 write_backs: csv.get(r, 13, OPT_INT, opt_int)?,
                 tlb_hits: csv.get(r, 14, OPT_INT, opt_int)?,
-                tlb_hit_rate: csv.get(r, 15, OPT_RATE, opt_float)?,
+                tlb_hit_rate: csv.get(r, 15, OPT_RATE, opt_rate)?,
                 walks: csv.get(r, 16, OPT_INT, opt_int)?,
                 page_table_bytes: csv.get(r, 17, OPT_INT, opt_int)?,
                 skipped_lines: csv.get(r, 18, INT, int)?,
@@ -324,6 +326,24 @@ mod tests {
             .unwrap()
             .0
             .starts_with("o.csv:1:1: expected the sweep columns"));
+    }
+
+    #[test]
+    fn rates_that_are_not_from_0_to_1_are_refused_by_place() {
+        let good = to_csv(&[row("x86-64", 10, Some(0.5))]);
+        for bad in ["NaN", "inf", "-0.25", "1.75e308"] {
+            for (column, cell) in [("fault_rate", ",0.333,"), ("tlb_hit_rate", ",0.5,")] {
+                let text = good.replacen(cell, &format!(",{bad},"), 1);
+                let csv = Csv::parse("r.csv", &text).unwrap();
+                let e = rows_from_csv(&csv).err().unwrap().0;
+                let col = text.lines().nth(1).unwrap().find(bad).unwrap() + 1;
+                assert_eq!(
+                    e,
+                    format!("r.csv:2:{col}: column {column}: expected a rate from 0 to 1{}, found \"{bad}\"",
+                        if column == "tlb_hit_rate" { " or nothing" } else { "" })
+                );
+            }
+        }
     }
 
     #[test]
