@@ -140,7 +140,7 @@ fn a_tlb_array_for_a_page_size_the_scheme_lacks_is_refused_where_given() {
     }
     // The kernel-only keys have no effect on a trace run, but are checked
     // all the same: a pool larger than memory passed there.
-    let file = machine_file("huge.toml", "frames = 64\nhuge-pages = 100000\n");
+    let file = machine_file("pool.toml", "frames = 64\nhuge-pages = 100000\n");
     let err = refused(&[
         "run",
         "--gen",
@@ -150,7 +150,7 @@ fn a_tlb_array_for_a_page_size_the_scheme_lacks_is_refused_where_given() {
     ]);
     assert!(
         err.starts_with(&format!(
-            "vmlab: error: {}:2:14: key `huge-pages`: 100000 huge pages of 2M need more than the 64 frames",
+            "vmlab: error: {}:2:14: key `huge-pages`: 100000 huge pages of 2 MiB need more than the 64 frames",
             file.display()
         )),
         "{err}"
