@@ -34,6 +34,7 @@ use vmlab_kernel::frames::Pid;
 use vmlab_kernel::policy::sim::ReplacementSim;
 use vmlab_kernel::policy::{by_name, PolicyParams};
 use vmlab_kernel::region::Prot;
+use vmlab_kernel::SignalKind;
 use vmlab_kernel::{Kernel, KernelConfig};
 
 /// How much of the machine a run models.
@@ -235,7 +236,29 @@ pub enum DriverError {
         addr: u64,
         /// Why.
         message: String,
+        /// The stream's record that made the access (1-based, accesses and
+        /// system calls counted in order), once known.
+        record: Option<u64>,
     },
+}
+
+impl DriverError {
+    /// The error placed at record `n` of the stream (an address error
+    /// only; it keeps a place it already has).
+    fn at_record(self, n: u64) -> DriverError {
+        match self {
+            DriverError::Address {
+                addr,
+                message,
+                record: None,
+            } => DriverError::Address {
+                addr,
+                message,
+                record: Some(n),
+            },
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for DriverError {
@@ -243,7 +266,14 @@ impl fmt::Display for DriverError {
         match self {
             DriverError::Trace(e) => write!(f, "{e}"),
             DriverError::Config(m) => f.write_str(m),
-            DriverError::Address { addr, message } => write!(f, "address {addr:#x}: {message}"),
+            DriverError::Address {
+                addr,
+                message,
+                record: Some(n),
+            } => write!(f, "record {n} of the stream, address {addr:#x}: {message}"),
+            DriverError::Address { addr, message, .. } => {
+                write!(f, "address {addr:#x}: {message}")
+            }
         }
     }
 }
@@ -507,11 +537,14 @@ fn run_full(
         on_sample,
     };
     let start = Instant::now();
+    // Records of the stream before the current chunk: where an error is.
+    let mut records = 0u64;
     'stream: while let Some(chunk) = chunks.read_chunk() {
         let accesses = match chunk.map_err(DriverError::Trace)? {
             Chunk::Accesses(accesses) => accesses,
             Chunk::Syscall(call) => {
-                run.syscall(&call)?;
+                records += 1;
+                run.syscall(&call).map_err(|e| e.at_record(records))?;
                 continue;
             }
         };
@@ -532,16 +565,18 @@ fn run_full(
 
             // Most accesses stay within their page: no splitting to do.
             let going = if within_page(&r, page) {
-                run.step(r)?
+                run.step(r)
             } else {
                 page_pieces(r, page).try_fold(true, |going, piece| {
                     Ok::<_, DriverError>(going && run.step(piece)?)
-                })?
+                })
             };
-            if !going {
+            let at = records + (accesses.len() - rest.len()) as u64;
+            if !going.map_err(|e| e.at_record(at))? {
                 break 'stream;
             }
         }
+        records += accesses.len() as u64;
     }
     if run.countdown.pending() {
         run.sample();
@@ -661,6 +696,7 @@ impl FullRun<'_> {
                     .map_err(|e| DriverError::Address {
                         addr,
                         message: format!("cannot give back untouched trace pages ({e})"),
+                        record: None,
                     })?;
             }
         }
@@ -719,7 +755,13 @@ impl FullRun<'_> {
             .access(self.pid, piece.addr, piece.kind)
             .map_err(|s| DriverError::Address {
                 addr: piece.addr,
-                message: format!("the machine raised {s}"),
+                message: match s.kind {
+                    SignalKind::Sigkill => format!(
+                        "memory and swap ran out and the out-of-memory killer ended the traced program ({s}); give the machine more memory (--frames or --mem)"
+                    ),
+                    _ => format!("the machine raised {s}"),
+                },
+                record: None,
             })?;
         if self.countdown.tick() {
             self.sample();
@@ -764,6 +806,7 @@ impl FullRun<'_> {
         };
         backed.map_err(|e| DriverError::Address {
             addr,
+            record: None,
             message: format!(
                 "cannot be mapped on {} ({e}): outside its user address space or clashing with the stack",
                 self.machine.arch.name()

@@ -418,3 +418,32 @@ fn trace_pages_at_the_edges_of_the_address_space_are_mapped() {
         }
     }
 }
+
+/// An address the machine cannot map, or a process ended by the
+/// out-of-memory killer, was reported with no place in the stream: the
+/// error names the record now (1-based), and says what the kill means.
+#[test]
+fn errors_name_the_record_of_the_stream() {
+    let at = |addr: u64, size: u32| Ok(vmlab_workload::op::MemRef::read(addr, size));
+    let refs = vec![
+        at(0x400_0040, 8),
+        at(0x400_0048, 8),
+        at(0x8000_0000_0000, 8),
+    ];
+    let e = run(refs.into_iter(), &machine("lru", 64), Model::Full).unwrap_err();
+    assert!(
+        e.to_string().starts_with(
+            "record 3 of the stream, address 0x800000000000: cannot be mapped on x86-64"
+        ),
+        "{e}"
+    );
+    let huge = vec![at(0x400_0000, 8), at(0x1000, 1 << 31)];
+    let e = run(huge.into_iter(), &machine("lru", 16), Model::Full).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("record 2 of the stream, address ")
+            && e.to_string()
+                .contains("the out-of-memory killer ended the traced program"),
+        "{e}"
+    );
+}
