@@ -752,6 +752,16 @@ fn compare_schemes_runs_an_allocation_workload_under_both_schemes() {
         message.starts_with("compare_schemes: workload:"),
         "{message}"
     );
+    // A billion events ran for many minutes inside one Rhai operation.
+    let (_, _, message) = error_of(
+        "compare_schemes(\"allocs:n=1000000000,min=1K,max=4K,live=2\", #{page_sizes: [4096]});",
+        &options,
+    );
+    assert_eq!(
+        message,
+        "compare_schemes: 1000000000 events of 9 accesses each under 6 configurations are \
+         54000000000 steps, more than one call may take (100000000); `vmlab compare` runs larger workloads"
+    );
 }
 
 /// An array doubled in a loop took the host's memory and the process

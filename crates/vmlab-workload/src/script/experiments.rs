@@ -142,6 +142,10 @@ fn size_option(what: &str, options: &Map, key: &str, default: u64) -> Result<u64
         .ok_or_else(|| bad(what, key, "a size of at least 1 byte (4096 or \"8M\")", v))
 }
 
+/// The most steps (allocation events and their accesses, over every
+/// configuration) one `compare_schemes` call runs: seconds of work.
+const MAX_COMPARE_WORK: u64 = 100_000_000;
+
 /// `compare_schemes(workload, #{mem, allocators, page_sizes, compact,
 /// segment_registers, sample_every})`: the allocation workload (an
 /// `allocs:` spec, as `vmlab compare --workload` takes) under segmentation
@@ -196,6 +200,22 @@ fn compare_schemes(arch: &Arch, workload: &str, options: &Map) -> Result<Array> 
         segment_registers: int_option(WHAT, options, "segment_registers", Some(6), 1)? as usize,
         sample_every: int_option(WHAT, options, "sample_every", Some(100), 1)? as u64,
     };
+    // One call is one Rhai operation: its work is bounded here instead,
+    // as the bulk operations' is (a billion events ran for many minutes).
+    let configs = (config.allocators.len() + config.paging.len()) as u64;
+    let work = spec
+        .n
+        .saturating_mul(u64::from(spec.refs) + 1)
+        .saturating_mul(configs);
+    if work > MAX_COMPARE_WORK {
+        return Err(format!(
+            "{WHAT}: {} events of {} accesses each under {configs} configurations are {work} steps, \
+             more than one call may take ({MAX_COMPARE_WORK}); `vmlab compare` runs larger workloads",
+            spec.n,
+            u64::from(spec.refs) + 1
+        )
+        .into());
+    }
     let report = compare(&spec, &config).map_err(|e| format!("{WHAT}: {e}"))?;
     let mut out = Array::with_capacity(report.configs.len());
     for scheme in &report.configs {
