@@ -36,6 +36,10 @@ Examples:
 /// Events shown when `--count` is not given.
 const DEFAULT_COUNT: u64 = 200;
 
+/// The most events one explanation shows: a window of 18446744073709551615
+/// events on a 3 M-reference trace held 970 MB before printing.
+const MAX_COUNT: u64 = 1_000_000;
+
 /// Arguments of `vmlab explain`.
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
@@ -56,8 +60,9 @@ pub struct ExplainArgs {
     /// The first event to show, numbered from 1 as the text output numbers them.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     from: u64,
-    /// How many events to show.
-    #[arg(long, value_name = "M", default_value_t = DEFAULT_COUNT, value_parser = clap::value_parser!(u64).range(1..))]
+    /// How many events to show (at most a million: they are held in
+    /// memory, about 300 bytes each, until printed).
+    #[arg(long, value_name = "M", default_value_t = DEFAULT_COUNT, value_parser = clap::value_parser!(u64).range(1..=MAX_COUNT))]
     count: u64,
 }
 

@@ -284,6 +284,12 @@ fn bad_flags_are_refused_naming_the_flag() {
     assert!(refused(&["explain"])
         .contains("expected SCRIPT, --scenario NAME, --gen SPEC or --trace FILE"));
     assert!(refused(&["explain", "--gen", "seq:pages=1,n=1", "--count", "0"]).contains("--count"));
+    // A window of any size was held whole in memory before printing.
+    let err = refused(&["explain", "--gen", "seq:pages=1,n=1", "--count", "1000001"]);
+    assert!(
+        err.contains("--count") && err.contains("1..=1000000"),
+        "{err}"
+    );
     assert!(refused(&["explain", "--gen", "bogus:n=1"]).contains("--gen"));
     assert!(refused(&["explain", "--gen", "seq:pages=1,n=1", "--swap", "1M"]).contains("--swap"));
     assert!(refused(&["explain", "--scenario", "nope"]).contains("scenario"));
