@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 /// Belady's optimal policy over a known reference string.
 pub struct Opt {
-    next_use: Arc<[u64]>,
+    next_use: Arc<Vec<u64>>,
     /// Per frame: its page's next use, and the stamp of its live entry.
     next: Vec<u64>,
     stamp: Vec<u64>,
