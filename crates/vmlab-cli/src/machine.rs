@@ -36,7 +36,8 @@ pub struct MachineArgs {
     /// Physical memory in bytes (`64MiB`, `1G`), instead of --frames.
     #[arg(long, value_name = "SIZE")]
     mem: Option<String>,
-    /// Replacement policy (default: lru).
+    /// Replacement policy (default: lru); `opt` on --gen and --trace only,
+    /// whose future is read beforehand.
     #[arg(long)]
     policy: Option<String>,
     /// Whose rules the kernel follows where kernels differ (scripts;

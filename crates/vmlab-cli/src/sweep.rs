@@ -47,7 +47,8 @@ pub struct SweepArgs {
     /// Schemes defined in TOML files, one per flag (added after --arch).
     #[arg(long = "arch-file", value_name = "FILE")]
     arch_files: Vec<PathBuf>,
-    /// Replacement policies, comma-separated.
+    /// Replacement policies, comma-separated (`opt` reads the workload once
+    /// beforehand, for all its runs at a page size).
     #[arg(
         long,
         value_name = "LIST",
