@@ -24,6 +24,7 @@ use vmlab_kernel::explain::{
 };
 use vmlab_workload::driver::Model;
 use vmlab_workload::script::{run_source_keeping_machine, ScriptOptions};
+use vmlab_workload::sweep::Reading;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -120,17 +121,16 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
         None => args.machine.spec()?,
     };
     let config = crate::machine::config(&spec)?;
-    let machine = crate::machine::driver_machine(&config);
-    if script.is_none() {
-        crate::machine::refuse_unless_run_fits(&spec, &machine, Model::Full)?;
-    }
+    let mut machine = crate::machine::driver_machine(&config);
     let tlb = config.tlb;
+    // Taken apart, so the run below may still give the machine its future.
+    let (arch, frames, policy) = (machine.arch.clone(), machine.frames, machine.policy.clone());
     let heading = |label: String, log: ExplainLog| Explanation {
         label,
-        arch: machine.arch.clone(),
+        arch: arch.clone(),
         tlb: tlb.clone(),
-        frames: machine.frames,
-        policy: machine.policy.clone(),
+        frames,
+        policy: policy.clone(),
         log,
         failure: None,
     };
@@ -160,6 +160,9 @@ fn explain(args: &ExplainArgs) -> Result<Explanation, CliError> {
     }
     args.machine.refuse_kernel_only_flags()?;
     let source = args.workload.source()?;
+    // The window is usually a short stretch at the start: the pre-pass
+    // (OPT only) reads in line, as the run does.
+    crate::machine::ready_run(&spec, &mut machine, Model::Full, &source, Reading::InLine)?;
     let (_, log) = source
         .explain(&machine, log)
         .map_err(|e| CliError(e.to_string()))?;

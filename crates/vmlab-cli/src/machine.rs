@@ -12,8 +12,11 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use vmlab_kernel::kernel::ConfigError;
 use vmlab_kernel::machine::{load_machine_file, ArchSource, Given, MachineSpec, Memory};
+use vmlab_kernel::policy::needs_future;
 use vmlab_kernel::{Kernel, KernelConfig, Personality};
 use vmlab_workload::driver::{Machine, Model};
+use vmlab_workload::future::{give_futures, FutureError};
+use vmlab_workload::sweep::{Reading, Source};
 
 /// The machine: a file, flags, or both (flags win).
 #[derive(Args)]
@@ -33,7 +36,8 @@ pub struct MachineArgs {
     /// Physical memory in bytes (`64MiB`, `1G`), instead of --frames.
     #[arg(long, value_name = "SIZE")]
     mem: Option<String>,
-    /// Replacement policy (default: lru).
+    /// Replacement policy (default: lru); `opt` on --gen and --trace only,
+    /// whose future is read beforehand.
     #[arg(long)]
     policy: Option<String>,
     /// Whose rules the kernel follows where kernels differ (scripts;
@@ -158,20 +162,46 @@ pub fn config(spec: &MachineSpec) -> Result<KernelConfig, CliError> {
 /// position of the setting at fault.
 pub fn boot(spec: &MachineSpec) -> Result<Kernel, CliError> {
     let config = config(spec)?;
+    if needs_future(&config.policy) {
+        return Err(policy_error(
+            spec,
+            &format!(
+                "{} needs every reference of the workload before it runs, and a script's are known only as it runs; it runs on a generator or a trace (vmlab run --gen SPEC or --trace FILE), and a script can try it on a page string with run_reference_string",
+                config.policy
+            ),
+        ));
+    }
     crate::footprint::refuse_unless_all_fit(&[Planned::kernel(&config)], 1)
         .map_err(|e| memory_error(spec, &e))?;
     Kernel::new(config).map_err(|e| CliError(spec.locate(&e).to_string()))
 }
 
-/// Refuses a trace run of `machine` (from `spec`) in `model` whose state
-/// would not fit in this host's memory ([`crate::footprint`]).
-pub fn refuse_unless_run_fits(
+/// Readies a run of `machine` (from `spec`) in `model` on `source`:
+/// refuses one whose state would not fit in this host's memory
+/// ([`crate::footprint`]), and gives a policy that needs the workload's
+/// future (OPT) the next uses from a pre-pass over `source`, read as
+/// `reading` says, in the memory the machine leaves. A refusal names the
+/// setting at fault.
+pub fn ready_run(
     spec: &MachineSpec,
-    machine: &Machine,
+    machine: &mut Machine,
     model: Model,
+    source: &Source,
+    reading: Reading,
 ) -> Result<(), CliError> {
-    crate::footprint::refuse_unless_all_fit(&[Planned::run(machine, model)], 1)
-        .map_err(|e| memory_error(spec, &e))
+    let room = crate::footprint::refuse_unless_all_fit(&[Planned::run(machine, model)], 1)
+        .map_err(|e| memory_error(spec, &e))?;
+    give_futures(source, [(machine, model)], reading, room).map_err(|e| match e {
+        FutureError::Unavailable(message) => policy_error(spec, &message),
+        FutureError::Read(e) => CliError(e.to_string()),
+    })
+}
+
+/// `message` about the policy, named as `spec` had it (its flag or file
+/// position).
+fn policy_error(spec: &MachineSpec, message: &str) -> CliError {
+    let located = spec.locate(&ConfigError(format!("policy: {message}")));
+    CliError(located.to_string())
 }
 
 /// `message` about the memory setting, named as `spec` had it (its flag or
@@ -188,5 +218,6 @@ pub fn driver_machine(config: &KernelConfig) -> Machine {
         frames: config.frames,
         policy: config.policy.clone(),
         tlb: Some(config.tlb.clone()),
+        future: None,
     }
 }

@@ -100,9 +100,8 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     args.machine.refuse_kernel_only_flags()?;
     let series_to_stdout = stdout_unless_json("--csv", args.csv.as_deref(), args.json)?;
     let spec = args.machine.spec()?;
-    let machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
+    let mut machine = crate::machine::driver_machine(&crate::machine::config(&spec)?);
     let model = Model::from(args.model);
-    crate::machine::refuse_unless_run_fits(&spec, &machine, model)?;
     let source = args.workload.source()?;
     // A single run leaves the other cores idle: one of them reads the
     // stream while this one simulates.
@@ -111,6 +110,7 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     } else {
         Reading::InLine
     };
+    crate::machine::ready_run(&spec, &mut machine, model, &source, reading)?;
     let progress = Progress::on_terminal(source.references(), "references");
     let report = match &args.csv {
         Some(path) => {

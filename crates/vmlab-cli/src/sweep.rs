@@ -17,7 +17,8 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
 use vmlab_workload::driver::Model;
-use vmlab_workload::sweep::{self as sweeps, Memory, MrcMethod, Row, Sweep};
+use vmlab_workload::future::{give_futures, FutureError};
+use vmlab_workload::sweep::{self as sweeps, Memory, MrcMethod, Reading, Row, Sweep};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -46,7 +47,8 @@ pub struct SweepArgs {
     /// Schemes defined in TOML files, one per flag (added after --arch).
     #[arg(long = "arch-file", value_name = "FILE")]
     arch_files: Vec<PathBuf>,
-    /// Replacement policies, comma-separated.
+    /// Replacement policies, comma-separated (`opt` reads the workload once
+    /// beforehand, for all its runs at a page size).
     #[arg(
         long,
         value_name = "LIST",
@@ -156,13 +158,20 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
                 .collect(),
             memory,
         };
-        let configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
+        let mut configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
         let planned: Vec<_> = configs
             .iter()
             .map(|c| Planned::run(&c.machine, c.model))
             .collect();
-        refuse_unless_all_fit(&planned, sweeps::parallelism())
+        let room = refuse_unless_all_fit(&planned, sweeps::parallelism())
             .map_err(|e| CliError::arg("--frames/--mem", e))?;
+        drop(planned);
+        // One pre-pass per page size, before the runs fill the cores.
+        let runs = configs.iter_mut().map(|c| (&mut c.machine, c.model));
+        give_futures(&source, runs, Reading::OnThread, room).map_err(|e| match e {
+            FutureError::Unavailable(message) => CliError::arg("--policies", message),
+            FutureError::Read(e) => CliError(e.to_string()),
+        })?;
         let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
         let rows = sweeps::run(&source, &configs, &|| progress.tick());
         progress.finish();

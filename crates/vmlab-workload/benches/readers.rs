@@ -163,6 +163,7 @@ fn readers(c: &mut Criterion) {
         frames: 10_000,
         policy: "lru".into(),
         tlb: None,
+        future: None,
     };
     g.bench_function("lackey text, read and simulated (replacement, lru)", |b| {
         b.iter(|| {

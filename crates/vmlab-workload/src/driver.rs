@@ -18,6 +18,7 @@
 //! the run), streamed to the caller so a long trace keeps constant memory.
 
 use crate::chunk::{Batched, Chunk, ChunkedOps};
+use crate::future::Future;
 use crate::op::{page_pieces, within_page, MemRef, Op};
 use crate::pageset::{PageSet, RecentPages};
 use crate::replay::{Replay, ReplayReport};
@@ -58,6 +59,9 @@ pub struct Machine {
     pub policy: String,
     /// TLB geometry (the scheme's default when `None`).
     pub tlb: Option<TlbConfig>,
+    /// The workload's future, for a policy that needs it (OPT): given by
+    /// [`give_futures`](crate::future::give_futures) before the run.
+    pub future: Option<Future>,
 }
 
 /// What a run counted.
@@ -359,21 +363,39 @@ const BATCH: usize = 16;
 /// frames), and drops it. A program that counts its allocations learns
 /// from two small builds what a large one would hold: the command line
 /// refuses a machine its host cannot hold instead of failing to allocate.
+/// OPT's state does not grow with its future, which is shared and
+/// accounted apart: a machine given none is built with an empty one.
 pub fn build_only(machine: &Machine, model: Model) -> Result<(), DriverError> {
+    let params = PolicyParams {
+        next_use: Some(policy_params(machine).next_use.unwrap_or_default()),
+        ..PolicyParams::default()
+    };
     match model {
-        Model::Full => full_kernel(machine).map(drop),
-        Model::Replacement => replacement_sim(machine).map(drop),
+        Model::Full => full_kernel(machine, params).map(drop),
+        Model::Replacement => replacement_sim(machine, &params).map(drop),
+    }
+}
+
+/// The policy's knobs for a run of `machine`: the defaults, and the
+/// workload's future where it was given.
+fn policy_params(machine: &Machine) -> PolicyParams {
+    PolicyParams {
+        next_use: machine.future.as_ref().map(Future::next_use),
+        ..PolicyParams::default()
     }
 }
 
 /// The replacement model's simulator for `machine`.
-fn replacement_sim(machine: &Machine) -> Result<ReplacementSim, DriverError> {
-    let policy = by_name(&machine.policy, machine.frames, &PolicyParams::default())
+fn replacement_sim(
+    machine: &Machine,
+    params: &PolicyParams,
+) -> Result<ReplacementSim, DriverError> {
+    let policy = by_name(&machine.policy, machine.frames, params)
         .map_err(|e| DriverError::Config(format!("--policy: {e}")))?;
     Ok(ReplacementSim::new(
         policy,
         machine.frames,
-        PolicyParams::default().tick_interval,
+        params.tick_interval,
     ))
 }
 
@@ -384,7 +406,7 @@ fn run_replacement(
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
-    let mut sim = replacement_sim(machine)?;
+    let mut sim = replacement_sim(machine, &policy_params(machine))?;
     let page = machine.arch.page_bytes();
     let mut seen = PageSet::new();
     let mut sampler = Sampler::default();
@@ -476,10 +498,12 @@ pub fn run_explained(
     Ok((report, log))
 }
 
-/// The full model's kernel for `machine`, in trace mode.
-fn full_kernel(machine: &Machine) -> Result<Kernel, DriverError> {
+/// The full model's kernel for `machine`, in trace mode, its policy
+/// built with `params`.
+fn full_kernel(machine: &Machine, params: PolicyParams) -> Result<Kernel, DriverError> {
     let mut config = KernelConfig::new(machine.arch.clone(), machine.frames);
     config.policy = machine.policy.clone();
+    config.policy_params = params;
     if let Some(tlb) = &machine.tlb {
         config.tlb = tlb.clone();
     }
@@ -501,7 +525,7 @@ fn run_full(
     on_sample: &mut dyn FnMut(&Sample),
     explain: Option<ExplainLog>,
 ) -> Result<(RunReport, Option<ExplainLog>), DriverError> {
-    let mut k = full_kernel(machine)?;
+    let mut k = full_kernel(machine, policy_params(machine))?;
     let pid = k
         .spawn(0)
         .map_err(|e| DriverError::Config(format!("cannot create the process: {e}")))?;

@@ -25,10 +25,13 @@
 //!   pass (stack distances), and SHARDS sampling for traces too big for it.
 //! - [`sweep`]: one workload over many configurations in parallel, as a
 //!   tidy table of rows; miss-ratio curves as rows of the same table.
+//! - [`future`]: OPT's knowledge of the future, from a pre-pass over a
+//!   workload known before it runs.
 
 pub mod chunk;
 pub mod compare;
 pub mod driver;
+pub mod future;
 pub mod gen;
 pub mod mrc;
 pub mod op;

@@ -25,6 +25,7 @@ use crate::trace::{self, ReadOptions, TraceFormat, TraceReader};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::str::FromStr;
 use vmlab_hw::tlb::TlbConfig;
@@ -145,20 +146,19 @@ impl Source {
     }
 
     /// Calls `each` with the page number (at `page` bytes a page) of every
-    /// page piece of the stream, in order, read as `reading` says; returns
-    /// the malformed lines skipped.
-    fn for_each_page(
+    /// page piece of the stream, in order, read as `reading` says, until it
+    /// breaks; returns what the pass skipped.
+    pub(crate) fn for_each_page(
         &self,
         page: u64,
         reading: Reading,
-        mut each: impl FnMut(u64),
-    ) -> Result<u64, DriverError> {
+        mut each: impl FnMut(u64) -> ControlFlow<()>,
+    ) -> Result<Pass, DriverError> {
         let each = &mut each;
         match self {
             Source::Generator(spec) => {
                 let ops = Batched::new(spec.stream().map(|r| Ok(Op::Access(r))));
-                pages_of(ops, reading, page, each)?;
-                Ok(0)
+                pages_of(ops, reading, page, each)
             }
             Source::Trace {
                 path,
@@ -168,7 +168,7 @@ impl Source {
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
                 let reading = reading_of(&reader, reading);
                 // One loop per format, as for runs.
-                match &mut reader {
+                let pass = match &mut reader {
                     TraceReader::Lackey(r) => pages_of(r, reading, page, each),
                     TraceReader::Addr(r) => pages_of(r, reading, page, each),
                     TraceReader::VmlabBin(r) => pages_of(r, reading, page, each),
@@ -177,31 +177,54 @@ impl Source {
                         pages_of(ops, reading, page, each)
                     }
                 }?;
-                Ok(reader.skipped())
+                Ok(Pass {
+                    skipped_lines: reader.skipped(),
+                    ..pass
+                })
             }
         }
     }
 }
 
+/// What [`Source::for_each_page`] passed over.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Pass {
+    /// Malformed trace lines skipped.
+    pub skipped_lines: u64,
+    /// System-call records (the replacement model skips them too).
+    pub system_calls: u64,
+}
+
 /// [`Source::for_each_page`] of a stream's `chunks`, read as `reading`
-/// says; system calls are skipped.
+/// says; system calls are counted and skipped.
 fn pages_of(
     mut chunks: impl ChunkedOps + Send,
     reading: Reading,
     page: u64,
-    each: &mut impl FnMut(u64),
-) -> Result<(), DriverError> {
+    each: &mut impl FnMut(u64) -> ControlFlow<()>,
+) -> Result<Pass, DriverError> {
     // A shift, not a division per reference: pages are powers of two.
     let shift = page.trailing_zeros();
     let mut walk = |chunks: &mut dyn ChunkedOps| {
+        let mut pass = Pass::default();
         while let Some(chunk) = chunks.read_chunk() {
-            if let Chunk::Accesses(accesses) = chunk.map_err(DriverError::Trace)? {
-                for &r in accesses {
-                    page_pieces(r, page).for_each(|p| each(p.addr >> shift));
+            let accesses = match chunk.map_err(DriverError::Trace)? {
+                Chunk::Accesses(accesses) => accesses,
+                Chunk::Syscall(_) => {
+                    pass.system_calls += 1;
+                    continue;
+                }
+            };
+            for &r in accesses {
+                if page_pieces(r, page)
+                    .try_for_each(|p| each(p.addr >> shift))
+                    .is_break()
+                {
+                    return Ok(pass);
                 }
             }
         }
-        Ok(())
+        Ok(pass)
     };
     if reading == Reading::InLine {
         return walk(&mut chunks);
@@ -355,8 +378,14 @@ impl Sweep {
                 return Err(dimension_error(place, "expected at least one value"));
             }
         }
+        // A name is checked by building its policy; OPT's future is given
+        // later (`give_futures`), so it is built here with an empty one.
+        let params = PolicyParams {
+            next_use: Some(Default::default()),
+            ..PolicyParams::default()
+        };
         for name in &self.policies {
-            by_name(name, 1, &PolicyParams::default())
+            by_name(name, 1, &params)
                 .map_err(|e| dimension_error("policies", format!("{name:?}: {e}")))?;
         }
         let mut out = Vec::new();
@@ -402,6 +431,7 @@ impl Sweep {
                                     frames,
                                     policy: policy.clone(),
                                     tlb: tlb.clone(),
+                                    future: None,
                                 },
                                 model,
                                 tlb_label: tlb_label.clone(),
@@ -762,8 +792,10 @@ fn mrc_one_arch(
                     batch.clear();
                 }
             }
+            ControlFlow::Continue(())
         })
-        .map_err(|e| dimension_error(&format!("miss-ratio pass on {}", arch.name()), e))?;
+        .map_err(|e| dimension_error(&format!("miss-ratio pass on {}", arch.name()), e))?
+        .skipped_lines;
     let exact = exact.map(|mut mrc| {
         mrc.access_all(&batch);
         mrc.curve()

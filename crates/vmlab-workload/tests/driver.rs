@@ -14,6 +14,7 @@ fn machine(policy: &str, frames: usize) -> Machine {
         frames,
         policy: policy.into(),
         tlb: None,
+        future: None,
     }
 }
 
@@ -394,6 +395,7 @@ fn trace_pages_at_the_edges_of_the_address_space_are_mapped() {
             frames: 64,
             policy: "lru".into(),
             tlb: None,
+            future: None,
         };
         // Each page read, written, then read again.
         let refs: Vec<MemRef> = [AccessKind::Read, AccessKind::Write, AccessKind::Read]

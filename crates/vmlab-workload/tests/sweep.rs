@@ -245,6 +245,7 @@ fn machine_for_length() -> vmlab_workload::driver::Machine {
         frames: 4,
         policy: "lru".to_string(),
         tlb: None,
+        future: None,
     }
 }
 

@@ -203,8 +203,11 @@ pub struct PolicyParams {
     pub wsclock_tau: u64,
     /// For OPT: for reference `i` of the workload, the index of the next
     /// reference to the same page (`u64::MAX` for never), computed in a
-    /// pre-pass ([`sim::next_uses`]).
-    pub next_use: Option<std::sync::Arc<[u64]>>,
+    /// pre-pass ([`sim::next_uses`], [`sim::NextUses`]). A `Vec` behind
+    /// the `Arc`, not a slice: a pre-pass over a trace of unknown length
+    /// grows it in place, and turning it into an `Arc<[u64]>` would copy
+    /// it, twice its 8 bytes a reference at once.
+    pub next_use: Option<std::sync::Arc<Vec<u64>>>,
     /// 2Q's `Kin`, the threshold on `A1in`, as a fraction of the frames
     /// (Johnson and Shasha recommend 25%).
     pub two_q_kin: f64,
@@ -229,6 +232,13 @@ impl Default for PolicyParams {
             s3fifo_small: 0.1,
         }
     }
+}
+
+/// Whether the policy called `name` needs the workload's future
+/// ([`PolicyParams::next_use`]): OPT, which only a workload known before
+/// it runs can be given.
+pub fn needs_future(name: &str) -> bool {
+    name == "opt"
 }
 
 /// A policy that cannot be built.

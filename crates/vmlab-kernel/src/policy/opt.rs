@@ -7,7 +7,8 @@
 //! yardstick for simulations, never a kernel's policy.
 //!
 //! The future comes from a pre-pass over the workload
-//! ([`sim::next_uses`](super::sim::next_uses)): `next_use[i]` is the index
+//! ([`sim::next_uses`](super::sim::next_uses); for a run of a generator or
+//! trace, vmlab-workload's `future` module): `next_use[i]` is the index
 //! of the next reference to the page of reference `i`. On a load and on
 //! every hit (reference `refs.now()`), the frame's next use becomes
 //! `next_use[now]`. A max-heap of (next use, frame) finds the victim; an
@@ -25,7 +26,7 @@ use std::sync::Arc;
 
 /// Belady's optimal policy over a known reference string.
 pub struct Opt {
-    next_use: Arc<[u64]>,
+    next_use: Arc<Vec<u64>>,
     /// Per frame: its page's next use, and the stamp of its live entry.
     next: Vec<u64>,
     stamp: Vec<u64>,

@@ -10,6 +10,7 @@ use super::ghost::KeyMap;
 use super::page_index::PageIndex;
 use super::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
 use serde::Serialize;
+use std::collections::TryReserveError;
 
 /// What the simulation counted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -330,17 +331,71 @@ impl ReplacementSim {
 
 /// For each reference `i` of `pages`, the index of the next reference to
 /// the same page, or `u64::MAX` if there is none: OPT's knowledge of the
-/// future, computed in one backward pass.
+/// future ([`NextUses`] over the whole string).
 pub fn next_uses(pages: &[PageKey]) -> Vec<u64> {
-    let mut next = vec![u64::MAX; pages.len()];
-    let mut seen: KeyMap<u64> = KeyMap::default();
-    for (i, &page) in pages.iter().enumerate().rev() {
-        if let Some(&later) = seen.get(&page) {
-            next[i] = later;
-        }
-        seen.insert(page, i as u64);
+    let mut future = NextUses {
+        next: Vec::with_capacity(pages.len()),
+        latest: KeyMap::default(),
+    };
+    for &page in pages {
+        future.record(page);
     }
-    next
+    future.finish()
+}
+
+/// [`next_uses`] built one reference at a time, in one forward pass: each
+/// reference's next use is filled in when that use comes. It holds 8 bytes
+/// a reference and one entry per distinct page (its latest reference),
+/// never the string itself, which a pre-pass over a long trace need not
+/// keep; every allocation is fallible, so a string too long for the host
+/// is an error rather than an abort.
+#[derive(Debug, Default)]
+pub struct NextUses {
+    next: Vec<u64>,
+    latest: KeyMap<u64>,
+}
+
+impl NextUses {
+    /// Room for `references` more, ahead of a string of known length.
+    pub fn reserve(&mut self, references: usize) -> Result<(), TryReserveError> {
+        self.next.try_reserve_exact(references)
+    }
+
+    /// The next reference of the string, to `page`.
+    pub fn push(&mut self, page: PageKey) -> Result<(), TryReserveError> {
+        self.latest.try_reserve(1)?;
+        self.next.try_reserve(1)?;
+        self.record(page);
+        Ok(())
+    }
+
+    /// [`NextUses::push`] where the room is there.
+    fn record(&mut self, page: PageKey) {
+        let now = self.next.len() as u64;
+        self.next.push(u64::MAX);
+        if let Some(earlier) = self.latest.insert(page, now) {
+            self.next[earlier as usize] = now;
+        }
+    }
+
+    /// References so far.
+    pub fn len(&self) -> usize {
+        self.next.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.next.is_empty()
+    }
+
+    /// The next uses, one per reference.
+    pub fn finish(self) -> Vec<u64> {
+        let mut next = self.next;
+        // Growth doubles the capacity; what the string did not use goes
+        // back (in place).
+        next.shrink_to_fit();
+        next
+    }
 }
 
 #[cfg(test)]
