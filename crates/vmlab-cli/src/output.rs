@@ -129,8 +129,10 @@ impl Output {
                 file.flush()
                     .and_then(|()| file.get_ref().sync_all())
                     .map_err(|e| cannot_write(&self.path, e))?;
-                let from = temp.as_ref().expect("only finish takes the temporary");
-                std::fs::rename(from, &*target).map_err(|e| cannot_write(&self.path, e))?;
+                // Always there: only this consuming call clears it.
+                if let Some(from) = temp.as_ref() {
+                    std::fs::rename(from, &*target).map_err(|e| cannot_write(&self.path, e))?;
+                }
                 *temp = None;
                 Ok(())
             }
