@@ -595,8 +595,9 @@ fn run_full(
                     Ok::<_, DriverError>(going && run.step(piece)?)
                 })
             };
-            let at = records + (accesses.len() - rest.len()) as u64;
-            if !going.map_err(|e| e.at_record(at))? {
+            // Placed only on an error: the count is off the hot path.
+            let at = |e: DriverError| e.at_record(records + (accesses.len() - rest.len()) as u64);
+            if !going.map_err(at)? {
                 break 'stream;
             }
         }

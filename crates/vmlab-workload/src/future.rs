@@ -60,11 +60,6 @@ impl Future {
     pub fn next_use(&self) -> Arc<Vec<u64>> {
         Arc::clone(&self.next_use)
     }
-
-    /// References of the workload at its page size.
-    pub fn references(&self) -> u64 {
-        self.next_use.len() as u64
-    }
 }
 
 /// Why a run cannot be given its workload's future.
@@ -91,15 +86,7 @@ impl fmt::Display for FutureError {
 impl std::error::Error for FutureError {}
 
 /// Bytes a reference's next use takes.
-pub const BYTES_PER_REFERENCE: u64 = 8;
-
-/// Bytes the future of `source` will take, where its length is known
-/// before reading it (a generator's references, one per access at least).
-pub fn known_bytes(source: &Source) -> Option<u64> {
-    source
-        .references()
-        .map(|n| n.saturating_mul(BYTES_PER_REFERENCE))
-}
+const BYTES_PER_REFERENCE: u64 = 8;
 
 /// Gives every run of `runs` whose policy needs the future (OPT) the next
 /// uses of `source`'s references at its scheme's page size: one pre-pass
