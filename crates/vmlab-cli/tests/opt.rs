@@ -33,6 +33,23 @@ fn faults(args: &[&str]) -> u64 {
     doc["faults"].as_u64().expect("faults")
 }
 
+/// OPT's faults in the replacement model on `workload` (its flags) with
+/// `frames` frames.
+fn opt_faults(workload: &[&str], frames: usize) -> u64 {
+    let frames = frames.to_string();
+    let mut argv = vec!["run"];
+    argv.extend_from_slice(workload);
+    argv.extend_from_slice(&[
+        "--frames",
+        &frames,
+        "--policy",
+        "opt",
+        "--model",
+        "replacement",
+    ]);
+    faults(&argv)
+}
+
 /// The fewest faults any demand-paging choice of victims has on `refs`
 /// with `frames` frames: every victim tried, in a search that knows
 /// nothing of next uses.
@@ -67,18 +84,7 @@ fn opt_has_the_textbooks_faults_on_a_page_string() {
     let belady = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
     for (string, frames, expected) in [(&osc[..], 3, 9), (&belady, 3, 7), (&belady, 4, 6)] {
         let trace = page_string_trace(&dir, string);
-        let frames_arg = frames.to_string();
-        let got = faults(&[
-            "run",
-            "--trace",
-            &trace,
-            "--frames",
-            &frames_arg,
-            "--policy",
-            "opt",
-            "--model",
-            "replacement",
-        ]);
+        let got = opt_faults(&["--trace", &trace], frames);
         assert_eq!(got, expected, "{string:?} on {frames} frames");
         assert_eq!(got, fewest_faults(string, frames, &mut Vec::new()));
     }
@@ -90,18 +96,7 @@ fn opt_on_a_generator_has_the_fewest_faults_any_choice_has() {
     // A loop over 5 pages, 20 references: the string 0 1 2 3 4 0 1 ...
     let string: Vec<u64> = (0..20).map(|i| i % 5).collect();
     for frames in [2usize, 3, 4] {
-        let frames_arg = frames.to_string();
-        let got = faults(&[
-            "run",
-            "--gen",
-            "loop:pages=5,n=20",
-            "--frames",
-            &frames_arg,
-            "--policy",
-            "opt",
-            "--model",
-            "replacement",
-        ]);
+        let got = opt_faults(&["--gen", "loop:pages=5,n=20"], frames);
         assert_eq!(
             got,
             fewest_faults(&string, frames, &mut Vec::new()),
