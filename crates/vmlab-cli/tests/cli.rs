@@ -902,3 +902,73 @@ fn every_command_help_has_examples() {
         );
     }
 }
+
+/// A generator on a teaching scheme failed at its first record with
+/// "outside its user address space" and nothing to act on: its default
+/// base (0x10000000) lies beyond a 16-bit space. The error names the
+/// scheme's span and the generator keys that move the pages, and the same
+/// generator with them set runs.
+#[test]
+fn generator_outside_a_teaching_scheme_names_the_span_and_its_keys() {
+    let e = refused(&[
+        "run",
+        "--gen",
+        "loop:pages=10,n=100",
+        "--arch",
+        "silberschatz",
+        "--frames",
+        "32",
+    ]);
+    assert!(
+        e.contains("outside its user address space 0x100..0x10000")
+            && e.contains(
+                "the generator's keys base= (default 0x10000000) and page= (default 4096)"
+            ),
+        "{e}"
+    );
+    let out = stdout_of(&[
+        "run",
+        "--gen",
+        "loop:pages=10,n=100,base=0x1000,page=256",
+        "--arch",
+        "silberschatz",
+        "--frames",
+        "32",
+    ]);
+    assert!(out.contains("distinct pages  10"), "{out}");
+}
+
+/// Memory too small for a process's page tables said "cannot create the
+/// process: ENOMEM", naming no flag; an out-of-memory kill is not a
+/// generator's placement and gets no hint about its keys.
+#[test]
+fn memory_too_small_for_the_page_tables_names_frames() {
+    let gen = "loop:pages=10,n=100,base=0x400,page=64";
+    let e = refused(&["run", "--gen", gen, "--arch", "csapp", "--frames", "8"]);
+    assert!(
+        e.starts_with("vmlab: error: --frames: 8 frames of 64 bytes cannot hold a process's page tables on csapp"),
+        "{e}"
+    );
+    let e = refused(&["run", "--gen", gen, "--arch", "csapp", "--frames", "9"]);
+    assert!(
+        e.contains("out-of-memory killer") && !e.contains("base="),
+        "{e}"
+    );
+}
+
+/// A linear scheme of four 256-byte pages could not create a process: the
+/// stack guard gap (a sixteenth of the space, 64 bytes) was not a whole
+/// page. It is rounded down to pages now (none here).
+#[test]
+fn tiny_linear_scheme_runs_a_process() {
+    let out = stdout_of(&[
+        "run",
+        "--gen",
+        "loop:pages=2,n=100,base=0x100,page=256",
+        "--arch",
+        "linear:va=10,page=256,pa=16",
+        "--frames",
+        "100",
+    ]);
+    assert!(out.contains("faults          2 "), "{out}");
+}

@@ -579,7 +579,7 @@ impl Kernel {
         // gets at most a sixteenth of its space (on CS:APP's 256 pages the
         // full gap would cover everything below the stack, so brk could
         // never grow and mmap would find room only above the stack).
-        let guard = (page << 8).min(top / 16);
+        let guard = (page << 8).min(top / 16) & !(page - 1);
         let mmap_base = stack_top - stack_limit.max(page) - guard;
         let mmap_base = mmap_base & !(page - 1);
         let brk_start = (0x60_0000u64.min(top / 8)).max(page) & !(page - 1);

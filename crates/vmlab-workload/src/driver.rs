@@ -243,6 +243,10 @@ pub enum DriverError {
         /// The stream's record that made the access (1-based, accesses and
         /// system calls counted in order), once known.
         record: Option<u64>,
+        /// Whether the address lies where the scheme cannot map a page for
+        /// the process (where a workload that places its own pages should
+        /// move them).
+        unmappable: bool,
     },
 }
 
@@ -255,10 +259,12 @@ impl DriverError {
                 addr,
                 message,
                 record: None,
+                unmappable,
             } => DriverError::Address {
                 addr,
                 message,
                 record: Some(n),
+                unmappable,
             },
             other => other,
         }
@@ -274,6 +280,7 @@ impl fmt::Display for DriverError {
                 addr,
                 message,
                 record: Some(n),
+                ..
             } => write!(f, "record {n} of the stream, address {addr:#x}: {message}"),
             DriverError::Address { addr, message, .. } => {
                 write!(f, "address {addr:#x}: {message}")
@@ -526,9 +533,16 @@ fn run_full(
     explain: Option<ExplainLog>,
 ) -> Result<(RunReport, Option<ExplainLog>), DriverError> {
     let mut k = full_kernel(machine, policy_params(machine))?;
-    let pid = k
-        .spawn(0)
-        .map_err(|e| DriverError::Config(format!("cannot create the process: {e}")))?;
+    let pid = k.spawn(0).map_err(|e| {
+        // Memory too small for the process's first page tables (the
+        // address-space layout fits any scheme vmlab accepts).
+        DriverError::Config(format!(
+            "--frames: {} frames of {} bytes cannot hold a process's page tables on {} ({e})",
+            machine.frames,
+            machine.arch.page_bytes(),
+            machine.arch.name()
+        ))
+    })?;
     // A trace brings its own addresses, its stack included: the process
     // starts with nothing mapped.
     let initial: Vec<(u64, u64)> = k
@@ -722,6 +736,7 @@ impl FullRun<'_> {
                         addr,
                         message: format!("cannot give back untouched trace pages ({e})"),
                         record: None,
+                        unmappable: false,
                     })?;
             }
         }
@@ -787,6 +802,7 @@ impl FullRun<'_> {
                     _ => format!("the machine raised {s}"),
                 },
                 record: None,
+                unmappable: false,
             })?;
         if self.countdown.tick() {
             self.sample();
@@ -829,13 +845,20 @@ impl FullRun<'_> {
             }
             None => Ok(()),
         };
-        backed.map_err(|e| DriverError::Address {
-            addr,
-            record: None,
-            message: format!(
-                "cannot be mapped on {} ({e}): outside its user address space or clashing with the stack",
-                self.machine.arch.name()
-            ),
+        backed.map_err(|e| {
+            // The usable span, for the reader to move the workload into.
+            let span = k.regions(pid).map_or_else(String::new, |map| {
+                format!(" {:#x}..{:#x}", map.min_addr(), map.task_size())
+            });
+            DriverError::Address {
+                addr,
+                record: None,
+                message: format!(
+                    "cannot be mapped on {} ({e}): outside its user address space{span} or clashing with the stack",
+                    self.machine.arch.name()
+                ),
+                unmappable: true,
+            }
         })?;
         Ok(())
     }

@@ -48,6 +48,29 @@ pub enum Source {
     },
 }
 
+/// An address error of a generator's run, with what moves its pages: a
+/// generator places them at its `base` in pages of its `page` bytes, and
+/// the defaults (0x10000000, 4096) lie outside a small teaching scheme's
+/// address space.
+fn placed_by_generator(e: DriverError) -> DriverError {
+    match e {
+        DriverError::Address {
+            addr,
+            message,
+            record,
+            unmappable: true,
+        } => DriverError::Address {
+            addr,
+            record,
+            message: format!(
+                "{message}; the generator's keys base= (default 0x10000000) and page= (default 4096) place its pages"
+            ),
+            unmappable: true,
+        },
+        other => other,
+    }
+}
+
 /// Where a run's stream is read (a trace decompressed, parsed and decoded;
 /// a generator's references drawn).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +116,7 @@ impl Source {
         match self {
             Source::Generator(spec) => {
                 let ops = Batched::new(spec.stream().map(|r| Ok(Op::Access(r))));
-                run_stream(ops, reading, m, n, every, on_sample)
+                run_stream(ops, reading, m, n, every, on_sample).map_err(placed_by_generator)
             }
             Source::Trace {
                 path,
@@ -130,6 +153,7 @@ impl Source {
         match self {
             Source::Generator(spec) => {
                 crate::driver::run_explained(spec.stream().map(|r| Ok(Op::Access(r))), machine, log)
+                    .map_err(placed_by_generator)
             }
             Source::Trace {
                 path,
