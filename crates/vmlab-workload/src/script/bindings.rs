@@ -101,7 +101,9 @@ const FLAGS: [(&str, u32); 47] = [
     ("STDERR_FILENO", 2),
 ];
 
-fn lock(shared: &Shared) -> Result<MutexGuard<'_, Session>> {
+/// The session, for one binding's call (a script's calls run one at a
+/// time; the lock is only poisoned if an earlier call panicked).
+pub(crate) fn lock(shared: &Shared) -> Result<MutexGuard<'_, Session>> {
     shared
         .lock()
         .map_err(|_| "the machine's state was lost to an earlier panic".into())

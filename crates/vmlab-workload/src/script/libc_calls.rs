@@ -19,10 +19,8 @@
 //! literal of the program, which (like the format itself) lives in its
 //! text and costs no access to read.
 
-use super::bindings::Shared;
-use super::session::Session;
+use super::bindings::{lock, Shared};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, INT};
-use std::sync::MutexGuard;
 use vmlab_kernel::frames::Pid;
 use vmlab_libc::{Arg, Libc, LibcError};
 
@@ -30,12 +28,6 @@ type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
 
 /// C's `EOF`.
 const EOF: INT = -1;
-
-fn lock(shared: &Shared) -> Result<MutexGuard<'_, Session>> {
-    shared
-        .lock()
-        .map_err(|_| "the machine's state was lost to an earlier panic".into())
-}
 
 /// A script integer as a pointer or size (C converts a negative one to a
 /// huge unsigned value, and so does this).
