@@ -31,8 +31,11 @@ struct ScriptReport<'a> {
     /// How the script's first process ended.
     status: String,
     transcript: &'a str,
-    /// Everything written to the terminal (prints and direct writes).
+    /// Everything written to the terminal (prints and direct writes), up
+    /// to the first MiB.
     console: String,
+    /// Bytes written to the terminal past what `console` keeps.
+    console_bytes_dropped: u64,
     kernel: KernelCounters,
     mmu: MmuCounters,
     /// Library functions the programs called, by name.
@@ -110,6 +113,7 @@ pub fn run_source_on(
         status,
         transcript: &outcome.transcript,
         console: String::from_utf8_lossy(&outcome.kernel.console()).into_owned(),
+        console_bytes_dropped: outcome.kernel.console_bytes_dropped(),
         kernel: outcome.kernel.counters(),
         mmu: outcome.kernel.mmu().counters(),
         library_calls: &outcome.accounting.library_calls,

@@ -143,6 +143,8 @@ pub mod errno {
     pub const EINVAL: i32 = 22;
     /// File too large.
     pub const EFBIG: i32 = 27;
+    /// No space left on device.
+    pub const ENOSPC: i32 = 28;
     /// Illegal seek.
     pub const ESPIPE: i32 = 29;
     /// File name too long.

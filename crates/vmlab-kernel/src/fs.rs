@@ -60,6 +60,19 @@ pub type FileId = u64;
 /// allocation).
 pub const MAX_FILE_BYTES: u64 = 1 << 32;
 
+/// The file system's capacity, in bytes of file size. Files are kept
+/// whole, not sparse (a file's disk bytes are one host allocation up to
+/// its size), so their sizes together are what the disk holds: a write
+/// past it is short or fails with ENOSPC, as on a full disk, and an
+/// ftruncate past it fails with EFBIG (where Linux would make a sparse
+/// file).
+pub const CAPACITY_BYTES: u64 = 1 << 32;
+
+/// The most of the terminal's transcript kept, in bytes: what was written
+/// past it is counted ([`FileSystem::terminal_bytes_dropped`]), not kept,
+/// as a terminal's scrollback ends somewhere.
+pub const TERMINAL_KEPT_BYTES: usize = 1 << 20;
+
 /// The longest name, in bytes (Linux's `NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 
@@ -156,6 +169,11 @@ pub struct FileSystem {
     next_file: FileId,
     next_description: DescriptionId,
     disk: BlockDevice,
+    /// The sizes of the regular files together (at most
+    /// [`CAPACITY_BYTES`]).
+    used: u64,
+    /// Bytes written to the terminal past [`TERMINAL_KEPT_BYTES`].
+    terminal_dropped: u64,
 }
 
 impl FileSystem {
@@ -169,6 +187,8 @@ impl FileSystem {
             next_file: 1,
             next_description: 0,
             disk,
+            used: 0,
+            terminal_dropped: 0,
         }
     }
 
@@ -193,12 +213,20 @@ impl FileSystem {
         self.inodes.get(&file).is_some_and(|i| i.terminal)
     }
 
-    /// Appends `bytes` to the transcript of the terminal `file`.
+    /// Appends `bytes` to the transcript of the terminal `file`, up to
+    /// [`TERMINAL_KEPT_BYTES`]; the rest is counted.
     pub fn append_terminal(&mut self, file: FileId, bytes: &[u8]) {
         if let Some(inode) = self.inodes.get_mut(&file).filter(|i| i.terminal) {
-            inode.contents.extend_from_slice(bytes);
+            let kept = bytes.len().min(TERMINAL_KEPT_BYTES - inode.contents.len());
+            inode.contents.extend_from_slice(&bytes[..kept]);
             inode.size = inode.contents.len() as u64;
+            self.terminal_dropped += (bytes.len() - kept) as u64;
         }
+    }
+
+    /// Bytes written to the terminal that its transcript did not keep.
+    pub fn terminal_bytes_dropped(&self) -> u64 {
+        self.terminal_dropped
     }
 
     // --- end of terminals ---
@@ -228,15 +256,19 @@ impl FileSystem {
     /// was on the disk before the run.
     pub fn import(&mut self, name: &str, contents: Vec<u8>) -> Result<FileId, Errno> {
         check_name(name)?;
-        if contents.len() as u64 > MAX_FILE_BYTES {
+        let size = contents.len() as u64;
+        if size > MAX_FILE_BYTES {
             return Err(Errno::Efbig);
         }
         let file = match self.lookup(name) {
             Some(file) => file,
             None => self.create(name),
         };
+        if size > self.room(file) {
+            return Err(Errno::Enospc);
+        }
+        self.set_size(file, size);
         if let Some(inode) = self.inodes.get_mut(&file) {
-            inode.size = contents.len() as u64;
             inode.contents = contents;
         }
         Ok(file)
@@ -277,9 +309,17 @@ impl FileSystem {
         self.inodes.get(&file).map_or(0, |i| i.size)
     }
 
-    /// Sets the size of `file`; shrinking drops the disk bytes past it.
+    /// The largest size `file` may grow to while the file system has room
+    /// ([`CAPACITY_BYTES`]).
+    pub fn room(&self, file: FileId) -> u64 {
+        self.size(file) + CAPACITY_BYTES.saturating_sub(self.used)
+    }
+
+    /// Sets the size of `file`, at most [`FileSystem::room`] (the caller
+    /// checks); shrinking drops the disk bytes past it.
     pub fn set_size(&mut self, file: FileId, size: u64) {
-        if let Some(inode) = self.inodes.get_mut(&file) {
+        if let Some(inode) = self.inodes.get_mut(&file).filter(|i| !i.terminal) {
+            self.used = self.used - inode.size + size;
             inode.size = size;
             let keep = (size as usize).min(inode.contents.len());
             inode.contents.truncate(keep);
@@ -430,7 +470,9 @@ impl FileSystem {
 
     /// Forgets `file` and its disk bytes.
     pub fn remove(&mut self, file: FileId) {
-        self.inodes.remove(&file);
+        if let Some(inode) = self.inodes.remove(&file).filter(|i| !i.terminal) {
+            self.used -= inode.size;
+        }
     }
 
     /// Removes the name `name`; the file goes once no description holds it.

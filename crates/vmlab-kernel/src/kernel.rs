@@ -158,6 +158,9 @@ pub enum Errno {
     Einval,
     /// The file would grow past the largest size vmlab keeps.
     Efbig,
+    /// No space left on the device: the file system is full
+    /// ([`crate::fs::CAPACITY_BYTES`]).
+    Enospc,
     /// A file name longer than the system allows.
     Enametoolong,
     /// The file offset of the mapping's end does not fit.
@@ -185,6 +188,7 @@ impl Errno {
             Errno::Enodev => "ENODEV",
             Errno::Einval => "EINVAL",
             Errno::Efbig => "EFBIG",
+            Errno::Enospc => "ENOSPC",
             Errno::Enametoolong => "ENAMETOOLONG",
             Errno::Eoverflow => "EOVERFLOW",
             Errno::Eopnotsupp => "EOPNOTSUPP",
@@ -209,6 +213,7 @@ impl Errno {
             Errno::Enodev => ENODEV,
             Errno::Einval => EINVAL,
             Errno::Efbig => EFBIG,
+            Errno::Enospc => ENOSPC,
             Errno::Enametoolong => ENAMETOOLONG,
             Errno::Eoverflow => EOVERFLOW,
             Errno::Eopnotsupp => EOPNOTSUPP,

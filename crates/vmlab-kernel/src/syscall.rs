@@ -231,13 +231,22 @@ impl Kernel {
         if n == 0 {
             return Err(Errno::Efault);
         }
-        // Terminal (vmlab-libc): the bytes go to its transcript.
-        if self.fs.is_terminal(open.file) {
-            return self.write_terminal(pid, open.file, buf, n);
-        }
-        if at.saturating_add(n) > crate::fs::MAX_FILE_BYTES {
-            return Err(Errno::Efbig);
-        }
+        // Terminal (vmlab-libc): the bytes go to its transcript, with no
+        // offset and no size to grow.
+        let terminal = self.fs.is_terminal(open.file);
+        let n = if terminal {
+            n
+        } else {
+            if at.saturating_add(n) > crate::fs::MAX_FILE_BYTES {
+                return Err(Errno::Efbig);
+            }
+            // A full disk takes what fits (a short write), then nothing.
+            let room = self.fs.room(open.file);
+            if at >= room {
+                return Err(Errno::Enospc);
+            }
+            n.min(room - at)
+        };
         let mut data = vec![0; piece_len(n)];
         let mut done = 0;
         while done < n {
@@ -245,14 +254,20 @@ impl Kernel {
             if self.read_user(pid, buf + done, piece).is_err() {
                 break;
             }
-            self.write_cached(pid, open.file, at + done, piece)?;
+            if terminal {
+                self.fs.append_terminal(open.file, piece);
+            } else {
+                self.write_cached(pid, open.file, at + done, piece)?;
+            }
             done += piece.len() as u64;
         }
         if done == 0 {
             return Err(Errno::Efault);
         }
         self.counters.user_copy_bytes += done;
-        self.fs.set_offset(id, at + done);
+        if !terminal {
+            self.fs.set_offset(id, at + done);
+        }
         Ok(done)
     }
 
@@ -286,6 +301,11 @@ impl Kernel {
         // Terminal (vmlab-libc): only regular files have a length.
         if self.fs.is_terminal(file) {
             return Err(Errno::Einval);
+        }
+        // Files are kept whole: a length past the disk's room cannot be
+        // a sparse file here (see fs::CAPACITY_BYTES).
+        if size > self.fs.room(file) {
+            return Err(Errno::Efbig);
         }
         self.set_file_size(file, size);
         Ok(())
@@ -685,5 +705,40 @@ mod tests {
         assert_eq!(k.max_rw_count(u64::MAX), 0x7fff_f000);
         assert_eq!(k.max_rw_count(0x7fff_f001), 0x7fff_f000);
         assert_eq!(k.max_rw_count(5), 5);
+    }
+
+    /// Files had no capacity beside the 4 GiB of each: a script writing
+    /// file after file held them all in host memory until the host
+    /// aborted. The file system is full at `CAPACITY_BYTES` of file sizes:
+    /// a write takes what fits, then fails with ENOSPC; an ftruncate past
+    /// it fails with EFBIG; a file shrunk gives its room back.
+    #[test]
+    fn a_full_file_system_gives_short_writes_then_enospc() {
+        use crate::abi::{O_CREAT, O_RDWR};
+        use crate::fs::CAPACITY_BYTES;
+        use crate::kernel::Errno;
+        let arch = presets::by_name("x86-64").unwrap().unwrap();
+        let mut k = Kernel::new(KernelConfig::new(arch, 64)).unwrap();
+        let pid = k.spawn(0).unwrap();
+        let buf = k.sys_mmap(pid, 0, 4096, 3, 0x22, -1, 0).unwrap();
+        let big = k.sys_open(pid, "big", O_RDWR | O_CREAT, 0o644).unwrap();
+        let small = k.sys_open(pid, "small", O_RDWR | O_CREAT, 0o644).unwrap();
+        // All but 100 bytes taken by one file's size (no data written, so
+        // no host memory held).
+        let most = i64::try_from(CAPACITY_BYTES - 100).unwrap();
+        k.sys_ftruncate(pid, big, most).unwrap();
+        assert_eq!(k.sys_write(pid, small, buf, 4096), Ok(100));
+        assert_eq!(k.sys_write(pid, small, buf, 4096), Err(Errno::Enospc));
+        assert_eq!(k.sys_ftruncate(pid, small, 200), Err(Errno::Efbig));
+        // Rewriting within the size needs no room.
+        k.sys_lseek(pid, small, 0, crate::abi::SEEK_SET).unwrap();
+        assert_eq!(k.sys_write(pid, small, buf, 100), Ok(100));
+        k.sys_ftruncate(pid, big, most - 4096).unwrap();
+        assert_eq!(k.sys_write(pid, small, buf, 4096), Ok(4096));
+        // An unlinked file's room comes back once it is closed.
+        k.sys_unlink(pid, "big").unwrap();
+        assert_eq!(k.sys_write(pid, small, buf, 4096), Err(Errno::Enospc));
+        k.sys_close(pid, big).unwrap();
+        assert_eq!(k.sys_write(pid, small, buf, 4096), Ok(4096));
     }
 }

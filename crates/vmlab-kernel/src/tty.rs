@@ -16,7 +16,6 @@
 
 use crate::explain::CallArg;
 use crate::frames::Pid;
-use crate::fs::FileId;
 use crate::kernel::{Errno, Kernel};
 
 /// The terminal's name in the file system.
@@ -38,9 +37,15 @@ impl Kernel {
         Ok(())
     }
 
-    /// Everything written to the terminal so far.
+    /// Everything written to the terminal so far, up to
+    /// [`crate::fs::TERMINAL_KEPT_BYTES`].
     pub fn console(&self) -> Vec<u8> {
         self.fs.export(TERMINAL).unwrap_or_default()
+    }
+
+    /// Bytes written to the terminal past what [`Kernel::console`] keeps.
+    pub fn console_bytes_dropped(&self) -> u64 {
+        self.fs.terminal_bytes_dropped()
     }
 
     /// Whether `fd` of `pid` is a terminal: the answer of
@@ -71,23 +76,6 @@ impl Kernel {
     /// Whether `fd` of `pid` is an open terminal.
     pub(crate) fn terminal_of(&self, pid: Pid, fd: i32) -> bool {
         self.terminal_fd(pid, fd).unwrap_or(false)
-    }
-
-    /// write(2) to a terminal: `n` bytes of user memory at `buf` (already
-    /// checked to be readable) go to the transcript.
-    pub(crate) fn write_terminal(
-        &mut self,
-        pid: Pid,
-        file: FileId,
-        buf: u64,
-        n: u64,
-    ) -> Result<u64, Errno> {
-        let mut data = vec![0; usize::try_from(n).map_err(|_| Errno::Enomem)?];
-        self.read_user(pid, buf, &mut data)
-            .map_err(|_| Errno::Efault)?;
-        self.counters.user_copy_bytes += n;
-        self.fs.append_terminal(file, &data);
-        Ok(n)
     }
 }
 
@@ -133,6 +121,31 @@ mod tests {
             k.sys_lseek(pid, fd, 0, crate::abi::SEEK_SET),
             Err(Errno::Espipe)
         );
+    }
+
+    /// The transcript grew by every byte written: writes of 256 MiB to the
+    /// terminal in a loop held gigabytes of host memory (and each write a
+    /// host copy of its whole length). It keeps its first MiB now and
+    /// counts the rest; write(2) still returns the whole count.
+    #[test]
+    fn the_transcript_keeps_its_first_mib_and_counts_the_rest() {
+        use crate::fs::TERMINAL_KEPT_BYTES;
+        let (mut k, pid) = boot();
+        k.attach_terminal(pid).unwrap();
+        let len = 3 << 19;
+        let buf = k.sys_mmap(pid, 0, len, 3, 0x22, -1, 0).unwrap();
+        k.write_user(pid, buf, b"first").unwrap();
+        assert_eq!(k.sys_write(pid, 1, buf, len), Ok(len));
+        let console = k.console();
+        assert_eq!(console.len(), TERMINAL_KEPT_BYTES);
+        assert_eq!(&console[..5], b"first");
+        assert_eq!(k.console_bytes_dropped(), len - TERMINAL_KEPT_BYTES as u64);
+        assert_eq!(k.sys_write(pid, 2, buf, 5), Ok(5));
+        assert_eq!(
+            k.console_bytes_dropped(),
+            len + 5 - TERMINAL_KEPT_BYTES as u64
+        );
+        assert_eq!(k.counters().user_copy_bytes, len + 5);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub(crate) const MAX_STRING: usize = 16 << 20;
 
 /// errno values by Linux name: the script's `E*` constants and
 /// `errno_name`'s table.
-const ERRNOS: [(&str, i32); 18] = [
+const ERRNOS: [(&str, i32); 19] = [
     ("EPERM", errno::EPERM),
     ("ENOENT", errno::ENOENT),
     ("ESRCH", errno::ESRCH),
@@ -44,6 +44,7 @@ const ERRNOS: [(&str, i32); 18] = [
     ("EISDIR", errno::EISDIR),
     ("EINVAL", errno::EINVAL),
     ("EFBIG", errno::EFBIG),
+    ("ENOSPC", errno::ENOSPC),
     ("ESPIPE", errno::ESPIPE),
     ("ENAMETOOLONG", errno::ENAMETOOLONG),
     ("EOVERFLOW", errno::EOVERFLOW),
