@@ -91,9 +91,9 @@ const BYTES_PER_REFERENCE: u64 = 8;
 /// Gives every run of `runs` whose policy needs the future (OPT) the next
 /// uses of `source`'s references at its scheme's page size: one pre-pass
 /// per page size, read as `reading` says, shared by the runs at that size.
-/// A pass whose next uses would outgrow `budget` bytes stops with an
-/// error. Runs of other policies are left as they are, and so is
-/// everything when none needs the future.
+/// A pass whose next uses and page table would outgrow `budget` bytes
+/// stops with an error. Runs of other policies are left as they are, and
+/// so is everything when none needs the future.
 pub fn give_futures<'a>(
     source: &Source,
     runs: impl IntoIterator<Item = (&'a mut Machine, Model)>,
@@ -142,31 +142,30 @@ fn pre_pass(
             )));
         }
     }
-    let most = budget.map_or(usize::MAX, |b| {
-        usize::try_from(b / BYTES_PER_REFERENCE).unwrap_or(usize::MAX)
-    });
-    let too_large = |references: usize| {
-        let budget = budget.map_or(String::new(), |b| {
-            format!(
-                ", more than the {:.1} GiB left",
-                b as f64 / f64::from(1u32 << 30)
-            )
-        });
+    let budget = budget.unwrap_or(u64::MAX);
+    // `which` says whose references: all of a workload of known length,
+    // or the first of one read until the table outgrew the room.
+    let too_large = |which: String| {
+        let room = if budget == u64::MAX {
+            "what vmlab could allocate".to_string()
+        } else {
+            format!("the {:.1} GiB left", budget as f64 / f64::from(1u32 << 30))
+        };
         FutureError::Unavailable(format!(
-            "opt needs the next use of every reference, {BYTES_PER_REFERENCE} bytes each, and this workload has more than {references} references{budget}; use a shorter workload or another policy"
+            "opt needs the next use of every reference ({BYTES_PER_REFERENCE} bytes each) and a table of the pages they touch, which for {which} outgrow {room}; use a shorter workload or another policy"
         ))
     };
     let mut next = NextUses::default();
     if let Some(n) = source.references() {
         let n = usize::try_from(n).unwrap_or(usize::MAX);
-        if n > most || next.reserve(n).is_err() {
-            return Err(too_large(n));
+        if (n as u64).saturating_mul(BYTES_PER_REFERENCE) > budget || next.reserve(n).is_err() {
+            return Err(too_large(format!("this workload's {n} references")));
         }
     }
     let mut overflow = false;
     let pass = source
         .for_each_page(page, reading, |vpn| {
-            if next.len() >= most || next.push(vpn).is_err() {
+            if next.push(vpn).is_err() || next.heap_bytes() > budget {
                 overflow = true;
                 return ControlFlow::Break(());
             }
@@ -174,7 +173,10 @@ fn pre_pass(
         })
         .map_err(FutureError::Read)?;
     if overflow {
-        return Err(too_large(next.len()));
+        return Err(too_large(match source.references() {
+            Some(n) => format!("this workload's {n} references"),
+            None => format!("the first {} references of this workload", next.len()),
+        }));
     }
     Ok(Future {
         page_bytes: page,

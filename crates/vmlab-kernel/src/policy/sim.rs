@@ -383,6 +383,14 @@ impl NextUses {
         self.next.len()
     }
 
+    /// The host bytes it holds, about: 8 a reference room is kept for, and
+    /// the table of distinct pages (a key, a reference index and a control
+    /// byte a slot, with the hash table's eighth of slots kept free).
+    pub fn heap_bytes(&self) -> u64 {
+        let slot = (2 * std::mem::size_of::<u64>() + 1) as u64;
+        self.next.capacity() as u64 * 8 + self.latest.capacity() as u64 * slot * 8 / 7
+    }
+
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.next.is_empty()
