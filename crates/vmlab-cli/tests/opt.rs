@@ -282,7 +282,7 @@ fn where_opt_has_no_future_the_refusal_names_the_setting() {
         "replacement",
     ]);
     assert!(
-        err.contains("--policy: opt needs the next use of every reference, 8 bytes each"),
+        err.contains("--policy: opt needs the next use of every reference (8 bytes each)"),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
