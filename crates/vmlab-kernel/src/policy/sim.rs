@@ -387,7 +387,7 @@ impl NextUses {
     /// the table of distinct pages (a key, a reference index and a control
     /// byte a slot, with the hash table's eighth of slots kept free).
     pub fn heap_bytes(&self) -> u64 {
-        let slot = (2 * std::mem::size_of::<u64>() + 1) as u64;
+        let slot = (2 * size_of::<u64>() + 1) as u64;
         self.next.capacity() as u64 * 8 + self.latest.capacity() as u64 * slot * 8 / 7
     }
 
