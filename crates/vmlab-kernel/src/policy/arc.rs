@@ -340,11 +340,14 @@ impl ReplacementPolicy for ArcPolicy {
             vmlab_hw::prefetch::prefetch(page);
         }
     }
+    fn victims_ahead(&self) -> usize {
+        2
+    }
     /// `REPLACE`'s choice for a page that is not a ghost: the `ahead`-th
     /// LRU page of the list it takes from now. Only a guess beyond the
     /// next eviction (the target moves with every ghost hit, and hits
     /// move pages from `T1`), but a right guess lets the simulator load
-    /// a victim's page and its index slots an eviction apart.
+    /// a victim's page and its index slots evictions apart.
     fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
         self.lists
             .upcoming(if self.replace_takes_t1(false) { T1 } else { T2 }, ahead)

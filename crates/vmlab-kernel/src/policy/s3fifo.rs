@@ -193,6 +193,9 @@ impl ReplacementPolicy for S3Fifo {
             vmlab_hw::prefetch::prefetch(page);
         }
     }
+    fn victims_ahead(&self) -> usize {
+        2
+    }
     /// While `S` holds its share, `EVICTS` takes its victims from `S` in
     /// order, passing over the pages seen more than once (they move to
     /// `M`): the `ahead`-th page of `S` not seen more than once, if no
