@@ -10,7 +10,8 @@
 //! sweep stops at whenever it offers one; so does S3-FIFO, given its
 //! counters, for the victims it takes from its small queue. Victims named
 //! one and two evictions ahead: always right for FIFO, at least 3 times
-//! in 4 for LRU (a touch between changes them).
+//! in 4 for LRU (a touch between changes them), more often than not for
+//! ARC's and S3-FIFO's guesses.
 #![allow(clippy::unwrap_used)]
 
 use vmlab_kernel::policy::random::SplitMix64;
@@ -115,6 +116,17 @@ fn offered_victims_are_the_ones_evicted() {
             assert!(offered_ahead > evictions, "{name} offers victims ahead");
             assert!(
                 right_ahead * 4 >= offered_ahead * 3,
+                "{name}: {right_ahead} of {offered_ahead} victims ahead right"
+            );
+        }
+        if matches!(name, "arc" | "s3-fifo") {
+            // Guesses (the list ARC's REPLACE takes from changes with the
+            // target; S3-FIFO's next victim may come from M): right more
+            // often than not even here, where ghost hits are frequent
+            // (54% and 60%).
+            assert!(offered_ahead > evictions, "{name} offers victims ahead");
+            assert!(
+                right_ahead * 2 > offered_ahead,
                 "{name}: {right_ahead} of {offered_ahead} victims ahead right"
             );
         }

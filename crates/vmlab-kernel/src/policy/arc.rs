@@ -333,17 +333,24 @@ impl ReplacementPolicy for ArcPolicy {
             self.p
         )
     }
+    /// Its place on `T1` or `T2` and its page, which evicting it reads.
     fn prefetch(&self, frame: FrameId) {
         self.lists.prefetch(frame);
-    }
-    /// `REPLACE`'s choice for a page that is not a ghost, for the next
-    /// eviction only (the target moves with every ghost hit).
-    fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
-        if ahead > 0 {
-            return None;
+        if let Some(page) = self.page_of.get(frame as usize) {
+            vmlab_hw::prefetch::prefetch(page);
         }
+    }
+    fn victims_ahead(&self) -> usize {
+        2
+    }
+    /// `REPLACE`'s choice for a page that is not a ghost: the `ahead`-th
+    /// LRU page of the list it takes from now. Only a guess beyond the
+    /// next eviction (the target moves with every ghost hit, and hits
+    /// move pages from `T1`), but a right guess lets the simulator load
+    /// a victim's page and its index slots evictions apart.
+    fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
         self.lists
-            .upcoming(if self.replace_takes_t1(false) { T1 } else { T2 }, 0)
+            .upcoming(if self.replace_takes_t1(false) { T1 } else { T2 }, ahead)
     }
     fn prefetch_pages(&self, pages: &[PageKey]) {
         for &page in pages {

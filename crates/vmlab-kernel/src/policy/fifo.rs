@@ -39,6 +39,11 @@ impl ReplacementPolicy for Fifo {
     fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
         self.queue.frames(0).nth(ahead)
     }
+    /// Two: the queue's victims are exact, and reading the third from its
+    /// front costs little.
+    fn victims_ahead(&self) -> usize {
+        2
+    }
     fn evict(&mut self, _refs: &mut dyn ReferenceBits) -> Option<FrameId> {
         self.queue.pop_front(0)
     }

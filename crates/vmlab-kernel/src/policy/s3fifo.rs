@@ -193,16 +193,28 @@ impl ReplacementPolicy for S3Fifo {
             vmlab_hw::prefetch::prefetch(page);
         }
     }
+    fn victims_ahead(&self) -> usize {
+        2
+    }
     /// While `S` holds its share, `EVICTS` takes its victims from `S` in
     /// order, passing over the pages seen more than once (they move to
     /// `M`): the `ahead`-th page of `S` not seen more than once, if no
     /// hit changes a counter first and `S` keeps its share (a miss found
     /// in `G` enters `M`, and then the next victim may come from `M`).
-    /// Victims from `M` are not guessed.
+    /// Victims from `M` are not guessed, but with `S` one short of its
+    /// share (after such a miss) the next victim comes from `M` and the
+    /// miss it makes room for refills `S`, so the ones after it are `S`'s
+    /// again: guessed a victim later, which keeps the simulator loading
+    /// them evictions ahead.
     fn upcoming_victim(&self, _referenced: Option<&[bool]>, ahead: usize) -> Option<FrameId> {
-        if self.lists.len(SMALL) < self.small_share {
+        let small = self.lists.len(SMALL);
+        let ahead = if small >= self.small_share {
+            ahead
+        } else if small + 1 == self.small_share && ahead > 0 {
+            ahead - 1
+        } else {
             return None;
-        }
+        };
         // A loop rather than `filter(..).nth(ahead)`, which compiled to
         // half as many instructions again on this per-eviction path.
         let mut passed = 0;
