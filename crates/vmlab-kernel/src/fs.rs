@@ -574,6 +574,15 @@ impl FileSystem {
         if length > MAX_FILE_BYTES {
             return Err(Errno::Efbig);
         }
+        // Terminal (vmlab-libc): only regular files have a length.
+        if self.is_terminal(d.file) {
+            return Err(Errno::Einval);
+        }
+        // Files are kept whole: a length past the disk's room cannot be a
+        // sparse file here (see CAPACITY_BYTES).
+        if length > self.room(d.file) {
+            return Err(Errno::Efbig);
+        }
         Ok((d.file, length))
     }
 
