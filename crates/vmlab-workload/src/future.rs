@@ -143,9 +143,13 @@ fn pre_pass(
         }
     }
     let budget = budget.unwrap_or(u64::MAX);
-    // `which` says whose references: all of a workload of known length,
-    // or the first of one read until the table outgrew the room.
-    let too_large = |which: String| {
+    // After `read` references: all of a workload of known length, or the
+    // first of one read until the tables outgrew the room.
+    let too_large = |read: usize| {
+        let which = match source.references() {
+            Some(n) => format!("this workload's {n} references"),
+            None => format!("the first {read} references of this workload"),
+        };
         let room = if budget == u64::MAX {
             "what vmlab could allocate".to_string()
         } else {
@@ -159,7 +163,7 @@ fn pre_pass(
     if let Some(n) = source.references() {
         let n = usize::try_from(n).unwrap_or(usize::MAX);
         if (n as u64).saturating_mul(BYTES_PER_REFERENCE) > budget || next.reserve(n).is_err() {
-            return Err(too_large(format!("this workload's {n} references")));
+            return Err(too_large(n));
         }
     }
     let mut overflow = false;
@@ -173,10 +177,7 @@ fn pre_pass(
         })
         .map_err(FutureError::Read)?;
     if overflow {
-        return Err(too_large(match source.references() {
-            Some(n) => format!("this workload's {n} references"),
-            None => format!("the first {} references of this workload", next.len()),
-        }));
+        return Err(too_large(next.len()));
     }
     Ok(Future {
         page_bytes: page,

@@ -390,8 +390,9 @@ impl NextUses {
     /// the table of distinct pages (a key, a reference index and a control
     /// byte a slot, with the hash table's eighth of slots kept free).
     pub fn heap_bytes(&self) -> u64 {
-        let slot = (2 * size_of::<u64>() + 1) as u64;
-        self.next.capacity() as u64 * 8 + self.latest.capacity() as u64 * slot * 8 / 7
+        let word = size_of::<u64>() as u64;
+        let slot = 2 * word + 1;
+        self.next.capacity() as u64 * word + self.latest.capacity() as u64 * slot * 8 / 7
     }
 
     /// Whether there are none.
