@@ -265,13 +265,10 @@ pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 /// Writes `text` to standard output; a closed pipe is not an error.
 pub fn print_out(text: &str) -> Result<(), CliError> {
-    let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            Err(CliError(format!("cannot write the report: {e}")))
-        }
-        _ => Ok(()),
-    }
+    let mut out = Stream(Box::new(io::stdout().lock()));
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError(format!("cannot write the report: {e}")))
 }
 
 #[cfg(test)]

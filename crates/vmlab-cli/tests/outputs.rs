@@ -271,3 +271,30 @@ fn dash_means_standard_output_for_every_output_flag() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A reader who stops reading (`vmlab run ... | head -0`) is no error, for
+/// a report as for a streamed output: the command exits 0 and says nothing.
+#[test]
+fn a_closed_pipe_on_standard_output_is_not_an_error() {
+    for argv in [
+        vec!["run", "--gen", GEN, "--frames", "9"],
+        vec!["generate", GEN, "-o", "-"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vmlab"))
+            .args(&argv)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vmlab runs");
+        // Closed before the command has started writing, almost always; a
+        // write that beats it fits the pipe and is no error either.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("vmlab");
+        assert!(out.status.success(), "{argv:?}: {:?}", out.status);
+        assert!(
+            out.stderr.is_empty(),
+            "{argv:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
