@@ -4,6 +4,11 @@
 //! [`TableAllocator`] the caller provides; tables left empty by an unmap are
 //! given back, and the bytes spent on tables are counted.
 //!
+//! Each editor remembers the last-level tables it reached lately
+//! ([`LeafTables`]), so mapping a base page where the tables exist (a
+//! kernel's fault path, once per fault) writes the leaf entry without
+//! reading the entries above it again.
+//!
 //! Table entries grant everything and leaves carry the rights, as Linux
 //! builds its tables, so re-protecting a page touches one entry.
 
@@ -274,12 +279,84 @@ pub fn leaf_table(arch: &Arch, mem: &PhysMem, root: u64, vaddr: u64) -> Option<u
         .then(|| arch.pte().frame_addr(path.raws[above], arch.page_shift()))
 }
 
+/// Slots of [`LeafTables`]: a million pages of 4 KiB need 2 048 last-level
+/// tables, so a trace over them finds nearly every one remembered.
+const LEAF_TABLE_SLOTS: usize = 2048;
+
+/// The last-level tables a [`PageTable`] reached lately, by region (the
+/// span one last-level table maps), in a direct-mapped memo. Unlike
+/// look-ahead's memo, which only steers prefetches, this one is trusted
+/// instead of a walk, so it is kept exact: a slot names only a table linked
+/// into the tree now. Tables are linked only by [`PageTable::map`], which
+/// remembers them, and unlinked only by [`PageTable::unmap`], which forgets
+/// the region of any table it frees (a table above the last level is freed
+/// only once the last-level tables under it are, or holds a huge leaf and
+/// none).
+#[derive(Clone, Debug)]
+struct LeafTables {
+    /// Per slot: the region (`vaddr >> shift`, plus one so 0 marks an
+    /// empty slot) and its table. Empty until the first table is
+    /// remembered: many page tables (a zombie's, one replaced by exec) never
+    /// map a page.
+    slots: Vec<(u64, u64)>,
+    /// Lowest address bit the last level does not index.
+    shift: u32,
+}
+
+impl LeafTables {
+    fn new(arch: &Arch) -> LeafTables {
+        let last = arch.levels().len() - 1;
+        let plan = arch.plan(last);
+        LeafTables {
+            slots: Vec::new(),
+            // Capped: a single-level scheme spanning all 64 bits keeps its
+            // one table in two regions, which is still exact.
+            shift: (u32::from(plan.shift) + plan.index_mask.count_ones()).min(63),
+        }
+    }
+
+    /// The region tag and slot of `vaddr`.
+    #[inline]
+    fn place(&self, vaddr: u64) -> (u64, usize) {
+        let region = (vaddr >> self.shift) + 1;
+        // Regions are consecutive in a program's address space: the low
+        // bits spread them over the slots.
+        (region, region as usize % LEAF_TABLE_SLOTS)
+    }
+
+    /// The last-level table mapping `vaddr`, if remembered.
+    #[inline]
+    fn get(&self, vaddr: u64) -> Option<u64> {
+        let (region, slot) = self.place(vaddr);
+        match self.slots.get(slot) {
+            Some(&(tag, table)) if tag == region => Some(table),
+            _ => None,
+        }
+    }
+
+    fn remember(&mut self, vaddr: u64, table: u64) {
+        if self.slots.is_empty() {
+            self.slots = vec![(0, 0); LEAF_TABLE_SLOTS];
+        }
+        let (region, slot) = self.place(vaddr);
+        self.slots[slot] = (region, table);
+    }
+
+    fn forget(&mut self, vaddr: u64) {
+        let (region, slot) = self.place(vaddr);
+        if let Some(entry) = self.slots.get_mut(slot).filter(|e| e.0 == region) {
+            *entry = (0, 0);
+        }
+    }
+}
+
 /// One address space's page tables.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct PageTable {
     root: u64,
     table_bytes: u64,
     tables: u64,
+    leaf_tables: LeafTables,
 }
 
 impl PageTable {
@@ -293,6 +370,7 @@ impl PageTable {
             root: 0,
             table_bytes: 0,
             tables: 0,
+            leaf_tables: LeafTables::new(arch),
         };
         pt.root = pt.new_table(arch, mem, alloc, 0)?;
         Ok(pt)
@@ -370,6 +448,8 @@ impl PageTable {
     /// (returned in [`Mapped::replaced`]; the caller invalidates any TLB
     /// entry for it). The new entry's address comes back too, so a kernel
     /// can keep it in its reverse map and edit the entry without a walk.
+    /// A base page whose last-level table is remembered ([`LeafTables`])
+    /// is mapped without reading the entries above its leaf.
     #[allow(clippy::too_many_arguments)]
     pub fn map(
         &mut self,
@@ -406,6 +486,48 @@ impl PageTable {
             .encode_leaf(frame, arch.page_shift(), target == last, &attrs)
             .map_err(MapError::Unencodable)?;
         let bytes = usize::from(format.bytes);
+        let remembered = self.leaf_tables.get(vaddr).filter(|_| target == last);
+        let table = match remembered {
+            Some(table) => {
+                debug_assert_eq!(
+                    leaf_table(arch, mem, self.root, vaddr),
+                    Some(table),
+                    "the remembered last-level table for {vaddr:#x} is the one a walk finds"
+                );
+                table
+            }
+            None => {
+                let table = self.descend(arch, mem, alloc, vaddr, target)?;
+                if target == last {
+                    self.leaf_tables.remember(vaddr, table);
+                }
+                table
+            }
+        };
+        let pte_addr = table + arch.index(vaddr, target) * bytes as u64;
+        let raw = mem.load(pte_addr, bytes)?;
+        let level = &arch.levels()[target];
+        let replaced = match format.kind(raw, level.leaf, target == last) {
+            PteKind::Table => return Err(MapError::TableInTheWay { level: target }),
+            PteKind::Leaf => Some(Self::mapping_at(arch, vaddr, target, pte_addr, raw)),
+            PteKind::Invalid => None,
+        };
+        mem.store(pte_addr, bytes, leaf)?;
+        Ok(Mapped { pte_addr, replaced })
+    }
+
+    /// The table at level `target` on `vaddr`'s path, following the
+    /// entries from the root and creating the tables missing on the way.
+    fn descend(
+        &mut self,
+        arch: &Arch,
+        mem: &mut PhysMem,
+        alloc: &mut dyn TableAllocator,
+        vaddr: u64,
+        target: usize,
+    ) -> Result<u64, MapError> {
+        let format = arch.pte();
+        let bytes = usize::from(format.bytes);
         let mut table = self.root;
         for i in 0..target {
             let level = &arch.levels()[i];
@@ -427,16 +549,7 @@ impl PageTable {
                 }
             };
         }
-        let pte_addr = table + arch.index(vaddr, target) * bytes as u64;
-        let raw = mem.load(pte_addr, bytes)?;
-        let level = &arch.levels()[target];
-        let replaced = match format.kind(raw, level.leaf, target == last) {
-            PteKind::Table => return Err(MapError::TableInTheWay { level: target }),
-            PteKind::Leaf => Some(Self::mapping_at(arch, vaddr, target, pte_addr, raw)),
-            PteKind::Invalid => None,
-        };
-        mem.store(pte_addr, bytes, leaf)?;
-        Ok(Mapped { pte_addr, replaced })
+        Ok(table)
     }
 
     /// The leaf mapping `vaddr`, if any.
@@ -500,6 +613,7 @@ impl PageTable {
             }
             let table_bytes = arch.table_alloc_bytes(level);
             mem.store(path.pte_addrs[level - 1], bytes, 0)?;
+            self.leaf_tables.forget(vaddr);
             alloc.free_table(table, table_bytes);
             self.table_bytes -= table_bytes;
             self.tables -= 1;
@@ -689,5 +803,118 @@ impl PageTable {
             }
         }
         alloc.free_table(table, arch.table_alloc_bytes(level));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::presets::by_name;
+    use crate::{Endian, TableArena};
+
+    fn x86_64() -> (Arch, PhysMem, TableArena) {
+        let arch = by_name("x86-64").unwrap().unwrap();
+        let mem = PhysMem::new(1 << 30, Endian::Little).unwrap();
+        let arena = TableArena::new(0, 64 << 20, arch.page_bytes());
+        (arch, mem, arena)
+    }
+
+    fn map_page(
+        pt: &mut PageTable,
+        arch: &Arch,
+        mem: &mut PhysMem,
+        arena: &mut TableArena,
+        va: u64,
+        frame: u64,
+    ) -> Mapped {
+        let attrs = LeafAttrs::new(Perms::READ | Perms::USER);
+        pt.map(arch, mem, arena, va, frame, 12, attrs).unwrap()
+    }
+
+    /// The entry a walk would find for `va`: its last-level table's, found
+    /// from the root.
+    fn walked_pte(arch: &Arch, mem: &PhysMem, pt: &PageTable, va: u64) -> u64 {
+        leaf_table(arch, mem, pt.root(), va).unwrap() + ((va >> 12) & 511) * 8
+    }
+
+    /// A page mapped in a region whose table is remembered lands in the
+    /// entry a walk finds, and the table is remembered once mapped.
+    #[test]
+    fn pages_map_through_the_remembered_table_into_the_walked_entry() {
+        let (arch, mut mem, mut arena) = x86_64();
+        let mut pt = PageTable::new(&arch, &mut mem, &mut arena).unwrap();
+        assert_eq!(pt.leaf_tables.get(0x40_0000), None);
+        let first = map_page(&mut pt, &arch, &mut mem, &mut arena, 0x40_0000, 0x1_0000);
+        let table = leaf_table(&arch, &mem, pt.root(), 0x40_0000);
+        assert_eq!(pt.leaf_tables.get(0x40_0000), table);
+        assert_eq!(first.pte_addr, walked_pte(&arch, &mem, &pt, 0x40_0000));
+        let tables = pt.tables();
+        let second = map_page(&mut pt, &arch, &mut mem, &mut arena, 0x40_1000, 0x2_0000);
+        assert_eq!(second.pte_addr, walked_pte(&arch, &mem, &pt, 0x40_1000));
+        assert_eq!(second.pte_addr, first.pte_addr + 8);
+        assert_eq!(
+            pt.tables(),
+            tables,
+            "no table made for a page beside one mapped"
+        );
+        let m = pt.query(&arch, &mem, 0x40_1000).unwrap().unwrap();
+        assert_eq!((m.frame, m.pte_addr), (0x2_0000, second.pte_addr));
+        // Remapping replaces the leaf, through the same entry.
+        let again = map_page(&mut pt, &arch, &mut mem, &mut arena, 0x40_1000, 0x3_0000);
+        assert_eq!(again.pte_addr, second.pte_addr);
+        assert_eq!(again.replaced.map(|m| m.frame), Some(0x2_0000));
+    }
+
+    /// An unmap that frees a region's table forgets it: the freed table
+    /// goes to another region's path, and mapping in the first region again
+    /// builds (and remembers) a table of its own instead of writing into
+    /// the reused one.
+    #[test]
+    fn a_freed_table_is_forgotten_before_it_is_reused() {
+        let (arch, mut mem, mut arena) = x86_64();
+        let mut pt = PageTable::new(&arch, &mut mem, &mut arena).unwrap();
+        let a = 0x40_0000;
+        map_page(&mut pt, &arch, &mut mem, &mut arena, a, 0x1_0000);
+        let old = pt.leaf_tables.get(a).unwrap();
+        pt.unmap(&arch, &mut mem, &mut arena, a).unwrap().unwrap();
+        assert_eq!(pt.tables(), 1, "every table but the root freed");
+        assert_eq!(pt.leaf_tables.get(a), None);
+        // Far away: new tables at every level, the freed ones reused.
+        let b = 0x7f00_0000_0000;
+        let mb = map_page(&mut pt, &arch, &mut mem, &mut arena, b, 0x2_0000);
+        let reused = (1..4).any(|level| {
+            let path = Path::follow(pt.root(), &arch, &mem, b, 3).unwrap();
+            path.tables[level] == old
+        });
+        assert!(reused, "the arena handed the freed table out again");
+        let ma = map_page(&mut pt, &arch, &mut mem, &mut arena, a, 0x3_0000);
+        assert_eq!(ma.pte_addr, walked_pte(&arch, &mem, &pt, a));
+        assert_ne!(pt.leaf_tables.get(a), Some(old));
+        // Both pages translate as mapped, through their own entries.
+        let qa = pt.query(&arch, &mem, a).unwrap().unwrap();
+        let qb = pt.query(&arch, &mem, b).unwrap().unwrap();
+        assert_eq!((qa.frame, qa.pte_addr), (0x3_0000, ma.pte_addr));
+        assert_eq!((qb.frame, qb.pte_addr), (0x2_0000, mb.pte_addr));
+    }
+
+    /// Two regions sharing a slot take it in turn; each mapping still lands
+    /// in its own region's table.
+    #[test]
+    fn regions_sharing_a_slot_take_it_in_turn() {
+        let (arch, mut mem, mut arena) = x86_64();
+        let mut pt = PageTable::new(&arch, &mut mem, &mut arena).unwrap();
+        let a = 0x40_0000;
+        let b = a + ((LEAF_TABLE_SLOTS as u64) << 21);
+        let turns = [(a, b), (b, a), (a + 0x1000, b), (b + 0x1000, a)];
+        for (i, (va, other)) in turns.into_iter().enumerate() {
+            let frame = (i as u64 + 1) << 12;
+            let mapped = map_page(&mut pt, &arch, &mut mem, &mut arena, va, frame);
+            assert_eq!(mapped.pte_addr, walked_pte(&arch, &mem, &pt, va), "{va:#x}");
+            assert_eq!(
+                pt.leaf_tables.get(va),
+                leaf_table(&arch, &mem, pt.root(), va)
+            );
+            assert_eq!(pt.leaf_tables.get(other), None, "{other:#x} lost the slot");
+        }
     }
 }
