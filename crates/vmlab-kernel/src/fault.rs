@@ -8,7 +8,8 @@
 //!
 //! The replacement policy reads and clears reference bits through
 //! [`KernelRefs`], which goes through the reverse map to every page-table
-//! entry mapping a frame and invalidates the TLB entry it clears.
+//! entry mapping a frame and invalidates the TLB entry it clears (a test
+//! and clear in one pass over the entries).
 
 use crate::explain::{ExplainLog, FlushReason, KernelEvent, RegionInfo};
 use crate::frames::{FrameUse, Owner, Pid};
@@ -39,6 +40,13 @@ impl ReferenceBits for KernelRefs<'_> {
     }
     fn clear_referenced(&mut self, frame: FrameId) {
         self.kernel.clear_owner_flags(frame, Some(false), None);
+    }
+    /// One pass over the entries instead of a read and then a clear:
+    /// clearing an entry's accessed flag changes the entry exactly when
+    /// the flag was set, so the entries changed say whether the page was
+    /// referenced (Clock's hand asks this of every frame it passes).
+    fn test_and_clear_referenced(&mut self, frame: FrameId) -> bool {
+        self.kernel.clear_owner_flags(frame, Some(false), None)
     }
     fn dirty(&mut self, frame: FrameId) -> bool {
         self.kernel.owner_flags(frame).1
@@ -694,15 +702,17 @@ impl Kernel {
     /// that changes has its TLB entry invalidated so the hardware sees the
     /// change (as `ptep_clear_flush_young` flushes only a young entry: an
     /// entry whose flag was already clear cannot be cached with it set).
+    /// Returns whether any entry changed.
     pub(crate) fn clear_owner_flags(
         &mut self,
         frame: FrameId,
         accessed: Option<bool>,
         dirty: Option<bool>,
-    ) {
+    ) -> bool {
         let format = self.arch.pte();
         let bytes = usize::from(format.bytes);
         let shift = self.page_shift();
+        let mut changed = false;
         for (owner, pte_addr) in self.frames.owner_entries(frame) {
             let Ok(raw) = self.mem.load(pte_addr, bytes) else {
                 continue;
@@ -718,6 +728,7 @@ impl Kernel {
                 continue;
             }
             let _ = self.mem.store(pte_addr, bytes, new);
+            changed = true;
             // The reverse map is borrowed for the walk, so the shootdown
             // takes only the fields it needs.
             shoot_down(
@@ -729,6 +740,7 @@ impl Kernel {
                 owner.vpn << shift,
             );
         }
+        changed
     }
 
     /// Removes the mapping `owner` has of `frame` through the leaf entry at
@@ -1343,5 +1355,91 @@ impl Kernel {
             p.policy = Some(policy);
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KernelConfig;
+
+    /// The trait's own test-and-clear (a read, then a clear) over the
+    /// kernel's entries, to hold [`KernelRefs`]'s one pass against.
+    struct ReadThenClear<'a>(KernelRefs<'a>);
+
+    impl ReferenceBits for ReadThenClear<'_> {
+        fn referenced(&mut self, frame: FrameId) -> bool {
+            self.0.referenced(frame)
+        }
+        fn clear_referenced(&mut self, frame: FrameId) {
+            self.0.clear_referenced(frame);
+        }
+        fn dirty(&mut self, frame: FrameId) -> bool {
+            self.0.dirty(frame)
+        }
+        fn write_back(&mut self, frame: FrameId) {
+            self.0.write_back(frame);
+        }
+        fn now(&self) -> u64 {
+            self.0.now()
+        }
+    }
+
+    /// Pages written by a parent, shared with a child by fork, some read
+    /// again by the child only: user frames with one mapping or two, the
+    /// accessed flag set in none, one or both. Every step is recorded.
+    fn machine() -> Kernel {
+        let arch = vmlab_hw::arch::presets::by_name("x86-64")
+            .and_then(Result::ok)
+            .expect("x86-64 preset");
+        let mut k = Kernel::new(KernelConfig::new(arch, 64)).expect("machine");
+        k.set_explain(Some(ExplainLog::window(0, u64::MAX)));
+        let parent = k.spawn(0).expect("spawn");
+        let rw = Prot::READ | Prot::WRITE;
+        let base = k
+            .mmap_anonymous(parent, 0, 8 * 4096, rw, false, false)
+            .expect("mmap");
+        for page in 0..8 {
+            k.store(parent, base + page * 4096, 8, page).expect("store");
+        }
+        let child = k.fork(parent).expect("fork");
+        for page in [1, 3, 5] {
+            k.load(child, base + page * 4096, 8).expect("load");
+        }
+        k
+    }
+
+    /// Test-and-clear through [`KernelRefs`] answers, changes entries,
+    /// shoots down and records exactly as a read and then a clear do, on
+    /// every user frame, twice over (the second time finds every flag
+    /// clear).
+    #[test]
+    fn test_and_clear_in_one_pass_is_a_read_then_a_clear() {
+        let (mut one_pass, mut separate) = (machine(), machine());
+        let frames: Vec<FrameId> = (0..one_pass.frames.len() as FrameId)
+            .filter(|&f| one_pass.frames.used_for(f).is_user())
+            .collect();
+        assert!(frames.iter().any(|&f| one_pass.frames.mapcount(f) == 2));
+        let mut referenced = 0;
+        for round in 0..2 {
+            for &frame in &frames {
+                let fused = KernelRefs {
+                    kernel: &mut one_pass,
+                }
+                .test_and_clear_referenced(frame);
+                let split = ReadThenClear(KernelRefs {
+                    kernel: &mut separate,
+                })
+                .test_and_clear_referenced(frame);
+                assert_eq!(fused, split, "frame {frame}, round {round}");
+                assert_eq!(one_pass.owner_flags(frame), separate.owner_flags(frame));
+                referenced += usize::from(fused && round == 0);
+                assert!(!(fused && round == 1), "frame {frame} still referenced");
+            }
+        }
+        assert!(referenced > 0);
+        assert_eq!(one_pass.counters(), separate.counters());
+        let records = |k: &Kernel| k.explain_log().map(|log| log.records().to_vec());
+        assert_eq!(records(&one_pass), records(&separate));
     }
 }
