@@ -279,9 +279,14 @@ pub fn leaf_table(arch: &Arch, mem: &PhysMem, root: u64, vaddr: u64) -> Option<u
         .then(|| arch.pte().frame_addr(path.raws[above], arch.page_shift()))
 }
 
-/// Slots of [`LeafTables`]: a million pages of 4 KiB need 2 048 last-level
-/// tables, so a trace over them finds nearly every one remembered.
+/// Slots of [`LeafTables`] at most: a million pages of 4 KiB need 2 048
+/// last-level tables, so a trace over them finds nearly every one
+/// remembered.
 const LEAF_TABLE_SLOTS: usize = 2048;
+
+/// Slots of [`LeafTables`] once it remembers a table: it grows from here
+/// with the tree (see [`LeafTables::remember`]).
+const MIN_LEAF_TABLE_SLOTS: usize = 16;
 
 /// The last-level tables a [`PageTable`] reached lately, by region (the
 /// span one last-level table maps), in a direct-mapped memo. Unlike
@@ -295,9 +300,9 @@ const LEAF_TABLE_SLOTS: usize = 2048;
 #[derive(Clone, Debug)]
 struct LeafTables {
     /// Per slot: the region (`vaddr >> shift`, plus one so 0 marks an
-    /// empty slot) and its table. Empty until the first table is
-    /// remembered: many page tables (a zombie's, one replaced by exec) never
-    /// map a page.
+    /// empty slot) and its table. A power of two long, or empty until the
+    /// first table is remembered: many page tables (a zombie's, one
+    /// replaced by exec) never map a page.
     slots: Vec<(u64, u64)>,
     /// Lowest address bit the last level does not index.
     shift: u32,
@@ -320,8 +325,9 @@ impl LeafTables {
     fn place(&self, vaddr: u64) -> (u64, usize) {
         let region = (vaddr >> self.shift) + 1;
         // Regions are consecutive in a program's address space: the low
-        // bits spread them over the slots.
-        (region, region as usize % LEAF_TABLE_SLOTS)
+        // bits spread them over the slots. With no slots the mask is all
+        // ones and the slot is out of range: nothing is remembered.
+        (region, region as usize & self.slots.len().wrapping_sub(1))
     }
 
     /// The last-level table mapping `vaddr`, if remembered.
@@ -334,9 +340,19 @@ impl LeafTables {
         }
     }
 
-    fn remember(&mut self, vaddr: u64, table: u64) {
-        if self.slots.is_empty() {
-            self.slots = vec![(0, 0); LEAF_TABLE_SLOTS];
+    /// Remembers `table` as the last-level table of `vaddr`'s region, in
+    /// a tree of `tables` tables.
+    fn remember(&mut self, vaddr: u64, table: u64, tables: u64) {
+        // About a slot per table of the tree, up to the most: a process
+        // with a few pages (a script may run thousands) keeps a few hundred
+        // bytes here, not the 32 KiB a million-page trace's tree wants.
+        // Growing drops what was remembered; the next walks find it again.
+        let wanted = usize::try_from(tables)
+            .map_or(LEAF_TABLE_SLOTS, |n| n.min(LEAF_TABLE_SLOTS))
+            .next_power_of_two()
+            .max(MIN_LEAF_TABLE_SLOTS);
+        if self.slots.len() < wanted {
+            self.slots = vec![(0, 0); wanted];
         }
         let (region, slot) = self.place(vaddr);
         self.slots[slot] = (region, table);
@@ -499,7 +515,7 @@ impl PageTable {
             None => {
                 let table = self.descend(arch, mem, alloc, vaddr, target)?;
                 if target == last {
-                    self.leaf_tables.remember(vaddr, table);
+                    self.leaf_tables.remember(vaddr, table, self.tables);
                 }
                 table
             }
@@ -895,6 +911,40 @@ mod tests {
         let qb = pt.query(&arch, &mem, b).unwrap().unwrap();
         assert_eq!((qa.frame, qa.pte_addr), (0x3_0000, ma.pte_addr));
         assert_eq!((qb.frame, qb.pte_addr), (0x2_0000, mb.pte_addr));
+    }
+
+    /// The memo grows with the tree, from a few slots for a process with a
+    /// few pages; what it drops on growing is found again, and every page
+    /// still lands in the entry a walk finds.
+    #[test]
+    fn the_memo_grows_with_the_tree() {
+        let (arch, mut mem, mut arena) = x86_64();
+        let mut pt = PageTable::new(&arch, &mut mem, &mut arena).unwrap();
+        map_page(&mut pt, &arch, &mut mem, &mut arena, 0x40_0000, 0x1000);
+        assert_eq!(pt.leaf_tables.slots.len(), MIN_LEAF_TABLE_SLOTS);
+        // A page in each of 100 regions: 100 last-level tables.
+        let region = |i: u64| 0x40_0000 + (i << 21);
+        for i in 0..100 {
+            let mapped = map_page(
+                &mut pt,
+                &arch,
+                &mut mem,
+                &mut arena,
+                region(i),
+                (i + 2) << 12,
+            );
+            assert_eq!(mapped.pte_addr, walked_pte(&arch, &mem, &pt, region(i)));
+        }
+        assert_eq!(pt.leaf_tables.slots.len(), 128);
+        for i in 0..100 {
+            let va = region(i) + 0x1000;
+            let mapped = map_page(&mut pt, &arch, &mut mem, &mut arena, va, (i + 200) << 12);
+            assert_eq!(mapped.pte_addr, walked_pte(&arch, &mem, &pt, va));
+            assert_eq!(
+                pt.leaf_tables.get(va),
+                leaf_table(&arch, &mem, pt.root(), va)
+            );
+        }
     }
 
     /// Two regions sharing a slot take it in turn; each mapping still lands
