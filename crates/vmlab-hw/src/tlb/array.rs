@@ -321,7 +321,9 @@ impl TlbArray {
         let vpn = vaddr >> shift;
         let set = self.set_of(vpn);
         let base = set * self.ways;
-        self.first_tagged(base, tag_of(vpn, shift), |e| {
+        // `move`: a closure that borrowed the page and address space would
+        // have them stored to the stack for every array a probe visits.
+        self.first_tagged(base, tag_of(vpn, shift), move |e| {
             e.page_shift == shift && e.vpn == vpn && (e.global || e.asid == asid)
         })
         .map(|way| Position {
@@ -441,10 +443,12 @@ impl TlbArray {
             }
             None if self.live[1] == 0 => return None,
             None => {
-                let found = self
+                // A shared borrow the closure can copy (see `find`).
+                let this = &*self;
+                let found = this
                     .more_shifts
                     .iter()
-                    .find_map(|&shift| self.find(shift, vaddr, asid))?;
+                    .find_map(move |&shift| this.find(shift, vaddr, asid))?;
                 // This hit may share a set with `recent` and overtake it.
                 self.recent_fresh = false;
                 found
