@@ -744,6 +744,62 @@ mod tests {
         }
     }
 
+    /// A quiet fill of an access's path fills each level it names as a
+    /// reporting fill of that level does, on the x86-64 default TLB (split
+    /// first levels, several arrays a level, 4 KiB and 2 MiB pages), for
+    /// data accesses and fetches, whole paths and their first levels, after
+    /// probes that missed (`known_absent`) and without them.
+    #[test]
+    fn quiet_path_fills_match_reporting_fills_level_by_level() {
+        let mut loud = Tlb::new(&TlbConfig::x86_64_default()).unwrap();
+        let mut quiet = loud.clone();
+        let mut state = 0x51_7cc1_b727_220a_u64;
+        for step in 0..4000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let kind = [AccessKind::Read, AccessKind::Fetch][(state % 2) as usize];
+            let path = loud.levels_for(kind).to_vec();
+            let count = 1 + (state >> 4) as usize % path.len();
+            let mut entry = page((state >> 8) % 3000);
+            if (state >> 20) % 5 == 0 {
+                entry.page_shift = 21;
+                entry.vpn %= 40;
+                entry.frame_base = entry.vpn << 21;
+            }
+            entry.asid = ((state >> 24) % 2) as u16;
+            entry.global = (state >> 28) % 11 == 0;
+            let vaddr = entry.vpn << entry.page_shift;
+            // Probe first (both alike) when the step says so, counting the
+            // levels from the first that miss.
+            let mut known_absent = 0;
+            if (state >> 32) % 2 == 0 {
+                for &level in &path[..count] {
+                    let a = loud.probe(level, vaddr, entry.asid).map(|h| h.slot);
+                    let b = quiet.probe(level, vaddr, entry.asid).map(|h| h.slot);
+                    assert_eq!(a, b, "step {step}");
+                    if a.is_some() {
+                        break;
+                    }
+                    known_absent += 1;
+                }
+            }
+            for &level in &path[..count] {
+                loud.fill(level, entry);
+            }
+            quiet.fill_path_quietly(kind, count, entry, known_absent);
+            for level in 0..loud.counters().len() {
+                assert!(
+                    loud.entries(level).eq(quiet.entries(level)),
+                    "step {step}, level {level}"
+                );
+            }
+            assert_eq!(loud.counters(), quiet.counters(), "step {step}");
+            assert_eq!(loud.additions(), quiet.additions(), "step {step}");
+        }
+        assert!(loud.counters().iter().all(|c| c.evictions > 0));
+    }
+
     /// CS:APP 3e §9.6.4, figure 9.20(b): 16 entries, 4 ways, 4 sets, 64-byte
     /// pages; TLBI is VPN bits 0-1, TLBT the rest.
     #[test]
