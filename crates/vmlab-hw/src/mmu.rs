@@ -442,10 +442,7 @@ impl Mmu {
             if depth > 0 {
                 // An L2 hit refills the levels probed before it.
                 let entry = *e;
-                for upper in 0..depth {
-                    let upper = self.tlb.levels_for(kind)[upper];
-                    Self::fill(&mut self.tlb, upper, entry, true, sink);
-                }
+                Self::fill_path(&mut self.tlb, kind, depth, entry, depth, sink);
             }
             return Ok(Access {
                 paddr,
@@ -472,10 +469,7 @@ impl Mmu {
                     global: t.global,
                     dirty: t.dirty,
                 };
-                for i in 0..self.tlb.levels_for(kind).len() {
-                    let level = self.tlb.levels_for(kind)[i];
-                    Self::fill(&mut self.tlb, level, entry, i < known_absent, sink);
-                }
+                Self::fill_path(&mut self.tlb, kind, probes, entry, known_absent, sink);
                 Ok(Access {
                     paddr: t.paddr,
                     page_shift: t.page_shift,
@@ -667,29 +661,36 @@ impl Mmu {
         run
     }
 
-    /// Fills `level` with `entry`, reporting the fill and what it evicted
-    /// when `sink` wants events; otherwise the evicted entry is not read.
-    /// `after_miss`: the access probed `level` and it holds no entry for
-    /// the page now (see [`Tlb::fill_quietly`]).
+    /// Fills the first `count` levels `kind`'s accesses probe with
+    /// `entry`, reporting each fill and what it evicted when `sink` wants
+    /// events; otherwise no evicted entry is read. The first `known_absent`
+    /// levels were probed by this access and hold no entry for the page
+    /// now (see [`Tlb::fill_path_quietly`]).
     #[inline]
-    fn fill<S: EventSink>(
+    fn fill_path<S: EventSink>(
         tlb: &mut Tlb,
-        level: usize,
+        kind: AccessKind,
+        count: usize,
         entry: TlbEntry,
-        after_miss: bool,
+        known_absent: usize,
         sink: &mut S,
     ) {
         if !enabled(sink) {
-            tlb.fill_quietly(level, entry, after_miss);
-        } else if let Some(done) = tlb.fill(level, entry) {
-            emit!(
-                sink,
-                Event::TlbFill {
-                    level,
-                    entry,
-                    evicted: done.evicted,
-                }
-            );
+            tlb.fill_path_quietly(kind, count, entry, known_absent);
+            return;
+        }
+        for depth in 0..count {
+            let level = tlb.levels_for(kind)[depth];
+            if let Some(done) = tlb.fill(level, entry) {
+                emit!(
+                    sink,
+                    Event::TlbFill {
+                        level,
+                        entry,
+                        evicted: done.evicted,
+                    }
+                );
+            }
         }
     }
 

@@ -219,8 +219,12 @@ fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
     // Step 1: "Let a be satp.ppn x PAGESIZE, and let i = LEVELS - 1."
     let mut table = root;
     // x86 combines R/W, U/S and XD over every level (SDM §4.6); AArch64
-    // applies APTable and XNTable hierarchically (D8.4.2).
-    let mut limit = Perms::all();
+    // applies APTable and XNTable hierarchically (D8.4.2). The restricting
+    // table entries are folded into an AND and an OR and decoded once, at
+    // the leaf (see `EntryBits::tables_limit`): decoding each level's
+    // cost fifteen instructions a level.
+    let mut tables_all = u64::MAX;
+    let mut tables_any = 0;
     for (i, plan) in arch.plans().iter().enumerate() {
         // Step 2: "Let pte be the value of the PTE at address
         // a + va.vpn[i] x PTESIZE."
@@ -278,7 +282,8 @@ fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
             // and go to step 2." (The decoder already turned a pointer at the
             // last level into an invalid entry.)
             if plan.table_restricts {
-                limit &= bits.table_limit(raw);
+                tables_all &= raw;
+                tables_any |= raw;
             }
             // x86: "Whenever the processor uses a paging-structure entry as
             // part of linear-address translation, it sets the accessed flag
@@ -297,7 +302,7 @@ fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
         // and MXR fields of the mstatus register."
         let shift = plan.shift;
         let size_mask = (1u64 << shift) - 1;
-        let perms = d.perms & limit;
+        let perms = d.perms & bits.tables_limit(tables_all, tables_any);
         // A clean DBM page is writable only through hardware dirty
         // management; without it the write is a permission fault (D8.4.6).
         let aarch64_no_dbm = B::CLEAN_WRITE_IS_PERMISSION_FAULT

@@ -14,7 +14,8 @@
 
 use vmlab_hw::arch::presets::{by_name, NAMES};
 use vmlab_hw::arch::pte::{
-    AArch64Bits, DecodedPte, LeafAttrs, PteEncoding, PteKind, RiscVBits, SimpleBits, X86Bits,
+    AArch64Bits, DecodedPte, EntryBits, LeafAttrs, PteEncoding, PteKind, RiscVBits, SimpleBits,
+    X86Bits,
 };
 use vmlab_hw::arch::{AdUpdate, Canonical};
 use vmlab_hw::{Arch, Endian, Perms};
@@ -620,6 +621,51 @@ fn riscv_sv48_and_sv57() {
             (0xff00_0000_0000_0000, true),
         ],
     );
+}
+
+/// The walker folds the table entries of a path into their AND and OR and
+/// decodes the limit once, at the leaf (`EntryBits::tables_limit`): for
+/// paths of random entries that equals the intersection of each entry's
+/// own limit, on x86 with and without XD, on AArch64 (whose table bits only
+/// withhold) and on RISC-V (whose tables limit nothing); an empty path
+/// limits nothing.
+#[test]
+fn folded_table_limits_equal_the_entries_limits_combined() {
+    fn check<B: EntryBits>(name: &str, bits: B) {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for len in 0..5 {
+            for _ in 0..300 {
+                let path: Vec<u64> = (0..len).map(|_| next()).collect();
+                let all = path.iter().fold(u64::MAX, |all, &raw| all & raw);
+                let any = path.iter().fold(0, |any, &raw| any | raw);
+                let each = path
+                    .iter()
+                    .fold(Perms::all(), |limit, &raw| limit & bits.table_limit(raw));
+                assert_eq!(bits.tables_limit(all, any), each, "{name}: {path:x?}");
+            }
+        }
+    }
+    for (name, encoding) in [
+        ("x86 with XD", x86_bits(Some(63))),
+        ("x86 without XD", x86_bits(None)),
+        ("aarch64", aarch64_bits()),
+    ] {
+        match encoding {
+            PteEncoding::X86(bits) => check(name, bits),
+            PteEncoding::AArch64(bits) => check(name, bits),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    match preset("riscv-sv39").pte().encoding {
+        PteEncoding::RiscV(bits) => check("riscv", bits),
+        ref other => panic!("riscv-sv39: {other:?}"),
+    }
 }
 
 // ------------------------------------------------------------ AArch64 ----

@@ -235,7 +235,19 @@ pub trait EntryBits: Copy {
         false
     }
     /// The most a table entry lets the leaves below it grant.
-    fn table_limit(&self, _raw: u64) -> Perms {
+    #[inline(always)]
+    fn table_limit(&self, raw: u64) -> Perms {
+        self.tables_limit(raw, raw)
+    }
+    /// The most a path of table entries lets the leaf below them grant,
+    /// from the AND (`all`) and the OR (`any`) of their raw values: a
+    /// right a set bit grants must be set in every entry, one a set bit
+    /// withholds is lost if set in any, so this is the intersection of
+    /// each entry's [`table_limit`](EntryBits::table_limit). The walker
+    /// folds each table entry in with two instructions and decodes once,
+    /// at the leaf. With no entries (`all` all ones, `any` zero) it grants
+    /// everything a leaf can.
+    fn tables_limit(&self, _all: u64, _any: u64) -> Perms {
         Perms::all()
     }
     /// The accessed flag of a table entry.
@@ -251,16 +263,18 @@ pub trait EntryBits: Copy {
 }
 
 impl X86Bits {
+    /// The rights of entries whose AND is `all` and OR is `any` (one
+    /// entry: both its raw value): R/W and U/S grant, XD withholds.
     #[inline(always)]
-    fn perms(&self, raw: u64) -> Perms {
+    fn perms(&self, all: u64, any: u64) -> Perms {
         let mut p = Perms::READ;
-        if bit(raw, self.write) {
+        if bit(all, self.write) {
             p |= Perms::WRITE;
         }
-        if bit(raw, self.user) {
+        if bit(all, self.user) {
             p |= Perms::USER;
         }
-        if !self.no_exec.is_some_and(|nx| bit(raw, nx)) {
+        if !self.no_exec.is_some_and(|nx| bit(any, nx)) {
             p |= Perms::EXEC_USER | Perms::EXEC_SUPER;
         }
         p
@@ -279,8 +293,8 @@ impl EntryBits for X86Bits {
         }
     }
     #[inline(always)]
-    fn table_limit(&self, raw: u64) -> Perms {
-        self.perms(raw)
+    fn tables_limit(&self, all: u64, any: u64) -> Perms {
+        self.perms(all, any)
     }
     #[inline(always)]
     fn table_accessed(&self, raw: u64) -> bool {
@@ -288,7 +302,7 @@ impl EntryBits for X86Bits {
     }
     #[inline(always)]
     fn leaf(&self, raw: u64) -> LeafFlags {
-        let perms = self.perms(raw);
+        let perms = self.perms(raw, raw);
         let dirty = bit(raw, self.dirty);
         LeafFlags {
             perms,
@@ -374,19 +388,20 @@ impl EntryBits for AArch64Bits {
             (false, false) => PteKind::Invalid,
         }
     }
+    /// APTable and XNTable bits only withhold, so only `any` counts.
     #[inline(always)]
-    fn table_limit(&self, raw: u64) -> Perms {
+    fn tables_limit(&self, _all: u64, any: u64) -> Perms {
         let mut p = Perms::all();
-        if bit(raw, self.ap_table_read_only) {
+        if bit(any, self.ap_table_read_only) {
             p -= Perms::WRITE;
         }
-        if bit(raw, self.ap_table_no_el0) {
+        if bit(any, self.ap_table_no_el0) {
             p -= Perms::USER;
         }
-        if bit(raw, self.uxn_table) {
+        if bit(any, self.uxn_table) {
             p -= Perms::EXEC_USER;
         }
-        if bit(raw, self.pxn_table) {
+        if bit(any, self.pxn_table) {
             p -= Perms::EXEC_SUPER;
         }
         p
