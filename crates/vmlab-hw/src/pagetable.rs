@@ -790,9 +790,14 @@ impl PageTable {
         Ok(())
     }
 
-    /// Frees every table, root included.
-    pub fn destroy(self, arch: &Arch, mem: &mut PhysMem, alloc: &mut dyn TableAllocator) {
+    /// Frees every table, root included, leaving a page table that holds
+    /// none: a zombie's, which keeps its old root only as a value (it never
+    /// runs again) and counts no table bytes. Nothing may map into it.
+    pub fn destroy(&mut self, arch: &Arch, mem: &mut PhysMem, alloc: &mut dyn TableAllocator) {
         Self::free_subtree(arch, mem, alloc, self.root, 0);
+        self.tables = 0;
+        self.table_bytes = 0;
+        self.leaf_tables = LeafTables::new(arch);
     }
 
     fn free_subtree(

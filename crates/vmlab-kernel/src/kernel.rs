@@ -1329,7 +1329,7 @@ impl Kernel {
         // The new address space is built before the old one goes, as Linux
         // allocates the new mm before exec's point of no return: when there
         // is no memory for it, exec fails and the process is as it was.
-        let (page_table, regions, brk_start, stack_top) = self.new_address_space()?;
+        let (mut page_table, regions, brk_start, stack_top) = self.new_address_space()?;
         let arch = Arc::clone(&self.arch);
         if !self.is_live(pid) {
             // Reclaim for the new tables killed the process itself.
@@ -1342,7 +1342,7 @@ impl Kernel {
         }
         self.release_address_space(pid);
         let p = self.procs.get_mut(&pid).ok_or(Errno::Esrch)?;
-        let old = std::mem::replace(&mut p.page_table, page_table);
+        let mut old = std::mem::replace(&mut p.page_table, page_table);
         if self.current == Some(pid) {
             self.current_ctx.root = p.page_table.root();
         }
@@ -1419,15 +1419,14 @@ impl Kernel {
         self.adopt_frames_of(pid);
         let arch = Arc::clone(&self.arch);
         if let Some(p) = self.procs.get_mut(&pid) {
-            // The zombie keeps the (now dangling) root only as a value; it
-            // never runs again, and wait() drops the record.
-            let tables = p.page_table.clone();
+            // The zombie keeps its emptied page table (the old root only as
+            // a value); it never runs again, and wait() drops the record.
             p.state = ProcessState::Zombie(status);
             let mut alloc = TableFrames {
                 frames: &mut self.frames,
                 page_shift: self.page_shift,
             };
-            tables.destroy(&arch, &mut self.mem, &mut alloc);
+            p.page_table.destroy(&arch, &mut self.mem, &mut alloc);
         }
         self.flush_process(pid);
         for orphan in self.children.remove(&pid).unwrap_or_default() {

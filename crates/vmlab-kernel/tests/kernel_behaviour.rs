@@ -768,3 +768,23 @@ fn place_heap_moves_an_empty_heap_and_brk_grows_from_there() {
         Err(vmlab_kernel::Errno::Einval)
     );
 }
+
+/// A process that exits gives its page tables back at once, and the
+/// zombie, waiting to be reaped, counts none: it once reported the bytes of
+/// the tables it had freed (a Linux zombie has no mm at all).
+#[test]
+fn a_zombie_holds_no_page_tables() {
+    let mut k = boot("x86-64", 64, "lru");
+    let free_at_start = k.frames().free_count();
+    let pid = k.spawn(0).unwrap();
+    let a = k
+        .mmap_anonymous(pid, 0, 4 * PAGE, RW, false, false)
+        .unwrap();
+    k.store(pid, a, 8, 7).unwrap();
+    assert!(k.page_table_bytes(pid).unwrap() >= 4 * PAGE);
+    k.exit(pid, 0).unwrap();
+    assert_eq!(k.page_table_bytes(pid), Some(0));
+    assert_eq!(k.frames().free_count(), free_at_start);
+    k.wait(0, Some(pid)).unwrap();
+    assert_eq!(k.page_table_bytes(pid), None);
+}
