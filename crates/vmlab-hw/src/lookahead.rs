@@ -67,7 +67,7 @@ impl Lookahead {
         let index_mask = last.map_or(0, |p| p.index_mask);
         Lookahead {
             slots: vec![EMPTY; SLOTS],
-            region_shift: (leaf_shift + index_mask.count_ones()).min(63),
+            region_shift: arch.leaf_table_shift(),
             leaf_shift,
             index_mask,
             entry_bytes: u64::from(arch.pte().bytes),

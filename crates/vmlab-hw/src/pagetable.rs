@@ -310,13 +310,11 @@ struct LeafTables {
 
 impl LeafTables {
     fn new(arch: &Arch) -> LeafTables {
-        let last = arch.levels().len() - 1;
-        let plan = arch.plan(last);
         LeafTables {
             slots: Vec::new(),
-            // Capped: a single-level scheme spanning all 64 bits keeps its
-            // one table in two regions, which is still exact.
-            shift: (u32::from(plan.shift) + plan.index_mask.count_ones()).min(63),
+            // A single-level scheme spanning all 64 bits keeps its one
+            // table in two regions, which is still exact.
+            shift: arch.leaf_table_shift(),
         }
     }
 

@@ -329,6 +329,15 @@ impl Arch {
         &self.plans[..self.spec.levels.len()]
     }
 
+    /// The lowest address bit the last level does not index: one
+    /// last-level table maps `1 << leaf_table_shift()` bytes (2 MiB on
+    /// x86-64). Capped at 63, so a shift by it is defined: a single-level
+    /// scheme spanning all 64 bits then counts its one table as two spans.
+    pub fn leaf_table_shift(&self) -> u32 {
+        let last = self.plan(self.spec.levels.len() - 1);
+        (u32::from(last.shift) + last.index_mask.count_ones()).min(63)
+    }
+
     /// The plain description this scheme was built from.
     pub fn spec(&self) -> &ArchSpec {
         &self.spec

@@ -689,6 +689,13 @@ mod tests {
         assert!(first.iter().filter(|r| matches!(r, Evict(_))).count() > 10);
     }
 
+    /// Steps the tests' xorshift generator.
+    fn next(state: &mut u64) {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+    }
+
     /// A quiet fill leaves entries, replacement state and counters exactly
     /// as a reporting fill does, for every replacement policy, through
     /// refills, evictions and flushes, and so does one that knows it
@@ -701,9 +708,7 @@ mod tests {
             let mut quiet = loud.clone();
             let mut state = 0x9e37_79b9_u64;
             for step in 0..3000 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
+                next(&mut state);
                 let vpn = state % 40;
                 let mut entry = page(vpn);
                 entry.asid = ((state >> 8) % 2) as u16;
@@ -755,9 +760,7 @@ mod tests {
         let mut quiet = loud.clone();
         let mut state = 0x51_7cc1_b727_220a_u64;
         for step in 0..4000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            next(&mut state);
             let kind = [AccessKind::Read, AccessKind::Fetch][(state % 2) as usize];
             let path = loud.levels_for(kind).to_vec();
             let count = 1 + (state >> 4) as usize % path.len();
