@@ -410,6 +410,9 @@ pub fn kernel_step(event: &KernelEvent) -> String {
         KernelEvent::CleanDrop { frame } => format!(
             "frame {frame} is clean (its copy on disk is current): dropped without a write"
         ),
+        KernelEvent::ClockTick { references, policy } => format!(
+            "clock tick after {references} references: {policy} samples every resident page's referenced flag and clears it"
+        ),
         KernelEvent::Shootdown { target, vaddr } => format!(
             "TLB shootdown: pid {target}'s cached translation of {vaddr:#x} is invalidated (its page-table entry changed)"
         ),

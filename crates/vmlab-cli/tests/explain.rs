@@ -238,6 +238,19 @@ fn json_lines_have_exactly_the_documented_fields() {
             "100000",
         ]),
         explain_abcad("clock", &["--json"]),
+        // Past the first clock tick, before reference 1000.
+        stdout_of(&[
+            "explain",
+            "--gen",
+            "loop:pages=8,n=1100",
+            "--frames",
+            "8",
+            "--policy",
+            "aging",
+            "--json",
+            "--count",
+            "100000",
+        ]),
     ];
     for out in &runs {
         for line in out.lines() {
@@ -274,9 +287,38 @@ fn json_lines_have_exactly_the_documented_fields() {
         "syscall_exit",
         "shootdown",
         "context_switch",
+        "clock_tick",
     ] {
         assert!(seen.contains(kind), "no {kind} event: {seen:?}");
     }
+}
+
+/// The clock interrupt is told where it falls, before reference 1000, and
+/// only for a policy that samples reference bits.
+#[test]
+fn clock_ticks_are_told_for_policies_that_sample_bits() {
+    let tell = |policy: &str| {
+        stdout_of(&[
+            "explain",
+            "--gen",
+            "loop:pages=8,n=1100",
+            "--frames",
+            "8",
+            "--policy",
+            policy,
+            "--count",
+            "100000",
+        ])
+    };
+    let aging = tell("aging");
+    assert_eq!(
+        aging
+            .matches("clock tick after 1000 references: aging samples")
+            .count(),
+        1,
+        "{aging}"
+    );
+    assert!(!tell("lru").contains("clock tick"));
 }
 
 #[test]

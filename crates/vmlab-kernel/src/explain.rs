@@ -352,6 +352,15 @@ pub enum KernelEvent {
         /// The frame.
         frame: u32,
     },
+    /// The clock interrupt: the policy sampled and cleared the referenced
+    /// flags of the pages it tracks (aging, NFU, NRU); each flag cleared
+    /// follows as a shootdown.
+    ClockTick {
+        /// References made before the tick.
+        references: u64,
+        /// The policy's name.
+        policy: &'static str,
+    },
     /// One page's TLB entry was invalidated because its page-table entry
     /// changed.
     Shootdown {

@@ -303,6 +303,9 @@ pub struct Kernel {
     /// Touches not yet handed to the policy: every call through
     /// [`Kernel::with_policy`] hands them over first.
     pub(crate) held_touches: HeldTouches,
+    /// The reference count at which the next clock interrupt falls (see
+    /// [`Kernel::clock_tick`]); `u64::MAX` where the policy takes no ticks.
+    next_tick: u64,
     /// The frame the policy expects to evict next, noted after an
     /// eviction so the next look-ahead prefetches its page-table entry
     /// (see [`Kernel::prefetch_translation`]).
@@ -445,6 +448,10 @@ impl Kernel {
             touch_policy: policy.wants_touch(),
             touches_collapse: policy.touches_collapse(),
             held_touches: HeldTouches::default(),
+            next_tick: match config.policy_params.tick_interval {
+                interval if interval > 0 && policy.wants_ticks() => interval,
+                _ => u64::MAX,
+            },
             victim_hint: None,
             guess_due: None,
             policy_of: vec![0; config.frames],
@@ -719,6 +726,9 @@ impl Kernel {
     /// Translates one access that stays within a page, resolving faults.
     #[inline]
     fn translate(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Result<u64, Signal> {
+        if self.counters.references == self.next_tick {
+            self.clock_tick();
+        }
         match self.repeat_access(pid, vaddr, kind) {
             Some(paddr) => Ok(paddr),
             None => self.translate_through_mmu(pid, vaddr, kind),
@@ -836,6 +846,32 @@ impl Kernel {
             }
         }
         Err(self.deliver(pid, segv(vaddr, SignalCode::SegvAccerr)))
+    }
+
+    /// The periodic clock interrupt, before reference number `next_tick`
+    /// (every [`PolicyParams::tick_interval`] references, the machine's
+    /// virtual time): each policy that samples reference bits (aging, NFU,
+    /// NRU) reads and clears them now, through the page-table entries, as
+    /// a kernel's timer handler does. The replacement model ticks before
+    /// the same references, so the two models agree.
+    #[cold]
+    #[inline(never)]
+    fn clock_tick(&mut self) {
+        let references = self.counters.references;
+        self.next_tick = references.saturating_add(self.config.policy_params.tick_interval);
+        let pid = self.current.unwrap_or(0);
+        let policy = self.policy_ref(0).map_or("", |p| p.name());
+        self.note(pid, || KernelEvent::ClockTick { references, policy });
+        self.with_policy(0, (), |policy, refs| policy.tick(refs));
+        if self.config.scope == ReplacementScope::Local {
+            // Each process's own policy, by pid, without collecting the
+            // pids: the tick lends the kernel whole to each in turn.
+            let mut next = self.procs.keys().next().copied();
+            while let Some(owner) = next {
+                self.with_policy(owner, (), |policy, refs| policy.tick(refs));
+                next = self.procs.range(owner + 1..).next().map(|(&p, _)| p);
+            }
+        }
     }
 
     /// Reports a hit on the user page at `paddr` to the policy tracking its
@@ -963,6 +999,15 @@ impl Kernel {
         {
             return 0;
         }
+        if self.counters.references == self.next_tick {
+            self.clock_tick();
+        }
+        // A run stops at the next tick, which may clear the accessed flags
+        // (and so the TLB entries) the run's accesses hit through.
+        let before_tick = self.next_tick - self.counters.references;
+        let items = &items[..items
+            .len()
+            .min(usize::try_from(before_tick).unwrap_or(usize::MAX))];
         let run = self.mmu.repeat_run(
             self.current_ctx,
             Mode::User,

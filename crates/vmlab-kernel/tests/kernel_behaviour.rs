@@ -788,3 +788,63 @@ fn a_zombie_holds_no_page_tables() {
     k.wait(0, Some(pid)).unwrap();
     assert_eq!(k.page_table_bytes(pid), None);
 }
+
+/// Regression: the kernel never delivered the clock interrupt, so aging
+/// and NFU in the whole machine kept every counter at 0 and evicted in
+/// FIFO order, and NRU never cleared a referenced flag. Now every
+/// `tick_interval` references each policy that samples reference bits
+/// reads and clears them through the page tables, the global policy or,
+/// under local replacement, every process's own: each referenced page's
+/// entry is cleared, and its TLB entry shot down.
+#[test]
+fn clock_ticks_clear_the_referenced_flags_of_every_process() {
+    use vmlab_kernel::explain::{ExplainLog, Explained, KernelEvent};
+    for scope in [ReplacementScope::Global, ReplacementScope::Local] {
+        for policy in ["aging", "nfu", "nru"] {
+            let mut config = config("x86-64", 64, policy);
+            config.scope = scope;
+            config.policy_params.tick_interval = 10;
+            let mut k = Kernel::new(config).unwrap();
+            let a = k.spawn(0).unwrap();
+            let b = k.spawn(0).unwrap();
+            // Two pages each: four stores, references 0 to 3.
+            let at_a = map_written_pair(&mut k, a, false, 1);
+            let at_b = map_written_pair(&mut k, b, false, 5);
+            k.set_explain(Some(ExplainLog::window(0, u64::MAX)));
+            // References 4 to 9, then the tick before reference 10.
+            for _ in 0..3 {
+                k.load(a, at_a, 8).unwrap();
+                k.load(b, at_b, 8).unwrap();
+            }
+            assert_eq!(k.counters().references, 10);
+            k.load(a, at_a + PAGE, 8).unwrap();
+            let events: Vec<(Pid, KernelEvent)> = k
+                .explain_log()
+                .unwrap()
+                .records()
+                .iter()
+                .filter_map(|r| match &r.event {
+                    Explained::Kernel(e) => Some((r.pid, e.clone())),
+                    Explained::Hardware(_) => None,
+                })
+                .collect();
+            let tick = events
+                .iter()
+                .position(|(_, e)| matches!(e, KernelEvent::ClockTick { references: 10, .. }))
+                .unwrap_or_else(|| panic!("{policy} {scope:?}: no tick: {events:?}"));
+            let mut shot: Vec<(Pid, u64)> = events[tick..]
+                .iter()
+                .filter_map(|(_, e)| match e {
+                    KernelEvent::Shootdown { target, vaddr } => Some((*target, *vaddr)),
+                    _ => None,
+                })
+                .collect();
+            shot.sort();
+            assert_eq!(
+                shot,
+                [(a, at_a), (a, at_a + PAGE), (b, at_b), (b, at_b + PAGE)],
+                "{policy} {scope:?}"
+            );
+        }
+    }
+}

@@ -72,7 +72,7 @@ fn full_and_replacement_models_agree_on_every_scheme() {
         // Pages of the scheme's size, written to now and then, so dirty
         // pages go to swap and come back.
         let spec = format!("zipf:pages=300,alpha=0.8,n=20000,seed=7,page={page_bytes},write=0.3");
-        for policy in ["lru", "fifo", "lfu", "sieve"] {
+        for policy in ["lru", "fifo", "lfu", "sieve", "aging", "nfu", "nru"] {
             let full = run(stream(&spec), &machine_on(arch, policy, 64), Model::Full).unwrap();
             let user_frames = user_frames(&full, 64, page_bytes);
             let repl = run(
@@ -143,6 +143,42 @@ fn touches_of_register_runs_reach_the_policy() {
     let repl = run(trace(new), &machine("lru", user_frames), Model::Replacement).unwrap();
     assert_eq!(full.faults, 11 + new);
     assert_eq!(repl.faults, 11 + new);
+}
+
+/// Runs of accesses to one page cross the clock ticks of aging and NFU
+/// (every 1000 references; runs of 37): the whole machine takes a run
+/// through the MMU's repeat registers in one step, which must stop at the
+/// tick, as the tick clears the accessed flag the run hits through. Were a
+/// tick late, the pages' counters, and so the faults, would differ from
+/// the replacement model's, which ticks before reference 1000, 2000, ...
+#[test]
+fn runs_of_repeat_hits_stop_at_the_clock_tick() {
+    use vmlab_workload::op::MemRef;
+    let trace = || {
+        let mut refs = Vec::new();
+        let mut state = 7u64;
+        for _ in 0..800 {
+            // A page picked by xorshift, half of them among 20 hot pages.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let page = if state % 2 == 0 {
+                state % 20
+            } else {
+                state % 120
+            };
+            refs.extend((0..37).map(|i| MemRef::read(0x1000_0000 + page * 4096 + i * 8, 8)));
+        }
+        refs.into_iter().map(Ok)
+    };
+    for policy in ["aging", "nfu"] {
+        let full = run(trace(), &machine(policy, 64), Model::Full).unwrap();
+        let user_frames = user_frames(&full, 64, 4096);
+        let repl = run(trace(), &machine(policy, user_frames), Model::Replacement).unwrap();
+        assert_eq!(full.references, 800 * 37);
+        assert_eq!(full.faults, repl.faults, "{policy}");
+        assert_eq!(full.evictions, repl.evictions, "{policy}");
+    }
 }
 
 #[test]

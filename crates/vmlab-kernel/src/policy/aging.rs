@@ -177,6 +177,9 @@ impl ReplacementPolicy for Aging {
     fn wants_touch(&self) -> bool {
         false
     }
+    fn wants_ticks(&self) -> bool {
+        true
+    }
     fn tick(&mut self, refs: &mut dyn ReferenceBits) {
         let top = self.bits - 1;
         self.counters

@@ -158,6 +158,13 @@ pub trait ReplacementPolicy: Send {
     /// references): aging, NFU and NRU sample and clear reference bits here.
     fn tick(&mut self, _refs: &mut dyn ReferenceBits) {}
 
+    /// Whether [`tick`](ReplacementPolicy::tick) does anything: the
+    /// kernel's clock interrupt reaches only policies that sample
+    /// reference bits, so the others' explanations show no tick.
+    fn wants_ticks(&self) -> bool {
+        false
+    }
+
     /// The page in `frame` is gone without eviction (unmapped, process
     /// exit); the frame is free again.
     fn remove(&mut self, frame: FrameId);

@@ -43,6 +43,9 @@ impl ReplacementPolicy for Nfu {
     fn wants_touch(&self) -> bool {
         false
     }
+    fn wants_ticks(&self) -> bool {
+        true
+    }
     fn tick(&mut self, refs: &mut dyn ReferenceBits) {
         self.counters
             .tick(refs, |c, r| c.saturating_add(u64::from(r)));

@@ -75,6 +75,9 @@ impl ReplacementPolicy for Nru {
     fn wants_touch(&self) -> bool {
         false
     }
+    fn wants_ticks(&self) -> bool {
+        true
+    }
     /// The clock interrupt: clear every resident page's R bit (only those
     /// set, so the full model invalidates no TLB entry needlessly).
     fn tick(&mut self, refs: &mut dyn ReferenceBits) {

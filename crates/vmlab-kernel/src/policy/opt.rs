@@ -244,6 +244,9 @@ mod tests {
         fn tick(&mut self, refs: &mut dyn ReferenceBits) {
             self.inner.tick(refs);
         }
+        fn wants_ticks(&self) -> bool {
+            self.inner.wants_ticks()
+        }
         fn remove(&mut self, frame: FrameId) {
             self.tracked[frame as usize] = false;
             self.inner.remove(frame);

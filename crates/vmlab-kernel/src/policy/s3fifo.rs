@@ -522,6 +522,9 @@ mod cross_policy {
         fn tick(&mut self, refs: &mut dyn ReferenceBits) {
             self.inner.tick(refs);
         }
+        fn wants_ticks(&self) -> bool {
+            self.inner.wants_ticks()
+        }
         fn remove(&mut self, frame: FrameId) {
             assert!(self.tracked.remove(&frame));
             self.inner.remove(frame);
