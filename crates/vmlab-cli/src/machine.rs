@@ -1,5 +1,5 @@
 //! The machine flags every command that boots a machine shares (`--arch`,
-//! `--frames`/`--mem`, `--policy`, `--tlb`, `--swap`, `--personality`,
+//! `--frames`/`--mem`, `--policy`, `--scope`, `--tlb`, `--swap`, `--personality`,
 //! `--read-ahead`, `--huge-pages`) and `--machine FILE`, a machine file
 //! the flags are laid over (`docs/machine-file.md`). The settings and
 //! their checks live in `vmlab_kernel::machine`; this module only turns
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use vmlab_kernel::kernel::ConfigError;
 use vmlab_kernel::machine::{load_machine_file, ArchSource, Given, MachineSpec, Memory};
 use vmlab_kernel::policy::needs_future;
-use vmlab_kernel::{Kernel, KernelConfig, Personality};
+use vmlab_kernel::{Kernel, KernelConfig, Personality, ReplacementScope};
 use vmlab_workload::driver::{Machine, Model};
 use vmlab_workload::future::{give_futures, FutureError};
 use vmlab_workload::sweep::{Reading, Source};
@@ -40,6 +40,11 @@ pub struct MachineArgs {
     /// whose future is read beforehand.
     #[arg(long)]
     policy: Option<String>,
+    /// Whose pages a process's fault may evict: any process's, under one
+    /// policy (global), or its own, each process with a policy of its own
+    /// and a fair share of memory (local) (scripts; default: global).
+    #[arg(long, value_enum)]
+    scope: Option<ScopeArg>,
     /// Whose rules the kernel follows where kernels differ (scripts;
     /// default: linux).
     #[arg(long, value_enum)]
@@ -60,6 +65,12 @@ pub struct MachineArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum ScopeArg {
+    Global,
+    Local,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum PersonalityArg {
     Linux,
     Pintos,
@@ -77,7 +88,16 @@ impl MachineArgs {
     fn kernel_only_flags(&self) -> Vec<&'static str> {
         self.flag_names()
             .into_iter()
-            .filter(|f| ["--personality", "--swap", "--read-ahead", "--huge-pages"].contains(f))
+            .filter(|f| {
+                [
+                    "--scope",
+                    "--personality",
+                    "--swap",
+                    "--read-ahead",
+                    "--huge-pages",
+                ]
+                .contains(f)
+            })
             .collect()
     }
 
@@ -98,6 +118,7 @@ impl MachineArgs {
             ("--frames", self.frames.is_some()),
             ("--mem", self.mem.is_some()),
             ("--policy", self.policy.is_some()),
+            ("--scope", self.scope.is_some()),
             ("--personality", self.personality.is_some()),
             ("--swap", self.swap.is_some()),
             ("--tlb", self.tlb.is_some()),
@@ -136,6 +157,13 @@ impl MachineArgs {
             arch,
             memory,
             policy: self.policy.clone().map(|p| Given::flag(p, "--policy")),
+            scope: self.scope.map(|s| {
+                let s = match s {
+                    ScopeArg::Global => ReplacementScope::Global,
+                    ScopeArg::Local => ReplacementScope::Local,
+                };
+                Given::flag(s, "--scope")
+            }),
             tlb: self.tlb.clone().map(|t| Given::flag(t, "--tlb")),
             swap: self.swap.as_ref().map(|s| size(s, "--swap")).transpose()?,
             personality: self.personality.map(|p| {

@@ -26,6 +26,7 @@ struct ScriptReport<'a> {
     arch: &'a str,
     frames: usize,
     policy: &'a str,
+    scope: vmlab_kernel::ReplacementScope,
     personality: vmlab_kernel::Personality,
     swap_slots: u32,
     /// How the script's first process ended.
@@ -108,6 +109,7 @@ pub fn run_source_on(
         arch: config.arch.name(),
         frames: config.frames,
         policy: &config.policy,
+        scope: config.scope,
         personality: config.personality,
         swap_slots: config.swap_slots,
         status,
@@ -132,12 +134,16 @@ pub fn run_source_on(
 }
 
 fn machine_line(config: &KernelConfig) -> String {
-    let personality = serde_json::to_value(config.personality)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let name = |value: serde_json::Result<serde_json::Value>| {
+        value
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let personality = name(serde_json::to_value(config.personality));
+    let scope = name(serde_json::to_value(config.scope));
     format!(
-        "machine: {}, {} frames, {} replacement, {} swap slots, {personality} rules",
+        "machine: {}, {} frames, {} replacement ({scope}), {} swap slots, {personality} rules",
         config.arch.name(),
         config.frames,
         config.policy,

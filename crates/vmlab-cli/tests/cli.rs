@@ -672,9 +672,9 @@ fn run_script_prints_its_transcript_and_the_counters() {
     assert!(
         out.starts_with("parent 1: 64 pages filled with 0x11\nchild 2: wrote 8 pages, 8 copies\n")
     );
-    assert!(
-        out.contains("machine: x86-64, 1024 frames, lru replacement, 1024 swap slots, linux rules")
-    );
+    assert!(out.contains(
+        "machine: x86-64, 1024 frames, lru replacement (global), 1024 swap slots, linux rules"
+    ));
     assert!(out.contains("process 1 ended: exit 0\n"));
     // 8 pages copied by the child, and its print (printf to stdout)
     // copied the stdout buffer it shared with the parent and the page of

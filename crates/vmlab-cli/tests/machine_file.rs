@@ -29,7 +29,7 @@ fn json(args: &[&str]) -> serde_json::Value {
 fn a_script_runs_on_the_files_machine_and_flags_override_it() {
     let file = machine_file(
         "script.toml",
-        "frames = 600\npolicy = \"clock\"\nswap = \"1MiB\"\npersonality = \"xv6\"\n",
+        "frames = 600\npolicy = \"clock\"\nscope = \"local\"\nswap = \"1MiB\"\npersonality = \"xv6\"\n",
     );
     let file = file.to_str().unwrap();
     let v = json(&["run", COW_SCRIPT, "--machine", file, "--json"]);
@@ -37,6 +37,7 @@ fn a_script_runs_on_the_files_machine_and_flags_override_it() {
     assert_eq!(v["policy"], "clock");
     assert_eq!(v["swap_slots"], 256);
     assert_eq!(v["personality"], "xv6");
+    assert_eq!(v["scope"], "local");
     // --mem and --frames are one setting; --policy replaces the file's.
     let v = json(&[
         "run",
@@ -47,10 +48,13 @@ fn a_script_runs_on_the_files_machine_and_flags_override_it() {
         "2MiB",
         "--policy",
         "fifo",
+        "--scope",
+        "global",
         "--json",
     ]);
     assert_eq!(v["frames"], 512);
     assert_eq!(v["policy"], "fifo");
+    assert_eq!(v["scope"], "global");
     assert_eq!(v["swap_slots"], 256);
 }
 
@@ -174,6 +178,8 @@ fn kernel_only_flags_are_refused_on_a_generator_run() {
         err.contains("--read-ahead: applies to a SCRIPT only"),
         "{err}"
     );
+    let err = refused(&["run", "--gen", "seq:pages=10,n=10", "--scope", "local"]);
+    assert!(err.contains("--scope: applies to a SCRIPT only"), "{err}");
 }
 
 #[test]
@@ -204,4 +210,39 @@ fn a_scenario_brings_its_own_machine() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("mmap: ENOMEM"), "{err}");
+}
+
+/// Local replacement keeps a process's pages from another's faults: a
+/// parent's 40 pages, then a child streaming through 300 in 128 frames.
+/// Under global LRU the child's faults take the parent's pages, which the
+/// parent then faults back in; under local replacement the child, at its
+/// share, evicts its own. (Tanenbaum, Modern Operating Systems, §3.5.1.)
+#[test]
+fn scope_local_keeps_a_process_from_taking_anothers_frames() {
+    let script = machine_file(
+        "scope.rhai",
+        r#"let rw = PROT_READ | PROT_WRITE;
+let mine = 40 * PAGE_SIZE;
+let a = mmap(0, mine, rw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+touch(a, mine, PAGE_SIZE, true);
+let child = fork(|| {
+    let hog = 300 * PAGE_SIZE;
+    let b = mmap(0, hog, rw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    touch(b, hog, PAGE_SIZE, true);
+    exit(0);
+});
+waitpid(child);
+let before = counters().major_faults;
+touch(a, mine, PAGE_SIZE, false);
+print(`${machine().scope}: ${counters().major_faults - before}`);
+"#,
+    );
+    let script = script.to_str().unwrap();
+    let faults = |scope: &str| {
+        let v = json(&["run", script, "--frames", "128", "--scope", scope, "--json"]);
+        assert_eq!(v["scope"], scope);
+        v["transcript"].as_str().unwrap().to_string()
+    };
+    assert_eq!(faults("global"), "global: 40\n");
+    assert_eq!(faults("local"), "local: 0\n");
 }

@@ -1,5 +1,5 @@
 //! Machine files: a whole machine (translation scheme, memory, TLB,
-//! replacement policy, swap, kernel personality, read-ahead, huge-page
+//! replacement policy and its scope, swap, kernel personality, read-ahead, huge-page
 //! pool) written once in TOML and reused, with the command line's flags
 //! laid over it.
 //!
@@ -23,7 +23,7 @@
 //! (the command line, the scenario library, a fuzz target) on one parser,
 //! as the scheme files of `vmlab-hw` live next to [`Arch`].
 
-use crate::kernel::{ConfigError, KernelConfig};
+use crate::kernel::{ConfigError, KernelConfig, ReplacementScope};
 use crate::process::Personality;
 use crate::units::parse_size;
 use std::fmt;
@@ -41,6 +41,7 @@ pub const KEYS: &[&str] = &[
     "frames",
     "mem",
     "policy",
+    "scope",
     "tlb",
     "swap",
     "personality",
@@ -138,6 +139,8 @@ pub struct MachineSpec {
     pub memory: Option<Given<Memory>>,
     /// `policy`: a replacement policy name.
     pub policy: Option<Given<String>>,
+    /// `scope`: one policy over every process's pages, or one per process.
+    pub scope: Option<Given<ReplacementScope>>,
     /// `tlb`: a TLB spec (`vmlab run --help`) or `none`.
     pub tlb: Option<Given<String>>,
     /// `swap`: bytes of swap space, 0 for none.
@@ -179,6 +182,7 @@ impl MachineSpec {
             arch: self.arch.or(lower.arch),
             memory: self.memory.or(lower.memory),
             policy: self.policy.or(lower.policy),
+            scope: self.scope.or(lower.scope),
             tlb: self.tlb.or(lower.tlb),
             swap: self.swap.or(lower.swap),
             personality: self.personality.or(lower.personality),
@@ -259,6 +263,9 @@ impl MachineSpec {
             }
             config.swap_slots = u32::try_from(bytes / page)
                 .map_err(|_| given.error("more swap slots than vmlab keeps"))?;
+        }
+        if let Some(given) = &self.scope {
+            config.scope = given.value;
         }
         if let Some(given) = &self.personality {
             config.personality = given.value;
@@ -408,6 +415,19 @@ pub fn parse_machine_toml(
                 spec.memory = Some(given(Memory::Bytes(size(value).map_err(fail)?), &place));
             }
             "policy" => spec.policy = Some(given(string(value).map_err(fail)?, &place)),
+            "scope" => {
+                let name = string(value).map_err(fail)?;
+                let scope = match name.as_str() {
+                    "global" => ReplacementScope::Global,
+                    "local" => ReplacementScope::Local,
+                    _ => {
+                        return Err(fail(format!(
+                            "expected \"global\" or \"local\", found {name:?}"
+                        )))
+                    }
+                };
+                spec.scope = Some(given(scope, &place));
+            }
             "tlb" => spec.tlb = Some(given(string(value).map_err(fail)?, &place)),
             "swap" => spec.swap = Some(given(size(value).map_err(fail)?, &place)),
             "personality" => {

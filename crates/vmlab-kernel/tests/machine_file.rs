@@ -10,7 +10,7 @@ use vmlab_kernel::kernel::ConfigError;
 use vmlab_kernel::machine::{
     parse_machine_toml, ArchSource, Given, MachineError, MachineSpec, Memory, Place,
 };
-use vmlab_kernel::{Kernel, Personality};
+use vmlab_kernel::{Kernel, Personality, ReplacementScope};
 
 fn parse(text: &str) -> Result<MachineSpec, MachineError> {
     parse_machine_toml(text, "m.toml", Path::new("dir"))
@@ -28,6 +28,7 @@ fn error(text: &str) -> String {
 const EVERY_KEY: &str = r#"arch = "riscv-sv39"
 frames = 5000
 policy = "clock"
+scope = "local"
 tlb = "l1d:16:4,l1i:16:4"
 swap = "8MiB"
 personality = "pintos"
@@ -44,6 +45,7 @@ fn every_key_reaches_the_configuration() {
     );
     assert_eq!(config.frames, 5000);
     assert_eq!(config.policy, "clock");
+    assert_eq!(config.scope, ReplacementScope::Local);
     assert_eq!(
         config.tlb,
         TlbConfig::parse_spec("l1d:16:4,l1i:16:4", 12).unwrap()
@@ -95,7 +97,7 @@ fn an_empty_file_is_the_default_machine() {
 fn unknown_key_points_at_the_key() {
     assert_eq!(
         error("policy = \"lru\"\n  swapp = 0\n"),
-        "m.toml:2:3: key `swapp`: unknown key; expected one of arch, arch-file, frames, mem, policy, tlb, swap, personality, read-ahead, huge-pages"
+        "m.toml:2:3: key `swapp`: unknown key; expected one of arch, arch-file, frames, mem, policy, scope, tlb, swap, personality, read-ahead, huge-pages"
     );
 }
 
@@ -103,7 +105,7 @@ fn unknown_key_points_at_the_key() {
 fn tables_are_refused_at_their_key() {
     assert_eq!(
         error("[kernel]\npolicy = \"lru\"\n"),
-        "m.toml:1:2: key `kernel`: unknown key; expected one of arch, arch-file, frames, mem, policy, tlb, swap, personality, read-ahead, huge-pages"
+        "m.toml:1:2: key `kernel`: unknown key; expected one of arch, arch-file, frames, mem, policy, scope, tlb, swap, personality, read-ahead, huge-pages"
     );
     assert_eq!(
         error("frames = 10\n[tlb]\n"),
@@ -136,6 +138,10 @@ fn impossible_values_point_at_the_value() {
     assert_eq!(
         error("read-ahead = -1\n"),
         "m.toml:1:14: key `read-ahead`: expected a count of 0 or more, found -1"
+    );
+    assert_eq!(
+        error("scope = \"per-process\"\n"),
+        "m.toml:1:9: key `scope`: expected \"global\" or \"local\", found \"per-process\""
     );
     assert_eq!(
         error("personality = \"bsd\"\n"),

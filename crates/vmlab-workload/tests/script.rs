@@ -462,6 +462,7 @@ fn counters_and_machine_describe_the_run() {
         assert_eq(m.page_size, PAGE_SIZE);
         assert_eq(m.personality, "linux");
         assert_eq(m.policy, "lru");
+        assert_eq(m.scope, "global");
         let before = counters().syscalls;
         getpid();
         close(42);

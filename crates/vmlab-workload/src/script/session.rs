@@ -19,7 +19,7 @@ use std::io::Write as _;
 use vmlab_kernel::cost::CostModel;
 use vmlab_kernel::frames::Pid;
 use vmlab_kernel::region::RegionKind;
-use vmlab_kernel::{Errno, ExitStatus, Kernel, Personality, SignalKind};
+use vmlab_kernel::{Errno, ExitStatus, Kernel, Personality, ReplacementScope, SignalKind};
 use vmlab_libc::{Libc, LibcError, MallocConfig};
 
 /// The value a script-side unwinding carries: the process that ended.
@@ -469,7 +469,7 @@ impl Session {
     }
 
     /// The machine's make-up: scheme, page size, frames, swap slots,
-    /// policy and personality.
+    /// policy, its scope and personality.
     pub(crate) fn machine(&self) -> Map {
         let config = self.kernel().config();
         let personality = match config.personality {
@@ -486,6 +486,11 @@ impl Session {
         map.insert("frames".into(), (config.frames as INT).into());
         map.insert("swap_slots".into(), INT::from(config.swap_slots).into());
         map.insert("policy".into(), config.policy.clone().into());
+        let scope = match config.scope {
+            ReplacementScope::Global => "global",
+            ReplacementScope::Local => "local",
+        };
+        map.insert("scope".into(), scope.into());
         map.insert("personality".into(), personality.into());
         map
     }
