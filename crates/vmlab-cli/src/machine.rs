@@ -36,8 +36,10 @@ pub struct MachineArgs {
     /// Physical memory in bytes (`64MiB`, `1G`), instead of --frames.
     #[arg(long, value_name = "SIZE")]
     mem: Option<String>,
-    /// Replacement policy (default: lru); `opt` on --gen and --trace only,
-    /// whose future is read beforehand.
+    /// Replacement policy (default: lru), with any parameters after colons
+    /// (`aging:bits=4:tick=500`, `random:seed=7`, `wsclock:tau=5000`,
+    /// `2q:kin=0.25:kout=0.5`, `s3-fifo:small=0.2`); `opt` on --gen and
+    /// --trace only, whose future is read beforehand.
     #[arg(long)]
     policy: Option<String>,
     /// Whose pages a process's fault may evict: any process's, under one

@@ -47,8 +47,9 @@ pub struct SweepArgs {
     /// Schemes defined in TOML files, one per flag (added after --arch).
     #[arg(long = "arch-file", value_name = "FILE")]
     arch_files: Vec<PathBuf>,
-    /// Replacement policies, comma-separated (`opt` reads the workload once
-    /// beforehand, for all its runs at a page size).
+    /// Replacement policies, comma-separated, each with any parameters
+    /// after colons (`aging:bits=2,aging:bits=8`; `opt` reads the workload
+    /// once beforehand, for all its runs at a page size).
     #[arg(
         long,
         value_name = "LIST",

@@ -246,3 +246,34 @@ print(`${machine().scope}: ${counters().major_faults - before}`);
     assert_eq!(faults("global"), "global: 40\n");
     assert_eq!(faults("local"), "local: 0\n");
 }
+
+/// A policy's parameters ride in its name, on the flag as in a sweep's
+/// list, and a bad one is refused naming the flag.
+#[test]
+fn policy_parameters_are_taken_and_checked() {
+    let gen = "zipf:pages=2000,alpha=0.9,n=40000,seed=3";
+    let faults = |policy: &str| {
+        let v = json(&[
+            "run", "--gen", gen, "--frames", "200", "--policy", policy, "--json",
+        ]);
+        assert_eq!(v["policy"], policy);
+        v["faults"].as_u64().unwrap()
+    };
+    assert_ne!(faults("aging:bits=1"), faults("aging:bits=8"));
+    assert_eq!(faults("aging"), faults("aging:bits=8:tick=1000"));
+    let err = refused(&["run", "--gen", gen, "--policy", "aging:bits=99"]);
+    assert!(
+        err.contains("--policy: aging needs a counter of 1 to 64 bits, not 99"),
+        "{err}"
+    );
+    let err = refused(&[
+        "sweep",
+        "--gen",
+        gen,
+        "--frames",
+        "100",
+        "--policies",
+        "lru,lru:tick=5",
+    ]);
+    assert!(err.contains("lru takes no parameters"), "{err}");
+}

@@ -56,7 +56,8 @@ pub struct KernelConfig {
     pub frames: usize,
     /// TLB geometry.
     pub tlb: TlbConfig,
-    /// Replacement policy name ([`policy::NAMES`]).
+    /// Replacement policy: a name ([`policy::NAMES`]) and any parameters
+    /// it takes ([`policy::spec`]: `aging:bits=4`).
     pub policy: String,
     /// Replacement policy knobs.
     pub policy_params: PolicyParams,
@@ -392,8 +393,10 @@ pub fn task_size(arch: &Arch) -> u64 {
 
 impl Kernel {
     /// Boots a machine: physical memory, MMU, frame table (frame 0 becomes
-    /// the shared zero page), swap, the replacement policy.
-    pub fn new(config: KernelConfig) -> Result<Kernel, ConfigError> {
+    /// the shared zero page), swap, the replacement policy (`policy` may
+    /// carry parameters, `aging:bits=4`, which then replace those of
+    /// `policy_params`).
+    pub fn new(mut config: KernelConfig) -> Result<Kernel, ConfigError> {
         let arch = config.arch.clone();
         let page_shift = arch.page_shift();
         let page = arch.page_bytes();
@@ -419,8 +422,10 @@ impl Kernel {
             .map_err(|e| ConfigError(format!("frames: {e}")))?;
         let mmu =
             Mmu::new(arch.clone(), &config.tlb).map_err(|e| ConfigError(format!("tlb: {e}")))?;
-        let policy = policy::by_name(&config.policy, config.frames, &config.policy_params)
-            .map_err(|e| ConfigError(format!("policy: {e}")))?;
+        let (policy, params) =
+            policy::spec::from_spec(&config.policy, config.frames, &config.policy_params)
+                .map_err(|e| ConfigError(format!("policy: {e}")))?;
+        config.policy_params = params;
         let device = BlockDevice::new(config.swap_device.clone())
             .map_err(|e| ConfigError(format!("swap device: {e}")))?;
         let backing = BlockDevice::new(config.swap_device.clone())
@@ -638,12 +643,13 @@ impl Kernel {
         let policy = match self.config.scope {
             ReplacementScope::Global => None,
             ReplacementScope::Local => Some(
-                policy::by_name(
+                policy::spec::from_spec(
                     &self.config.policy,
                     self.config.frames,
                     &self.config.policy_params,
                 )
-                .map_err(|_| Errno::Einval)?,
+                .map_err(|_| Errno::Einval)?
+                .0,
             ),
         };
         self.procs.insert(

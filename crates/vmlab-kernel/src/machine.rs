@@ -237,13 +237,15 @@ impl MachineSpec {
         };
         let mut config = KernelConfig::new(arch, frames);
         if let Some(given) = &self.policy {
-            if !crate::policy::NAMES.contains(&given.value.as_str()) {
-                return Err(given.error(format!(
-                    "unknown replacement policy {:?}; expected one of {}",
-                    given.value,
-                    crate::policy::NAMES.join(", ")
-                )));
-            }
+            // Checked whole (name, keys and their ranges) by building it
+            // small, so the error names the flag or the file's place; OPT
+            // is given its future later, so here an empty one.
+            let params = crate::policy::PolicyParams {
+                next_use: Some(Default::default()),
+                ..config.policy_params.clone()
+            };
+            crate::policy::spec::from_spec(&given.value, 1, &params)
+                .map_err(|e| given.error(e.0))?;
             config.policy = given.value.clone();
         }
         if let Some(given) = &self.tlb {

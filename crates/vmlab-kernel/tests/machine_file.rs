@@ -140,6 +140,14 @@ fn impossible_values_point_at_the_value() {
         "m.toml:1:14: key `read-ahead`: expected a count of 0 or more, found -1"
     );
     assert_eq!(
+        error("policy = \"aging:bits=99\"\n"),
+        "m.toml:1:10: key `policy`: aging needs a counter of 1 to 64 bits, not 99"
+    );
+    assert_eq!(
+        error("policy = \"lru:tick=5\"\n"),
+        "m.toml:1:10: key `policy`: lru:tick=5: lru takes no parameters, found \"tick\""
+    );
+    assert_eq!(
         error("scope = \"per-process\"\n"),
         "m.toml:1:9: key `scope`: expected \"global\" or \"local\", found \"per-process\""
     );
@@ -277,4 +285,17 @@ fn the_documented_example_parses_and_boots() {
     assert_eq!(config.swap_slots, 32768);
     assert_eq!(config.read_ahead_pages, 8);
     Kernel::new(config).unwrap();
+}
+
+/// A policy's parameters travel in its name and reach the kernel's.
+#[test]
+fn policy_parameters_reach_the_kernel() {
+    let config = parse("policy = \"aging:bits=4:tick=50\"\n")
+        .unwrap()
+        .config()
+        .unwrap();
+    assert_eq!(config.policy, "aging:bits=4:tick=50");
+    let k = Kernel::new(config).unwrap();
+    let params = &k.config().policy_params;
+    assert_eq!((params.aging_bits, params.tick_interval), (4, 50));
 }

@@ -33,7 +33,8 @@ use vmlab_hw::{AccessKind, Arch};
 use vmlab_kernel::explain::ExplainLog;
 use vmlab_kernel::frames::Pid;
 use vmlab_kernel::policy::sim::ReplacementSim;
-use vmlab_kernel::policy::{by_name, PolicyParams};
+use vmlab_kernel::policy::spec::from_spec;
+use vmlab_kernel::policy::PolicyParams;
 use vmlab_kernel::region::Prot;
 use vmlab_kernel::SignalKind;
 use vmlab_kernel::{Kernel, KernelConfig};
@@ -397,7 +398,7 @@ fn replacement_sim(
     machine: &Machine,
     params: &PolicyParams,
 ) -> Result<ReplacementSim, DriverError> {
-    let policy = by_name(&machine.policy, machine.frames, params)
+    let (policy, params) = from_spec(&machine.policy, machine.frames, params)
         .map_err(|e| DriverError::Config(format!("--policy: {e}")))?;
     Ok(ReplacementSim::new(
         policy,

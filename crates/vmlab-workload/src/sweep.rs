@@ -30,7 +30,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::Arch;
-use vmlab_kernel::policy::{by_name, PolicyParams};
+use vmlab_kernel::policy::spec::from_spec;
+use vmlab_kernel::policy::PolicyParams;
 
 /// Where a sweep's references come from; every configuration replays it.
 #[derive(Clone, Debug)]
@@ -409,7 +410,7 @@ impl Sweep {
             ..PolicyParams::default()
         };
         for name in &self.policies {
-            by_name(name, 1, &params)
+            from_spec(name, 1, &params)
                 .map_err(|e| dimension_error("policies", format!("{name:?}: {e}")))?;
         }
         let mut out = Vec::new();

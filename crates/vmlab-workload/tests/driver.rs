@@ -72,7 +72,18 @@ fn full_and_replacement_models_agree_on_every_scheme() {
         // Pages of the scheme's size, written to now and then, so dirty
         // pages go to swap and come back.
         let spec = format!("zipf:pages=300,alpha=0.8,n=20000,seed=7,page={page_bytes},write=0.3");
-        for policy in ["lru", "fifo", "lfu", "sieve", "aging", "nfu", "nru"] {
+        // With parameters too: the kernel ticks at the spec's interval.
+        for policy in [
+            "lru",
+            "fifo",
+            "lfu",
+            "sieve",
+            "aging",
+            "nfu",
+            "nru",
+            "aging:bits=2:tick=300",
+            "nru:seed=9:tick=70",
+        ] {
             let full = run(stream(&spec), &machine_on(arch, policy, 64), Model::Full).unwrap();
             let user_frames = user_frames(&full, 64, page_bytes);
             let repl = run(

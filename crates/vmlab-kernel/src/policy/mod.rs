@@ -1,5 +1,6 @@
 //! Page replacement: the [`ReplacementPolicy`] trait every policy
-//! implements, one file per policy, [`by_name`] to choose one, and
+//! implements, one file per policy, [`by_name`] to choose one
+//! ([`spec::from_spec`] with its parameters, `aging:bits=4`), and
 //! [`sim`], a replacement-only model (which pages are resident, nothing
 //! else) that drives a policy over a reference string.
 //!
@@ -40,6 +41,7 @@ pub mod s3fifo;
 pub mod second_chance;
 pub mod sieve;
 pub mod sim;
+pub mod spec;
 pub mod two_q;
 pub mod wsclock;
 
@@ -311,7 +313,6 @@ pub fn by_name(
     capacity: usize,
     params: &PolicyParams,
 ) -> Result<Box<dyn ReplacementPolicy>, PolicyError> {
-    let _ = params;
     if capacity == 0 || capacity > u32::MAX as usize {
         return Err(PolicyError(format!(
             "a policy needs 1 to {} frames, not {capacity}",
@@ -342,11 +343,14 @@ pub fn by_name(
         "linux" => Box::new(linux::LinuxLists::new(capacity)),
         "sieve" => Box::new(sieve::Sieve::new(capacity)),
         "s3-fifo" => Box::new(s3fifo::S3Fifo::from_params(capacity, params)?),
-        _ => {
-            return Err(PolicyError(format!(
-                "unknown replacement policy {name:?}; expected one of {}",
-                NAMES.join(", ")
-            )))
-        }
+        _ => return Err(unknown_policy(name)),
     })
+}
+
+/// The error for a policy name vmlab does not know.
+fn unknown_policy(name: &str) -> PolicyError {
+    PolicyError(format!(
+        "unknown replacement policy {name:?}; expected one of {}",
+        NAMES.join(", ")
+    ))
 }

@@ -16,7 +16,8 @@ use crate::compare::{compare, parse_size, AllocSpec, CompareConfig, PagingConfig
 use rhai::{Array, Dynamic, Engine, EvalAltResult, Map, INT};
 use vmlab_hw::{default_tlb, Arch};
 use vmlab_kernel::policy::sim::{next_uses, ReplacementSim};
-use vmlab_kernel::policy::{by_name, PolicyParams};
+use vmlab_kernel::policy::spec::from_spec;
+use vmlab_kernel::policy::PolicyParams;
 
 type Result<T> = std::result::Result<T, Box<EvalAltResult>>;
 
@@ -83,7 +84,8 @@ fn run_reference_string(options: Map, pages: Array) -> Result<Map> {
         next_use: Some(next_uses(&refs).into()),
         ..PolicyParams::default()
     };
-    let chosen = by_name(&policy, frames, &params).map_err(|e| format!("{WHAT}: policy: {e}"))?;
+    let (chosen, params) =
+        from_spec(&policy, frames, &params).map_err(|e| format!("{WHAT}: policy: {e}"))?;
     let mut sim = ReplacementSim::new(chosen, frames, params.tick_interval);
     let faulted: Array = refs
         .iter()
