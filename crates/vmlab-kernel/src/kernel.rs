@@ -732,9 +732,7 @@ impl Kernel {
     /// Translates one access that stays within a page, resolving faults.
     #[inline]
     fn translate(&mut self, pid: Pid, vaddr: u64, kind: AccessKind) -> Result<u64, Signal> {
-        if self.counters.references == self.next_tick {
-            self.clock_tick();
-        }
+        self.tick_if_due();
         match self.repeat_access(pid, vaddr, kind) {
             Some(paddr) => Ok(paddr),
             None => self.translate_through_mmu(pid, vaddr, kind),
@@ -852,6 +850,14 @@ impl Kernel {
             }
         }
         Err(self.deliver(pid, segv(vaddr, SignalCode::SegvAccerr)))
+    }
+
+    /// The clock interrupt, if it falls before the next reference.
+    #[inline(always)]
+    fn tick_if_due(&mut self) {
+        if self.counters.references == self.next_tick {
+            self.clock_tick();
+        }
     }
 
     /// The periodic clock interrupt, before reference number `next_tick`
@@ -1005,9 +1011,7 @@ impl Kernel {
         {
             return 0;
         }
-        if self.counters.references == self.next_tick {
-            self.clock_tick();
-        }
+        self.tick_if_due();
         // A run stops at the next tick, which may clear the accessed flags
         // (and so the TLB entries) the run's accesses hit through.
         let before_tick = self.next_tick - self.counters.references;
