@@ -16,13 +16,13 @@ pub mod access;
 pub mod arch;
 pub mod events;
 pub mod intmap;
-pub mod lookahead;
 pub mod mmu;
 pub mod pagetable;
 pub mod physmem;
 pub mod prefetch;
 pub mod segment;
 pub mod tlb;
+mod upper;
 pub mod walk;
 
 pub use access::{AccessKind, Mode, Perms};

@@ -11,7 +11,6 @@
 use crate::access::{AccessKind, Mode};
 use crate::arch::Arch;
 use crate::events::{emit, enabled, Event, EventSink, InvalidateReason};
-use crate::lookahead::Lookahead;
 use crate::physmem::PhysMem;
 use crate::segment::x86::{SegReg, SegmentUnit};
 use crate::segment::{BaseBounds, SegmentFault, SegmentTable};
@@ -19,7 +18,8 @@ use crate::tlb::{
     Tlb, TlbArrayConfig, TlbConfig, TlbConfigError, TlbEntry, TlbKind, TlbLevelConfig,
     TlbReplacement,
 };
-use crate::walk::{access_allowed, walk, PageFault};
+use crate::upper::UpperPaths;
+use crate::walk::{access_allowed, walk, walk_remembering, PageFault};
 use serde::Serialize;
 use std::fmt;
 
@@ -227,8 +227,9 @@ pub struct Mmu {
     counters: MmuCounters,
     /// Indexed by [`side`].
     repeat: [Option<RepeatGrant>; 2],
-    /// The leaf tables look-ahead found lately.
-    lookahead: Lookahead,
+    /// The paths walks took above the last level, and the tables
+    /// look-ahead found.
+    paths: UpperPaths,
     /// The last access that probed every TLB level on its path and missed
     /// in all of them (see [`MissedEverywhere`]).
     missed: Option<MissedEverywhere>,
@@ -259,19 +260,20 @@ impl Mmu {
             paging: true,
             counters: MmuCounters::default(),
             repeat: [None; 2],
-            lookahead: Lookahead::new(&arch),
+            paths: UpperPaths::new(&arch),
             missed: None,
             arch,
         })
     }
 
     /// Hints the host cache to load the leaf entry a walk of `vaddr` in
-    /// `ctx` would read (see [`Lookahead`]); nothing behind segmentation or
-    /// without paging. Changes nothing the machine can observe.
+    /// `ctx` would read (finding its table through the memo of upper paths
+    /// the walks keep); nothing behind segmentation or without paging.
+    /// Changes nothing the machine can observe.
     #[inline]
     pub fn prefetch_translation(&mut self, mem: &PhysMem, ctx: Context, vaddr: u64) {
         if self.paging && matches!(self.segmentation, Segmentation::Flat) {
-            self.lookahead.prefetch(&self.arch, mem, ctx.root, vaddr);
+            self.paths.prefetch(&self.arch, mem, ctx.root, vaddr);
         }
     }
 
@@ -455,7 +457,21 @@ impl Mmu {
             self.missed = Some(this_access);
         }
         self.counters.walks += 1;
-        match walk(&self.arch, mem, ctx.root, linear, kind, mode, sink) {
+        // An explanation reports every step of the walk, from the root.
+        let walked = if enabled(sink) {
+            walk(&self.arch, mem, ctx.root, linear, kind, mode, sink)
+        } else {
+            walk_remembering(
+                &self.arch,
+                mem,
+                &mut self.paths,
+                ctx.root,
+                linear,
+                kind,
+                mode,
+            )
+        };
+        match walked {
             Ok(t) => {
                 let reads = t.level as u32 + 1;
                 cost.walk_reads += reads;

@@ -267,8 +267,9 @@ impl Path {
 /// changing nothing: the table a walk of `vaddr` reads its leaf entry from.
 /// `None` where a table on the way is missing or an entry above the last
 /// level ends the path (a huge page). Reads only the entries above the
-/// leaf: for look-ahead (see [`Lookahead`](crate::lookahead::Lookahead)),
-/// which prefetches the leaf entry rather than waiting for it.
+/// leaf: for look-ahead (see
+/// [`Mmu::prefetch_translation`](crate::Mmu::prefetch_translation)), which
+/// prefetches the leaf entry rather than waiting for it.
 pub fn leaf_table(arch: &Arch, mem: &PhysMem, root: u64, vaddr: u64) -> Option<u64> {
     let last = arch.levels().len() - 1;
     let Some(above) = last.checked_sub(1) else {

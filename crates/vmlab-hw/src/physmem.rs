@@ -13,10 +13,17 @@
 //! [`DIRECT_CHUNKS`] (the first 4 GiB, where every machine's frames and page
 //! tables start, since frames are handed out lowest first), and by hashing
 //! above that, so a sparse 2^52-byte memory still costs only what it holds.
+//!
+//! A memo of what memory holds (the MMU's memo of the paths walks took
+//! above the last level) may [`guard`](PhysMem::guard) the bytes it read:
+//! every store and zeroing checks, and one that reaches a guarded chunk
+//! starts a new [`epoch`](PhysMem::epoch). A memo entry recorded in an
+//! epoch is exact while the epoch lasts, whoever writes memory and however.
 
 use crate::intmap::IntMap;
 use std::cell::Cell;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes in one host chunk of backing store.
 pub const CHUNK_BYTES: usize = 4096;
@@ -35,6 +42,16 @@ const NO_CHUNK: u32 = u32::MAX;
 /// Direct-mapped cache of recent hashed chunk look-ups; page walks revisit
 /// the same few table chunks, so this saves most hash probes.
 const RECENT_SLOTS: usize = 16;
+
+/// Where every memory's epochs come from: a value is drawn once in the
+/// process, so an epoch names one memory in one stretch of time, and a memo
+/// used with another memory (a cloned MMU's, say) finds nothing of its own.
+static EPOCHS: AtomicU64 = AtomicU64::new(1);
+
+/// An epoch no memory has had (see [`PhysMem::epoch`]); never 0.
+fn fresh_epoch() -> u64 {
+    EPOCHS.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Byte order of multi-byte loads and stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -117,6 +134,13 @@ pub struct PhysMem {
     store: Vec<u8>,
     /// `(chunk number + 1, index)`; zero marks an empty slot.
     recent: [Cell<(u64, u32)>; RECENT_SLOTS],
+    /// See [`PhysMem::epoch`].
+    epoch: u64,
+    /// One bit per chunk of the direct table guarded in this epoch
+    /// ([`PhysMem::guard`]); as long as the highest one guarded.
+    guarded: Vec<u64>,
+    /// The chunks whose bits `guarded` sets, to clear when the epoch ends.
+    guard_list: Vec<u32>,
 }
 
 impl fmt::Debug for PhysMem {
@@ -146,7 +170,79 @@ impl PhysMem {
             index: IntMap::default(),
             store: Vec::new(),
             recent: std::array::from_fn(|_| Cell::new((0, 0))),
+            epoch: fresh_epoch(),
+            guarded: Vec::new(),
+            guard_list: Vec::new(),
         })
+    }
+
+    /// The current epoch: a value that stays until a store or zeroing
+    /// writes into a chunk [guarded](PhysMem::guard) since it began, and
+    /// that no memory has had before or will have again. A memo that
+    /// guarded the bytes it read and notes the epoch is exact while
+    /// `epoch()` still returns it.
+    #[inline(always)]
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Guards `addr..addr + len` for the current epoch: while the epoch
+    /// lasts those bytes keep what they hold now. Guarding is by host
+    /// chunk, so a write to a neighbour of the bytes ends the epoch too.
+    /// False, guarding nothing, for bytes outside memory or beyond the
+    /// direct table (no epoch protects those).
+    pub fn guard(&mut self, addr: u64, len: u64) -> bool {
+        let Some(end) = addr.checked_add(len).filter(|&end| end <= self.size) else {
+            return false;
+        };
+        if len == 0 {
+            return true;
+        }
+        let (first, last) = (addr >> CHUNK_SHIFT, (end - 1) >> CHUNK_SHIFT);
+        if last >= DIRECT_CHUNKS {
+            return false;
+        }
+        for chunk in first..=last {
+            // Below 2^20, so it fits a usize and a u32.
+            let at = chunk as usize;
+            if self.guarded.len() <= at / 64 {
+                self.guarded.resize(at / 64 + 1, 0);
+            }
+            let word = &mut self.guarded[at / 64];
+            if *word & (1 << (at % 64)) == 0 {
+                *word |= 1 << (at % 64);
+                self.guard_list.push(chunk as u32);
+            }
+        }
+        true
+    }
+
+    /// Ends the epoch if `chunk` is guarded: called before a byte of it
+    /// may change.
+    #[inline(always)]
+    fn note_write(&mut self, chunk: u64) {
+        if chunk >= DIRECT_CHUNKS {
+            return;
+        }
+        // Below 2^20, so it fits a usize.
+        let at = chunk as usize;
+        if self
+            .guarded
+            .get(at / 64)
+            .is_some_and(|word| word & (1 << (at % 64)) != 0)
+        {
+            self.next_epoch();
+        }
+    }
+
+    /// Starts a new epoch, with nothing guarded.
+    #[cold]
+    fn next_epoch(&mut self) {
+        self.epoch = fresh_epoch();
+        for chunk in self.guard_list.drain(..) {
+            let at = chunk as usize;
+            self.guarded[at / 64] &= !(1 << (at % 64));
+        }
     }
 
     /// Size of physical memory in bytes.
@@ -218,8 +314,11 @@ impl PhysMem {
         &self.store[idx as usize * CHUNK_BYTES..][..CHUNK_BYTES]
     }
 
+    /// The bytes of `chunk`, to write: every write to memory comes here or
+    /// through [`PhysMem::zero`], which both end a guarded chunk's epoch.
     #[inline]
     fn chunk_mut(&mut self, chunk: u64) -> &mut [u8] {
+        self.note_write(chunk);
         let idx = match self.lookup(chunk) {
             Some(idx) => idx,
             None => self.new_chunk(chunk),
@@ -451,6 +550,7 @@ impl PhysMem {
                 .then(|| self.lookup(chunk))
                 .flatten()
             {
+                self.note_write(chunk);
                 let at = idx as usize * CHUNK_BYTES + offset;
                 self.store[at..at + n].fill(0);
             }
@@ -592,6 +692,52 @@ mod tests {
         }
         assert!(mem.locate(MAX_PHYS_BYTES).is_none());
         assert!(mem.locate(CHUNK_BYTES as u64).is_none());
+    }
+
+    /// Writes elsewhere keep the epoch; a store, a byte copy or a zeroing
+    /// that reaches a guarded chunk (any byte of it) ends it, once: the
+    /// new epoch guards nothing until asked. Memory beyond the direct
+    /// table or outside memory cannot be guarded, and no two memories
+    /// share an epoch.
+    #[test]
+    fn writes_to_guarded_chunks_end_the_epoch() {
+        let chunk = CHUNK_BYTES as u64;
+        let mut mem = PhysMem::new(1 << 30, Endian::Little).unwrap();
+        mem.store(3 * chunk, 8, 1).unwrap();
+        let writes: [fn(&mut PhysMem, u64); 3] = [
+            |m, at| m.store(at, 4, 7).unwrap(),
+            |m, at| m.write_bytes(at - 2, &[1; 4]).unwrap(),
+            |m, at| m.zero(at, 1).unwrap(),
+        ];
+        for write in writes {
+            let epoch = mem.epoch();
+            assert!(mem.guard(3 * chunk + 8, 8));
+            write(&mut mem, 5 * chunk + 16);
+            write(&mut mem, 2 * chunk + 16);
+            assert_eq!(mem.epoch(), epoch, "a write elsewhere");
+            write(&mut mem, 3 * chunk + 100);
+            let next = mem.epoch();
+            assert_ne!(next, epoch, "a write into the guarded chunk");
+            write(&mut mem, 3 * chunk + 100);
+            assert_eq!(mem.epoch(), next, "nothing is guarded in a new epoch");
+        }
+        // Loads and look-ups change nothing.
+        let epoch = mem.epoch();
+        assert!(mem.guard(3 * chunk, 8));
+        let _ = mem.load(3 * chunk, 8).unwrap();
+        assert!(mem.locate(3 * chunk).is_some());
+        assert_eq!(mem.epoch(), epoch);
+        // A guard spanning two chunks guards both.
+        assert!(mem.guard(7 * chunk - 4, 8));
+        mem.store(7 * chunk + 64, 1, 1).unwrap();
+        assert_ne!(mem.epoch(), epoch);
+        assert!(!mem.guard((1 << 30) - 4, 8), "outside memory");
+        let mut big = PhysMem::new(MAX_PHYS_BYTES, Endian::Little).unwrap();
+        assert!(
+            !big.guard(DIRECT_CHUNKS * chunk, 8),
+            "beyond the direct table"
+        );
+        assert_ne!(big.epoch(), mem.epoch());
     }
 
     #[test]

@@ -7,12 +7,18 @@
 //! Privileged ISA §4.3.2 "Virtual Address Translation Process", whose
 //! algorithm reads closest to code. x86 (Intel SDM Vol. 3A §4.5, §4.6, §4.8)
 //! and AArch64 (Arm ARM D8.2-D8.4) differ where noted.
+//!
+//! The MMU's quiet walks start at the last level when its memo of upper
+//! paths holds the path above it: on a workload over many pages every walk
+//! reads the same few upper entries, valid and already marked accessed, so
+//! a walk from the root would read them and change nothing.
 
 use crate::access::{AccessKind, Mode, Perms};
 use crate::arch::pte::{EntryBits, PteEncoding, PteKind};
-use crate::arch::{AdUpdate, Arch};
-use crate::events::{emit, Event, EventSink};
+use crate::arch::{AdUpdate, Arch, LevelPlan};
+use crate::events::{emit, Event, EventSink, NoEvents};
 use crate::physmem::PhysMem;
+use crate::upper::UpperPaths;
 use serde::Serialize;
 use std::fmt;
 
@@ -139,20 +145,57 @@ pub fn walk<S: EventSink>(
     mode: Mode,
     sink: &mut S,
 ) -> Result<Translation, PageFault> {
-    // One copy of the walk per entry family and size, so each entry is
-    // decoded without matching on the family and read with a load of a
-    // width known at compile time.
     let request = Request {
         root,
         vaddr,
         kind,
         mode,
     };
+    walk_with(arch, mem, request, None, sink)
+}
+
+/// [`walk`] reporting nothing, that takes the path above the last level
+/// from `paths` when it holds it for this memory's
+/// [epoch](PhysMem::epoch), and remembers it there otherwise: the same
+/// result, the same reads counted, and the same entries written as a walk
+/// from the root (which would read those entries and leave them as they
+/// are).
+#[inline]
+pub(crate) fn walk_remembering(
+    arch: &Arch,
+    mem: &mut PhysMem,
+    paths: &mut UpperPaths,
+    root: u64,
+    vaddr: u64,
+    kind: AccessKind,
+    mode: Mode,
+) -> Result<Translation, PageFault> {
+    let request = Request {
+        root,
+        vaddr,
+        kind,
+        mode,
+    };
+    walk_with(arch, mem, request, Some(paths), &mut NoEvents)
+}
+
+/// [`walk`], through `paths` when given.
+#[inline(always)]
+fn walk_with<S: EventSink>(
+    arch: &Arch,
+    mem: &mut PhysMem,
+    request: Request,
+    paths: Option<&mut UpperPaths>,
+    sink: &mut S,
+) -> Result<Translation, PageFault> {
+    // One copy of the walk per entry family and size, so each entry is
+    // decoded without matching on the family and read with a load of a
+    // width known at compile time.
     match &arch.pte().encoding {
-        PteEncoding::X86(b) => walk_family(*b, arch, mem, request, sink),
-        PteEncoding::RiscV(b) => walk_family(*b, arch, mem, request, sink),
-        PteEncoding::AArch64(b) => walk_family(*b, arch, mem, request, sink),
-        PteEncoding::Simple(b) => walk_family(*b, arch, mem, request, sink),
+        PteEncoding::X86(b) => walk_family(b, arch, mem, request, paths, sink),
+        PteEncoding::RiscV(b) => walk_family(b, arch, mem, request, paths, sink),
+        PteEncoding::AArch64(b) => walk_family(b, arch, mem, request, paths, sink),
+        PteEncoding::Simple(b) => walk_family(b, arch, mem, request, paths, sink),
     }
 }
 
@@ -165,30 +208,136 @@ struct Request {
     mode: Mode,
 }
 
-/// The walk for one entry family, by value so the compiler can keep its
-/// bit positions in registers across the entry stores of the walk.
+/// A table a walk has reached, with what the table entries above it
+/// folded in: the walk's whole state between levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TablePath {
+    /// Physical address of the table.
+    pub(crate) table: u64,
+    /// x86 combines R/W, U/S and XD over every level (SDM §4.6); AArch64
+    /// applies APTable and XNTable hierarchically (D8.4.2). The
+    /// restricting table entries are folded into an AND and an OR and
+    /// decoded once, at the leaf (see `EntryBits::tables_limit`): decoding
+    /// each level's cost fifteen instructions a level.
+    pub(crate) tables_all: u64,
+    /// The OR of the same entries.
+    pub(crate) tables_any: u64,
+}
+
+impl TablePath {
+    /// The root table, with nothing above it.
+    fn root(root: u64) -> TablePath {
+        TablePath {
+            table: root,
+            tables_all: u64::MAX,
+            tables_any: 0,
+        }
+    }
+
+    /// The table `next` the table entry `raw` at a level planned by `plan`
+    /// points to, from this one.
+    #[inline(always)]
+    fn through(self, plan: &LevelPlan, raw: u64, next: u64) -> TablePath {
+        let (all, any) = if plan.table_restricts {
+            (self.tables_all & raw, self.tables_any | raw)
+        } else {
+            (self.tables_all, self.tables_any)
+        };
+        TablePath {
+            table: next,
+            tables_all: all,
+            tables_any: any,
+        }
+    }
+}
+
+/// What entry `raw` is, at a level planned by `plan`, or the fault it
+/// raises. Step 3: "If pte.v = 0, or if pte.r = 0 and pte.w = 1, or if any
+/// bits or encodings that are reserved for future standard use are set
+/// within pte, stop and raise a page-fault exception."
+#[inline(always)]
+fn check_entry<B: EntryBits>(
+    bits: &B,
+    plan: &LevelPlan,
+    raw: u64,
+) -> Result<PteKind, PageFaultCause> {
+    let entry_kind = bits.kind(raw, plan.leaf, plan.last);
+    let reserved = match entry_kind {
+        PteKind::Table => raw & plan.table_reserved,
+        _ => raw & plan.leaf_reserved,
+    };
+    if bits.reserved_encoding(raw) {
+        Err(PageFaultCause::ReservedBit)
+    } else if entry_kind == PteKind::Invalid {
+        Err(PageFaultCause::NotPresent)
+    } else if reserved != 0 {
+        Err(PageFaultCause::ReservedBit)
+    } else {
+        Ok(entry_kind)
+    }
+}
+
+/// The walk of `vaddr` under `root` above the last level, changing no
+/// entry: the last-level table it reaches, when every entry on the way is
+/// a valid table entry the walk leaves as it is (accessed already, where
+/// the walker sets the flag) and `mem` [guards](PhysMem::guard) each for
+/// its epoch. `None` otherwise (a fault, a huge page, a flag to set, a
+/// one-level scheme, an entry that cannot be guarded): the walk must start
+/// at the root.
+pub(crate) fn upper_path<const W: usize, B: EntryBits>(
+    bits: &B,
+    arch: &Arch,
+    mem: &mut PhysMem,
+    root: u64,
+    vaddr: u64,
+) -> Option<TablePath> {
+    let (_, above) = arch.plans().split_last()?;
+    if above.is_empty() {
+        return None;
+    }
+    let mut path = TablePath::root(root);
+    for plan in above {
+        let index = (vaddr >> plan.shift) & plan.index_mask;
+        let pte_addr = path.table + index * W as u64;
+        let raw = mem.load_n::<W>(pte_addr).ok()?;
+        let settled = check_entry(bits, plan, raw) == Ok(PteKind::Table)
+            && (!plan.table_accessed || bits.table_accessed(raw));
+        if !settled || !mem.guard(pte_addr, W as u64) {
+            return None;
+        }
+        let next = arch.pte().frame_addr(raw, arch.page_shift());
+        path = path.through(plan, raw, next);
+    }
+    Some(path)
+}
+
+/// The walk for one entry family. Its bit positions are read where used,
+/// not loaded up front: most walks start at the last level (see
+/// [`UpperPaths`]) and use few of them.
 #[inline(always)]
 fn walk_family<B: EntryBits, S: EventSink>(
-    bits: B,
+    bits: &B,
     arch: &Arch,
     mem: &mut PhysMem,
     request: Request,
+    paths: Option<&mut UpperPaths>,
     sink: &mut S,
 ) -> Result<Translation, PageFault> {
     match arch.pte().bytes {
-        8 => walk_sized::<8, B, S>(bits, arch, mem, request, sink),
-        4 => walk_sized::<4, B, S>(bits, arch, mem, request, sink),
-        2 => walk_sized::<2, B, S>(bits, arch, mem, request, sink),
-        _ => walk_sized::<1, B, S>(bits, arch, mem, request, sink),
+        8 => walk_sized::<8, B, S>(bits, arch, mem, request, paths, sink),
+        4 => walk_sized::<4, B, S>(bits, arch, mem, request, paths, sink),
+        2 => walk_sized::<2, B, S>(bits, arch, mem, request, paths, sink),
+        _ => walk_sized::<1, B, S>(bits, arch, mem, request, paths, sink),
     }
 }
 
 #[inline(always)]
 fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
-    bits: B,
+    bits: &B,
     arch: &Arch,
     mem: &mut PhysMem,
     request: Request,
+    paths: Option<&mut UpperPaths>,
     sink: &mut S,
 ) -> Result<Translation, PageFault> {
     let Request {
@@ -217,19 +366,17 @@ fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
     let pte_bytes = W;
     let page_shift = arch.page_shift();
     // Step 1: "Let a be satp.ppn x PAGESIZE, and let i = LEVELS - 1."
-    let mut table = root;
-    // x86 combines R/W, U/S and XD over every level (SDM §4.6); AArch64
-    // applies APTable and XNTable hierarchically (D8.4.2). The restricting
-    // table entries are folded into an AND and an OR and decoded once, at
-    // the leaf (see `EntryBits::tables_limit`): decoding each level's
-    // cost fifteen instructions a level.
-    let mut tables_all = u64::MAX;
-    let mut tables_any = 0;
-    for (i, plan) in arch.plans().iter().enumerate() {
+    // Or the last level's table, when the memo has the path to it.
+    let plans = arch.plans();
+    let (first, mut at) = match paths.and_then(|p| p.find::<W, B>(bits, arch, mem, root, vaddr)) {
+        Some(path) => (plans.len() - 1, path),
+        None => (0, TablePath::root(root)),
+    };
+    for (plan, i) in plans[first..].iter().zip(first..) {
         // Step 2: "Let pte be the value of the PTE at address
         // a + va.vpn[i] x PTESIZE."
         let index = (vaddr >> plan.shift) & plan.index_mask;
-        let pte_addr = table + index * pte_bytes as u64;
+        let pte_addr = at.table + index * pte_bytes as u64;
         let reads = i as u32 + 1;
         let Ok(raw) = mem.load_n::<W>(pte_addr) else {
             let f = fault(i, PageFaultCause::TableOutsideMemory, i as u32);
@@ -253,38 +400,20 @@ fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
                 ),
             }
         );
-        // Step 3: "If pte.v = 0, or if pte.r = 0 and pte.w = 1, or if any
-        // bits or encodings that are reserved for future standard use are
-        // set within pte, stop and raise a page-fault exception."
-        let entry_kind = bits.kind(raw, plan.leaf, plan.last);
-        let reserved = match entry_kind {
-            PteKind::Table => raw & plan.table_reserved,
-            _ => raw & plan.leaf_reserved,
+        let entry_kind = match check_entry(bits, plan, raw) {
+            Ok(entry_kind) => entry_kind,
+            Err(cause) => {
+                let f = fault(i, cause, reads);
+                emit!(sink, Event::PageFault(f));
+                return Err(f);
+            }
         };
-        let cause = if bits.reserved_encoding(raw) {
-            Some(PageFaultCause::ReservedBit)
-        } else if entry_kind == PteKind::Invalid {
-            Some(PageFaultCause::NotPresent)
-        } else if reserved != 0 {
-            Some(PageFaultCause::ReservedBit)
-        } else {
-            None
-        };
-        if let Some(cause) = cause {
-            let f = fault(i, cause, reads);
-            emit!(sink, Event::PageFault(f));
-            return Err(f);
-        }
         let addr = format.frame_addr(raw, page_shift);
         if entry_kind == PteKind::Table {
             // Step 4: "Otherwise, this PTE is a pointer to the next level of
             // the page table. Let i = i - 1 ... let a = pte.ppn x PAGESIZE
             // and go to step 2." (The decoder already turned a pointer at the
             // last level into an invalid entry.)
-            if plan.table_restricts {
-                tables_all &= raw;
-                tables_any |= raw;
-            }
             // x86: "Whenever the processor uses a paging-structure entry as
             // part of linear-address translation, it sets the accessed flag
             // in that entry (if it is not already set)" (SDM §4.8).
@@ -292,7 +421,7 @@ fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
                 let new = bits.with_accessed(raw, true);
                 set_entry::<W, S>(mem, sink, i, pte_addr, raw, new);
             }
-            table = addr;
+            at = at.through(plan, raw, addr);
             continue;
         }
         let d = bits.leaf(raw);
@@ -302,7 +431,7 @@ fn walk_sized<const W: usize, B: EntryBits, S: EventSink>(
         // and MXR fields of the mstatus register."
         let shift = plan.shift;
         let size_mask = (1u64 << shift) - 1;
-        let perms = d.perms & bits.tables_limit(tables_all, tables_any);
+        let perms = d.perms & bits.tables_limit(at.tables_all, at.tables_any);
         // A clean DBM page is writable only through hardware dirty
         // management; without it the write is a permission fault (D8.4.6).
         let aarch64_no_dbm = B::CLEAN_WRITE_IS_PERMISSION_FAULT

@@ -931,6 +931,36 @@ fn translate_example_walks_then_hits() {
     assert_eq!(f.cost.walk_reads, 4);
 }
 
+/// Quiet walks remember the path above the last level, but an explained
+/// walk still reads and reports every level of it; both count four reads.
+#[test]
+fn an_explained_walk_reports_every_level_of_a_remembered_path() {
+    let pages = [0x40_3000, 0x40_4000, 0x40_5000, 0x40_6000];
+    let maps = pages.map(|va| (va, 0x1234_0000 + va));
+    let (arch, mut mem, pt) = x86_64_mapped(&maps, R | W);
+    let mut mmu = Mmu::new(arch, &TlbConfig::x86_64_default()).unwrap();
+    let ctx = Context {
+        root: pt.root(),
+        asid: 0,
+    };
+    // The first walk sets the tables' accessed flags; the second finds
+    // them set and remembers the path.
+    for va in &pages[..2] {
+        let a = mmu.access(&mut mem, ctx, *va, Read, Supervisor, &mut NoEvents);
+        assert_eq!(a.unwrap().cost.walk_reads, 4, "{va:#x}");
+    }
+    let mut ev = Vec::new();
+    let a = mmu
+        .access(&mut mem, ctx, pages[2], Read, Supervisor, &mut ev)
+        .unwrap();
+    assert_eq!((a.tlb_level, a.cost.walk_reads), (None, 4));
+    let walked: Vec<usize> = steps(&ev).iter().map(|s| s.0).collect();
+    assert_eq!(walked, [0, 1, 2, 3]);
+    let a = mmu.access(&mut mem, ctx, pages[3], Read, Supervisor, &mut NoEvents);
+    assert_eq!(a.unwrap().cost.walk_reads, 4);
+    assert_eq!(mmu.counters().walk_reads, 16);
+}
+
 /// Whether each access of `kinds` to `va` hit the TLB.
 fn tlb_hits(
     mmu: &mut Mmu,
