@@ -336,8 +336,15 @@ pub struct Kernel {
     /// The running process's translation registers (page-table root and
     /// ASID), loaded by [`Kernel::switch_to`] as a CPU loads CR3 or SATP.
     current_ctx: Context,
-    /// Which process each ASID was last used by.
-    asid_owner: Vec<Pid>,
+    /// Which process each ASID was last used by: the TLB's entries under
+    /// an ASID are that process's (taking the ASID flushes them).
+    pub(crate) asid_owner: Vec<Pid>,
+    /// Whether a leaf entry with its accessed flag clear proves that no
+    /// TLB entry of its process caches the page: the format has the flag,
+    /// every fill walks to a leaf that has it set (the walker sets it, or
+    /// faults until software does), and the kernel shoots down every page
+    /// whose set flag it clears. False for a format without the flag.
+    pub(crate) accessed_gates_tlb: bool,
     pub(crate) zero_frame: FrameId,
     pub(crate) counters: KernelCounters,
     /// The last shared anonymous or huge-page object handed out.
@@ -460,6 +467,7 @@ impl Kernel {
             current: None,
             current_ctx: Context { root: 0, asid: 0 },
             asid_owner: vec![0; asids],
+            accessed_gates_tlb: arch.pte().with_accessed(0, true) != 0,
             zero_frame,
             counters: KernelCounters::default(),
             next_object: 0,
