@@ -1329,8 +1329,19 @@ impl Kernel {
         self.lend_policy(owner, default, f)
     }
 
-    /// Hands the touches held back to their policy, oldest first.
+    /// Hands the touches held back to their policy, oldest first. Every
+    /// call of a policy comes here first, and after an eviction in the
+    /// same fault none are held: that test is inline, the rest is not.
+    #[inline(always)]
     pub(crate) fn hand_over_touches(&mut self) {
+        if !self.held_touches.is_empty() {
+            self.hand_over_held_touches();
+        }
+    }
+
+    /// [`Kernel::hand_over_touches`] once some are held.
+    #[inline(never)]
+    fn hand_over_held_touches(&mut self) {
         if let Some((owner, frames)) = self.held_touches.take() {
             self.lend_policy(owner, (), |policy, refs| {
                 frames.for_each(|frame| policy.touch(frame, refs));
