@@ -824,10 +824,14 @@ impl Kernel {
                 pf.cause,
                 PageFaultCause::NotPresent | PageFaultCause::Protection
             );
+            let oom_kills = self.counters.oom_kills;
             if let Err(signal) = self.handle_fault(pid, vaddr, kind, &pf) {
                 return Err(self.deliver(pid, signal));
             }
-            if !self.is_live(pid) {
+            // Only the out-of-memory killer ends a process while its fault
+            // is handled (the process was live: it ran the access), so the
+            // process is looked up only after a kill.
+            if self.counters.oom_kills != oom_kills && !self.is_live(pid) {
                 return Err(kill_signal(vaddr));
             }
             if pass == 3 {
