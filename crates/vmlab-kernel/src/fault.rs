@@ -18,11 +18,10 @@ use crate::kernel::{
     TableFrames,
 };
 use crate::policy::{FrameId, PageKey, ReferenceBits, ReplacementPolicy};
-use crate::process::{ExitStatus, Personality, Process, Signal, SignalCode, SignalKind};
+use crate::process::{ExitStatus, Personality, Signal, SignalCode, SignalKind};
 use crate::region::{Prot, Region, RegionKind};
 use crate::shmem::{ShmemKey, ShmemPage};
 use crate::swap::SlotId;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use vmlab_hw::arch::pte::LeafAttrs;
 use vmlab_hw::arch::AdUpdate;
@@ -95,11 +94,6 @@ fn shoot_down(
         };
         log.push(pid, crate::explain::Explained::Kernel(event));
     }
-}
-
-/// The ASID of `pid` (0 for a process that is gone).
-fn asid_of(procs: &BTreeMap<Pid, Process>, pid: Pid) -> u16 {
-    procs.get(&pid).map_or(0, |p| p.asid)
 }
 
 /// Whether a region's protection allows an access, by Linux's rules: any
@@ -657,11 +651,12 @@ impl Kernel {
 
     /// Invalidates `pid`'s TLB entry for `page` after its entry changed.
     pub(crate) fn shootdown(&mut self, pid: Pid, page: u64) {
+        let asid = self.asid_of(pid);
         shoot_down(
             &mut self.mmu,
             &mut self.counters,
             &mut self.explain,
-            (pid, asid_of(&self.procs, pid)),
+            (pid, asid),
             page,
             true,
         );
@@ -746,11 +741,12 @@ impl Kernel {
             changed = true;
             // The reverse map is borrowed for the walk, so the shootdown
             // takes only the fields it needs.
+            let asid = self.asid_of(owner.pid);
             shoot_down(
                 &mut self.mmu,
                 &mut self.counters,
                 &mut self.explain,
-                (owner.pid, asid_of(&self.procs, owner.pid)),
+                (owner.pid, asid),
                 owner.vpn << shift,
                 true,
             );

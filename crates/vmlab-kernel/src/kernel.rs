@@ -498,6 +498,17 @@ impl Kernel {
         }
     }
 
+    /// The ASID of `pid` (0 for a process that is gone): the running
+    /// process's from its loaded context, which holds the ASID it was
+    /// given (a process keeps its ASID for life), without a search.
+    #[inline]
+    pub(crate) fn asid_of(&self, pid: Pid) -> u16 {
+        if self.current == Some(pid) {
+            return self.current_ctx.asid;
+        }
+        self.procs.get(&pid).map_or(0, |p| p.asid)
+    }
+
     /// The translation scheme.
     pub fn arch(&self) -> &Arch {
         &self.arch
