@@ -33,6 +33,12 @@ impl HeldTouches {
         self.len > 0 && self.frames[self.len - 1] == frame
     }
 
+    /// Whether no touches are held.
+    #[inline(always)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Holds a touch of `frame` for `owner`'s policy, moving it to the
     /// newest end if held already; false when it cannot be held (another
     /// owner's touches are held, or as many other frames as fit): the
@@ -87,7 +93,9 @@ mod tests {
             assert!(held.hold(0, frame));
         }
         assert!(held.is_last(3) && !held.is_last(9));
+        assert!(!held.is_empty());
         assert_eq!(taken(&mut held), Some((0, vec![7, 9, 3])));
+        assert!(held.is_empty());
         assert_eq!(taken(&mut held), None);
     }
 

@@ -340,8 +340,15 @@ pub struct Kernel {
     /// The running process's translation registers (page-table root and
     /// ASID), loaded by [`Kernel::switch_to`] as a CPU loads CR3 or SATP.
     current_ctx: Context,
-    /// Which process each ASID was last used by.
-    asid_owner: Vec<Pid>,
+    /// Which process each ASID was last used by: the TLB's entries under
+    /// an ASID are that process's (taking the ASID flushes them).
+    pub(crate) asid_owner: Vec<Pid>,
+    /// Whether a leaf entry with its accessed flag clear proves that no
+    /// TLB entry of its process caches the page: the format has the flag,
+    /// every fill walks to a leaf that has it set (the walker sets it, or
+    /// faults until software does), and the kernel shoots down every page
+    /// whose set flag it clears. False for a format without the flag.
+    pub(crate) accessed_gates_tlb: bool,
     pub(crate) zero_frame: FrameId,
     pub(crate) counters: KernelCounters,
     /// The last shared anonymous or huge-page object handed out.
@@ -472,6 +479,7 @@ impl Kernel {
             current: None,
             current_ctx: Context { root: 0, asid: 0 },
             asid_owner: vec![0; asids],
+            accessed_gates_tlb: arch.pte().with_accessed(0, true) != 0,
             zero_frame,
             counters: KernelCounters::default(),
             next_object: 0,
@@ -500,6 +508,17 @@ impl Kernel {
             ReplacementScope::Global => 0,
             ReplacementScope::Local => self.policy_of[frame as usize],
         }
+    }
+
+    /// The ASID of `pid` (0 for a process that is gone): the running
+    /// process's from its loaded context, which holds the ASID it was
+    /// given (a process keeps its ASID for life), without a search.
+    #[inline]
+    pub(crate) fn asid_of(&self, pid: Pid) -> u16 {
+        if self.current == Some(pid) {
+            return self.current_ctx.asid;
+        }
+        self.procs.get(&pid).map_or(0, |p| p.asid)
     }
 
     /// The translation scheme.
@@ -830,10 +849,14 @@ impl Kernel {
                 pf.cause,
                 PageFaultCause::NotPresent | PageFaultCause::Protection
             );
+            let oom_kills = self.counters.oom_kills;
             if let Err(signal) = self.handle_fault(pid, vaddr, kind, &pf) {
                 return Err(self.deliver(pid, signal));
             }
-            if !self.is_live(pid) {
+            // Only the out-of-memory killer ends a process while its fault
+            // is handled (the process was live: it ran the access), so the
+            // process is looked up only after a kill.
+            if self.counters.oom_kills != oom_kills && !self.is_live(pid) {
                 return Err(kill_signal(vaddr));
             }
             if pass == 3 {

@@ -260,7 +260,8 @@ impl Kernel {
     /// Removes the cached page in `frame` from every mapping and from the
     /// cache, and frees the frame (the policy must have let it go).
     fn uncache(&mut self, frame: FrameId) {
-        self.unmap_everywhere(frame);
+        // The entries' accessed flags were not read: search the TLB.
+        self.unmap_everywhere(frame, true);
         self.page_cache.remove_frame(frame);
         self.frames.free(frame);
     }

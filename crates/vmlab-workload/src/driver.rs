@@ -783,7 +783,12 @@ impl FullRun<'_> {
         if self.last_base != Some(base) {
             let entered_lately = self.entered.enter(base >> self.page_shift);
             if self.replay.is_some() || !entered_lately {
-                self.enter_page(piece.addr, base)?;
+                // Counted here, inline: in trace mode a page touched before
+                // needs nothing else, and most pages entered are such.
+                let first_touch = self.mapped.insert(base >> self.page_shift);
+                if first_touch || self.replay.is_some() {
+                    self.enter_page(piece.addr, base, first_touch)?;
+                }
             }
             self.last_base = Some(base);
         }
@@ -811,11 +816,10 @@ impl FullRun<'_> {
         Ok(true)
     }
 
-    /// Moving to the page at `base` (not entered lately): counted, and
-    /// mapped on first touch (trace mode) or looked up in the replayed
-    /// regions.
-    fn enter_page(&mut self, addr: u64, base: u64) -> Result<(), DriverError> {
-        let first_touch = self.mapped.insert(base >> self.page_shift);
+    /// Moving to the page at `base` (not entered lately, counted already,
+    /// `first_touch` if never before): mapped on first touch (trace mode)
+    /// or looked up in the replayed regions.
+    fn enter_page(&mut self, addr: u64, base: u64, first_touch: bool) -> Result<(), DriverError> {
         let (k, pid) = (&mut self.k, self.pid);
         let backed = match self.replay.as_mut() {
             Some(replay) => replay.enter_page(k, pid, base),

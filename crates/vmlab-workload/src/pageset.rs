@@ -91,15 +91,7 @@ impl PageSet {
         let slot = (block % RECENT as u64) as usize;
         let index = match self.recent[slot] {
             (b, i) if b == block => i,
-            _ => {
-                let next = self.bitmaps.len() as u32;
-                let i = *self.blocks.entry(block).or_insert(next);
-                if i == next {
-                    self.bitmaps.push(Box::new([0; WORDS]));
-                }
-                self.recent[slot] = (block, i);
-                i
-            }
+            _ => self.bitmap_of(block, slot),
         };
         let (word, mask) = bit_of(page);
         let word = &mut self.bitmaps[index as usize][word];
@@ -107,6 +99,21 @@ impl PageSet {
         *word |= mask;
         self.len += u64::from(new);
         new
+    }
+
+    /// The bitmap index of `block`, which `recent`'s `slot` does not hold:
+    /// found (or made, empty) in `blocks` and cached in the slot. Out of
+    /// line, so the hot [`PageSet::insert`] inlines only the cache hit.
+    #[cold]
+    #[inline(never)]
+    fn bitmap_of(&mut self, block: u64, slot: usize) -> u32 {
+        let next = self.bitmaps.len() as u32;
+        let i = *self.blocks.entry(block).or_insert(next);
+        if i == next {
+            self.bitmaps.push(Box::new([0; WORDS]));
+        }
+        self.recent[slot] = (block, i);
+        i
     }
 
     /// Hints the host cache to load the bitmap word of `page`, where its
