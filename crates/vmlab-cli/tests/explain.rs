@@ -238,19 +238,7 @@ fn json_lines_have_exactly_the_documented_fields() {
             "100000",
         ]),
         explain_abcad("clock", &["--json"]),
-        // Past the first clock tick, before reference 1000.
-        stdout_of(&[
-            "explain",
-            "--gen",
-            "loop:pages=8,n=1100",
-            "--frames",
-            "8",
-            "--policy",
-            "aging",
-            "--json",
-            "--count",
-            "100000",
-        ]),
+        explain_past_a_tick("aging", &["--json"]),
     ];
     for out in &runs {
         for line in out.lines() {
@@ -293,23 +281,28 @@ fn json_lines_have_exactly_the_documented_fields() {
     }
 }
 
+/// Every event of a loop of 1100 references under `policy`, past the first
+/// clock tick (before reference 1000).
+fn explain_past_a_tick(policy: &str, extra: &[&str]) -> String {
+    let args = [
+        "explain",
+        "--gen",
+        "loop:pages=8,n=1100",
+        "--frames",
+        "8",
+        "--policy",
+        policy,
+        "--count",
+        "100000",
+    ];
+    stdout_of(&[&args[..], extra].concat())
+}
+
 /// The clock interrupt is told where it falls, before reference 1000, and
 /// only for a policy that samples reference bits.
 #[test]
 fn clock_ticks_are_told_for_policies_that_sample_bits() {
-    let tell = |policy: &str| {
-        stdout_of(&[
-            "explain",
-            "--gen",
-            "loop:pages=8,n=1100",
-            "--frames",
-            "8",
-            "--policy",
-            policy,
-            "--count",
-            "100000",
-        ])
-    };
+    let tell = |policy: &str| explain_past_a_tick(policy, &[]);
     let aging = tell("aging");
     assert_eq!(
         aging

@@ -418,33 +418,21 @@ pub fn parse_machine_toml(
             }
             "policy" => spec.policy = Some(given(string(value).map_err(fail)?, &place)),
             "scope" => {
-                let name = string(value).map_err(fail)?;
-                let scope = match name.as_str() {
-                    "global" => ReplacementScope::Global,
-                    "local" => ReplacementScope::Local,
-                    _ => {
-                        return Err(fail(format!(
-                            "expected \"global\" or \"local\", found {name:?}"
-                        )))
-                    }
-                };
-                spec.scope = Some(given(scope, &place));
+                let choices = [
+                    ("global", ReplacementScope::Global),
+                    ("local", ReplacementScope::Local),
+                ];
+                spec.scope = Some(given(one_of(value, &choices).map_err(fail)?, &place));
             }
             "tlb" => spec.tlb = Some(given(string(value).map_err(fail)?, &place)),
             "swap" => spec.swap = Some(given(size(value).map_err(fail)?, &place)),
             "personality" => {
-                let name = string(value).map_err(fail)?;
-                let personality = match name.as_str() {
-                    "linux" => Personality::Linux,
-                    "pintos" => Personality::Pintos,
-                    "xv6" => Personality::Xv6,
-                    _ => {
-                        return Err(fail(format!(
-                            "expected \"linux\", \"pintos\" or \"xv6\", found {name:?}"
-                        )))
-                    }
-                };
-                spec.personality = Some(given(personality, &place));
+                let choices = [
+                    ("linux", Personality::Linux),
+                    ("pintos", Personality::Pintos),
+                    ("xv6", Personality::Xv6),
+                ];
+                spec.personality = Some(given(one_of(value, &choices).map_err(fail)?, &place));
             }
             "read-ahead" => spec.read_ahead = Some(given(count(value).map_err(fail)?, &place)),
             _ => spec.huge_pages = Some(given(count(value).map_err(fail)?, &place)),
@@ -493,6 +481,21 @@ fn string(value: &Value) -> Result<String, String> {
         Value::String(s) => Ok(s.value().clone()),
         other => Err(format!("expected a string, found {}", found(other))),
     }
+}
+
+/// The value of the string among `choices` that names it.
+fn one_of<T: Copy>(value: &Value, choices: &[(&str, T)]) -> Result<T, String> {
+    let name = string(value)?;
+    if let Some(&(_, chosen)) = choices.iter().find(|(n, _)| *n == name) {
+        return Ok(chosen);
+    }
+    let quoted: Vec<String> = choices.iter().map(|(n, _)| format!("{n:?}")).collect();
+    let expected = match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    Err(format!("expected {expected}, found {name:?}"))
 }
 
 /// A non-negative integer.

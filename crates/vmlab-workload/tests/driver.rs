@@ -5,6 +5,8 @@
 //! every real translation scheme.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use vmlab_hw::arch::presets;
 use vmlab_workload::driver::{run, Machine, Model, RunReport};
 use vmlab_workload::gen::GenSpec;
@@ -55,19 +57,7 @@ fn full_and_replacement_models_agree() {
 /// handler takes only to set a flag is no page brought in.
 #[test]
 fn full_and_replacement_models_agree_on_every_scheme() {
-    for arch in [
-        "x86-64",
-        "x86-64-la57",
-        "x86-32",
-        "x86-32-pae",
-        "riscv-sv32",
-        "riscv-sv39",
-        "riscv-sv48",
-        "riscv-sv57",
-        "aarch64-4k",
-        "aarch64-16k",
-        "aarch64-64k",
-    ] {
+    for arch in common::processor_schemes() {
         let page_bytes = presets::by_name(arch).unwrap().unwrap().page_bytes();
         // Pages of the scheme's size, written to now and then, so dirty
         // pages go to swap and come back.

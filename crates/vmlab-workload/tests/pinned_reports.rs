@@ -12,6 +12,8 @@
 //! review`, or `INSTA_UPDATE=always`) and says why in its commit.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::fmt::Write;
 
 use vmlab_hw::arch::presets;
@@ -21,21 +23,6 @@ use vmlab_workload::future::give_futures;
 use vmlab_workload::gen::GenSpec;
 use vmlab_workload::sweep::{Reading, Source};
 
-/// Every scheme a real processor implements.
-const SCHEMES: &[&str] = &[
-    "x86-64",
-    "x86-64-la57",
-    "x86-32",
-    "x86-32-pae",
-    "riscv-sv32",
-    "riscv-sv39",
-    "riscv-sv48",
-    "riscv-sv57",
-    "aarch64-4k",
-    "aarch64-16k",
-    "aarch64-64k",
-];
-
 /// One line per policy of the full model's report on each scheme for the
 /// generator `spec` (given the scheme's page size), on `frames` frames
 /// and the scheme's default TLB.
@@ -43,7 +30,7 @@ fn table(spec: impl Fn(u64) -> String, frames: usize) -> String {
     let mut out = String::from(
         "scheme       policy         faults  evicted  written  TLB hits  walks  table bytes\n",
     );
-    for scheme in SCHEMES {
+    for scheme in common::processor_schemes() {
         let arch = presets::by_name(scheme).unwrap().unwrap();
         let source = Source::Generator(spec(arch.page_bytes()).parse::<GenSpec>().unwrap());
         for policy in POLICIES {
