@@ -48,12 +48,16 @@ vmlab="${CARGO_TARGET_DIR:-target}/release/vmlab"
 dir=${BENCH_DIR:-${TMPDIR:-/tmp}/vmlab-bench}
 mkdir -p "$dir"
 
-# The trace file of a generator spec, generated on first use, and read
-# once untimed: after a large build the page cache may have dropped it,
-# and the first timed run would then time the disk.
+# The trace file of a generator spec, generated on first use (and again
+# if an older vmlab wrote it as version 2, which may carry system calls:
+# the full model then could not take its lean engine), and read once
+# untimed: after a large build the page cache may have dropped it, and the
+# first timed run would then time the disk.
 trace_of() {
     local file="$dir/$(echo "$1" | tr ':,=' '_.-').vmt"
-    [ -s "$file" ] || "$vmlab" generate "$1" -o "$file" >&2
+    local version
+    version=$(od -An -tu1 -j8 -N1 "$file" 2>/dev/null | tr -d ' ')
+    [ -s "$file" ] && [ "$version" = 1 ] || "$vmlab" generate "$1" -o "$file" >&2
     cat "$file" >/dev/null
     echo "$file"
 }

@@ -68,7 +68,8 @@ fn write_stream(
 
 /// The records of `spec` on `out`; returns `out` flushed.
 fn write_records<W: Write>(spec: &GenSpec, out: W, progress: &Progress) -> io::Result<W> {
-    let mut writer = BinWriter::new(out)?;
+    // A generator makes accesses alone: a version 1 file says so.
+    let mut writer = BinWriter::accesses_only(out)?;
     for (i, r) in spec.stream().enumerate() {
         writer.write(&r)?;
         if (i as u64 + 1) % REFERENCES_PER_REDRAW == 0 {

@@ -134,6 +134,13 @@ impl FrameTable {
         self.free.len()
     }
 
+    /// The free frames, the next to be taken last: a second engine that
+    /// takes over a machine just built hands out the same frames in the
+    /// same order.
+    pub fn free_stack(&self) -> &[FrameId] {
+        &self.free
+    }
+
     /// What `frame` holds.
     pub fn used_for(&self, frame: FrameId) -> FrameUse {
         self.uses[frame as usize]

@@ -1571,7 +1571,7 @@ pub(crate) fn kill_signal(addr: u64) -> Signal {
 /// encoder refuses would keep its old, wider rights. A kernel-only entry
 /// still holds the frame (as Linux's PROT_NONE entry does) while every user
 /// access faults and gets SEGV_ACCERR from the region check.
-pub(crate) fn perms_for(prot: Prot) -> Perms {
+pub fn perms_for(prot: Prot) -> Perms {
     if prot.is_empty() {
         return Perms::READ;
     }
@@ -1589,6 +1589,6 @@ pub(crate) fn perms_for(prot: Prot) -> Perms {
 }
 
 /// Owner key the replacement policies remember pages by.
-pub(crate) fn page_key(owner: Owner) -> u64 {
+pub fn page_key(owner: Owner) -> u64 {
     (u64::from(owner.pid) << 48) ^ owner.vpn
 }

@@ -34,12 +34,23 @@ pub trait ChunkedOps {
     /// The next chunk; `None` at the end. After an error the stream
     /// gives nothing more that means anything.
     fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>>;
+
+    /// Whether the stream is known, before its first chunk, to carry no
+    /// system calls (a generator's, a version 1 vmlab-bin file): the full
+    /// model can then run it on its lean engine. False where unknown.
+    fn accesses_only(&mut self) -> bool {
+        false
+    }
 }
 
 impl<T: ChunkedOps + ?Sized> ChunkedOps for &mut T {
     #[inline]
     fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
         (**self).read_chunk()
+    }
+
+    fn accesses_only(&mut self) -> bool {
+        (**self).accesses_only()
     }
 }
 
@@ -71,6 +82,8 @@ pub struct Batched<I> {
     buffer: Vec<MemRef>,
     /// What stopped the last gathering early: given next.
     waiting: Option<Result<Syscall, TraceError>>,
+    /// Whether `ops` are accesses alone ([`Batched::accesses`]).
+    accesses_only: bool,
 }
 
 impl<I: Iterator<Item = Result<Op, TraceError>>> Batched<I> {
@@ -80,7 +93,18 @@ impl<I: Iterator<Item = Result<Op, TraceError>>> Batched<I> {
             ops,
             buffer: Vec::with_capacity(BATCH_ACCESSES),
             waiting: None,
+            accesses_only: false,
         }
+    }
+}
+
+/// Chunks of a stream of accesses alone.
+pub fn batched_accesses(
+    accesses: impl Iterator<Item = Result<MemRef, TraceError>>,
+) -> Batched<impl Iterator<Item = Result<Op, TraceError>>> {
+    Batched {
+        accesses_only: true,
+        ..Batched::new(accesses.map(|r| r.map(Op::Access)))
     }
 }
 
@@ -110,6 +134,10 @@ impl<I: Iterator<Item = Result<Op, TraceError>>> ChunkedOps for Batched<I> {
         }
         Some(Ok(Chunk::Accesses(&self.buffer)))
     }
+
+    fn accesses_only(&mut self) -> bool {
+        self.accesses_only
+    }
 }
 
 /// Accesses the reader thread gathers into one hand-over: enough that the
@@ -136,6 +164,8 @@ pub struct ThreadedChunks {
     spare: Sender<Vec<MemRef>>,
     /// The accesses lent by the last [`ChunkedOps::read_chunk`].
     current: Vec<MemRef>,
+    /// The stream's [`ChunkedOps::accesses_only`].
+    accesses_only: bool,
 }
 
 impl ChunkedOps for ThreadedChunks {
@@ -157,6 +187,10 @@ impl ChunkedOps for ThreadedChunks {
             Handover::Error(e) => Some(Err(e)),
         }
     }
+
+    fn accesses_only(&mut self) -> bool {
+        self.accesses_only
+    }
 }
 
 /// Runs `consume` on the chunks of `chunks`, which are read on a thread of
@@ -164,12 +198,13 @@ impl ChunkedOps for ThreadedChunks {
 /// stops early the reader stops at its next hand-over. A reader that
 /// panics panics here, once `consume` has seen the stream end.
 pub fn read_on_thread<C, T>(
-    chunks: C,
+    mut chunks: C,
     consume: impl FnOnce(&mut ThreadedChunks) -> T,
 ) -> std::io::Result<T>
 where
     C: ChunkedOps + Send,
 {
+    let accesses_only = chunks.accesses_only();
     let (handover, handovers) = mpsc::sync_channel(HANDOVERS_IN_FLIGHT);
     let (spare, spares) = mpsc::channel();
     std::thread::scope(|scope| {
@@ -180,6 +215,7 @@ where
             handovers,
             spare,
             current: Vec::new(),
+            accesses_only,
         };
         let out = consume(&mut threaded);
         // A reader still going finds the channel closed at its next send.

@@ -17,8 +17,9 @@
 //! time series behind `vmlab run --csv` (fault rate and resident set over
 //! the run), streamed to the caller so a long trace keeps constant memory.
 
-use crate::chunk::{Batched, Chunk, ChunkedOps};
+use crate::chunk::{batched_accesses, Batched, Chunk, ChunkedOps};
 use crate::future::Future;
+use crate::lean::{LeanMachine, Stop};
 use crate::op::{page_pieces, within_page, MemRef, Op};
 use crate::pageset::{PageSet, RecentPages};
 use crate::replay::{Replay, ReplayReport};
@@ -36,8 +37,8 @@ use vmlab_kernel::policy::sim::ReplacementSim;
 use vmlab_kernel::policy::spec::from_spec;
 use vmlab_kernel::policy::PolicyParams;
 use vmlab_kernel::region::Prot;
-use vmlab_kernel::SignalKind;
 use vmlab_kernel::{Kernel, KernelConfig};
+use vmlab_kernel::{Signal, SignalCode, SignalKind};
 
 /// How much of the machine a run models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -310,8 +311,7 @@ pub fn run_sampled(
     every: u64,
     on_sample: &mut dyn FnMut(&Sample),
 ) -> Result<RunReport, DriverError> {
-    let ops = stream.map(|r| r.map(Op::Access));
-    run_ops_sampled(ops, machine, model, every, on_sample)
+    run_chunks_sampled(batched_accesses(stream), machine, model, every, on_sample)
 }
 
 /// Like [`run_sampled`], for a stream that may carry system calls (a real
@@ -524,15 +524,9 @@ fn full_kernel(machine: &Machine, params: PolicyParams) -> Result<Kernel, Driver
     Kernel::new(config).map_err(|e| DriverError::Config(format!("--{e}")))
 }
 
-/// The full model; with `explain`, the run records into it and stops
-/// once it wants no more events.
-fn run_full(
-    mut chunks: impl ChunkedOps,
-    machine: &Machine,
-    every: u64,
-    on_sample: &mut dyn FnMut(&Sample),
-    explain: Option<ExplainLog>,
-) -> Result<(RunReport, Option<ExplainLog>), DriverError> {
+/// The full model's kernel for `machine` with the one process a trace
+/// runs in, its address space empty.
+fn trace_process(machine: &Machine) -> Result<(Kernel, Pid), DriverError> {
     let mut k = full_kernel(machine, policy_params(machine))?;
     let pid = k.spawn(0).map_err(|e| {
         // Memory too small for the process's first page tables (the
@@ -554,7 +548,48 @@ fn run_full(
         k.munmap(pid, start, len)
             .map_err(|e| DriverError::Config(format!("cannot clear the process: {e}")))?;
     }
+    Ok((k, pid))
+}
+
+/// The lean engine for a trace run of `pid` on `k`, built for `machine`,
+/// if it models the machine.
+fn lean_machine(
+    machine: &Machine,
+    k: &Kernel,
+    pid: Pid,
+) -> Result<Option<LeanMachine>, DriverError> {
+    let params = &k.config().policy_params;
+    let (policy, params) = from_spec(&machine.policy, machine.frames, params)
+        .map_err(|e| DriverError::Config(format!("--policy: {e}")))?;
+    Ok(LeanMachine::for_run(k, pid, policy, params.tick_interval))
+}
+
+/// Whether a run of `machine` on a stream of accesses alone takes the
+/// lean engine.
+#[cfg(test)]
+pub(crate) fn lean_models(machine: &Machine) -> bool {
+    trace_process(machine)
+        .and_then(|(k, pid)| lean_machine(machine, &k, pid))
+        .is_ok_and(|lean| lean.is_some())
+}
+
+/// The full model; with `explain`, the run records into it and stops
+/// once it wants no more events.
+fn run_full(
+    mut chunks: impl ChunkedOps,
+    machine: &Machine,
+    every: u64,
+    on_sample: &mut dyn FnMut(&Sample),
+    explain: Option<ExplainLog>,
+) -> Result<(RunReport, Option<ExplainLog>), DriverError> {
+    let (mut k, pid) = trace_process(machine)?;
     let explaining = explain.is_some();
+    if !explaining && chunks.accesses_only() {
+        if let Some(lean) = lean_machine(machine, &k, pid)? {
+            let report = run_lean(chunks, machine, (k, pid), lean, every, on_sample)?;
+            return Ok((report, None));
+        }
+    }
     k.set_explain(explain);
     let page = k.page_bytes();
     let mut run = FullRun {
@@ -564,12 +599,7 @@ fn run_full(
         page,
         page_shift: page.trailing_zeros(),
         explaining,
-        mapped: PageSet::new(),
-        mapped_blocks: BTreeSet::new(),
-        blocks_tried: PageSet::new(),
-        blocks_by_page: BTreeSet::new(),
-        last_base: None,
-        entered: RecentPages::default(),
+        pages: TracePages::default(),
         replay: None,
         countdown: Countdown::new(every),
         sampler: Sampler::default(),
@@ -599,7 +629,7 @@ fn run_full(
             // page's bit among the pages touched.
             if let Some(ahead) = rest.get(TRANSLATION_LOOKAHEAD) {
                 run.k.prefetch_translation(run.pid, ahead.addr);
-                run.mapped.prefetch(ahead.addr >> run.page_shift);
+                run.pages.mapped.prefetch(ahead.addr >> run.page_shift);
             }
 
             // Most accesses stay within their page: no splitting to do.
@@ -623,7 +653,7 @@ fn run_full(
     }
     let FullRun {
         mut k,
-        mapped,
+        pages,
         replay,
         ..
     } = run;
@@ -631,7 +661,7 @@ fn run_full(
     let mmu = k.mmu().counters();
     let mut out = report(machine, Model::Full);
     out.references = c.references;
-    out.distinct_pages = mapped.len();
+    out.distinct_pages = pages.mapped.len();
     out.faults = c.minor_faults + c.major_faults;
     out.fault_rate = if c.references == 0 {
         0.0
@@ -648,6 +678,113 @@ fn run_full(
     Ok((out, k.set_explain(None)))
 }
 
+/// The full model on its lean engine ([`crate::lean`]), for a stream of
+/// accesses alone on a machine it models; `k` keeps the process's regions
+/// (trace mode's blocks are mapped there, with the same errors).
+fn run_lean(
+    mut chunks: impl ChunkedOps,
+    machine: &Machine,
+    (mut k, pid): (Kernel, Pid),
+    mut lean: LeanMachine,
+    every: u64,
+    on_sample: &mut dyn FnMut(&Sample),
+) -> Result<RunReport, DriverError> {
+    let page = machine.arch.page_bytes();
+    let page_shift = page.trailing_zeros();
+    let mut pages = TracePages::default();
+    let mut countdown = Countdown::new(every);
+    let mut sampler = Sampler::default();
+    let mut sample = |lean: &LeanMachine| {
+        let c = lean.counters();
+        let now = Sample {
+            references: c.references,
+            faults: c.faults,
+            resident_pages: c.resident_pages,
+            evictions: c.evictions,
+            write_backs: c.write_backs,
+            ..Sample::default()
+        };
+        on_sample(&sampler.sample(now, Some(c.tlb_hits)));
+    };
+    let start = Instant::now();
+    // Records of the stream before the current chunk: where an error is.
+    let mut records = 0u64;
+    while let Some(chunk) = chunks.read_chunk() {
+        let accesses = match chunk.map_err(DriverError::Trace)? {
+            Chunk::Accesses(accesses) => accesses,
+            Chunk::Syscall(_) => {
+                return Err(DriverError::Config(format!(
+                    "record {}: a system call in a stream that promised accesses alone",
+                    records + 1
+                )))
+            }
+        };
+        for (i, &r) in accesses.iter().enumerate() {
+            // What the accesses some way ahead will read: the far one's
+            // leaf entry; the near one's policy state (its entry loaded by
+            // now), or if it will fault, its bit among the pages touched.
+            if let (Some(far), Some(near)) = (
+                accesses.get(i + LEAN_LOOKAHEAD),
+                accesses.get(i + LEAN_LOOKAHEAD / 2),
+            ) {
+                if lean.prefetch(far.addr >> page_shift, near.addr >> page_shift) {
+                    pages.mapped.prefetch(near.addr >> page_shift);
+                }
+            }
+            let at = |e: DriverError| e.at_record(records + i as u64 + 1);
+            let mut one = |piece: MemRef| -> Result<(), DriverError> {
+                let vpn = piece.addr >> page_shift;
+                // Only a page that is not present can be new: the stream's
+                // pages are counted, and mapped on first touch, here.
+                let absent = || pages.first_touch(&mut k, pid, machine, piece.addr, false);
+                lean.access(vpn, piece.kind, absent).map_err(|stop| {
+                    let addr = piece.addr & !(page - 1);
+                    let (kind, code) = match stop {
+                        Stop::Page(e) => return e,
+                        Stop::OutOfMemory => (SignalKind::Sigkill, SignalCode::Kernel),
+                        Stop::Unresolved => (SignalKind::Sigsegv, SignalCode::SegvAccerr),
+                    };
+                    signalled(piece.addr, Signal { kind, code, addr })
+                })?;
+                if countdown.tick() {
+                    sample(&lean);
+                }
+                Ok(())
+            };
+            if within_page(&r, page) {
+                one(r).map_err(at)?;
+            } else {
+                page_pieces(r, page).try_for_each(&mut one).map_err(at)?;
+            }
+        }
+        records += accesses.len() as u64;
+    }
+    if countdown.pending() {
+        sample(&lean);
+    }
+    let c = lean.counters();
+    let mut out = report(machine, Model::Full);
+    out.references = c.references;
+    out.distinct_pages = pages.mapped.len();
+    out.faults = c.faults;
+    out.fault_rate = if c.references == 0 {
+        0.0
+    } else {
+        c.faults as f64 / c.references as f64
+    };
+    out.evictions = c.evictions;
+    out.write_backs = c.write_backs;
+    out.tlb_hits = Some(c.tlb_hits);
+    out.walks = Some(c.walks);
+    out.page_table_bytes = Some(c.table_bytes);
+    out.seconds = start.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// How many accesses ahead the lean engine starts loading a page's leaf
+/// entry; half as far, the policy's state for the page's frame.
+const LEAN_LOOKAHEAD: usize = 16;
+
 /// How many accesses ahead the full model prefetches page-table entries
 /// ([`Kernel::prefetch_translation`]): far enough for a host cache miss
 /// to complete during the accesses between.
@@ -657,16 +794,11 @@ const TRANSLATION_LOOKAHEAD: usize = 8;
 /// larger).
 const TRACE_BLOCK_BYTES: u64 = 2 << 20;
 
-/// A full-model run between references: the machine, the one process the
-/// stream runs in, and what the driver keeps beside the kernel.
-struct FullRun<'a> {
-    k: Kernel,
-    pid: Pid,
-    machine: &'a Machine,
-    page: u64,
-    page_shift: u32,
-    /// Whether the kernel carries an explanation log.
-    explaining: bool,
+/// Trace mode's pages: which the stream touched and which blocks of
+/// backing store are mapped for them, kept by the driver beside the
+/// machine (either engine's).
+#[derive(Default)]
+struct TracePages {
     /// Every page touched: the distinct pages.
     mapped: PageSet,
     /// Trace mode maps backing store a block of [`TRACE_BLOCK_BYTES`] at a
@@ -689,6 +821,126 @@ struct FullRun<'a> {
     /// few pages (code, stack, data), so most changes of page find theirs
     /// here and need no first-touch look-up.
     entered: RecentPages,
+}
+
+impl TracePages {
+    /// An access to `addr` by `pid` on `k`: its page counted, and mapped
+    /// on its first touch ([`TracePages::first_touch`]).
+    #[inline(always)]
+    fn enter(
+        &mut self,
+        k: &mut Kernel,
+        pid: Pid,
+        machine: &Machine,
+        addr: u64,
+        explaining: bool,
+    ) -> Result<(), DriverError> {
+        let page = machine.arch.page_bytes();
+        let base = addr & !(page - 1);
+        if self.last_base == Some(base) {
+            return Ok(());
+        }
+        self.last_base = Some(base);
+        // A page entered lately was touched before and needs nothing else,
+        // and most pages entered are such.
+        if self.entered.enter(base / page) {
+            return Ok(());
+        }
+        self.first_touch(k, pid, machine, addr, explaining)
+    }
+
+    /// The page of an access to `addr` counted, and if it was never
+    /// touched before, mapped as backed memory, with its whole block the
+    /// first time the trace enters the block (a block at the edge of the
+    /// address space page by page). An explanation maps page by page, so
+    /// the backed region it narrates is exactly the pages touched so far.
+    #[inline(always)]
+    fn first_touch(
+        &mut self,
+        k: &mut Kernel,
+        pid: Pid,
+        machine: &Machine,
+        addr: u64,
+        explaining: bool,
+    ) -> Result<(), DriverError> {
+        let page = machine.arch.page_bytes();
+        let base = addr & !(page - 1);
+        if !self.mapped.insert(base / page) {
+            return Ok(());
+        }
+        let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
+        let block_bytes = TRACE_BLOCK_BYTES.max(page);
+        let block = base & !(block_bytes - 1);
+        let mapped = if explaining || self.blocks_by_page.contains(&block) {
+            k.map_backed(pid, Some(base), page, rwx).map(drop)
+        } else if !self.blocks_tried.insert(block / block_bytes) {
+            // Mapped whole before (a block that failed to is in
+            // `blocks_by_page`).
+            Ok(())
+        } else {
+            self.mapped_blocks.insert(block);
+            if k.map_backed(pid, Some(block), block_bytes, rwx).is_ok() {
+                Ok(())
+            } else {
+                self.blocks_by_page.insert(block);
+                k.map_backed(pid, Some(base), page, rwx).map(drop)
+            }
+        };
+        mapped.map_err(|e| unmappable(k, pid, machine, addr, e))
+    }
+}
+
+/// The error of an access to `addr` that cannot be mapped for `pid` (the
+/// mapping failed with `e`).
+fn unmappable(
+    k: &Kernel,
+    pid: Pid,
+    machine: &Machine,
+    addr: u64,
+    e: vmlab_kernel::Errno,
+) -> DriverError {
+    // The usable span, for the reader to move the workload into.
+    let span = k.regions(pid).map_or_else(String::new, |map| {
+        format!(" {:#x}..{:#x}", map.min_addr(), map.task_size())
+    });
+    DriverError::Address {
+        addr,
+        record: None,
+        message: format!(
+            "cannot be mapped on {} ({e}): outside its user address space{span} or clashing with the stack",
+            machine.arch.name()
+        ),
+        unmappable: true,
+    }
+}
+
+/// The error of an access to `addr` that the machine ended with `s`.
+fn signalled(addr: u64, s: Signal) -> DriverError {
+    DriverError::Address {
+        addr,
+        message: match s.kind {
+            SignalKind::Sigkill => format!(
+                "memory and swap ran out and the out-of-memory killer ended the traced program ({s}); give the machine more memory (--frames or --mem)"
+            ),
+            _ => format!("the machine raised {s}"),
+        },
+        record: None,
+        unmappable: false,
+    }
+}
+
+/// A full-model run between references: the machine, the one process the
+/// stream runs in, and what the driver keeps beside the kernel.
+struct FullRun<'a> {
+    k: Kernel,
+    pid: Pid,
+    machine: &'a Machine,
+    page: u64,
+    page_shift: u32,
+    /// Whether the kernel carries an explanation log.
+    explaining: bool,
+    /// Trace mode's pages: touched, entered, mapped.
+    pages: TracePages,
     /// Replaying system calls, from the stream's first one on.
     replay: Option<Replay>,
     countdown: Countdown,
@@ -706,7 +958,7 @@ impl FullRun<'_> {
             .get_or_insert_with(Replay::new)
             .apply(&mut self.k, self.pid, call);
         // The call may have changed the current page's region.
-        self.last_base = None;
+        self.pages.last_base = None;
         Ok(())
     }
 
@@ -718,16 +970,16 @@ impl FullRun<'_> {
     /// changes.
     fn trim_blocks(&mut self) -> Result<(), DriverError> {
         let block_pages = TRACE_BLOCK_BYTES.max(self.page) / self.page;
-        for block in std::mem::take(&mut self.mapped_blocks) {
+        for block in std::mem::take(&mut self.pages.mapped_blocks) {
             let first = block / self.page;
             let mut vpn = first;
             while vpn < first + block_pages {
-                if self.mapped.contains(vpn) {
+                if self.pages.mapped.contains(vpn) {
                     vpn += 1;
                     continue;
                 }
                 let hole = vpn;
-                while vpn < first + block_pages && !self.mapped.contains(vpn) {
+                while vpn < first + block_pages && !self.pages.mapped.contains(vpn) {
                     vpn += 1;
                 }
                 let (addr, len) = (hole * self.page, (vpn - hole) * self.page);
@@ -779,93 +1031,36 @@ impl FullRun<'_> {
         if self.explaining && !self.k.explaining() {
             return Ok(false);
         }
-        let base = piece.addr & !(self.page - 1);
-        if self.last_base != Some(base) {
-            let entered_lately = self.entered.enter(base >> self.page_shift);
-            if self.replay.is_some() || !entered_lately {
-                // Counted here, inline: in trace mode a page touched before
-                // needs nothing else, and most pages entered are such.
-                let first_touch = self.mapped.insert(base >> self.page_shift);
-                if first_touch || self.replay.is_some() {
-                    self.enter_page(piece.addr, base, first_touch)?;
+        match self.replay.as_mut() {
+            None => self.pages.enter(
+                &mut self.k,
+                self.pid,
+                self.machine,
+                piece.addr,
+                self.explaining,
+            )?,
+            Some(replay) => {
+                let base = piece.addr & !(self.page - 1);
+                if self.pages.last_base != Some(base) {
+                    self.pages.entered.enter(base >> self.page_shift);
+                    self.pages.mapped.insert(base >> self.page_shift);
+                    replay
+                        .enter_page(&mut self.k, self.pid, base)
+                        .map_err(|e| unmappable(&self.k, self.pid, self.machine, piece.addr, e))?;
+                    self.pages.last_base = Some(base);
                 }
-            }
-            self.last_base = Some(base);
-        }
-        if let Some(replay) = self.replay.as_mut() {
-            if !replay.admits(piece.addr, piece.kind) {
-                return Ok(true);
+                if !replay.admits(piece.addr, piece.kind) {
+                    return Ok(true);
+                }
             }
         }
         self.k
             .access(self.pid, piece.addr, piece.kind)
-            .map_err(|s| DriverError::Address {
-                addr: piece.addr,
-                message: match s.kind {
-                    SignalKind::Sigkill => format!(
-                        "memory and swap ran out and the out-of-memory killer ended the traced program ({s}); give the machine more memory (--frames or --mem)"
-                    ),
-                    _ => format!("the machine raised {s}"),
-                },
-                record: None,
-                unmappable: false,
-            })?;
+            .map_err(|s| signalled(piece.addr, s))?;
         if self.countdown.tick() {
             self.sample();
         }
         Ok(true)
-    }
-
-    /// Moving to the page at `base` (not entered lately, counted already,
-    /// `first_touch` if never before): mapped on first touch (trace mode)
-    /// or looked up in the replayed regions.
-    fn enter_page(&mut self, addr: u64, base: u64, first_touch: bool) -> Result<(), DriverError> {
-        let (k, pid) = (&mut self.k, self.pid);
-        let backed = match self.replay.as_mut() {
-            Some(replay) => replay.enter_page(k, pid, base),
-            // Trace mode: the page exists on the backing store, mapped with
-            // its whole block the first time the trace enters the block (a
-            // block at the edge of the address space page by page). An
-            // explanation maps page by page, so the backed region it
-            // narrates is exactly the pages touched so far.
-            None if first_touch => {
-                let rwx = Prot::READ | Prot::WRITE | Prot::EXEC;
-                let block_bytes = TRACE_BLOCK_BYTES.max(self.page);
-                let block = base & !(block_bytes - 1);
-                if self.explaining || self.blocks_by_page.contains(&block) {
-                    k.map_backed(pid, Some(base), self.page, rwx).map(drop)
-                } else if !self.blocks_tried.insert(block / block_bytes) {
-                    // Mapped whole before (a block that failed to is in
-                    // `blocks_by_page`).
-                    Ok(())
-                } else {
-                    self.mapped_blocks.insert(block);
-                    if k.map_backed(pid, Some(block), block_bytes, rwx).is_ok() {
-                        Ok(())
-                    } else {
-                        self.blocks_by_page.insert(block);
-                        k.map_backed(pid, Some(base), self.page, rwx).map(drop)
-                    }
-                }
-            }
-            None => Ok(()),
-        };
-        backed.map_err(|e| {
-            // The usable span, for the reader to move the workload into.
-            let span = k.regions(pid).map_or_else(String::new, |map| {
-                format!(" {:#x}..{:#x}", map.min_addr(), map.task_size())
-            });
-            DriverError::Address {
-                addr,
-                record: None,
-                message: format!(
-                    "cannot be mapped on {} ({e}): outside its user address space{span} or clashing with the stack",
-                    self.machine.arch.name()
-                ),
-                unmappable: true,
-            }
-        })?;
-        Ok(())
     }
 
     /// Hands the caller a [`Sample`] of the counters now.

@@ -55,6 +55,22 @@ impl fmt::Debug for Future {
 }
 
 impl Future {
+    /// The future of a stream whose references touch the pages `pages`
+    /// (page numbers, in order), pages of `page_bytes`: for tests that
+    /// make their streams by hand.
+    #[cfg(test)]
+    pub(crate) fn of_pages(page_bytes: u64, pages: impl IntoIterator<Item = u64>) -> Future {
+        let mut next = NextUses::default();
+        for page in pages {
+            next.push(page).expect("a test's future fits in memory");
+        }
+        Future {
+            page_bytes,
+            next_use: Arc::new(next.finish()),
+            system_calls: 0,
+        }
+    }
+
     /// For reference `i`, the index of the next reference to its page
     /// (`u64::MAX`: none), as OPT takes it.
     pub fn next_use(&self) -> Arc<Vec<u64>> {

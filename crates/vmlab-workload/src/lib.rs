@@ -33,6 +33,7 @@ pub mod compare;
 pub mod driver;
 pub mod future;
 pub mod gen;
+mod lean;
 pub mod mrc;
 pub mod op;
 pub mod pageset;

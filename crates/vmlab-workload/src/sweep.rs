@@ -16,7 +16,7 @@
 //! Rows carry no wall-clock time, so the same sweep gives the same table
 //! bit for bit.
 
-use crate::chunk::{read_on_thread, Batched, Chunk, ChunkedOps};
+use crate::chunk::{batched_accesses, read_on_thread, Chunk, ChunkedOps};
 use crate::driver::{run_chunks_sampled, DriverError, Machine, Model, RunReport, Sample};
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
@@ -116,7 +116,7 @@ impl Source {
         let (m, n) = (machine, model);
         match self {
             Source::Generator(spec) => {
-                let ops = Batched::new(spec.stream().map(|r| Ok(Op::Access(r))));
+                let ops = batched_accesses(spec.stream().map(Ok));
                 run_stream(ops, reading, m, n, every, on_sample).map_err(placed_by_generator)
             }
             Source::Trace {
@@ -134,7 +134,7 @@ impl Source {
                     TraceReader::Addr(r) => run_stream(r, reading, m, n, every, on_sample),
                     TraceReader::VmlabBin(r) => run_stream(r, reading, m, n, every, on_sample),
                     TraceReader::OracleGeneral(r) => {
-                        let ops = Batched::new(r.map(|access| access.map(Op::Access)));
+                        let ops = batched_accesses(r);
                         run_stream(ops, reading, m, n, every, on_sample)
                     }
                 }?;
@@ -182,7 +182,7 @@ impl Source {
         let each = &mut each;
         match self {
             Source::Generator(spec) => {
-                let ops = Batched::new(spec.stream().map(|r| Ok(Op::Access(r))));
+                let ops = batched_accesses(spec.stream().map(Ok));
                 pages_of(ops, reading, page, each)
             }
             Source::Trace {
@@ -198,7 +198,7 @@ impl Source {
                     TraceReader::Addr(r) => pages_of(r, reading, page, each),
                     TraceReader::VmlabBin(r) => pages_of(r, reading, page, each),
                     TraceReader::OracleGeneral(r) => {
-                        let ops = Batched::new(r.map(|access| access.map(Op::Access)));
+                        let ops = batched_accesses(r);
                         pages_of(ops, reading, page, each)
                     }
                 }?;

@@ -769,3 +769,47 @@ fn binary_syscall_errors() {
         vec![MemRef::fetch(0x0401_ab70, 3)]
     );
 }
+
+/// A generator's trace is written as version 1, which has no system
+/// calls, so a reader can say so before its first record (the full
+/// model's lean engine relies on it); a version 2 file cannot, and a
+/// header that is wrong is still the first read's error.
+#[test]
+fn a_trace_of_accesses_alone_says_so_in_its_header() {
+    use vmlab_workload::chunk::ChunkedOps;
+    let refs = [MemRef::read(0x1000, 8), MemRef::write(0x2008, 4)];
+    let mut w = BinWriter::accesses_only(Vec::new()).unwrap();
+    for r in &refs {
+        w.write(r).unwrap();
+    }
+    let call = Syscall {
+        call: AddressCall::Brk { addr: 0 },
+        result: Ok(0),
+    };
+    let refused = w.write_syscall(&call).unwrap_err();
+    assert!(refused.to_string().contains("no system calls"), "{refused}");
+    let v1 = w.finish().unwrap();
+    assert_eq!(&v1[8..10], &[1, 0], "version 1");
+    let mut reader = BinReader::new(v1.as_slice(), "t.vmt");
+    assert!(reader.accesses_only());
+    let read: Vec<MemRef> = reader.map(Result::unwrap).collect();
+    assert_eq!(read, refs);
+
+    let v2 = bin_bytes(&refs);
+    let v2_only = BinReader::new(v2.as_slice(), "t.vmt").accesses_only();
+    assert!(!v2_only, "a version 2 file may carry calls");
+    let addr_only =
+        AddrReader::new(&b"0x10\n"[..], "t.addr", ReadOptions::default()).accesses_only();
+    assert!(addr_only, "an address list has no call lines");
+    let lackey =
+        LackeyReader::new(&b" L 10,1\n"[..], "t.lackey", ReadOptions::default()).accesses_only();
+    assert!(!lackey, "lackey prints system calls");
+
+    let mut bad = BinReader::new(&b"not a trace at all"[..], "bad.vmt");
+    assert!(!bad.accesses_only());
+    let first = bad.next().unwrap().unwrap_err().to_string();
+    assert!(
+        first.contains("bad.vmt") && first.contains("magic"),
+        "{first}"
+    );
+}

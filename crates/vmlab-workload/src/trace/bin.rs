@@ -71,6 +71,8 @@ fn kind_code(kind: AccessKind) -> u8 {
 /// Writes vmlab-bin records to `W`, buffered.
 pub struct BinWriter<W: Write> {
     out: BufWriter<W>,
+    /// Whether the header promised accesses alone (version 1).
+    accesses_only: bool,
 }
 
 impl<W: Write> std::fmt::Debug for BinWriter<W> {
@@ -82,13 +84,28 @@ impl<W: Write> std::fmt::Debug for BinWriter<W> {
 impl<W: Write> BinWriter<W> {
     /// Starts a trace on `out` by writing the header.
     pub fn new(out: W) -> io::Result<BinWriter<W>> {
+        BinWriter::with_version(out, VERSION)
+    }
+
+    /// Starts a trace of accesses alone (a generator's) on `out`: a
+    /// version 1 file, which has no system calls, so a reader knows before
+    /// the first record that none will come (the full model then takes its
+    /// lean engine). [`BinWriter::write_syscall`] is refused.
+    pub fn accesses_only(out: W) -> io::Result<BinWriter<W>> {
+        BinWriter::with_version(out, 1)
+    }
+
+    fn with_version(out: W, version: u16) -> io::Result<BinWriter<W>> {
         let mut out = BufWriter::with_capacity(256 * 1024, out);
         let mut header = [0u8; HEADER_LEN];
         header[..8].copy_from_slice(&MAGIC);
-        header[8..10].copy_from_slice(&VERSION.to_le_bytes());
+        header[8..10].copy_from_slice(&version.to_le_bytes());
         header[10..12].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
         out.write_all(&header)?;
-        Ok(BinWriter { out })
+        Ok(BinWriter {
+            out,
+            accesses_only: version < SYSCALL_VERSION,
+        })
     }
 
     /// Appends one access.
@@ -109,8 +126,14 @@ impl<W: Write> BinWriter<W> {
         self.out.write_all(&rec[..len])
     }
 
-    /// Appends one system call.
+    /// Appends one system call (refused in a trace of accesses alone).
     pub fn write_syscall(&mut self, call: &Syscall) -> io::Result<()> {
+        if self.accesses_only {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a trace of accesses alone (vmlab-bin version 1) has no system calls",
+            ));
+        }
         let mut rec = [0u8; SYSCALL_LEN];
         let (result, failed) = match call.result {
             Ok(v) => (v, false),
@@ -152,6 +175,9 @@ pub struct BinReader<R> {
     header_checked: bool,
     /// The file's version, once the header is checked.
     version: u16,
+    /// What checking the header early ([`ChunkedOps::accesses_only`])
+    /// found wrong, given at the first read.
+    header_error: Option<TraceError>,
     /// The last system call decoded (a `brk(0)` before the first).
     call: Syscall,
     done: bool,
@@ -185,6 +211,7 @@ impl<R: Read> BinReader<R> {
             name,
             header_checked: false,
             version: 0,
+            header_error: None,
             call: Syscall {
                 call: AddressCall::Brk { addr: 0 },
                 result: Ok(0),
@@ -406,6 +433,18 @@ impl<R: Read> ChunkedOps for BinReader<R> {
         }
         Some(Ok(Chunk::Accesses(&self.batch)))
     }
+
+    /// A version 1 file has no system calls. The header is checked now if
+    /// it was not; what is wrong with it is the first read's error.
+    fn accesses_only(&mut self) -> bool {
+        if !self.header_checked {
+            if let Err(e) = self.check_header() {
+                self.done = true;
+                self.header_error = Some(e);
+            }
+        }
+        self.version == 1
+    }
 }
 
 /// What the record at the front decoded to. A system call waits in
@@ -460,6 +499,9 @@ impl<R: Read> BinReader<R> {
     /// Any record (or the end, or an error), refilling the buffer as needed.
     #[inline(never)]
     fn step_any(&mut self) -> Option<Result<Step, TraceError>> {
+        if let Some(e) = self.header_error.take() {
+            return Some(Err(e));
+        }
         if self.done {
             return None;
         }

@@ -74,6 +74,9 @@ pub struct Bad {
 
 /// A line grammar.
 pub trait LineFormat {
+    /// Whether the grammar has system-call lines.
+    const HAS_CALLS: bool;
+
     /// Parses one line (without its line ending).
     fn parse(line: &[u8]) -> Result<Line, Bad>;
 
@@ -304,6 +307,11 @@ impl<R: Read, F: LineFormat> ChunkedOps for TextReader<R, F> {
         let start = std::mem::replace(&mut self.next, self.ready.len());
         Some(Ok(Chunk::Accesses(&self.ready[start..])))
     }
+
+    /// An address list has no system-call lines.
+    fn accesses_only(&mut self) -> bool {
+        !F::HAS_CALLS
+    }
 }
 
 /// The accesses alone; system calls are skipped.
@@ -434,6 +442,8 @@ fn end_of_line(line: &[u8], i: usize, comments: bool) -> Result<(), Bad> {
 }
 
 impl LineFormat for Lackey {
+    const HAS_CALLS: bool = true;
+
     #[inline]
     fn parse(line: &[u8]) -> Result<Line, Bad> {
         let i = skip_blanks(line, 0);
@@ -717,6 +727,8 @@ fn syscall_line(line: &[u8], i: usize) -> Result<Line, Bad> {
 }
 
 impl LineFormat for Addr {
+    const HAS_CALLS: bool = false;
+
     #[inline]
     fn parse(line: &[u8]) -> Result<Line, Bad> {
         let i = skip_blanks(line, 0);

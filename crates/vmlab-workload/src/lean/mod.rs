@@ -1,0 +1,665 @@
+//! The lean engine: the full model of a trace run (TLB, page walk, fault
+//! handler, replacement, page-table entries with their accessed and dirty
+//! flags) for the case most runs are, built for speed. The layered engine
+//! ([`vmlab_kernel::Kernel`] over [`vmlab_hw::mmu::Mmu`]) answers every
+//! question a kernel can be asked; a trace run in trace mode asks few: one
+//! process, every page backed memory mapped read-write-execute, base pages
+//! only, global replacement, no system calls, no explanation. Here those
+//! answers are computed directly, in flat arrays the host's cache can
+//! hold, and each count (references, faults, evictions, write-backs, TLB
+//! hits, walks, page-table bytes, samples) equals the layered engine's:
+//! tests run both on every processor scheme and policy and compare them.
+//!
+//! What is kept, as the layered engine keeps it:
+//! - the frames: the kernel's free list as the kernel left it after
+//!   building the process, popped and pushed in the same order, so each
+//!   page lands in the frame it would there (a policy may order by frame);
+//! - the page tables: one table a frame, made top-down on the fault that
+//!   needs them after the page's own frame is taken; leaf entries in the
+//!   scheme's real format ([`PteFormat`]), whose accessed and dirty flags
+//!   the walk sets (or, where software manages them, whose clear flags
+//!   fault) and the policies read and clear. The entries above the leaves
+//!   hold only the way down: no count depends on their bits;
+//! - the TLB ([`tlb`]): the base-page arrays of every level, LRU;
+//! - the policy: the same [`ReplacementPolicy`], built from the same
+//!   spec, called in the same order (insertions on faults, touches on
+//!   hits with a repeat dropped where touches collapse, ticks before the
+//!   same references, victims for the faulting page's key).
+//!
+//! [`LeanMachine::for_run`] says whether a machine is one of these; the
+//! driver falls back to the layered engine for any other, and for streams
+//! that may carry system calls.
+
+#[cfg(test)]
+mod tests;
+mod tlb;
+
+use tlb::{LeanTlb, Probe};
+use vmlab_hw::arch::pte::{LeafAttrs, PteFormat};
+use vmlab_hw::arch::{AdUpdate, MAX_LEVELS};
+use vmlab_hw::mmu::Segmentation;
+use vmlab_hw::prefetch::prefetch;
+use vmlab_hw::{AccessKind, Arch, Perms};
+use vmlab_kernel::frames::{Owner, Pid};
+use vmlab_kernel::kernel::{page_key, perms_for};
+use vmlab_kernel::policy::FrameId;
+use vmlab_kernel::policy::{PageKey, ReferenceBits, ReplacementPolicy};
+use vmlab_kernel::region::Prot;
+use vmlab_kernel::{Kernel, ReplacementScope};
+
+/// No table, no frame: an empty slot of a table above the leaves, and
+/// the leaf index of a frame that holds no user page.
+const NONE: u32 = u32::MAX;
+
+/// What the lean engine counted, as the layered engine's kernel and MMU
+/// count it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LeanCounters {
+    pub(crate) references: u64,
+    /// Read-ins (major) and software-managed flag faults (minor).
+    pub(crate) faults: u64,
+    pub(crate) evictions: u64,
+    /// Dirty pages written back on eviction.
+    pub(crate) write_backs: u64,
+    pub(crate) tlb_hits: u64,
+    /// Table walks, those that fault included.
+    pub(crate) walks: u64,
+    pub(crate) resident_pages: u64,
+    /// Page-table bytes, the kernel's root table included.
+    pub(crate) table_bytes: u64,
+}
+
+/// Why a walk stopped short of a translation.
+enum WalkFault {
+    /// The page is not mapped; `tables_present`: every table above its
+    /// leaf exists.
+    NotPresent { tables_present: bool },
+    /// Software manages the flags and one the access needs is clear.
+    Flags,
+}
+
+/// Memory ran out: every frame holds a page table, or the policy offers
+/// nothing to evict.
+#[derive(Debug)]
+struct OutOfMemory;
+
+/// Why an access did not complete.
+#[derive(Debug)]
+pub(crate) enum Stop<E> {
+    /// Memory ran out (the layered engine's kernel kills the process).
+    OutOfMemory,
+    /// The faults did not resolve in the passes an access may take.
+    Unresolved,
+    /// The caller refused the absent page.
+    Page(E),
+}
+
+/// The user page a frame holds: the reverse map, one entry a frame (trace
+/// mode shares no page), read together on an eviction.
+#[derive(Clone, Copy, Debug)]
+struct FrameOwner {
+    vpn: u64,
+    /// The index in [`Hardware::leaves`] of the entry mapping the page, or
+    /// [`NONE`] (the frame is free, or a table).
+    leaf: u32,
+}
+
+impl FrameOwner {
+    const NONE: FrameOwner = FrameOwner { vpn: 0, leaf: NONE };
+}
+
+/// The machine below the policy: tables, TLB, frames and counts. The
+/// policy reads and clears flags through it ([`ReferenceBits`]).
+struct Hardware {
+    format: PteFormat,
+    page_shift: u8,
+    /// Per level, root first: the shift of its index within a page
+    /// number and the index mask (one more than the mask is the level's
+    /// entries). Fixed-size, so the walk's loop reads no vector headers.
+    index: [(u32, u64); MAX_LEVELS],
+    /// Levels above the leaves.
+    uppers: usize,
+    /// Per level: the bytes a table of it takes.
+    table_bytes: Vec<u64>,
+    /// The tables above the leaves, one after another, the root first (at
+    /// 0): each slot holds where its child table starts (in this vector,
+    /// or for the last of them in `leaves`), or [`NONE`].
+    upper: Vec<u32>,
+    /// The leaf tables' entries, raw, one table after another.
+    leaves: Vec<u64>,
+    /// Whether clear accessed and dirty flags fault (software manages
+    /// them) rather than being set by the walk.
+    soft_flags: bool,
+    /// The rights of every trace-mode page.
+    perms: Perms,
+    tlb: LeanTlb,
+    /// Free frames; the next taken is the last.
+    free: Vec<FrameId>,
+    /// Per frame: the page it holds and where its leaf entry is.
+    owners: Vec<FrameOwner>,
+    counters: LeanCounters,
+}
+
+impl Hardware {
+    /// The index of page `vpn` in its table at `level`.
+    #[inline(always)]
+    fn index_of(&self, vpn: u64, level: usize) -> u32 {
+        let (shift, mask) = self.index[level];
+        // Below the level's entries, a u32 (index bits are few).
+        ((vpn >> shift) & mask) as u32
+    }
+
+    /// The tables on the way to page `vpn`'s leaf: where the slot for it
+    /// is in `upper` at each level above the leaves, as far as the tables
+    /// go, and where its leaf table starts (`None` if a table is missing).
+    #[inline(always)]
+    fn leaf_table(&self, vpn: u64) -> Option<u32> {
+        let mut table = 0u32;
+        for level in 0..self.uppers {
+            table = self.upper[(table + self.index_of(vpn, level)) as usize];
+            if table == NONE {
+                return None;
+            }
+        }
+        Some(table)
+    }
+
+    /// Where page `vpn`'s leaf entry is, if its tables exist.
+    #[inline(always)]
+    fn leaf_at(&self, vpn: u64) -> Option<usize> {
+        self.leaf_table(vpn)
+            .map(|t| (t + self.index_of(vpn, self.uppers)) as usize)
+    }
+
+    #[inline(always)]
+    fn frame_in(&self, raw: u64) -> FrameId {
+        // Frames are counted in u32 (the kernel's frame numbers).
+        (self.format.frame_addr(raw, self.page_shift) >> self.page_shift) as FrameId
+    }
+
+    /// The walk: page `vpn`'s frame and whether it is dirty, setting the
+    /// flags the access needs (x86's walker sets accessed, and dirty on a
+    /// write; where software manages them a clear one faults instead).
+    #[inline(always)]
+    fn walk(&mut self, vpn: u64, kind: AccessKind) -> Result<(FrameId, bool), WalkFault> {
+        self.counters.walks += 1;
+        let Some(at) = self.leaf_at(vpn) else {
+            return Err(WalkFault::NotPresent {
+                tables_present: false,
+            });
+        };
+        let raw = self.leaves[at];
+        if raw == 0 {
+            return Err(WalkFault::NotPresent {
+                tables_present: true,
+            });
+        }
+        let write = kind == AccessKind::Write;
+        let flags = self.format.leaf(raw);
+        if self.soft_flags {
+            if !flags.accessed || write && !flags.dirty {
+                return Err(WalkFault::Flags);
+            }
+            return Ok((self.frame_in(raw), flags.dirty));
+        }
+        let mut new = raw;
+        if !flags.accessed {
+            new = self.format.with_accessed(new, true);
+        }
+        if write && !flags.dirty {
+            new = self.format.with_dirty(new, true);
+        }
+        if new != raw {
+            self.leaves[at] = new;
+        }
+        Ok((self.frame_in(new), flags.dirty || write))
+    }
+
+    /// Tables missing on the way to page `vpn`'s leaf.
+    fn tables_needed(&self, vpn: u64) -> usize {
+        let mut table = 0u32;
+        for level in 0..self.uppers {
+            table = self.upper[(table + self.index_of(vpn, level)) as usize];
+            if table == NONE {
+                return self.uppers - level;
+            }
+        }
+        0
+    }
+
+    /// Makes the missing tables on the way to page `vpn`, top-down, each
+    /// in a frame of its own; the leaf entry's index.
+    fn make_tables(&mut self, vpn: u64) -> usize {
+        let mut table = 0u32;
+        for level in 0..self.uppers {
+            let slot = (table + self.index_of(vpn, level)) as usize;
+            if self.upper[slot] == NONE {
+                // Reserved by the caller.
+                let _frame = self.free.pop();
+                let next = level + 1;
+                self.counters.table_bytes += self.table_bytes[next];
+                let entries = self.index[next].1 as usize + 1;
+                let tables = if next < self.uppers {
+                    self.upper.len()
+                } else {
+                    self.leaves.len()
+                };
+                // Slots are fewer than the frames' entries; a trace's
+                // tables never reach 2^32 slots before memory runs out.
+                self.upper[slot] = tables as u32;
+                if next < self.uppers {
+                    self.upper.resize(tables + entries, NONE);
+                } else {
+                    self.leaves.resize(tables + entries, 0);
+                }
+            }
+            table = self.upper[slot];
+        }
+        (table + self.index_of(vpn, self.uppers)) as usize
+    }
+
+    /// Whether `frame`'s page has its accessed and dirty flags set.
+    fn flags(&self, frame: FrameId) -> (bool, bool) {
+        match self.owners[frame as usize].leaf {
+            NONE => (false, false),
+            at => {
+                let flags = self.format.leaf(self.leaves[at as usize]);
+                (flags.accessed, flags.dirty)
+            }
+        }
+    }
+
+    /// Rewrites `frame`'s leaf entry by `edit`; a changed entry is shot
+    /// down from the TLB. Whether it changed.
+    fn edit_flags(&mut self, frame: FrameId, edit: impl Fn(&PteFormat, u64) -> u64) -> bool {
+        let FrameOwner { vpn, leaf: at } = self.owners[frame as usize];
+        if at == NONE {
+            return false;
+        }
+        let raw = self.leaves[at as usize];
+        let new = edit(&self.format, raw);
+        if new == raw {
+            return false;
+        }
+        self.leaves[at as usize] = new;
+        self.tlb.flush(vpn);
+        true
+    }
+
+    /// Evicts the page in `frame` (a backed page: written back if dirty,
+    /// else dropped) and frees the frame.
+    fn evict(&mut self, frame: FrameId) {
+        let (young, dirty) = self.flags(frame);
+        if dirty {
+            self.counters.write_backs += 1;
+        }
+        let owner = std::mem::replace(&mut self.owners[frame as usize], FrameOwner::NONE);
+        self.leaves[owner.leaf as usize] = 0;
+        // An entry whose accessed flag is clear is cached nowhere: a TLB
+        // entry comes only from a walk that set it, and clearing it shot
+        // the entry down.
+        if young {
+            self.tlb.flush(owner.vpn);
+        }
+        self.counters.resident_pages -= 1;
+        self.counters.evictions += 1;
+        self.free.push(frame);
+    }
+
+    /// Starts loading what evicting `frame` will read.
+    #[inline(always)]
+    fn prefetch_victim(&self, frame: FrameId) {
+        if let Some(owner) = self.owners.get(frame as usize) {
+            if let Some(raw) = self.leaves.get(owner.leaf as usize) {
+                prefetch(raw);
+            }
+        }
+    }
+}
+
+/// The policy's view of the hardware: the flags in the leaf entries, and
+/// the time (references so far, as the kernel gives it).
+struct Refs<'a> {
+    hw: &'a mut Hardware,
+}
+
+impl ReferenceBits for Refs<'_> {
+    fn referenced(&mut self, frame: FrameId) -> bool {
+        self.hw.flags(frame).0
+    }
+    fn clear_referenced(&mut self, frame: FrameId) {
+        self.hw
+            .edit_flags(frame, |f, raw| f.with_accessed(raw, false));
+    }
+    fn test_and_clear_referenced(&mut self, frame: FrameId) -> bool {
+        self.hw
+            .edit_flags(frame, |f, raw| f.with_accessed(raw, false))
+    }
+    fn dirty(&mut self, frame: FrameId) -> bool {
+        self.hw.flags(frame).1
+    }
+    /// As the kernel does for a backed page a policy cleans ahead of its
+    /// eviction: the page goes to swap (not counted as a write-back: the
+    /// layered engine's kernel counts it as a swap-out) and is clean.
+    fn write_back(&mut self, frame: FrameId) {
+        self.hw.edit_flags(frame, |f, raw| f.with_dirty(raw, false));
+    }
+    fn now(&self) -> u64 {
+        self.hw.counters.references.saturating_sub(1)
+    }
+}
+
+/// A trace run's machine in the lean engine.
+pub(crate) struct LeanMachine {
+    policy: Box<dyn ReplacementPolicy>,
+    hw: Hardware,
+    pid: Pid,
+    /// Whether the policy takes touches, and whether a repeat changes
+    /// nothing.
+    touch: bool,
+    collapse: bool,
+    /// The frame touched last, while no other policy call came since.
+    last_touch: Option<FrameId>,
+    tick_interval: u64,
+    /// The reference before which the next clock tick falls.
+    next_tick: u64,
+    /// The frame the policy expects to evict next, whose leaf entry the
+    /// next prefetch starts loading.
+    victim_hint: Option<FrameId>,
+    /// Whether a victim was evicted since the last insertion: once the
+    /// new page is in, the policy is asked for its next victim.
+    guess_due: bool,
+    frames: usize,
+}
+
+impl LeanMachine {
+    /// The lean engine for a trace run of `pid` on `k` (a kernel just
+    /// built for it, the process's address space empty), with the policy
+    /// `policy` ticking every `tick_interval` references; `None` when the
+    /// run needs what only the layered engine models.
+    pub(crate) fn for_run(
+        k: &Kernel,
+        pid: Pid,
+        policy: Box<dyn ReplacementPolicy>,
+        tick_interval: u64,
+    ) -> Option<LeanMachine> {
+        let config = k.config();
+        let arch: &Arch = &config.arch;
+        let levels = arch.levels().len();
+        let page = arch.page_bytes();
+        let tables_fit = (1..levels).all(|l| arch.table_alloc_bytes(l) <= page);
+        // The kernel built the root alone, and the TLB is empty.
+        let root_only = k.page_table_bytes(pid) == Some(arch.table_alloc_bytes(0));
+        let plain = config.scope == ReplacementScope::Global
+            && config.watermarks == (0, 0)
+            && !k.explaining()
+            && k.mmu().counters().walks == 0
+            && matches!(k.mmu().segmentation(), Segmentation::Flat);
+        if !(tables_fit && root_only && plain) {
+            return None;
+        }
+        let tlb = k.mmu().tlb();
+        let lean_tlb = LeanTlb::new(
+            &config.tlb,
+            arch.page_shift(),
+            tlb.levels_for(AccessKind::Read),
+            tlb.levels_for(AccessKind::Fetch),
+        )?;
+        let page_shift = u32::from(arch.page_shift());
+        let mut index = [(0, 0); MAX_LEVELS];
+        for (level, plan) in arch.plans().iter().enumerate() {
+            index[level] = (u32::from(plan.shift) - page_shift, plan.index_mask);
+        }
+        let root_entries = index[0].1 as usize + 1;
+        let uppers = levels - 1;
+        let hw = Hardware {
+            format: arch.pte().clone(),
+            page_shift: arch.page_shift(),
+            index,
+            uppers,
+            table_bytes: (0..levels).map(|l| arch.table_alloc_bytes(l)).collect(),
+            upper: if uppers > 0 {
+                vec![NONE; root_entries]
+            } else {
+                Vec::new()
+            },
+            // A one-level scheme's root is its leaf table.
+            leaves: if uppers == 0 {
+                vec![0; root_entries]
+            } else {
+                Vec::new()
+            },
+            soft_flags: arch.ad_update() == AdUpdate::Fault,
+            perms: perms_for(Prot::READ | Prot::WRITE | Prot::EXEC),
+            tlb: lean_tlb,
+            free: k.frames().free_stack().to_vec(),
+            owners: vec![FrameOwner::NONE; config.frames],
+            counters: LeanCounters {
+                table_bytes: arch.table_alloc_bytes(0),
+                ..LeanCounters::default()
+            },
+        };
+        Some(LeanMachine {
+            touch: policy.wants_touch(),
+            collapse: policy.touches_collapse(),
+            next_tick: match tick_interval {
+                interval if interval > 0 && policy.wants_ticks() => interval,
+                _ => u64::MAX,
+            },
+            policy,
+            hw,
+            pid,
+            last_touch: None,
+            tick_interval,
+            victim_hint: None,
+            guess_due: false,
+            frames: config.frames,
+        })
+    }
+
+    /// The counts so far.
+    pub(crate) fn counters(&self) -> LeanCounters {
+        self.hw.counters
+    }
+
+    /// Hints the host cache to load what an access to page `vpn` will
+    /// read, for a caller that knows its accesses some way ahead: the
+    /// page's leaf entry and, once that is loaded (a second hint some
+    /// accesses later), the policy's state for its frame; and the leaf
+    /// entry of the page the policy expects to evict next.
+    /// Returns whether the near page is not present: its access will
+    /// fault, and the caller may start loading what its fault will read.
+    #[inline(always)]
+    pub(crate) fn prefetch(&mut self, far: u64, near: u64) -> bool {
+        if let Some(at) = self.hw.leaf_at(far) {
+            prefetch(&self.hw.leaves[at]);
+        }
+        if let Some(victim) = self.victim_hint.take() {
+            self.hw.prefetch_victim(victim);
+        }
+        match self.hw.leaf_at(near).map(|at| self.hw.leaves[at]) {
+            Some(raw) if raw != 0 => {
+                self.policy.prefetch(self.hw.frame_in(raw));
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// One access of `kind` to page `vpn`. A page that is not present is
+    /// first handed to `absent` (a page never touched must be mapped as
+    /// backed memory before it is read in: the caller's business).
+    #[inline(always)]
+    pub(crate) fn access<E>(
+        &mut self,
+        vpn: u64,
+        kind: AccessKind,
+        mut absent: impl FnMut() -> Result<(), E>,
+    ) -> Result<(), Stop<E>> {
+        if self.hw.counters.references == self.next_tick {
+            self.clock_tick();
+        }
+        self.hw.counters.references += 1;
+        let mut faulted = false;
+        // A fault handler resolves one cause a pass: a read-in, then a
+        // software-managed flag at most.
+        for _ in 0..4 {
+            let known_absent = match self.hw.tlb.probe(vpn, kind) {
+                Probe::Hit(frame) => {
+                    self.hw.counters.tlb_hits += 1;
+                    self.touch(frame, faulted);
+                    return Ok(());
+                }
+                Probe::Miss { known_absent } => known_absent,
+            };
+            match self.hw.walk(vpn, kind) {
+                Ok((frame, dirty)) => {
+                    self.hw.tlb.fill(vpn, kind, frame, dirty, known_absent);
+                    self.touch(frame, faulted);
+                    return Ok(());
+                }
+                Err(WalkFault::NotPresent { tables_present }) => {
+                    faulted = true;
+                    absent().map_err(Stop::Page)?;
+                    self.read_in(vpn, kind, tables_present)
+                        .map_err(|OutOfMemory| Stop::OutOfMemory)?;
+                }
+                Err(WalkFault::Flags) => self.set_flags(vpn, kind),
+            }
+        }
+        // As the kernel ends an access whose faults do not resolve (none
+        // here: a read-in and a flag fault are all an access can need).
+        Err(Stop::Unresolved)
+    }
+
+    /// A hit reaches the policy, unless the access brought its page in (a
+    /// page's first use is its insertion) or repeats the last touch of a
+    /// policy whose touches collapse.
+    #[inline(always)]
+    fn touch(&mut self, frame: FrameId, faulted: bool) {
+        if !self.touch || faulted || self.collapse && self.last_touch == Some(frame) {
+            return;
+        }
+        self.last_touch = Some(frame);
+        let refs = &mut Refs { hw: &mut self.hw };
+        self.policy.touch(frame, refs);
+    }
+
+    /// The clock interrupt: a policy that samples reference bits does.
+    #[cold]
+    fn clock_tick(&mut self) {
+        self.next_tick = self
+            .hw
+            .counters
+            .references
+            .saturating_add(self.tick_interval);
+        self.last_touch = None;
+        self.policy.tick(&mut Refs { hw: &mut self.hw });
+    }
+
+    /// A software-managed flag fault: the handler sets what the hardware
+    /// would have (a minor fault).
+    #[cold]
+    fn set_flags(&mut self, vpn: u64, kind: AccessKind) {
+        self.hw.counters.faults += 1;
+        if let Some(at) = self.hw.leaf_at(vpn) {
+            let format = &self.hw.format;
+            let mut raw = format.with_accessed(self.hw.leaves[at], true);
+            if kind == AccessKind::Write {
+                raw = format.with_dirty(raw, true);
+            }
+            self.hw.leaves[at] = raw;
+        }
+        self.hw.tlb.flush(vpn);
+    }
+
+    /// A major fault on backed page `vpn`: frames for the missing tables
+    /// and the page (evicting as needed), then the page read in and
+    /// handed to the policy.
+    #[inline(never)]
+    fn read_in(
+        &mut self,
+        vpn: u64,
+        kind: AccessKind,
+        tables_present: bool,
+    ) -> Result<(), OutOfMemory> {
+        self.hw.counters.faults += 1;
+        let key = page_key(Owner { pid: self.pid, vpn });
+        if !tables_present {
+            // One more than the tables: the page needs a frame too, and
+            // the tables must not be taken by its eviction.
+            let needed = self.hw.tables_needed(vpn) + 1;
+            while self.hw.free.len() < needed {
+                self.evict_one(key)?;
+            }
+        }
+        let frame = loop {
+            if let Some(frame) = self.hw.free.pop() {
+                break frame;
+            }
+            self.evict_one(key)?;
+        };
+        let at = self.hw.make_tables(vpn);
+        let soft = self.hw.soft_flags;
+        let attrs = LeafAttrs {
+            perms: self.hw.perms,
+            global: false,
+            accessed: soft,
+            dirty: soft && kind == AccessKind::Write,
+        };
+        let shift = self.hw.page_shift;
+        let raw = self
+            .hw
+            .format
+            .encode_leaf(u64::from(frame) << shift, shift, true, &attrs)
+            // Read, write and execute are encodable in every format.
+            .unwrap_or(0);
+        self.hw.leaves[at] = raw;
+        // Leaf indices are below the frames times a table's entries; a
+        // trace's tables never reach 2^32 entries before memory does.
+        self.hw.owners[frame as usize] = FrameOwner {
+            vpn,
+            leaf: at as u32,
+        };
+        self.hw.counters.resident_pages += 1;
+        self.last_touch = None;
+        self.policy
+            .insert(frame, key, &mut Refs { hw: &mut self.hw });
+        if std::mem::take(&mut self.guess_due) {
+            self.expect_next_victim();
+        }
+        Ok(())
+    }
+
+    /// Starts loading what the next eviction will read: the policy's
+    /// state and reverse-map entry for its guess at its victim now, the
+    /// victim's leaf entry at the next prefetch.
+    fn expect_next_victim(&mut self) {
+        self.victim_hint = self.policy.upcoming_victim(None, 0);
+        if let Some(next) = self.victim_hint {
+            self.policy.prefetch(next);
+            if let Some(owner) = self.hw.owners.get(next as usize) {
+                prefetch(owner);
+            }
+        }
+    }
+
+    /// Frees one frame: the victim the policy chooses for the page keyed
+    /// `key`.
+    fn evict_one(&mut self, key: PageKey) -> Result<(), OutOfMemory> {
+        self.last_touch = None;
+        for _ in 0..self.frames {
+            let victim = self
+                .policy
+                .evict_for(key, &mut Refs { hw: &mut self.hw })
+                .ok_or(OutOfMemory)?;
+            if self.hw.owners[victim as usize].leaf == NONE {
+                continue;
+            }
+            self.hw.evict(victim);
+            self.guess_due = true;
+            return Ok(());
+        }
+        Err(OutOfMemory)
+    }
+}
