@@ -47,6 +47,10 @@ use vmlab_kernel::policy::{PageKey, ReferenceBits, ReplacementPolicy};
 use vmlab_kernel::region::Prot;
 use vmlab_kernel::{Kernel, ReplacementScope};
 
+/// Entries of [`Hardware::leaf_memo`]: a power of two, more than the leaf
+/// tables of a million pages (1 954 on x86-64).
+const LEAF_MEMO: usize = 4096;
+
 /// No table, no frame: an empty slot of a table above the leaves, and
 /// the leaf index of a frame that holds no user page.
 const NONE: u32 = u32::MAX;
@@ -127,6 +131,14 @@ struct Hardware {
     upper: Vec<u32>,
     /// The leaf tables' entries, raw, one table after another.
     leaves: Vec<u64>,
+    /// Bits of a page number that index its leaf table.
+    leaf_bits: u32,
+    /// Leaf tables found by walks, by the page number above `leaf_bits`
+    /// plus one (0: empty), direct-mapped: a walk that finds its leaf
+    /// table here reads no entry above the leaf, as a processor's
+    /// paging-structure caches spare it (the walk is counted all the
+    /// same; no count depends on the upper entries).
+    leaf_memo: Vec<(u64, u32)>,
     /// Whether clear accessed and dirty flags fault (software manages
     /// them) rather than being set by the walk.
     soft_flags: bool,
@@ -152,8 +164,16 @@ impl Hardware {
     /// The tables on the way to page `vpn`'s leaf: where the slot for it
     /// is in `upper` at each level above the leaves, as far as the tables
     /// go, and where its leaf table starts (`None` if a table is missing).
+    /// Found in [`Hardware::leaf_memo`] when it can be: tables are never
+    /// taken down in trace mode, so a leaf table once found stays where
+    /// it is.
     #[inline(always)]
-    fn leaf_table(&self, vpn: u64) -> Option<u32> {
+    fn leaf_table(&mut self, vpn: u64) -> Option<u32> {
+        let key = (vpn >> self.leaf_bits) + 1;
+        let memo = &mut self.leaf_memo[(key as usize) & (LEAF_MEMO - 1)];
+        if memo.0 == key {
+            return Some(memo.1);
+        }
         let mut table = 0u32;
         for level in 0..self.uppers {
             table = self.upper[(table + self.index_of(vpn, level)) as usize];
@@ -161,12 +181,13 @@ impl Hardware {
                 return None;
             }
         }
+        self.leaf_memo[(key as usize) & (LEAF_MEMO - 1)] = (key, table);
         Some(table)
     }
 
     /// Where page `vpn`'s leaf entry is, if its tables exist.
     #[inline(always)]
-    fn leaf_at(&self, vpn: u64) -> Option<usize> {
+    fn leaf_at(&mut self, vpn: u64) -> Option<usize> {
         self.leaf_table(vpn)
             .map(|t| (t + self.index_of(vpn, self.uppers)) as usize)
     }
@@ -429,6 +450,8 @@ impl LeanMachine {
             } else {
                 Vec::new()
             },
+            leaf_bits: index[uppers].1.count_ones(),
+            leaf_memo: vec![(0, 0); LEAF_MEMO],
             soft_flags: arch.ad_update() == AdUpdate::Fault,
             perms: perms_for(Prot::READ | Prot::WRITE | Prot::EXEC),
             tlb: lean_tlb,
