@@ -659,23 +659,48 @@ fn run_full(
     } = run;
     let c = k.counters();
     let mmu = k.mmu().counters();
-    let mut out = report(machine, Model::Full);
-    out.references = c.references;
-    out.distinct_pages = pages.mapped.len();
-    out.faults = c.minor_faults + c.major_faults;
-    out.fault_rate = if c.references == 0 {
-        0.0
-    } else {
-        out.faults as f64 / c.references as f64
+    let counted = FullCounts {
+        references: c.references,
+        faults: c.minor_faults + c.major_faults,
+        evictions: c.evictions,
+        write_backs: c.write_backs,
+        tlb_hits: mmu.tlb_hits,
+        walks: mmu.walks,
     };
-    out.evictions = c.evictions;
-    out.write_backs = c.write_backs;
-    out.tlb_hits = Some(mmu.tlb_hits);
-    out.walks = Some(mmu.walks);
+    let mut out = full_report(machine, &counted, &pages);
     out.page_table_bytes = k.page_table_bytes(pid);
     out.replay = replay.map(|r| r.into_report(&k));
     out.seconds = start.elapsed().as_secs_f64();
     Ok((out, k.set_explain(None)))
+}
+
+/// What a full-model run counted, whichever engine ran it.
+struct FullCounts {
+    references: u64,
+    faults: u64,
+    evictions: u64,
+    write_backs: u64,
+    tlb_hits: u64,
+    walks: u64,
+}
+
+/// The full model's report of a run of `machine` that counted `c` over
+/// the trace-mode pages `pages`.
+fn full_report(machine: &Machine, c: &FullCounts, pages: &TracePages) -> RunReport {
+    let mut out = report(machine, Model::Full);
+    out.references = c.references;
+    out.distinct_pages = pages.mapped.len();
+    out.faults = c.faults;
+    out.fault_rate = if c.references == 0 {
+        0.0
+    } else {
+        c.faults as f64 / c.references as f64
+    };
+    out.evictions = c.evictions;
+    out.write_backs = c.write_backs;
+    out.tlb_hits = Some(c.tlb_hits);
+    out.walks = Some(c.walks);
+    out
 }
 
 /// The full model on its lean engine ([`crate::lean`]), for a stream of
@@ -763,19 +788,15 @@ fn run_lean(
         sample(&lean);
     }
     let c = lean.counters();
-    let mut out = report(machine, Model::Full);
-    out.references = c.references;
-    out.distinct_pages = pages.mapped.len();
-    out.faults = c.faults;
-    out.fault_rate = if c.references == 0 {
-        0.0
-    } else {
-        c.faults as f64 / c.references as f64
+    let counted = FullCounts {
+        references: c.references,
+        faults: c.faults,
+        evictions: c.evictions,
+        write_backs: c.write_backs,
+        tlb_hits: c.tlb_hits,
+        walks: c.walks,
     };
-    out.evictions = c.evictions;
-    out.write_backs = c.write_backs;
-    out.tlb_hits = Some(c.tlb_hits);
-    out.walks = Some(c.walks);
+    let mut out = full_report(machine, &counted, &pages);
     out.page_table_bytes = Some(c.table_bytes);
     out.seconds = start.elapsed().as_secs_f64();
     Ok(out)
@@ -824,31 +845,6 @@ struct TracePages {
 }
 
 impl TracePages {
-    /// An access to `addr` by `pid` on `k`: its page counted, and mapped
-    /// on its first touch ([`TracePages::first_touch`]).
-    #[inline(always)]
-    fn enter(
-        &mut self,
-        k: &mut Kernel,
-        pid: Pid,
-        machine: &Machine,
-        addr: u64,
-        explaining: bool,
-    ) -> Result<(), DriverError> {
-        let page = machine.arch.page_bytes();
-        let base = addr & !(page - 1);
-        if self.last_base == Some(base) {
-            return Ok(());
-        }
-        self.last_base = Some(base);
-        // A page entered lately was touched before and needs nothing else,
-        // and most pages entered are such.
-        if self.entered.enter(base / page) {
-            return Ok(());
-        }
-        self.first_touch(k, pid, machine, addr, explaining)
-    }
-
     /// The page of an access to `addr` counted, and if it was never
     /// touched before, mapped as backed memory, with its whole block the
     /// first time the trace enters the block (a block at the edge of the
@@ -1031,16 +1027,21 @@ impl FullRun<'_> {
         if self.explaining && !self.k.explaining() {
             return Ok(false);
         }
+        let base = piece.addr & !(self.page - 1);
         match self.replay.as_mut() {
-            None => self.pages.enter(
-                &mut self.k,
-                self.pid,
-                self.machine,
-                piece.addr,
-                self.explaining,
-            )?,
+            // A page entered lately was touched before and needs nothing
+            // else, and most pages entered are such.
+            None if self.pages.last_base == Some(base) => {}
+            None => {
+                self.pages.last_base = Some(base);
+                if !self.pages.entered.enter(base >> self.page_shift) {
+                    let (k, pid) = (&mut self.k, self.pid);
+                    let explaining = self.explaining;
+                    self.pages
+                        .first_touch(k, pid, self.machine, piece.addr, explaining)?;
+                }
+            }
             Some(replay) => {
-                let base = piece.addr & !(self.page - 1);
                 if self.pages.last_base != Some(base) {
                     self.pages.entered.enter(base >> self.page_shift);
                     self.pages.mapped.insert(base >> self.page_shift);
