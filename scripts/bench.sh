@@ -12,8 +12,10 @@
 #   TLB-hit generator; this is the closest existing stream), on one core
 #   (taskset: the target's terms);
 # - Zipf(1.0) over BENCH_PAGES pages (1 M) at 10% memory, through
-#   `vmlab run --model full` and `--model replacement` for LRU, FIFO,
-#   Clock, ARC, SIEVE and S3-FIFO, on one core;
+#   `vmlab run --model full` (on its lean engine: a generated trace is
+#   vmlab-bin version 1, which carries no system calls) and `--model
+#   replacement` for LRU, FIFO, Clock, ARC, SIEVE and S3-FIFO, on one
+#   core;
 # - the exact one-pass LRU miss-ratio curve: `vmlab sweep --mrc exact`;
 # - a real program's lackey text trace (`sort -n` under Valgrind lackey,
 #   recorded once), read and simulated in both models, in lines/s, as
