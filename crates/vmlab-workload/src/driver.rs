@@ -734,6 +734,8 @@ fn run_lean(
     let start = Instant::now();
     // Records of the stream before the current chunk: where an error is.
     let mut records = 0u64;
+    // The page of the access prefetched for last.
+    let mut last_far = u64::MAX;
     while let Some(chunk) = chunks.read_chunk() {
         let accesses = match chunk.map_err(DriverError::Trace)? {
             Chunk::Accesses(accesses) => accesses,
@@ -744,16 +746,36 @@ fn run_lean(
                 )))
             }
         };
-        for (i, &r) in accesses.iter().enumerate() {
+        let mut i = 0;
+        while let Some(&r) = accesses.get(i) {
+            // A run on the page the last access found first in the TLB,
+            // counted in one go, up to a tick or a sample.
+            let room = usize::try_from(countdown.room()).unwrap_or(usize::MAX);
+            let taken = lean.repeat_run(
+                &accesses[i..accesses.len().min(i.saturating_add(room))],
+                page,
+            );
+            if taken > 0 {
+                i += taken;
+                if countdown.advance(taken as u64) {
+                    sample(&lean);
+                }
+                continue;
+            }
             // What the accesses some way ahead will read: the far one's
             // leaf entry; the near one's policy state (its entry loaded by
             // now), or if it will fault, its bit among the pages touched.
+            // Once for a run of accesses to one page.
             if let (Some(far), Some(near)) = (
                 accesses.get(i + LEAN_LOOKAHEAD),
                 accesses.get(i + LEAN_LOOKAHEAD / 2),
             ) {
-                if lean.prefetch(far.addr >> page_shift, near.addr >> page_shift) {
-                    pages.mapped.prefetch(near.addr >> page_shift);
+                let (far, near) = (far.addr >> page_shift, near.addr >> page_shift);
+                if far != last_far {
+                    last_far = far;
+                    if lean.prefetch(far, near) {
+                        pages.mapped.prefetch(near);
+                    }
                 }
             }
             let at = |e: DriverError| e.at_record(records + i as u64 + 1);
@@ -781,6 +803,7 @@ fn run_lean(
             } else {
                 page_pieces(r, page).try_for_each(&mut one).map_err(at)?;
             }
+            i += 1;
         }
         records += accesses.len() as u64;
     }

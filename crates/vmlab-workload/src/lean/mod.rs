@@ -34,6 +34,7 @@
 mod tests;
 mod tlb;
 
+use crate::op::{within_page, MemRef};
 use tlb::{LeanTlb, Probe};
 use vmlab_hw::arch::pte::{LeafAttrs, PteFormat};
 use vmlab_hw::arch::{AdUpdate, MAX_LEVELS};
@@ -112,6 +113,15 @@ impl FrameOwner {
     const NONE: FrameOwner = FrameOwner { vpn: 0, leaf: NONE };
 }
 
+/// A TLB entry the next access of its side to its page hits at once.
+#[derive(Clone, Copy, Debug)]
+struct Repeat {
+    vpn: u64,
+    frame: FrameId,
+    /// Whether a store may use it (the entry was cached dirty).
+    dirty: bool,
+}
+
 /// The machine below the policy: tables, TLB, frames and counts. The
 /// policy reads and clears flags through it ([`ReferenceBits`]).
 struct Hardware {
@@ -149,6 +159,12 @@ struct Hardware {
     free: Vec<FrameId>,
     /// Per frame: the page it holds and where its leaf entry is.
     owners: Vec<FrameOwner>,
+    /// Per side (data, fetches): the page the side's last access found
+    /// in its first TLB array, the newest entry of its set, while no
+    /// shootdown came since. Another access of the side to the page is a
+    /// hit there that changes no replacement state (a hit on the newest
+    /// way), as the layered MMU's repeat registers grant it.
+    repeat: [Option<Repeat>; 2],
     counters: LeanCounters,
 }
 
@@ -303,8 +319,15 @@ impl Hardware {
             return false;
         }
         self.leaves[at as usize] = new;
-        self.tlb.flush(vpn);
+        self.shoot_down(vpn);
         true
+    }
+
+    /// Drops every TLB entry for page `vpn` after its leaf entry changed;
+    /// the repeat registers are forgotten with them.
+    fn shoot_down(&mut self, vpn: u64) {
+        self.tlb.flush(vpn);
+        self.repeat = [None; 2];
     }
 
     /// Evicts the page in `frame` (a backed page: written back if dirty,
@@ -320,7 +343,7 @@ impl Hardware {
         // entry comes only from a walk that set it, and clearing it shot
         // the entry down.
         if young {
-            self.tlb.flush(owner.vpn);
+            self.shoot_down(owner.vpn);
         }
         self.counters.resident_pages -= 1;
         self.counters.evictions += 1;
@@ -457,6 +480,7 @@ impl LeanMachine {
             tlb: lean_tlb,
             free: k.frames().free_stack().to_vec(),
             owners: vec![FrameOwner::NONE; config.frames],
+            repeat: [None; 2],
             counters: LeanCounters {
                 table_bytes: arch.table_alloc_bytes(0),
                 ..LeanCounters::default()
@@ -523,13 +547,22 @@ impl LeanMachine {
             self.clock_tick();
         }
         self.hw.counters.references += 1;
+        let side = usize::from(kind == AccessKind::Fetch);
+        if let Some(last) = self.hw.repeat[side] {
+            if last.vpn == vpn && (kind != AccessKind::Write || last.dirty) {
+                self.hw.counters.tlb_hits += 1;
+                self.touch(last.frame, false);
+                return Ok(());
+            }
+        }
         let mut faulted = false;
         // A fault handler resolves one cause a pass: a read-in, then a
         // software-managed flag at most.
         for _ in 0..4 {
             let known_absent = match self.hw.tlb.probe(vpn, kind) {
-                Probe::Hit(frame) => {
+                Probe::Hit(frame, dirty) => {
                     self.hw.counters.tlb_hits += 1;
+                    self.repeat_from(side, vpn, frame, dirty);
                     self.touch(frame, faulted);
                     return Ok(());
                 }
@@ -538,6 +571,9 @@ impl LeanMachine {
             match self.hw.walk(vpn, kind) {
                 Ok((frame, dirty)) => {
                     self.hw.tlb.fill(vpn, kind, frame, dirty, known_absent);
+                    if self.hw.tlb.probes(kind) {
+                        self.repeat_from(side, vpn, frame, dirty);
+                    }
                     self.touch(frame, faulted);
                     return Ok(());
                 }
@@ -553,6 +589,77 @@ impl LeanMachine {
         // As the kernel ends an access whose faults do not resolve (none
         // here: a read-in and a flag fault are all an access can need).
         Err(Stop::Unresolved)
+    }
+
+    /// Takes the accesses at the front of `run` that hit the repeat
+    /// registers (within a page of `page` bytes, to the page the last
+    /// access of their side found first in the TLB, a store only through
+    /// a dirty entry), stopping before a clock tick; counts them exactly
+    /// as [`LeanMachine::access`] would, and returns how many. Where the
+    /// policy's touches collapse, a run's touches come to one a page, in
+    /// the order of each page's last access.
+    #[inline(always)]
+    pub(crate) fn repeat_run(&mut self, run: &[MemRef], page: u64) -> usize {
+        let shift = self.hw.page_shift;
+        let before_tick = self.next_tick - self.hw.counters.references;
+        let run = &run[..run
+            .len()
+            .min(usize::try_from(before_tick).unwrap_or(usize::MAX))];
+        let repeat = self.hw.repeat;
+        // Per side: one past the run's last access of the side (0: none).
+        let mut last_of = [0usize; 2];
+        let mut taken = 0;
+        for r in run {
+            let side = usize::from(r.kind == AccessKind::Fetch);
+            let grants = repeat[side].is_some_and(|last| {
+                last.vpn == r.addr >> shift
+                    && (r.kind != AccessKind::Write || last.dirty)
+                    && within_page(r, page)
+            });
+            if !grants {
+                break;
+            }
+            taken += 1;
+            last_of[side] = taken;
+        }
+        if taken == 0 {
+            return 0;
+        }
+        let frame_of = |side: usize| repeat[side].map_or(0, |last| last.frame);
+        if self.touch && !self.collapse {
+            // Every touch counts, each at its own time (OPT reads it).
+            for r in &run[..taken] {
+                self.hw.counters.references += 1;
+                self.hw.counters.tlb_hits += 1;
+                self.touch(frame_of(usize::from(r.kind == AccessKind::Fetch)), false);
+            }
+            return taken;
+        }
+        self.hw.counters.references += taken as u64;
+        self.hw.counters.tlb_hits += taken as u64;
+        if self.touch {
+            let order = if last_of[0] <= last_of[1] {
+                [0, 1]
+            } else {
+                [1, 0]
+            };
+            for side in order.into_iter().filter(|&side| last_of[side] > 0) {
+                self.touch(frame_of(side), false);
+            }
+        }
+        taken
+    }
+
+    /// After an access of `side` (0 data, 1 fetches) to page `vpn`, whose
+    /// entry (for `frame`, `dirty`) is now the newest of its set in the
+    /// side's first TLB array: the next access of the side to the page
+    /// hits it there, changing nothing but counts.
+    #[inline(always)]
+    fn repeat_from(&mut self, side: usize, vpn: u64, frame: FrameId, dirty: bool) {
+        self.hw.repeat[side] = Some(Repeat { vpn, frame, dirty });
+        if self.hw.tlb.shared_first_level() {
+            self.hw.repeat[1 - side] = None;
+        }
     }
 
     /// A hit reaches the policy, unless the access brought its page in (a
@@ -593,7 +700,7 @@ impl LeanMachine {
             }
             self.hw.leaves[at] = raw;
         }
-        self.hw.tlb.flush(vpn);
+        self.hw.shoot_down(vpn);
     }
 
     /// A major fault on backed page `vpn`: frames for the missing tables

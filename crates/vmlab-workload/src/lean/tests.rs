@@ -243,3 +243,49 @@ fn engines_agree_on_other_tlbs() {
     none.tlb = Some(TlbConfig::default());
     assert!(agree(&refs, &none));
 }
+
+/// A program's shape: bursts that alternate between a code page and a
+/// data page (runs the repeat registers take whole, touching both pages
+/// in the order of their last use), moving among a few of each, in a
+/// memory that keeps evicting them.
+fn program_stream(n: usize, page: u64, seed: u64) -> Vec<MemRef> {
+    let mut refs = stream(n / 8, 12, page, seed);
+    let mut out = Vec::with_capacity(n);
+    let code = 0x40_0000 + 64 * page;
+    for (i, data) in refs.drain(..).enumerate() {
+        let i = i as u64;
+        let fetch = MemRef {
+            addr: code + (i % 3) * page + 16,
+            size: 4,
+            kind: AccessKind::Fetch,
+            value: None,
+        };
+        for k in 0..(i % 5 + 1) {
+            out.push(fetch);
+            if k % 2 == 0 || i % 3 == 0 {
+                out.push(MemRef {
+                    addr: data.addr & !7,
+                    ..data
+                });
+            }
+        }
+        if i % 4 == 0 {
+            out.push(data);
+            out.push(fetch);
+        }
+    }
+    out
+}
+
+#[test]
+fn engines_agree_on_runs_of_code_and_data() {
+    for scheme in ["x86-64", "riscv-sv39", "aarch64-4k"] {
+        let page = presets::by_name(scheme).unwrap().unwrap().page_bytes();
+        let refs = program_stream(16000, page, 21);
+        for policy in POLICIES {
+            for frames in [8, 12] {
+                assert!(agree(&refs, &machine(scheme, policy, frames, &refs)));
+            }
+        }
+    }
+}

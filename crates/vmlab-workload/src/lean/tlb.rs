@@ -130,8 +130,8 @@ impl LeanArray {
 /// What a probe of the TLB found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Probe {
-    /// A hit: the page's frame.
-    Hit(u32),
+    /// A hit: the page's frame, and whether the entry is dirty.
+    Hit(u32, bool),
     /// A miss: the tables must be walked, and fills at depths below
     /// `known_absent` need not look for an entry of the page first.
     Miss { known_absent: usize },
@@ -189,6 +189,19 @@ impl LeanTlb {
         })
     }
 
+    /// Whether loads and stores and instruction fetches first probe the
+    /// same array (no separate first levels): an access of one then
+    /// changes what the other finds first.
+    pub(super) fn shared_first_level(&self) -> bool {
+        self.data_path.first() == self.fetch_path.first()
+    }
+
+    /// Whether `kind`'s path has an array at all (a machine with no TLB
+    /// walks on every access).
+    pub(super) fn probes(&self, kind: AccessKind) -> bool {
+        !self.path(kind).is_empty()
+    }
+
     #[inline(always)]
     fn path(&self, kind: AccessKind) -> &[usize] {
         match kind {
@@ -217,7 +230,7 @@ impl LeanTlb {
                 let upper = self.path(kind)[d];
                 self.arrays[upper].fill(vpn, frame, dirty, true);
             }
-            return Probe::Hit(frame);
+            return Probe::Hit(frame, dirty);
         }
         Probe::Miss {
             known_absent: path_len,
