@@ -51,15 +51,23 @@ impl ReferenceBits for KernelRefs<'_> {
         self.kernel.owner_flags(frame).1
     }
     fn write_back(&mut self, frame: FrameId) {
-        if self.kernel.frames.used_for(frame) == FrameUse::PageCache {
-            // A file page goes back to its file, not to swap.
-            if self.kernel.owner_flags(frame).1 {
-                self.kernel.write_back_cached(frame);
-            }
+        if !self.kernel.owner_flags(frame).1 {
             return;
         }
-        if self.kernel.owner_flags(frame).1 && self.kernel.write_to_swap(frame).is_ok() {
-            self.kernel.clear_owner_flags(frame, None, Some(false));
+        match self.kernel.frames.used_for(frame) {
+            // A file page goes back to its file, and trace mode's backed
+            // page to the backing store, not to swap.
+            FrameUse::PageCache => self.kernel.write_back_cached(frame),
+            FrameUse::Backed => {
+                self.kernel.write_backed(frame);
+                self.kernel.frames.set_dirty(frame, false);
+                self.kernel.clear_owner_flags(frame, None, Some(false));
+            }
+            _ => {
+                if self.kernel.write_to_swap(frame).is_ok() {
+                    self.kernel.clear_owner_flags(frame, None, Some(false));
+                }
+            }
         }
     }
     fn now(&self) -> u64 {
@@ -880,15 +888,7 @@ impl Kernel {
     /// whether any of them has its accessed flag set.
     fn evict_backed(&mut self, frame: FrameId, young: bool, dirty: bool) {
         if dirty {
-            if let Some((owner, _)) = self.frames.first_owner(frame) {
-                self.backing.write(owner.vpn, 1);
-                self.note(owner.pid, || KernelEvent::WriteBack {
-                    frame,
-                    file: crate::kernel::BACKING_STORE,
-                    index: owner.vpn,
-                });
-            }
-            self.counters.write_backs += 1;
+            self.write_backed(frame);
         } else {
             self.counters.clean_drops += 1;
             self.note(0, || KernelEvent::CleanDrop { frame });
@@ -896,6 +896,20 @@ impl Kernel {
         self.unmap_everywhere(frame, young);
         self.frames.free(frame);
         self.counters.evictions += 1;
+    }
+
+    /// Writes the backing-store page in `frame` back (trace mode's pages
+    /// are addressed like memory: page `vpn` is block `vpn`).
+    fn write_backed(&mut self, frame: FrameId) {
+        if let Some((owner, _)) = self.frames.first_owner(frame) {
+            self.backing.write(owner.vpn, 1);
+            self.note(owner.pid, || KernelEvent::WriteBack {
+                frame,
+                file: crate::kernel::BACKING_STORE,
+                index: owner.vpn,
+            });
+        }
+        self.counters.write_backs += 1;
     }
 
     /// Removes every page-table entry mapping `frame`, through the

@@ -382,11 +382,12 @@ impl ReferenceBits for Refs<'_> {
     fn dirty(&mut self, frame: FrameId) -> bool {
         self.hw.flags(frame).1
     }
-    /// As the kernel does for a backed page a policy cleans ahead of its
-    /// eviction: the page goes to swap (not counted as a write-back: the
-    /// layered engine's kernel counts it as a swap-out) and is clean.
+    /// A dirty page a policy cleans ahead of its eviction goes back to
+    /// the backing store, and is clean.
     fn write_back(&mut self, frame: FrameId) {
-        self.hw.edit_flags(frame, |f, raw| f.with_dirty(raw, false));
+        if self.hw.edit_flags(frame, |f, raw| f.with_dirty(raw, false)) {
+            self.hw.counters.write_backs += 1;
+        }
     }
     fn now(&self) -> u64 {
         self.hw.counters.references.saturating_sub(1)

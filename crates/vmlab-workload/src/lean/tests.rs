@@ -181,6 +181,7 @@ fn engines_agree_with_policy_parameters() {
         "nfu:tick=50",
         "random:seed=3",
         "wsclock:tau=400",
+        "wsclock:tau=20",
         "2q:kin=0.5:kout=0.25",
         "s3-fifo:small=0.3",
     ];
