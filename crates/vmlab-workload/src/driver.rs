@@ -750,17 +750,17 @@ fn run_lean(
         while let Some(&r) = accesses.get(i) {
             // A run on the page the last access found first in the TLB,
             // counted in one go, up to a tick or a sample.
-            let room = usize::try_from(countdown.room()).unwrap_or(usize::MAX);
-            let taken = lean.repeat_run(
-                &accesses[i..accesses.len().min(i.saturating_add(room))],
-                page,
-            );
-            if taken > 0 {
-                i += taken;
-                if countdown.advance(taken as u64) {
-                    sample(&lean);
+            if lean.may_repeat(&r) {
+                let room = usize::try_from(countdown.room()).unwrap_or(usize::MAX);
+                let end = accesses.len().min(i.saturating_add(room));
+                let taken = lean.repeat_run(&accesses[i..end], page);
+                if taken > 0 {
+                    i += taken;
+                    if countdown.advance(taken as u64) {
+                        sample(&lean);
+                    }
+                    continue;
                 }
-                continue;
             }
             // What the accesses some way ahead will read: the far one's
             // leaf entry; the near one's policy state (its entry loaded by

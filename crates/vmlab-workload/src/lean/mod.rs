@@ -549,13 +549,6 @@ impl LeanMachine {
         }
         self.hw.counters.references += 1;
         let side = usize::from(kind == AccessKind::Fetch);
-        if let Some(last) = self.hw.repeat[side] {
-            if last.vpn == vpn && (kind != AccessKind::Write || last.dirty) {
-                self.hw.counters.tlb_hits += 1;
-                self.touch(last.frame, false);
-                return Ok(());
-            }
-        }
         let mut faulted = false;
         // A fault handler resolves one cause a pass: a read-in, then a
         // software-managed flag at most.
@@ -572,7 +565,7 @@ impl LeanMachine {
             match self.hw.walk(vpn, kind) {
                 Ok((frame, dirty)) => {
                     self.hw.tlb.fill(vpn, kind, frame, dirty, known_absent);
-                    if self.hw.tlb.probes(kind) {
+                    if self.hw.tlb.caches() {
                         self.repeat_from(side, vpn, frame, dirty);
                     }
                     self.touch(frame, faulted);
@@ -590,6 +583,16 @@ impl LeanMachine {
         // As the kernel ends an access whose faults do not resolve (none
         // here: a read-in and a flag fault are all an access can need).
         Err(Stop::Unresolved)
+    }
+
+    /// Whether `r` is to the page the last access of its side found first
+    /// in the TLB: a caller's cheap test before
+    /// [`LeanMachine::repeat_run`] (most accesses of a trace with no
+    /// locality start no run).
+    #[inline(always)]
+    pub(crate) fn may_repeat(&self, r: &MemRef) -> bool {
+        let side = usize::from(r.kind == AccessKind::Fetch);
+        self.hw.repeat[side].is_some_and(|last| last.vpn == r.addr >> self.hw.page_shift)
     }
 
     /// Takes the accesses at the front of `run` that hit the repeat

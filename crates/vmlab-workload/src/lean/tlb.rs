@@ -145,6 +145,8 @@ pub(super) struct LeanTlb {
     data_path: Vec<usize>,
     /// Arrays probed by instruction fetches, in order.
     fetch_path: Vec<usize>,
+    /// Whether both paths start at the same array.
+    shared_first: bool,
 }
 
 impl LeanTlb {
@@ -182,9 +184,11 @@ impl LeanTlb {
                 .filter_map(|&l| array_of.get(l).copied().flatten())
                 .collect()
         };
+        let (data_path, fetch_path) = (path(data_path), path(fetch_path));
         Some(LeanTlb {
-            data_path: path(data_path),
-            fetch_path: path(fetch_path),
+            shared_first: data_path.first() == fetch_path.first(),
+            data_path,
+            fetch_path,
             arrays,
         })
     }
@@ -192,14 +196,15 @@ impl LeanTlb {
     /// Whether loads and stores and instruction fetches first probe the
     /// same array (no separate first levels): an access of one then
     /// changes what the other finds first.
+    #[inline(always)]
     pub(super) fn shared_first_level(&self) -> bool {
-        self.data_path.first() == self.fetch_path.first()
+        self.shared_first
     }
 
-    /// Whether `kind`'s path has an array at all (a machine with no TLB
-    /// walks on every access).
-    pub(super) fn probes(&self, kind: AccessKind) -> bool {
-        !self.path(kind).is_empty()
+    /// Whether there is a TLB at all (with none, every access walks).
+    #[inline(always)]
+    pub(super) fn caches(&self) -> bool {
+        !self.arrays.is_empty()
     }
 
     #[inline(always)]
