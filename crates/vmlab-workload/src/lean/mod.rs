@@ -26,6 +26,14 @@
 //!   hits with a repeat dropped where touches collapse, ticks before the
 //!   same references, victims for the faulting page's key).
 //!
+//! Where the time goes instead: runs of accesses to the page each side
+//! (data, fetches) found first in the TLB are counted in one go, as the
+//! layered MMU's repeat registers grant them; leaf tables once found are
+//! remembered (tables are never taken down in trace mode); and the host's
+//! cache is asked ahead for what the misses will read: a page's leaf
+//! entry 16 accesses ahead, the policy's state for its frame 8 ahead, the
+//! next victim's reverse-map and leaf entries after each eviction.
+//!
 //! [`LeanMachine::for_run`] says whether a machine is one of these; the
 //! driver falls back to the layered engine for any other, and for streams
 //! that may carry system calls.
@@ -49,7 +57,7 @@ use vmlab_kernel::region::Prot;
 use vmlab_kernel::{Kernel, ReplacementScope};
 
 /// Entries of [`Hardware::leaf_memo`]: a power of two, more than the leaf
-/// tables of a million pages (1 954 on x86-64).
+/// tables of a million pages (about 2 000 on x86-64).
 const LEAF_MEMO: usize = 4096;
 
 /// No table, no frame: an empty slot of a table above the leaves, and
@@ -510,13 +518,13 @@ impl LeanMachine {
         self.hw.counters
     }
 
-    /// Hints the host cache to load what an access to page `vpn` will
-    /// read, for a caller that knows its accesses some way ahead: the
-    /// page's leaf entry and, once that is loaded (a second hint some
-    /// accesses later), the policy's state for its frame; and the leaf
-    /// entry of the page the policy expects to evict next.
-    /// Returns whether the near page is not present: its access will
-    /// fault, and the caller may start loading what its fault will read.
+    /// Hints the host cache to load what accesses some way ahead will
+    /// read, for a caller that knows them: page `far`'s leaf entry; page
+    /// `near`'s policy state (its leaf entry, hinted as `far` some
+    /// accesses before, is loaded by now); and the leaf entry of the page
+    /// the policy expects to evict next. Returns whether page `near` is
+    /// not present: its access will fault, and the caller may start
+    /// loading what the fault will read.
     #[inline(always)]
     pub(crate) fn prefetch(&mut self, far: u64, near: u64) -> bool {
         if let Some(at) = self.hw.leaf_at(far) {
