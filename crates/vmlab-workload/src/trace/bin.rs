@@ -7,7 +7,10 @@
 //! ```text
 //! header, 16 bytes:
 //!   0  [u8; 8]  magic  89 56 4D 54 0D 0A 1A 0A  ("\x89VMT\r\n\x1a\n")
-//!   8  u16      version, 2 (1 is read too: the same without system calls)
+//!   8  u16      version: 2, or 1 for the same without system calls
+//!               (`BinWriter::accesses_only`, what `vmlab generate`
+//!               writes: a reader knows before the first record that no
+//!               call will come)
 //!  10  u16      header length in bytes, 16 (later versions may append
 //!               fields; a reader skips what it does not know)
 //!  12  u32      reserved, 0
