@@ -422,7 +422,6 @@ pub(crate) struct LeanMachine {
     /// Whether a victim was evicted since the last insertion: once the
     /// new page is in, the policy is asked for its next victim.
     guess_due: bool,
-    frames: usize,
 }
 
 impl LeanMachine {
@@ -509,7 +508,6 @@ impl LeanMachine {
             tick_interval,
             victim_hint: None,
             guess_due: false,
-            frames: config.frames,
         })
     }
 
@@ -790,7 +788,8 @@ impl LeanMachine {
     /// `key`.
     fn evict_one(&mut self, key: PageKey) -> Result<(), OutOfMemory> {
         self.last_touch = None;
-        for _ in 0..self.frames {
+        // Every frame may be offered once before memory counts as spent.
+        for _ in 0..self.hw.owners.len() {
             let victim = self
                 .policy
                 .evict_for(key, &mut Refs { hw: &mut self.hw })
