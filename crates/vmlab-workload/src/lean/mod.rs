@@ -185,27 +185,34 @@ impl Hardware {
         ((vpn >> shift) & mask) as u32
     }
 
-    /// The tables on the way to page `vpn`'s leaf: where the slot for it
-    /// is in `upper` at each level above the leaves, as far as the tables
-    /// go, and where its leaf table starts (`None` if a table is missing).
-    /// Found in [`Hardware::leaf_memo`] when it can be: tables are never
-    /// taken down in trace mode, so a leaf table once found stays where
-    /// it is.
+    /// Follows the tables above the leaves down to page `vpn`'s leaf
+    /// table: where it starts in `leaves`, or the level whose table is
+    /// missing.
     #[inline(always)]
-    fn leaf_table(&mut self, vpn: u64) -> Option<u32> {
-        let key = (vpn >> self.leaf_bits) + 1;
-        let memo = &mut self.leaf_memo[(key as usize) & (LEAF_MEMO - 1)];
-        if memo.0 == key {
-            return Some(memo.1);
-        }
+    fn descend(&self, vpn: u64) -> Result<u32, usize> {
         let mut table = 0u32;
         for level in 0..self.uppers {
             table = self.upper[(table + self.index_of(vpn, level)) as usize];
             if table == NONE {
-                return None;
+                return Err(level);
             }
         }
-        self.leaf_memo[(key as usize) & (LEAF_MEMO - 1)] = (key, table);
+        Ok(table)
+    }
+
+    /// Where page `vpn`'s leaf table starts in `leaves` (`None` if a table
+    /// on the way is missing). Found in [`Hardware::leaf_memo`] when it
+    /// can be: tables are never taken down in trace mode, so a leaf table
+    /// once found stays where it is.
+    #[inline(always)]
+    fn leaf_table(&mut self, vpn: u64) -> Option<u32> {
+        let key = (vpn >> self.leaf_bits) + 1;
+        let slot = (key as usize) & (LEAF_MEMO - 1);
+        if self.leaf_memo[slot].0 == key {
+            return Some(self.leaf_memo[slot].1);
+        }
+        let table = self.descend(vpn).ok()?;
+        self.leaf_memo[slot] = (key, table);
         Some(table)
     }
 
@@ -262,14 +269,9 @@ impl Hardware {
 
     /// Tables missing on the way to page `vpn`'s leaf.
     fn tables_needed(&self, vpn: u64) -> usize {
-        let mut table = 0u32;
-        for level in 0..self.uppers {
-            table = self.upper[(table + self.index_of(vpn, level)) as usize];
-            if table == NONE {
-                return self.uppers - level;
-            }
-        }
-        0
+        self.descend(vpn)
+            .err()
+            .map_or(0, |level| self.uppers - level)
     }
 
     /// Makes the missing tables on the way to page `vpn`, top-down, each
