@@ -149,7 +149,8 @@ done
 
 # A real program's Valgrind lackey trace (`sort -n` of 6000 numbers,
 # recorded once, untimed), read and simulated at page granularity in both
-# models: lines of text per second, as `vmlab run` reads it (parsing on a
+# models (the full one on its lean engine: the file has no system-call
+# line): lines of text per second, as `vmlab run` reads it (parsing on a
 # second core) and on one core, where it parses and simulates in turn.
 # Valgrind is installed with apt-get if missing (as root); without it the
 # line is skipped.

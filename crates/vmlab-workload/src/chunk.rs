@@ -197,14 +197,18 @@ impl ChunkedOps for ThreadedChunks {
 /// their own meanwhile; returns what `consume` returns. When `consume`
 /// stops early the reader stops at its next hand-over. A reader that
 /// panics panics here, once `consume` has seen the stream end.
+/// `accesses_only` is what the chunks `consume` sees answer to
+/// [`ChunkedOps::accesses_only`]: the stream's answer where the caller
+/// needs it, asked before the stream moves to its thread (asking may
+/// search a whole file), else false.
 pub fn read_on_thread<C, T>(
-    mut chunks: C,
+    chunks: C,
+    accesses_only: bool,
     consume: impl FnOnce(&mut ThreadedChunks) -> T,
 ) -> std::io::Result<T>
 where
     C: ChunkedOps + Send,
 {
-    let accesses_only = chunks.accesses_only();
     let (handover, handovers) = mpsc::sync_channel(HANDOVERS_IN_FLIGHT);
     let (spare, spares) = mpsc::channel();
     std::thread::scope(|scope| {
@@ -356,8 +360,10 @@ mod tests {
     #[test]
     fn a_stream_read_on_a_thread_keeps_every_op_in_order() {
         let direct = as_text(ops_of(Batched::new(long_stream().into_iter())));
-        let threaded =
-            read_on_thread(Batched::new(long_stream().into_iter()), |c| ops_of(c)).unwrap();
+        let threaded = read_on_thread(Batched::new(long_stream().into_iter()), false, |c| {
+            ops_of(c)
+        })
+        .unwrap();
         assert_eq!(as_text(threaded), direct);
         assert!(direct
             .last()
@@ -378,7 +384,7 @@ mod tests {
     #[test]
     fn a_consumer_that_stops_early_stops_the_reader() {
         let endless = Endless(vec![MemRef::read(0, 1); 100]);
-        let seen = read_on_thread(endless, |chunks| {
+        let seen = read_on_thread(endless, false, |chunks| {
             let mut seen = 0;
             for _ in 0..3 {
                 if let Some(Ok(Chunk::Accesses(a))) = chunks.read_chunk() {
@@ -404,7 +410,8 @@ mod tests {
 
     #[test]
     fn a_reader_that_panics_panics_in_the_consumer() {
-        let outcome = std::panic::catch_unwind(|| read_on_thread(Breaks(false), |c| ops_of(c)));
+        let outcome =
+            std::panic::catch_unwind(|| read_on_thread(Breaks(false), false, |c| ops_of(c)));
         let panic = outcome.unwrap_err();
         assert_eq!(panic.downcast_ref::<&str>(), Some(&"the reader broke"));
     }

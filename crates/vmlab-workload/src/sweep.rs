@@ -254,7 +254,7 @@ fn pages_of(
     if reading == Reading::InLine {
         return walk(&mut chunks);
     }
-    read_on_thread(chunks, |c| walk(c)).map_err(no_reader_thread)?
+    read_on_thread(chunks, false, |c| walk(c)).map_err(no_reader_thread)?
 }
 
 /// Where to read `reader`'s trace when `asked` says where: in line if it
@@ -274,7 +274,7 @@ fn no_reader_thread(e: std::io::Error) -> DriverError {
 
 /// [`run_chunks_sampled`] of a stream's `chunks`, read as `reading` says.
 fn run_stream(
-    chunks: impl ChunkedOps + Send,
+    mut chunks: impl ChunkedOps + Send,
     reading: Reading,
     machine: &Machine,
     model: Model,
@@ -284,7 +284,10 @@ fn run_stream(
     if reading == Reading::InLine {
         return run_chunks_sampled(chunks, machine, model, every, on_sample);
     }
-    read_on_thread(chunks, |c| {
+    // Only the full model uses the answer (its lean engine), and asking
+    // a text trace searches the whole file.
+    let accesses_only = model == Model::Full && chunks.accesses_only();
+    read_on_thread(chunks, accesses_only, |c| {
         run_chunks_sampled(c, machine, model, every, on_sample)
     })
     .map_err(no_reader_thread)?

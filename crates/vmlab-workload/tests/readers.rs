@@ -803,7 +803,7 @@ fn a_trace_of_accesses_alone_says_so_in_its_header() {
     assert!(addr_only, "an address list has no call lines");
     let lackey =
         LackeyReader::new(&b" L 10,1\n"[..], "t.lackey", ReadOptions::default()).accesses_only();
-    assert!(!lackey, "lackey prints system calls");
+    assert!(!lackey, "a lackey stream may print system calls further on");
 
     let mut bad = BinReader::new(&b"not a trace at all"[..], "bad.vmt");
     assert!(!bad.accesses_only());
@@ -812,4 +812,58 @@ fn a_trace_of_accesses_alone_says_so_in_its_header() {
         first.contains("bad.vmt") && first.contains("magic"),
         "{first}"
     );
+}
+
+/// A lackey file read in place is searched for system-call lines before
+/// it is read, so one without any (Valgrind's plain `--trace-mem=yes`
+/// output) runs on the full model's lean engine: the search finds a call
+/// anywhere, across the mapping's 2 MiB steps too, and the file then
+/// reads whole from its first line, as if never searched.
+#[test]
+fn a_lackey_file_without_system_calls_says_so() {
+    use vmlab_workload::chunk::ChunkedOps;
+    let dir = std::env::temp_dir().join(format!("vmlab-calls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 5 MiB of loads, and a call line placed among them.
+    let line = " L 7ff000a0,8\n";
+    let lines = (5 << 20) / line.len();
+    let loads = line.repeat(lines);
+    let call = "SYSCALL[23559,1](12) sys_brk ( 0x0 ) --> [pre-success] Success(0x4035000)\n";
+    // Whole lines, then blanks (lackey allows them) up to the point where
+    // the call's mark starts 2 bytes before the first 2 MiB step ends.
+    let before = ((2 << 20) - 4) / line.len();
+    let pad = (2 << 20) - 2 - before * line.len();
+    let straddling = format!(
+        "{}{}{call}{}",
+        line.repeat(before),
+        " ".repeat(pad),
+        line.repeat(lines - before)
+    );
+    let cases = [
+        ("none", loads.clone(), true),
+        ("first line", format!("{call}{loads}"), false),
+        ("last line", format!("{loads}{call}"), false),
+        ("straddling a step", straddling, false),
+    ];
+    for (case, text, alone) in cases {
+        let path = dir.join("t.lackey");
+        std::fs::write(&path, &text).unwrap();
+        let mut reader = trace::open(&path, None, ReadOptions::default()).unwrap();
+        let TraceReader::Lackey(lackey) = &mut reader else {
+            panic!("{case}: not read as lackey");
+        };
+        assert_eq!(lackey.accesses_only(), alone, "{case}");
+        let ops = ops_of(lackey);
+        let calls = ops
+            .iter()
+            .filter(|op| matches!(op, Ok(Op::Syscall(_))))
+            .count();
+        assert_eq!(calls, usize::from(!alone), "{case}");
+        let accesses = ops
+            .iter()
+            .filter(|op| matches!(op, Ok(Op::Access(_))))
+            .count();
+        assert_eq!(accesses, text.matches(" L ").count(), "{case}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -66,6 +66,12 @@ impl<R: Read> Input<R> {
         }
     }
 
+    /// Whether no byte of a file read in place starts `needle`; `None`
+    /// for a stream, which cannot be searched before it is read.
+    pub(crate) fn lacks(&mut self, needle: &[u8]) -> Option<bool> {
+        self.mapped.as_mut().map(|mapped| mapped.lacks(needle))
+    }
+
     /// Whether the bytes are the file's, mapped in place (not read through
     /// a decompressor or a pipe).
     pub(crate) fn in_place(&self) -> bool {

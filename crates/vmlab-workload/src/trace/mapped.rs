@@ -66,6 +66,32 @@ impl MappedFile {
         self.released + STEP
     }
 
+    /// Whether no byte of the file starts `needle` (a pattern shorter
+    /// than a step). One pass of a SIMD substring search, a step at a
+    /// time, each given back once searched so the pass adds no more to the
+    /// resident set than reading does; the mapping is then as just made,
+    /// so the reader maps its first steps in again from the page cache.
+    pub(crate) fn lacks(&mut self, needle: &[u8]) -> bool {
+        let finder = memchr::memmem::Finder::new(needle);
+        let len = self.map.len();
+        let mut found = false;
+        let mut start = 0;
+        while start < len && !found {
+            let end = (start + STEP).min(len);
+            self.populate(end, (end + STEP).min(len));
+            // Overlapping the next step by the needle's length less one
+            // finds a needle that straddles the boundary.
+            let window = &self.map[start..(end + needle.len().saturating_sub(1)).min(len)];
+            found = finder.find(window).is_some();
+            self.give_back(start, end);
+            start = end;
+        }
+        self.populated = 0;
+        self.released = 0;
+        self.release_before(0);
+        !found
+    }
+
     /// Gives the pages of the steps before `offset`'s back to the kernel,
     /// and has the two steps from `offset`'s mapped in ahead. Without this
     /// the whole file would end up in the process's resident set, and
@@ -75,33 +101,43 @@ impl MappedFile {
     pub(crate) fn release_before(&mut self, offset: usize) {
         let step_start = offset / STEP * STEP;
         if step_start > self.released {
-            #[cfg(unix)]
-            {
-                // SAFETY: DONTNEED on a shared read-only file mapping
-                // drops page-table entries only; the next read of those
-                // bytes maps the same page-cache pages again, with the
-                // same contents. Failure only leaves the pages resident.
-                let _ = unsafe {
-                    self.map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        self.released,
-                        step_start - self.released,
-                    )
-                };
-            }
+            self.give_back(self.released, step_start);
             self.released = step_start;
         }
         let ahead = (step_start + 2 * STEP).min(self.map.len());
-        if ahead > self.populated {
+        self.populate(self.populated, ahead);
+    }
+
+    /// Drops the mapping's pages of bytes `from..to` (they stay in the
+    /// page cache).
+    fn give_back(&self, from: usize, to: usize) {
+        #[cfg(unix)]
+        {
+            // SAFETY: DONTNEED on a shared read-only file mapping drops
+            // page-table entries only; the next read of those bytes maps
+            // the same page-cache pages again, with the same contents.
+            // Failure only leaves the pages resident.
+            let _ = unsafe {
+                self.map
+                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+            };
+        }
+        #[cfg(not(unix))]
+        let _ = (from, to);
+    }
+
+    /// Has bytes `from..to` mapped in, if past what was asked before.
+    fn populate(&mut self, from: usize, to: usize) {
+        if to > self.populated {
             // One call instead of a fault per 64 KiB (Linux 5.14 and
             // later; where unsupported the faults happen as before).
             #[cfg(target_os = "linux")]
-            let _ = self.map.advise_range(
-                memmap2::Advice::PopulateRead,
-                self.populated,
-                ahead - self.populated,
-            );
-            self.populated = ahead;
+            let _ = self
+                .map
+                .advise_range(memmap2::Advice::PopulateRead, from, to - from);
+            #[cfg(not(target_os = "linux"))]
+            let _ = from;
+            self.populated = to;
         }
     }
 }

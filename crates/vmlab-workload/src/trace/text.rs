@@ -74,8 +74,9 @@ pub struct Bad {
 
 /// A line grammar.
 pub trait LineFormat {
-    /// Whether the grammar has system-call lines.
-    const HAS_CALLS: bool;
+    /// Text every system-call line of the grammar holds, so a trace
+    /// without it has none; `None`: the grammar has no such lines.
+    const CALL_MARK: Option<&'static [u8]>;
 
     /// Parses one line (without its line ending).
     fn parse(line: &[u8]) -> Result<Line, Bad>;
@@ -114,6 +115,9 @@ pub struct TextReader<R, F> {
     ready: Vec<MemRef>,
     next: usize,
     done: bool,
+    /// Whether the trace is known to hold no system-call line, once
+    /// [`ChunkedOps::accesses_only`] has asked.
+    calls_absent: Option<bool>,
     _format: std::marker::PhantomData<F>,
 }
 
@@ -149,6 +153,7 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
             ready: Vec::with_capacity(READ_AHEAD + 1),
             next: 0,
             done: false,
+            calls_absent: None,
             _format: std::marker::PhantomData,
         }
     }
@@ -308,9 +313,20 @@ impl<R: Read, F: LineFormat> ChunkedOps for TextReader<R, F> {
         Some(Ok(Chunk::Accesses(&self.ready[start..])))
     }
 
-    /// An address list has no system-call lines.
+    /// An address list has no system-call lines. A lackey file read in
+    /// place has none when no line holds `SYSCALL[` (Valgrind's own
+    /// `--trace-mem=yes` output, without `--trace-syscalls=yes`), which
+    /// one search of the file says before the first line is parsed (about
+    /// 0.03 s for 16 million lines, 232 MB, where the full model's lean
+    /// engine then saved 0.24 s of 0.53 on one core). A compressed or
+    /// piped one is not known until read.
     fn accesses_only(&mut self) -> bool {
-        !F::HAS_CALLS
+        let Some(mark) = F::CALL_MARK else {
+            return true;
+        };
+        *self
+            .calls_absent
+            .get_or_insert_with(|| self.input.lacks(mark).unwrap_or(false))
     }
 }
 
@@ -442,7 +458,7 @@ fn end_of_line(line: &[u8], i: usize, comments: bool) -> Result<(), Bad> {
 }
 
 impl LineFormat for Lackey {
-    const HAS_CALLS: bool = true;
+    const CALL_MARK: Option<&'static [u8]> = Some(SYSCALL);
 
     #[inline]
     fn parse(line: &[u8]) -> Result<Line, Bad> {
@@ -727,7 +743,7 @@ fn syscall_line(line: &[u8], i: usize) -> Result<Line, Bad> {
 }
 
 impl LineFormat for Addr {
-    const HAS_CALLS: bool = false;
+    const CALL_MARK: Option<&'static [u8]> = None;
 
     #[inline]
     fn parse(line: &[u8]) -> Result<Line, Bad> {
