@@ -162,6 +162,10 @@ struct Hardware {
     soft_flags: bool,
     /// The rights of every trace-mode page.
     perms: Perms,
+    /// The leaf entry of a page read in for a load or fetch, and for a
+    /// store, in frame 0: a read-in places its frame in one of these
+    /// (every flag but the frame's is the same for every page).
+    new_leaf: [u64; 2],
     tlb: LeanTlb,
     /// Free frames; the next taken is the last.
     free: Vec<FrameId>,
@@ -371,6 +375,19 @@ impl Hardware {
     }
 }
 
+/// The attributes of a page read in with `perms`, for a store when
+/// `written`: where software manages the accessed and dirty flags the
+/// fault handler sets those the access needs, which the walk would fault
+/// on.
+fn new_leaf_attrs(perms: Perms, soft_flags: bool, written: bool) -> LeafAttrs {
+    LeafAttrs {
+        perms,
+        global: false,
+        accessed: soft_flags,
+        dirty: soft_flags && written,
+    }
+}
+
 /// The policy's view of the hardware: the flags in the leaf entries, and
 /// the time (references so far, as the kernel gives it).
 struct Refs<'a> {
@@ -466,6 +483,15 @@ impl LeanMachine {
         }
         let root_entries = index[0].1 as usize + 1;
         let uppers = levels - 1;
+        let soft_flags = arch.ad_update() == AdUpdate::Fault;
+        let perms = perms_for(Prot::READ | Prot::WRITE | Prot::EXEC);
+        let shift = arch.page_shift();
+        let new_leaf = [false, true].map(|written| {
+            arch.pte()
+                .encode_leaf(0, shift, true, &new_leaf_attrs(perms, soft_flags, written))
+                // Read, write and execute are encodable in every format.
+                .unwrap_or(0)
+        });
         let hw = Hardware {
             format: arch.pte().clone(),
             page_shift: arch.page_shift(),
@@ -485,8 +511,9 @@ impl LeanMachine {
             },
             leaf_bits: index[uppers].1.count_ones(),
             leaf_memo: vec![(0, 0); LEAF_MEMO],
-            soft_flags: arch.ad_update() == AdUpdate::Fault,
-            perms: perms_for(Prot::READ | Prot::WRITE | Prot::EXEC),
+            soft_flags,
+            perms,
+            new_leaf,
             tlb: lean_tlb,
             free: k.frames().free_stack().to_vec(),
             owners: vec![FrameOwner::NONE; config.frames],
@@ -558,10 +585,18 @@ impl LeanMachine {
         self.hw.counters.references += 1;
         let side = usize::from(kind == AccessKind::Fetch);
         let mut faulted = false;
+        // After a fault the TLB holds no entry for the page: the pass after
+        // it goes straight to the walk.
+        let mut probe_first = true;
         // A fault handler resolves one cause a pass: a read-in, then a
         // software-managed flag at most.
         for _ in 0..4 {
-            let known_absent = match self.hw.tlb.probe(vpn, kind) {
+            let probe = if std::mem::replace(&mut probe_first, true) {
+                self.hw.tlb.probe(vpn, kind)
+            } else {
+                self.hw.tlb.known_miss(kind)
+            };
+            let known_absent = match probe {
                 Probe::Hit(frame, dirty) => {
                     self.hw.counters.tlb_hits += 1;
                     self.repeat_from(side, vpn, frame, dirty);
@@ -587,6 +622,7 @@ impl LeanMachine {
                 }
                 Err(WalkFault::Flags) => self.set_flags(vpn, kind),
             }
+            probe_first = false;
         }
         // As the kernel ends an access whose faults do not resolve (none
         // here: a read-in and a flag fault are all an access can need).
@@ -742,20 +778,22 @@ impl LeanMachine {
             self.evict_one(key)?;
         };
         let at = self.hw.make_tables(vpn);
-        let soft = self.hw.soft_flags;
-        let attrs = LeafAttrs {
-            perms: self.hw.perms,
-            global: false,
-            accessed: soft,
-            dirty: soft && kind == AccessKind::Write,
-        };
         let shift = self.hw.page_shift;
+        let written = kind == AccessKind::Write;
+        let template = self.hw.new_leaf[usize::from(written)];
         let raw = self
             .hw
             .format
-            .encode_leaf(u64::from(frame) << shift, shift, true, &attrs)
-            // Read, write and execute are encodable in every format.
-            .unwrap_or(0);
+            .with_frame(template, u64::from(frame) << shift, shift);
+        debug_assert_eq!(
+            Ok(raw),
+            self.hw.format.encode_leaf(
+                u64::from(frame) << shift,
+                shift,
+                true,
+                &new_leaf_attrs(self.hw.perms, self.hw.soft_flags, written)
+            )
+        );
         self.hw.leaves[at] = raw;
         // Leaf indices are below the frames times a table's entries; a
         // trace's tables never reach 2^32 entries before memory does.

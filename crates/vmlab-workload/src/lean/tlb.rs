@@ -85,9 +85,12 @@ impl LeanArray {
         self.stamps[at] = self.clock;
     }
 
+    /// Empties way `at`; its stamp goes to 0, older than any entry's, so
+    /// the next fill of its set takes it.
     #[inline(always)]
     fn invalidate(&mut self, at: usize) {
         self.tags[at] = EMPTY;
+        self.stamps[at] = 0;
         self.live -= 1;
     }
 
@@ -98,28 +101,23 @@ impl LeanArray {
         let base = self.base(vpn);
         let set = base..base + self.ways;
         let same = if after_miss { None } else { self.find(vpn) };
-        let at = match same {
-            Some(at) => at,
-            None => {
-                let free = if self.live == self.tags.len() {
-                    None
-                } else {
-                    self.tags[set.clone()].iter().position(|&t| t == EMPTY)
-                };
-                let way = free.unwrap_or_else(|| {
-                    // `min_by_key` keeps the first of equal minima.
-                    self.stamps[set]
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|&(_, &stamp)| stamp)
-                        .map_or(0, |(way, _)| way)
-                });
-                if self.tags[base + way] == EMPTY {
-                    self.live += 1;
+        let at = same.unwrap_or_else(|| {
+            // An empty way's stamp is 0 and an entry's is at least 1, so
+            // the oldest stamp (the lowest way on a tie) is the lowest
+            // empty way if there is one, else the least recently used.
+            let mut way = 0;
+            let mut oldest = u64::MAX;
+            for (w, &stamp) in self.stamps[set].iter().enumerate() {
+                if stamp < oldest {
+                    oldest = stamp;
+                    way = w;
                 }
-                base + way
             }
-        };
+            if self.tags[base + way] == EMPTY {
+                self.live += 1;
+            }
+            base + way
+        });
         self.tags[at] = vpn + 1;
         self.frames[at] = frame;
         self.dirty[at] = dirty;
@@ -212,6 +210,16 @@ impl LeanTlb {
         match kind {
             AccessKind::Fetch => &self.fetch_path,
             AccessKind::Read | AccessKind::Write => &self.data_path,
+        }
+    }
+
+    /// A probe's miss on `kind`'s path that probed nothing: where the TLB
+    /// holds no entry for the page (it was just not present, or its entry
+    /// just shot down), a probe would miss and change nothing.
+    #[inline(always)]
+    pub(super) fn known_miss(&self, kind: AccessKind) -> Probe {
+        Probe::Miss {
+            known_absent: self.path(kind).len(),
         }
     }
 
