@@ -654,25 +654,34 @@ impl LeanMachine {
             .len()
             .min(usize::try_from(before_tick).unwrap_or(usize::MAX))];
         let repeat = self.hw.repeat;
-        // Per side: one past the run's last access of the side (0: none).
-        let mut last_of = [0usize; 2];
-        let mut taken = 0;
-        for r in run {
-            let side = usize::from(r.kind == AccessKind::Fetch);
-            let grants = repeat[side].is_some_and(|last| {
-                last.vpn == r.addr >> shift
-                    && (r.kind != AccessKind::Write || last.dirty)
-                    && within_page(r, page)
-            });
-            if !grants {
-                break;
-            }
-            taken += 1;
-            last_of[side] = taken;
-        }
+        // Per kind of access (loads, stores, fetches, in `AccessKind`'s
+        // order): the page whose accesses the registers grant, or one no
+        // page number reaches, so each access is one compare.
+        let granted = |side: usize, store: bool| {
+            repeat[side]
+                .filter(|last| !store || last.dirty)
+                .map_or(u64::MAX, |last| last.vpn)
+        };
+        let grants = [granted(0, false), granted(0, true), granted(1, false)];
+        let kind_index = |kind: AccessKind| match kind {
+            AccessKind::Read => 0,
+            AccessKind::Write => 1,
+            AccessKind::Fetch => 2,
+        };
+        let taken = run
+            .iter()
+            .position(|r| grants[kind_index(r.kind)] != r.addr >> shift || !within_page(r, page))
+            .unwrap_or(run.len());
         if taken == 0 {
             return 0;
         }
+        // Per side: one past the run's last access of the side (0: none).
+        let last_of = |side: usize| {
+            run[..taken]
+                .iter()
+                .rposition(|r| usize::from(r.kind == AccessKind::Fetch) == side)
+                .map_or(0, |at| at + 1)
+        };
         let frame_of = |side: usize| repeat[side].map_or(0, |last| last.frame);
         if self.touch && !self.collapse {
             // Every touch counts, each at its own time (OPT reads it).
@@ -686,6 +695,7 @@ impl LeanMachine {
         self.hw.counters.references += taken as u64;
         self.hw.counters.tlb_hits += taken as u64;
         if self.touch {
+            let last_of = [last_of(0), last_of(1)];
             let order = if last_of[0] <= last_of[1] {
                 [0, 1]
             } else {
