@@ -727,6 +727,17 @@ fn binary_chunks_give_what_next_op_gives() {
     assert_eq!(want.len(), ops.len() + 1);
     assert!(want.last().unwrap().is_err());
     assert_eq!(collect_chunks(&bytes), want);
+    // A run of plain records longer than a batch still comes a batch at a
+    // time: a file read in place would otherwise be decoded whole.
+    use vmlab_workload::chunk::{Chunk, ChunkedOps, BATCH_ACCESSES};
+    let mut reader = BinReader::new(&bytes[..], "t.bin");
+    let mut largest = 0;
+    while let Some(Ok(chunk)) = reader.read_chunk() {
+        if let Chunk::Accesses(accesses) = chunk {
+            largest = largest.max(accesses.len());
+        }
+    }
+    assert_eq!(largest, BATCH_ACCESSES);
 }
 
 #[test]

@@ -414,18 +414,17 @@ impl<R: Read> ChunkedOps for BinReader<R> {
     fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
         self.batch.clear();
         if self.header_checked && !self.done {
-            let mut used = 0;
-            for rec in self.input.available().chunks_exact(RECORD_LEN) {
+            let available = self.input.available();
+            // At most a batch of records, so the loop's only test of its
+            // end is the slice's.
+            let records = &available[..available.len().min(BATCH_ACCESSES * RECORD_LEN)];
+            for rec in records.chunks_exact(RECORD_LEN) {
                 let Some(r) = rec.first_chunk().and_then(plain_access) else {
                     break;
                 };
                 self.batch.push(r);
-                used += RECORD_LEN;
-                if self.batch.len() == BATCH_ACCESSES {
-                    break;
-                }
             }
-            self.input.consume(used);
+            self.input.consume(self.batch.len() * RECORD_LEN);
         }
         if self.batch.is_empty() {
             match self.step_any()? {
