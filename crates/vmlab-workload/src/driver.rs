@@ -28,6 +28,7 @@ use crate::trace::TraceError;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::{AccessKind, Arch};
@@ -242,13 +243,27 @@ pub enum DriverError {
         addr: u64,
         /// Why.
         message: String,
-        /// The stream's record that made the access (1-based, accesses and
-        /// system calls counted in order), once known.
-        record: Option<u64>,
+        /// Where in the stream the access was, once known.
+        at: Option<StreamPlace>,
         /// Whether the address lies where the scheme cannot map a page for
         /// the process (where a workload that places its own pages should
         /// move them).
         unmappable: bool,
+    },
+}
+
+/// Where an access was in its stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamPlace {
+    /// Record `n` of the stream (1-based, accesses and system calls
+    /// counted in order, a lackey modify line's load and store apart).
+    Record(u64),
+    /// Line `line` (1-based) of the text trace `file`.
+    Line {
+        /// The trace's name, as its reader's errors give it.
+        file: Arc<str>,
+        /// The line.
+        line: u64,
     },
 }
 
@@ -260,12 +275,12 @@ impl DriverError {
             DriverError::Address {
                 addr,
                 message,
-                record: None,
+                at: None,
                 unmappable,
             } => DriverError::Address {
                 addr,
                 message,
-                record: Some(n),
+                at: Some(StreamPlace::Record(n)),
                 unmappable,
             },
             other => other,
@@ -279,12 +294,13 @@ impl fmt::Display for DriverError {
             DriverError::Trace(e) => write!(f, "{e}"),
             DriverError::Config(m) => f.write_str(m),
             DriverError::Address {
-                addr,
-                message,
-                record: Some(n),
-                ..
-            } => write!(f, "record {n} of the stream, address {addr:#x}: {message}"),
-            DriverError::Address { addr, message, .. } => {
+                addr, message, at, ..
+            } => {
+                match at {
+                    Some(StreamPlace::Record(n)) => write!(f, "record {n} of the stream, ")?,
+                    Some(StreamPlace::Line { file, line }) => write!(f, "{file}:{line}: ")?,
+                    None => {}
+                }
                 write!(f, "address {addr:#x}: {message}")
             }
         }
@@ -924,7 +940,7 @@ fn unmappable(
     });
     DriverError::Address {
         addr,
-        record: None,
+        at: None,
         message: format!(
             "cannot be mapped on {} ({e}): outside its user address space{span} or clashing with the stack",
             machine.arch.name()
@@ -943,7 +959,7 @@ fn signalled(addr: u64, s: Signal) -> DriverError {
             ),
             _ => format!("the machine raised {s}"),
         },
-        record: None,
+        at: None,
         unmappable: false,
     }
 }
@@ -1007,7 +1023,7 @@ impl FullRun<'_> {
                     .map_err(|e| DriverError::Address {
                         addr,
                         message: format!("cannot give back untouched trace pages ({e})"),
-                        record: None,
+                        at: None,
                         unmappable: false,
                     })?;
             }

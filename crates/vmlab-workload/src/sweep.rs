@@ -17,7 +17,9 @@
 //! bit for bit.
 
 use crate::chunk::{batched_accesses, read_on_thread, Chunk, ChunkedOps};
-use crate::driver::{run_chunks_sampled, DriverError, Machine, Model, RunReport, Sample};
+use crate::driver::{
+    run_chunks_sampled, DriverError, Machine, Model, RunReport, Sample, StreamPlace,
+};
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
 use crate::op::{page_pieces, Op};
@@ -58,11 +60,11 @@ fn placed_by_generator(e: DriverError) -> DriverError {
         DriverError::Address {
             addr,
             message,
-            record,
+            at,
             unmappable: true,
         } => DriverError::Address {
             addr,
-            record,
+            at,
             message: format!(
                 "{message}; the generator's keys base= (default 0x10000000) and page= (default 4096) place its pages"
             ),
@@ -137,10 +139,52 @@ impl Source {
                         let ops = batched_accesses(r);
                         run_stream(ops, reading, m, n, every, on_sample)
                     }
-                }?;
+                }
+                .map_err(|e| self.placed_in_trace(e, page))?;
                 report.skipped_lines = reader.skipped();
                 Ok(report)
             }
+        }
+    }
+
+    /// An address error of a run on this trace (read in pages of `page`
+    /// bytes), placed at the line of its record where the trace is text:
+    /// the trace is read again up to it, which only an error pays for.
+    fn placed_in_trace(&self, e: DriverError, page: u64) -> DriverError {
+        let Source::Trace {
+            path,
+            format,
+            skip_bad_lines,
+        } = self
+        else {
+            return e;
+        };
+        let DriverError::Address {
+            addr,
+            message,
+            at: Some(StreamPlace::Record(n)),
+            unmappable,
+        } = e
+        else {
+            return e;
+        };
+        let line = match open_trace(path, *format, *skip_bad_lines, page) {
+            Ok(TraceReader::Lackey(r)) => r.line_of_record(n),
+            Ok(TraceReader::Addr(r)) => r.line_of_record(n),
+            _ => None,
+        };
+        let at = match line {
+            Some(line) => StreamPlace::Line {
+                file: path.display().to_string().into(),
+                line,
+            },
+            None => StreamPlace::Record(n),
+        };
+        DriverError::Address {
+            addr,
+            message,
+            at: Some(at),
+            unmappable,
         }
     }
 
@@ -163,7 +207,8 @@ impl Source {
             } => {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
-                let (mut report, log) = crate::driver::run_explained(reader.ops(), machine, log)?;
+                let (mut report, log) = crate::driver::run_explained(reader.ops(), machine, log)
+                    .map_err(|e| self.placed_in_trace(e, page))?;
                 report.skipped_lines = reader.skipped();
                 Ok((report, log))
             }

@@ -219,6 +219,83 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// An address a run cannot map names the line of a text trace that made
+/// the access (counting a modify line's two accesses, blank and skipped
+/// lines, compressed or not), on both engines of the full model and in an
+/// explanation; a binary trace names its record.
+#[test]
+fn an_address_error_in_a_text_trace_names_its_line() {
+    let dir = std::env::temp_dir().join(format!("vmlab-placed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let far = "ffffffffffff0000";
+    let lackey = format!("I  0401ab70,3\n M 1fff000758,8\n\n L zz,8\n S {far},8\n L 10,4\n");
+    let addr = format!("0x1000\n# a comment\n0x2000 W\n0x{far}\n");
+    let files = [
+        ("t.lackey", lackey.clone().into_bytes(), 5, true),
+        // A system call line counts as a record too (and keeps the run on
+        // the layered engine).
+        (
+            "calls.lackey",
+            format!(
+                "SYSCALL[1,1](12) sys_brk ( 0x0 ) --> [pre-success] Success(0x4035000)\n{lackey}"
+            )
+            .into_bytes(),
+            6,
+            true,
+        ),
+        (
+            "t.lackey.zst",
+            zstd::encode_all(lackey.as_bytes(), 3).unwrap(),
+            5,
+            true,
+        ),
+        ("t.addr", addr.into_bytes(), 4, false),
+    ];
+    let machine = vmlab_workload::driver::Machine {
+        arch: presets::by_name("x86-64").unwrap().unwrap(),
+        frames: 64,
+        policy: "lru".into(),
+        tlb: None,
+        future: None,
+    };
+    for (name, bytes, line, lackey) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let trace = Source::Trace {
+            path: path.clone(),
+            format: Some(if lackey { "lackey" } else { "addr" }.parse().unwrap()),
+            skip_bad_lines: true,
+        };
+        let want = format!(
+            "{}:{line}: address 0x{far}: cannot be mapped",
+            path.display()
+        );
+        let e = trace.run(&machine, Model::Full).unwrap_err().to_string();
+        assert!(e.starts_with(&want), "{name}: {e}");
+        let log = vmlab_kernel::explain::ExplainLog::window(0, 100);
+        let e = trace.explain(&machine, log).unwrap_err().to_string();
+        assert!(e.starts_with(&want), "{name}, explained: {e}");
+    }
+    let refs = [
+        vmlab_workload::op::MemRef::read(0x1000, 8),
+        vmlab_workload::op::MemRef::read(0xffff_ffff_ffff_0000, 8),
+    ];
+    let mut w = vmlab_workload::trace::BinWriter::accesses_only(Vec::new()).unwrap();
+    for r in &refs {
+        w.write(r).unwrap();
+    }
+    let path = dir.join("t.vmt");
+    std::fs::write(&path, w.finish().unwrap()).unwrap();
+    let trace = Source::Trace {
+        path,
+        format: None,
+        skip_bad_lines: false,
+    };
+    let e = trace.run(&machine, Model::Full).unwrap_err().to_string();
+    assert!(e.starts_with("record 2 of the stream, address "), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn a_generator_knows_its_length_and_a_trace_does_not() {
     let gen = Source::Generator("loop:pages=10,n=12345".parse::<GenSpec>().unwrap());

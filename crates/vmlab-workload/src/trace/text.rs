@@ -186,6 +186,37 @@ impl<R: Read, F: LineFormat> TextReader<R, F> {
 }
 
 impl<R: Read, F: LineFormat> TextReader<R, F> {
+    /// The line that holds record `n` of the trace (1-based, accesses and
+    /// system calls counted in order as [`TextReader::next_op`] gives
+    /// them, a modify line's load and store both on their line), read
+    /// from where the reader is (a fresh one: the start); `None` past the
+    /// end or the first bad line a reader not skipping them stops at. For
+    /// an error's message, after a run: lines are taken one at a time.
+    pub fn line_of_record(mut self, n: u64) -> Option<u64> {
+        let mut records = 0;
+        loop {
+            let (start, end) = match self.input.next_line() {
+                Ok(NextLine::Line { start, end }) => (start, end),
+                Ok(NextLine::TooLong) if self.opts.skip_bad_lines => {
+                    self.line += 1;
+                    continue;
+                }
+                Ok(NextLine::TooLong | NextLine::Eof) | Err(_) => return None,
+            };
+            self.line += 1;
+            records += match F::parse(&self.input.buf()[start..end]) {
+                Ok(Line::Skip) => 0,
+                Ok(Line::One(_) | Line::Sys(_)) => 1,
+                Ok(Line::Two(..)) => 2,
+                Err(_) if self.opts.skip_bad_lines => 0,
+                Err(_) => return None,
+            };
+            if records >= n {
+                return Some(self.line);
+            }
+        }
+    }
+
     /// The next access or system call, in the trace's order.
     #[inline(always)]
     pub fn next_op(&mut self) -> Option<Result<Op, TraceError>> {
