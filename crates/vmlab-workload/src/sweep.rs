@@ -140,51 +140,10 @@ impl Source {
                         run_stream(ops, reading, m, n, every, on_sample)
                     }
                 }
-                .map_err(|e| self.placed_in_trace(e, page))?;
+                .map_err(|e| placed_in_trace(e, path, *format, *skip_bad_lines, page))?;
                 report.skipped_lines = reader.skipped();
                 Ok(report)
             }
-        }
-    }
-
-    /// An address error of a run on this trace (read in pages of `page`
-    /// bytes), placed at the line of its record where the trace is text:
-    /// the trace is read again up to it, which only an error pays for.
-    fn placed_in_trace(&self, e: DriverError, page: u64) -> DriverError {
-        let Source::Trace {
-            path,
-            format,
-            skip_bad_lines,
-        } = self
-        else {
-            return e;
-        };
-        let DriverError::Address {
-            addr,
-            message,
-            at: Some(StreamPlace::Record(n)),
-            unmappable,
-        } = e
-        else {
-            return e;
-        };
-        let line = match open_trace(path, *format, *skip_bad_lines, page) {
-            Ok(TraceReader::Lackey(r)) => r.line_of_record(n),
-            Ok(TraceReader::Addr(r)) => r.line_of_record(n),
-            _ => None,
-        };
-        let at = match line {
-            Some(line) => StreamPlace::Line {
-                file: path.display().to_string().into(),
-                line,
-            },
-            None => StreamPlace::Record(n),
-        };
-        DriverError::Address {
-            addr,
-            message,
-            at: Some(at),
-            unmappable,
         }
     }
 
@@ -208,7 +167,7 @@ impl Source {
                 let page = machine.arch.page_bytes();
                 let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
                 let (mut report, log) = crate::driver::run_explained(reader.ops(), machine, log)
-                    .map_err(|e| self.placed_in_trace(e, page))?;
+                    .map_err(|e| placed_in_trace(e, path, *format, *skip_bad_lines, page))?;
                 report.skipped_lines = reader.skipped();
                 Ok((report, log))
             }
@@ -336,6 +295,46 @@ fn run_stream(
         run_chunks_sampled(c, machine, model, every, on_sample)
     })
     .map_err(no_reader_thread)?
+}
+
+/// An address error of a run on the trace at `path` (read as `format`,
+/// skipping bad lines if `skip_bad_lines`, in pages of `page` bytes),
+/// placed at the line of its record where the trace is text: the trace is
+/// read again up to it, which only an error pays for.
+fn placed_in_trace(
+    e: DriverError,
+    path: &std::path::Path,
+    format: Option<TraceFormat>,
+    skip_bad_lines: bool,
+    page: u64,
+) -> DriverError {
+    let DriverError::Address {
+        addr,
+        message,
+        at: Some(StreamPlace::Record(n)),
+        unmappable,
+    } = e
+    else {
+        return e;
+    };
+    let line = match open_trace(path, format, skip_bad_lines, page) {
+        Ok(TraceReader::Lackey(r)) => r.line_of_record(n),
+        Ok(TraceReader::Addr(r)) => r.line_of_record(n),
+        _ => None,
+    };
+    let at = match line {
+        Some(line) => StreamPlace::Line {
+            file: path.display().to_string().into(),
+            line,
+        },
+        None => StreamPlace::Record(n),
+    };
+    DriverError::Address {
+        addr,
+        message,
+        at: Some(at),
+        unmappable,
+    }
 }
 
 /// Opens the trace of a [`Source::Trace`] for pages of `page_size` bytes.
