@@ -16,7 +16,7 @@ pub struct WorkloadArgs {
     /// A synthetic workload, e.g. `zipf:pages=1000000,alpha=1.0,n=50000000,seed=1`.
     #[arg(long, value_name = "SPEC", conflicts_with = "trace")]
     gen: Option<String>,
-    /// A trace file (lackey text, address list, vmlab-bin, oracleGeneral; gzip or zstd).
+    /// A trace file (lackey text, address list, vmlab-bin, oracleGeneral; gzip or zstd); `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
     /// The trace's format, when detection is not wanted.
@@ -60,7 +60,7 @@ impl WorkloadArgs {
     pub fn label(&self) -> String {
         match (&self.gen, &self.trace) {
             (Some(spec), _) => spec.clone(),
-            (None, Some(path)) => path.display().to_string(),
+            (None, Some(path)) => vmlab_workload::trace::trace_name(path),
             (None, None) => String::new(),
         }
     }

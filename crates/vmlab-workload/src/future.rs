@@ -148,15 +148,12 @@ fn pre_pass(
     reading: Reading,
     budget: Option<u64>,
 ) -> Result<Future, FutureError> {
-    if let Source::Trace { path, .. } = source {
-        // A file that cannot be opened is left to the pass, whose error
-        // names it as a run's would.
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-            return Err(FutureError::Unavailable(format!(
-                "opt reads the workload twice, first to learn its future, and the trace {} is not a regular file that can be read again (a pipe or a terminal); save it to a file first, or use another policy",
-                path.display()
-            )));
-        }
+    if let Some(message) =
+        source.read_once_error(2, "opt reads it twice, first to learn its future")
+    {
+        return Err(FutureError::Unavailable(format!(
+            "{message}, or use another policy"
+        )));
     }
     let budget = budget.unwrap_or(u64::MAX);
     // After `read` references: all of a workload of known length, or the

@@ -9,7 +9,8 @@
 //! configuration, and rows come back in enumeration order whatever the
 //! threads' timing. A trace is opened and decoded once per configuration:
 //! that keeps memory constant in the trace's length and lets every core
-//! decode its own copy. A single run ([`Source::run_sampled`] with
+//! decode its own copy; a trace that can be read only once (standard
+//! input, a pipe) is refused by any sweep that would read it twice. A single run ([`Source::run_sampled`] with
 //! [`Reading::OnThread`], what `vmlab run` asks for) and a miss-ratio pass
 //! with a core to spare read their stream on a thread of their own.
 //!
@@ -97,6 +98,29 @@ impl Source {
         match self {
             Source::Generator(spec) => Some(spec.references()),
             Source::Trace { .. } => None,
+        }
+    }
+
+    /// Whether the stream can be read only once: a trace on standard
+    /// input or in a pipe ([`trace::read_once`]). A generator draws its
+    /// stream again from its seed.
+    pub fn read_once(&self) -> bool {
+        match self {
+            Source::Generator(_) => false,
+            Source::Trace { path, .. } => trace::read_once(path),
+        }
+    }
+
+    /// The error for a stream that can be read only once, which is to be
+    /// read `passes` times, as `reading` says (e.g. "a sweep reads it once
+    /// a configuration, 4 times").
+    pub fn read_once_error(&self, passes: usize, reading: &str) -> Option<String> {
+        match self {
+            Source::Trace { path, .. } if passes > 1 && self.read_once() => Some(format!(
+                "{} can be read only once (standard input, a pipe or a device, not a regular file), and {reading}; save it to a file first",
+                trace::trace_name(path)
+            )),
+            _ => None,
         }
     }
 
@@ -300,7 +324,9 @@ fn run_stream(
 /// An address error of a run on the trace at `path` (read as `format`,
 /// skipping bad lines if `skip_bad_lines`, in pages of `page` bytes),
 /// placed at the line of its record where the trace is text: the trace is
-/// read again up to it, which only an error pays for.
+/// read again up to it, which only an error pays for, and only a trace
+/// that can be read again allows (standard input or a pipe would go on
+/// from where the run stopped, and name a wrong line).
 fn placed_in_trace(
     e: DriverError,
     path: &std::path::Path,
@@ -317,14 +343,19 @@ fn placed_in_trace(
     else {
         return e;
     };
-    let line = match open_trace(path, format, skip_bad_lines, page) {
-        Ok(TraceReader::Lackey(r)) => r.line_of_record(n),
-        Ok(TraceReader::Addr(r)) => r.line_of_record(n),
+    let reread = if trace::read_once(path) {
+        None
+    } else {
+        open_trace(path, format, skip_bad_lines, page).ok()
+    };
+    let line = match reread {
+        Some(TraceReader::Lackey(r)) => r.line_of_record(n),
+        Some(TraceReader::Addr(r)) => r.line_of_record(n),
         _ => None,
     };
     let at = match line {
         Some(line) => StreamPlace::Line {
-            file: path.display().to_string().into(),
+            file: trace::trace_name(path).into(),
             line,
         },
         None => StreamPlace::Record(n),
@@ -696,6 +727,15 @@ pub fn run(
     configs: &[Configuration],
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, SweepError> {
+    if let Some(message) = source.read_once_error(
+        configs.len(),
+        &format!(
+            "a sweep reads it once a configuration, {} times",
+            configs.len()
+        ),
+    ) {
+        return Err(dimension_error("trace", message));
+    }
     let results: Vec<Result<Row, SweepError>> = configs
         .par_iter()
         .map(|c| {
@@ -809,6 +849,12 @@ pub fn mrc_rows(
     }
     if memory.is_empty() {
         return Err(dimension_error("memory", "expected at least one value"));
+    }
+    if let Some(message) = source.read_once_error(
+        archs.len(),
+        &format!("the curves read it once a scheme, {} times", archs.len()),
+    ) {
+        return Err(dimension_error("trace", message));
     }
     // Fewer passes than cores leave a core to each pass's reading.
     let reading = if archs.len() < parallelism() {

@@ -5,7 +5,8 @@
 //! ([`oracle`]); any of them gzip- or zstd-compressed, detected by magic
 //! bytes.
 //!
-//! [`open`] takes a path, undoes compression, and picks the reader: the
+//! [`open`] takes a path (or `-`, standard input), undoes compression, and
+//! picks the reader: the
 //! format given, or one detected from the first block ([`detect`]). Every
 //! reader is an `Iterator<Item = Result<MemRef, TraceError>>` over its own
 //! reusable buffer, so a trace of any size runs in constant memory and the
@@ -36,6 +37,7 @@ use mapped::MappedFile;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -395,16 +397,55 @@ fn next_access(
     }
 }
 
-/// Opens the trace at `path`: undoes gzip or zstd compression (detected by
-/// magic bytes), then reads it as `format`, or as the format [`detect`]
-/// recognises when `format` is `None`. An uncompressed regular file is
-/// mapped and read in place rather than copied in by read(2).
+/// The path that names standard input where a trace's path is expected
+/// (`--trace -`), as `-` names standard output for an output file.
+pub const STANDARD_INPUT: &str = "-";
+
+/// What messages call the trace at `path`: the path, or `<stdin>` for
+/// [`STANDARD_INPUT`].
+pub fn trace_name(path: &Path) -> String {
+    if path == Path::new(STANDARD_INPUT) {
+        "<stdin>".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Whether the trace at `path` can be read only once: standard input, or
+/// a path to a pipe, a terminal or any other stream rather than a regular
+/// file. Reading it again would go on from where the last reader stopped
+/// (or find nothing), so whatever reads a trace twice (a sweep's
+/// configurations, OPT's pre-pass, placing an error at its line) must ask
+/// this first. A path that cannot be looked at is not one: opening it
+/// says why.
+pub fn read_once(path: &Path) -> bool {
+    path == Path::new(STANDARD_INPUT) || std::fs::metadata(path).is_ok_and(|m| !m.is_file())
+}
+
+/// Opens the trace at `path` ([`STANDARD_INPUT`]: the stream on standard
+/// input, from where it stands): undoes gzip or zstd compression (detected
+/// by magic bytes), then reads it as `format`, or as the format [`detect`]
+/// recognises when `format` is `None`. An uncompressed regular file named
+/// by its path is mapped and read in place rather than copied in by
+/// read(2).
 pub fn open(
     path: &Path,
     format: Option<TraceFormat>,
     opts: ReadOptions,
 ) -> Result<TraceReader, TraceError> {
-    let name: Arc<str> = path.display().to_string().into();
+    let name: Arc<str> = trace_name(path).into();
+    if path == Path::new(STANDARD_INPUT) {
+        // Read through a descriptor of its own, not `io::stdin()`'s
+        // buffer, a copy the reader's own buffer makes needless. Never
+        // mapped: a map starts at the file's first byte, and a stream
+        // handed on (`(read header; vmlab run --trace -) < file`) goes on
+        // from where it stands.
+        let stdin = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| TraceError::io(&name, e))?;
+        return from_reader(Box::new(File::from(stdin)), name, format, opts);
+    }
     let file = File::open(path).map_err(|e| TraceError::io(&name, e))?;
     // A regular file is read in place, unless compressed: the decoder
     // reads it as a stream.
