@@ -92,8 +92,21 @@ pub fn refuse_unless_all_fit(
     planned: &[Planned<'_>],
     at_once: usize,
 ) -> Result<Option<u64>, String> {
+    fit_at_once(planned, at_once, at_once).map(|(_, room)| room)
+}
+
+/// [`refuse_unless_all_fit`] for the `at_least` largest together; then
+/// how many of the largest, from `at_least` up to `at_most`, fit together
+/// (a sweep that shares its readings of a trace runs as many at once as
+/// memory allows), and the memory those leave.
+pub fn fit_at_once(
+    planned: &[Planned<'_>],
+    at_least: usize,
+    at_most: usize,
+) -> Result<(usize, Option<u64>), String> {
+    let at_most = at_most.max(at_least);
     let Some(host) = host_memory() else {
-        return Ok(None);
+        return Ok((at_most, None));
     };
     let host = host as f64;
     let mut needs = Vec::new();
@@ -113,17 +126,29 @@ pub fn refuse_unless_all_fit(
         needs.push(needed);
     }
     needs.sort_by(|a, b| b.total_cmp(a));
-    let largest = &needs[..needs.len().min(at_once)];
-    let together: f64 = largest.iter().sum();
-    if largest.len() > 1 && together > host {
+    // The bytes the `n` largest take together (machines too small to
+    // measure count as nothing).
+    let together = |n: usize| -> f64 { needs.iter().take(n).sum() };
+    let required = needs.len().min(at_least);
+    if required > 1 && together(required) > host {
         return Err(format!(
-            "the {} largest configurations, run at once, would take about {} together, more than the {} of memory this process may use (RAYON_NUM_THREADS=1 runs one at a time)",
-            largest.len(),
-            gib(together),
+            "the {required} largest configurations, run at once, would take about {} together, more than the {} of memory this process may use (RAYON_NUM_THREADS=1 runs one at a time)",
+            gib(together(required)),
             gib(host)
         ));
     }
-    Ok(Some((host - together) as u64))
+    let mut fitting = at_least;
+    while fitting < at_most {
+        if fitting >= needs.len() {
+            // The rest are too small to count.
+            fitting = at_most;
+        } else if together(fitting + 1) <= host {
+            fitting += 1;
+        } else {
+            break;
+        }
+    }
+    Ok((fitting, Some((host - together(fitting)) as u64)))
 }
 
 fn gib(bytes: f64) -> String {
@@ -227,6 +252,31 @@ mod tests {
             err.starts_with("the 2 largest configurations, run at once"),
             "{err}"
         );
+    }
+
+    /// A sweep that may run up to all its machines at once runs as many of
+    /// the largest as fit together, at least the number it must.
+    #[test]
+    fn as_many_run_at_once_as_fit_together() {
+        let host = host_memory().expect("a Linux host says how much memory it has") as usize;
+        let third = || machine(host / 100 * 3 / 10, 100);
+        let small = || machine(1 << 20, 100);
+        let (n, room) = fit_at_once(&[third(), small(), third(), third(), third()], 1, 5).unwrap();
+        // Three of the 30% machines fit (90%); a fourth would not, and
+        // the small one is smaller than each of them.
+        assert_eq!(n, 3);
+        assert!(
+            room.is_some_and(|r| (r as usize) < host / 10 + host / 100),
+            "{room:?}"
+        );
+        // Machines too small to measure take no room: all of them.
+        let tiny = || machine(1000, 100);
+        assert_eq!(fit_at_once(&[tiny(), tiny(), tiny()], 1, 3).unwrap().0, 3);
+        assert_eq!(fit_at_once(&[small(), small()], 2, 8).unwrap().0, 8);
+        // What must run together is still refused when it cannot.
+        let half = || machine(host / 100 * 6 / 10, 100);
+        assert!(fit_at_once(&[half(), half()], 2, 2).is_err());
+        assert_eq!(fit_at_once(&[half(), half()], 1, 2).unwrap().0, 1);
     }
 
     /// The real build gives the error, naming the setting at fault.

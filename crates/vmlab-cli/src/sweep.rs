@@ -6,7 +6,7 @@
 
 use crate::arch_cmd::resolve_arch;
 use crate::error::CliError;
-use crate::footprint::{refuse_unless_all_fit, Planned};
+use crate::footprint::{fit_at_once, Planned};
 use crate::numbers::{parse_list, parse_size, parse_u64};
 use crate::output::{print_out, stdout_unless_json};
 use crate::plot;
@@ -164,7 +164,8 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             .iter()
             .map(|c| Planned::run(&c.machine, c.model))
             .collect();
-        let room = refuse_unless_all_fit(&planned, sweeps::parallelism())
+        let wanted = sweeps::wanted_at_once(&source, &configs);
+        let (at_once, room) = fit_at_once(&planned, sweeps::parallelism(), wanted)
             .map_err(|e| CliError::arg("--frames/--mem", e))?;
         drop(planned);
         // One pre-pass per page size, before the runs fill the cores.
@@ -174,7 +175,7 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             FutureError::Read(e) => CliError(e.to_string()),
         })?;
         let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
-        let rows = sweeps::run(&source, &configs, &|| progress.tick());
+        let rows = sweeps::run(&source, &configs, at_once, &|| progress.tick());
         progress.finish();
         rows.map_err(|e| sweep_error(&e))?
     };

@@ -12,12 +12,16 @@
 //! caller simulates it: [`ThreadedChunks`] hands over the reader's chunks
 //! in order through a bounded channel, so reading (decompressing and
 //! parsing a trace, drawing a generator's references) overlaps the
-//! simulation on a second core, in constant memory.
+//! simulation on a second core, in constant memory. [`read_shared`] reads
+//! a stream once for several simulations at once, each on a thread of its
+//! own ([`SharedChunks`]), handing them the same buffers.
 
 use crate::op::{MemRef, Op};
 use crate::syscall::Syscall;
 use crate::trace::TraceError;
+use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
 
 /// A stretch of a stream: accesses in the stream's order, or one system
 /// call.
@@ -214,7 +218,9 @@ where
     std::thread::scope(|scope| {
         let reader = std::thread::Builder::new()
             .name("stream reader".into())
-            .spawn_scoped(scope, move || feed(chunks, &handover, &spares))?;
+            .spawn_scoped(scope, move || {
+                feed(chunks, &mut OneConsumer { handover, spares });
+            })?;
         let mut threaded = ThreadedChunks {
             handovers,
             spare,
@@ -231,14 +237,192 @@ where
     })
 }
 
+/// What the reader thread of [`read_shared`] hands each consumer: the
+/// same buffer of accesses to all of them.
+enum SharedHandover {
+    Accesses(Arc<Vec<MemRef>>),
+    Syscall(Syscall),
+    Error(Arc<TraceError>),
+}
+
+/// A consumer's side of [`read_shared`]: the chunks the reader thread
+/// read, in order, the same as every other consumer's.
+#[derive(Debug)]
+pub struct SharedChunks {
+    handovers: Receiver<SharedHandover>,
+    /// The accesses lent by the last [`ChunkedOps::read_chunk`]; dropped
+    /// at the next, so the reader may fill the buffer again once every
+    /// consumer has.
+    current: Option<Arc<Vec<MemRef>>>,
+    accesses_only: bool,
+}
+
+impl ChunkedOps for SharedChunks {
+    #[inline]
+    fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
+        self.current = None;
+        match self.handovers.recv().ok()? {
+            SharedHandover::Accesses(accesses) => {
+                let accesses = self.current.insert(accesses);
+                Some(Ok(Chunk::Accesses(accesses)))
+            }
+            SharedHandover::Syscall(call) => Some(Ok(Chunk::Syscall(call))),
+            SharedHandover::Error(e) => Some(Err(e.duplicate())),
+        }
+    }
+
+    fn accesses_only(&mut self) -> bool {
+        self.accesses_only
+    }
+}
+
+/// Runs `consume(i, chunks)` for each consumer `i` below `consumers`, each
+/// on a thread of its own, on one reading of `chunks` (on another thread):
+/// every consumer sees every chunk in order, as [`read_on_thread`] would
+/// show it; `accesses_only` as there. Returns what each returned, in
+/// consumer order. The reader runs at most a few hand-overs ahead of the
+/// slowest consumer (constant memory); a consumer that stops early hangs
+/// up and the others go on; the reader stops when all have. A thread that
+/// panics panics here once the others are done.
+///
+/// What it is for: a sweep's configurations over a trace whose reading
+/// (parsing text, decompressing) costs about as much as simulating it,
+/// which each configuration would otherwise read again.
+pub fn read_shared<C, T>(
+    chunks: C,
+    accesses_only: bool,
+    consumers: usize,
+    consume: impl Fn(usize, &mut SharedChunks) -> T + Sync,
+) -> std::io::Result<Vec<T>>
+where
+    C: ChunkedOps + Send,
+    T: Send,
+{
+    std::thread::scope(|scope| {
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..consumers)
+            .map(|_| mpsc::sync_channel(HANDOVERS_IN_FLIGHT))
+            .unzip();
+        let mut threads = Vec::with_capacity(consumers);
+        let consume = &consume;
+        for (i, handovers) in receivers.into_iter().enumerate() {
+            let thread = std::thread::Builder::new()
+                .name(format!("stream consumer {i}"))
+                .spawn_scoped(scope, move || {
+                    consume(
+                        i,
+                        &mut SharedChunks {
+                            handovers,
+                            current: None,
+                            accesses_only,
+                        },
+                    )
+                });
+            // If this fails, the consumers started so far see their
+            // streams end as `senders` drop on the way out, and return.
+            threads.push(thread?);
+        }
+        let reader = std::thread::Builder::new()
+            .name("stream reader".into())
+            .spawn_scoped(scope, move || {
+                let handovers = senders.into_iter().map(Some).collect();
+                feed(
+                    chunks,
+                    &mut AllConsumers {
+                        handovers,
+                        sent: VecDeque::new(),
+                    },
+                );
+            })?;
+        let outs: Vec<std::thread::Result<T>> = threads.into_iter().map(|t| t.join()).collect();
+        let read = reader.join();
+        let mut results = Vec::with_capacity(outs.len());
+        for out in outs.into_iter().chain(read.err().map(Err)) {
+            match out {
+                Ok(out) => results.push(out),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(results)
+    })
+}
+
+/// Where the reader thread's hand-overs go: one consumer or many.
+trait Handing {
+    /// An empty buffer to gather the next accesses in.
+    fn buffer(&mut self) -> Vec<MemRef>;
+    /// Hands `handover` over; false once no one takes any more.
+    fn hand(&mut self, handover: Handover) -> bool;
+}
+
+/// [`read_on_thread`]'s one consumer, who sends emptied buffers back.
+struct OneConsumer {
+    handover: SyncSender<Handover>,
+    spares: Receiver<Vec<MemRef>>,
+}
+
+impl Handing for OneConsumer {
+    fn buffer(&mut self) -> Vec<MemRef> {
+        self.spares
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(THREAD_BATCH_ACCESSES))
+    }
+
+    fn hand(&mut self, handover: Handover) -> bool {
+        self.handover.send(handover).is_ok()
+    }
+}
+
+/// [`read_shared`]'s consumers (`None`: hung up), and the buffers sent to
+/// them, oldest first: one is filled again once no consumer holds it.
+struct AllConsumers {
+    handovers: Vec<Option<SyncSender<SharedHandover>>>,
+    sent: VecDeque<Arc<Vec<MemRef>>>,
+}
+
+impl Handing for AllConsumers {
+    fn buffer(&mut self) -> Vec<MemRef> {
+        // Consumers take buffers in the order sent, so the oldest is the
+        // first to be free; the reader waits on the slowest consumer, so
+        // a few buffers at most are ever out.
+        if let Some(oldest) = self.sent.front_mut() {
+            if let Some(free) = Arc::get_mut(oldest) {
+                let mut buffer = std::mem::take(free);
+                self.sent.pop_front();
+                buffer.clear();
+                return buffer;
+            }
+        }
+        Vec::with_capacity(THREAD_BATCH_ACCESSES)
+    }
+
+    fn hand(&mut self, handover: Handover) -> bool {
+        let shared = match handover {
+            Handover::Accesses(accesses) => {
+                let accesses = Arc::new(accesses);
+                self.sent.push_back(accesses.clone());
+                SharedHandover::Accesses(accesses)
+            }
+            Handover::Syscall(call) => SharedHandover::Syscall(call),
+            Handover::Error(e) => SharedHandover::Error(Arc::new(e)),
+        };
+        for slot in &mut self.handovers {
+            let copy = match &shared {
+                SharedHandover::Accesses(a) => SharedHandover::Accesses(a.clone()),
+                SharedHandover::Syscall(call) => SharedHandover::Syscall(*call),
+                SharedHandover::Error(e) => SharedHandover::Error(e.clone()),
+            };
+            if slot.as_ref().is_some_and(|to| to.send(copy).is_err()) {
+                *slot = None;
+            }
+        }
+        self.handovers.iter().any(Option::is_some)
+    }
+}
+
 /// The reader thread: reads `chunks` to its end, its first error, or until
-/// the consumer hangs up, handing accesses over a buffer at a time.
-fn feed(
-    mut chunks: impl ChunkedOps,
-    handover: &SyncSender<Handover>,
-    spares: &Receiver<Vec<MemRef>>,
-) {
-    let mut buffer = Vec::with_capacity(THREAD_BATCH_ACCESSES);
+/// no consumer takes hand-overs, handing accesses over a buffer at a time.
+fn feed(mut chunks: impl ChunkedOps, to: &mut impl Handing) {
+    let mut buffer = to.buffer();
     while let Some(chunk) = chunks.read_chunk() {
         let after = match chunk {
             Ok(Chunk::Accesses(accesses)) => {
@@ -252,23 +436,21 @@ fn feed(
             Err(e) => Some(Handover::Error(e)),
         };
         if !buffer.is_empty() {
-            let next = spares
-                .try_recv()
-                .unwrap_or_else(|_| Vec::with_capacity(THREAD_BATCH_ACCESSES));
+            let next = to.buffer();
             let full = std::mem::replace(&mut buffer, next);
-            if handover.send(Handover::Accesses(full)).is_err() {
+            if !to.hand(Handover::Accesses(full)) {
                 return;
             }
         }
         if let Some(after) = after {
             let error = matches!(after, Handover::Error(_));
-            if handover.send(after).is_err() || error {
+            if !to.hand(after) || error {
                 return;
             }
         }
     }
     if !buffer.is_empty() {
-        let _ = handover.send(Handover::Accesses(buffer));
+        to.hand(Handover::Accesses(buffer));
     }
 }
 
@@ -396,6 +578,63 @@ mod tests {
         // Returning at all shows the reader stopped. Each hand-over is
         // whole chunks of 100, at least a batch.
         assert_eq!(seen.unwrap(), 3 * THREAD_BATCH_ACCESSES.div_ceil(100) * 100);
+    }
+
+    #[test]
+    fn every_consumer_of_a_shared_reading_sees_the_whole_stream_in_order() {
+        let direct = as_text(ops_of(Batched::new(long_stream().into_iter())));
+        for consumers in [1, 2, 5] {
+            let shared = read_shared(
+                Batched::new(long_stream().into_iter()),
+                true,
+                consumers,
+                |i, c| (i, c.accesses_only(), as_text(ops_of(c))),
+            )
+            .unwrap();
+            assert_eq!(shared.len(), consumers);
+            for (at, (i, accesses_only, ops)) in shared.into_iter().enumerate() {
+                assert_eq!(i, at, "results in consumer order");
+                assert!(accesses_only);
+                assert_eq!(ops, direct, "consumer {i} of {consumers}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_consumer_that_stops_early_leaves_the_others_the_whole_stream() {
+        let direct = as_text(ops_of(Batched::new(long_stream().into_iter())));
+        let shared = read_shared(Batched::new(long_stream().into_iter()), false, 3, |i, c| {
+            if i == 1 {
+                // One chunk, then hang up.
+                let _ = c.read_chunk();
+                return Vec::new();
+            }
+            as_text(ops_of(c))
+        })
+        .unwrap();
+        assert!(shared[1].is_empty());
+        assert_eq!(shared[0], direct);
+        assert_eq!(shared[2], direct);
+        // When every consumer stops, so does the reader of an endless
+        // stream: returning at all shows it.
+        let endless = Endless(vec![MemRef::read(0, 1); 100]);
+        let seen = read_shared(endless, false, 2, |_, c| match c.read_chunk() {
+            Some(Ok(Chunk::Accesses(a))) => a.len(),
+            _ => 0,
+        });
+        assert_eq!(
+            seen.unwrap(),
+            vec![THREAD_BATCH_ACCESSES.div_ceil(100) * 100; 2]
+        );
+    }
+
+    #[test]
+    fn a_shared_reader_that_panics_panics_in_the_caller() {
+        let outcome = std::panic::catch_unwind(|| {
+            read_shared(Breaks(false), false, 2, |_, c| ops_of(c).len())
+        });
+        let panic = outcome.unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"the reader broke"));
     }
 
     /// A stream whose reading panics after one chunk.

@@ -35,7 +35,7 @@ fn each_row_equals_its_configuration_run_alone() {
     // Full: 2 archs x 2 TLBs x 3 policies x 2 sizes; replacement has no
     // TLB dimension: 2 x 3 x 2.
     assert_eq!(configs.len(), 24 + 12);
-    let rows = sweep::run(&source(), &configs, &|| {}).unwrap();
+    let rows = sweep::run(&source(), &configs, 1, &|| {}).unwrap();
     assert_eq!(rows.len(), configs.len());
     let gen: GenSpec = SPEC.parse().unwrap();
     for (config, row) in configs.iter().zip(&rows) {
@@ -92,7 +92,7 @@ fn enumeration_order_is_fixed_and_rows_do_not_depend_on_threads() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| sweep::run(&source(), &configs, &|| {}).unwrap())
+            .install(|| sweep::run(&source(), &configs, 1, &|| {}).unwrap())
     };
     assert_eq!(on(1), on(4));
 }
@@ -101,7 +101,7 @@ fn enumeration_order_is_fixed_and_rows_do_not_depend_on_threads() {
 fn done_is_called_once_per_configuration() {
     let configs = sweep().configurations().unwrap();
     let count = std::sync::atomic::AtomicUsize::new(0);
-    sweep::run(&source(), &configs, &|| {
+    sweep::run(&source(), &configs, 1, &|| {
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })
     .unwrap();
@@ -159,7 +159,7 @@ fn exact_miss_ratio_rows_equal_lru_simulated_at_each_size() {
         policies: vec!["lru".into()],
         memory,
     };
-    let simulated = sweep::run(&source(), &s.configurations().unwrap(), &|| {}).unwrap();
+    let simulated = sweep::run(&source(), &s.configurations().unwrap(), 1, &|| {}).unwrap();
     for (mrc, sim) in out.rows.iter().zip(&simulated) {
         assert_eq!(mrc.model, "mrc-exact");
         assert_eq!(mrc.frames, sim.frames);
@@ -186,6 +186,70 @@ fn mrc_methods_parse_and_bad_ones_say_what_was_expected() {
     }
 }
 
+/// A trace that costs as much to read as to run (lackey text, and the
+/// same compressed) is read once for several configurations at a time:
+/// each row is still its configuration's run alone, whatever how many
+/// share a reading, over two page sizes, both models and a skipped line;
+/// the progress callback counts every configuration once.
+#[test]
+fn configurations_sharing_a_reading_of_a_text_trace_give_their_own_rows() {
+    let dir = std::env::temp_dir().join(format!("vmlab-shared-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gen: GenSpec = SPEC.parse().unwrap();
+    let mut text = String::from("==7== Lackey\n L zz,8\n");
+    for r in gen.stream() {
+        let kind = if r.kind == vmlab_hw::AccessKind::Write {
+            'S'
+        } else {
+            'L'
+        };
+        text.push_str(&format!(" {kind} {:x},{}\n", r.addr, r.size));
+    }
+    let plain = dir.join("t.lackey");
+    std::fs::write(&plain, &text).unwrap();
+    let packed = dir.join("t.lackey.zst");
+    std::fs::write(&packed, zstd::encode_all(text.as_bytes(), 3).unwrap()).unwrap();
+    let mut s = sweep();
+    s.tlbs.truncate(1);
+    let configs = s.configurations().unwrap();
+    for path in [plain, packed] {
+        let trace = Source::Trace {
+            path,
+            format: None,
+            skip_bad_lines: true,
+        };
+        // All of a page size at once, as memory allows.
+        assert_eq!(sweep::wanted_at_once(&trace, &configs), configs.len() / 2);
+        let alone: Vec<String> = configs
+            .iter()
+            .map(|c| {
+                format!(
+                    "{:?}",
+                    sweep::Row::new(c, &trace.run(&c.machine, c.model).unwrap())
+                )
+            })
+            .collect();
+        for at_once in [1, 2, 5, configs.len()] {
+            let done = std::sync::atomic::AtomicUsize::new(0);
+            let rows = sweep::run(&trace, &configs, at_once, &|| {
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            })
+            .unwrap();
+            assert_eq!(done.into_inner(), configs.len());
+            let rows: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
+            assert_eq!(rows, alone, "{at_once} at once");
+        }
+        assert!(alone.iter().all(|r| r.contains("skipped_lines: 1")));
+    }
+    // A generator and a binary file read in place read their own copies,
+    // rayon's pool size at a time.
+    assert_eq!(
+        sweep::wanted_at_once(&source(), &configs),
+        sweep::parallelism()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn a_malformed_trace_names_its_line_and_the_configuration() {
     let dir = std::env::temp_dir().join(format!("vmlab-sweep-{}", std::process::id()));
@@ -200,7 +264,7 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
     let mut s = sweep();
     s.archs.truncate(1);
     let configs = s.configurations().unwrap();
-    let e = sweep::run(&trace, &configs, &|| {}).unwrap_err();
+    let e = sweep::run(&trace, &configs, 2, &|| {}).unwrap_err();
     let text = e.to_string();
     assert!(text.contains("bad.lackey:3"), "{text}");
     assert!(
@@ -212,7 +276,7 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
         format: Some("lackey".parse().unwrap()),
         skip_bad_lines: true,
     };
-    let rows = sweep::run(&skipping, &configs, &|| {}).unwrap();
+    let rows = sweep::run(&skipping, &configs, 2, &|| {}).unwrap();
     assert!(rows
         .iter()
         .all(|r| r.skipped_lines == 1 && r.references == 2));

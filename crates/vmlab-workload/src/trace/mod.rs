@@ -206,6 +206,22 @@ impl TraceError {
         }
     }
 
+    /// The same error again, for a second reader of one stream (an I/O
+    /// error as its kind and text, which is all its display shows).
+    pub(crate) fn duplicate(&self) -> TraceError {
+        TraceError {
+            file: self.file.clone(),
+            place: self.place,
+            problem: match &self.problem {
+                Problem::Io(e) => Problem::Io(io::Error::new(e.kind(), e.to_string())),
+                Problem::Expected { expected, found } => Problem::Expected {
+                    expected,
+                    found: found.clone(),
+                },
+            },
+        }
+    }
+
     /// The trace's name as given to the reader (usually its path).
     pub fn file(&self) -> &str {
         &self.file
