@@ -817,10 +817,15 @@ pub fn parallelism() -> usize {
     rayon::current_num_threads()
 }
 
+/// Configurations one reading of a trace feeds at most: past a few dozen,
+/// the reading's cost shared among them is next to nothing, and more
+/// would only add threads.
+const MOST_SHARING_A_READING: usize = 64;
+
 /// How many of `configs` a sweep of `source` would hold in memory at once
 /// if memory allowed: the configurations of the largest page size where
-/// they share their readings of the trace (see [`run`]), else
-/// [`parallelism`].
+/// they share their readings of the trace (see [`run`]), at most
+/// [`MOST_SHARING_A_READING`]; else [`parallelism`].
 pub fn wanted_at_once(source: &Source, configs: &[Configuration]) -> usize {
     match configs.first() {
         Some(first)
@@ -840,6 +845,7 @@ pub fn wanted_at_once(source: &Source, configs: &[Configuration]) -> usize {
                 })
                 .max()
                 .unwrap_or(1)
+                .min(MOST_SHARING_A_READING)
         }
         _ => parallelism(),
     }
@@ -856,7 +862,8 @@ pub fn wanted_at_once(source: &Source, configs: &[Configuration]) -> usize {
 /// (`RAYON_NUM_THREADS` sets its size). Over a trace whose reading costs
 /// about as much as a run (text, or compressed), the configurations of
 /// each page size share their readings instead: up to `at_once` of them
-/// at a time (at least one), each on a thread of its own, are fed by one
+/// at a time (at least one, at most 64), each on a thread of its own
+/// (`RAYON_NUM_THREADS` does not apply), are fed by one
 /// reading of the trace on another ([`Source::run_shared`]). On two cores,
 /// twelve runs (six policies at two sizes) of a 16 M-line lackey trace
 /// took 0.65 of the time that way in the replacement model and 0.51 in
@@ -921,7 +928,7 @@ fn run_sharing_reads(
         let of_page: Vec<usize> = (0..configs.len())
             .filter(|&i| configs[i].machine.arch.page_bytes() == page)
             .collect();
-        for pass in of_page.chunks(at_once.max(1)) {
+        for pass in of_page.chunks(at_once.clamp(1, MOST_SHARING_A_READING)) {
             let runs: Vec<(&Machine, Model)> = pass
                 .iter()
                 .map(|&i| (&configs[i].machine, configs[i].model))
