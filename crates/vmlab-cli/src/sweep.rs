@@ -1,5 +1,6 @@
-//! `vmlab sweep`: one workload over the cartesian product of schemes, TLBs,
-//! models, policies and memory sizes, run in parallel; or, with `--mrc`,
+//! `vmlab sweep`: one workload (a generator, a trace, or a scenario script
+//! run as a process) over the cartesian product of schemes, TLBs, models,
+//! policies and memory sizes, run in parallel; or, with `--mrc`,
 //! LRU's miss-ratio curve from one pass per scheme. Prints a tidy table
 //! (text, or JSON with `--json`), writes it as CSV with `--csv`, and plots
 //! it with `--plot`.
@@ -18,7 +19,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 use vmlab_workload::driver::Model;
 use vmlab_workload::future::{give_futures, FutureError};
-use vmlab_workload::sweep::{self as sweeps, Memory, MrcMethod, Reading, Row, Sweep};
+use vmlab_workload::sweep::{
+    self as sweeps, Configuration, Memory, MrcMethod, Reading, Row, Sweep,
+};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -27,6 +30,7 @@ Examples:
   vmlab sweep --gen loop:pages=64,n=200000 --frames 100 \\
       --tlb l1d:8:2,l1i:8:2 --tlb l1d:32:4,l1i:32:4 --tlb l1d:64:4,l1i:64:4 --plot tlb.png
   vmlab sweep --trace prog.lackey.zst --mem 1MiB..64MiB:*2 --arch x86-64 --arch aarch64-16k
+  vmlab sweep examples/scripts/thrashing.rhai --policies lru,clock,arc --frames 64..512:*2
   vmlab sweep --gen zipf:pages=1000000,alpha=1.0,n=10000000 --frames 1000..1000000:*2 \\
       --mrc exact,shards:rate=0.01 --plot mrc.svg
 
@@ -38,6 +42,10 @@ Each of --tlb and --arch is repeated once per value (their specs contain commas)
 #[derive(Args)]
 #[command(after_help = EXAMPLES)]
 pub struct SweepArgs {
+    /// A scenario script (Rhai) to run as a process on each configuration's
+    /// machine (full model only).
+    #[arg(value_name = "SCRIPT", conflicts_with_all = ["gen", "trace", "mrc"])]
+    script: Option<PathBuf>,
     #[command(flatten)]
     workload: WorkloadArgs,
     /// Translation schemes, one per flag (`vmlab arch list`; default x86-64); each brings
@@ -98,7 +106,26 @@ pub struct SweepArgs {
 
 /// Runs `vmlab sweep`.
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
-    let source = args.workload.source()?;
+    let script = match &args.script {
+        Some(path) => {
+            let name = path.display().to_string();
+            let source = std::fs::read_to_string(path)
+                .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
+            Some(sweeps::Script { name, source })
+        }
+        None => None,
+    };
+    let source = match &script {
+        // Not read: a script brings its own references.
+        Some(_) => None,
+        None if !args.workload.is_given() => {
+            return Err(CliError::arg(
+                "sweep",
+                "expected SCRIPT, --gen SPEC or --trace FILE",
+            ))
+        }
+        None => Some(args.workload.source()?),
+    };
     let csv_to_stdout = stdout_unless_json("--csv", args.csv.as_deref(), args.json)?;
     if let Some(path) = &args.plot {
         // Refused before the sweep runs rather than after.
@@ -134,8 +161,14 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             .map(str::parse)
             .collect::<Result<_, _>>()
             .map_err(|e| CliError::arg("--mrc", e))?;
+        let Some(source) = &source else {
+            return Err(CliError::arg(
+                "--mrc",
+                "expected --gen SPEC or --trace FILE, not a script",
+            ));
+        };
         let outcome =
-            sweeps::mrc_rows(&source, &archs, &memory, &methods).map_err(|e| sweep_error(&e))?;
+            sweeps::mrc_rows(source, &archs, &memory, &methods).map_err(|e| sweep_error(&e))?;
         for e in &outcome.errors {
             eprintln!(
                 "{} on {}: mean absolute error {:.6} against the exact curve",
@@ -160,26 +193,58 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             memory,
         };
         let mut configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
+        let source = match (&script, &source) {
+            (Some(script), _) => {
+                return finish(args, &run_script(script, &configs)?, csv_to_stdout, started)
+            }
+            (None, Some(source)) => source,
+            (None, None) => return Err(CliError::arg("sweep", "expected a workload")),
+        };
         let planned: Vec<_> = configs
             .iter()
             .map(|c| Planned::run(&c.machine, c.model))
             .collect();
-        let wanted = sweeps::wanted_at_once(&source, &configs);
+        let wanted = sweeps::wanted_at_once(source, &configs);
         let (at_once, room) = fit_at_once(&planned, sweeps::parallelism(), wanted)
             .map_err(|e| CliError::arg("--frames/--mem", e))?;
         drop(planned);
         // One pre-pass per page size, before the runs fill the cores.
         let runs = configs.iter_mut().map(|c| (&mut c.machine, c.model));
-        give_futures(&source, runs, Reading::OnThread, room).map_err(|e| match e {
+        give_futures(source, runs, Reading::OnThread, room).map_err(|e| match e {
             FutureError::Unavailable(message) => CliError::arg("--policies", message),
             FutureError::Read(e) => CliError(e.to_string()),
         })?;
         let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
-        let rows = sweeps::run(&source, &configs, at_once, &|| progress.tick());
+        let rows = sweeps::run(source, &configs, at_once, &|| progress.tick());
         progress.finish();
         rows.map_err(|e| sweep_error(&e))?
     };
-    output(args, &rows, csv_to_stdout)?;
+    finish(args, &rows, csv_to_stdout, started)
+}
+
+/// Runs `script` on every configuration, once the machines are known to
+/// fit in memory as many at a time as the sweep runs.
+fn run_script(script: &sweeps::Script, configs: &[Configuration]) -> Result<Vec<Row>, CliError> {
+    let kernels: Vec<_> = configs.iter().map(sweeps::script_kernel_config).collect();
+    let planned: Vec<_> = kernels.iter().map(Planned::kernel).collect();
+    fit_at_once(&planned, sweeps::parallelism(), sweeps::parallelism())
+        .map_err(|e| CliError::arg("--frames/--mem", e))?;
+    drop(planned);
+    let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
+    let rows = sweeps::run_script(script, configs, &|| progress.tick());
+    progress.finish();
+    rows.map_err(|e| sweep_error(&e))
+}
+
+/// Writes the rows where the flags say, and the time taken since
+/// `started`.
+fn finish(
+    args: &SweepArgs,
+    rows: &[Row],
+    csv_to_stdout: bool,
+    started: Instant,
+) -> Result<(), CliError> {
+    output(args, rows, csv_to_stdout)?;
     eprintln!(
         "vmlab sweep: {} rows in {:.2} s",
         rows.len(),

@@ -399,6 +399,94 @@ fn sweep_rows_equal_each_configuration_run_alone() {
     }
 }
 
+/// `vmlab sweep SCRIPT`: each row counts what `vmlab run SCRIPT` counts on
+/// the same machine; what a script cannot be swept with is refused by
+/// name.
+#[test]
+fn a_script_sweep_counts_what_each_run_of_the_script_counts() {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/scripts/thrashing.rhai"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "sweep",
+        script,
+        "--policies",
+        "lru,clock",
+        "--frames",
+        "64,256",
+        "--json",
+    ]))
+    .expect("json");
+    let rows = doc.as_array().expect("an array of rows");
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        let frames = row["frames"].to_string();
+        let policy = row["policy"].as_str().expect("policy");
+        let alone: serde_json::Value = serde_json::from_str(&stdout_of(&[
+            "run", script, "--policy", policy, "--frames", &frames, "--json",
+        ]))
+        .expect("json");
+        let (k, mmu) = (&alone["kernel"], &alone["mmu"]);
+        let count = |v: &serde_json::Value| v.as_u64().expect("a count");
+        let what = format!("{row}");
+        assert_eq!(row["references"], k["references"], "{what}");
+        let faults = count(&k["minor_faults"]) + count(&k["major_faults"]);
+        assert_eq!(count(&row["faults"]), faults, "{what}");
+        assert!(faults > 0, "{what}");
+        assert_eq!(row["evictions"], k["evictions"], "{what}");
+        let written = count(&k["write_backs"]) + count(&k["swap_outs"]);
+        assert_eq!(count(&row["write_backs"]), written, "{what}");
+        assert_eq!(row["tlb_hits"], mmu["tlb_hits"], "{what}");
+        assert_eq!(row["walks"], mmu["walks"], "{what}");
+        let rate = count(&mmu["tlb_hits"]) as f64 / count(&mmu["accesses"]) as f64;
+        assert_eq!(row["tlb_hit_rate"].as_f64(), Some(rate), "{what}");
+        assert!(row["distinct_pages"].is_null() && row["page_table_bytes"].is_null());
+    }
+    // Fewer frames fault more: the sweep is not one run repeated.
+    assert!(rows[0]["faults"] != rows[1]["faults"]);
+    let refused_with = |args: &[&str], want: &str| {
+        let err = refused(args);
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    refused_with(
+        &["sweep", script, "--frames", "64", "--model", "replacement"],
+        "--model: a script runs as a process on the whole machine",
+    );
+    refused_with(
+        &["sweep", script, "--frames", "64", "--policies", "lru,opt"],
+        "--policies: opt needs every reference of the workload before it runs",
+    );
+    refused_with(
+        &["sweep", script, "--frames", "64", "--mrc", "exact"],
+        "--mrc",
+    );
+    refused_with(
+        &["sweep", "--frames", "64"],
+        "expected SCRIPT, --gen SPEC or --trace FILE",
+    );
+    let dir = scratch("script-sweep");
+    let exits = dir.join("exits.rhai");
+    std::fs::write(&exits, "let pages = 1;\nexit(3);\n").expect("write script");
+    let exits = exits.to_str().expect("utf-8 path");
+    refused_with(
+        &["sweep", exits, "--frames", "64"],
+        "policy=lru frames=64: ",
+    );
+    refused_with(
+        &["sweep", exits, "--frames", "64"],
+        "the script's process ended: exit 3",
+    );
+    let bad = dir.join("bad.rhai");
+    std::fs::write(&bad, "let x = 1;\nassert(x == 2, \"no\");\n").expect("write script");
+    let bad = bad.to_str().expect("utf-8 path");
+    refused_with(
+        &["sweep", bad, "--frames", "64"],
+        &format!("{bad}:2:1: assertion failed"),
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn sweep_csv_file_matches_standard_output_and_replots() {
     let dir = scratch("sweep-csv");

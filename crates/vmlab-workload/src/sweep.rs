@@ -28,6 +28,7 @@ use crate::driver::{
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
 use crate::op::{page_pieces, Op};
+use crate::script::ScriptOptions;
 use crate::trace::{self, ReadOptions, TraceFormat, TraceReader};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -38,7 +39,8 @@ use std::str::FromStr;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::Arch;
 use vmlab_kernel::policy::spec::from_spec;
-use vmlab_kernel::policy::PolicyParams;
+use vmlab_kernel::policy::{needs_future, PolicyParams};
+use vmlab_kernel::{ExitStatus, Kernel, KernelConfig};
 
 /// Where a sweep's references come from; every configuration replays it.
 #[derive(Clone, Debug)]
@@ -945,6 +947,134 @@ fn run_sharing_reads(
         }
     }
     Some(results.into_iter().flatten().collect())
+}
+
+/// A scenario script a sweep runs as a process on each configuration's
+/// machine (`vmlab sweep SCRIPT`): its name in messages (its path) and its
+/// text.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// What messages call it.
+    pub name: String,
+    /// The Rhai source.
+    pub source: String,
+}
+
+/// The kernel a script runs on in configuration `c`: its scheme, frames,
+/// policy and TLB, the rest [`KernelConfig::new`]'s defaults (as much swap
+/// as memory, global replacement, Linux rules), as `vmlab run SCRIPT`
+/// builds it from the same flags.
+pub fn script_kernel_config(c: &Configuration) -> KernelConfig {
+    let m = &c.machine;
+    let mut config = KernelConfig::new(m.arch.clone(), m.frames);
+    config.policy = m.policy.clone();
+    if let Some(tlb) = &m.tlb {
+        config.tlb = tlb.clone();
+    }
+    config
+}
+
+/// Runs `script` on every configuration, in parallel on rayon's pool, as
+/// [`run`] runs a stream: rows in the order of `configs`, or the error of
+/// the first failing configuration in that order. Each run is the script
+/// as a process of its own on a fresh kernel ([`script_kernel_config`]);
+/// its row counts the whole machine: every process's references, faults
+/// and evictions, write-backs with swap-outs (every dirty page written),
+/// the TLB hit rate per MMU access. A script's pages are not counted
+/// apart (no `distinct_pages`), nor its page tables at the end, when its
+/// processes have exited. Scripts run in the full model only (the
+/// replacement model has no processes), and a run whose first process
+/// does not exit with status 0 is an error, as a trace's out-of-memory
+/// kill is.
+pub fn run_script(
+    script: &Script,
+    configs: &[Configuration],
+    done: &(dyn Fn() + Sync),
+) -> Result<Vec<Row>, SweepError> {
+    if configs.iter().any(|c| c.model != Model::Full) {
+        return Err(dimension_error(
+            "model",
+            "a script runs as a process on the whole machine, which only the full model has; expected full",
+        ));
+    }
+    let base_name = |c: &Configuration| {
+        c.machine
+            .policy
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    if let Some(c) = configs.iter().find(|c| needs_future(&base_name(c))) {
+        return Err(dimension_error(
+            "policies",
+            format!(
+                "{} needs every reference of the workload before it runs, and a script's are known only as it runs; sweep it over a generator or a trace (--gen SPEC or --trace FILE)",
+                c.machine.policy
+            ),
+        ));
+    }
+    let results: Vec<Result<Row, SweepError>> = configs
+        .par_iter()
+        .map(|c| {
+            let result = script_row(script, c).map_err(|e| dimension_error(&describe(c), e));
+            done();
+            result
+        })
+        .collect();
+    results.into_iter().collect()
+}
+
+/// The row of `script` run on configuration `c`'s machine.
+fn script_row(script: &Script, c: &Configuration) -> Result<Row, String> {
+    // The kernel names the setting at fault (frames, tlb, policy).
+    let kernel = Kernel::new(script_kernel_config(c)).map_err(|e| format!("--{e}"))?;
+    let outcome = crate::script::run_source(
+        kernel,
+        &script.name,
+        &script.source,
+        &ScriptOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let k = &outcome.kernel;
+    let counted = k.counters();
+    if outcome.status != ExitStatus::Exited(0) {
+        let hint = if counted.oom_kills > 0 {
+            "; memory and swap ran out and the out-of-memory killer ended it: give the machine more memory (--frames or --mem)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "{}: the script's process ended: {} (a sweep's script must end with exit 0){hint}",
+            script.name,
+            outcome.status_text()
+        ));
+    }
+    let mmu = k.mmu().counters();
+    let page_bytes = c.machine.arch.page_bytes();
+    let frames = c.machine.frames as u64;
+    let faults = counted.minor_faults + counted.major_faults;
+    Ok(Row {
+        arch: c.machine.arch.name().to_string(),
+        page_bytes,
+        tlb: c.tlb_label.clone(),
+        tlb_entries: c.tlb_entries,
+        model: model_name(Model::Full).to_string(),
+        policy: c.machine.policy.clone(),
+        frames,
+        mem_bytes: frames * page_bytes,
+        references: counted.references,
+        distinct_pages: None,
+        faults,
+        fault_rate: ratio(faults, counted.references),
+        evictions: Some(counted.evictions),
+        write_backs: Some(counted.write_backs + counted.swap_outs),
+        tlb_hits: Some(mmu.tlb_hits),
+        tlb_hit_rate: Some(ratio(mmu.tlb_hits, mmu.accesses)),
+        walks: Some(mmu.walks),
+        page_table_bytes: None,
+        skipped_lines: 0,
+    })
 }
 
 /// How a miss-ratio curve is computed.
