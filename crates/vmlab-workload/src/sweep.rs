@@ -14,9 +14,11 @@
 //! feeding as many configurations of one page size as memory allows, each
 //! on a thread of its own ([`run`]). Either way memory stays constant in
 //! the trace's length. A trace that can be read only once (standard
-//! input, a pipe) is refused by any sweep that would read it twice. A single run ([`Source::run_sampled`] with
-//! [`Reading::OnThread`], what `vmlab run` asks for) and a miss-ratio pass
-//! with a core to spare read their stream on a thread of their own.
+//! input, a pipe) is refused by any sweep that would read it twice. A
+//! single run ([`Source::run_sampled`] with [`Reading::OnThread`], what
+//! `vmlab run` asks for) and a miss-ratio pass with a core to spare read
+//! their stream on a thread of their own. A scenario script runs on each
+//! configuration's kernel as a process instead ([`run_script`]).
 //!
 //! Rows carry no wall-clock time, so the same sweep gives the same table
 //! bit for bit.
