@@ -332,6 +332,82 @@ fn wants_log_x(plot: &LinePlot) -> bool {
 /// logarithmic.
 const LOG_X_SPREAD: f64 = 100.0;
 
+/// The corners a legend may take, in order of preference.
+const LEGEND_CORNERS: [SeriesLabelPosition; 4] = [
+    SeriesLabelPosition::UpperRight,
+    SeriesLabelPosition::UpperLeft,
+    SeriesLabelPosition::LowerRight,
+    SeriesLabelPosition::LowerLeft,
+];
+
+/// The corner for the legend of `plot`, drawn over the axis ranges `x`
+/// and `y` (`x` already logarithmic when `log_x`): the one whose patch of
+/// the chart, about the legend's size, the lines cross least, sampled
+/// along each segment; the first of [`LEGEND_CORNERS`] on a tie. Fault
+/// rates fall with memory and leave the upper right free; a script that
+/// grows its work with memory draws rising lines there instead.
+fn legend_corner(
+    plot: &LinePlot,
+    x: (f64, f64),
+    y: (f64, f64),
+    log_x: bool,
+) -> SeriesLabelPosition {
+    // The legend's share of the chart: a fixed width, and a line a
+    // series.
+    let width = 0.25;
+    let height = (0.05 + 0.055 * plot.series.len() as f64).min(0.9);
+    let unit_x = |v: f64| {
+        if log_x {
+            (v.ln() - x.0.ln()) / (x.1.ln() - x.0.ln())
+        } else {
+            (v - x.0) / (x.1 - x.0)
+        }
+    };
+    let unit = |(px, py): (f64, f64)| (unit_x(px), (py - y.0) / (y.1 - y.0));
+    let covers = |corner: &SeriesLabelPosition, (ux, uy): (f64, f64)| {
+        let right = ux >= 1.0 - width;
+        let left = ux <= width;
+        let upper = uy >= 1.0 - height;
+        let lower = uy <= height;
+        match corner {
+            SeriesLabelPosition::UpperRight => upper && right,
+            SeriesLabelPosition::UpperLeft => upper && left,
+            SeriesLabelPosition::LowerRight => lower && right,
+            _ => lower && left,
+        }
+    };
+    // Samples along every segment, so a line crossing a corner between
+    // two far points counts too.
+    const STEPS: usize = 16;
+    let samples: Vec<(f64, f64)> = plot
+        .series
+        .iter()
+        .flat_map(|s| {
+            let points: Vec<(f64, f64)> = s.points.iter().map(|&p| unit(p)).collect();
+            let ends = points.last().copied();
+            points
+                .windows(2)
+                .flat_map(|w| {
+                    (0..STEPS).map(move |i| {
+                        let t = i as f64 / STEPS as f64;
+                        (
+                            w[0].0 + (w[1].0 - w[0].0) * t,
+                            w[0].1 + (w[1].1 - w[0].1) * t,
+                        )
+                    })
+                })
+                .chain(ends)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let crossings =
+        |corner: &SeriesLabelPosition| samples.iter().filter(|&&p| covers(corner, p)).count();
+    LEGEND_CORNERS
+        .into_iter()
+        .min_by_key(crossings)
+        .unwrap_or(SeriesLabelPosition::UpperRight)
+}
+
 fn draw<DB: DrawingBackend>(
     plot: &LinePlot,
     root: &DrawingArea<DB, Shift>,
@@ -346,21 +422,25 @@ fn draw<DB: DrawingBackend>(
         .x_label_area_size(56)
         .y_label_area_size(80);
     if wants_log_x(plot) {
-        let lo = points().map(|p| p.0).fold(f64::INFINITY, f64::min);
-        let hi = points().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-        let chart = builder.build_cartesian_2d((lo / 1.2..hi * 1.2).log_scale(), y0..y1)?;
-        draw_lines(plot, chart)
+        let lo = points().map(|p| p.0).fold(f64::INFINITY, f64::min) / 1.2;
+        let hi = points().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max) * 1.2;
+        let corner = legend_corner(plot, (lo, hi), (y0, y1), true);
+        let chart = builder.build_cartesian_2d((lo..hi).log_scale(), y0..y1)?;
+        draw_lines(plot, chart, corner)
     } else {
         let (x0, x1) = span(points().map(|p| p.0), false);
+        let corner = legend_corner(plot, (x0, x1), (y0, y1), false);
         let chart = builder.build_cartesian_2d(x0..x1, y0..y1)?;
-        draw_lines(plot, chart)
+        draw_lines(plot, chart, corner)
     }
 }
 
-/// The mesh, the series and the legend, on a linear or logarithmic x axis.
+/// The mesh, the series and the legend (in `corner`), on a linear or
+/// logarithmic x axis.
 fn draw_lines<'a, DB, X>(
     plot: &LinePlot,
     mut chart: ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
+    corner: SeriesLabelPosition,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
 where
     DB: DrawingBackend + 'a,
@@ -388,7 +468,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(corner)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font((FAMILY, 14))
@@ -504,6 +584,58 @@ mod tests {
         ] {
             assert!(svg.contains(text), "missing {text}");
         }
+    }
+
+    /// The legend goes where the lines are not: the upper right over
+    /// falling curves, elsewhere over rising or high flat ones.
+    #[test]
+    fn the_legend_takes_the_corner_the_lines_leave_free() {
+        let plot = |points: Vec<Vec<(f64, f64)>>| LinePlot {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            series: points
+                .into_iter()
+                .enumerate()
+                .map(|(i, points)| Series {
+                    name: format!("s{i}"),
+                    points,
+                })
+                .collect(),
+        };
+        let at = |p: &LinePlot| legend_corner(p, (0.0, 10.5), (0.0, 1.05), false);
+        let falling = plot(vec![vec![(0.0, 1.0), (2.0, 0.4), (10.0, 0.1)]]);
+        assert_eq!(at(&falling), SeriesLabelPosition::UpperRight);
+        let rising = plot(vec![
+            vec![(0.0, 0.1), (10.0, 1.0)],
+            vec![(0.0, 0.2), (10.0, 0.9)],
+        ]);
+        assert_eq!(at(&rising), SeriesLabelPosition::UpperLeft);
+        // A flat line along the top, another low on the left.
+        let high = plot(vec![
+            vec![(0.0, 1.0), (10.0, 1.0)],
+            vec![(0.0, 0.1), (10.0, 0.3)],
+        ]);
+        assert_eq!(at(&high), SeriesLabelPosition::LowerRight);
+        // On a logarithmic axis, by decades: points at 1 and 10 of 1 to
+        // 1000 lie in the left third, clear of the right corners.
+        let decades = plot(vec![vec![(1.0, 1.0), (10.0, 0.9), (1000.0, 0.1)]]);
+        let log = legend_corner(&decades, (1.0, 1000.0), (0.0, 1.05), true);
+        assert_eq!(log, SeriesLabelPosition::UpperRight);
+        let linear = legend_corner(&decades, (1.0, 1000.0), (0.0, 1.05), false);
+        assert_eq!(linear, SeriesLabelPosition::UpperRight);
+        // Rising in the second decade: high over the right two thirds on
+        // a logarithmic axis, over nearly all of a linear one.
+        let rise = plot(vec![vec![
+            (1.0, 0.1),
+            (10.0, 0.1),
+            (100.0, 1.0),
+            (1000.0, 1.0),
+        ]]);
+        let log = legend_corner(&rise, (1.0, 1000.0), (0.0, 1.05), true);
+        assert_eq!(log, SeriesLabelPosition::UpperLeft);
+        let linear = legend_corner(&rise, (1.0, 1000.0), (0.0, 1.05), false);
+        assert_eq!(linear, SeriesLabelPosition::LowerRight);
     }
 
     #[test]
