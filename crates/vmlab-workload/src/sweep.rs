@@ -7,13 +7,13 @@
 //! and run in parallel with rayon; each run is the driver on its own
 //! machine with its own copy of the stream, so a row depends only on its
 //! configuration, and rows come back in enumeration order whatever the
-//! threads' timing. A generator, or a binary trace read in place, is
-//! read once per configuration: its reading costs little, and every core
-//! reads its own copy. A trace whose reading costs about as much as a run
-//! (text, or compressed) is read once per pass instead, each reading
-//! feeding as many configurations of one page size as memory allows, each
-//! on a thread of its own ([`run`]). Either way memory stays constant in
-//! the trace's length. A trace that can be read only once (standard
+//! threads' timing. A binary trace read in place is read once per
+//! configuration: its records decode in a few instructions, and every
+//! core reads its own copy. A generator, or a trace whose reading costs
+//! about as much as a run (text, or compressed), is read once per pass
+//! instead, each reading feeding as many configurations of one page size
+//! as memory allows, each on a thread of its own ([`run`]). Either way
+//! memory stays constant in the stream's length. A trace that can be read only once (standard
 //! input, a pipe) is refused by any sweep that would read it twice. A
 //! single run ([`Source::run_sampled`] with [`Reading::OnThread`], what
 //! `vmlab run` asks for) and a miss-ratio pass with a core to spare read
@@ -207,12 +207,15 @@ impl Source {
     }
 
     /// Whether a sweep's runs on pages of `page` bytes should share their
-    /// readings of the stream: a trace that is not
-    /// [cheap to read](TraceReader::cheap_to_read) (text, or compressed),
-    /// whose reading costs about as much as a run's simulation.
+    /// readings of the stream: a generator (drawing a Zipf reference costs
+    /// about a third of a replacement-model run's time) or a trace that is
+    /// not [cheap to read](TraceReader::cheap_to_read) (text, or
+    /// compressed, whose reading costs about as much as a run); not a
+    /// binary trace read in place, whose records decode in a few
+    /// instructions each.
     fn shares_reading(&self, page: u64) -> bool {
         match self {
-            Source::Generator(_) => false,
+            Source::Generator(_) => true,
             Source::Trace {
                 path,
                 format,
@@ -223,29 +226,31 @@ impl Source {
     }
 
     /// Runs each of `runs` (machines of one page size, with their models)
-    /// on one reading of the trace, each on a thread of its own
+    /// on one reading of the stream, each on a thread of its own
     /// ([`read_shared`]); `done` is called as each run ends. The reports
-    /// and errors are each run's alone, as [`Source::run`] gives them. A
-    /// generator runs each in turn.
+    /// and errors are each run's alone, as [`Source::run`] gives them.
     fn run_shared(
         &self,
         runs: &[(&Machine, Model)],
         done: &(dyn Fn() + Sync),
     ) -> Vec<Result<RunReport, DriverError>> {
-        let Source::Trace {
-            path,
-            format,
-            skip_bad_lines,
-        } = self
-        else {
-            return runs
-                .iter()
-                .map(|&(machine, model)| {
-                    let report = self.run(machine, model);
-                    done();
-                    report
-                })
-                .collect();
+        let any_full = runs.iter().any(|&(_, model)| model == Model::Full);
+        let (path, format, skip_bad_lines) = match self {
+            Source::Generator(spec) => {
+                let ops = batched_accesses(spec.stream().map(Ok));
+                return match shared_runs(ops, any_full, runs, done) {
+                    Ok(reports) => reports
+                        .into_iter()
+                        .map(|r| r.map_err(placed_by_generator))
+                        .collect(),
+                    Err(e) => runs.iter().map(|_| Err(no_reader_thread(&e))).collect(),
+                };
+            }
+            Source::Trace {
+                path,
+                format,
+                skip_bad_lines,
+            } => (path, format, skip_bad_lines),
         };
         let page = runs.first().map_or(0, |run| run.0.arch.page_bytes());
         let opts = ReadOptions {
@@ -261,7 +266,6 @@ impl Source {
                     .collect()
             }
         };
-        let any_full = runs.iter().any(|&(_, model)| model == Model::Full);
         // One loop per format, as for runs.
         let reports = match &mut reader {
             TraceReader::Lackey(r) => shared_runs(r, any_full, runs, done),
@@ -860,19 +864,21 @@ pub fn wanted_at_once(source: &Source, configs: &[Configuration]) -> usize {
 /// in the order of `configs`; on failure, the error of the first failing
 /// configuration in that order.
 ///
-/// How they share the cores: over a generator or a trace that is cheap to
-/// read (a binary file read in place), each configuration reads the
-/// stream itself, [`parallelism`] at a time on rayon's pool
-/// (`RAYON_NUM_THREADS` sets its size). Over a trace whose reading costs
-/// about as much as a run (text, or compressed), the configurations of
-/// each page size share their readings instead: up to `at_once` of them
+/// How they share the cores: over a trace that is cheap to read (a
+/// binary file read in place), each configuration reads the stream
+/// itself, [`parallelism`] at a time on rayon's pool (`RAYON_NUM_THREADS`
+/// sets its size). Over a generator, or a trace whose reading costs about
+/// as much as a run (text, or compressed), the configurations of each
+/// page size share their readings instead: up to `at_once` of them
 /// at a time (at least one, at most 64), each on a thread of its own
 /// (`RAYON_NUM_THREADS` does not apply), are fed by one
 /// reading of the trace on another ([`Source::run_shared`]). On two cores,
 /// twelve runs (six policies at two sizes) of a 16 M-line lackey trace
 /// took 0.65 of the time that way in the replacement model and 0.51 in
 /// the full model (0.59 and 0.69 from zstd); sharing in twos only, as
-/// rayon would run them, took 1.11 (`farm-bench`, paired, medians of 5).
+/// rayon would run them, took 1.11. Twenty-four runs of a Zipf generator
+/// took 0.75 (replacement) and 0.80 (full) of the time (`farm-bench`,
+/// paired, medians of 5).
 pub fn run(
     source: &Source,
     configs: &[Configuration],
@@ -905,8 +911,8 @@ pub fn run(
     results.into_iter().collect()
 }
 
-/// [`run`] for a trace that costs about as much to read as to simulate
-/// (text, or compressed): the configurations of each page size run
+/// [`run`] for a generator or a trace that costs about as much to read as
+/// to simulate (text, or compressed): the configurations of each page size run
 /// `at_once` at a time on one reading of the trace for all of them
 /// ([`Source::run_shared`]) rather than one each. `None` for any other
 /// source, or one configuration (which [`run`] runs as it runs every

@@ -35,7 +35,8 @@ fn each_row_equals_its_configuration_run_alone() {
     // Full: 2 archs x 2 TLBs x 3 policies x 2 sizes; replacement has no
     // TLB dimension: 2 x 3 x 2.
     assert_eq!(configs.len(), 24 + 12);
-    let rows = sweep::run(&source(), &configs, 1, &|| {}).unwrap();
+    // All of a page size on one reading of the generator's stream.
+    let rows = sweep::run(&source(), &configs, configs.len(), &|| {}).unwrap();
     assert_eq!(rows.len(), configs.len());
     let gen: GenSpec = SPEC.parse().unwrap();
     for (config, row) in configs.iter().zip(&rows) {
@@ -241,10 +242,25 @@ fn configurations_sharing_a_reading_of_a_text_trace_give_their_own_rows() {
         }
         assert!(alone.iter().all(|r| r.contains("skipped_lines: 1")));
     }
-    // A generator and a binary file read in place read their own copies,
-    // rayon's pool size at a time.
+    // A generator shares its readings too; a binary file read in place is
+    // read by each configuration, rayon's pool size at a time.
     assert_eq!(
         sweep::wanted_at_once(&source(), &configs),
+        configs.len() / 2
+    );
+    let mut w = vmlab_workload::trace::BinWriter::accesses_only(Vec::new()).unwrap();
+    for r in gen.stream() {
+        w.write(&r).unwrap();
+    }
+    let bin = dir.join("t.vmt");
+    std::fs::write(&bin, w.finish().unwrap()).unwrap();
+    let in_place = Source::Trace {
+        path: bin,
+        format: None,
+        skip_bad_lines: false,
+    };
+    assert_eq!(
+        sweep::wanted_at_once(&in_place, &configs),
         sweep::parallelism()
     );
     std::fs::remove_dir_all(dir).unwrap();
