@@ -13,9 +13,9 @@
 //! about as much as a run (text, or compressed), is read once per pass
 //! instead, each reading feeding as many configurations of one page size
 //! as memory allows, each on a thread of its own ([`run`]). Either way
-//! memory stays constant in the stream's length. A trace that can be read only once (standard
-//! input, a pipe) is refused by any sweep that would read it twice. A
-//! single run ([`Source::run_sampled`] with [`Reading::OnThread`], what
+//! memory stays constant in the stream's length. A trace that can be read
+//! only once (standard input, a pipe) is refused by any sweep that would
+//! read it twice. A single run ([`Source::run_sampled`] with [`Reading::OnThread`], what
 //! `vmlab run` asks for) and a miss-ratio pass with a core to spare read
 //! their stream on a thread of their own. A scenario script runs on each
 //! configuration's kernel as a process instead ([`run_script`]).
@@ -831,32 +831,37 @@ pub fn parallelism() -> usize {
 const MOST_SHARING_A_READING: usize = 64;
 
 /// How many of `configs` a sweep of `source` would hold in memory at once
-/// if memory allowed: the configurations of the largest page size where
-/// they share their readings of the trace (see [`run`]), at most
+/// if memory allowed: where they share their readings of the stream (see
+/// [`run`]), those of the page size most of them have, at most
 /// [`MOST_SHARING_A_READING`]; else [`parallelism`].
 pub fn wanted_at_once(source: &Source, configs: &[Configuration]) -> usize {
-    match configs.first() {
-        Some(first)
-            if configs.len() > 1 && source.shares_reading(first.machine.arch.page_bytes()) =>
-        {
-            let page_sizes: std::collections::BTreeSet<u64> = configs
-                .iter()
-                .map(|c| c.machine.arch.page_bytes())
-                .collect();
-            page_sizes
-                .into_iter()
-                .map(|page| {
-                    configs
-                        .iter()
-                        .filter(|c| c.machine.arch.page_bytes() == page)
-                        .count()
-                })
-                .max()
-                .unwrap_or(1)
-                .min(MOST_SHARING_A_READING)
-        }
-        _ => parallelism(),
+    match sharing_groups(source, configs) {
+        Some(groups) => groups
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(1)
+            .min(MOST_SHARING_A_READING),
+        None => parallelism(),
     }
+}
+
+/// The indices of `configs` by page size (a reading is decoded for one),
+/// smallest page first, where two or more configurations share their
+/// readings of `source`; `None` where each reads its own.
+fn sharing_groups(source: &Source, configs: &[Configuration]) -> Option<Vec<Vec<usize>>> {
+    let first = configs.first()?;
+    if configs.len() < 2 || !source.shares_reading(first.machine.arch.page_bytes()) {
+        return None;
+    }
+    let mut groups: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+    for (i, c) in configs.iter().enumerate() {
+        groups
+            .entry(c.machine.arch.page_bytes())
+            .or_default()
+            .push(i);
+    }
+    Some(groups.into_values().collect())
 }
 
 /// Runs every configuration on `source`; `done` is called once per
@@ -923,21 +928,9 @@ fn run_sharing_reads(
     at_once: usize,
     done: &(dyn Fn() + Sync),
 ) -> Option<Result<Vec<Row>, SweepError>> {
-    let first = configs.first()?;
-    if configs.len() < 2 || !source.shares_reading(first.machine.arch.page_bytes()) {
-        return None;
-    }
+    let groups = sharing_groups(source, configs)?;
     let mut results: Vec<Option<Result<Row, SweepError>>> = configs.iter().map(|_| None).collect();
-    let mut pages: Vec<u64> = configs
-        .iter()
-        .map(|c| c.machine.arch.page_bytes())
-        .collect();
-    pages.sort_unstable();
-    pages.dedup();
-    for page in pages {
-        let of_page: Vec<usize> = (0..configs.len())
-            .filter(|&i| configs[i].machine.arch.page_bytes() == page)
-            .collect();
+    for of_page in groups {
         for pass in of_page.chunks(at_once.clamp(1, MOST_SHARING_A_READING)) {
             let runs: Vec<(&Machine, Model)> = pass
                 .iter()
