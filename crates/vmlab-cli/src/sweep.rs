@@ -17,6 +17,7 @@ use crate::workload::{ModelArg, WorkloadArgs};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
+use vmlab_kernel::machine::{load_machine_file, MachineSpec};
 use vmlab_workload::driver::Model;
 use vmlab_workload::future::{give_futures, FutureError};
 use vmlab_workload::sweep::{
@@ -31,6 +32,7 @@ Examples:
       --tlb l1d:8:2,l1i:8:2 --tlb l1d:32:4,l1i:32:4 --tlb l1d:64:4,l1i:64:4 --plot tlb.png
   vmlab sweep --trace prog.lackey.zst --mem 1MiB..64MiB:*2 --arch x86-64 --arch aarch64-16k
   vmlab sweep examples/scripts/thrashing.rhai --policies lru,clock,arc --frames 64..512:*2
+  vmlab sweep --scenario thrashing --policies lru,clock,arc --frames 64..1024:*2
   vmlab sweep --gen zipf:pages=1000000,alpha=1.0,n=10000000 --frames 1000..1000000:*2 \\
       --mrc exact,shards:rate=0.01 --plot mrc.svg
 
@@ -46,6 +48,15 @@ pub struct SweepArgs {
     /// machine (full model only).
     #[arg(value_name = "SCRIPT", conflicts_with_all = ["gen", "trace", "mrc"])]
     script: Option<PathBuf>,
+    /// A built-in scenario's script (`vmlab scenarios list`), on its own
+    /// machine's settings for what the sweep does not vary.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["gen", "trace", "mrc", "script"])]
+    scenario: Option<String>,
+    /// A machine file (`docs/machine-file.md`) for a script's settings the
+    /// sweep does not vary (swap, scope, personality, read-ahead, huge
+    /// pages), and its scheme, policy and TLB where no flag gives them.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["gen", "trace", "mrc"])]
+    machine: Option<PathBuf>,
     #[command(flatten)]
     workload: WorkloadArgs,
     /// Translation schemes, one per flag (`vmlab arch list`; default x86-64); each brings
@@ -58,13 +69,9 @@ pub struct SweepArgs {
     /// Replacement policies, comma-separated, each with any parameters
     /// after colons (`aging:bits=2,aging:bits=8`; `opt` reads the workload
     /// once beforehand, for all its runs at a page size).
-    #[arg(
-        long,
-        value_name = "LIST",
-        default_value = "lru",
-        conflicts_with = "mrc"
-    )]
-    policies: String,
+    /// [default: lru, or a script's machine file's policy]
+    #[arg(long, value_name = "LIST", conflicts_with = "mrc")]
+    policies: Option<String>,
     /// Memory sizes in frames: `1000,2000` or `1000..10000:1000` or `1000..64000:*2`.
     #[arg(
         long,
@@ -106,22 +113,44 @@ pub struct SweepArgs {
 
 /// Runs `vmlab sweep`.
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
-    let script = match &args.script {
-        Some(path) => {
+    let file = match &args.machine {
+        Some(path) => load_machine_file(path).map_err(|e| CliError(e.to_string()))?,
+        None => MachineSpec::default(),
+    };
+    let script = match (&args.script, &args.scenario) {
+        (Some(path), _) => {
             let name = path.display().to_string();
             let source = std::fs::read_to_string(path)
                 .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
-            Some(sweeps::Script { name, source })
+            Some(sweeps::Script {
+                name,
+                source,
+                machine: file,
+            })
         }
-        None => None,
+        (None, Some(scenario)) => {
+            let (source, own) = crate::scenarios::script_and_machine(scenario)?;
+            Some(sweeps::Script {
+                name: format!("scenario {scenario}"),
+                source: source.to_string(),
+                machine: file.over(own),
+            })
+        }
+        (None, None) => None,
     };
     let source = match &script {
         // Not read: a script brings its own references.
         Some(_) => None,
+        None if args.machine.is_some() => {
+            return Err(CliError::arg(
+                "--machine",
+                "a machine file sets what a script's runs do not vary; a generator or a trace runs in trace mode, which has none of it (expected SCRIPT or --scenario NAME)",
+            ))
+        }
         None if !args.workload.is_given() => {
             return Err(CliError::arg(
                 "sweep",
-                "expected SCRIPT, --gen SPEC or --trace FILE",
+                "expected SCRIPT, --scenario NAME, --gen SPEC or --trace FILE",
             ))
         }
         None => Some(args.workload.source()?),
@@ -139,8 +168,28 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
         archs.push(resolve_arch("", Some(path))?);
     }
     if archs.is_empty() {
-        archs.push(resolve_arch("x86-64", None)?);
+        archs.push(match &script {
+            Some(script) => script
+                .machine
+                .resolve_arch()
+                .map_err(|e| CliError(e.to_string()))?,
+            None => resolve_arch("x86-64", None)?,
+        });
     }
+    // Where no flag gives them, a script's machine file's.
+    let given = |flag: Option<&String>, key: fn(&MachineSpec) -> Option<&String>| {
+        flag.or_else(|| script.as_ref().and_then(|s| key(&s.machine)))
+            .cloned()
+    };
+    let policies = given(args.policies.as_ref(), |m| {
+        m.policy.as_ref().map(|g| &g.value)
+    })
+    .unwrap_or_else(|| "lru".to_string());
+    let tlbs: Vec<Option<String>> = if args.tlbs.is_empty() {
+        vec![given(None, |m| m.tlb.as_ref().map(|g| &g.value))]
+    } else {
+        args.tlbs.iter().cloned().map(Some).collect()
+    };
     let memory: Vec<Memory> = match (&args.frames, &args.mem) {
         (Some(list), _) => parse_list(list, parse_u64)
             .map_err(|e| CliError::arg("--frames", e))?
@@ -179,17 +228,9 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
     } else {
         let sweep = Sweep {
             archs,
-            tlbs: if args.tlbs.is_empty() {
-                vec![None]
-            } else {
-                args.tlbs.iter().cloned().map(Some).collect()
-            },
+            tlbs,
             models: args.models.iter().map(|&m| Model::from(m)).collect(),
-            policies: args
-                .policies
-                .split(',')
-                .map(|p| p.trim().to_string())
-                .collect(),
+            policies: policies.split(',').map(|p| p.trim().to_string()).collect(),
             memory,
         };
         let mut configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
@@ -225,7 +266,11 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
 /// Runs `script` on every configuration, once the machines are known to
 /// fit in memory as many at a time as the sweep runs.
 fn run_script(script: &sweeps::Script, configs: &[Configuration]) -> Result<Vec<Row>, CliError> {
-    let kernels: Vec<_> = configs.iter().map(sweeps::script_kernel_config).collect();
+    let kernels: Vec<_> = configs
+        .iter()
+        .map(|c| sweeps::script_kernel_config(script, c))
+        .collect::<Result<_, _>>()
+        .map_err(CliError)?;
     let planned: Vec<_> = kernels.iter().map(Planned::kernel).collect();
     fit_at_once(&planned, sweeps::parallelism(), sweeps::parallelism())
         .map_err(|e| CliError::arg("--frames/--mem", e))?;

@@ -463,7 +463,7 @@ fn a_script_sweep_counts_what_each_run_of_the_script_counts() {
     );
     refused_with(
         &["sweep", "--frames", "64"],
-        "expected SCRIPT, --gen SPEC or --trace FILE",
+        "expected SCRIPT, --scenario NAME, --gen SPEC or --trace FILE",
     );
     let dir = scratch("script-sweep");
     let exits = dir.join("exits.rhai");
@@ -483,6 +483,96 @@ fn a_script_sweep_counts_what_each_run_of_the_script_counts() {
     refused_with(
         &["sweep", bad, "--frames", "64"],
         &format!("{bad}:2:1: assertion failed"),
+    );
+    // A machine file gives what the sweep does not vary (here the policy,
+    // as no --policies is given, and swap), as it does to vmlab run.
+    let machine = dir.join("m.toml");
+    std::fs::write(&machine, "policy = \"clock\"\nswap = \"256KiB\"\n").expect("write file");
+    let machine = machine.to_str().expect("utf-8 path");
+    let swept: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "sweep",
+        script,
+        "--machine",
+        machine,
+        "--frames",
+        "64",
+        "--json",
+    ]))
+    .expect("json");
+    let alone: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "run",
+        script,
+        "--machine",
+        machine,
+        "--frames",
+        "64",
+        "--json",
+    ]))
+    .expect("json");
+    assert_eq!(swept[0]["policy"], "clock");
+    assert_eq!(alone["swap_slots"], 64);
+    let kernel = |key: &str| alone["kernel"][key].as_u64().expect("a count");
+    assert_eq!(
+        swept[0]["faults"].as_u64(),
+        Some(kernel("minor_faults") + kernel("major_faults"))
+    );
+    // xv6 gives the stack a fixed page: the stack-growth scenario's first
+    // process is killed there (exit -1), which a sweep refuses.
+    let xv6 = dir.join("xv6.toml");
+    std::fs::write(&xv6, "personality = \"xv6\"\n").expect("write file");
+    let growth = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/scripts/stack_growth.rhai"
+    );
+    stdout_of(&["sweep", growth, "--frames", "256"]);
+    refused_with(
+        &[
+            "sweep",
+            growth,
+            "--frames",
+            "256",
+            "--machine",
+            xv6.to_str().expect("utf-8"),
+        ],
+        "the script's process ended: exit -1",
+    );
+    // A built-in scenario runs on its own machine's settings: its rows
+    // are vmlab run --scenario's.
+    let swept: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "sweep",
+        "--scenario",
+        "thrashing",
+        "--policies",
+        "fifo",
+        "--frames",
+        "128",
+        "--json",
+    ]))
+    .expect("json");
+    let alone: serde_json::Value = serde_json::from_str(&stdout_of(&[
+        "run",
+        "--scenario",
+        "thrashing",
+        "--policy",
+        "fifo",
+        "--frames",
+        "128",
+        "--json",
+    ]))
+    .expect("json");
+    assert_eq!(swept[0]["references"], alone["kernel"]["references"]);
+    assert_eq!(swept[0]["evictions"], alone["kernel"]["evictions"]);
+    refused_with(
+        &[
+            "sweep",
+            "--gen",
+            "loop:pages=4,n=8",
+            "--frames",
+            "8",
+            "--machine",
+            machine,
+        ],
+        "--machine",
     );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -256,6 +256,17 @@ impl MachineSpec {
                 .check_page_sizes(&config.arch)
                 .map_err(|e| given.error(e))?;
         }
+        self.set_the_rest(&mut config)?;
+        Ok(config)
+    }
+
+    /// Sets on `config` (whose scheme and frames are chosen) what these
+    /// settings give beyond the scheme, memory, policy and TLB: swap (in
+    /// the scheme's pages), scope, personality, read-ahead and the
+    /// huge-page pool. What a sweep of a script takes from a machine file
+    /// while it varies the other four.
+    pub fn set_the_rest(&self, config: &mut KernelConfig) -> Result<(), MachineError> {
+        let page = config.arch.page_bytes();
         if let Some(given) = &self.swap {
             let bytes = given.value;
             if bytes != 0 && bytes < page {
@@ -283,7 +294,7 @@ impl MachineSpec {
             crate::hugetlb::reservation(&config.arch, config.frames, config.huge_pages)
                 .map_err(|e| self.locate(&e))?;
         }
-        Ok(config)
+        Ok(())
     }
 
     /// The error [`crate::Kernel::new`] gave for a configuration built by

@@ -40,6 +40,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::Arch;
+use vmlab_kernel::machine::MachineSpec;
 use vmlab_kernel::policy::spec::from_spec;
 use vmlab_kernel::policy::{needs_future, PolicyParams};
 use vmlab_kernel::{ExitStatus, Kernel, KernelConfig};
@@ -959,20 +960,28 @@ pub struct Script {
     pub name: String,
     /// The Rhai source.
     pub source: String,
+    /// The settings the sweep does not vary (swap, scope, personality,
+    /// read-ahead, huge pages): a machine file's, a scenario's own.
+    pub machine: MachineSpec,
 }
 
-/// The kernel a script runs on in configuration `c`: its scheme, frames,
-/// policy and TLB, the rest [`KernelConfig::new`]'s defaults (as much swap
-/// as memory, global replacement, Linux rules), as `vmlab run SCRIPT`
-/// builds it from the same flags.
-pub fn script_kernel_config(c: &Configuration) -> KernelConfig {
+/// The kernel `script` runs on in configuration `c`: its scheme, frames,
+/// policy and TLB, the rest as the script's machine settings say, else
+/// [`KernelConfig::new`]'s defaults (as much swap as memory, global
+/// replacement, Linux rules), as `vmlab run SCRIPT` builds it from the
+/// same flags.
+pub fn script_kernel_config(script: &Script, c: &Configuration) -> Result<KernelConfig, String> {
     let m = &c.machine;
     let mut config = KernelConfig::new(m.arch.clone(), m.frames);
     config.policy = m.policy.clone();
     if let Some(tlb) = &m.tlb {
         config.tlb = tlb.clone();
     }
-    config
+    script
+        .machine
+        .set_the_rest(&mut config)
+        .map_err(|e| e.to_string())?;
+    Ok(config)
 }
 
 /// Runs `script` on every configuration, in parallel on rayon's pool, as
@@ -1029,7 +1038,8 @@ pub fn run_script(
 /// The row of `script` run on configuration `c`'s machine.
 fn script_row(script: &Script, c: &Configuration) -> Result<Row, String> {
     // The kernel names the setting at fault (frames, tlb, policy).
-    let kernel = Kernel::new(script_kernel_config(c)).map_err(|e| format!("--{e}"))?;
+    let config = script_kernel_config(script, c)?;
+    let kernel = Kernel::new(config).map_err(|e| format!("--{e}"))?;
     let outcome = crate::script::run_source(
         kernel,
         &script.name,
