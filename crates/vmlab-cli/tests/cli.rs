@@ -489,26 +489,19 @@ fn a_script_sweep_counts_what_each_run_of_the_script_counts() {
     let machine = dir.join("m.toml");
     std::fs::write(&machine, "policy = \"clock\"\nswap = \"256KiB\"\n").expect("write file");
     let machine = machine.to_str().expect("utf-8 path");
-    let swept: serde_json::Value = serde_json::from_str(&stdout_of(&[
-        "sweep",
-        script,
-        "--machine",
-        machine,
-        "--frames",
-        "64",
-        "--json",
-    ]))
-    .expect("json");
-    let alone: serde_json::Value = serde_json::from_str(&stdout_of(&[
-        "run",
-        script,
-        "--machine",
-        machine,
-        "--frames",
-        "64",
-        "--json",
-    ]))
-    .expect("json");
+    let on_the_file = |command: &str| -> serde_json::Value {
+        let args = [
+            command,
+            script,
+            "--machine",
+            machine,
+            "--frames",
+            "64",
+            "--json",
+        ];
+        serde_json::from_str(&stdout_of(&args)).expect("json")
+    };
+    let (swept, alone) = (on_the_file("sweep"), on_the_file("run"));
     assert_eq!(swept[0]["policy"], "clock");
     assert_eq!(alone["swap_slots"], 64);
     let kernel = |key: &str| alone["kernel"][key].as_u64().expect("a count");

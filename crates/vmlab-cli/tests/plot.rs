@@ -7,8 +7,11 @@
 //! drawn are, promptly.
 
 mod common;
+#[path = "common/fed.rs"]
+mod fed;
 
 use common::{refused, stdout_of};
+use fed::vmlab_fed;
 use std::path::{Path, PathBuf};
 
 /// A fresh directory for one test.
@@ -166,30 +169,12 @@ fn sweep_table(frames: &[&str]) -> String {
 /// with no `-o` it has no file name to derive one from, and says so.
 #[test]
 fn plot_reads_a_table_from_standard_input() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
     let dir = work_dir("stdin");
     let table = sweep_table(&["1,2,3,4"]);
     let argv = plot_args(&dir, &table);
     stdout_of(&argv.iter().map(String::as_str).collect::<Vec<_>>());
     let from_file = std::fs::read(dir.join("t.svg")).expect("a plot was written");
-    let fed = |args: &[&str]| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vmlab"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the vmlab binary runs");
-        // A refusal may come before the input is read: a broken pipe
-        // then is vmlab's right.
-        let _ = child
-            .stdin
-            .take()
-            .expect("a pipe")
-            .write_all(table.as_bytes());
-        child.wait_with_output().expect("vmlab ends")
-    };
+    let fed = |args: &[&str]| vmlab_fed(args, table.as_bytes());
     let svg = dir.join("stdin.svg");
     let out = fed(&["plot", "-", "-o", svg.to_str().expect("utf-8")]);
     assert!(

@@ -5,32 +5,11 @@
 //! than read on from where the first reader stopped.
 
 mod common;
+#[path = "common/fed.rs"]
+mod fed;
 
-use std::io::Write;
+use fed::vmlab_fed;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-/// Runs `vmlab` with `args`, `input` written to its standard input (from
-/// a thread, so a large input cannot fill the pipe while vmlab's output
-/// fills the other way).
-fn vmlab_fed(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vmlab"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the vmlab binary runs");
-    let mut stdin = child.stdin.take().expect("a pipe");
-    let input = input.to_vec();
-    // vmlab may refuse before reading it all: a broken pipe is its right.
-    let feeder = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().expect("vmlab ends");
-    feeder.join().expect("the feeder ends");
-    out
-}
 
 /// The standard output of a fed command that must succeed.
 fn fed_stdout(args: &[&str], input: &[u8]) -> String {
