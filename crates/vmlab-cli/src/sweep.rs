@@ -1,7 +1,7 @@
 //! `vmlab sweep`: one workload (a generator, a trace, or a scenario script
 //! run as a process) over the cartesian product of schemes, TLBs, models,
 //! policies and memory sizes, run in parallel; or, with `--mrc`,
-//! LRU's miss-ratio curve from one pass per scheme. Prints a tidy table
+//! LRU's miss-ratio curve from one pass per page size. Prints a tidy table
 //! (text, or JSON with `--json`), writes it as CSV with `--csv`, and plots
 //! it with `--plot`.
 

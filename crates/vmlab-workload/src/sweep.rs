@@ -1,7 +1,7 @@
 //! Sweeps: one workload run over the cartesian product of machine
 //! dimensions (schemes, TLBs, models, policies, memory sizes), one tidy
 //! [`Row`] per configuration; or, with [`mrc_rows`], LRU's miss ratio at
-//! every memory size from one pass per scheme (exact and/or SHARDS).
+//! every memory size from one pass per page size (exact and/or SHARDS).
 //!
 //! Configurations are enumerated in a fixed order ([`Sweep::configurations`])
 //! and run in parallel with rayon; each run is the driver on its own
@@ -1172,8 +1172,8 @@ pub struct MrcOutcome {
 const MRC_BATCH: usize = 4096;
 
 /// LRU's miss ratio at each of `memory` on each of `archs` by `methods`:
-/// one pass over `source` per scheme (in parallel), all methods fed from
-/// that pass. Rows are schemes outermost, then methods, then sizes. When
+/// one pass over `source` per page size (in parallel; schemes of one page
+/// size have the same curves), all methods fed from that pass. Rows are schemes outermost, then methods, then sizes. When
 /// the exact curve is among the methods, each SHARDS curve's error against
 /// it is reported too.
 pub fn mrc_rows(
@@ -1188,27 +1188,53 @@ pub fn mrc_rows(
     if memory.is_empty() {
         return Err(dimension_error("memory", "expected at least one value"));
     }
+    // A curve depends on the page size alone: one pass per page size, its
+    // curves given to each scheme of that size.
+    let mut passes: Vec<&Arch> = Vec::new();
+    for arch in archs {
+        if !passes.iter().any(|a| a.page_bytes() == arch.page_bytes()) {
+            passes.push(arch);
+        }
+    }
     if let Some(message) = source.read_once_error(
-        archs.len(),
-        &format!("the curves read it once a scheme, {} times", archs.len()),
+        passes.len(),
+        &format!(
+            "the curves read it once a page size, {} times",
+            passes.len()
+        ),
     ) {
         return Err(dimension_error("trace", message));
     }
     // Fewer passes than cores leave a core to each pass's reading.
-    let reading = if archs.len() < parallelism() {
+    let reading = if passes.len() < parallelism() {
         Reading::OnThread
     } else {
         Reading::InLine
     };
-    let per_arch: Vec<Result<MrcOutcome, SweepError>> = archs
+    let per_page: Vec<Result<MrcOutcome, SweepError>> = passes
         .par_iter()
         .map(|arch| mrc_one_arch(source, arch, memory, methods, reading))
         .collect();
+    let per_page: Vec<MrcOutcome> = per_page.into_iter().collect::<Result<_, _>>()?;
+    // Schemes outermost, in the order given.
     let mut all = MrcOutcome::default();
-    for outcome in per_arch {
-        let outcome = outcome?;
-        all.rows.extend(outcome.rows);
-        all.errors.extend(outcome.errors);
+    for arch in archs {
+        let Some(at) = passes
+            .iter()
+            .position(|a| a.page_bytes() == arch.page_bytes())
+        else {
+            continue;
+        };
+        let name = arch.name().to_string();
+        all.rows.extend(per_page[at].rows.iter().map(|r| Row {
+            arch: name.clone(),
+            ..r.clone()
+        }));
+        all.errors
+            .extend(per_page[at].errors.iter().map(|e| MrcError {
+                arch: name.clone(),
+                ..e.clone()
+            }));
     }
     Ok(all)
 }

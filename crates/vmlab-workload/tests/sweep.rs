@@ -174,6 +174,31 @@ fn exact_miss_ratio_rows_equal_lru_simulated_at_each_size() {
     assert_eq!(out.errors.len(), 1);
     let mae = out.errors[0].mean_absolute_error;
     assert!(mae > 0.0 && mae < 0.1, "{mae}");
+    // Schemes of one page size get the same curves from one pass, in the
+    // order given, each under its own name; another page size its own.
+    let names = ["riscv-sv39", "aarch64-16k", "x86-64"];
+    let archs: Vec<_> = names
+        .iter()
+        .map(|n| presets::by_name(n).unwrap().unwrap())
+        .collect();
+    let many = sweep::mrc_rows(&source(), &archs, &memory_of(&[40, 400]), &methods).unwrap();
+    let of = |name: &str| -> Vec<_> { many.rows.iter().filter(|r| r.arch == name).collect() };
+    assert_eq!(many.rows.len(), 3 * 4);
+    assert!(many.rows[..4].iter().all(|r| r.arch == "riscv-sv39"));
+    assert!(many.rows[8..].iter().all(|r| r.arch == "x86-64"));
+    for (a, b) in of("riscv-sv39").into_iter().zip(of("x86-64")) {
+        assert_eq!(
+            (a.faults, a.fault_rate, &a.model),
+            (b.faults, b.fault_rate, &b.model)
+        );
+    }
+    assert_ne!(of("aarch64-16k")[0].faults, of("x86-64")[0].faults);
+    let errors: Vec<&str> = many.errors.iter().map(|e| e.arch.as_str()).collect();
+    assert_eq!(errors, names);
+}
+
+fn memory_of(frames: &[u64]) -> Vec<Memory> {
+    frames.iter().copied().map(Memory::Frames).collect()
 }
 
 #[test]
