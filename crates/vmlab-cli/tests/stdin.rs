@@ -159,48 +159,25 @@ fn a_trace_read_once_is_refused_where_it_would_be_read_twice() {
             "{e}"
         );
         assert!(e.contains("save it to a file first"), "{e}");
-        let e = fed_refused(
-            &[
-                "sweep",
-                "--trace",
-                name,
-                "--mrc",
-                "exact",
-                "--frames",
-                "10",
-                "--arch",
-                "x86-64",
-                "--arch",
-                "aarch64-16k",
-            ],
-            &input,
-        );
+        // Curves of 4 KiB pages and of `other` scheme's.
+        let curves = |other: &'static str| {
+            [
+                "sweep", "--trace", name, "--mrc", "exact", "--frames", "10", "--arch", "x86-64",
+                "--arch", other,
+            ]
+        };
+        let e = fed_refused(&curves("aarch64-16k"), &input);
         assert!(e.contains(&once), "{e}");
         assert!(
-            e.contains("the curves read it once a page size, 2 times"),
+            e.contains("a miss-ratio sweep reads it once a page size, 2 times"),
             "{e}"
         );
         // Schemes of one page size share one pass, which a stream allows.
-        let curves = fed_stdout(
-            &[
-                "sweep",
-                "--trace",
-                name,
-                "--mrc",
-                "exact",
-                "--frames",
-                "10",
-                "--arch",
-                "x86-64",
-                "--arch",
-                "riscv-sv39",
-            ],
-            &input,
-        );
+        let rows = fed_stdout(&curves("riscv-sv39"), &input);
         assert_eq!(
-            curves.lines().filter(|l| l.contains("mrc-exact")).count(),
+            rows.lines().filter(|l| l.contains("mrc-exact")).count(),
             2,
-            "{curves}"
+            "{rows}"
         );
         let e = fed_refused(&["run", "--trace", name, "--policy", "opt"], &input);
         assert!(e.contains(&format!("--policy: {once}")), "{e}");

@@ -891,15 +891,7 @@ pub fn run(
     at_once: usize,
     done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Row>, SweepError> {
-    if let Some(message) = source.read_once_error(
-        configs.len(),
-        &format!(
-            "a sweep reads it once a configuration, {} times",
-            configs.len()
-        ),
-    ) {
-        return Err(dimension_error("trace", message));
-    }
+    refuse_rereading(source, "a sweep", "a configuration", configs.len())?;
     if let Some(rows) = run_sharing_reads(source, configs, at_once, done) {
         return rows;
     }
@@ -915,6 +907,21 @@ pub fn run(
         })
         .collect();
     results.into_iter().collect()
+}
+
+/// Refuses a stream that can be read only once where `reader` would read
+/// it `passes` times, once `per` (a configuration, a page size).
+fn refuse_rereading(
+    source: &Source,
+    reader: &str,
+    per: &str,
+    passes: usize,
+) -> Result<(), SweepError> {
+    let reading = format!("{reader} reads it once {per}, {passes} times");
+    match source.read_once_error(passes, &reading) {
+        Some(message) => Err(dimension_error("trace", message)),
+        None => Ok(()),
+    }
 }
 
 /// [`run`] for a generator or a trace that costs about as much to read as
@@ -1196,15 +1203,7 @@ pub fn mrc_rows(
             passes.push(arch);
         }
     }
-    if let Some(message) = source.read_once_error(
-        passes.len(),
-        &format!(
-            "the curves read it once a page size, {} times",
-            passes.len()
-        ),
-    ) {
-        return Err(dimension_error("trace", message));
-    }
+    refuse_rereading(source, "a miss-ratio sweep", "a page size", passes.len())?;
     // Fewer passes than cores leave a core to each pass's reading.
     let reading = if passes.len() < parallelism() {
         Reading::OnThread
