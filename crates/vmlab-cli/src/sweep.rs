@@ -21,7 +21,7 @@ use vmlab_kernel::machine::{load_machine_file, MachineSpec};
 use vmlab_workload::driver::Model;
 use vmlab_workload::future::{give_futures, FutureError};
 use vmlab_workload::sweep::{
-    self as sweeps, Configuration, Memory, MrcMethod, Reading, Row, Sweep,
+    self as sweeps, Configuration, Memory, MrcMethod, Reading, Row, Source, Sweep,
 };
 
 const EXAMPLES: &str = "\
@@ -113,48 +113,7 @@ pub struct SweepArgs {
 
 /// Runs `vmlab sweep`.
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
-    let file = match &args.machine {
-        Some(path) => load_machine_file(path).map_err(|e| CliError(e.to_string()))?,
-        None => MachineSpec::default(),
-    };
-    let script = match (&args.script, &args.scenario) {
-        (Some(path), _) => {
-            let name = path.display().to_string();
-            let source = std::fs::read_to_string(path)
-                .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
-            Some(sweeps::Script {
-                name,
-                source,
-                machine: file,
-            })
-        }
-        (None, Some(scenario)) => {
-            let (source, own) = crate::scenarios::script_and_machine(scenario)?;
-            Some(sweeps::Script {
-                name: format!("scenario {scenario}"),
-                source: source.to_string(),
-                machine: file.over(own),
-            })
-        }
-        (None, None) => None,
-    };
-    let source = match &script {
-        // Not read: a script brings its own references.
-        Some(_) => None,
-        None if args.machine.is_some() => {
-            return Err(CliError::arg(
-                "--machine",
-                "a machine file sets what a script's runs do not vary; a generator or a trace runs in trace mode, which has none of it (expected SCRIPT or --scenario NAME)",
-            ))
-        }
-        None if !args.workload.is_given() => {
-            return Err(CliError::arg(
-                "sweep",
-                "expected SCRIPT, --scenario NAME, --gen SPEC or --trace FILE",
-            ))
-        }
-        None => Some(args.workload.source()?),
-    };
+    let workload = workload(args)?;
     let csv_to_stdout = stdout_unless_json("--csv", args.csv.as_deref(), args.json)?;
     if let Some(path) = &args.plot {
         // Refused before the sweep runs rather than after.
@@ -167,19 +126,19 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
     for path in &args.arch_files {
         archs.push(resolve_arch("", Some(path))?);
     }
+    // Where no flag gives them, a script's machine settings'.
+    let machine = match &workload {
+        Workload::Script(script) => Some(&script.machine),
+        Workload::Stream(_) => None,
+    };
     if archs.is_empty() {
-        archs.push(match &script {
-            Some(script) => script
-                .machine
-                .resolve_arch()
-                .map_err(|e| CliError(e.to_string()))?,
+        archs.push(match machine {
+            Some(m) => m.resolve_arch().map_err(|e| CliError(e.to_string()))?,
             None => resolve_arch("x86-64", None)?,
         });
     }
-    // Where no flag gives them, a script's machine file's.
     let given = |flag: Option<&String>, key: fn(&MachineSpec) -> Option<&String>| {
-        flag.or_else(|| script.as_ref().and_then(|s| key(&s.machine)))
-            .cloned()
+        flag.or_else(|| machine.and_then(key)).cloned()
     };
     let policies = given(args.policies.as_ref(), |m| {
         m.policy.as_ref().map(|g| &g.value)
@@ -210,7 +169,7 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             .map(str::parse)
             .collect::<Result<_, _>>()
             .map_err(|e| CliError::arg("--mrc", e))?;
-        let Some(source) = &source else {
+        let Workload::Stream(source) = &workload else {
             return Err(CliError::arg(
                 "--mrc",
                 "expected --gen SPEC or --trace FILE, not a script",
@@ -234,12 +193,11 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             memory,
         };
         let mut configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
-        let source = match (&script, &source) {
-            (Some(script), _) => {
+        let source = match &workload {
+            Workload::Script(script) => {
                 return finish(args, &run_script(script, &configs)?, csv_to_stdout, started)
             }
-            (None, Some(source)) => source,
-            (None, None) => return Err(CliError::arg("sweep", "expected a workload")),
+            Workload::Stream(source) => source,
         };
         let planned: Vec<_> = configs
             .iter()
@@ -261,6 +219,56 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
         rows.map_err(|e| sweep_error(&e))?
     };
     finish(args, &rows, csv_to_stdout, started)
+}
+
+/// What a sweep runs.
+enum Workload {
+    /// A scenario script, as a process on each machine (boxed: its
+    /// machine settings are large beside a stream's description).
+    Script(Box<sweeps::Script>),
+    /// A generator's or a trace's stream.
+    Stream(Source),
+}
+
+/// The workload the flags give: a script (a file or a built-in scenario,
+/// on the settings of `--machine` and the scenario's own), else the
+/// stream of `--gen` or `--trace`.
+fn workload(args: &SweepArgs) -> Result<Workload, CliError> {
+    let file = match &args.machine {
+        Some(path) => load_machine_file(path).map_err(|e| CliError(e.to_string()))?,
+        None => MachineSpec::default(),
+    };
+    if let Some(path) = &args.script {
+        let name = path.display().to_string();
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| CliError(format!("{name}: cannot read the script: {e}")))?;
+        return Ok(Workload::Script(Box::new(sweeps::Script {
+            name,
+            source,
+            machine: file,
+        })));
+    }
+    if let Some(scenario) = &args.scenario {
+        let (source, own) = crate::scenarios::script_and_machine(scenario)?;
+        return Ok(Workload::Script(Box::new(sweeps::Script {
+            name: format!("scenario {scenario}"),
+            source: source.to_string(),
+            machine: file.over(own),
+        })));
+    }
+    if args.machine.is_some() {
+        return Err(CliError::arg(
+            "--machine",
+            "a machine file sets what a script's runs do not vary; a generator or a trace runs in trace mode, which has none of it (expected SCRIPT or --scenario NAME)",
+        ));
+    }
+    if !args.workload.is_given() {
+        return Err(CliError::arg(
+            "sweep",
+            "expected SCRIPT, --scenario NAME, --gen SPEC or --trace FILE",
+        ));
+    }
+    Ok(Workload::Stream(args.workload.source()?))
 }
 
 /// Runs `script` on every configuration, once the machines are known to
