@@ -31,7 +31,7 @@ use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
 use crate::op::{page_pieces, Op};
 use crate::script::ScriptOptions;
-use crate::trace::{self, ReadOptions, TraceFormat, TraceReader};
+use crate::trace::{self, ReadOptions, TraceError, TraceFormat, TraceReader};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt;
@@ -160,7 +160,8 @@ impl Source {
                 skip_bad_lines,
             } => {
                 let page = machine.arch.page_bytes();
-                let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
+                let mut reader =
+                    open_trace(path, *format, *skip_bad_lines, page).map_err(DriverError::Trace)?;
                 let reading = reading_of(&reader, reading);
                 // One driver loop per format, so each reader's decoding is
                 // inlined into it instead of dispatched per record.
@@ -198,7 +199,8 @@ impl Source {
                 skip_bad_lines,
             } => {
                 let page = machine.arch.page_bytes();
-                let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
+                let mut reader =
+                    open_trace(path, *format, *skip_bad_lines, page).map_err(DriverError::Trace)?;
                 let (mut report, log) = crate::driver::run_explained(reader.ops(), machine, log)
                     .map_err(|e| placed_in_trace(e, path, *format, *skip_bad_lines, page))?;
                 report.skipped_lines = reader.skipped();
@@ -254,11 +256,7 @@ impl Source {
             } => (path, format, skip_bad_lines),
         };
         let page = runs.first().map_or(0, |run| run.0.arch.page_bytes());
-        let opts = ReadOptions {
-            skip_bad_lines: *skip_bad_lines,
-            page_size: page,
-        };
-        let mut reader = match trace::open(path, *format, opts) {
+        let mut reader = match open_trace(path, *format, *skip_bad_lines, page) {
             Ok(reader) => reader,
             Err(e) => {
                 return runs
@@ -310,7 +308,8 @@ impl Source {
                 format,
                 skip_bad_lines,
             } => {
-                let mut reader = open_trace(path, *format, *skip_bad_lines, page)?;
+                let mut reader =
+                    open_trace(path, *format, *skip_bad_lines, page).map_err(DriverError::Trace)?;
                 let reading = reading_of(&reader, reading);
                 // One loop per format, as for runs.
                 let pass = match &mut reader {
@@ -477,18 +476,19 @@ fn placed_in_trace(
     }
 }
 
-/// Opens the trace of a [`Source::Trace`] for pages of `page_size` bytes.
+/// Opens the trace of a [`Source::Trace`] for pages of `page_size` bytes
+/// (the one place its options are made).
 fn open_trace(
     path: &std::path::Path,
     format: Option<TraceFormat>,
     skip_bad_lines: bool,
     page_size: u64,
-) -> Result<TraceReader, DriverError> {
+) -> Result<TraceReader, TraceError> {
     let opts = ReadOptions {
         skip_bad_lines,
         page_size,
     };
-    trace::open(path, format, opts).map_err(DriverError::Trace)
+    trace::open(path, format, opts)
 }
 
 /// A memory size, in frames or in bytes (turned into frames of each
