@@ -31,8 +31,10 @@
 //! layered MMU's repeat registers grant them; leaf tables once found are
 //! remembered (tables are never taken down in trace mode); and the host's
 //! cache is asked ahead for what the misses will read: a page's leaf
-//! entry 16 accesses ahead, the policy's state for its frame 8 ahead, the
-//! next victim's reverse-map and leaf entries after each eviction.
+//! entry 16 accesses ahead, the policy's state for its frame 8 ahead (or,
+//! if it is absent, where the policy's ghosts would remember it), the
+//! next victim's reverse-map and leaf entries after each eviction, and
+//! where the ghosts will remember the victim.
 //!
 //! [`LeanMachine::for_run`] says whether a machine is one of these; the
 //! driver falls back to the layered engine for any other, and for streams
@@ -559,14 +561,31 @@ impl LeanMachine {
         }
         if let Some(victim) = self.victim_hint.take() {
             self.hw.prefetch_victim(victim);
+            // The victim's key will join the policy's ghosts, if it keeps
+            // any: its index slot too (the owner entry, asked for with
+            // the guess, is loaded by now).
+            if let Some(owner) = self.hw.owners.get(victim as usize) {
+                self.policy.prefetch_pages(&[self.key_of(owner.vpn)]);
+            }
         }
         match self.hw.leaf_at(near).map(|at| self.hw.leaves[at]) {
             Some(raw) if raw != 0 => {
                 self.policy.prefetch(self.hw.frame_in(raw));
                 false
             }
-            _ => true,
+            _ => {
+                // A miss: the policy will look for the page among its
+                // ghosts.
+                self.policy.prefetch_pages(&[self.key_of(near)]);
+                true
+            }
         }
+    }
+
+    /// The policy's key of this process's page `vpn`.
+    #[inline(always)]
+    fn key_of(&self, vpn: u64) -> PageKey {
+        page_key(Owner { pid: self.pid, vpn })
     }
 
     /// One access of `kind` to page `vpn`. A page that is not present is
@@ -772,7 +791,7 @@ impl LeanMachine {
         tables_present: bool,
     ) -> Result<(), OutOfMemory> {
         self.hw.counters.faults += 1;
-        let key = page_key(Owner { pid: self.pid, vpn });
+        let key = self.key_of(vpn);
         if !tables_present {
             // One more than the tables: the page needs a frame too, and
             // the tables must not be taken by its eviction.
