@@ -45,7 +45,8 @@ Each of --tlb and --arch is repeated once per value (their specs contain commas)
 #[command(after_help = EXAMPLES)]
 pub struct SweepArgs {
     /// A scenario script (Rhai) to run as a process on each configuration's
-    /// machine (full model only).
+    /// machine (full model only); its failed assertions are named, not
+    /// fatal.
     #[arg(value_name = "SCRIPT", conflicts_with_all = ["gen", "trace", "mrc"])]
     script: Option<PathBuf>,
     /// A built-in scenario's script (`vmlab scenarios list`), on its own
@@ -284,9 +285,20 @@ fn run_script(script: &sweeps::Script, configs: &[Configuration]) -> Result<Vec<
         .map_err(|e| CliError::arg("--frames/--mem", e))?;
     drop(planned);
     let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
-    let rows = sweeps::run_script(script, configs, &|| progress.tick());
+    let sweep = sweeps::run_script(script, configs, &|| progress.tick());
     progress.finish();
-    rows.map_err(|e| sweep_error(&e))
+    let sweep = sweep.map_err(|e| sweep_error(&e))?;
+    for failed in &sweep.failed_checks {
+        let more = match failed.count {
+            1 => String::new(),
+            n => format!(" ({} more failed)", n - 1),
+        };
+        eprintln!(
+            "vmlab sweep: {}: {}{more}; the run went on, and its row counts all of it (a script's checks are about the machine it was written for)",
+            failed.configuration, failed.first
+        );
+    }
+    Ok(sweep.rows)
 }
 
 /// Writes the rows where the flags say, and the time taken since

@@ -30,7 +30,7 @@ use crate::driver::{
 use crate::gen::GenSpec;
 use crate::mrc::{mean_absolute_error, LruMrc, Shards};
 use crate::op::{page_pieces, Op};
-use crate::script::ScriptOptions;
+use crate::script::{Assertions, ScriptError, ScriptOptions};
 use crate::trace::{self, ReadOptions, TraceError, TraceFormat, TraceReader};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -1002,12 +1002,14 @@ pub fn script_kernel_config(script: &Script, c: &Configuration) -> Result<Kernel
 /// processes have exited. Scripts run in the full model only (the
 /// replacement model has no processes), and a run whose first process
 /// does not exit with status 0 is an error, as a trace's out-of-memory
-/// kill is.
+/// kill is. The script's assertions are counted, not raised
+/// ([`Assertions::Count`]): a scenario's checks are about the machine it
+/// was written for, and on the others its numbers are what is wanted.
 pub fn run_script(
     script: &Script,
     configs: &[Configuration],
     done: &(dyn Fn() + Sync),
-) -> Result<Vec<Row>, SweepError> {
+) -> Result<ScriptSweep, SweepError> {
     if configs.iter().any(|c| c.model != Model::Full) {
         return Err(dimension_error(
             "model",
@@ -1031,7 +1033,7 @@ pub fn run_script(
             ),
         ));
     }
-    let results: Vec<Result<Row, SweepError>> = configs
+    let results: Vec<Result<(Row, Option<FailedChecks>), SweepError>> = configs
         .par_iter()
         .map(|c| {
             let result = script_row(script, c).map_err(|e| dimension_error(&describe(c), e));
@@ -1039,21 +1041,56 @@ pub fn run_script(
             result
         })
         .collect();
-    results.into_iter().collect()
+    let mut sweep = ScriptSweep::default();
+    for result in results {
+        let (row, failed) = result?;
+        sweep.rows.push(row);
+        sweep.failed_checks.extend(failed);
+    }
+    Ok(sweep)
 }
 
-/// The row of `script` run on configuration `c`'s machine.
-fn script_row(script: &Script, c: &Configuration) -> Result<Row, String> {
+/// What [`run_script`] gives.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScriptSweep {
+    /// One row per configuration, in their order.
+    pub rows: Vec<Row>,
+    /// The configurations on which some of the script's assertions did
+    /// not hold, in the same order.
+    pub failed_checks: Vec<FailedChecks>,
+}
+
+/// A script's assertions that did not hold on one configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailedChecks {
+    /// The configuration, as errors name it.
+    pub configuration: String,
+    /// How many assertions failed.
+    pub count: u64,
+    /// The first, at its place in the script.
+    pub first: ScriptError,
+}
+
+/// The row of `script` run on configuration `c`'s machine, and its
+/// assertions that failed.
+fn script_row(script: &Script, c: &Configuration) -> Result<(Row, Option<FailedChecks>), String> {
     // The kernel names the setting at fault (frames, tlb, policy).
     let config = script_kernel_config(script, c)?;
     let kernel = Kernel::new(config).map_err(|e| format!("--{e}"))?;
-    let outcome = crate::script::run_source(
-        kernel,
-        &script.name,
-        &script.source,
-        &ScriptOptions::default(),
-    )
-    .map_err(|e| e.to_string())?;
+    let options = ScriptOptions {
+        assertions: Assertions::Count,
+        ..ScriptOptions::default()
+    };
+    let outcome = crate::script::run_source(kernel, &script.name, &script.source, &options)
+        .map_err(|e| e.to_string())?;
+    let failed = outcome
+        .first_failed_assertion
+        .clone()
+        .map(|first| FailedChecks {
+            configuration: describe(c),
+            count: outcome.failed_assertions,
+            first,
+        });
     let k = &outcome.kernel;
     let counted = k.counters();
     if outcome.status != ExitStatus::Exited(0) {
@@ -1072,7 +1109,7 @@ fn script_row(script: &Script, c: &Configuration) -> Result<Row, String> {
     let page_bytes = c.machine.arch.page_bytes();
     let frames = c.machine.frames as u64;
     let faults = counted.minor_faults + counted.major_faults;
-    Ok(Row {
+    let row = Row {
         arch: c.machine.arch.name().to_string(),
         page_bytes,
         tlb: c.tlb_label.clone(),
@@ -1092,7 +1129,8 @@ fn script_row(script: &Script, c: &Configuration) -> Result<Row, String> {
         walks: Some(mmu.walks),
         page_table_bytes: None,
         skipped_lines: 0,
-    })
+    };
+    Ok((row, failed))
 }
 
 /// How a miss-ratio curve is computed.

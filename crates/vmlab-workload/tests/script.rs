@@ -6,7 +6,9 @@
 
 use vmlab_hw::arch::presets;
 use vmlab_kernel::{ExitStatus, Kernel, KernelConfig, Personality, SignalKind};
-use vmlab_workload::script::{run_file, run_source, ScriptError, ScriptOptions, ScriptOutcome};
+use vmlab_workload::script::{
+    run_file, run_source, Assertions, ScriptError, ScriptOptions, ScriptOutcome,
+};
 
 fn kernel_with(personality: Personality, frames: usize) -> Kernel {
     let mut config = KernelConfig::new(presets::by_name("x86-64").unwrap().unwrap(), frames);
@@ -806,4 +808,33 @@ fn the_c_librarys_bulk_routines_draw_on_the_bulk_limit() {
         assert_eq!(line, 2);
         assert!(message.contains("1073741826 accesses exceed"), "{message}");
     }
+}
+
+#[test]
+fn counted_assertions_let_the_script_go_on_and_name_the_first() {
+    let source = "fn check(x) {\n    assert(x > 1, \"big enough\");\n}\ncheck(1);\nassert_eq(1, 2);\nassert(true);\ncheck(0);\nprint(\"reached the end\");\n";
+    let counting = ScriptOptions {
+        assertions: Assertions::Count,
+        ..ScriptOptions::default()
+    };
+    let outcome = run_source(
+        kernel_with(Personality::Linux, 256),
+        "test.rhai",
+        source,
+        &counting,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.transcript.contains("reached the end"));
+    assert_eq!(outcome.status, ExitStatus::Exited(0));
+    assert_eq!(outcome.failed_assertions, 3);
+    // The first to fail, at its own place inside the function.
+    let first = outcome.first_failed_assertion.expect("one failed");
+    assert_eq!(
+        first.to_string(),
+        "test.rhai:2:5: assertion failed: big enough"
+    );
+    // Stopping, the default, ends the script at the same place.
+    let (line, column, message) = error_of(source, &ScriptOptions::default());
+    assert_eq!((line, column), (2, 5));
+    assert_eq!(message, "assertion failed: big enough");
 }

@@ -421,34 +421,54 @@ fn same(a: &Dynamic, b: &Dynamic) -> bool {
 }
 
 fn register_checks(engine: &mut Engine, shared: &Shared) {
-    engine.register_fn("assert", |cond: bool| -> Result<()> {
-        if cond {
-            Ok(())
-        } else {
-            Err("assertion failed".into())
-        }
-    });
-    engine.register_fn("assert", |cond: bool, message: &str| -> Result<()> {
-        if cond {
-            Ok(())
-        } else {
-            Err(format!("assertion failed: {message}").into())
-        }
-    });
-    engine.register_fn("assert_eq", |a: Dynamic, b: Dynamic| -> Result<()> {
-        if same(&a, &b) {
-            Ok(())
-        } else {
-            Err(format!("assertion failed: left == right (left: {a:?}, right: {b:?})").into())
-        }
-    });
+    // A failed check is the session's to raise or count.
+    let failed = |shared: &Shared, ctx: &NativeCallContext, message: String| -> Result<()> {
+        lock(shared)?.assertion_failed(ctx.call_position(), message)
+    };
+    let s = shared.clone();
+    engine.register_fn(
+        "assert",
+        move |ctx: NativeCallContext, cond: bool| -> Result<()> {
+            if cond {
+                Ok(())
+            } else {
+                failed(&s, &ctx, "assertion failed".into())
+            }
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "assert",
+        move |ctx: NativeCallContext, cond: bool, message: &str| -> Result<()> {
+            if cond {
+                Ok(())
+            } else {
+                failed(&s, &ctx, format!("assertion failed: {message}"))
+            }
+        },
+    );
+    let s = shared.clone();
     engine.register_fn(
         "assert_eq",
-        |a: Dynamic, b: Dynamic, message: &str| -> Result<()> {
+        move |ctx: NativeCallContext, a: Dynamic, b: Dynamic| -> Result<()> {
             if same(&a, &b) {
                 Ok(())
             } else {
-                Err(format!("assertion failed: {message} (left: {a:?}, right: {b:?})").into())
+                let message =
+                    format!("assertion failed: left == right (left: {a:?}, right: {b:?})");
+                failed(&s, &ctx, message)
+            }
+        },
+    );
+    let s = shared.clone();
+    engine.register_fn(
+        "assert_eq",
+        move |ctx: NativeCallContext, a: Dynamic, b: Dynamic, message: &str| -> Result<()> {
+            if same(&a, &b) {
+                Ok(())
+            } else {
+                let message = format!("assertion failed: {message} (left: {a:?}, right: {b:?})");
+                failed(&s, &ctx, message)
             }
         },
     );

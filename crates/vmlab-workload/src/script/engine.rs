@@ -5,7 +5,7 @@
 //! in the script instead of a hang.
 
 use super::bindings::{self, Shared, MAX_STRING};
-use super::errors::ScriptError;
+use super::errors::{self, ScriptError};
 use super::experiments;
 use super::session::{describe, ended_pid, Session};
 use rhai::Engine;
@@ -40,6 +40,20 @@ pub struct ScriptOptions {
     /// Print to the real stdout as the script prints, not only to the
     /// transcript.
     pub echo: bool,
+    /// What a failed `assert` or `assert_eq` does.
+    pub assertions: Assertions,
+}
+
+/// What a failed assertion does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assertions {
+    /// Stops the script with an error at the assertion: a scenario checks
+    /// its key numbers on the machine it was written for.
+    Stop,
+    /// Counts it ([`ScriptOutcome::failed_assertions`]) and goes on: a
+    /// sweep runs a scenario on machines it was not written for, where
+    /// its numbers are the point and its checks may well not hold.
+    Count,
 }
 
 impl Default for ScriptOptions {
@@ -49,6 +63,7 @@ impl Default for ScriptOptions {
             max_bulk_accesses: 1_000_000_000,
             max_call_levels: 64,
             echo: false,
+            assertions: Assertions::Stop,
         }
     }
 }
@@ -70,6 +85,10 @@ pub struct ScriptOutcome {
     /// Everything the processes printed, in order (what they wrote to
     /// the terminal otherwise is in the kernel's console).
     pub transcript: String,
+    /// Assertions that failed and were counted ([`Assertions::Count`]).
+    pub failed_assertions: u64,
+    /// The first of them, at its place in the script.
+    pub first_failed_assertion: Option<ScriptError>,
 }
 
 impl ScriptOutcome {
@@ -115,11 +134,10 @@ pub fn run_source_keeping_machine(
 ) -> Result<ScriptOutcome, (ScriptError, Option<Box<Kernel>>)> {
     let page_bytes = kernel.page_bytes();
     let arch = kernel.config().arch.clone();
-    let (session, pid) =
-        Session::new(kernel, options.echo, options.max_bulk_accesses).map_err(|e| {
-            let e = ScriptError::Machine(format!("cannot start the script's process: {e}"));
-            (e, None)
-        })?;
+    let (session, pid) = Session::new(kernel, options).map_err(|e| {
+        let e = ScriptError::Machine(format!("cannot start the script's process: {e}"));
+        (e, None)
+    })?;
     let shared: Shared = Arc::new(Mutex::new(session));
     let mut engine = Engine::new();
     engine
@@ -166,10 +184,16 @@ pub fn run_source_keeping_machine(
     };
     let accounting = session.libc.accounting();
     let time = session.libc.time(&CostModel::default());
+    let first_failed_assertion = session
+        .failed_assertions
+        .first
+        .map(|(pos, message)| errors::at(name, pos, message));
     Ok(ScriptOutcome {
         pid,
         status,
         transcript: session.transcript,
+        failed_assertions: session.failed_assertions.count,
+        first_failed_assertion,
         accounting,
         time,
         kernel: session.libc.into_kernel(),

@@ -67,7 +67,8 @@ impl ScriptError {
     }
 }
 
-fn at(file: &str, pos: Position, message: String) -> ScriptError {
+/// `message` at `pos` of `file`.
+pub(crate) fn at(file: &str, pos: Position, message: String) -> ScriptError {
     ScriptError::At {
         file: file.to_string(),
         line: pos.line().unwrap_or(0),

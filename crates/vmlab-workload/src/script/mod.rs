@@ -31,5 +31,7 @@ mod experiments;
 mod libc_calls;
 mod session;
 
-pub use engine::{run_file, run_source, run_source_keeping_machine, ScriptOptions, ScriptOutcome};
+pub use engine::{
+    run_file, run_source, run_source_keeping_machine, Assertions, ScriptOptions, ScriptOutcome,
+};
 pub use errors::ScriptError;

@@ -13,6 +13,7 @@
 //! buffers live in each process's memory (fork copies them, unflushed
 //! output included).
 
+use super::engine::{Assertions, ScriptOptions};
 use rhai::{Dynamic, EvalAltResult, Map, Position, INT};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -139,6 +140,18 @@ pub(crate) struct Session {
     /// limit does not see inside a native call, and one `touch` could
     /// otherwise run for hours.
     bulk_left: u64,
+    /// What a failed assertion does.
+    assertions: Assertions,
+    /// The assertions that failed and were counted.
+    pub(crate) failed_assertions: FailedAssertions,
+}
+
+/// Assertions counted rather than raised ([`Assertions::Count`]).
+#[derive(Default)]
+pub(crate) struct FailedAssertions {
+    pub(crate) count: u64,
+    /// The first one's place and message.
+    pub(crate) first: Option<(Position, String)>,
 }
 
 /// A failed call that does not end the process: the errno a C library
@@ -150,8 +163,7 @@ impl Session {
     /// library started.
     pub(crate) fn new(
         kernel: Kernel,
-        echo: bool,
-        bulk_limit: u64,
+        options: &ScriptOptions,
     ) -> Result<(Session, Pid), LibcError> {
         let mut libc = Libc::new(kernel, MallocConfig::default());
         let pid = libc.kernel_mut().spawn(0)?;
@@ -163,10 +175,30 @@ impl Session {
             running: vec![pid],
             errno: BTreeMap::new(),
             transcript: String::new(),
-            echo,
-            bulk_left: bulk_limit,
+            echo: options.echo,
+            bulk_left: options.max_bulk_accesses,
+            assertions: options.assertions,
+            failed_assertions: FailedAssertions::default(),
         };
         Ok((session, pid))
+    }
+
+    /// An assertion at `pos` failed with `message`: the error that stops
+    /// the script, or, where assertions are counted, nothing.
+    pub(crate) fn assertion_failed(
+        &mut self,
+        pos: Position,
+        message: String,
+    ) -> Result<(), Box<EvalAltResult>> {
+        match self.assertions {
+            Assertions::Stop => Err(message.into()),
+            Assertions::Count => {
+                let failed = &mut self.failed_assertions;
+                failed.count += 1;
+                failed.first.get_or_insert((pos, message));
+                Ok(())
+            }
+        }
     }
 
     /// The kernel.
