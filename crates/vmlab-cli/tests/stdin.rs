@@ -224,8 +224,9 @@ fn an_address_error_in_a_piped_trace_names_its_record_not_a_wrong_line() {
         let e = fed_refused(&args, text.as_bytes());
         // The header is no record, and each of the 25 modify lines
         // before it is two: line 101 holds record 125.
+        let shown = if name == "-" { "<stdin>" } else { name };
         assert!(
-            e.contains("record 125 of the stream, address 0xffffffffffff0000"),
+            e.contains(&format!("{shown}: record 125: address 0xffffffffffff0000")),
             "{name}: {e}"
         );
     }

@@ -265,6 +265,15 @@ pub enum StreamPlace {
         /// The line.
         line: u64,
     },
+    /// Record `record` (counted as [`StreamPlace::Record`] counts) of the
+    /// trace `file`, which has no lines (a binary trace) or could not be
+    /// read again to find its line (standard input, a pipe).
+    TraceRecord {
+        /// The trace's name, as its reader's errors give it.
+        file: Arc<str>,
+        /// The record.
+        record: u64,
+    },
 }
 
 impl DriverError {
@@ -299,6 +308,9 @@ impl fmt::Display for DriverError {
                 match at {
                     Some(StreamPlace::Record(n)) => write!(f, "record {n} of the stream, ")?,
                     Some(StreamPlace::Line { file, line }) => write!(f, "{file}:{line}: ")?,
+                    Some(StreamPlace::TraceRecord { file, record }) => {
+                        write!(f, "{file}: record {record}: ")?
+                    }
                     None => {}
                 }
                 write!(f, "address {addr:#x}: {message}")

@@ -461,12 +461,10 @@ fn placed_in_trace(
         Some(TraceReader::Addr(r)) => r.line_of_record(n),
         _ => None,
     };
+    let file = trace::trace_name(path).into();
     let at = match line {
-        Some(line) => StreamPlace::Line {
-            file: trace::trace_name(path).into(),
-            line,
-        },
-        None => StreamPlace::Record(n),
+        Some(line) => StreamPlace::Line { file, line },
+        None => StreamPlace::TraceRecord { file, record: n },
     };
     DriverError::Address {
         addr,
