@@ -214,8 +214,8 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             FutureError::Unavailable(message) => CliError::arg("--policies", message),
             FutureError::Read(e) => CliError(e.to_string()),
         })?;
-        let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
-        let rows = sweeps::run(source, &configs, at_once, &|| progress.tick());
+        let progress = configurations_progress(configs.len());
+        let rows = sweeps::run(source, &configs, at_once, &|steps| progress.add(steps));
         progress.finish();
         rows.map_err(|e| sweep_error(&e))?
     };
@@ -284,8 +284,8 @@ fn run_script(script: &sweeps::Script, configs: &[Configuration]) -> Result<Vec<
     fit_at_once(&planned, sweeps::parallelism(), sweeps::parallelism())
         .map_err(|e| CliError::arg("--frames/--mem", e))?;
     drop(planned);
-    let progress = Progress::on_terminal(Some(configs.len() as u64), "configurations");
-    let sweep = sweeps::run_script(script, configs, &|| progress.tick());
+    let progress = configurations_progress(configs.len());
+    let sweep = sweeps::run_script(script, configs, &|steps| progress.add(steps));
     progress.finish();
     let sweep = sweep.map_err(|e| sweep_error(&e))?;
     for failed in &sweep.failed_checks {
@@ -299,6 +299,15 @@ fn run_script(script: &sweeps::Script, configs: &[Configuration]) -> Result<Vec<
         );
     }
     Ok(sweep.rows)
+}
+
+/// The progress bar of a sweep of `configurations`, in their steps.
+fn configurations_progress(configurations: usize) -> Progress {
+    Progress::on_terminal_in_steps(
+        Some(configurations as u64),
+        sweeps::CONFIGURATION_STEPS,
+        "configurations",
+    )
 }
 
 /// Writes the rows where the flags say, and the time taken since

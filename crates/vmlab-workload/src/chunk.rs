@@ -45,6 +45,13 @@ pub trait ChunkedOps {
     fn accesses_only(&mut self) -> bool {
         false
     }
+
+    /// How much of its input the stream has read so far, from 0 to 1,
+    /// where that is known (a file of known length, a generator of known
+    /// length): what a progress bar shows of a reading many runs share.
+    fn fraction_read(&self) -> Option<f64> {
+        None
+    }
 }
 
 impl<T: ChunkedOps + ?Sized> ChunkedOps for &mut T {
@@ -55,6 +62,10 @@ impl<T: ChunkedOps + ?Sized> ChunkedOps for &mut T {
 
     fn accesses_only(&mut self) -> bool {
         (**self).accesses_only()
+    }
+
+    fn fraction_read(&self) -> Option<f64> {
+        (**self).fraction_read()
     }
 }
 
@@ -88,6 +99,10 @@ pub struct Batched<I> {
     waiting: Option<Result<Syscall, TraceError>>,
     /// Whether `ops` are accesses alone ([`Batched::accesses`]).
     accesses_only: bool,
+    /// Accesses taken from `ops` so far, and how many it has in all, if
+    /// known ([`Batched::expecting`]).
+    taken: u64,
+    expected: Option<u64>,
 }
 
 impl<I: Iterator<Item = Result<Op, TraceError>>> Batched<I> {
@@ -98,6 +113,17 @@ impl<I: Iterator<Item = Result<Op, TraceError>>> Batched<I> {
             buffer: Vec::with_capacity(BATCH_ACCESSES),
             waiting: None,
             accesses_only: false,
+            taken: 0,
+            expected: None,
+        }
+    }
+
+    /// These chunks, of a stream known to hold `accesses` accesses (a
+    /// generator's), so they know what fraction of it they have read.
+    pub fn expecting(self, accesses: u64) -> Batched<I> {
+        Batched {
+            expected: Some(accesses),
+            ..self
         }
     }
 }
@@ -133,6 +159,7 @@ impl<I: Iterator<Item = Result<Op, TraceError>>> ChunkedOps for Batched<I> {
                 None => break,
             }
         }
+        self.taken += self.buffer.len() as u64;
         if self.buffer.is_empty() {
             return self.waiting.take().map(|w| w.map(Chunk::Syscall));
         }
@@ -141,6 +168,15 @@ impl<I: Iterator<Item = Result<Op, TraceError>>> ChunkedOps for Batched<I> {
 
     fn accesses_only(&mut self) -> bool {
         self.accesses_only
+    }
+
+    fn fraction_read(&self) -> Option<f64> {
+        let expected = self.expected?;
+        Some(if expected == 0 {
+            1.0
+        } else {
+            (self.taken as f64 / expected as f64).min(1.0)
+        })
     }
 }
 
@@ -219,7 +255,7 @@ where
         let reader = std::thread::Builder::new()
             .name("stream reader".into())
             .spawn_scoped(scope, move || {
-                feed(chunks, &mut OneConsumer { handover, spares });
+                feed(chunks, &mut OneConsumer { handover, spares }, &|_| {});
             })?;
         let mut threaded = ThreadedChunks {
             handovers,
@@ -283,7 +319,9 @@ impl ChunkedOps for SharedChunks {
 /// consumer order. The reader runs at most a few hand-overs ahead of the
 /// slowest consumer (constant memory); a consumer that stops early hangs
 /// up and the others go on; the reader stops when all have. A thread that
-/// panics panics here once the others are done.
+/// panics panics here once the others are done. `on_read` hears, from
+/// the reader thread, what fraction of its input the stream has read
+/// ([`ChunkedOps::fraction_read`]), where it knows, as it reads.
 ///
 /// What it is for: a sweep's configurations over a trace whose reading
 /// (parsing text, decompressing) costs about as much as simulating it,
@@ -292,6 +330,7 @@ pub fn read_shared<C, T>(
     chunks: C,
     accesses_only: bool,
     consumers: usize,
+    on_read: &(dyn Fn(f64) + Sync),
     consume: impl Fn(usize, &mut SharedChunks) -> T + Sync,
 ) -> std::io::Result<Vec<T>>
 where
@@ -331,6 +370,7 @@ where
                         handovers,
                         sent: VecDeque::new(),
                     },
+                    on_read,
                 );
             })?;
         let outs: Vec<std::thread::Result<T>> = threads.into_iter().map(|t| t.join()).collect();
@@ -420,8 +460,9 @@ impl Handing for AllConsumers {
 }
 
 /// The reader thread: reads `chunks` to its end, its first error, or until
-/// no consumer takes hand-overs, handing accesses over a buffer at a time.
-fn feed(mut chunks: impl ChunkedOps, to: &mut impl Handing) {
+/// no consumer takes hand-overs, handing accesses over a buffer at a time
+/// and telling `on_read` how far it has read before each.
+fn feed(mut chunks: impl ChunkedOps, to: &mut impl Handing, on_read: &dyn Fn(f64)) {
     let mut buffer = to.buffer();
     while let Some(chunk) = chunks.read_chunk() {
         let after = match chunk {
@@ -436,6 +477,9 @@ fn feed(mut chunks: impl ChunkedOps, to: &mut impl Handing) {
             Err(e) => Some(Handover::Error(e)),
         };
         if !buffer.is_empty() {
+            if let Some(fraction) = chunks.fraction_read() {
+                on_read(fraction);
+            }
             let next = to.buffer();
             let full = std::mem::replace(&mut buffer, next);
             if !to.hand(Handover::Accesses(full)) {
@@ -588,6 +632,7 @@ mod tests {
                 Batched::new(long_stream().into_iter()),
                 true,
                 consumers,
+                &|_| {},
                 |i, c| (i, c.accesses_only(), as_text(ops_of(c))),
             )
             .unwrap();
@@ -603,7 +648,8 @@ mod tests {
     #[test]
     fn a_consumer_that_stops_early_leaves_the_others_the_whole_stream() {
         let direct = as_text(ops_of(Batched::new(long_stream().into_iter())));
-        let shared = read_shared(Batched::new(long_stream().into_iter()), false, 3, |i, c| {
+        let stream = Batched::new(long_stream().into_iter());
+        let shared = read_shared(stream, false, 3, &|_| {}, |i, c| {
             if i == 1 {
                 // One chunk, then hang up.
                 let _ = c.read_chunk();
@@ -618,7 +664,7 @@ mod tests {
         // When every consumer stops, so does the reader of an endless
         // stream: returning at all shows it.
         let endless = Endless(vec![MemRef::read(0, 1); 100]);
-        let seen = read_shared(endless, false, 2, |_, c| match c.read_chunk() {
+        let seen = read_shared(endless, false, 2, &|_| {}, |_, c| match c.read_chunk() {
             Some(Ok(Chunk::Accesses(a))) => a.len(),
             _ => 0,
         });
@@ -629,9 +675,50 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_reading_tells_how_far_it_has_read() {
+        let ops = long_stream();
+        let accesses = ops
+            .iter()
+            .filter(|op| matches!(op, Ok(Op::Access(_))))
+            .count() as u64;
+        let heard = std::sync::Mutex::new(Vec::new());
+        let stream = Batched::new(ops.into_iter()).expecting(accesses);
+        read_shared(
+            stream,
+            false,
+            2,
+            &|f| heard.lock().unwrap().push(f),
+            |_, c| ops_of(c).len(),
+        )
+        .unwrap();
+        let heard = heard.into_inner().unwrap();
+        // Before each hand-over of accesses: the three batches and the
+        // pieces the system calls cut off, each further on, the last past
+        // the third batch.
+        assert!(heard.len() >= 3, "{heard:?}");
+        assert!(heard.windows(2).all(|w| w[0] < w[1]), "{heard:?}");
+        let edge = THREAD_BATCH_ACCESSES as f64;
+        assert!(heard[0] > 0.0 && heard[0] <= (edge + 1.0) / accesses as f64);
+        assert!(*heard.last().unwrap() >= 3.0 * edge / accesses as f64);
+        assert!(*heard.last().unwrap() <= 1.0);
+        // A stream of unknown length tells nothing.
+        let heard = std::sync::Mutex::new(0);
+        let stream = Batched::new(long_stream().into_iter());
+        read_shared(
+            stream,
+            false,
+            1,
+            &|_| *heard.lock().unwrap() += 1,
+            |_, c| ops_of(c).len(),
+        )
+        .unwrap();
+        assert_eq!(heard.into_inner().unwrap(), 0);
+    }
+
+    #[test]
     fn a_shared_reader_that_panics_panics_in_the_caller() {
         let outcome = std::panic::catch_unwind(|| {
-            read_shared(Breaks(false), false, 2, |_, c| ops_of(c).len())
+            read_shared(Breaks(false), false, 2, &|_| {}, |_, c| ops_of(c).len())
         });
         let panic = outcome.unwrap_err();
         assert_eq!(panic.downcast_ref::<&str>(), Some(&"the reader broke"));

@@ -38,6 +38,7 @@ use std::fmt;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use vmlab_hw::tlb::TlbConfig;
 use vmlab_hw::Arch;
 use vmlab_kernel::machine::MachineSpec;
@@ -230,18 +231,19 @@ impl Source {
 
     /// Runs each of `runs` (machines of one page size, with their models)
     /// on one reading of the stream, each on a thread of its own
-    /// ([`read_shared`]); `done` is called as each run ends. The reports
+    /// ([`read_shared`]); `progress` hears of the pass's
+    /// [`CONFIGURATION_STEPS`] per run as the reading goes on. The reports
     /// and errors are each run's alone, as [`Source::run`] gives them.
     fn run_shared(
         &self,
         runs: &[(&Machine, Model)],
-        done: &(dyn Fn() + Sync),
+        progress: &(dyn Fn(u64) + Sync),
     ) -> Vec<Result<RunReport, DriverError>> {
         let any_full = runs.iter().any(|&(_, model)| model == Model::Full);
         let (path, format, skip_bad_lines) = match self {
             Source::Generator(spec) => {
-                let ops = batched_accesses(spec.stream().map(Ok));
-                return match shared_runs(ops, any_full, runs, done) {
+                let ops = batched_accesses(spec.stream().map(Ok)).expecting(spec.references());
+                return match shared_runs(ops, any_full, runs, progress) {
                     Ok(reports) => reports
                         .into_iter()
                         .map(|r| r.map_err(placed_by_generator))
@@ -267,10 +269,12 @@ impl Source {
         };
         // One loop per format, as for runs.
         let reports = match &mut reader {
-            TraceReader::Lackey(r) => shared_runs(r, any_full, runs, done),
-            TraceReader::Addr(r) => shared_runs(r, any_full, runs, done),
-            TraceReader::VmlabBin(r) => shared_runs(r, any_full, runs, done),
-            TraceReader::OracleGeneral(r) => shared_runs(batched_accesses(r), any_full, runs, done),
+            TraceReader::Lackey(r) => shared_runs(r, any_full, runs, progress),
+            TraceReader::Addr(r) => shared_runs(r, any_full, runs, progress),
+            TraceReader::VmlabBin(r) => shared_runs(r, any_full, runs, progress),
+            TraceReader::OracleGeneral(r) => {
+                shared_runs(batched_accesses(r), any_full, runs, progress)
+            }
         };
         let skipped = reader.skipped();
         match reports {
@@ -418,15 +422,27 @@ fn shared_runs(
     mut chunks: impl ChunkedOps + Send,
     any_full: bool,
     runs: &[(&Machine, Model)],
-    done: &(dyn Fn() + Sync),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> std::io::Result<Vec<Result<RunReport, DriverError>>> {
     let accesses_only = any_full && chunks.accesses_only();
-    read_shared(chunks, accesses_only, runs.len(), |i, c| {
+    // The pass's steps, credited as the reading goes on (the runs keep
+    // within a few hand-overs of it) where its length is known, and the
+    // rest once the runs are done.
+    let whole = runs.len() as u64 * CONFIGURATION_STEPS;
+    let credited = AtomicU64::new(0);
+    let on_read = |fraction: f64| {
+        let now = ((fraction * whole as f64) as u64).min(whole);
+        let before = credited.fetch_max(now, Ordering::Relaxed);
+        if now > before {
+            progress(now - before);
+        }
+    };
+    let reports = read_shared(chunks, accesses_only, runs.len(), &on_read, |i, c| {
         let (machine, model) = runs[i];
-        let report = run_chunks_sampled(c, machine, model, 0, &mut |_| {});
-        done();
-        report
-    })
+        run_chunks_sampled(c, machine, model, 0, &mut |_| {})
+    });
+    progress(whole - credited.into_inner());
+    reports
 }
 
 /// An address error of a run on the trace at `path` (read as `format`,
@@ -863,8 +879,15 @@ fn sharing_groups(source: &Source, configs: &[Configuration]) -> Option<Vec<Vec<
     Some(groups.into_values().collect())
 }
 
-/// Runs every configuration on `source`; `done` is called once per
-/// finished configuration, from whichever thread ran it. Rows come back
+/// Steps a configuration counts for in what a sweep reports of its
+/// progress: configurations that share a reading advance together, in
+/// fractions of one, as the reading goes on.
+pub const CONFIGURATION_STEPS: u64 = 1000;
+
+/// Runs every configuration on `source`; `progress` hears of
+/// [`CONFIGURATION_STEPS`] per configuration as it runs (all at once as
+/// it ends, where it reads the stream alone), from whichever thread ran
+/// it. Rows come back
 /// in the order of `configs`; on failure, the error of the first failing
 /// configuration in that order.
 ///
@@ -887,10 +910,10 @@ pub fn run(
     source: &Source,
     configs: &[Configuration],
     at_once: usize,
-    done: &(dyn Fn() + Sync),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<Row>, SweepError> {
     refuse_rereading(source, "a sweep", "a configuration", configs.len())?;
-    if let Some(rows) = run_sharing_reads(source, configs, at_once, done) {
+    if let Some(rows) = run_sharing_reads(source, configs, at_once, progress) {
         return rows;
     }
     let results: Vec<Result<Row, SweepError>> = configs
@@ -900,7 +923,7 @@ pub fn run(
                 .run(&c.machine, c.model)
                 .map(|r| Row::new(c, &r))
                 .map_err(|e| dimension_error(&describe(c), e));
-            done();
+            progress(CONFIGURATION_STEPS);
             result
         })
         .collect();
@@ -932,7 +955,7 @@ fn run_sharing_reads(
     source: &Source,
     configs: &[Configuration],
     at_once: usize,
-    done: &(dyn Fn() + Sync),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Option<Result<Vec<Row>, SweepError>> {
     let groups = sharing_groups(source, configs)?;
     let mut results: Vec<Option<Result<Row, SweepError>>> = configs.iter().map(|_| None).collect();
@@ -942,7 +965,7 @@ fn run_sharing_reads(
                 .iter()
                 .map(|&i| (&configs[i].machine, configs[i].model))
                 .collect();
-            let reports = source.run_shared(&runs, done);
+            let reports = source.run_shared(&runs, progress);
             for (&i, report) in pass.iter().zip(reports) {
                 let c = &configs[i];
                 results[i] = Some(
@@ -1006,7 +1029,7 @@ pub fn script_kernel_config(script: &Script, c: &Configuration) -> Result<Kernel
 pub fn run_script(
     script: &Script,
     configs: &[Configuration],
-    done: &(dyn Fn() + Sync),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ScriptSweep, SweepError> {
     if configs.iter().any(|c| c.model != Model::Full) {
         return Err(dimension_error(
@@ -1035,7 +1058,7 @@ pub fn run_script(
         .par_iter()
         .map(|c| {
             let result = script_row(script, c).map_err(|e| dimension_error(&describe(c), e));
-            done();
+            progress(CONFIGURATION_STEPS);
             result
         })
         .collect();

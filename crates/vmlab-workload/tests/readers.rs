@@ -878,3 +878,56 @@ fn a_lackey_file_without_system_calls_says_so() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// How far through its file a reader is, where the file's length is
+/// known: a file read in place by its position, a compressed one by what
+/// the decompressor has read of it; a stream of unknown length, not.
+#[test]
+fn readers_of_files_know_how_far_they_have_read() {
+    use vmlab_workload::chunk::ChunkedOps;
+    let dir = std::env::temp_dir().join(format!("vmlab-fraction-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Random-looking addresses, so the compressed file is long enough to
+    // be read in several pieces.
+    let mut text = String::new();
+    let mut x = 1u64;
+    for _ in 0..300_000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        text.push_str(&format!(" L {:x},8\n", x >> 20));
+    }
+    let plain = dir.join("t.lackey");
+    std::fs::write(&plain, &text).unwrap();
+    let packed = dir.join("t.lackey.zst");
+    std::fs::write(&packed, zstd(text.as_bytes())).unwrap();
+    for path in [&plain, &packed] {
+        let Ok(TraceReader::Lackey(mut r)) = trace::open(path, None, ReadOptions::default()) else {
+            panic!("{}: a lackey reader", path.display());
+        };
+        // Only what finding the format read (of the compressed file,
+        // what gave its first 64 KiB).
+        let start = r.fraction_read().unwrap();
+        assert!(start < 0.2, "{}: {start}", path.display());
+        let mut heard = Vec::new();
+        while let Some(chunk) = r.read_chunk() {
+            chunk.unwrap();
+            heard.push(r.fraction_read().unwrap());
+        }
+        assert!(heard.windows(2).all(|w| w[0] <= w[1]), "{}", path.display());
+        let midway = heard[heard.len() / 2];
+        assert!(midway > 0.2 && midway < 0.8, "{}: {midway}", path.display());
+        assert_eq!(heard.last(), Some(&1.0), "{}", path.display());
+    }
+    let stream = trace::from_reader(
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        "<stream>",
+        None,
+        ReadOptions::default(),
+    );
+    let Ok(TraceReader::Lackey(r)) = stream else {
+        panic!("a lackey reader");
+    };
+    assert_eq!(r.fraction_read(), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -36,7 +36,7 @@ fn each_row_equals_its_configuration_run_alone() {
     // TLB dimension: 2 x 3 x 2.
     assert_eq!(configs.len(), 24 + 12);
     // All of a page size on one reading of the generator's stream.
-    let rows = sweep::run(&source(), &configs, configs.len(), &|| {}).unwrap();
+    let rows = sweep::run(&source(), &configs, configs.len(), &|_| {}).unwrap();
     assert_eq!(rows.len(), configs.len());
     let gen: GenSpec = SPEC.parse().unwrap();
     for (config, row) in configs.iter().zip(&rows) {
@@ -93,20 +93,59 @@ fn enumeration_order_is_fixed_and_rows_do_not_depend_on_threads() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| sweep::run(&source(), &configs, 1, &|| {}).unwrap())
+            .install(|| sweep::run(&source(), &configs, 1, &|_| {}).unwrap())
     };
     assert_eq!(on(1), on(4));
 }
 
+/// The steps a sweep reports of its progress: in order, each as told.
+fn progress_of(source: &Source, configs: &[sweep::Configuration], at_once: usize) -> Vec<u64> {
+    let steps = std::sync::Mutex::new(Vec::new());
+    sweep::run(source, configs, at_once, &|n| steps.lock().unwrap().push(n)).unwrap();
+    steps.into_inner().unwrap()
+}
+
 #[test]
-fn done_is_called_once_per_configuration() {
+fn progress_counts_every_configuration_once() {
     let configs = sweep().configurations().unwrap();
-    let count = std::sync::atomic::AtomicUsize::new(0);
-    sweep::run(&source(), &configs, 1, &|| {
-        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    })
-    .unwrap();
-    assert_eq!(count.into_inner(), configs.len());
+    let steps = progress_of(&source(), &configs, 1);
+    let whole = configs.len() as u64 * sweep::CONFIGURATION_STEPS;
+    assert_eq!(steps.iter().sum::<u64>(), whole);
+}
+
+/// Configurations that share a reading advance together as it goes on,
+/// rather than all at once at its end; a binary trace read in place by
+/// each configuration counts each as it ends.
+#[test]
+fn progress_of_a_shared_reading_moves_as_it_reads() {
+    let long: GenSpec = "zipf:pages=400,alpha=0.9,n=60000,seed=5".parse().unwrap();
+    let mut s = sweep();
+    s.archs.truncate(1);
+    s.models = vec![Model::Replacement];
+    let configs = s.configurations().unwrap();
+    assert_eq!(configs.len(), 6);
+    let whole = configs.len() as u64 * sweep::CONFIGURATION_STEPS;
+    let steps = progress_of(&Source::Generator(long.clone()), &configs, configs.len());
+    assert_eq!(steps.iter().sum::<u64>(), whole);
+    // Seven hand-overs of 8192 accesses: the first told before the end.
+    assert!(steps.len() > 5, "{steps:?}");
+    assert!(steps[0] < whole / 5, "{steps:?}");
+    let dir = std::env::temp_dir().join(format!("vmlab-progress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut w = vmlab_workload::trace::BinWriter::accesses_only(Vec::new()).unwrap();
+    for r in long.stream() {
+        w.write(&r).unwrap();
+    }
+    let bin = dir.join("t.vmt");
+    std::fs::write(&bin, w.finish().unwrap()).unwrap();
+    let in_place = Source::Trace {
+        path: bin,
+        format: None,
+        skip_bad_lines: false,
+    };
+    let steps = progress_of(&in_place, &configs, configs.len());
+    assert_eq!(steps, vec![sweep::CONFIGURATION_STEPS; configs.len()]);
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -160,7 +199,7 @@ fn exact_miss_ratio_rows_equal_lru_simulated_at_each_size() {
         policies: vec!["lru".into()],
         memory,
     };
-    let simulated = sweep::run(&source(), &s.configurations().unwrap(), 1, &|| {}).unwrap();
+    let simulated = sweep::run(&source(), &s.configurations().unwrap(), 1, &|_| {}).unwrap();
     for (mrc, sim) in out.rows.iter().zip(&simulated) {
         assert_eq!(mrc.model, "mrc-exact");
         assert_eq!(mrc.frames, sim.frames);
@@ -256,12 +295,13 @@ fn configurations_sharing_a_reading_of_a_text_trace_give_their_own_rows() {
             })
             .collect();
         for at_once in [1, 2, 5, configs.len()] {
-            let done = std::sync::atomic::AtomicUsize::new(0);
-            let rows = sweep::run(&trace, &configs, at_once, &|| {
-                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let done = std::sync::atomic::AtomicU64::new(0);
+            let rows = sweep::run(&trace, &configs, at_once, &|steps| {
+                done.fetch_add(steps, std::sync::atomic::Ordering::Relaxed);
             })
             .unwrap();
-            assert_eq!(done.into_inner(), configs.len());
+            let whole = configs.len() as u64 * sweep::CONFIGURATION_STEPS;
+            assert_eq!(done.into_inner(), whole);
             let rows: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
             assert_eq!(rows, alone, "{at_once} at once");
         }
@@ -305,7 +345,7 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
     let mut s = sweep();
     s.archs.truncate(1);
     let configs = s.configurations().unwrap();
-    let e = sweep::run(&trace, &configs, 2, &|| {}).unwrap_err();
+    let e = sweep::run(&trace, &configs, 2, &|_| {}).unwrap_err();
     let text = e.to_string();
     assert!(text.contains("bad.lackey:3"), "{text}");
     assert!(
@@ -317,7 +357,7 @@ fn a_malformed_trace_names_its_line_and_the_configuration() {
         format: Some("lackey".parse().unwrap()),
         skip_bad_lines: true,
     };
-    let rows = sweep::run(&skipping, &configs, 2, &|| {}).unwrap();
+    let rows = sweep::run(&skipping, &configs, 2, &|_| {}).unwrap();
     assert!(rows
         .iter()
         .all(|r| r.skipped_lines == 1 && r.references == 2));

@@ -438,6 +438,10 @@ impl<R: Read> ChunkedOps for BinReader<R> {
 
     /// A version 1 file has no system calls. The header is checked now if
     /// it was not; what is wrong with it is the first read's error.
+    fn fraction_read(&self) -> Option<f64> {
+        self.input.fraction_read()
+    }
+
     fn accesses_only(&mut self) -> bool {
         if !self.header_checked {
             if let Err(e) = self.check_header() {

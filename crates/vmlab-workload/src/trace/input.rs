@@ -2,9 +2,13 @@
 //! refilled in large blocks so the per-record path is a bounds check and a
 //! slice, and so format detection can peek at the first block. A trace
 //! file is instead mapped whole ([`MappedFile`]): its buffer is the file.
+//! [`CountingRead`] counts what a decompressor reads of a compressed file,
+//! so an input knows how far through the file it is.
 
 use super::mapped::MappedFile;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Bytes read from the source per refill, and the buffer's starting size.
 const BLOCK: usize = 256 * 1024;
@@ -36,6 +40,52 @@ pub(crate) struct Input<R> {
     /// Where `consume` next gives decoded bytes of `mapped` back
     /// (`usize::MAX`: never, or not mapped).
     release_at: usize,
+    /// For a compressed file, what of it the decompressor has read.
+    compressed: Option<FileRead>,
+}
+
+/// How much of a file of `length` bytes a [`CountingRead`] has read.
+#[derive(Clone, Debug)]
+pub(crate) struct FileRead {
+    read: Arc<AtomicU64>,
+    length: u64,
+}
+
+/// A source that counts the bytes read from it ([`FileRead`]): under a
+/// decompressor, whose output has no known length, where its input has.
+pub(crate) struct CountingRead<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R> CountingRead<R> {
+    /// `inner`, a file of `length` bytes, counted as it is read.
+    pub(crate) fn new(inner: R, length: u64) -> (CountingRead<R>, FileRead) {
+        let read = Arc::new(AtomicU64::new(0));
+        let counted = FileRead {
+            read: read.clone(),
+            length,
+        };
+        (CountingRead { inner, read }, counted)
+    }
+}
+
+impl<R: Read> Read for CountingRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        // The reading thread is the one that asks: no ordering needed.
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// `done` of `length`, from 0 to 1 (an empty input is all read).
+fn fraction(done: u64, length: u64) -> f64 {
+    if length == 0 {
+        1.0
+    } else {
+        (done as f64 / length as f64).min(1.0)
+    }
 }
 
 impl<R: Read> Input<R> {
@@ -49,6 +99,16 @@ impl<R: Read> Input<R> {
             eof: false,
             base: 0,
             release_at: usize::MAX,
+            compressed: None,
+        }
+    }
+
+    /// An input decompressed from `src`, a file whose reading `read`
+    /// counts.
+    pub(crate) fn decompressed(src: R, read: FileRead) -> Input<R> {
+        Input {
+            compressed: Some(read),
+            ..Input::new(src)
         }
     }
 
@@ -63,6 +123,17 @@ impl<R: Read> Input<R> {
             base: 0,
             release_at: mapped.next_release(),
             mapped: Some(mapped),
+            compressed: None,
+        }
+    }
+
+    /// How much of its file the input has read, from 0 to 1; `None` for a
+    /// stream of unknown length (standard input, a pipe).
+    pub(crate) fn fraction_read(&self) -> Option<f64> {
+        match (&self.mapped, &self.compressed) {
+            (Some(m), _) => Some(fraction(self.pos as u64, m.bytes().len() as u64)),
+            (None, Some(c)) => Some(fraction(c.read.load(Ordering::Relaxed), c.length)),
+            (None, None) => None,
         }
     }
 

@@ -32,7 +32,7 @@ pub mod oracle;
 pub mod text;
 
 use crate::op::{MemRef, Op};
-use input::Input;
+use input::{CountingRead, FileRead, Input};
 use mapped::MappedFile;
 use std::fmt;
 use std::fs::File;
@@ -464,15 +464,18 @@ pub fn open(
     }
     let file = File::open(path).map_err(|e| TraceError::io(&name, e))?;
     // A regular file is read in place, unless compressed: the decoder
-    // reads it as a stream.
-    if let Some(mapped) = MappedFile::map(&file).map_err(|e| TraceError::io(&name, e))? {
-        if !is_compressed(mapped.bytes()) {
+    // reads it as a stream, counted so the reader knows how far it is.
+    let length = match MappedFile::map(&file).map_err(|e| TraceError::io(&name, e))? {
+        Some(mapped) if !is_compressed(mapped.bytes()) => {
             check_options(&name, &opts)?;
             let input = Input::mapped(Box::new(io::empty()) as DynRead, mapped);
             return reader_of(input, name, format, opts);
         }
-    }
-    from_reader(Box::new(file), name, format, opts)
+        Some(mapped) => mapped.bytes().len() as u64,
+        None => return from_reader(Box::new(file), name, format, opts),
+    };
+    let (file, read) = CountingRead::new(file, length);
+    read_stream(Box::new(file), name, format, opts, Some(read))
 }
 
 /// Like [`open`], for a trace that is already open (standard input, an
@@ -483,10 +486,25 @@ pub fn from_reader(
     format: Option<TraceFormat>,
     opts: ReadOptions,
 ) -> Result<TraceReader, TraceError> {
-    let name = name.into();
+    read_stream(src, name.into(), format, opts, None)
+}
+
+/// [`from_reader`], for a compressed file too whose reading `counted`
+/// counts.
+fn read_stream(
+    src: DynRead,
+    name: Arc<str>,
+    format: Option<TraceFormat>,
+    opts: ReadOptions,
+    counted: Option<FileRead>,
+) -> Result<TraceReader, TraceError> {
     check_options(&name, &opts)?;
     let src = decompress(src).map_err(|e| TraceError::io(&name, e))?;
-    reader_of(Input::new(src), name, format, opts)
+    let input = match counted {
+        Some(read) => Input::decompressed(src, read),
+        None => Input::new(src),
+    };
+    reader_of(input, name, format, opts)
 }
 
 /// Checks what the readers assume of `opts`.

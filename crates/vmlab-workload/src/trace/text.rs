@@ -351,6 +351,10 @@ impl<R: Read, F: LineFormat> ChunkedOps for TextReader<R, F> {
     /// 0.03 s for 16 million lines, 232 MB; with it and the lean engine
     /// the full model's run of them took 0.87 of the time on one core).
     /// A compressed or piped one is not known until read.
+    fn fraction_read(&self) -> Option<f64> {
+        self.input.fraction_read()
+    }
+
     fn accesses_only(&mut self) -> bool {
         let Some(mark) = F::CALL_MARK else {
             return true;
