@@ -132,7 +132,7 @@ pub fn fit_at_once(
     let required = needs.len().min(at_least);
     if required > 1 && together(required) > host {
         return Err(format!(
-            "the {required} largest configurations, run at once, would take about {} together, more than the {} of memory this process may use (RAYON_NUM_THREADS=1 runs one at a time)",
+            "the {required} largest configurations, run at once, would take about {} together, more than the {} of memory this process may use (--jobs 1 runs one at a time)",
             gib(together(required)),
             gib(host)
         ));

@@ -110,10 +110,24 @@ pub struct SweepArgs {
     /// Plot the table to FILE (.svg or .png).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
+    /// Configurations run at once, at most, each on a thread [default: the
+    /// cores; where configurations share a reading of the stream, as many as
+    /// memory allows, up to 64, and one thread more for the reading].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
 }
 
-/// Runs `vmlab sweep`.
+/// Runs `vmlab sweep`, on `--jobs` threads if given.
 pub fn run(args: &SweepArgs) -> Result<(), CliError> {
+    match args.jobs {
+        Some(jobs) => sweeps::on_threads(usize::from(jobs), || sweep(args))
+            .map_err(|e| CliError::arg("--jobs", e))?,
+        None => sweep(args),
+    }
+}
+
+/// Runs `vmlab sweep` on rayon's pool as it is.
+fn sweep(args: &SweepArgs) -> Result<(), CliError> {
     let workload = workload(args)?;
     let csv_to_stdout = stdout_unless_json("--csv", args.csv.as_deref(), args.json)?;
     if let Some(path) = &args.plot {
@@ -164,7 +178,8 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
         (None, None) => return Err(CliError::arg("sweep", "expected --frames or --mem")),
     };
     let started = Instant::now();
-    let rows = if let Some(methods) = &args.mrc {
+    // The rows, and how many configurations ran at a time.
+    let (rows, at_a_time) = if let Some(methods) = &args.mrc {
         let methods: Vec<MrcMethod> = methods
             .split(',')
             .map(str::parse)
@@ -184,7 +199,7 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
                 e.method, e.arch, e.mean_absolute_error
             );
         }
-        outcome.rows
+        (outcome.rows, None)
     } else {
         let sweep = Sweep {
             archs,
@@ -196,7 +211,9 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
         let mut configs = sweep.configurations().map_err(|e| sweep_error(&e))?;
         let source = match &workload {
             Workload::Script(script) => {
-                return finish(args, &run_script(script, &configs)?, csv_to_stdout, started)
+                let rows = run_script(script, &configs)?;
+                let at_a_time = sweeps::parallelism().min(configs.len());
+                return finish(args, &rows, csv_to_stdout, started, Some(at_a_time));
             }
             Workload::Stream(source) => source,
         };
@@ -205,6 +222,10 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
             .map(|c| Planned::run(&c.machine, c.model))
             .collect();
         let wanted = sweeps::wanted_at_once(source, &configs);
+        // Readings shared by no more configurations than --jobs allows.
+        let wanted = args
+            .jobs
+            .map_or(wanted, |jobs| wanted.min(usize::from(jobs)));
         let (at_once, room) = fit_at_once(&planned, sweeps::parallelism(), wanted)
             .map_err(|e| CliError::arg("--frames/--mem", e))?;
         drop(planned);
@@ -217,9 +238,10 @@ pub fn run(args: &SweepArgs) -> Result<(), CliError> {
         let progress = configurations_progress(configs.len());
         let rows = sweeps::run(source, &configs, at_once, &|steps| progress.add(steps));
         progress.finish();
-        rows.map_err(|e| sweep_error(&e))?
+        let rows = rows.map_err(|e| sweep_error(&e))?;
+        (rows, Some(at_once.min(configs.len())))
     };
-    finish(args, &rows, csv_to_stdout, started)
+    finish(args, &rows, csv_to_stdout, started, at_a_time)
 }
 
 /// What a sweep runs.
@@ -311,16 +333,23 @@ fn configurations_progress(configurations: usize) -> Progress {
 }
 
 /// Writes the rows where the flags say, and the time taken since
-/// `started`.
+/// `started` with `at_a_time` configurations at a time (curves: a pass
+/// per page size).
 fn finish(
     args: &SweepArgs,
     rows: &[Row],
     csv_to_stdout: bool,
     started: Instant,
+    at_a_time: Option<usize>,
 ) -> Result<(), CliError> {
     output(args, rows, csv_to_stdout)?;
+    let parallel = match at_a_time {
+        Some(1) => ", one configuration at a time".to_string(),
+        Some(n) => format!(", {n} configurations at a time"),
+        None => String::new(),
+    };
     eprintln!(
-        "vmlab sweep: {} rows in {:.2} s",
+        "vmlab sweep: {} rows in {:.2} s{parallel}",
         rows.len(),
         started.elapsed().as_secs_f64()
     );

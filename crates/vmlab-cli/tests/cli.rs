@@ -399,6 +399,46 @@ fn sweep_rows_equal_each_configuration_run_alone() {
     }
 }
 
+/// `--jobs N` runs at most N configurations at a time, shared readings
+/// included, with the same rows; N must be a positive count.
+#[test]
+fn sweep_jobs_change_how_many_run_at_once_not_the_rows() {
+    // The rows, and the line that says how many ran at a time.
+    let sweep = |jobs: &[&str]| -> (String, String) {
+        let mut args = vec![
+            "sweep",
+            "--gen",
+            SWEEP_GEN,
+            "--policies",
+            "lru,arc",
+            "--frames",
+            "20,40",
+            "--csv",
+            "-",
+        ];
+        args.extend(jobs);
+        let out = vmlab(&args);
+        assert!(out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or_default().to_string();
+        (String::from_utf8(out.stdout).expect("utf-8"), last)
+    };
+    // A generator's four configurations of one page size share a reading.
+    let (all, said) = sweep(&[]);
+    assert!(said.ends_with(" s, 4 configurations at a time"), "{said}");
+    let (one, said) = sweep(&["--jobs", "1"]);
+    assert_eq!(one, all);
+    assert!(said.ends_with(" s, one configuration at a time"), "{said}");
+    let (three, said) = sweep(&["-j", "3"]);
+    assert_eq!(three, all);
+    assert!(said.ends_with(" s, 3 configurations at a time"), "{said}");
+    for bad in ["0", "-1", "many"] {
+        let jobs = format!("--jobs={bad}");
+        let err = refused(&["sweep", "--gen", SWEEP_GEN, "--frames", "20", &jobs]);
+        assert!(err.contains("--jobs"), "{bad}: {err}");
+    }
+}
+
 /// `vmlab sweep SCRIPT`: each row counts what `vmlab run SCRIPT` counts on
 /// the same machine; what a script cannot be swept with is refused by
 /// name.

@@ -840,6 +840,18 @@ pub fn parallelism() -> usize {
     rayon::current_num_threads()
 }
 
+/// Runs `work` on a pool of `threads` threads: what it runs in parallel
+/// on rayon's pool (a sweep's configurations, a script's, the passes of
+/// miss-ratio curves) runs on these, and [`parallelism`] is `threads`.
+/// Fails only if the threads cannot be started.
+pub fn on_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> Result<T, String> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| format!("cannot start {threads} threads: {e}"))?;
+    Ok(pool.install(work))
+}
+
 /// Configurations one reading of a trace feeds at most: past a few dozen,
 /// the reading's cost shared among them is next to nothing, and more
 /// would only add threads.
@@ -894,11 +906,11 @@ pub const CONFIGURATION_STEPS: u64 = 1000;
 /// How they share the cores: over a trace that is cheap to read (a
 /// binary file read in place), each configuration reads the stream
 /// itself, [`parallelism`] at a time on rayon's pool (`RAYON_NUM_THREADS`
-/// sets its size). Over a generator, or a trace whose reading costs about
+/// or [`on_threads`] sets its size). Over a generator, or a trace whose reading costs about
 /// as much as a run (text, or compressed), the configurations of each
 /// page size share their readings instead: up to `at_once` of them
 /// at a time (at least one, at most 64), each on a thread of its own
-/// (`RAYON_NUM_THREADS` does not apply), are fed by one
+/// (the caller bounds `at_once`: rayon's pool does not), are fed by one
 /// reading of the trace on another ([`Source::run_shared`]). On two cores,
 /// twelve runs (six policies at two sizes) of a 16 M-line lackey trace
 /// took 0.65 of the time that way in the replacement model and 0.51 in
