@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use vmlab_hw::arch::presets;
 use vmlab_workload::driver::{run as drive, Model};
 use vmlab_workload::gen::GenSpec;
+use vmlab_workload::op::MemRef;
 use vmlab_workload::sweep::{self, Memory, MrcMethod, Reading, Source, Sweep};
 
 const SPEC: &str = "zipf:pages=400,alpha=0.9,n=6000,write=0.3,seed=5";
@@ -98,6 +99,20 @@ fn enumeration_order_is_fixed_and_rows_do_not_depend_on_threads() {
     assert_eq!(on(1), on(4));
 }
 
+/// `refs` written to `path` as a vmlab-bin trace, as a sweep's source.
+fn binary_trace(refs: impl IntoIterator<Item = MemRef>, path: PathBuf) -> Source {
+    let mut w = vmlab_workload::trace::BinWriter::accesses_only(Vec::new()).unwrap();
+    for r in refs {
+        w.write(&r).unwrap();
+    }
+    std::fs::write(&path, w.finish().unwrap()).unwrap();
+    Source::Trace {
+        path,
+        format: None,
+        skip_bad_lines: false,
+    }
+}
+
 /// The steps a sweep reports of its progress: in order, each as told.
 fn progress_of(source: &Source, configs: &[sweep::Configuration], at_once: usize) -> Vec<u64> {
     let steps = std::sync::Mutex::new(Vec::new());
@@ -132,17 +147,7 @@ fn progress_of_a_shared_reading_moves_as_it_reads() {
     assert!(steps[0] < whole / 5, "{steps:?}");
     let dir = std::env::temp_dir().join(format!("vmlab-progress-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut w = vmlab_workload::trace::BinWriter::accesses_only(Vec::new()).unwrap();
-    for r in long.stream() {
-        w.write(&r).unwrap();
-    }
-    let bin = dir.join("t.vmt");
-    std::fs::write(&bin, w.finish().unwrap()).unwrap();
-    let in_place = Source::Trace {
-        path: bin,
-        format: None,
-        skip_bad_lines: false,
-    };
+    let in_place = binary_trace(long.stream(), dir.join("t.vmt"));
     let steps = progress_of(&in_place, &configs, configs.len());
     assert_eq!(steps, vec![sweep::CONFIGURATION_STEPS; configs.len()]);
     std::fs::remove_dir_all(dir).unwrap();
@@ -313,17 +318,7 @@ fn configurations_sharing_a_reading_of_a_text_trace_give_their_own_rows() {
         sweep::wanted_at_once(&source(), &configs),
         configs.len() / 2
     );
-    let mut w = vmlab_workload::trace::BinWriter::accesses_only(Vec::new()).unwrap();
-    for r in gen.stream() {
-        w.write(&r).unwrap();
-    }
-    let bin = dir.join("t.vmt");
-    std::fs::write(&bin, w.finish().unwrap()).unwrap();
-    let in_place = Source::Trace {
-        path: bin,
-        format: None,
-        skip_bad_lines: false,
-    };
+    let in_place = binary_trace(gen.stream(), dir.join("t.vmt"));
     assert_eq!(
         sweep::wanted_at_once(&in_place, &configs),
         sweep::parallelism()
@@ -422,20 +417,11 @@ fn an_address_error_in_a_text_trace_names_its_line() {
         assert!(e.starts_with(&want), "{name}, explained: {e}");
     }
     let refs = [
-        vmlab_workload::op::MemRef::read(0x1000, 8),
-        vmlab_workload::op::MemRef::read(0xffff_ffff_ffff_0000, 8),
+        MemRef::read(0x1000, 8),
+        MemRef::read(0xffff_ffff_ffff_0000, 8),
     ];
-    let mut w = vmlab_workload::trace::BinWriter::accesses_only(Vec::new()).unwrap();
-    for r in &refs {
-        w.write(r).unwrap();
-    }
     let path = dir.join("t.vmt");
-    std::fs::write(&path, w.finish().unwrap()).unwrap();
-    let trace = Source::Trace {
-        path: path.clone(),
-        format: None,
-        skip_bad_lines: false,
-    };
+    let trace = binary_trace(refs, path.clone());
     // A binary trace has no lines: the file and the record are named.
     let e = trace.run(&machine, Model::Full).unwrap_err().to_string();
     let want = format!("{}: record 2: address ", path.display());
