@@ -544,6 +544,19 @@ fn a_script_sweep_counts_what_each_run_of_the_script_counts() {
     let rows = |out: &[u8]| -> serde_json::Value { serde_json::from_slice(out).expect("json") };
     let without = stdout_of(&["sweep", unchecked, "--frames", "64,128", "--json"]);
     assert_eq!(rows(&out.stdout), rows(without.as_bytes()));
+    // A check that guarded what came next is named where the run then
+    // fails: here the process exits 1 after it.
+    let guarded = dir.join("guarded.rhai");
+    std::fs::write(
+        &guarded,
+        "assert(machine().frames > 100, \"room\");\nexit(1);\n",
+    )
+    .expect("write script");
+    let guarded = guarded.to_str().expect("utf-8 path");
+    refused_with(
+        &["sweep", guarded, "--frames", "64"],
+        &format!("exit 1 (a sweep's script must end with exit 0); before that, {guarded}:1:1: assertion failed: room"),
+    );
     // vmlab run, like `vmlab scenarios run`, still stops at a failed check.
     let err = refused(&["run", checked, "--frames", "64"]);
     assert!(

@@ -1127,11 +1127,15 @@ fn script_row(script: &Script, c: &Configuration) -> Result<(Row, Option<FailedC
     let k = &outcome.kernel;
     let counted = k.counters();
     if outcome.status != ExitStatus::Exited(0) {
-        let hint = if counted.oom_kills > 0 {
-            "; memory and swap ran out and the out-of-memory killer ended it: give the machine more memory (--frames or --mem)"
+        let mut hint = if counted.oom_kills > 0 {
+            "; memory and swap ran out and the out-of-memory killer ended it: give the machine more memory (--frames or --mem)".to_string()
         } else {
-            ""
+            String::new()
         };
+        // A check that guarded what came next may be why it ended.
+        if let Some(failed) = &failed {
+            hint.push_str(&format!("; before that, {}", failed.first));
+        }
         return Err(format!(
             "{}: the script's process ended: {} (a sweep's script must end with exit 0){hint}",
             script.name,
