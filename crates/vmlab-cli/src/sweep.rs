@@ -110,10 +110,11 @@ pub struct SweepArgs {
     /// Plot the table to FILE (.svg or .png).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
-    /// Configurations run at once, at most, each on a thread [default: the
-    /// cores; where configurations share a reading of the stream, as many as
-    /// memory allows, up to 64, and one thread more for the reading].
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Configurations run at once, at most (1 to 1024), each on a thread
+    /// [default: the cores; where configurations share a reading of the
+    /// stream, as many as memory allows, up to 64, and one thread more for
+    /// the reading].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     jobs: Option<u16>,
 }
 

@@ -432,7 +432,7 @@ fn sweep_jobs_change_how_many_run_at_once_not_the_rows() {
     let (three, said) = sweep(&["-j", "3"]);
     assert_eq!(three, all);
     assert!(said.ends_with(" s, 3 configurations at a time"), "{said}");
-    for bad in ["0", "-1", "many"] {
+    for bad in ["0", "-1", "many", "1025"] {
         let jobs = format!("--jobs={bad}");
         let err = refused(&["sweep", "--gen", SWEEP_GEN, "--frames", "20", &jobs]);
         assert!(err.contains("--jobs"), "{bad}: {err}");
