@@ -3,7 +3,8 @@
 //! to advance from any thread. Steps are a run's references, or parts of
 //! a sweep's configurations (configurations that share a reading advance
 //! together as it goes on); with no known total (a trace) it shows the
-//! count and rate.
+//! count and rate, and a bar and an ETA too once the reader says how far
+//! through its file it is.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -35,6 +36,9 @@ struct State {
     started: Instant,
     /// When the line was last drawn (`None`: not yet).
     drawn: Option<Instant>,
+    /// How far through its input the stream's reader is, where there is
+    /// no total and the reader knows.
+    fraction: Option<f64>,
 }
 
 impl Progress {
@@ -59,6 +63,7 @@ impl Progress {
                 unit,
                 started: Instant::now(),
                 drawn: None,
+                fraction: None,
             })
         });
         let p = Progress { state };
@@ -82,6 +87,11 @@ impl Progress {
         self.draw(|s| s.done = done);
     }
 
+    /// The stream's reader is `fraction` (0 to 1) through its input.
+    pub fn set_fraction(&self, fraction: f64) {
+        self.draw(|s| s.fraction = Some(fraction));
+    }
+
     /// Ends the line so later output starts on a fresh one.
     pub fn finish(&self) {
         if self.state.is_some() {
@@ -102,9 +112,10 @@ impl Progress {
         }
         s.drawn = Some(now);
         let elapsed = (now - s.started).as_secs_f64();
-        let line = match s.total {
-            Some(total) => bar_line(s.done, total, s.steps_per_unit, s.unit, elapsed),
-            None => count_line(s.done, s.unit, elapsed),
+        let line = match (s.total, s.fraction) {
+            (Some(total), _) => bar_line(s.done, total, s.steps_per_unit, s.unit, elapsed),
+            (None, Some(fraction)) => fraction_line(s.done, fraction, s.unit, elapsed),
+            (None, None) => count_line(s.done, s.unit, elapsed),
         };
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "\r{line}");
@@ -134,6 +145,25 @@ fn bar_line(done: u64, total: u64, steps_per_unit: u64, unit: &str, elapsed: f64
         ".".repeat(WIDTH - filled),
         done.min(total) / per,
         total / per
+    )
+}
+
+/// `[#####.....] 12.5 M references, 2.0 s, 6.2 M/s, ETA 2 s`: for a
+/// stream of unknown length whose reader is `fraction` through its input;
+/// the ETA assumes the rest reads as fast.
+fn fraction_line(done: u64, fraction: f64, unit: &str, elapsed: f64) -> String {
+    let fraction = fraction.clamp(0.0, 1.0);
+    let filled = (fraction * WIDTH as f64) as usize;
+    let eta = if fraction > 0.0 {
+        format!("ETA {:.0} s", elapsed / fraction * (1.0 - fraction))
+    } else {
+        "ETA ?".to_string()
+    };
+    format!(
+        "[{}{}] {}, {eta}",
+        "#".repeat(filled),
+        ".".repeat(WIDTH - filled),
+        count_line(done, unit, elapsed)
     )
 }
 
@@ -190,6 +220,22 @@ mod tests {
                 "#".repeat(18),
                 ".".repeat(12)
             )
+        );
+    }
+
+    #[test]
+    fn a_stream_part_read_shows_a_bar_and_an_eta_by_its_reading() {
+        assert_eq!(
+            fraction_line(12_500_000, 0.25, "references", 2.0),
+            format!(
+                "[{}{}] 12.5 M references, 2.0 s, 6.2 M/s, ETA 6 s",
+                "#".repeat(7),
+                ".".repeat(23)
+            )
+        );
+        assert!(fraction_line(0, 0.0, "references", 0.0).ends_with("ETA ?"));
+        assert!(
+            fraction_line(9, 1.0, "references", 3.0).starts_with(&format!("[{}]", "#".repeat(30)))
         );
     }
 

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use vmlab_workload::driver::{Machine, Model, RunReport, Sample};
-use vmlab_workload::sweep::{Reading, Source};
+use vmlab_workload::sweep::{Reading, Source, Watch};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -112,23 +112,34 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     };
     crate::machine::ready_run(&spec, &mut machine, model, &source, reading)?;
     let progress = Progress::on_terminal(source.references(), "references");
+    // A trace file's reader says how far through it is (the bar and ETA a
+    // stream of unknown length could not have).
+    let on_read = |fraction: f64| progress.set_fraction(fraction);
     let report = match &args.csv {
         Some(path) => {
             let every = args.every;
             run_with_series(&source, &machine, model, reading, every, path, &progress)
         }
-        None if progress.is_drawn() => source
-            .run_sampled(
-                &machine,
-                model,
-                REFERENCES_PER_REDRAW,
-                &mut |s| progress.set(s.references),
-                reading,
-            )
-            .map_err(|e| CliError(e.to_string())),
-        None => source
-            .run_sampled(&machine, model, 0, &mut |_| {}, reading)
-            .map_err(|e| CliError(e.to_string())),
+        None if progress.is_drawn() => {
+            let watch = Watch {
+                every: REFERENCES_PER_REDRAW,
+                on_sample: &mut |s| progress.set(s.references),
+                on_read: &on_read,
+            };
+            source
+                .run_sampled(&machine, model, watch, reading)
+                .map_err(|e| CliError(e.to_string()))
+        }
+        None => {
+            let watch = Watch {
+                every: 0,
+                on_sample: &mut |_| {},
+                on_read: &|_| {},
+            };
+            source
+                .run_sampled(&machine, model, watch, reading)
+                .map_err(|e| CliError(e.to_string()))
+        }
     };
     // Before any error, so that its message starts on a line of its own.
     progress.finish();
@@ -166,8 +177,13 @@ fn run_with_series(
             failure = writeln!(out, "{}", s.csv_row()).err();
         }
     };
+    let watch = Watch {
+        every,
+        on_sample: &mut row,
+        on_read: &|fraction| progress.set_fraction(fraction),
+    };
     let report = source
-        .run_sampled(machine, model, every, &mut row, reading)
+        .run_sampled(machine, model, watch, reading)
         .map_err(|e| CliError(e.to_string()))?;
     if let Some(e) = failure {
         return Err(flag(out.cannot(e)));

@@ -240,10 +240,13 @@ impl ChunkedOps for ThreadedChunks {
 /// `accesses_only` is what the chunks `consume` sees answer to
 /// [`ChunkedOps::accesses_only`]: the stream's answer where the caller
 /// needs it, asked before the stream moves to its thread (asking may
-/// search a whole file), else false.
+/// search a whole file), else false. `on_read` hears, from the reader
+/// thread, what fraction of its input the stream has read, where it knows,
+/// as [`read_shared`]'s does.
 pub fn read_on_thread<C, T>(
     chunks: C,
     accesses_only: bool,
+    on_read: &(dyn Fn(f64) + Sync),
     consume: impl FnOnce(&mut ThreadedChunks) -> T,
 ) -> std::io::Result<T>
 where
@@ -255,7 +258,7 @@ where
         let reader = std::thread::Builder::new()
             .name("stream reader".into())
             .spawn_scoped(scope, move || {
-                feed(chunks, &mut OneConsumer { handover, spares }, &|_| {});
+                feed(chunks, &mut OneConsumer { handover, spares }, on_read);
             })?;
         let mut threaded = ThreadedChunks {
             handovers,
@@ -586,9 +589,12 @@ mod tests {
     #[test]
     fn a_stream_read_on_a_thread_keeps_every_op_in_order() {
         let direct = as_text(ops_of(Batched::new(long_stream().into_iter())));
-        let threaded = read_on_thread(Batched::new(long_stream().into_iter()), false, |c| {
-            ops_of(c)
-        })
+        let threaded = read_on_thread(
+            Batched::new(long_stream().into_iter()),
+            false,
+            &|_| {},
+            |c| ops_of(c),
+        )
         .unwrap();
         assert_eq!(as_text(threaded), direct);
         assert!(direct
@@ -610,7 +616,7 @@ mod tests {
     #[test]
     fn a_consumer_that_stops_early_stops_the_reader() {
         let endless = Endless(vec![MemRef::read(0, 1); 100]);
-        let seen = read_on_thread(endless, false, |chunks| {
+        let seen = read_on_thread(endless, false, &|_| {}, |chunks| {
             let mut seen = 0;
             for _ in 0..3 {
                 if let Some(Ok(Chunk::Accesses(a))) = chunks.read_chunk() {
@@ -692,6 +698,14 @@ mod tests {
         )
         .unwrap();
         let heard = heard.into_inner().unwrap();
+        // One consumer on a thread of its own hears the same.
+        let alone = std::sync::Mutex::new(Vec::new());
+        let stream = Batched::new(long_stream().into_iter()).expecting(accesses);
+        read_on_thread(stream, false, &|f| alone.lock().unwrap().push(f), |c| {
+            ops_of(c)
+        })
+        .unwrap();
+        assert_eq!(alone.into_inner().unwrap(), heard);
         // Before each hand-over of accesses: the three batches and the
         // pieces the system calls cut off, each further on, the last past
         // the third batch.
@@ -736,8 +750,9 @@ mod tests {
 
     #[test]
     fn a_reader_that_panics_panics_in_the_consumer() {
-        let outcome =
-            std::panic::catch_unwind(|| read_on_thread(Breaks(false), false, |c| ops_of(c)));
+        let outcome = std::panic::catch_unwind(|| {
+            read_on_thread(Breaks(false), false, &|_| {}, |c| ops_of(c))
+        });
         let panic = outcome.unwrap_err();
         assert_eq!(panic.downcast_ref::<&str>(), Some(&"the reader broke"));
     }

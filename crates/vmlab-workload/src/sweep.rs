@@ -136,24 +136,28 @@ impl Source {
 
     /// Runs the whole stream on `machine` under `model`, reading it in line.
     pub fn run(&self, machine: &Machine, model: Model) -> Result<RunReport, DriverError> {
-        self.run_sampled(machine, model, 0, &mut |_| {}, Reading::InLine)
+        let watch = Watch {
+            every: 0,
+            on_sample: &mut |_| {},
+            on_read: &|_| {},
+        };
+        self.run_sampled(machine, model, watch, Reading::InLine)
     }
 
-    /// Like [`Source::run`], with a [`Sample`] every `every` references
-    /// (see [`run_sampled`]), the stream read as `reading` says.
+    /// Like [`Source::run`], watched as `watch` says, the stream read as
+    /// `reading` says.
     pub fn run_sampled(
         &self,
         machine: &Machine,
         model: Model,
-        every: u64,
-        on_sample: &mut dyn FnMut(&Sample),
+        watch: Watch<'_>,
         reading: Reading,
     ) -> Result<RunReport, DriverError> {
-        let (m, n) = (machine, model);
+        let (m, n, w) = (machine, model, watch);
         match self {
             Source::Generator(spec) => {
                 let ops = batched_accesses(spec.stream().map(Ok));
-                run_stream(ops, reading, m, n, every, on_sample).map_err(placed_by_generator)
+                run_stream(ops, reading, m, n, w).map_err(placed_by_generator)
             }
             Source::Trace {
                 path,
@@ -167,12 +171,11 @@ impl Source {
                 // One driver loop per format, so each reader's decoding is
                 // inlined into it instead of dispatched per record.
                 let mut report = match &mut reader {
-                    TraceReader::Lackey(r) => run_stream(r, reading, m, n, every, on_sample),
-                    TraceReader::Addr(r) => run_stream(r, reading, m, n, every, on_sample),
-                    TraceReader::VmlabBin(r) => run_stream(r, reading, m, n, every, on_sample),
+                    TraceReader::Lackey(r) => run_stream(r, reading, m, n, w),
+                    TraceReader::Addr(r) => run_stream(r, reading, m, n, w),
+                    TraceReader::VmlabBin(r) => run_stream(r, reading, m, n, w),
                     TraceReader::OracleGeneral(r) => {
-                        let ops = batched_accesses(r);
-                        run_stream(ops, reading, m, n, every, on_sample)
+                        run_stream(batched_accesses(r), reading, m, n, w)
                     }
                 }
                 .map_err(|e| placed_in_trace(e, path, *format, *skip_bad_lines, page))?;
@@ -377,7 +380,7 @@ fn pages_of(
     if reading == Reading::InLine {
         return walk(&mut chunks);
     }
-    read_on_thread(chunks, false, |c| walk(c)).map_err(|e| no_reader_thread(&e))?
+    read_on_thread(chunks, false, &|_| {}, |c| walk(c)).map_err(|e| no_reader_thread(&e))?
 }
 
 /// Where to read `reader`'s trace when `asked` says where: in line if it
@@ -395,22 +398,38 @@ fn no_reader_thread(e: &std::io::Error) -> DriverError {
     DriverError::Config(format!("cannot start a thread to read the stream: {e}"))
 }
 
+/// What a caller of [`Source::run_sampled`] hears as the run goes on.
+pub struct Watch<'a> {
+    /// References between samples (0: none).
+    pub every: u64,
+    /// Called with each [`Sample`] (see [`run_sampled`]).
+    pub on_sample: &'a mut dyn FnMut(&Sample),
+    /// Called, from the reader thread, with the fraction of its input the
+    /// stream has read, where the stream is read on a thread of its own
+    /// ([`Reading::OnThread`]) and knows its length (a file).
+    pub on_read: &'a (dyn Fn(f64) + Sync),
+}
+
 /// [`run_chunks_sampled`] of a stream's `chunks`, read as `reading` says.
 fn run_stream(
     mut chunks: impl ChunkedOps + Send,
     reading: Reading,
     machine: &Machine,
     model: Model,
-    every: u64,
-    on_sample: &mut dyn FnMut(&Sample),
+    watch: Watch<'_>,
 ) -> Result<RunReport, DriverError> {
+    let Watch {
+        every,
+        on_sample,
+        on_read,
+    } = watch;
     if reading == Reading::InLine {
         return run_chunks_sampled(chunks, machine, model, every, on_sample);
     }
     // Only the full model uses the answer (its lean engine), and asking
     // a text trace searches the whole file.
     let accesses_only = model == Model::Full && chunks.accesses_only();
-    read_on_thread(chunks, accesses_only, |c| {
+    read_on_thread(chunks, accesses_only, on_read, |c| {
         run_chunks_sampled(c, machine, model, every, on_sample)
     })
     .map_err(|e| no_reader_thread(&e))?

@@ -531,7 +531,12 @@ fn a_stream_read_on_a_thread_runs_as_read_in_line() {
         skip_bad_lines,
     };
     let run = |source: &Source, machine, model, reading| {
-        source.run_sampled(machine, model, 0, &mut |_| {}, reading)
+        let watch = sweep::Watch {
+            every: 0,
+            on_sample: &mut |_| {},
+            on_read: &|_| {},
+        };
+        source.run_sampled(machine, model, watch, reading)
     };
     let mut machine = machine_for_length();
     machine.frames = 64;
