@@ -41,7 +41,10 @@ pub(crate) struct Input<R> {
     /// (`usize::MAX`: never, or not mapped).
     release_at: usize,
     /// For a compressed file, what of it the decompressor has read.
-    compressed: Option<FileRead>,
+    /// Boxed: the decoding loops never read it, and inline it moved the
+    /// fields they do read (a two-core lackey run took 1.05 of the time
+    /// with it inline, 1.00 boxed; instruction counts equal).
+    compressed: Option<Box<FileRead>>,
 }
 
 /// How much of a file of `length` bytes a [`CountingRead`] has read.
@@ -107,7 +110,7 @@ impl<R: Read> Input<R> {
     /// counts.
     pub(crate) fn decompressed(src: R, read: FileRead) -> Input<R> {
         Input {
-            compressed: Some(read),
+            compressed: Some(Box::new(read)),
             ..Input::new(src)
         }
     }
