@@ -918,19 +918,19 @@ pub const CONFIGURATION_STEPS: u64 = 1000;
 /// Runs every configuration on `source`; `progress` hears of
 /// [`CONFIGURATION_STEPS`] per configuration as it runs (all at once as
 /// it ends, where it reads the stream alone), from whichever thread ran
-/// it. Rows come back
-/// in the order of `configs`; on failure, the error of the first failing
-/// configuration in that order.
+/// it. Rows come back in the order of `configs`; on failure, the error of
+/// the first failing configuration in that order.
 ///
 /// How they share the cores: over a trace that is cheap to read (a
 /// binary file read in place), each configuration reads the stream
 /// itself, [`parallelism`] at a time on rayon's pool (`RAYON_NUM_THREADS`
-/// or [`on_threads`] sets its size). Over a generator, or a trace whose reading costs about
-/// as much as a run (text, or compressed), the configurations of each
-/// page size share their readings instead: up to `at_once` of them
-/// at a time (at least one, at most 64), each on a thread of its own
-/// (the caller bounds `at_once`: rayon's pool does not), are fed by one
-/// reading of the trace on another ([`Source::run_shared`]). On two cores,
+/// or [`on_threads`] sets its size). Over a generator, or a trace whose
+/// reading costs about as much as a run (text, or compressed), the
+/// configurations of each page size share their readings instead: up to
+/// `at_once` of them at a time (at least one, at most 64), each on a
+/// thread of its own (the caller bounds `at_once`: rayon's pool does
+/// not), are fed by one reading of the trace on another
+/// ([`Source::run_shared`]). On two cores,
 /// twelve runs (six policies at two sizes) of a 16 M-line lackey trace
 /// took 0.65 of the time that way in the replacement model and 0.51 in
 /// the full model (0.59 and 0.69 from zstd); sharing in twos only, as
