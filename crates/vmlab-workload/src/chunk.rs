@@ -54,6 +54,16 @@ pub trait ChunkedOps {
     }
 }
 
+/// `done` of `whole`, from 0 to 1, as [`ChunkedOps::fraction_read`] gives
+/// it (an empty input is all read).
+pub(crate) fn fraction_of(done: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        1.0
+    } else {
+        (done as f64 / whole as f64).min(1.0)
+    }
+}
+
 impl<T: ChunkedOps + ?Sized> ChunkedOps for &mut T {
     #[inline]
     fn read_chunk(&mut self) -> Option<Result<Chunk<'_>, TraceError>> {
@@ -171,12 +181,7 @@ impl<I: Iterator<Item = Result<Op, TraceError>>> ChunkedOps for Batched<I> {
     }
 
     fn fraction_read(&self) -> Option<f64> {
-        let expected = self.expected?;
-        Some(if expected == 0 {
-            1.0
-        } else {
-            (self.taken as f64 / expected as f64).min(1.0)
-        })
+        Some(fraction_of(self.taken, self.expected?))
     }
 }
 

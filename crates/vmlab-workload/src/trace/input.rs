@@ -6,6 +6,7 @@
 //! so an input knows how far through the file it is.
 
 use super::mapped::MappedFile;
+use crate::chunk::fraction_of;
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -48,7 +49,7 @@ pub(crate) struct Input<R> {
 }
 
 /// How much of a file of `length` bytes a [`CountingRead`] has read.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct FileRead {
     read: Arc<AtomicU64>,
     length: u64,
@@ -79,15 +80,6 @@ impl<R: Read> Read for CountingRead<R> {
         // The reading thread is the one that asks: no ordering needed.
         self.read.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
-    }
-}
-
-/// `done` of `length`, from 0 to 1 (an empty input is all read).
-fn fraction(done: u64, length: u64) -> f64 {
-    if length == 0 {
-        1.0
-    } else {
-        (done as f64 / length as f64).min(1.0)
     }
 }
 
@@ -134,8 +126,8 @@ impl<R: Read> Input<R> {
     /// stream of unknown length (standard input, a pipe).
     pub(crate) fn fraction_read(&self) -> Option<f64> {
         match (&self.mapped, &self.compressed) {
-            (Some(m), _) => Some(fraction(self.pos as u64, m.bytes().len() as u64)),
-            (None, Some(c)) => Some(fraction(c.read.load(Ordering::Relaxed), c.length)),
+            (Some(m), _) => Some(fraction_of(self.pos as u64, m.bytes().len() as u64)),
+            (None, Some(c)) => Some(fraction_of(c.read.load(Ordering::Relaxed), c.length)),
             (None, None) => None,
         }
     }
