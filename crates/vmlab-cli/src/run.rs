@@ -112,29 +112,24 @@ pub fn run(args: &RunArgs) -> Result<(), CliError> {
     };
     crate::machine::ready_run(&spec, &mut machine, model, &source, reading)?;
     let progress = Progress::on_terminal(source.references(), "references");
-    // A trace file's reader says how far through it is (the bar and ETA a
-    // stream of unknown length could not have).
-    let on_read = |fraction: f64| progress.set_fraction(fraction);
     let report = match &args.csv {
         Some(path) => {
             let every = args.every;
             run_with_series(&source, &machine, model, reading, every, path, &progress)
         }
-        None if progress.is_drawn() => {
-            let watch = Watch {
-                every: REFERENCES_PER_REDRAW,
-                on_sample: &mut |s| progress.set(s.references),
-                on_read: &on_read,
-            };
-            source
-                .run_sampled(&machine, model, watch, reading)
-                .map_err(|e| CliError(e.to_string()))
-        }
         None => {
+            // Samples only to move a bar that is drawn; a trace file's
+            // reader also says how far through it is (the bar and ETA a
+            // stream of unknown length could not have).
+            let every = if progress.is_drawn() {
+                REFERENCES_PER_REDRAW
+            } else {
+                0
+            };
             let watch = Watch {
-                every: 0,
-                on_sample: &mut |_| {},
-                on_read: &|_| {},
+                every,
+                on_sample: &mut |s| progress.set(s.references),
+                on_read: &|fraction| progress.set_fraction(fraction),
             };
             source
                 .run_sampled(&machine, model, watch, reading)
